@@ -209,10 +209,10 @@ export function faPrefillSwitch(): (typeof SGM_PREFILL_CONFIGS)[number] | 'tiled
  * FAPOOL_FA_PREFILL=<generated entry, e.g. 128_32_8_pf> picks another (benchmarks); =tiled turns the path off.
  */
 export function chooseSgmPrefill(caps: Caps, d: number): SgmPrefillConfig | null {
-  const env = envVar('FAPOOL_FA_PREFILL')?.trim();
   const e = faPrefillSwitch();
   if (e === 'tiled') return null;
   if (e) {
+    const env = sgmEntryName(e);
     // Asked for by name: it runs, or the request is refused (never a silent fallback).
     if (e.d !== d) throw new LimitError(`FAPOOL_FA_PREFILL=${env}: an entry for head dim ${e.d}, the model's is ${d}`);
     const c = sgmConfigOf(e);

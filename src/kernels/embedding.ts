@@ -1,7 +1,7 @@
 // Embedding gather (shaders/embedding.wgsl).
 import { assertShape, defineProgram, type Dispatch, type DType, type Gpu, type Tensor } from '../gpu/index.js';
 import { expectDistinct, expectDtype, expectRank, expectShape, rowWorkgroupSize, typeSpec } from './common.js';
-import type { NormEpilogue } from './gemm-common.js';
+import { expectNormEpilogue, type NormEpilogue } from './gemm-common.js';
 import { normWorkgroupSize } from './rmsnorm.js';
 
 /** norm: the rows' RMSNorm written too (embedding_vec4_norm; wg is then normWorkgroupSize's). */
@@ -44,10 +44,7 @@ export function embedding(gpu: Gpu, a: EmbeddingArgs): Dispatch {
   const vec4 = hidden % 4 === 0, n = a.thenNorm;
   if (n) {
     assertShape(vec4, `${k}: the norm after the embedding needs hidden % 4 == 0, got ${hidden}`);
-    expectShape(n.weight, [hidden], 'thenNorm.weight', k);
-    expectShape(n.out, [tokens, hidden], 'thenNorm.out', k);
-    for (const [name, t] of [['thenNorm.weight', n.weight], ['thenNorm.out', n.out]] as const) expectDtype(t, dtype, name, k);
-    assertShape(Number.isFinite(n.eps) && n.eps > 0, `${k}: thenNorm.eps must be a positive number, got ${n.eps}`);
+    expectNormEpilogue(k, n, tokens, hidden, dtype);
     expectDistinct(k, ['thenNorm.out', n.out], ['out', a.out], ['table', a.table], ['ids', a.ids], ['thenNorm.weight', n.weight]);
     assertShape(n.out.buffer !== a.out.buffer, `${k}: thenNorm.out and out must not share a buffer (both are written)`);
   }

@@ -1,6 +1,7 @@
 // What every GEMM-shaped path shares: the activation and epilogue switches (WGSL overrides of the same names in
 // gemm_epilogue.wgsl), the RMSNorm prologue's arguments, one launch's operands, and the grid folding.
-import { ceilDiv, type Caps, type DType, type Tensor } from '../gpu/index.js';
+import { assertShape, ceilDiv, type Caps, type DType, type Tensor } from '../gpu/index.js';
+import { expectDtype, expectShape } from './common.js';
 
 export type Activation = 'none' | 'gelu_erf' | 'gelu_tanh' | 'silu';
 
@@ -22,6 +23,15 @@ export interface NormEpilogue {
   weight: Tensor; // [N]
   eps: number;
   out: Tensor;    // [M, N]
+}
+
+/** A NormEpilogue of [rows, cols] outputs in `dtype`: its weight [cols], its out [rows, cols], a positive eps. */
+export function expectNormEpilogue(kernel: string, n: NormEpilogue, rows: number, cols: number, dtype: DType): void {
+  expectShape(n.weight, [cols], 'thenNorm.weight', kernel);
+  expectShape(n.out, [rows, cols], 'thenNorm.out', kernel);
+  expectDtype(n.weight, dtype, 'thenNorm.weight', kernel);
+  expectDtype(n.out, dtype, 'thenNorm.out', kernel);
+  assertShape(Number.isFinite(n.eps) && n.eps > 0, `${kernel}: thenNorm.eps must be a positive number, got ${n.eps}`);
 }
 
 const ACT_CODE: Record<Activation, number> = { none: 0, gelu_erf: 1, gelu_tanh: 2, silu: 3 };

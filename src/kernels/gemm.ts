@@ -6,7 +6,9 @@ import {
   type Caps, type Dispatch, type DType, type Gpu, type Tensor,
 } from '../gpu/index.js';
 import { envChoice, expectDtype, expectRank, expectShape, typeSpec } from './common.js';
-import { epilogueConstants, isActivation, type Activation, type Epilogue, type GemmLaunch, type NormEpilogue, type NormPrologue } from './gemm-common.js';
+import {
+  epilogueConstants, expectNormEpilogue, isActivation, type Activation, type Epilogue, type GemmLaunch, type NormEpilogue, type NormPrologue,
+} from './gemm-common.js';
 import { chooseSgmKernel, decodeTileFor, decodeTilesMode, launchSgm, type SgmKernelChoice } from './gemm-sgm.js';
 import { hasSubgroupMatrixF16 } from './gemm-sgm-common.js';
 import { chooseSkinnyGen } from './gemm-skinny-gen.js';
@@ -308,11 +310,8 @@ export function linear(gpu: Gpu, a: LinearArgs, opts: { path?: GemmPath; tune?: 
   if (a.residual) expectShape(a.residual, [M, N], 'residual', k);
   if (a.norm) expectNormPrologue(k, a.norm, K);
   const tn = a.thenNorm;
-  if (tn) {
-    expectNormPrologue(k, { weight: tn.weight, eps: tn.eps }, N);
-    expectShape(tn.out, [M, N], 'thenNorm.out', k);
-  }
-  for (const [n, t] of [['w', a.w], ['out', a.out], ['bias', a.bias], ['residual', a.residual], ['norm.weight', a.norm?.weight], ['thenNorm.weight', tn?.weight], ['thenNorm.out', tn?.out]] as const) {
+  if (tn) expectNormEpilogue(k, tn, M, N, dtype);
+  for (const [n, t] of [['w', a.w], ['out', a.out], ['bias', a.bias], ['residual', a.residual], ['norm.weight', a.norm?.weight]] as const) {
     if (t) expectDtype(t, dtype, n, k);
   }
   expectOwnBuffer(k, a.out, ['x', a.x], ['w', a.w], ['bias', a.bias], ['residual', a.residual], ['norm.weight', a.norm?.weight], ['thenNorm.weight', tn?.weight], ['thenNorm.out', tn?.out]);

@@ -226,7 +226,7 @@ export class DeviceModel {
   private embed(ids: Tensor, v: StepViews): { steps: Step[]; normed: boolean } {
     const { embed, layers } = this.weights, first = layers[0];
     if (!embed) return { steps: [], normed: false };
-    return embedSteps(this.gpu, this.cfg, embed, ids, v.x, first && { weight: first.attnNorm, N: first.wqkv.shape[0]!, xn: v.xn });
+    return embedSteps(this.gpu, this.cfg, embed, ids, v.x, first && { weight: first.attnNorm, N: first.wqkv.shape[0]!, gated: false, xn: v.xn });
   }
 
   /**

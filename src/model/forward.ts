@@ -2,7 +2,7 @@
 // gated-GELU FFN block, each added to the residual stream. Every strategy (one device, FA Pool, static
 // TP × PP) runs this same layer loop; they differ only through LayerHooks: where a layer's attention runs,
 // and (tensor parallelism) how a block's partial sums are reduced.
-import { copyStep, reshape, type Dispatch, type Gpu, type Step, type Tensor } from '../gpu/index.js';
+import { copyStep, reshape, type Dispatch, type DType, type Gpu, type Step, type Tensor } from '../gpu/index.js';
 import { embedding } from '../kernels/embedding.js';
 import { gatedLinear } from '../kernels/ffn.js';
 import { linear, normEpilogueApplies, normEpilogueOn, normPrologueApplies } from '../kernels/gemm.js';
@@ -27,6 +27,11 @@ export interface LayerProgram {
 
 /** The norm that reads the residual stream next, for the launch that writes the stream: its weight and consumer. */
 interface NextNorm { weight: Tensor; N: number; gated: boolean }
+
+/** Whether `next`'s norm of M rows of K would be a launch of its own (its product takes no prologue: normThen). */
+function normIsOwnLaunch(gpu: Gpu, M: number, K: number, dtype: DType, next: NextNorm): boolean {
+  return !normPrologueApplies(gpu.caps, M, next.N, K, dtype, next.gated);
+}
 
 /**
  * out = f(norm(x)): one launch where the product's path reads x through an RMSNorm prologue (the GEMV path:
@@ -94,7 +99,7 @@ export function layerPost(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepView
   const project = (x: Tensor, wt: Tensor, then?: NextNorm): { step: Dispatch; normed: boolean } => {
     if (out.kind !== 'residual') return { step: linear(gpu, { x, w: wt, out: out.partial, residual: out.addResidual ? v.x : undefined }), normed: false };
     const [M, K] = x.shape as [number, number], N = wt.shape[0]!;
-    const fuse = then !== undefined && !normPrologueApplies(gpu.caps, M, then.N, N, x.dtype, then.gated) && normEpilogueApplies(gpu.caps, M, N, K, x.dtype);
+    const fuse = then !== undefined && normIsOwnLaunch(gpu, M, N, x.dtype, then) && normEpilogueApplies(gpu.caps, M, N, K, x.dtype);
     const thenNorm = fuse ? { weight: then.weight, eps: c.normEps, out: v.xn } : undefined;
     return { step: linear(gpu, { x, w: wt, out: v.x, accumulate: true, thenNorm }), normed: fuse };
   };
@@ -110,9 +115,9 @@ export function layerPost(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepView
  * where that norm would otherwise be a launch of its own (not the GEMV's prologue): `normed` says so.
  */
 export function embedSteps(gpu: Gpu, c: ModelConfig, table: Tensor, ids: Tensor, x: Tensor,
-  first?: { weight: Tensor; N: number; xn: Tensor }): { steps: Step[]; normed: boolean } {
+  first?: NextNorm & { xn: Tensor }): { steps: Step[]; normed: boolean } {
   const [M, K] = x.shape as [number, number];
-  const fuse = first !== undefined && K % 4 === 0 && normEpilogueOn() && !normPrologueApplies(gpu.caps, M, first.N, K, x.dtype);
+  const fuse = first !== undefined && K % 4 === 0 && normEpilogueOn() && normIsOwnLaunch(gpu, M, K, x.dtype, first);
   const thenNorm = fuse ? { weight: first.weight, eps: c.normEps, out: first.xn } : undefined;
   return { steps: [embedding(gpu, { ids, table, out: x, scale: c.embedScale, thenNorm })], normed: fuse };
 }
