@@ -21,6 +21,9 @@
 // SPLIT_K (the decode tiles) also get a split-K entry, tgs_{id}: workgroup z takes p.kper slices of K from slice
 // z · p.kper and writes its f32 partial sums to `part`; a reduce pass (shaders/gemm_splitk.wgsl) sums them and
 // applies the epilogue.
+// ROPE (the plain decode tiles a QKV product of 9..64 rows takes) also get tg_{id}_r: the fused QKV product with RoPE
+// and the K/V append in its epilogue (shaders/rope_epilogue.wgsl): output slot c stages weight row rope_col(c), so
+// each rotation pair sits in two adjacent columns of one subgroup's 16×16 result, whose lanes store pairs.
 import { realAndEmulatedFiles, writeWhenRun } from './generate.mjs';
 
 /** Every generated configuration (the H200 candidates, then small ones the emulation tests on lavapipe). */
@@ -49,6 +52,14 @@ export const CONFIGS = [
   // The decode tiles without register prefetch (for devices without robust buffer access, session 26).
   't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8', 'g16x64_sg1x4_k64_b1_un8', 'g32x64_sg1x4_k64_b1_un8', 'g64x64_sg2x2_k32_b1_un8',
   'g64x64_sg2x2_k64_b1_un8_ks2', 't64x64_sg1x4_k128_b1_un8_ks2', 't32x32_sg2x2_k64_b1_un8_ks2',
+];
+
+/** Configurations that also get a RoPE-epilogue entry (tg_{id}_r): the plain decode tiles, their twins. */
+export const ROPE = [
+  't16x32_sg1x2_k128_b1', 't32x64_sg1x4_k64_b1', 't64x64_sg1x4_k64_b1',
+  't16x32_sg1x2_k128_b1_u8', 't32x64_sg1x4_k64_b1_u8', 't64x64_sg1x4_k64_b1_u8',
+  't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8',
+  't32x32_sg2x2_k32_b1', 't32x32_sg2x2_k32_b1_un8',
 ];
 
 /** Configurations that also get a split-K entry (the decode tiles: few rows, long K walked by few workgroups). */
@@ -82,7 +93,8 @@ export function parseId(idSplit) {
     && (ks === 1 || (bk % 32 === 0 && nbuf === 1 && !group && unchecked && mode !== 'split'));
   if (!ok) throw new Error(`tile-gen id ${id}: not a whole number of matrices and staged rows per thread (_ks2: K halves of 16k, one unchecked tile buffer, no grouped order, no split-K)`);
   const lds = bk + 8;
-  return { id, split: mode === 'split', ks, cw, unchecked, noPrefetch, streamB, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
+  if (mode === 'rope' && (gated || ks > 1)) throw new Error(`tile-gen id ${id}: the RoPE entry is for plain tiles without _ks2`);
+  return { id, split: mode === 'split', rope: mode === 'rope', ks, cw, unchecked, noPrefetch, streamB, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
 }
 
 const range = (n) => [...Array(n).keys()];
@@ -142,7 +154,8 @@ function header(emu) {
 // aliases T = f16, T4 = vec4<f16>, TileA = array<f16, NBUF·BM·(BK+8)>, TileB = array<f16, NBUF·BROWS·(BK+8)>,
 // Scratch = array<f32, 256·R·C (·2 gated, ·2 _ks2)> for the configuration's entry; the epilogue overrides.
 
-struct Params { M: u32, N: u32, K: u32, kper: u32 }   // kper: K slices per split (split-K entries only)
+// kper: K slices per split (split-K entries only); slots, capacity, slotBase: the _r entries' cache group.
+struct Params { M: u32, N: u32, K: u32, kper: u32, slots: u32, capacity: u32, slotBase: u32, _pad: u32 }
 
 // K as a pipeline constant (the host sets it to p.K, one pipeline per K; 0: K read from p): the staged rows' global
 // offsets (row · K / chunk) and the slice count become literals, which the driver folds into the loads' immediates.
@@ -201,6 +214,17 @@ fn flush(cb: u32, m0: u32, n0: u32, lane: u32) {
   for (var e = lane; e < 256u; e += 32u) {
     let m = m0 + e / 16u; let n = n0 + e % 16u;
     if (m < p.M && n < p.N) { epilogue(m, n, Cs[cb + e]); }
+  }
+  workgroupBarrier();
+}
+
+// _r: the 16×16 result at Cs[cb..) of slots n0.. (n0 even) as rotation pairs (columns 2i, 2i + 1 of each row) through
+// rope_pair (shaders/rope_epilogue.wgsl). Called by every invocation (barriers); each lane handles 4 pairs.
+fn flush_rope(cb: u32, m0: u32, n0: u32, lane: u32) {
+  workgroupBarrier();
+  for (var e = 2u * lane; e < 256u; e += 64u) {
+    let m = m0 + e / 16u; let c = n0 + e % 16u;
+    if (m < p.M && c < p.N) { rope_pair(m, c, Cs[cb + e], Cs[cb + e + 1u]); }
   }
   workgroupBarrier();
 }
@@ -269,7 +293,7 @@ function entry(o, c) {
     P(`  let inner = pid - first * nwg.x;`);
     P(`  let row0 = (first + inner % gsz) * ${u(bm)}; let col0 = (inner / gsz) * ${u(bn)};`);
   } else {
-    P(`fn ${c.split ? 'tgs' : 'tg'}_${c.id}(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {`);
+    P(`fn ${c.split ? 'tgs' : 'tg'}_${c.id}${c.rope ? '_r' : ''}(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {`);
     P(`  let row0 = wid.y * ${u(bm)}; let col0 = wid.x * ${u(bn)};`);
   }
   if (ks > 1) {
@@ -293,15 +317,19 @@ function entry(o, c) {
   // Staged register t's row, from the thread's first row of its operand (x: from row0; w: from col0, gated: the
   // gate rows, then the up rows, both from col0).
   const stagedRow = (t) => t < na ? t * rpt : gated ? ((t - na) * rpt) % bn : (t - na) * rpt;
+  // _r: slot n stages weight row rope_col(n) (rope_col keeps n >= N as it is: the same bounds).
+  const wrow = (n) => c.rope ? `rope_col(${n})` : n;
   if (c.unchecked) {
-    // One base offset per operand, the registers' rows at constant steps from it.
+    // One base offset per operand, the registers' rows at constant steps from it (_r: one offset per weight register).
     P('  let xb = (row0 + r0) * K4 + c4;   // the thread\'s first x chunk');
-    P('  let wb = (col0 + r0) * K4 + c4;   // and w chunk');
+    if (!c.rope) P('  let wb = (col0 + r0) * K4 + c4;   // and w chunk');
+    else for (const t of T.slice(na)) P(`  let wb${t} = ${wrow(`col0 + r0 + ${u(stagedRow(t))}`)} * K4 + c4;`);
   } else {
     // Global row offsets (clamped into the matrix) and their validity, per staged register.
     for (const t of T) {
       const [first, bound] = t < na ? ['row0', 'p.M'] : ['col0', 'p.N'];
-      P(`  let v${t} = ${first} + r0 + ${u(stagedRow(t))} < ${bound}; let o${t} = min(${first} + r0 + ${u(stagedRow(t))}, ${bound} - 1u) * K4;`);
+      const row = `${first} + r0 + ${u(stagedRow(t))}`;
+      P(`  let v${t} = ${row} < ${bound}; let o${t} = min(${t < na ? row : wrow(row)}, ${bound} - 1u) * K4;`);
     }
   }
   const src = (t) => (t < na ? 'x' : gated ? ((t - na) * rpt < bn ? 'wg' : 'wu') : 'w') + cw;
@@ -313,7 +341,8 @@ function entry(o, c) {
       P(`${ind}  let k4 = ${kt} * ${u(qk)};`);
       for (const t of T) {
         const row = stagedRow(t);
-        P(`${ind}  s${t} = ${src(t)}[${t < na ? 'xb' : 'wb'} + ${row ? `${u(row)} * K4 + ` : ''}k4];`);
+        if (c.rope && t >= na) P(`${ind}  s${t} = ${src(t)}[wb${t} + k4];`);
+        else P(`${ind}  s${t} = ${src(t)}[${t < na ? 'xb' : 'wb'} + ${row ? `${u(row)} * K4 + ` : ''}k4];`);
       }
       P(`${ind}}`);
       return;
@@ -441,7 +470,7 @@ function entry(o, c) {
       } else if (gated) {
         P(`  ${o.store('cb', `g${i}${j}`)}; ${o.store('cb + 256u', `u${i}${j}`)}; flush_gated(cb, ${at});`);
       } else {
-        P(`  ${o.store('cb', `c${i}${j}`)}; flush(cb, ${at});`);
+        P(`  ${o.store('cb', `c${i}${j}`)}; ${c.rope ? 'flush_rope' : 'flush'}(cb, ${at});`);
       }
     }
   }
@@ -450,7 +479,7 @@ function entry(o, c) {
 }
 
 export function generate() {
-  const configs = [...CONFIGS, ...SPLIT_K.map((id) => `${id}/split`)];
+  const configs = [...CONFIGS, ...SPLIT_K.map((id) => `${id}/split`), ...ROPE.map((id) => `${id}/rope`)];
   return realAndEmulatedFiles('gemm_sgm_tile_gen', { header, ops, entry, parseId, configs });
 }
 

@@ -36,7 +36,8 @@
 // aliases T = f16, T4 = vec4<f16>, TileA = array<f16, NBUF·BM·(BK+8)>, TileB = array<f16, NBUF·BROWS·(BK+8)>,
 // Scratch = array<f32, 256·R·C (·2 gated, ·2 _ks2)> for the configuration's entry; the epilogue overrides.
 
-struct Params { M: u32, N: u32, K: u32, kper: u32 }   // kper: K slices per split (split-K entries only)
+// kper: K slices per split (split-K entries only); slots, capacity, slotBase: the _r entries' cache group.
+struct Params { M: u32, N: u32, K: u32, kper: u32, slots: u32, capacity: u32, slotBase: u32, _pad: u32 }
 
 // K as a pipeline constant (the host sets it to p.K, one pipeline per K; 0: K read from p): the staged rows' global
 // offsets (row · K / chunk) and the slice count become literals, which the driver folds into the loads' immediates.
@@ -95,6 +96,17 @@ fn flush(cb: u32, m0: u32, n0: u32, lane: u32) {
   for (var e = lane; e < 256u; e += 32u) {
     let m = m0 + e / 16u; let n = n0 + e % 16u;
     if (m < p.M && n < p.N) { epilogue(m, n, Cs[cb + e]); }
+  }
+  workgroupBarrier();
+}
+
+// _r: the 16×16 result at Cs[cb..) of slots n0.. (n0 even) as rotation pairs (columns 2i, 2i + 1 of each row) through
+// rope_pair (shaders/rope_epilogue.wgsl). Called by every invocation (barriers); each lane handles 4 pairs.
+fn flush_rope(cb: u32, m0: u32, n0: u32, lane: u32) {
+  workgroupBarrier();
+  for (var e = 2u * lane; e < 256u; e += 64u) {
+    let m = m0 + e / 16u; let c = n0 + e % 16u;
+    if (m < p.M && c < p.N) { rope_pair(m, c, Cs[cb + e], Cs[cb + e + 1u]); }
   }
   workgroupBarrier();
 }
@@ -13274,4 +13286,1300 @@ fn tgs_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   store_e(cb, u10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
   store_e(cb, g11, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
   store_e(cb, u11, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
+}
+
+@compute @workgroup_size(64)
+fn tg_t16x32_sg1x2_k128_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 16u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u;   // and B-tile row
+  let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
+  let c4 = tid % 32u;   // the thread's 4-half chunk of every staged row
+  let r0 = tid / 32u;   // its first staged row; then every 2 rows
+  let ws = r0 * 136u + 4u * c4;   // its first workgroup-tile element
+  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
+  let v1 = row0 + r0 + 2u < p.M; let o1 = min(row0 + r0 + 2u, p.M - 1u) * K4;
+  let v2 = row0 + r0 + 4u < p.M; let o2 = min(row0 + r0 + 4u, p.M - 1u) * K4;
+  let v3 = row0 + r0 + 6u < p.M; let o3 = min(row0 + r0 + 6u, p.M - 1u) * K4;
+  let v4 = row0 + r0 + 8u < p.M; let o4 = min(row0 + r0 + 8u, p.M - 1u) * K4;
+  let v5 = row0 + r0 + 10u < p.M; let o5 = min(row0 + r0 + 10u, p.M - 1u) * K4;
+  let v6 = row0 + r0 + 12u < p.M; let o6 = min(row0 + r0 + 12u, p.M - 1u) * K4;
+  let v7 = row0 + r0 + 14u < p.M; let o7 = min(row0 + r0 + 14u, p.M - 1u) * K4;
+  let v8 = col0 + r0 + 0u < p.N; let o8 = min(rope_col(col0 + r0 + 0u), p.N - 1u) * K4;
+  let v9 = col0 + r0 + 2u < p.N; let o9 = min(rope_col(col0 + r0 + 2u), p.N - 1u) * K4;
+  let v10 = col0 + r0 + 4u < p.N; let o10 = min(rope_col(col0 + r0 + 4u), p.N - 1u) * K4;
+  let v11 = col0 + r0 + 6u < p.N; let o11 = min(rope_col(col0 + r0 + 6u), p.N - 1u) * K4;
+  let v12 = col0 + r0 + 8u < p.N; let o12 = min(rope_col(col0 + r0 + 8u), p.N - 1u) * K4;
+  let v13 = col0 + r0 + 10u < p.N; let o13 = min(rope_col(col0 + r0 + 10u), p.N - 1u) * K4;
+  let v14 = col0 + r0 + 12u < p.N; let o14 = min(rope_col(col0 + r0 + 12u), p.N - 1u) * K4;
+  let v15 = col0 + r0 + 14u < p.N; let o15 = min(rope_col(col0 + r0 + 14u), p.N - 1u) * K4;
+  let v16 = col0 + r0 + 16u < p.N; let o16 = min(rope_col(col0 + r0 + 16u), p.N - 1u) * K4;
+  let v17 = col0 + r0 + 18u < p.N; let o17 = min(rope_col(col0 + r0 + 18u), p.N - 1u) * K4;
+  let v18 = col0 + r0 + 20u < p.N; let o18 = min(rope_col(col0 + r0 + 20u), p.N - 1u) * K4;
+  let v19 = col0 + r0 + 22u < p.N; let o19 = min(rope_col(col0 + r0 + 22u), p.N - 1u) * K4;
+  let v20 = col0 + r0 + 24u < p.N; let o20 = min(rope_col(col0 + r0 + 24u), p.N - 1u) * K4;
+  let v21 = col0 + r0 + 26u < p.N; let o21 = min(rope_col(col0 + r0 + 26u), p.N - 1u) * K4;
+  let v22 = col0 + r0 + 28u < p.N; let o22 = min(rope_col(col0 + r0 + 28u), p.N - 1u) * K4;
+  let v23 = col0 + r0 + 30u < p.N; let o23 = min(rope_col(col0 + r0 + 30u), p.N - 1u) * K4;
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var s12 = vec4<f16>();
+  var s13 = vec4<f16>();
+  var s14 = vec4<f16>();
+  var s15 = vec4<f16>();
+  var s16 = vec4<f16>();
+  var s17 = vec4<f16>();
+  var s18 = vec4<f16>();
+  var s19 = vec4<f16>();
+  var s20 = vec4<f16>();
+  var s21 = vec4<f16>();
+  var s22 = vec4<f16>();
+  var s23 = vec4<f16>();
+  var c00 = SmC();
+  let k0 = 0u; let nk = (KK + 127u) / 128u;
+  {
+    let k4 = k0 * 32u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+    s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
+    s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
+    s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
+    s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
+    s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+    s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+    s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+    s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+    s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
+    s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
+    s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
+    s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
+    s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
+    s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
+    s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
+    s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
+    s20 = select(vec4<f16>(), w4[o20 + kc], v20 && kin);
+    s21 = select(vec4<f16>(), w4[o21 + kc], v21 && kin);
+    s22 = select(vec4<f16>(), w4[o22 + kc], v22 && kin);
+    s23 = select(vec4<f16>(), w4[o23 + kc], v23 && kin);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 272u] = s1.x; As[ea + 272u + 1u] = s1.y; As[ea + 272u + 2u] = s1.z; As[ea + 272u + 3u] = s1.w;
+      As[ea + 544u] = s2.x; As[ea + 544u + 1u] = s2.y; As[ea + 544u + 2u] = s2.z; As[ea + 544u + 3u] = s2.w;
+      As[ea + 816u] = s3.x; As[ea + 816u + 1u] = s3.y; As[ea + 816u + 2u] = s3.z; As[ea + 816u + 3u] = s3.w;
+      As[ea + 1088u] = s4.x; As[ea + 1088u + 1u] = s4.y; As[ea + 1088u + 2u] = s4.z; As[ea + 1088u + 3u] = s4.w;
+      As[ea + 1360u] = s5.x; As[ea + 1360u + 1u] = s5.y; As[ea + 1360u + 2u] = s5.z; As[ea + 1360u + 3u] = s5.w;
+      As[ea + 1632u] = s6.x; As[ea + 1632u + 1u] = s6.y; As[ea + 1632u + 2u] = s6.z; As[ea + 1632u + 3u] = s6.w;
+      As[ea + 1904u] = s7.x; As[ea + 1904u + 1u] = s7.y; As[ea + 1904u + 2u] = s7.z; As[ea + 1904u + 3u] = s7.w;
+      Bs[eb] = s8.x; Bs[eb + 1u] = s8.y; Bs[eb + 2u] = s8.z; Bs[eb + 3u] = s8.w;
+      Bs[eb + 272u] = s9.x; Bs[eb + 272u + 1u] = s9.y; Bs[eb + 272u + 2u] = s9.z; Bs[eb + 272u + 3u] = s9.w;
+      Bs[eb + 544u] = s10.x; Bs[eb + 544u + 1u] = s10.y; Bs[eb + 544u + 2u] = s10.z; Bs[eb + 544u + 3u] = s10.w;
+      Bs[eb + 816u] = s11.x; Bs[eb + 816u + 1u] = s11.y; Bs[eb + 816u + 2u] = s11.z; Bs[eb + 816u + 3u] = s11.w;
+      Bs[eb + 1088u] = s12.x; Bs[eb + 1088u + 1u] = s12.y; Bs[eb + 1088u + 2u] = s12.z; Bs[eb + 1088u + 3u] = s12.w;
+      Bs[eb + 1360u] = s13.x; Bs[eb + 1360u + 1u] = s13.y; Bs[eb + 1360u + 2u] = s13.z; Bs[eb + 1360u + 3u] = s13.w;
+      Bs[eb + 1632u] = s14.x; Bs[eb + 1632u + 1u] = s14.y; Bs[eb + 1632u + 2u] = s14.z; Bs[eb + 1632u + 3u] = s14.w;
+      Bs[eb + 1904u] = s15.x; Bs[eb + 1904u + 1u] = s15.y; Bs[eb + 1904u + 2u] = s15.z; Bs[eb + 1904u + 3u] = s15.w;
+      Bs[eb + 2176u] = s16.x; Bs[eb + 2176u + 1u] = s16.y; Bs[eb + 2176u + 2u] = s16.z; Bs[eb + 2176u + 3u] = s16.w;
+      Bs[eb + 2448u] = s17.x; Bs[eb + 2448u + 1u] = s17.y; Bs[eb + 2448u + 2u] = s17.z; Bs[eb + 2448u + 3u] = s17.w;
+      Bs[eb + 2720u] = s18.x; Bs[eb + 2720u + 1u] = s18.y; Bs[eb + 2720u + 2u] = s18.z; Bs[eb + 2720u + 3u] = s18.w;
+      Bs[eb + 2992u] = s19.x; Bs[eb + 2992u + 1u] = s19.y; Bs[eb + 2992u + 2u] = s19.z; Bs[eb + 2992u + 3u] = s19.w;
+      Bs[eb + 3264u] = s20.x; Bs[eb + 3264u + 1u] = s20.y; Bs[eb + 3264u + 2u] = s20.z; Bs[eb + 3264u + 3u] = s20.w;
+      Bs[eb + 3536u] = s21.x; Bs[eb + 3536u + 1u] = s21.y; Bs[eb + 3536u + 2u] = s21.z; Bs[eb + 3536u + 3u] = s21.w;
+      Bs[eb + 3808u] = s22.x; Bs[eb + 3808u + 1u] = s22.y; Bs[eb + 3808u + 2u] = s22.z; Bs[eb + 3808u + 3u] = s22.w;
+      Bs[eb + 4080u] = s23.x; Bs[eb + 4080u + 1u] = s23.y; Bs[eb + 4080u + 2u] = s23.z; Bs[eb + 4080u + 3u] = s23.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 32u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+        s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
+        s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
+        s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
+        s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
+        s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+        s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+        s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+        s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+        s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
+        s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
+        s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
+        s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
+        s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
+        s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
+        s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
+        s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
+        s20 = select(vec4<f16>(), w4[o20 + kc], v20 && kin);
+        s21 = select(vec4<f16>(), w4[o21 + kc], v21 && kin);
+        s22 = select(vec4<f16>(), w4[o22 + kc], v22 && kin);
+        s23 = select(vec4<f16>(), w4[o23 + kc], v23 && kin);
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let b0 = sb + 0u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let b0 = sb + 16u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+    }
+    {
+      let a0 = sa + 32u;
+      let b0 = sb + 32u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+    }
+    {
+      let a0 = sa + 48u;
+      let b0 = sb + 48u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+    }
+    {
+      let a0 = sa + 64u;
+      let b0 = sb + 64u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+    }
+    {
+      let a0 = sa + 80u;
+      let b0 = sb + 80u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+    }
+    {
+      let a0 = sa + 96u;
+      let b0 = sb + 96u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+    }
+    {
+      let a0 = sa + 112u;
+      let b0 = sb + 112u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t32x64_sg1x4_k64_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 64u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
+  let r0 = tid / 16u;   // its first staged row; then every 8 rows
+  let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
+  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
+  let v1 = row0 + r0 + 8u < p.M; let o1 = min(row0 + r0 + 8u, p.M - 1u) * K4;
+  let v2 = row0 + r0 + 16u < p.M; let o2 = min(row0 + r0 + 16u, p.M - 1u) * K4;
+  let v3 = row0 + r0 + 24u < p.M; let o3 = min(row0 + r0 + 24u, p.M - 1u) * K4;
+  let v4 = col0 + r0 + 0u < p.N; let o4 = min(rope_col(col0 + r0 + 0u), p.N - 1u) * K4;
+  let v5 = col0 + r0 + 8u < p.N; let o5 = min(rope_col(col0 + r0 + 8u), p.N - 1u) * K4;
+  let v6 = col0 + r0 + 16u < p.N; let o6 = min(rope_col(col0 + r0 + 16u), p.N - 1u) * K4;
+  let v7 = col0 + r0 + 24u < p.N; let o7 = min(rope_col(col0 + r0 + 24u), p.N - 1u) * K4;
+  let v8 = col0 + r0 + 32u < p.N; let o8 = min(rope_col(col0 + r0 + 32u), p.N - 1u) * K4;
+  let v9 = col0 + r0 + 40u < p.N; let o9 = min(rope_col(col0 + r0 + 40u), p.N - 1u) * K4;
+  let v10 = col0 + r0 + 48u < p.N; let o10 = min(rope_col(col0 + r0 + 48u), p.N - 1u) * K4;
+  let v11 = col0 + r0 + 56u < p.N; let o11 = min(rope_col(col0 + r0 + 56u), p.N - 1u) * K4;
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var c00 = SmC();
+  var c10 = SmC();
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
+  {
+    let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+    s4 = select(vec4<f16>(), w4[o4 + kc], v4 && kin);
+    s5 = select(vec4<f16>(), w4[o5 + kc], v5 && kin);
+    s6 = select(vec4<f16>(), w4[o6 + kc], v6 && kin);
+    s7 = select(vec4<f16>(), w4[o7 + kc], v7 && kin);
+    s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+    s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+    s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+    s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 576u] = s1.x; As[ea + 576u + 1u] = s1.y; As[ea + 576u + 2u] = s1.z; As[ea + 576u + 3u] = s1.w;
+      As[ea + 1152u] = s2.x; As[ea + 1152u + 1u] = s2.y; As[ea + 1152u + 2u] = s2.z; As[ea + 1152u + 3u] = s2.w;
+      As[ea + 1728u] = s3.x; As[ea + 1728u + 1u] = s3.y; As[ea + 1728u + 2u] = s3.z; As[ea + 1728u + 3u] = s3.w;
+      Bs[eb] = s4.x; Bs[eb + 1u] = s4.y; Bs[eb + 2u] = s4.z; Bs[eb + 3u] = s4.w;
+      Bs[eb + 576u] = s5.x; Bs[eb + 576u + 1u] = s5.y; Bs[eb + 576u + 2u] = s5.z; Bs[eb + 576u + 3u] = s5.w;
+      Bs[eb + 1152u] = s6.x; Bs[eb + 1152u + 1u] = s6.y; Bs[eb + 1152u + 2u] = s6.z; Bs[eb + 1152u + 3u] = s6.w;
+      Bs[eb + 1728u] = s7.x; Bs[eb + 1728u + 1u] = s7.y; Bs[eb + 1728u + 2u] = s7.z; Bs[eb + 1728u + 3u] = s7.w;
+      Bs[eb + 2304u] = s8.x; Bs[eb + 2304u + 1u] = s8.y; Bs[eb + 2304u + 2u] = s8.z; Bs[eb + 2304u + 3u] = s8.w;
+      Bs[eb + 2880u] = s9.x; Bs[eb + 2880u + 1u] = s9.y; Bs[eb + 2880u + 2u] = s9.z; Bs[eb + 2880u + 3u] = s9.w;
+      Bs[eb + 3456u] = s10.x; Bs[eb + 3456u + 1u] = s10.y; Bs[eb + 3456u + 2u] = s10.z; Bs[eb + 3456u + 3u] = s10.w;
+      Bs[eb + 4032u] = s11.x; Bs[eb + 4032u + 1u] = s11.y; Bs[eb + 4032u + 2u] = s11.z; Bs[eb + 4032u + 3u] = s11.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+        s4 = select(vec4<f16>(), w4[o4 + kc], v4 && kin);
+        s5 = select(vec4<f16>(), w4[o5 + kc], v5 && kin);
+        s6 = select(vec4<f16>(), w4[o6 + kc], v6 && kin);
+        s7 = select(vec4<f16>(), w4[o7 + kc], v7 && kin);
+        s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+        s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+        s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+        s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 1152u;
+      let b0 = sb + 0u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 1168u;
+      let b0 = sb + 16u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+    }
+    {
+      let a0 = sa + 32u;
+      let a1 = sa + 1184u;
+      let b0 = sb + 32u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+    }
+    {
+      let a0 = sa + 48u;
+      let a1 = sa + 1200u;
+      let b0 = sb + 48u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c10, lane); flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t64x64_sg1x4_k64_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
+  let r0 = tid / 16u;   // its first staged row; then every 8 rows
+  let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
+  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
+  let v1 = row0 + r0 + 8u < p.M; let o1 = min(row0 + r0 + 8u, p.M - 1u) * K4;
+  let v2 = row0 + r0 + 16u < p.M; let o2 = min(row0 + r0 + 16u, p.M - 1u) * K4;
+  let v3 = row0 + r0 + 24u < p.M; let o3 = min(row0 + r0 + 24u, p.M - 1u) * K4;
+  let v4 = row0 + r0 + 32u < p.M; let o4 = min(row0 + r0 + 32u, p.M - 1u) * K4;
+  let v5 = row0 + r0 + 40u < p.M; let o5 = min(row0 + r0 + 40u, p.M - 1u) * K4;
+  let v6 = row0 + r0 + 48u < p.M; let o6 = min(row0 + r0 + 48u, p.M - 1u) * K4;
+  let v7 = row0 + r0 + 56u < p.M; let o7 = min(row0 + r0 + 56u, p.M - 1u) * K4;
+  let v8 = col0 + r0 + 0u < p.N; let o8 = min(rope_col(col0 + r0 + 0u), p.N - 1u) * K4;
+  let v9 = col0 + r0 + 8u < p.N; let o9 = min(rope_col(col0 + r0 + 8u), p.N - 1u) * K4;
+  let v10 = col0 + r0 + 16u < p.N; let o10 = min(rope_col(col0 + r0 + 16u), p.N - 1u) * K4;
+  let v11 = col0 + r0 + 24u < p.N; let o11 = min(rope_col(col0 + r0 + 24u), p.N - 1u) * K4;
+  let v12 = col0 + r0 + 32u < p.N; let o12 = min(rope_col(col0 + r0 + 32u), p.N - 1u) * K4;
+  let v13 = col0 + r0 + 40u < p.N; let o13 = min(rope_col(col0 + r0 + 40u), p.N - 1u) * K4;
+  let v14 = col0 + r0 + 48u < p.N; let o14 = min(rope_col(col0 + r0 + 48u), p.N - 1u) * K4;
+  let v15 = col0 + r0 + 56u < p.N; let o15 = min(rope_col(col0 + r0 + 56u), p.N - 1u) * K4;
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var s12 = vec4<f16>();
+  var s13 = vec4<f16>();
+  var s14 = vec4<f16>();
+  var s15 = vec4<f16>();
+  var c00 = SmC();
+  var c10 = SmC();
+  var c20 = SmC();
+  var c30 = SmC();
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
+  {
+    let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+    s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
+    s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
+    s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
+    s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
+    s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+    s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+    s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+    s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+    s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
+    s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
+    s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
+    s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 576u] = s1.x; As[ea + 576u + 1u] = s1.y; As[ea + 576u + 2u] = s1.z; As[ea + 576u + 3u] = s1.w;
+      As[ea + 1152u] = s2.x; As[ea + 1152u + 1u] = s2.y; As[ea + 1152u + 2u] = s2.z; As[ea + 1152u + 3u] = s2.w;
+      As[ea + 1728u] = s3.x; As[ea + 1728u + 1u] = s3.y; As[ea + 1728u + 2u] = s3.z; As[ea + 1728u + 3u] = s3.w;
+      As[ea + 2304u] = s4.x; As[ea + 2304u + 1u] = s4.y; As[ea + 2304u + 2u] = s4.z; As[ea + 2304u + 3u] = s4.w;
+      As[ea + 2880u] = s5.x; As[ea + 2880u + 1u] = s5.y; As[ea + 2880u + 2u] = s5.z; As[ea + 2880u + 3u] = s5.w;
+      As[ea + 3456u] = s6.x; As[ea + 3456u + 1u] = s6.y; As[ea + 3456u + 2u] = s6.z; As[ea + 3456u + 3u] = s6.w;
+      As[ea + 4032u] = s7.x; As[ea + 4032u + 1u] = s7.y; As[ea + 4032u + 2u] = s7.z; As[ea + 4032u + 3u] = s7.w;
+      Bs[eb] = s8.x; Bs[eb + 1u] = s8.y; Bs[eb + 2u] = s8.z; Bs[eb + 3u] = s8.w;
+      Bs[eb + 576u] = s9.x; Bs[eb + 576u + 1u] = s9.y; Bs[eb + 576u + 2u] = s9.z; Bs[eb + 576u + 3u] = s9.w;
+      Bs[eb + 1152u] = s10.x; Bs[eb + 1152u + 1u] = s10.y; Bs[eb + 1152u + 2u] = s10.z; Bs[eb + 1152u + 3u] = s10.w;
+      Bs[eb + 1728u] = s11.x; Bs[eb + 1728u + 1u] = s11.y; Bs[eb + 1728u + 2u] = s11.z; Bs[eb + 1728u + 3u] = s11.w;
+      Bs[eb + 2304u] = s12.x; Bs[eb + 2304u + 1u] = s12.y; Bs[eb + 2304u + 2u] = s12.z; Bs[eb + 2304u + 3u] = s12.w;
+      Bs[eb + 2880u] = s13.x; Bs[eb + 2880u + 1u] = s13.y; Bs[eb + 2880u + 2u] = s13.z; Bs[eb + 2880u + 3u] = s13.w;
+      Bs[eb + 3456u] = s14.x; Bs[eb + 3456u + 1u] = s14.y; Bs[eb + 3456u + 2u] = s14.z; Bs[eb + 3456u + 3u] = s14.w;
+      Bs[eb + 4032u] = s15.x; Bs[eb + 4032u + 1u] = s15.y; Bs[eb + 4032u + 2u] = s15.z; Bs[eb + 4032u + 3u] = s15.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+        s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
+        s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
+        s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
+        s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
+        s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+        s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+        s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+        s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+        s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
+        s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
+        s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
+        s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 1152u;
+      let a2 = sa + 2304u;
+      let a3 = sa + 3456u;
+      let b0 = sb + 0u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 1168u;
+      let a2 = sa + 2320u;
+      let a3 = sa + 3472u;
+      let b0 = sb + 16u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+    }
+    {
+      let a0 = sa + 32u;
+      let a1 = sa + 1184u;
+      let a2 = sa + 2336u;
+      let a3 = sa + 3488u;
+      let b0 = sb + 32u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+    }
+    {
+      let a0 = sa + 48u;
+      let a1 = sa + 1200u;
+      let a2 = sa + 2352u;
+      let a3 = sa + 3504u;
+      let b0 = sb + 48u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c10, lane); flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c20, lane); flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, c30, lane); flush_rope(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(64)
+fn tg_t16x32_sg1x2_k128_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 16u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u;   // and B-tile row
+  let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 16u;   // its first staged row; then every 4 rows
+  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb4 = rope_col(col0 + r0 + 0u) * K4 + c4;
+  let wb5 = rope_col(col0 + r0 + 4u) * K4 + c4;
+  let wb6 = rope_col(col0 + r0 + 8u) * K4 + c4;
+  let wb7 = rope_col(col0 + r0 + 12u) * K4 + c4;
+  let wb8 = rope_col(col0 + r0 + 16u) * K4 + c4;
+  let wb9 = rope_col(col0 + r0 + 20u) * K4 + c4;
+  let wb10 = rope_col(col0 + r0 + 24u) * K4 + c4;
+  let wb11 = rope_col(col0 + r0 + 28u) * K4 + c4;
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var s9 = vec4<u32>();
+  var s10 = vec4<u32>();
+  var s11 = vec4<u32>();
+  var c00 = SmC();
+  let k0 = 0u; let nk = (KK + 127u) / 128u;
+  {
+    let k4 = k0 * 16u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 4u * K4 + k4];
+    s2 = x8[xb + 8u * K4 + k4];
+    s3 = x8[xb + 12u * K4 + k4];
+    s4 = w8[wb4 + k4];
+    s5 = w8[wb5 + k4];
+    s6 = w8[wb6 + k4];
+    s7 = w8[wb7 + k4];
+    s8 = w8[wb8 + k4];
+    s9 = w8[wb9 + k4];
+    s10 = w8[wb10 + k4];
+    s11 = w8[wb11 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 544u] = h1_0.x; As[ea + 544u + 1u] = h1_0.y; As[ea + 544u + 2u] = h1_1.x; As[ea + 544u + 3u] = h1_1.y; As[ea + 544u + 4u] = h1_2.x; As[ea + 544u + 5u] = h1_2.y; As[ea + 544u + 6u] = h1_3.x; As[ea + 544u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      As[ea + 1088u] = h2_0.x; As[ea + 1088u + 1u] = h2_0.y; As[ea + 1088u + 2u] = h2_1.x; As[ea + 1088u + 3u] = h2_1.y; As[ea + 1088u + 4u] = h2_2.x; As[ea + 1088u + 5u] = h2_2.y; As[ea + 1088u + 6u] = h2_3.x; As[ea + 1088u + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      As[ea + 1632u] = h3_0.x; As[ea + 1632u + 1u] = h3_0.y; As[ea + 1632u + 2u] = h3_1.x; As[ea + 1632u + 3u] = h3_1.y; As[ea + 1632u + 4u] = h3_2.x; As[ea + 1632u + 5u] = h3_2.y; As[ea + 1632u + 6u] = h3_3.x; As[ea + 1632u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 544u] = h5_0.x; Bs[eb + 544u + 1u] = h5_0.y; Bs[eb + 544u + 2u] = h5_1.x; Bs[eb + 544u + 3u] = h5_1.y; Bs[eb + 544u + 4u] = h5_2.x; Bs[eb + 544u + 5u] = h5_2.y; Bs[eb + 544u + 6u] = h5_3.x; Bs[eb + 544u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 1088u] = h6_0.x; Bs[eb + 1088u + 1u] = h6_0.y; Bs[eb + 1088u + 2u] = h6_1.x; Bs[eb + 1088u + 3u] = h6_1.y; Bs[eb + 1088u + 4u] = h6_2.x; Bs[eb + 1088u + 5u] = h6_2.y; Bs[eb + 1088u + 6u] = h6_3.x; Bs[eb + 1088u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 1632u] = h7_0.x; Bs[eb + 1632u + 1u] = h7_0.y; Bs[eb + 1632u + 2u] = h7_1.x; Bs[eb + 1632u + 3u] = h7_1.y; Bs[eb + 1632u + 4u] = h7_2.x; Bs[eb + 1632u + 5u] = h7_2.y; Bs[eb + 1632u + 6u] = h7_3.x; Bs[eb + 1632u + 7u] = h7_3.y;
+      let h8_0 = bitcast<vec2<f16>>(s8.x); let h8_1 = bitcast<vec2<f16>>(s8.y); let h8_2 = bitcast<vec2<f16>>(s8.z); let h8_3 = bitcast<vec2<f16>>(s8.w);
+      Bs[eb + 2176u] = h8_0.x; Bs[eb + 2176u + 1u] = h8_0.y; Bs[eb + 2176u + 2u] = h8_1.x; Bs[eb + 2176u + 3u] = h8_1.y; Bs[eb + 2176u + 4u] = h8_2.x; Bs[eb + 2176u + 5u] = h8_2.y; Bs[eb + 2176u + 6u] = h8_3.x; Bs[eb + 2176u + 7u] = h8_3.y;
+      let h9_0 = bitcast<vec2<f16>>(s9.x); let h9_1 = bitcast<vec2<f16>>(s9.y); let h9_2 = bitcast<vec2<f16>>(s9.z); let h9_3 = bitcast<vec2<f16>>(s9.w);
+      Bs[eb + 2720u] = h9_0.x; Bs[eb + 2720u + 1u] = h9_0.y; Bs[eb + 2720u + 2u] = h9_1.x; Bs[eb + 2720u + 3u] = h9_1.y; Bs[eb + 2720u + 4u] = h9_2.x; Bs[eb + 2720u + 5u] = h9_2.y; Bs[eb + 2720u + 6u] = h9_3.x; Bs[eb + 2720u + 7u] = h9_3.y;
+      let h10_0 = bitcast<vec2<f16>>(s10.x); let h10_1 = bitcast<vec2<f16>>(s10.y); let h10_2 = bitcast<vec2<f16>>(s10.z); let h10_3 = bitcast<vec2<f16>>(s10.w);
+      Bs[eb + 3264u] = h10_0.x; Bs[eb + 3264u + 1u] = h10_0.y; Bs[eb + 3264u + 2u] = h10_1.x; Bs[eb + 3264u + 3u] = h10_1.y; Bs[eb + 3264u + 4u] = h10_2.x; Bs[eb + 3264u + 5u] = h10_2.y; Bs[eb + 3264u + 6u] = h10_3.x; Bs[eb + 3264u + 7u] = h10_3.y;
+      let h11_0 = bitcast<vec2<f16>>(s11.x); let h11_1 = bitcast<vec2<f16>>(s11.y); let h11_2 = bitcast<vec2<f16>>(s11.z); let h11_3 = bitcast<vec2<f16>>(s11.w);
+      Bs[eb + 3808u] = h11_0.x; Bs[eb + 3808u + 1u] = h11_0.y; Bs[eb + 3808u + 2u] = h11_1.x; Bs[eb + 3808u + 3u] = h11_1.y; Bs[eb + 3808u + 4u] = h11_2.x; Bs[eb + 3808u + 5u] = h11_2.y; Bs[eb + 3808u + 6u] = h11_3.x; Bs[eb + 3808u + 7u] = h11_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 16u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 4u * K4 + k4];
+        s2 = x8[xb + 8u * K4 + k4];
+        s3 = x8[xb + 12u * K4 + k4];
+        s4 = w8[wb4 + k4];
+        s5 = w8[wb5 + k4];
+        s6 = w8[wb6 + k4];
+        s7 = w8[wb7 + k4];
+        s8 = w8[wb8 + k4];
+        s9 = w8[wb9 + k4];
+        s10 = w8[wb10 + k4];
+        s11 = w8[wb11 + k4];
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let b0 = sb + 0u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let b0 = sb + 16u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+    }
+    {
+      let a0 = sa + 32u;
+      let b0 = sb + 32u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+    }
+    {
+      let a0 = sa + 48u;
+      let b0 = sb + 48u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+    }
+    {
+      let a0 = sa + 64u;
+      let b0 = sb + 64u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+    }
+    {
+      let a0 = sa + 80u;
+      let b0 = sb + 80u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+    }
+    {
+      let a0 = sa + 96u;
+      let b0 = sb + 96u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+    }
+    {
+      let a0 = sa + 112u;
+      let b0 = sb + 112u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t32x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 64u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb2 = rope_col(col0 + r0 + 0u) * K4 + c4;
+  let wb3 = rope_col(col0 + r0 + 16u) * K4 + c4;
+  let wb4 = rope_col(col0 + r0 + 32u) * K4 + c4;
+  let wb5 = rope_col(col0 + r0 + 48u) * K4 + c4;
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var c00 = SmC();
+  var c10 = SmC();
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
+  {
+    let k4 = k0 * 8u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 16u * K4 + k4];
+    s2 = w8[wb2 + k4];
+    s3 = w8[wb3 + k4];
+    s4 = w8[wb4 + k4];
+    s5 = w8[wb5 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 1152u] = h3_0.x; Bs[eb + 1152u + 1u] = h3_0.y; Bs[eb + 1152u + 2u] = h3_1.x; Bs[eb + 1152u + 3u] = h3_1.y; Bs[eb + 1152u + 4u] = h3_2.x; Bs[eb + 1152u + 5u] = h3_2.y; Bs[eb + 1152u + 6u] = h3_3.x; Bs[eb + 1152u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 2304u] = h4_0.x; Bs[eb + 2304u + 1u] = h4_0.y; Bs[eb + 2304u + 2u] = h4_1.x; Bs[eb + 2304u + 3u] = h4_1.y; Bs[eb + 2304u + 4u] = h4_2.x; Bs[eb + 2304u + 5u] = h4_2.y; Bs[eb + 2304u + 6u] = h4_3.x; Bs[eb + 2304u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 3456u] = h5_0.x; Bs[eb + 3456u + 1u] = h5_0.y; Bs[eb + 3456u + 2u] = h5_1.x; Bs[eb + 3456u + 3u] = h5_1.y; Bs[eb + 3456u + 4u] = h5_2.x; Bs[eb + 3456u + 5u] = h5_2.y; Bs[eb + 3456u + 6u] = h5_3.x; Bs[eb + 3456u + 7u] = h5_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 16u * K4 + k4];
+        s2 = w8[wb2 + k4];
+        s3 = w8[wb3 + k4];
+        s4 = w8[wb4 + k4];
+        s5 = w8[wb5 + k4];
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 1152u;
+      let b0 = sb + 0u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 1168u;
+      let b0 = sb + 16u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+    }
+    {
+      let a0 = sa + 32u;
+      let a1 = sa + 1184u;
+      let b0 = sb + 32u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+    }
+    {
+      let a0 = sa + 48u;
+      let a1 = sa + 1200u;
+      let b0 = sb + 48u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c10, lane); flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t64x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb4 = rope_col(col0 + r0 + 0u) * K4 + c4;
+  let wb5 = rope_col(col0 + r0 + 16u) * K4 + c4;
+  let wb6 = rope_col(col0 + r0 + 32u) * K4 + c4;
+  let wb7 = rope_col(col0 + r0 + 48u) * K4 + c4;
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var c00 = SmC();
+  var c10 = SmC();
+  var c20 = SmC();
+  var c30 = SmC();
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
+  {
+    let k4 = k0 * 8u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 16u * K4 + k4];
+    s2 = x8[xb + 32u * K4 + k4];
+    s3 = x8[xb + 48u * K4 + k4];
+    s4 = w8[wb4 + k4];
+    s5 = w8[wb5 + k4];
+    s6 = w8[wb6 + k4];
+    s7 = w8[wb7 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      As[ea + 2304u] = h2_0.x; As[ea + 2304u + 1u] = h2_0.y; As[ea + 2304u + 2u] = h2_1.x; As[ea + 2304u + 3u] = h2_1.y; As[ea + 2304u + 4u] = h2_2.x; As[ea + 2304u + 5u] = h2_2.y; As[ea + 2304u + 6u] = h2_3.x; As[ea + 2304u + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      As[ea + 3456u] = h3_0.x; As[ea + 3456u + 1u] = h3_0.y; As[ea + 3456u + 2u] = h3_1.x; As[ea + 3456u + 3u] = h3_1.y; As[ea + 3456u + 4u] = h3_2.x; As[ea + 3456u + 5u] = h3_2.y; As[ea + 3456u + 6u] = h3_3.x; As[ea + 3456u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 1152u] = h5_0.x; Bs[eb + 1152u + 1u] = h5_0.y; Bs[eb + 1152u + 2u] = h5_1.x; Bs[eb + 1152u + 3u] = h5_1.y; Bs[eb + 1152u + 4u] = h5_2.x; Bs[eb + 1152u + 5u] = h5_2.y; Bs[eb + 1152u + 6u] = h5_3.x; Bs[eb + 1152u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 2304u] = h6_0.x; Bs[eb + 2304u + 1u] = h6_0.y; Bs[eb + 2304u + 2u] = h6_1.x; Bs[eb + 2304u + 3u] = h6_1.y; Bs[eb + 2304u + 4u] = h6_2.x; Bs[eb + 2304u + 5u] = h6_2.y; Bs[eb + 2304u + 6u] = h6_3.x; Bs[eb + 2304u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 3456u] = h7_0.x; Bs[eb + 3456u + 1u] = h7_0.y; Bs[eb + 3456u + 2u] = h7_1.x; Bs[eb + 3456u + 3u] = h7_1.y; Bs[eb + 3456u + 4u] = h7_2.x; Bs[eb + 3456u + 5u] = h7_2.y; Bs[eb + 3456u + 6u] = h7_3.x; Bs[eb + 3456u + 7u] = h7_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 16u * K4 + k4];
+        s2 = x8[xb + 32u * K4 + k4];
+        s3 = x8[xb + 48u * K4 + k4];
+        s4 = w8[wb4 + k4];
+        s5 = w8[wb5 + k4];
+        s6 = w8[wb6 + k4];
+        s7 = w8[wb7 + k4];
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 1152u;
+      let a2 = sa + 2304u;
+      let a3 = sa + 3456u;
+      let b0 = sb + 0u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 1168u;
+      let a2 = sa + 2320u;
+      let a3 = sa + 3472u;
+      let b0 = sb + 16u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+    }
+    {
+      let a0 = sa + 32u;
+      let a1 = sa + 1184u;
+      let a2 = sa + 2336u;
+      let a3 = sa + 3488u;
+      let b0 = sb + 32u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+    }
+    {
+      let a0 = sa + 48u;
+      let a1 = sa + 1200u;
+      let a2 = sa + 2352u;
+      let a3 = sa + 3504u;
+      let b0 = sb + 48u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c10, lane); flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c20, lane); flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, c30, lane); flush_rope(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(64)
+fn tg_t16x32_sg1x2_k128_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 16u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u;   // and B-tile row
+  let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 16u;   // its first staged row; then every 4 rows
+  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb4 = rope_col(col0 + r0 + 0u) * K4 + c4;
+  let wb5 = rope_col(col0 + r0 + 4u) * K4 + c4;
+  let wb6 = rope_col(col0 + r0 + 8u) * K4 + c4;
+  let wb7 = rope_col(col0 + r0 + 12u) * K4 + c4;
+  let wb8 = rope_col(col0 + r0 + 16u) * K4 + c4;
+  let wb9 = rope_col(col0 + r0 + 20u) * K4 + c4;
+  let wb10 = rope_col(col0 + r0 + 24u) * K4 + c4;
+  let wb11 = rope_col(col0 + r0 + 28u) * K4 + c4;
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var s9 = vec4<u32>();
+  var s10 = vec4<u32>();
+  var s11 = vec4<u32>();
+  var c00 = SmC();
+  let k0 = 0u; let nk = (KK + 127u) / 128u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 16u;
+      s0 = x8[xb + k4];
+      s1 = x8[xb + 4u * K4 + k4];
+      s2 = x8[xb + 8u * K4 + k4];
+      s3 = x8[xb + 12u * K4 + k4];
+      s4 = w8[wb4 + k4];
+      s5 = w8[wb5 + k4];
+      s6 = w8[wb6 + k4];
+      s7 = w8[wb7 + k4];
+      s8 = w8[wb8 + k4];
+      s9 = w8[wb9 + k4];
+      s10 = w8[wb10 + k4];
+      s11 = w8[wb11 + k4];
+    }
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 544u] = h1_0.x; As[ea + 544u + 1u] = h1_0.y; As[ea + 544u + 2u] = h1_1.x; As[ea + 544u + 3u] = h1_1.y; As[ea + 544u + 4u] = h1_2.x; As[ea + 544u + 5u] = h1_2.y; As[ea + 544u + 6u] = h1_3.x; As[ea + 544u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      As[ea + 1088u] = h2_0.x; As[ea + 1088u + 1u] = h2_0.y; As[ea + 1088u + 2u] = h2_1.x; As[ea + 1088u + 3u] = h2_1.y; As[ea + 1088u + 4u] = h2_2.x; As[ea + 1088u + 5u] = h2_2.y; As[ea + 1088u + 6u] = h2_3.x; As[ea + 1088u + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      As[ea + 1632u] = h3_0.x; As[ea + 1632u + 1u] = h3_0.y; As[ea + 1632u + 2u] = h3_1.x; As[ea + 1632u + 3u] = h3_1.y; As[ea + 1632u + 4u] = h3_2.x; As[ea + 1632u + 5u] = h3_2.y; As[ea + 1632u + 6u] = h3_3.x; As[ea + 1632u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 544u] = h5_0.x; Bs[eb + 544u + 1u] = h5_0.y; Bs[eb + 544u + 2u] = h5_1.x; Bs[eb + 544u + 3u] = h5_1.y; Bs[eb + 544u + 4u] = h5_2.x; Bs[eb + 544u + 5u] = h5_2.y; Bs[eb + 544u + 6u] = h5_3.x; Bs[eb + 544u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 1088u] = h6_0.x; Bs[eb + 1088u + 1u] = h6_0.y; Bs[eb + 1088u + 2u] = h6_1.x; Bs[eb + 1088u + 3u] = h6_1.y; Bs[eb + 1088u + 4u] = h6_2.x; Bs[eb + 1088u + 5u] = h6_2.y; Bs[eb + 1088u + 6u] = h6_3.x; Bs[eb + 1088u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 1632u] = h7_0.x; Bs[eb + 1632u + 1u] = h7_0.y; Bs[eb + 1632u + 2u] = h7_1.x; Bs[eb + 1632u + 3u] = h7_1.y; Bs[eb + 1632u + 4u] = h7_2.x; Bs[eb + 1632u + 5u] = h7_2.y; Bs[eb + 1632u + 6u] = h7_3.x; Bs[eb + 1632u + 7u] = h7_3.y;
+      let h8_0 = bitcast<vec2<f16>>(s8.x); let h8_1 = bitcast<vec2<f16>>(s8.y); let h8_2 = bitcast<vec2<f16>>(s8.z); let h8_3 = bitcast<vec2<f16>>(s8.w);
+      Bs[eb + 2176u] = h8_0.x; Bs[eb + 2176u + 1u] = h8_0.y; Bs[eb + 2176u + 2u] = h8_1.x; Bs[eb + 2176u + 3u] = h8_1.y; Bs[eb + 2176u + 4u] = h8_2.x; Bs[eb + 2176u + 5u] = h8_2.y; Bs[eb + 2176u + 6u] = h8_3.x; Bs[eb + 2176u + 7u] = h8_3.y;
+      let h9_0 = bitcast<vec2<f16>>(s9.x); let h9_1 = bitcast<vec2<f16>>(s9.y); let h9_2 = bitcast<vec2<f16>>(s9.z); let h9_3 = bitcast<vec2<f16>>(s9.w);
+      Bs[eb + 2720u] = h9_0.x; Bs[eb + 2720u + 1u] = h9_0.y; Bs[eb + 2720u + 2u] = h9_1.x; Bs[eb + 2720u + 3u] = h9_1.y; Bs[eb + 2720u + 4u] = h9_2.x; Bs[eb + 2720u + 5u] = h9_2.y; Bs[eb + 2720u + 6u] = h9_3.x; Bs[eb + 2720u + 7u] = h9_3.y;
+      let h10_0 = bitcast<vec2<f16>>(s10.x); let h10_1 = bitcast<vec2<f16>>(s10.y); let h10_2 = bitcast<vec2<f16>>(s10.z); let h10_3 = bitcast<vec2<f16>>(s10.w);
+      Bs[eb + 3264u] = h10_0.x; Bs[eb + 3264u + 1u] = h10_0.y; Bs[eb + 3264u + 2u] = h10_1.x; Bs[eb + 3264u + 3u] = h10_1.y; Bs[eb + 3264u + 4u] = h10_2.x; Bs[eb + 3264u + 5u] = h10_2.y; Bs[eb + 3264u + 6u] = h10_3.x; Bs[eb + 3264u + 7u] = h10_3.y;
+      let h11_0 = bitcast<vec2<f16>>(s11.x); let h11_1 = bitcast<vec2<f16>>(s11.y); let h11_2 = bitcast<vec2<f16>>(s11.z); let h11_3 = bitcast<vec2<f16>>(s11.w);
+      Bs[eb + 3808u] = h11_0.x; Bs[eb + 3808u + 1u] = h11_0.y; Bs[eb + 3808u + 2u] = h11_1.x; Bs[eb + 3808u + 3u] = h11_1.y; Bs[eb + 3808u + 4u] = h11_2.x; Bs[eb + 3808u + 5u] = h11_2.y; Bs[eb + 3808u + 6u] = h11_3.x; Bs[eb + 3808u + 7u] = h11_3.y;
+    }
+    workgroupBarrier();
+    {
+      let a0 = sa + 0u;
+      let b0 = sb + 0u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let b0 = sb + 16u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+    }
+    {
+      let a0 = sa + 32u;
+      let b0 = sb + 32u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+    }
+    {
+      let a0 = sa + 48u;
+      let b0 = sb + 48u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+    }
+    {
+      let a0 = sa + 64u;
+      let b0 = sb + 64u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+    }
+    {
+      let a0 = sa + 80u;
+      let b0 = sb + 80u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+    }
+    {
+      let a0 = sa + 96u;
+      let b0 = sb + 96u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+    }
+    {
+      let a0 = sa + 112u;
+      let b0 = sb + 112u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t32x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 64u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb2 = rope_col(col0 + r0 + 0u) * K4 + c4;
+  let wb3 = rope_col(col0 + r0 + 16u) * K4 + c4;
+  let wb4 = rope_col(col0 + r0 + 32u) * K4 + c4;
+  let wb5 = rope_col(col0 + r0 + 48u) * K4 + c4;
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var c00 = SmC();
+  var c10 = SmC();
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 8u;
+      s0 = x8[xb + k4];
+      s1 = x8[xb + 16u * K4 + k4];
+      s2 = w8[wb2 + k4];
+      s3 = w8[wb3 + k4];
+      s4 = w8[wb4 + k4];
+      s5 = w8[wb5 + k4];
+    }
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 1152u] = h3_0.x; Bs[eb + 1152u + 1u] = h3_0.y; Bs[eb + 1152u + 2u] = h3_1.x; Bs[eb + 1152u + 3u] = h3_1.y; Bs[eb + 1152u + 4u] = h3_2.x; Bs[eb + 1152u + 5u] = h3_2.y; Bs[eb + 1152u + 6u] = h3_3.x; Bs[eb + 1152u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 2304u] = h4_0.x; Bs[eb + 2304u + 1u] = h4_0.y; Bs[eb + 2304u + 2u] = h4_1.x; Bs[eb + 2304u + 3u] = h4_1.y; Bs[eb + 2304u + 4u] = h4_2.x; Bs[eb + 2304u + 5u] = h4_2.y; Bs[eb + 2304u + 6u] = h4_3.x; Bs[eb + 2304u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 3456u] = h5_0.x; Bs[eb + 3456u + 1u] = h5_0.y; Bs[eb + 3456u + 2u] = h5_1.x; Bs[eb + 3456u + 3u] = h5_1.y; Bs[eb + 3456u + 4u] = h5_2.x; Bs[eb + 3456u + 5u] = h5_2.y; Bs[eb + 3456u + 6u] = h5_3.x; Bs[eb + 3456u + 7u] = h5_3.y;
+    }
+    workgroupBarrier();
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 1152u;
+      let b0 = sb + 0u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 1168u;
+      let b0 = sb + 16u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+    }
+    {
+      let a0 = sa + 32u;
+      let a1 = sa + 1184u;
+      let b0 = sb + 32u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+    }
+    {
+      let a0 = sa + 48u;
+      let a1 = sa + 1200u;
+      let b0 = sb + 48u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c10, lane); flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t64x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb4 = rope_col(col0 + r0 + 0u) * K4 + c4;
+  let wb5 = rope_col(col0 + r0 + 16u) * K4 + c4;
+  let wb6 = rope_col(col0 + r0 + 32u) * K4 + c4;
+  let wb7 = rope_col(col0 + r0 + 48u) * K4 + c4;
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var c00 = SmC();
+  var c10 = SmC();
+  var c20 = SmC();
+  var c30 = SmC();
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 8u;
+      s0 = x8[xb + k4];
+      s1 = x8[xb + 16u * K4 + k4];
+      s2 = x8[xb + 32u * K4 + k4];
+      s3 = x8[xb + 48u * K4 + k4];
+      s4 = w8[wb4 + k4];
+      s5 = w8[wb5 + k4];
+      s6 = w8[wb6 + k4];
+      s7 = w8[wb7 + k4];
+    }
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      As[ea + 2304u] = h2_0.x; As[ea + 2304u + 1u] = h2_0.y; As[ea + 2304u + 2u] = h2_1.x; As[ea + 2304u + 3u] = h2_1.y; As[ea + 2304u + 4u] = h2_2.x; As[ea + 2304u + 5u] = h2_2.y; As[ea + 2304u + 6u] = h2_3.x; As[ea + 2304u + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      As[ea + 3456u] = h3_0.x; As[ea + 3456u + 1u] = h3_0.y; As[ea + 3456u + 2u] = h3_1.x; As[ea + 3456u + 3u] = h3_1.y; As[ea + 3456u + 4u] = h3_2.x; As[ea + 3456u + 5u] = h3_2.y; As[ea + 3456u + 6u] = h3_3.x; As[ea + 3456u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 1152u] = h5_0.x; Bs[eb + 1152u + 1u] = h5_0.y; Bs[eb + 1152u + 2u] = h5_1.x; Bs[eb + 1152u + 3u] = h5_1.y; Bs[eb + 1152u + 4u] = h5_2.x; Bs[eb + 1152u + 5u] = h5_2.y; Bs[eb + 1152u + 6u] = h5_3.x; Bs[eb + 1152u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 2304u] = h6_0.x; Bs[eb + 2304u + 1u] = h6_0.y; Bs[eb + 2304u + 2u] = h6_1.x; Bs[eb + 2304u + 3u] = h6_1.y; Bs[eb + 2304u + 4u] = h6_2.x; Bs[eb + 2304u + 5u] = h6_2.y; Bs[eb + 2304u + 6u] = h6_3.x; Bs[eb + 2304u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 3456u] = h7_0.x; Bs[eb + 3456u + 1u] = h7_0.y; Bs[eb + 3456u + 2u] = h7_1.x; Bs[eb + 3456u + 3u] = h7_1.y; Bs[eb + 3456u + 4u] = h7_2.x; Bs[eb + 3456u + 5u] = h7_2.y; Bs[eb + 3456u + 6u] = h7_3.x; Bs[eb + 3456u + 7u] = h7_3.y;
+    }
+    workgroupBarrier();
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 1152u;
+      let a2 = sa + 2304u;
+      let a3 = sa + 3456u;
+      let b0 = sb + 0u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 1168u;
+      let a2 = sa + 2320u;
+      let a3 = sa + 3472u;
+      let b0 = sb + 16u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+    }
+    {
+      let a0 = sa + 32u;
+      let a1 = sa + 1184u;
+      let a2 = sa + 2336u;
+      let a3 = sa + 3488u;
+      let b0 = sb + 32u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+    }
+    {
+      let a0 = sa + 48u;
+      let a1 = sa + 1200u;
+      let a2 = sa + 2352u;
+      let a3 = sa + 3504u;
+      let b0 = sb + 48u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c10, lane); flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c20, lane); flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, c30, lane); flush_rope(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t32x32_sg2x2_k32_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
+  let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
+  let v2 = col0 + r0 + 0u < p.N; let o2 = min(rope_col(col0 + r0 + 0u), p.N - 1u) * K4;
+  let v3 = col0 + r0 + 16u < p.N; let o3 = min(rope_col(col0 + r0 + 16u), p.N - 1u) * K4;
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var c00 = SmC();
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
+  {
+    let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+    s2 = select(vec4<f16>(), w4[o2 + kc], v2 && kin);
+    s3 = select(vec4<f16>(), w4[o3 + kc], v3 && kin);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 640u] = s1.x; As[ea + 640u + 1u] = s1.y; As[ea + 640u + 2u] = s1.z; As[ea + 640u + 3u] = s1.w;
+      Bs[eb] = s2.x; Bs[eb + 1u] = s2.y; Bs[eb + 2u] = s2.z; Bs[eb + 3u] = s2.w;
+      Bs[eb + 640u] = s3.x; Bs[eb + 640u + 1u] = s3.y; Bs[eb + 640u + 2u] = s3.z; Bs[eb + 640u + 3u] = s3.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+        s2 = select(vec4<f16>(), w4[o2 + kc], v2 && kin);
+        s3 = select(vec4<f16>(), w4[o3 + kc], v3 && kin);
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let b0 = sb + 0u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let b0 = sb + 16u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t32x32_sg2x2_k32_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb1 = rope_col(col0 + r0 + 0u) * K4 + c4;
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var c00 = SmC();
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 4u;
+      s0 = x8[xb + k4];
+      s1 = w8[wb1 + k4];
+    }
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+    }
+    workgroupBarrier();
+    {
+      let a0 = sa + 0u;
+      let b0 = sb + 0u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let b0 = sb + 16u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
 }

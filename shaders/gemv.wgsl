@@ -9,6 +9,10 @@
 //   gemv / gemv_vec4              y = act(x·wᵀ + bias) + residual (+ y when ACCUMULATE)
 //   gemv_gated / gemv_gated_vec4  y = act(x·wgᵀ) ⊙ (x·wuᵀ)
 //   gemv_h8 / gemv_gated_h8       the same, f16 read 8 halves at a time
+//   gemv_rope / gemv_vec4_rope / gemv_h8_rope   the fused QKV product with RoPE and the K/V append in its epilogue
+//                                 (shaders/rope_epilogue.wgsl): the workgroup's column c streams weight row
+//                                 rope_col(c), and the threads of each even c store the pair with c + 1's sums
+//                                 (RPW even: a pair never straddles two workgroups)
 // With NORM on, x is RMS-normalised as it is read (the decoder's pre-norm, one launch instead of two):
 //   y[m, n] = epilogue(rsqrt(mean_k(x[m, k]²) + eps) · Σ_k x[m, k] · norm_w[k] · w[n, k])
 // Each column's LANES threads stream the whole of x anyway: the threads of one column per row also sum that
@@ -22,7 +26,8 @@
 // Specialised by: alias T/T4, overrides below (MR is compiled in so the row loops unroll into
 // registers).
 
-struct Params { M: u32, N: u32, K: u32, eps: f32 }   // eps: the RMSNorm prologue's (NORM)
+// eps: the RMSNorm prologue's (NORM); slots, capacity, slotBase: the RoPE epilogue's cache group (*_rope entries).
+struct Params { M: u32, N: u32, K: u32, eps: f32, slots: u32, capacity: u32, slotBase: u32, _pad: u32 }
 
 const MAXM = 8u;
 override MR: u32 = 1u;             // rows of x, 1..MAXM
@@ -371,4 +376,46 @@ fn gemv_gated_h8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   if (NORM) { dots_gated8_norm(n, tid % LANES); } else { dots_gated8(n, tid % LANES); }
   reduce(tid);
   store_gated(n, tid);
+}
+
+// ---- the QKV product with RoPE in its epilogue (shaders/rope_epilogue.wgsl) -------------------------------
+
+// After reduce(): the threads of each even slot c hand row m's sums of c and c + 1 (the next LANES threads' reduced
+// total) to rope_pair; the RMSNorm scale ss[m] is the row's, the same for both.
+fn store_rope(c: u32, tid: u32) {
+  let lane = tid % LANES;
+  gather(tid);
+  if ((tid / LANES) % 2u == 0u && c < p.N) {
+    for (var m = lane; m < MR; m += LANES) { rope_pair(m, c, acc[m] * ss[m], red[m * WG + tid - lane + LANES] * ss[m]); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gemv_rope(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+             @builtin(local_invocation_index) tid: u32) {
+  let c = col_of(wid, nwg, tid);
+  zero(wid, nwg, tid);
+  dots(rope_col(c), tid % LANES);
+  reduce(tid);
+  store_rope(c, tid);
+}
+
+@compute @workgroup_size(WG)
+fn gemv_vec4_rope(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                  @builtin(local_invocation_index) tid: u32) {
+  let c = col_of(wid, nwg, tid);
+  zero(wid, nwg, tid);
+  dots4(rope_col(c), tid % LANES);
+  reduce(tid);
+  store_rope(c, tid);
+}
+
+@compute @workgroup_size(WG)
+fn gemv_h8_rope(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                @builtin(local_invocation_index) tid: u32) {
+  let c = col_of(wid, nwg, tid);
+  zero(wid, nwg, tid);
+  if (NORM) { dots8_norm(rope_col(c), tid % LANES); } else { dots8(rope_col(c), tid % LANES); }
+  reduce(tid);
+  store_rope(c, tid);
 }

@@ -12,7 +12,7 @@
 // Specialised by: enable f16 + subgroups, alias T, overrides below (SGS must equal the runtime subgroup size,
 // which must be fixed; subgroups are taken as consecutive runs of local_invocation_index, as everywhere here).
 
-struct Params { M: u32, N: u32, K: u32, _pad: u32 }
+struct Params { M: u32, N: u32, K: u32, _pad: u32, slots: u32, capacity: u32, slotBase: u32, _pad1: u32 } // slots…: _r entries' cache group
 
 override SGS: u32 = 32u;           // subgroup size
 override SPW: u32 = 4u;            // subgroups per workgroup
@@ -254,6 +254,27 @@ fn gsg_g_m1_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
     if (lane == 2u % SGS && n0 + 2u < p.N) { y[0u * p.N + n0 + 2u] = T(activate(g) * v); } }
   { let g = subgroupAdd(ag0_3); let v = subgroupAdd(au0_3);
     if (lane == 3u % SGS && n0 + 3u < p.N) { y[0u * p.N + n0 + 3u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m1_c2_u1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let x0_0 = unpack8(x8[j]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+  }
+  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
+    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
 }
 
 @compute @workgroup_size(WG)
@@ -616,6 +637,39 @@ fn gsg_g_m1_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 }
 
 @compute @workgroup_size(WG)
+fn gsg_p_m1_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let x0_0 = unpack8(x8[j]);
+    let w0_1 = unpack8(w8[o0 + j + 1u * SGS]);
+    let w1_1 = unpack8(w8[o1 + j + 1u * SGS]);
+    let x0_1 = unpack8(x8[j + 1u * SGS]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+    a0_0 += dot8f(w0_1, x0_1);
+    a0_1 += dot8f(w1_1, x0_1);
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let x0_0 = unpack8(x8[j]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+  }
+  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
+    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
+}
+
+@compute @workgroup_size(WG)
 fn gsg_p_m2_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
@@ -922,6 +976,34 @@ fn gsg_g_m2_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
     if (lane == 6u % SGS && n0 + 2u < p.N) { y[1u * p.N + n0 + 2u] = T(activate(g) * v); } }
   { let g = subgroupAdd(ag1_3); let v = subgroupAdd(au1_3);
     if (lane == 7u % SGS && n0 + 3u < p.N) { y[1u * p.N + n0 + 3u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m2_c2_u1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let x0_0 = unpack8(x8[j]);
+    let x1_0 = unpack8(x8[1u * K8 + j]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+    a1_0 += dot8f(w0_0, x1_0);
+    a1_1 += dot8f(w1_0, x1_0);
+  }
+  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
+    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
+    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
 }
 
 @compute @workgroup_size(WG)
@@ -1450,6 +1532,52 @@ fn gsg_g_m2_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 }
 
 @compute @workgroup_size(WG)
+fn gsg_p_m2_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let x0_0 = unpack8(x8[j]);
+    let x1_0 = unpack8(x8[1u * K8 + j]);
+    let w0_1 = unpack8(w8[o0 + j + 1u * SGS]);
+    let w1_1 = unpack8(w8[o1 + j + 1u * SGS]);
+    let x0_1 = unpack8(x8[j + 1u * SGS]);
+    let x1_1 = unpack8(x8[1u * K8 + j + 1u * SGS]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+    a1_0 += dot8f(w0_0, x1_0);
+    a1_1 += dot8f(w1_0, x1_0);
+    a0_0 += dot8f(w0_1, x0_1);
+    a0_1 += dot8f(w1_1, x0_1);
+    a1_0 += dot8f(w0_1, x1_1);
+    a1_1 += dot8f(w1_1, x1_1);
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let x0_0 = unpack8(x8[j]);
+    let x1_0 = unpack8(x8[1u * K8 + j]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+    a1_0 += dot8f(w0_0, x1_0);
+    a1_1 += dot8f(w1_0, x1_0);
+  }
+  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
+    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
+    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
+}
+
+@compute @workgroup_size(WG)
 fn gsg_p_m3_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
@@ -1850,6 +1978,41 @@ fn gsg_g_m3_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
     if (lane == 10u % SGS && n0 + 2u < p.N) { y[2u * p.N + n0 + 2u] = T(activate(g) * v); } }
   { let g = subgroupAdd(ag2_3); let v = subgroupAdd(au2_3);
     if (lane == 11u % SGS && n0 + 3u < p.N) { y[2u * p.N + n0 + 3u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m3_c2_u1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let x0_0 = unpack8(x8[j]);
+    let x1_0 = unpack8(x8[1u * K8 + j]);
+    let x2_0 = unpack8(x8[2u * K8 + j]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+    a1_0 += dot8f(w0_0, x1_0);
+    a1_1 += dot8f(w1_0, x1_0);
+    a2_0 += dot8f(w0_0, x2_0);
+    a2_1 += dot8f(w1_0, x2_0);
+  }
+  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
+    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
+    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
+    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
 }
 
 @compute @workgroup_size(WG)
@@ -2544,6 +2707,65 @@ fn gsg_g_m3_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 }
 
 @compute @workgroup_size(WG)
+fn gsg_p_m3_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let x0_0 = unpack8(x8[j]);
+    let x1_0 = unpack8(x8[1u * K8 + j]);
+    let x2_0 = unpack8(x8[2u * K8 + j]);
+    let w0_1 = unpack8(w8[o0 + j + 1u * SGS]);
+    let w1_1 = unpack8(w8[o1 + j + 1u * SGS]);
+    let x0_1 = unpack8(x8[j + 1u * SGS]);
+    let x1_1 = unpack8(x8[1u * K8 + j + 1u * SGS]);
+    let x2_1 = unpack8(x8[2u * K8 + j + 1u * SGS]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+    a1_0 += dot8f(w0_0, x1_0);
+    a1_1 += dot8f(w1_0, x1_0);
+    a2_0 += dot8f(w0_0, x2_0);
+    a2_1 += dot8f(w1_0, x2_0);
+    a0_0 += dot8f(w0_1, x0_1);
+    a0_1 += dot8f(w1_1, x0_1);
+    a1_0 += dot8f(w0_1, x1_1);
+    a1_1 += dot8f(w1_1, x1_1);
+    a2_0 += dot8f(w0_1, x2_1);
+    a2_1 += dot8f(w1_1, x2_1);
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let x0_0 = unpack8(x8[j]);
+    let x1_0 = unpack8(x8[1u * K8 + j]);
+    let x2_0 = unpack8(x8[2u * K8 + j]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+    a1_0 += dot8f(w0_0, x1_0);
+    a1_1 += dot8f(w1_0, x1_0);
+    a2_0 += dot8f(w0_0, x2_0);
+    a2_1 += dot8f(w1_0, x2_0);
+  }
+  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
+    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
+    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
+    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
+}
+
+@compute @workgroup_size(WG)
 fn gsg_p_m4_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
@@ -3038,6 +3260,48 @@ fn gsg_g_m4_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
     if (lane == 14u % SGS && n0 + 2u < p.N) { y[3u * p.N + n0 + 2u] = T(activate(g) * v); } }
   { let g = subgroupAdd(ag3_3); let v = subgroupAdd(au3_3);
     if (lane == 15u % SGS && n0 + 3u < p.N) { y[3u * p.N + n0 + 3u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m4_c2_u1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let x0_0 = unpack8(x8[j]);
+    let x1_0 = unpack8(x8[1u * K8 + j]);
+    let x2_0 = unpack8(x8[2u * K8 + j]);
+    let x3_0 = unpack8(x8[3u * K8 + j]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+    a1_0 += dot8f(w0_0, x1_0);
+    a1_1 += dot8f(w1_0, x1_0);
+    a2_0 += dot8f(w0_0, x2_0);
+    a2_1 += dot8f(w1_0, x2_0);
+    a3_0 += dot8f(w0_0, x3_0);
+    a3_1 += dot8f(w1_0, x3_0);
+  }
+  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
+    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
+    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
+    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
+    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
 }
 
 @compute @workgroup_size(WG)
@@ -3898,6 +4162,78 @@ fn gsg_g_m4_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 }
 
 @compute @workgroup_size(WG)
+fn gsg_p_m4_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let x0_0 = unpack8(x8[j]);
+    let x1_0 = unpack8(x8[1u * K8 + j]);
+    let x2_0 = unpack8(x8[2u * K8 + j]);
+    let x3_0 = unpack8(x8[3u * K8 + j]);
+    let w0_1 = unpack8(w8[o0 + j + 1u * SGS]);
+    let w1_1 = unpack8(w8[o1 + j + 1u * SGS]);
+    let x0_1 = unpack8(x8[j + 1u * SGS]);
+    let x1_1 = unpack8(x8[1u * K8 + j + 1u * SGS]);
+    let x2_1 = unpack8(x8[2u * K8 + j + 1u * SGS]);
+    let x3_1 = unpack8(x8[3u * K8 + j + 1u * SGS]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+    a1_0 += dot8f(w0_0, x1_0);
+    a1_1 += dot8f(w1_0, x1_0);
+    a2_0 += dot8f(w0_0, x2_0);
+    a2_1 += dot8f(w1_0, x2_0);
+    a3_0 += dot8f(w0_0, x3_0);
+    a3_1 += dot8f(w1_0, x3_0);
+    a0_0 += dot8f(w0_1, x0_1);
+    a0_1 += dot8f(w1_1, x0_1);
+    a1_0 += dot8f(w0_1, x1_1);
+    a1_1 += dot8f(w1_1, x1_1);
+    a2_0 += dot8f(w0_1, x2_1);
+    a2_1 += dot8f(w1_1, x2_1);
+    a3_0 += dot8f(w0_1, x3_1);
+    a3_1 += dot8f(w1_1, x3_1);
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let x0_0 = unpack8(x8[j]);
+    let x1_0 = unpack8(x8[1u * K8 + j]);
+    let x2_0 = unpack8(x8[2u * K8 + j]);
+    let x3_0 = unpack8(x8[3u * K8 + j]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+    a1_0 += dot8f(w0_0, x1_0);
+    a1_1 += dot8f(w1_0, x1_0);
+    a2_0 += dot8f(w0_0, x2_0);
+    a2_1 += dot8f(w1_0, x2_0);
+    a3_0 += dot8f(w0_0, x3_0);
+    a3_1 += dot8f(w1_0, x3_0);
+  }
+  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
+    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
+    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
+    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
+    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
+}
+
+@compute @workgroup_size(WG)
 fn gsg_p_m5_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
@@ -4398,6 +4734,104 @@ fn gsg_g_m5_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
   { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
     if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c2_u1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let x0_0 = unpack8(x8[j]);
+    let x1_0 = unpack8(x8[1u * K8 + j]);
+    let x2_0 = unpack8(x8[2u * K8 + j]);
+    let x3_0 = unpack8(x8[3u * K8 + j]);
+    let x4_0 = unpack8(x8[4u * K8 + j]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+    a1_0 += dot8f(w0_0, x1_0);
+    a1_1 += dot8f(w1_0, x1_0);
+    a2_0 += dot8f(w0_0, x2_0);
+    a2_1 += dot8f(w1_0, x2_0);
+    a3_0 += dot8f(w0_0, x3_0);
+    a3_1 += dot8f(w1_0, x3_0);
+    a4_0 += dot8f(w0_0, x4_0);
+    a4_1 += dot8f(w1_0, x4_0);
+  }
+  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
+    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
+    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
+    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
+    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
+    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c2_u1_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
+    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
+    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
+    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
+    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
+    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
 }
 
 @compute @workgroup_size(WG)
@@ -5231,6 +5665,166 @@ fn gsg_g_m5_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
+fn gsg_p_m5_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let x0_0 = unpack8(x8[j]);
+    let x1_0 = unpack8(x8[1u * K8 + j]);
+    let x2_0 = unpack8(x8[2u * K8 + j]);
+    let x3_0 = unpack8(x8[3u * K8 + j]);
+    let x4_0 = unpack8(x8[4u * K8 + j]);
+    let w0_1 = unpack8(w8[o0 + j + 1u * SGS]);
+    let w1_1 = unpack8(w8[o1 + j + 1u * SGS]);
+    let x0_1 = unpack8(x8[j + 1u * SGS]);
+    let x1_1 = unpack8(x8[1u * K8 + j + 1u * SGS]);
+    let x2_1 = unpack8(x8[2u * K8 + j + 1u * SGS]);
+    let x3_1 = unpack8(x8[3u * K8 + j + 1u * SGS]);
+    let x4_1 = unpack8(x8[4u * K8 + j + 1u * SGS]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+    a1_0 += dot8f(w0_0, x1_0);
+    a1_1 += dot8f(w1_0, x1_0);
+    a2_0 += dot8f(w0_0, x2_0);
+    a2_1 += dot8f(w1_0, x2_0);
+    a3_0 += dot8f(w0_0, x3_0);
+    a3_1 += dot8f(w1_0, x3_0);
+    a4_0 += dot8f(w0_0, x4_0);
+    a4_1 += dot8f(w1_0, x4_0);
+    a0_0 += dot8f(w0_1, x0_1);
+    a0_1 += dot8f(w1_1, x0_1);
+    a1_0 += dot8f(w0_1, x1_1);
+    a1_1 += dot8f(w1_1, x1_1);
+    a2_0 += dot8f(w0_1, x2_1);
+    a2_1 += dot8f(w1_1, x2_1);
+    a3_0 += dot8f(w0_1, x3_1);
+    a3_1 += dot8f(w1_1, x3_1);
+    a4_0 += dot8f(w0_1, x4_1);
+    a4_1 += dot8f(w1_1, x4_1);
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let x0_0 = unpack8(x8[j]);
+    let x1_0 = unpack8(x8[1u * K8 + j]);
+    let x2_0 = unpack8(x8[2u * K8 + j]);
+    let x3_0 = unpack8(x8[3u * K8 + j]);
+    let x4_0 = unpack8(x8[4u * K8 + j]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+    a1_0 += dot8f(w0_0, x1_0);
+    a1_1 += dot8f(w1_0, x1_0);
+    a2_0 += dot8f(w0_0, x2_0);
+    a2_1 += dot8f(w1_0, x2_0);
+    a3_0 += dot8f(w0_0, x3_0);
+    a3_1 += dot8f(w1_0, x3_0);
+    a4_0 += dot8f(w0_0, x4_0);
+    a4_1 += dot8f(w1_0, x4_0);
+  }
+  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
+    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
+    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
+    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
+    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
+    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c2_u2_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
+    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
+    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
+    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
+    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
+    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
+}
+
+@compute @workgroup_size(WG)
 fn gsg_p_m6_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
@@ -5806,6 +6400,118 @@ fn gsg_g_m6_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
   { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
     if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c2_u1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let x0_0 = unpack8(x8[j]);
+    let x1_0 = unpack8(x8[1u * K8 + j]);
+    let x2_0 = unpack8(x8[2u * K8 + j]);
+    let x3_0 = unpack8(x8[3u * K8 + j]);
+    let x4_0 = unpack8(x8[4u * K8 + j]);
+    let x5_0 = unpack8(x8[5u * K8 + j]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+    a1_0 += dot8f(w0_0, x1_0);
+    a1_1 += dot8f(w1_0, x1_0);
+    a2_0 += dot8f(w0_0, x2_0);
+    a2_1 += dot8f(w1_0, x2_0);
+    a3_0 += dot8f(w0_0, x3_0);
+    a3_1 += dot8f(w1_0, x3_0);
+    a4_0 += dot8f(w0_0, x4_0);
+    a4_1 += dot8f(w1_0, x4_0);
+    a5_0 += dot8f(w0_0, x5_0);
+    a5_1 += dot8f(w1_0, x5_0);
+  }
+  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
+    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
+    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
+    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
+    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
+    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a5_0); let v1 = subgroupAdd(a5_1);
+    if (lane == 10u % SGS && n0 < p.N) { rope_pair(5u, n0, v0, v1); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c2_u1_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
+    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
+    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
+    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
+    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
+    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a5_0); let v1 = subgroupAdd(a5_1);
+    if (lane == 10u % SGS && n0 < p.N) { rope_pair(5u, n0, v0, v1); } }
 }
 
 @compute @workgroup_size(WG)
@@ -6767,6 +7473,190 @@ fn gsg_g_m6_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
+fn gsg_p_m6_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let x0_0 = unpack8(x8[j]);
+    let x1_0 = unpack8(x8[1u * K8 + j]);
+    let x2_0 = unpack8(x8[2u * K8 + j]);
+    let x3_0 = unpack8(x8[3u * K8 + j]);
+    let x4_0 = unpack8(x8[4u * K8 + j]);
+    let x5_0 = unpack8(x8[5u * K8 + j]);
+    let w0_1 = unpack8(w8[o0 + j + 1u * SGS]);
+    let w1_1 = unpack8(w8[o1 + j + 1u * SGS]);
+    let x0_1 = unpack8(x8[j + 1u * SGS]);
+    let x1_1 = unpack8(x8[1u * K8 + j + 1u * SGS]);
+    let x2_1 = unpack8(x8[2u * K8 + j + 1u * SGS]);
+    let x3_1 = unpack8(x8[3u * K8 + j + 1u * SGS]);
+    let x4_1 = unpack8(x8[4u * K8 + j + 1u * SGS]);
+    let x5_1 = unpack8(x8[5u * K8 + j + 1u * SGS]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+    a1_0 += dot8f(w0_0, x1_0);
+    a1_1 += dot8f(w1_0, x1_0);
+    a2_0 += dot8f(w0_0, x2_0);
+    a2_1 += dot8f(w1_0, x2_0);
+    a3_0 += dot8f(w0_0, x3_0);
+    a3_1 += dot8f(w1_0, x3_0);
+    a4_0 += dot8f(w0_0, x4_0);
+    a4_1 += dot8f(w1_0, x4_0);
+    a5_0 += dot8f(w0_0, x5_0);
+    a5_1 += dot8f(w1_0, x5_0);
+    a0_0 += dot8f(w0_1, x0_1);
+    a0_1 += dot8f(w1_1, x0_1);
+    a1_0 += dot8f(w0_1, x1_1);
+    a1_1 += dot8f(w1_1, x1_1);
+    a2_0 += dot8f(w0_1, x2_1);
+    a2_1 += dot8f(w1_1, x2_1);
+    a3_0 += dot8f(w0_1, x3_1);
+    a3_1 += dot8f(w1_1, x3_1);
+    a4_0 += dot8f(w0_1, x4_1);
+    a4_1 += dot8f(w1_1, x4_1);
+    a5_0 += dot8f(w0_1, x5_1);
+    a5_1 += dot8f(w1_1, x5_1);
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let x0_0 = unpack8(x8[j]);
+    let x1_0 = unpack8(x8[1u * K8 + j]);
+    let x2_0 = unpack8(x8[2u * K8 + j]);
+    let x3_0 = unpack8(x8[3u * K8 + j]);
+    let x4_0 = unpack8(x8[4u * K8 + j]);
+    let x5_0 = unpack8(x8[5u * K8 + j]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+    a1_0 += dot8f(w0_0, x1_0);
+    a1_1 += dot8f(w1_0, x1_0);
+    a2_0 += dot8f(w0_0, x2_0);
+    a2_1 += dot8f(w1_0, x2_0);
+    a3_0 += dot8f(w0_0, x3_0);
+    a3_1 += dot8f(w1_0, x3_0);
+    a4_0 += dot8f(w0_0, x4_0);
+    a4_1 += dot8f(w1_0, x4_0);
+    a5_0 += dot8f(w0_0, x5_0);
+    a5_1 += dot8f(w1_0, x5_0);
+  }
+  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
+    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
+    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
+    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
+    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
+    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a5_0); let v1 = subgroupAdd(a5_1);
+    if (lane == 10u % SGS && n0 < p.N) { rope_pair(5u, n0, v0, v1); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c2_u2_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
+    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
+    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
+    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
+    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
+    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a5_0); let v1 = subgroupAdd(a5_1);
+    if (lane == 10u % SGS && n0 < p.N) { rope_pair(5u, n0, v0, v1); } }
+}
+
+@compute @workgroup_size(WG)
 fn gsg_p_m7_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
@@ -7417,6 +8307,132 @@ fn gsg_g_m7_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     if (lane == 12u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
   { let g = subgroupAdd(ag6_1); let v = subgroupAdd(au6_1);
     if (lane == 13u % SGS && n0 + 1u < p.N) { y[6u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c2_u1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let x0_0 = unpack8(x8[j]);
+    let x1_0 = unpack8(x8[1u * K8 + j]);
+    let x2_0 = unpack8(x8[2u * K8 + j]);
+    let x3_0 = unpack8(x8[3u * K8 + j]);
+    let x4_0 = unpack8(x8[4u * K8 + j]);
+    let x5_0 = unpack8(x8[5u * K8 + j]);
+    let x6_0 = unpack8(x8[6u * K8 + j]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+    a1_0 += dot8f(w0_0, x1_0);
+    a1_1 += dot8f(w1_0, x1_0);
+    a2_0 += dot8f(w0_0, x2_0);
+    a2_1 += dot8f(w1_0, x2_0);
+    a3_0 += dot8f(w0_0, x3_0);
+    a3_1 += dot8f(w1_0, x3_0);
+    a4_0 += dot8f(w0_0, x4_0);
+    a4_1 += dot8f(w1_0, x4_0);
+    a5_0 += dot8f(w0_0, x5_0);
+    a5_1 += dot8f(w1_0, x5_0);
+    a6_0 += dot8f(w0_0, x6_0);
+    a6_1 += dot8f(w1_0, x6_0);
+  }
+  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
+    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
+    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
+    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
+    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
+    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a5_0); let v1 = subgroupAdd(a5_1);
+    if (lane == 10u % SGS && n0 < p.N) { rope_pair(5u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a6_0); let v1 = subgroupAdd(a6_1);
+    if (lane == 12u % SGS && n0 < p.N) { rope_pair(6u, n0, v0, v1); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c2_u1_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
+    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
+    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
+    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
+    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
+    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a5_0); let v1 = subgroupAdd(a5_1);
+    if (lane == 10u % SGS && n0 < p.N) { rope_pair(5u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a6_0); let v1 = subgroupAdd(a6_1);
+    if (lane == 12u % SGS && n0 < p.N) { rope_pair(6u, n0, v0, v1); } }
 }
 
 @compute @workgroup_size(WG)
@@ -8506,6 +9522,214 @@ fn gsg_g_m7_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
+fn gsg_p_m7_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let x0_0 = unpack8(x8[j]);
+    let x1_0 = unpack8(x8[1u * K8 + j]);
+    let x2_0 = unpack8(x8[2u * K8 + j]);
+    let x3_0 = unpack8(x8[3u * K8 + j]);
+    let x4_0 = unpack8(x8[4u * K8 + j]);
+    let x5_0 = unpack8(x8[5u * K8 + j]);
+    let x6_0 = unpack8(x8[6u * K8 + j]);
+    let w0_1 = unpack8(w8[o0 + j + 1u * SGS]);
+    let w1_1 = unpack8(w8[o1 + j + 1u * SGS]);
+    let x0_1 = unpack8(x8[j + 1u * SGS]);
+    let x1_1 = unpack8(x8[1u * K8 + j + 1u * SGS]);
+    let x2_1 = unpack8(x8[2u * K8 + j + 1u * SGS]);
+    let x3_1 = unpack8(x8[3u * K8 + j + 1u * SGS]);
+    let x4_1 = unpack8(x8[4u * K8 + j + 1u * SGS]);
+    let x5_1 = unpack8(x8[5u * K8 + j + 1u * SGS]);
+    let x6_1 = unpack8(x8[6u * K8 + j + 1u * SGS]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+    a1_0 += dot8f(w0_0, x1_0);
+    a1_1 += dot8f(w1_0, x1_0);
+    a2_0 += dot8f(w0_0, x2_0);
+    a2_1 += dot8f(w1_0, x2_0);
+    a3_0 += dot8f(w0_0, x3_0);
+    a3_1 += dot8f(w1_0, x3_0);
+    a4_0 += dot8f(w0_0, x4_0);
+    a4_1 += dot8f(w1_0, x4_0);
+    a5_0 += dot8f(w0_0, x5_0);
+    a5_1 += dot8f(w1_0, x5_0);
+    a6_0 += dot8f(w0_0, x6_0);
+    a6_1 += dot8f(w1_0, x6_0);
+    a0_0 += dot8f(w0_1, x0_1);
+    a0_1 += dot8f(w1_1, x0_1);
+    a1_0 += dot8f(w0_1, x1_1);
+    a1_1 += dot8f(w1_1, x1_1);
+    a2_0 += dot8f(w0_1, x2_1);
+    a2_1 += dot8f(w1_1, x2_1);
+    a3_0 += dot8f(w0_1, x3_1);
+    a3_1 += dot8f(w1_1, x3_1);
+    a4_0 += dot8f(w0_1, x4_1);
+    a4_1 += dot8f(w1_1, x4_1);
+    a5_0 += dot8f(w0_1, x5_1);
+    a5_1 += dot8f(w1_1, x5_1);
+    a6_0 += dot8f(w0_1, x6_1);
+    a6_1 += dot8f(w1_1, x6_1);
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let x0_0 = unpack8(x8[j]);
+    let x1_0 = unpack8(x8[1u * K8 + j]);
+    let x2_0 = unpack8(x8[2u * K8 + j]);
+    let x3_0 = unpack8(x8[3u * K8 + j]);
+    let x4_0 = unpack8(x8[4u * K8 + j]);
+    let x5_0 = unpack8(x8[5u * K8 + j]);
+    let x6_0 = unpack8(x8[6u * K8 + j]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+    a1_0 += dot8f(w0_0, x1_0);
+    a1_1 += dot8f(w1_0, x1_0);
+    a2_0 += dot8f(w0_0, x2_0);
+    a2_1 += dot8f(w1_0, x2_0);
+    a3_0 += dot8f(w0_0, x3_0);
+    a3_1 += dot8f(w1_0, x3_0);
+    a4_0 += dot8f(w0_0, x4_0);
+    a4_1 += dot8f(w1_0, x4_0);
+    a5_0 += dot8f(w0_0, x5_0);
+    a5_1 += dot8f(w1_0, x5_0);
+    a6_0 += dot8f(w0_0, x6_0);
+    a6_1 += dot8f(w1_0, x6_0);
+  }
+  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
+    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
+    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
+    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
+    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
+    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a5_0); let v1 = subgroupAdd(a5_1);
+    if (lane == 10u % SGS && n0 < p.N) { rope_pair(5u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a6_0); let v1 = subgroupAdd(a6_1);
+    if (lane == 12u % SGS && n0 < p.N) { rope_pair(6u, n0, v0, v1); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c2_u2_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
+    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
+    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
+    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
+    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
+    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a5_0); let v1 = subgroupAdd(a5_1);
+    if (lane == 10u % SGS && n0 < p.N) { rope_pair(5u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a6_0); let v1 = subgroupAdd(a6_1);
+    if (lane == 12u % SGS && n0 < p.N) { rope_pair(6u, n0, v0, v1); } }
+}
+
+@compute @workgroup_size(WG)
 fn gsg_p_m8_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
@@ -9231,6 +10455,146 @@ fn gsg_g_m8_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     if (lane == 14u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
   { let g = subgroupAdd(ag7_1); let v = subgroupAdd(au7_1);
     if (lane == 15u % SGS && n0 + 1u < p.N) { y[7u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c2_u1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let x0_0 = unpack8(x8[j]);
+    let x1_0 = unpack8(x8[1u * K8 + j]);
+    let x2_0 = unpack8(x8[2u * K8 + j]);
+    let x3_0 = unpack8(x8[3u * K8 + j]);
+    let x4_0 = unpack8(x8[4u * K8 + j]);
+    let x5_0 = unpack8(x8[5u * K8 + j]);
+    let x6_0 = unpack8(x8[6u * K8 + j]);
+    let x7_0 = unpack8(x8[7u * K8 + j]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+    a1_0 += dot8f(w0_0, x1_0);
+    a1_1 += dot8f(w1_0, x1_0);
+    a2_0 += dot8f(w0_0, x2_0);
+    a2_1 += dot8f(w1_0, x2_0);
+    a3_0 += dot8f(w0_0, x3_0);
+    a3_1 += dot8f(w1_0, x3_0);
+    a4_0 += dot8f(w0_0, x4_0);
+    a4_1 += dot8f(w1_0, x4_0);
+    a5_0 += dot8f(w0_0, x5_0);
+    a5_1 += dot8f(w1_0, x5_0);
+    a6_0 += dot8f(w0_0, x6_0);
+    a6_1 += dot8f(w1_0, x6_0);
+    a7_0 += dot8f(w0_0, x7_0);
+    a7_1 += dot8f(w1_0, x7_0);
+  }
+  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
+    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
+    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
+    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
+    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
+    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a5_0); let v1 = subgroupAdd(a5_1);
+    if (lane == 10u % SGS && n0 < p.N) { rope_pair(5u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a6_0); let v1 = subgroupAdd(a6_1);
+    if (lane == 12u % SGS && n0 < p.N) { rope_pair(6u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a7_0); let v1 = subgroupAdd(a7_1);
+    if (lane == 14u % SGS && n0 < p.N) { rope_pair(7u, n0, v0, v1); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c2_u1_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
+    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
+    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
+    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
+    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
+    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a5_0); let v1 = subgroupAdd(a5_1);
+    if (lane == 10u % SGS && n0 < p.N) { rope_pair(5u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a6_0); let v1 = subgroupAdd(a6_1);
+    if (lane == 12u % SGS && n0 < p.N) { rope_pair(6u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a7_0); let v1 = subgroupAdd(a7_1);
+    if (lane == 14u % SGS && n0 < p.N) { rope_pair(7u, n0, v0, v1); } }
 }
 
 @compute @workgroup_size(WG)
@@ -10445,4 +11809,236 @@ fn gsg_g_m8_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     if (lane == 14u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
   { let g = subgroupAdd(ag7_1); let v = subgroupAdd(au7_1);
     if (lane == 15u % SGS && n0 + 1u < p.N) { y[7u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let x0_0 = unpack8(x8[j]);
+    let x1_0 = unpack8(x8[1u * K8 + j]);
+    let x2_0 = unpack8(x8[2u * K8 + j]);
+    let x3_0 = unpack8(x8[3u * K8 + j]);
+    let x4_0 = unpack8(x8[4u * K8 + j]);
+    let x5_0 = unpack8(x8[5u * K8 + j]);
+    let x6_0 = unpack8(x8[6u * K8 + j]);
+    let x7_0 = unpack8(x8[7u * K8 + j]);
+    let w0_1 = unpack8(w8[o0 + j + 1u * SGS]);
+    let w1_1 = unpack8(w8[o1 + j + 1u * SGS]);
+    let x0_1 = unpack8(x8[j + 1u * SGS]);
+    let x1_1 = unpack8(x8[1u * K8 + j + 1u * SGS]);
+    let x2_1 = unpack8(x8[2u * K8 + j + 1u * SGS]);
+    let x3_1 = unpack8(x8[3u * K8 + j + 1u * SGS]);
+    let x4_1 = unpack8(x8[4u * K8 + j + 1u * SGS]);
+    let x5_1 = unpack8(x8[5u * K8 + j + 1u * SGS]);
+    let x6_1 = unpack8(x8[6u * K8 + j + 1u * SGS]);
+    let x7_1 = unpack8(x8[7u * K8 + j + 1u * SGS]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+    a1_0 += dot8f(w0_0, x1_0);
+    a1_1 += dot8f(w1_0, x1_0);
+    a2_0 += dot8f(w0_0, x2_0);
+    a2_1 += dot8f(w1_0, x2_0);
+    a3_0 += dot8f(w0_0, x3_0);
+    a3_1 += dot8f(w1_0, x3_0);
+    a4_0 += dot8f(w0_0, x4_0);
+    a4_1 += dot8f(w1_0, x4_0);
+    a5_0 += dot8f(w0_0, x5_0);
+    a5_1 += dot8f(w1_0, x5_0);
+    a6_0 += dot8f(w0_0, x6_0);
+    a6_1 += dot8f(w1_0, x6_0);
+    a7_0 += dot8f(w0_0, x7_0);
+    a7_1 += dot8f(w1_0, x7_0);
+    a0_0 += dot8f(w0_1, x0_1);
+    a0_1 += dot8f(w1_1, x0_1);
+    a1_0 += dot8f(w0_1, x1_1);
+    a1_1 += dot8f(w1_1, x1_1);
+    a2_0 += dot8f(w0_1, x2_1);
+    a2_1 += dot8f(w1_1, x2_1);
+    a3_0 += dot8f(w0_1, x3_1);
+    a3_1 += dot8f(w1_1, x3_1);
+    a4_0 += dot8f(w0_1, x4_1);
+    a4_1 += dot8f(w1_1, x4_1);
+    a5_0 += dot8f(w0_1, x5_1);
+    a5_1 += dot8f(w1_1, x5_1);
+    a6_0 += dot8f(w0_1, x6_1);
+    a6_1 += dot8f(w1_1, x6_1);
+    a7_0 += dot8f(w0_1, x7_1);
+    a7_1 += dot8f(w1_1, x7_1);
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let x0_0 = unpack8(x8[j]);
+    let x1_0 = unpack8(x8[1u * K8 + j]);
+    let x2_0 = unpack8(x8[2u * K8 + j]);
+    let x3_0 = unpack8(x8[3u * K8 + j]);
+    let x4_0 = unpack8(x8[4u * K8 + j]);
+    let x5_0 = unpack8(x8[5u * K8 + j]);
+    let x6_0 = unpack8(x8[6u * K8 + j]);
+    let x7_0 = unpack8(x8[7u * K8 + j]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+    a1_0 += dot8f(w0_0, x1_0);
+    a1_1 += dot8f(w1_0, x1_0);
+    a2_0 += dot8f(w0_0, x2_0);
+    a2_1 += dot8f(w1_0, x2_0);
+    a3_0 += dot8f(w0_0, x3_0);
+    a3_1 += dot8f(w1_0, x3_0);
+    a4_0 += dot8f(w0_0, x4_0);
+    a4_1 += dot8f(w1_0, x4_0);
+    a5_0 += dot8f(w0_0, x5_0);
+    a5_1 += dot8f(w1_0, x5_0);
+    a6_0 += dot8f(w0_0, x6_0);
+    a6_1 += dot8f(w1_0, x6_0);
+    a7_0 += dot8f(w0_0, x7_0);
+    a7_1 += dot8f(w1_0, x7_0);
+  }
+  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
+    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
+    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
+    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
+    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
+    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a5_0); let v1 = subgroupAdd(a5_1);
+    if (lane == 10u % SGS && n0 < p.N) { rope_pair(5u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a6_0); let v1 = subgroupAdd(a6_1);
+    if (lane == 12u % SGS && n0 < p.N) { rope_pair(6u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a7_0); let v1 = subgroupAdd(a7_1);
+    if (lane == 14u % SGS && n0 < p.N) { rope_pair(7u, n0, v0, v1); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c2_u2_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    let x7_0 = x8[7u * K8 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x7_1, hfma8(w1_0, x7_0, vec2<f16>())); a7_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
+    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
+    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
+    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
+    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
+    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a5_0); let v1 = subgroupAdd(a5_1);
+    if (lane == 10u % SGS && n0 < p.N) { rope_pair(5u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a6_0); let v1 = subgroupAdd(a6_1);
+    if (lane == 12u % SGS && n0 < p.N) { rope_pair(6u, n0, v0, v1); } }
+  { let v0 = subgroupAdd(a7_0); let v1 = subgroupAdd(a7_1);
+    if (lane == 14u % SGS && n0 < p.N) { rope_pair(7u, n0, v0, v1); } }
 }

@@ -14,10 +14,7 @@
 // (neox: dims w, w + ropeDim/2; gptj: dims 2w, 2w+1) at frequency index w; past ropeDim/2 a plain copy of
 // dims ropeDim + 2(w - ropeDim/2) and the next one (partial rotary).
 //
-// Angles: freqs[w] holds inv_freq_w / 2π (turns per position) as a 64-bit fixed-point fraction
-// (hi, lo words), computed in float64 on the host. pos * freq mod 1 is then exact integer arithmetic,
-// and only the final turn fraction in [-1/2, 1/2) is converted to f32: the angle is within ~4e-7 rad of
-// the exact one at any position < 2^32, and sin/cos only ever see arguments in [-π, π).
+// Angles and the rotation: shaders/rope_angle.wgsl (prepended; shared with the QKV product's RoPE epilogue).
 // Specialised by: alias T (storage type), override WG, override NEOX (true: rotate_half pairs, false: GPT-J),
 // override WRITE_BACK, override ROTATE (false: copy k and v into the caches as they are — a decode step's append
 // after its attention, from qkv rows that an earlier pass rotated and wrote back).
@@ -40,22 +37,6 @@ override ROTATE: bool = true;
 @group(0) @binding(4) var<storage, read_write> kCache: array<T>;
 @group(0) @binding(5) var<storage, read_write> vCache: array<T>;
 @group(0) @binding(6) var<uniform> p: Params;
-
-// High 32 bits of the 64-bit product a * b.
-fn mulhi(a: u32, b: u32) -> u32 {
-  let al = a & 0xffffu; let ah = a >> 16u;
-  let bl = b & 0xffffu; let bh = b >> 16u;
-  let lh = al * bh; let hl = ah * bl;
-  let mid = ((al * bl) >> 16u) + (lh & 0xffffu) + (hl & 0xffffu);
-  return ah * bh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u);
-}
-
-// Rotation angle of frequency w at position pos, reduced to [-π, π).
-fn angle(pos: u32, w: u32) -> f32 {
-  let g = freqs[w];
-  let turns = pos * g.x + mulhi(pos, g.y); // top word of frac(pos * g) (wrapping arithmetic is mod 1)
-  return f32(bitcast<i32>(turns)) * (6.283185307179586 / 4294967296.0);
-}
 
 @compute @workgroup_size(WG)
 fn rope_qkv(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -81,12 +62,9 @@ fn rope_qkv(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wi
     var x0 = f32(qkv[src + d0]);
     var x1 = f32(qkv[src + d1]);
     if (rotate) {
-      let a = angle(pos, w);
-      let c = cos(a);
-      let s = sin(a);
-      let r0 = x0 * c - x1 * s;
-      x1 = x1 * c + x0 * s;
-      x0 = r0;
+      let r = rotate_pair(x0, x1, turn_angle(pos, freqs[w]));
+      x0 = r.x;
+      x1 = r.y;
       if (WRITE_BACK && p.writeQ != 0u) { qkv[src + d0] = T(x0); qkv[src + d1] = T(x1); }
     }
     if (head < p.nHeads) {

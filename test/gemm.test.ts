@@ -11,7 +11,7 @@ import { rmsnorm } from '../src/kernels/rmsnorm.js';
 import { gemvSgChoice } from '../src/kernels/gemv.js';
 import { type Activation } from '../src/kernels/gemm-common.js';
 import {
-  DECODE_TILE_MIN_N, GEMM_PREFILL_DEFAULT, GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS, gemmPrefillDefault, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_GEN_SPLIT_K,
+  DECODE_TILE_MIN_N, GEMM_PREFILL_DEFAULT, GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS, gemmPrefillDefault, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_GEN_ROPE, SGM_TILE_GEN_SPLIT_K,
   DECODE_TILES_NO_PREFETCH_OFF, DECODE_TILES_WIDE, SGM_TILE_SHAPES, SPLITK_MAX, SPLITK_TARGET_SUBGROUPS, chooseDecodeTile, chooseSgmDirect, chooseSgmKernel, decodeTilesMode,
   DECODE_TILES_PREFETCH_FIXED_K, checkedTwin, decodeTilesNoPrefetch, gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenForShape, tileGenGeometry,
   tileOperandViews, tileWithinBuffers,
@@ -1036,9 +1036,10 @@ describe('generated WGSL', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    const gen = await import(url('gemm_sgm_tile_gen.gen.mjs').href) as { CONFIGS: string[]; SPLIT_K: string[] };
+    const gen = await import(url('gemm_sgm_tile_gen.gen.mjs').href) as { CONFIGS: string[]; SPLIT_K: string[]; ROPE: string[] };
     expect(gen.CONFIGS).toEqual(SGM_TILE_GEN_IDS);
     expect(gen.SPLIT_K).toEqual(SGM_TILE_GEN_SPLIT_K);
+    expect(gen.ROPE).toEqual(SGM_TILE_GEN_ROPE);
   });
   it('shaders/gemm_sgm_skinny_gen{,_emu}.wgsl are exactly what their generator writes, for the ids gemm-sgm.ts knows', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gemm-skinny-gen-'));

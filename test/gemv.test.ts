@@ -213,6 +213,7 @@ describe('gemv: subgroup kernel (columns per subgroup)', () => {
     for (const gated of [false, true]) for (let M = 1; M <= 8; M++) for (let c = 1; c <= 8; c++) for (const u of [1, 2, 3]) for (const half of [false, true]) {
       const id = gemvSgEntry(gated, M, c, u, half);
       if (id) host.push(id);
+      if (id && !gated && c === 2) host.push(`${id}_r`);   // the QKV product's RoPE epilogue (launchGemvSg)
     }
     expect(host.sort()).toEqual([...gen.CONFIGS].sort());
     expect(gen.file() === readFileSync(new URL('../shaders/gemv_sg.wgsl', import.meta.url), 'utf8'), 'run node shaders/gemv_sg.gen.mjs').toBe(true);

@@ -9,6 +9,7 @@ import type { DType, Gpu } from '../src/gpu/index.js';
 import { presetConfig, type ModelConfig } from '../src/model/config.js';
 import { batchShape, prefillChunks } from '../src/model/generation.js';
 import { chooseDecodeKernel, decodePairApplies } from '../src/kernels/attention.js';
+import { ropeEpilogueApplies } from '../src/kernels/gemm.js';
 import { Generator } from '../src/model/generator.js';
 import { APPEND_AFTER_MIN_CACHE_BYTES, appendAfter } from '../src/model/device-model.js';
 import { loadWeights } from '../src/model/load-weights.js';
@@ -385,10 +386,13 @@ describe('tiny decoder vs float64 reference', () => {
     // One submission per step (the whole step is recorded once), the token read-back its only copy.
     expect(steady[0]!.submits).toBe(1);
     expect(steady[0]!.copies).toBe(1);
-    // Embedding; per layer qkv GEMV (RMSNorm prologue), RoPE + KV append, split-KV attention + merge, O GEMV
-    // (+= x), gate/up GEMV (RMSNorm prologue), down GEMV (+= x); head GEMV (RMSNorm prologue), sampling.
-    // Before the norms were fused into the GEMVs: 22 (kernels-bench/NOTES.md, "Decode launches").
-    expect(steady[0]!.launches).toBe(1 + 7 * cfg.nLayers + 2);
+    // Embedding; per layer qkv GEMV (RMSNorm prologue; RoPE + KV append in its epilogue where ropeEpilogueApplies,
+    // else a launch of its own), split-KV attention + merge, O GEMV (+= x), gate/up GEMV (RMSNorm prologue), down GEMV
+    // (+= x); head GEMV (RMSNorm prologue), sampling. Before the norms were fused into the GEMVs: 22
+    // (kernels-bench/NOTES.md, "Decode launches"); before the RoPE rode in the QKV product: 7 a layer.
+    const rope = ropeEpilogueApplies(g.caps, 2, (cfg.nHeads + 2 * cfg.nKvHeads) * cfg.headDim, cfg.hidden, 'f32', true) ? 0 : 1;
+    expect(rope, 'this device takes the RoPE into the QKV GEMV').toBe(0);
+    expect(steady[0]!.launches).toBe(1 + (6 + rope) * cfg.nLayers + 2);
     console.info(`[model] decode step of ${cfg.nLayers} layers, batch 2: ${steady[0]!.launches} launches, 1 submit, 1 copy`);
   });
 

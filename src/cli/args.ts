@@ -161,6 +161,8 @@ export function helpText(): string {
     '  FAPOOL_NORM_EPILOGUE  on (default: where a decode step\'s O or down projection is a split-K tile, its reduce also',
     '                        writes the next block\'s RMSNorm, and the embedding the first layer\'s, so those norms need',
     '                        no launch of their own) or off',
+    '  FAPOOL_ROPE_EPILOGUE  on (default: where a decode step\'s QKV product is a GEMV or an unsplit decode tile, its epilogue',
+    '                        rotates q and k and appends k, v to the cache, so RoPE needs no launch of its own) or off',
     '  FAPOOL_GEMV_CPT       columns per subgroup of the decode GEMV for 2-8 rows, optionally with vectors per trip: 2, 4u2',
     '                        (default: per row count and product, gemvSgDefault; 0: the per-column kernel; where the subgroup',
     '                        kernel cannot take a product, e.g. f32 or 8 rows × 8 columns, the per-column one runs)',

@@ -2,6 +2,7 @@
 // gemm_epilogue.wgsl), the RMSNorm prologue's arguments, one launch's operands, and the grid folding.
 import { assertShape, ceilDiv, type Caps, type DType, type Tensor } from '../gpu/index.js';
 import { expectDtype, expectShape } from './common.js';
+import type { RopeEpilogue } from './rope.js';
 
 export type Activation = 'none' | 'gelu_erf' | 'gelu_tanh' | 'silu';
 
@@ -59,6 +60,8 @@ export interface GemmLaunch {
   thenNorm?: NormEpilogue;
   /** x is an RMSNorm's output (LinearArgs.normed): the GEMV may form its products in f16 pairs. */
   normed?: boolean;
+  /** The fused QKV product's RoPE and K/V append in its epilogue (LinearArgs.rope; the GEMV path: ropeEpilogueApplies). */
+  rope?: RopeEpilogue;
 }
 
 /** Workgroup grid for `groups` workgroups, folded into 2D when over the per-dimension limit. */

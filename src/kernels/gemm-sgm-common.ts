@@ -9,9 +9,11 @@ import type { GemmLaunch } from './gemm-common.js';
  */
 export function realAndEmulated<C>(o: {
   name: string; files: [string, string]; ops?: [string, string]; entry: string; spec: (c: C, emulate: boolean) => Specialization;
+  /** More shared WGSL after the epilogue (the generated tiles: the RoPE epilogue's). */
+  includes?: readonly string[];
 }): [ProgramDef<C>, ProgramDef<C>] {
   const one = (i: 0 | 1) => defineProgram<C>({
-    name: i ? `${o.name}_emu` : o.name, file: o.files[i], includes: ['gemm_epilogue.wgsl', ...(o.ops ? [o.ops[i]] : [])],
+    name: i ? `${o.name}_emu` : o.name, file: o.files[i], includes: ['gemm_epilogue.wgsl', ...(o.includes ?? []), ...(o.ops ? [o.ops[i]] : [])],
     entry: o.entry, specialize: (c) => o.spec(c, i === 1),
   });
   return [one(0), one(1)];

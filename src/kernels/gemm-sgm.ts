@@ -13,6 +13,7 @@ import { SGM_DIAGNOSTIC, SKINNY_MAX_M, SKINNY_MIN_M, checkSgmOperands, hasSubgro
 import { chooseSkinnyGen, gemmSkinnyOverride, launchSgmSkinnyGen, type SgmSkinnyGenShape } from './gemm-skinny-gen.js';
 import { splitKReduce } from './gemm-splitk.js';
 import { GEMV_MAX_M } from './gemv.js';
+import { ropeEpilogueConstants, ropeEpilogueOperands } from './rope.js';
 
 // ---- subgroup matrix ------------------------------------------------------------------------------
 
@@ -203,6 +204,17 @@ export const SGM_TILE_GEN_DECODE: readonly string[] = [
   'g64x64_sg2x2_k64_b1_un8_ks2', 't64x64_sg1x4_k128_b1_un8_ks2',
 ];
 
+/**
+ * Configurations with a RoPE-epilogue entry tg_{id}_r (ROPE in shaders/gemm_sgm_tile_gen.gen.mjs; a test keeps them
+ * equal): the plain decode tiles and their twins, for a QKV product of 9..64 rows (LinearArgs.rope).
+ */
+export const SGM_TILE_GEN_ROPE: readonly string[] = [
+  't16x32_sg1x2_k128_b1', 't32x64_sg1x4_k64_b1', 't64x64_sg1x4_k64_b1',
+  't16x32_sg1x2_k128_b1_u8', 't32x64_sg1x4_k64_b1_u8', 't64x64_sg1x4_k64_b1_u8',
+  't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8',
+  't32x32_sg2x2_k32_b1', 't32x32_sg2x2_k32_b1_un8',
+];
+
 /** Configurations with a split-K entry (SPLIT_K in shaders/gemm_sgm_tile_gen.gen.mjs; a test keeps them equal). */
 export const SGM_TILE_GEN_SPLIT_K: readonly string[] = [
   't16x64_sg1x4_k64_b2', 't16x64_sg1x4_k128_b1', 't16x128_sg1x4_k64_b1', 't32x64_sg1x4_k64_b1', 't64x64_sg2x2_k32_b2', 't64x64_sg1x4_k64_b1',
@@ -241,12 +253,16 @@ export function tileGenGeometry(id: string): TileGenGeometry {
   return { gated, bm, bn, sgRows, sgCols, bk, nbuf, group, unchecked: m[9] !== undefined, wide: m[9] === '_u8' || m[9] === '_un8', ks, tm: bm / (16 * sgRows), tn: bn / (16 * sgCols), wg: 32 * subgroups, brows, lds, bytes };
 }
 
-interface SgmTileGenCfg { id: string; epi: Epilogue; split: boolean; /** K fixed in the pipeline, 0: read from the uniforms */ kfix: number }
+interface SgmTileGenCfg {
+  id: string; epi: Epilogue; split: boolean; /** K fixed in the pipeline, 0: read from the uniforms */ kfix: number;
+  /** The RoPE epilogue's pipeline constants (ropeEpilogueConstants): the tg_{id}_r entry. */
+  rope?: Record<string, number | boolean>;
+}
 
 function sgmTileGenSpec(c: SgmTileGenCfg, emulate: boolean): Specialization {
   const g = tileGenGeometry(c.id);
   return {
-    entry: `${c.split ? 'tgs' : 'tg'}_${c.id}`,
+    entry: `${c.split ? 'tgs' : 'tg'}_${c.id}${c.rope ? '_r' : ''}`,
     enables: emulate ? ['f16'] : ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
     diagnostics: emulate ? [] : [SGM_DIAGNOSTIC],
     aliases: {
@@ -254,12 +270,13 @@ function sgmTileGenSpec(c: SgmTileGenCfg, emulate: boolean): Specialization {
       TileA: `array<f16, ${g.nbuf * g.bm * g.lds}>`, TileB: `array<f16, ${g.nbuf * g.brows * g.lds}>`,
       Scratch: `array<f32, ${256 * g.sgRows * g.sgCols * g.ks * (g.gated ? 2 : 1)}>`,
     },
-    constants: { ...epilogueConstants(c.epi), KFIX: c.kfix },
+    constants: { ...epilogueConstants(c.epi), KFIX: c.kfix, ...c.rope },
   };
 }
 
 const [sgmTileGenProgram, sgmTileGenEmuProgram] = realAndEmulated<SgmTileGenCfg>({
   name: 'gemm_sgm_tile_gen', files: ['gemm_sgm_tile_gen.wgsl', 'gemm_sgm_tile_gen_emu.wgsl'], entry: 'tg_t128x256_sg2x4_k32_b1', spec: sgmTileGenSpec,
+  includes: ['rope_angle.wgsl', 'rope_epilogue.wgsl'],
 });
 
 /** The configuration to run for a product of depth K: `id`, or its checked twin where an unchecked id needs K % BK == 0. */
@@ -267,6 +284,15 @@ export function tileGenForShape(id: string, K: number): string {
   const g = tileGenGeometry(id);
   if (g.ks > 1) return id;   // no checked twin: the launch refuses K % BK != 0
   return g.unchecked && K % g.bk !== 0 ? checkedTwin(id) : id;
+}
+
+/**
+ * Whether the default subgroup-matrix kernel of a plain [M, K] × [N, K]ᵀ product is a generated tile with a
+ * RoPE-epilogue entry (SGM_TILE_GEN_ROPE: unsplit decode tiles, 9..64 rows), so LinearArgs.rope can ride on it.
+ */
+export function tileGenRopeApplies(caps: Caps, M: number, N: number, K: number): boolean {
+  const c = chooseSgmKernel(caps, M, N, K, false);
+  return typeof c === 'object' && 'kind' in c && c.kind === 'tile-gen' && (c.splits ?? 1) === 1 && SGM_TILE_GEN_ROPE.includes(c.id);
 }
 
 /** Whether a generated configuration runs here: 32-lane subgroups (or emulated), workgroup size and memory. */
@@ -350,18 +376,25 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Disp
   const operands: Record<string, Tensor> = { [`x${v}`]: ops.x, ...(gated ? { [`wg${v}`]: ops.wGate!, [`wu${v}`]: ops.wUp! } : { [`w${v}`]: ops.w! }) };
   const splits = s.splits ?? 1;
   const kfix = (s.fixK ?? tileFixKDefault()) ? l.K : 0;
+  const noRope = { slots: 0, capacity: 0, slotBase: 0 };   // the _r entries' uniforms, unused elsewhere
+  if (l.rope) {
+    if (splits !== 1 || !SGM_TILE_GEN_ROPE.includes(s.id)) throw new LimitError(`gemm: tile '${s.id}'${splits > 1 ? ` split ${splits} ways` : ''} has no RoPE-epilogue entry (have: ${SGM_TILE_GEN_ROPE.join(', ')}, unsplit)`);
+    const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false, kfix, rope: ropeEpilogueConstants(l.rope) });
+    const r = ropeEpilogueOperands(gpu, l.rope);
+    return gpu.dispatch(prog, { bind: { ...operands, y: l.out, bias: l.bias ?? l.x, ...r.bind }, uniforms: { M: l.M, N: l.N, K: l.K, kper: 0, ...r.uniforms }, workgroups: grid(1) });
+  }
   if (splits === 1) {
     if (l.thenNorm) throw new LimitError(`gemm: the row norm after a product runs in the split-K reduce; tile '${s.id}' is not split`);
     const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false, kfix });
     const bind: Record<string, Tensor> = { ...operands, y: l.out, ...(gated ? {} : { bias: l.bias ?? l.x, residual: l.residual ?? l.x }) };
-    return gpu.dispatch(prog, { bind, uniforms: { M: l.M, N: l.N, K: l.K, kper: 0 }, workgroups: grid(1) });
+    return gpu.dispatch(prog, { bind, uniforms: { M: l.M, N: l.N, K: l.K, kper: 0, ...noRope }, workgroups: grid(1) });
   }
   if (!Number.isInteger(splits) || splits < 1) throw new ShapeError(`gemm: split-K count must be a positive integer, got ${splits}`);
   if (!SGM_TILE_GEN_SPLIT_K.includes(s.id)) throw new LimitError(`gemm: generated tile '${s.id}' has no split-K entry (have: ${SGM_TILE_GEN_SPLIT_K.join(', ')})`);
   // Every split gets at least one slice: `splits` is an upper bound when K has few slices.
   const slices = ceilDiv(l.K, g.bk), kper = ceilDiv(slices, splits), S = ceilDiv(slices, kper);
   return splitKReduce(gpu, l, S, (part) => gpu.dispatch(gpu.program(program, { id: s.id, epi: NO_EPILOGUE, split: true, kfix }), {
-    bind: { ...operands, part }, uniforms: { M: l.M, N: l.N, K: l.K, kper }, workgroups: grid(S),
+    bind: { ...operands, part }, uniforms: { M: l.M, N: l.N, K: l.K, kper, ...noRope }, workgroups: grid(S),
   }));
 }
 
@@ -751,6 +784,9 @@ export function launchSgm(gpu: Gpu, l: GemmLaunch, pick?: SgmKernelChoice): Disp
   const choice = pick ?? chooseSgmKernel(caps, l.M, l.N, l.K, gated);
   if (l.thenNorm && !(typeof choice === 'object' && 'kind' in choice && choice.kind === 'tile-gen')) {
     throw new LimitError('gemm: the row norm after a product runs in the split-K reduce of a generated tile only');
+  }
+  if (l.rope && !(typeof choice === 'object' && 'kind' in choice && choice.kind === 'tile-gen')) {
+    throw new LimitError('gemm: the RoPE epilogue on the subgroup-matrix path runs in a generated decode tile only (tileGenRopeApplies)');
   }
   if (typeof choice === 'object' && 'kind' in choice) {
     return choice.kind === 'tile' ? launchSgmTile(gpu, l, choice)

@@ -9,10 +9,11 @@ import { envChoice, expectDtype, expectRank, expectShape, typeSpec } from './com
 import {
   epilogueConstants, expectNormEpilogue, isActivation, type Activation, type Epilogue, type GemmLaunch, type NormEpilogue, type NormPrologue,
 } from './gemm-common.js';
-import { chooseSgmKernel, decodeTileFor, decodeTilesMode, launchSgm, type SgmKernelChoice } from './gemm-sgm.js';
+import { chooseSgmKernel, decodeTileFor, decodeTilesMode, launchSgm, tileGenRopeApplies, type SgmKernelChoice } from './gemm-sgm.js';
 import { hasSubgroupMatrixF16 } from './gemm-sgm-common.js';
 import { chooseSkinnyGen } from './gemm-skinny-gen.js';
-import { GEMV_MAX_M, gemvSgChoice, launchGemv, type GemvTuning } from './gemv.js';
+import { GEMV_MAX_M, gemvRopeApplies, gemvSgChoice, launchGemv, type GemvTuning } from './gemv.js';
+import { expectRopeEpilogue, type RopeEpilogue } from './rope.js';
 
 export type GemmPath = 'tiled' | 'gemv' | 'subgroup-matrix';
 
@@ -33,6 +34,11 @@ export interface LinearArgs {
    * products in f16 pairs (GEMV_HALF_DEFAULT). The model's QKV, gate/up and LM-head products say so.
    */
   normed?: boolean;
+  /**
+   * out is a fused QKV row block: rotate its q and k, write q and the K/V append as ropeQkv (writeBack, writeQ) would,
+   * in the product's epilogue (the GEMV and the decode tiles: ropeEpilogueApplies). No activation, residual or accumulate.
+   */
+  rope?: RopeEpilogue;
 }
 
 /**
@@ -206,6 +212,28 @@ export function normEpilogueApplies(caps: Caps, M: number, N: number, K: number,
   return typeof c === 'object' && 'kind' in c && c.kind === 'tile-gen' && (c.splits ?? 1) > 1;
 }
 
+/**
+ * Whether an [M, K] × [N, K]ᵀ QKV product (x normed; `norm`: through the RMSNorm prologue) can apply RoPE and the
+ * K/V append in its epilogue (LinearArgs.rope): where its default kernel has a RoPE entry — a GEMV (gemvRopeApplies:
+ * 1..8 rows) or an unsplit decode tile (tileGenRopeApplies: 9..64 rows) — and the device binds the epilogue's five
+ * more storage buffers. A decode step then has no RoPE launch.
+ */
+export function ropeEpilogueApplies(caps: Caps, M: number, N: number, K: number, dtype: DType, norm = false): boolean {
+  if (!ropeEpilogueOn() || caps.maxStorageBuffersPerStage < ROPE_EPILOGUE_STORAGE_BUFFERS || N % 2 !== 0) return false;
+  const path = chooseGemmPath(caps, M, N, K, dtype, false, true);
+  if (path === 'subgroup-matrix') return !norm && tileGenRopeApplies(caps, M, N, K);
+  if (path !== 'gemv') return false;
+  return gemvRopeApplies(caps, { M, N, K, dtype, normed: true, norm: norm ? { weight: undefined!, eps: 0 } : undefined });
+}
+
+/** Storage buffers of the largest RoPE-epilogue entry (gemv*_rope with the norm prologue: x, w, y, bias, norm weight, and five). */
+export const ROPE_EPILOGUE_STORAGE_BUFFERS = 10;
+
+/** FAPOOL_ROPE_EPILOGUE=on|off: whether ropeEpilogueApplies may say yes (on by default; off: the RoPE launch). */
+export function ropeEpilogueOn(): boolean {
+  return envChoice('FAPOOL_ROPE_EPILOGUE', ['on', 'off'] as const, 'on', "expected 'on' or 'off'") === 'on';
+}
+
 /** FAPOOL_NORM_EPILOGUE=on|off: whether normEpilogueApplies may say yes (on by default; off: the norms' own launches). */
 export function normEpilogueOn(): boolean {
   return envChoice('FAPOOL_NORM_EPILOGUE', ['on', 'off'] as const, 'on', "expected 'on' or 'off'") === 'on';
@@ -252,6 +280,7 @@ export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath, tune: GemmTu
   const bind: Record<string, Tensor> = { [`x${suffix}`]: l.x, y: l.out, ...weights(suffix) };
 
   if (l.thenNorm && path !== 'subgroup-matrix') throw new LimitError(`gemm: the row norm after a product runs in the split-K reduce of the subgroup-matrix path, not '${path}' (normEpilogueApplies)`);
+  if (l.rope && path === 'tiled') throw new LimitError(`gemm: the RoPE epilogue runs on the GEMV path and the generated decode tiles (ropeEpilogueApplies), not '${path}'`);
   if (l.norm && path !== 'gemv') throw new LimitError(`gemm: the RMSNorm prologue is fused on the GEMV path only (M <= ${GEMV_MAX_M}), not '${path}'`);
   if (path === 'gemv') return launchGemv(gpu, l, tune.gemv);
   if (path === 'subgroup-matrix') return launchSgm(gpu, l, tune.sgm);
@@ -318,10 +347,19 @@ export function linear(gpu: Gpu, a: LinearArgs, opts: { path?: GemmPath; tune?: 
   if (tn) expectOwnBuffer(k, tn.out, ['x', a.x], ['w', a.w], ['bias', a.bias], ['residual', a.residual], ['thenNorm.weight', tn.weight]);
   const act = a.act ?? 'none';
   if (!isActivation(act)) throw new ShapeError(`${k}: unknown activation '${act}'`);
+  if (a.rope) {
+    expectRopeEpilogue(k, a.rope, a.out);
+    assertShape(act === 'none' && !a.residual && !a.accumulate && !tn, `${k}: the RoPE epilogue takes no activation, residual, accumulate or thenNorm`);
+    const r = a.rope, read = [['x', a.x], ['w', a.w], ['bias', a.bias], ['norm.weight', a.norm?.weight], ['rope.rows', r.rows]] as const;
+    expectOwnBuffer(k, a.out, ['rope.rows', r.rows]);
+    for (const [n, t] of [['rope.q', r.q], ['rope.kCache', r.kCache], ['rope.vCache', r.vCache]] as const) {
+      for (const [m, u] of read) if (u) assertShape(u.buffer !== t.buffer, `${k}: ${n} and ${m} must not alias (${n} is written)`);
+    }
+  }
   const normed = a.normed === true || a.norm !== undefined;
   const path = opts.path ?? chooseGemmPath(gpu.caps, M, N, K, dtype, false, normed);
   return launchGemm(gpu, {
-    kind: 'linear', dtype, M, N, K, x: a.x, w: a.w, out: a.out, bias: a.bias, residual: a.residual, norm: a.norm, thenNorm: tn, normed,
+    kind: 'linear', dtype, M, N, K, x: a.x, w: a.w, out: a.out, bias: a.bias, residual: a.residual, norm: a.norm, thenNorm: tn, normed, rope: a.rope,
     epi: { act, bias: a.bias !== undefined, residual: a.residual !== undefined, accumulate: a.accumulate ?? false },
   }, path, opts.tune);
 }

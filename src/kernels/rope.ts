@@ -8,7 +8,7 @@ export type RopeStyle = 'neox' | 'gptj';
 interface RopeCfg { dtype: DType; neox: boolean; writeBack: boolean; rotate: boolean; wg: number }
 
 const program = defineProgram<RopeCfg>({
-  name: 'rope_qkv', file: 'rope.wgsl', entry: 'rope_qkv',
+  name: 'rope_qkv', file: 'rope.wgsl', includes: ['rope_angle.wgsl'], entry: 'rope_qkv',
   specialize: (c) => ({ ...typeSpec(c.dtype), constants: { WG: c.wg, NEOX: c.neox, WRITE_BACK: c.writeBack, ROTATE: c.rotate } }),
 });
 
@@ -65,12 +65,14 @@ function frequencyTable(gpu: Gpu, theta: number, ropeDim: number): Tensor {
 }
 
 /**
- * Split the fused QKV rows, rotate q and k, write q to its tensor and k, v into the cache.
- * Rows whose slot is outside [slotBase, slotBase + slots) or whose position >= capacity write q only.
- * The token count is the uniform `tokens`: `dispatch.set({ tokens: n })` (n <= T) reuses the dispatch.
+ * RoPE and the K/V append of a fused QKV product, done in the product's epilogue (LinearArgs.rope; the model asks
+ * where ropeEpilogueApplies says the product's kernel can): the results of ropeQkv with writeBack and writeQ —
+ * the rotated q and k in the product's output (qkv), q in its tensor, k and v in the cache — without its launch.
  */
-export function ropeQkv(gpu: Gpu, a: RopeQkvArgs): Dispatch {
-  const k = 'ropeQkv';
+export type RopeEpilogue = Omit<RopeQkvArgs, 'qkv' | 'writeQ' | 'writeBack' | 'rotate'>;
+
+/** The shapes a RoPE over `qkv` [T, (nHeads + 2·nKvHeads)·D] needs (ropeQkv's operands or a RopeEpilogue's). */
+function checkRope(k: string, a: RopeEpilogue, qkv: Tensor): { T: number; dtype: DType; slots: number; capacity: number; ropeDim: number } {
   const { nHeads, nKvHeads, headDim: D, theta } = a;
   const ropeDim = a.ropeDim ?? D;
   for (const [n, v] of [['nHeads', nHeads], ['nKvHeads', nKvHeads], ['headDim', D]] as const) {
@@ -81,10 +83,10 @@ export function ropeQkv(gpu: Gpu, a: RopeQkvArgs): Dispatch {
     throw new ShapeError(`${k}: ropeDim must be even and in [2, headDim=${D}], got ${ropeDim}`);
   }
   if (!(theta > 1) || !Number.isFinite(theta)) throw new ShapeError(`${k}: theta must be a finite number > 1, got ${theta}`);
-  expectRank(a.qkv, 2, 'qkv', k);
-  const [T] = a.qkv.shape as [number];
-  const dtype = a.qkv.dtype;
-  expectShape(a.qkv, [T, (nHeads + 2 * nKvHeads) * D], 'qkv', k);
+  expectRank(qkv, 2, 'qkv', k);
+  const [T] = qkv.shape as [number];
+  const dtype = qkv.dtype;
+  expectShape(qkv, [T, (nHeads + 2 * nKvHeads) * D], 'qkv', k);
   expectShape(a.rows, [T, 2], 'rows', k);
   expectDtype(a.rows, 'u32', 'rows', k);
   expectShape(a.q, [T, nHeads, D], 'q', k);
@@ -93,9 +95,39 @@ export function ropeQkv(gpu: Gpu, a: RopeQkvArgs): Dispatch {
   expectShape(a.kCache, [slots, nKvHeads, capacity, D], 'kCache', k);
   expectShape(a.vCache, [slots, nKvHeads, capacity, D], 'vCache', k);
   for (const [n, t] of [['q', a.q], ['kCache', a.kCache], ['vCache', a.vCache]] as const) expectDtype(t, dtype, n, k);
-  expectDistinct(k, ['q', a.q], ['kCache', a.kCache], ['vCache', a.vCache], ['qkv', a.qkv]);
+  expectDistinct(k, ['q', a.q], ['kCache', a.kCache], ['vCache', a.vCache], ['qkv', qkv]);
   if (slots * nKvHeads * capacity * D >= 2 ** 32) throw new LimitError(`${k}: cache of ${slots * nKvHeads * capacity * D} elements exceeds u32 indexing`);
+  return { T, dtype, slots, capacity, ropeDim };
+}
 
+/** A RopeEpilogue checked against the product's output `qkv` (throws as ropeQkv would). */
+export function expectRopeEpilogue(kernel: string, r: RopeEpilogue, qkv: Tensor): void { checkRope(kernel, r, qkv); }
+
+/** The pipeline constants of a RoPE epilogue (shaders/rope_epilogue.wgsl's overrides; part of the program's config). */
+export function ropeEpilogueConstants(r: RopeEpilogue): Record<string, number | boolean> {
+  return {
+    ROPE_NH: r.nHeads, ROPE_NKV: r.nKvHeads, ROPE_D: r.headDim, ROPE_HALF: (r.ropeDim ?? r.headDim) / 2,
+    ROPE_NEOX: (r.style ?? 'neox') === 'neox', ROPE_F16: r.q.dtype === 'f16',
+  };
+}
+
+/** The bindings and uniforms a RoPE epilogue adds to its product's dispatch. */
+export function ropeEpilogueOperands(gpu: Gpu, r: RopeEpilogue): { bind: Record<string, Tensor>; uniforms: Record<string, number> } {
+  const [slots, , capacity] = r.kCache.shape as [number, number, number, number];
+  return {
+    bind: { rope_rows: r.rows, rope_freqs: frequencyTable(gpu, r.theta, r.ropeDim ?? r.headDim), rope_q: r.q, rope_k: r.kCache, rope_v: r.vCache },
+    uniforms: { slots, capacity, slotBase: r.slotBase ?? 0 },
+  };
+}
+
+/**
+ * Split the fused QKV rows, rotate q and k, write q to its tensor and k, v into the cache.
+ * Rows whose slot is outside [slotBase, slotBase + slots) or whose position >= capacity write q only.
+ * The token count is the uniform `tokens`: `dispatch.set({ tokens: n })` (n <= T) reuses the dispatch.
+ */
+export function ropeQkv(gpu: Gpu, a: RopeQkvArgs): Dispatch {
+  const { T, dtype, slots, capacity, ropeDim } = checkRope('ropeQkv', a, a.qkv);
+  const { nHeads, nKvHeads, headDim: D, theta } = a;
   const items = (nHeads + 2 * nKvHeads) * (D / 2);
   const wg = rowWorkgroupSize(gpu, Math.max(32, Math.min(128, items)));
   const prog = gpu.program(program, { dtype, neox: (a.style ?? 'neox') === 'neox', writeBack: a.writeBack ?? false, rotate: a.rotate ?? true, wg });

@@ -5,10 +5,10 @@
 import { copyStep, reshape, type Dispatch, type DType, type Gpu, type Step, type Tensor } from '../gpu/index.js';
 import { embedding } from '../kernels/embedding.js';
 import { gatedLinear } from '../kernels/ffn.js';
-import { linear, normEpilogueApplies, normEpilogueOn, normPrologueApplies } from '../kernels/gemm.js';
+import { linear, normEpilogueApplies, normEpilogueOn, normPrologueApplies, ropeEpilogueApplies } from '../kernels/gemm.js';
 import { type NormPrologue } from '../kernels/gemm-common.js';
 import { rmsnorm } from '../kernels/rmsnorm.js';
-import { ropeQkv } from '../kernels/rope.js';
+import { ropeQkv, type RopeEpilogue } from '../kernels/rope.js';
 import type { ModelConfig } from './config.js';
 import type { StepViews } from './run-state.js';
 import type { LayerWeights, Weights } from './weights.js';
@@ -77,14 +77,21 @@ export function buildLayers(gpu: Gpu, c: ModelConfig, ws: readonly LayerWeights[
 /**
  * A layer up to its attention: the norm, the QKV product, RoPE and the K/V of every row into the caches.
  * `normed`: the launch before (the last layer's down projection) wrote xn = norm(x).
+ * The RoPE and the append ride in the QKV product's epilogue where one cache group takes the rows and the
+ * product's kernel has a RoPE entry (ropeEpilogueApplies: a decode step's GEMV); else they are launches of their
+ * own, one a cache group.
  */
 export function layerPre(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepViews, caches: readonly LayerCache[], normed = false): Step[] {
+  const [M, K] = v.x.shape as [number, number], N = w.wqkv.shape[0]!;
+  const rope = (kv: LayerCache): RopeEpilogue => ({
+    rows: v.rows, q: v.q, kCache: kv.kCache, vCache: kv.vCache, slotBase: kv.slotBase,
+    nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, theta: c.ropeTheta,
+  });
+  const withNorm = !normed && normPrologueApplies(gpu.caps, M, N, K, v.x.dtype);
+  const fused = caches.length === 1 && ropeEpilogueApplies(gpu.caps, M, N, K, v.x.dtype, withNorm) ? rope(caches[0]!) : undefined;
   return [
-    ...normThen(gpu, c, v.x, w.attnNorm, v.xn, w.wqkv.shape[0]!, (x, norm) => linear(gpu, { x, w: w.wqkv, out: v.qkv, norm, normed: true }), false, normed),
-    ...caches.map((kv, i) => ropeQkv(gpu, {
-      qkv: v.qkv, rows: v.rows, q: v.q, kCache: kv.kCache, vCache: kv.vCache, slotBase: kv.slotBase, writeQ: i === caches.length - 1,
-      nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, theta: c.ropeTheta, writeBack: true,
-    })),
+    ...normThen(gpu, c, v.x, w.attnNorm, v.xn, N, (x, norm) => linear(gpu, { x, w: w.wqkv, out: v.qkv, norm, normed: true, rope: fused }), false, normed),
+    ...(fused ? [] : caches.map((kv, i) => ropeQkv(gpu, { ...rope(kv), qkv: v.qkv, writeQ: i === caches.length - 1, writeBack: true }))),
   ];
 }
 

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Session 39: RoPE and the K/V append in the QKV product's epilogue (LinearArgs.rope, shaders/rope_epilogue.wgsl,
+# FAPOOL_ROPE_EPILOGUE): a decode step whose QKV product is a GEMV with a RoPE entry (1–8 rows at seed-4l: the
+# per-column kernel at 1–2 rows, the subgroup kernel's pairs at 3–8) has no RoPE launch — 4 a step fewer. Then
+# session 38's norm epilogue (FAPOOL_NORM_EPILOGUE) A/B at batch 8 and 64, untimed so far.
+# Prediction (H100 session 37 profiles: rope_qkv 8.2–10 µs a step over four launches, plus a boundary each; the
+# epilogue adds a few instructions to the product's store): b1 4K and b8 × 32K −8 to −20 µs GPU a step; b64
+# unchanged (its QKV product is a tile: no RoPE entry). The greedy tokens' sha256 the same both ways (the epilogue
+# rounds the sums to f16 before rotating, as the RoPE launch reads them). Norm epilogue: b8 × 32K and b64 −25 to −50.
+#   OUT=$OUT bash kernels-bench/rounds/round.sh s39a    (carry .device, dist; ≈ 4 min)
+set -uo pipefail
+: "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
+export PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader | tee "$R/gpu.txt"
+source kernels-bench/rounds/seed4l.sh
+same() { local a b; a=$(grep -oE 'sha256 [0-9a-f]+' "$R/dec-$1.log"); b=$(grep -oE 'sha256 [0-9a-f]+' "$R/dec-$2.log")
+  [ -n "$a" ] && [ "$a" = "$b" ] && echo "  $1 / $2: tokens the same ($a)" || echo "  $1 / $2: TOKENS DIFFER ($a against $b)"; }
+for s in "b1 1 4096" "b8x32k 8 32768" "b8 8 4096"; do
+  set -- $s
+  decstep $1-rope-off-a $2 $3 FAPOOL_ROPE_EPILOGUE=off
+  decstep $1-rope-on-a $2 $3 FAPOOL_ROPE_EPILOGUE=on
+  [ $1 = b8 ] || { decstep $1-rope-on-b $2 $3 FAPOOL_ROPE_EPILOGUE=on; decstep $1-rope-off-b $2 $3 FAPOOL_ROPE_EPILOGUE=off; }
+  same $1-rope-off-a $1-rope-on-a
+  dec_kernels $1-rope-on-a gemv gsg rope
+done
+for s in "b8x32k 8 32768" "b64 64 4096"; do   # b64: its QKV tile now takes the RoPE too (tg_…_r)
+  set -- $s
+  decstep $1-norm-off $2 $3 FAPOOL_NORM_EPILOGUE=off
+  decstep $1-norm-on $2 $3 FAPOOL_NORM_EPILOGUE=on
+  same $1-norm-off $1-norm-on
+done
+for f in "$R"/dec-b1-rope-on-a.log "$R"/dec-b8x32k-norm-on.log; do grep -E "launches per step" "$f"; done
+# b64: the RoPE in the QKV decode tile's epilogue (tg_t64x64_…_r) against the RoPE launch.
+decstep b64-rope-off 64 4096 FAPOOL_ROPE_EPILOGUE=off
+same b64-rope-off b64-norm-on
+dec_kernels b64-norm-on tg_ rope
