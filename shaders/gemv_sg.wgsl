@@ -263,6 +263,7 @@ fn gsg_p_m1_c2_u1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   let K8 = p.K / 8u;
   let o0 = row8(rope_col(n0 + 0u), K8);
   let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 0u)); let rfreq = rope_freq(n0);
   var a0_0 = 0.0;
   var a0_1 = 0.0;
   var j = lane;
@@ -273,8 +274,13 @@ fn gsg_p_m1_c2_u1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     a0_0 += dot8f(w0_0, x0_0);
     a0_1 += dot8f(w1_0, x0_0);
   }
-  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
-    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  for (var m = lane; m < 1u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -643,6 +649,7 @@ fn gsg_p_m1_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   let K8 = p.K / 8u;
   let o0 = row8(rope_col(n0 + 0u), K8);
   let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 0u)); let rfreq = rope_freq(n0);
   var a0_0 = 0.0;
   var a0_1 = 0.0;
   var j = lane;
@@ -665,8 +672,13 @@ fn gsg_p_m1_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     a0_0 += dot8f(w0_0, x0_0);
     a0_1 += dot8f(w1_0, x0_0);
   }
-  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
-    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  for (var m = lane; m < 1u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -985,6 +997,7 @@ fn gsg_p_m2_c2_u1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   let K8 = p.K / 8u;
   let o0 = row8(rope_col(n0 + 0u), K8);
   let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 1u)); let rfreq = rope_freq(n0);
   var a0_0 = 0.0;
   var a0_1 = 0.0;
   var a1_0 = 0.0;
@@ -1000,10 +1013,15 @@ fn gsg_p_m2_c2_u1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     a1_0 += dot8f(w0_0, x1_0);
     a1_1 += dot8f(w1_0, x1_0);
   }
-  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
-    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
-    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  for (var m = lane; m < 2u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -1538,6 +1556,7 @@ fn gsg_p_m2_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   let K8 = p.K / 8u;
   let o0 = row8(rope_col(n0 + 0u), K8);
   let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 1u)); let rfreq = rope_freq(n0);
   var a0_0 = 0.0;
   var a0_1 = 0.0;
   var a1_0 = 0.0;
@@ -1571,10 +1590,15 @@ fn gsg_p_m2_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     a1_0 += dot8f(w0_0, x1_0);
     a1_1 += dot8f(w1_0, x1_0);
   }
-  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
-    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
-    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  for (var m = lane; m < 2u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -1987,6 +2011,7 @@ fn gsg_p_m3_c2_u1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   let K8 = p.K / 8u;
   let o0 = row8(rope_col(n0 + 0u), K8);
   let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 2u)); let rfreq = rope_freq(n0);
   var a0_0 = 0.0;
   var a0_1 = 0.0;
   var a1_0 = 0.0;
@@ -2007,12 +2032,17 @@ fn gsg_p_m3_c2_u1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     a2_0 += dot8f(w0_0, x2_0);
     a2_1 += dot8f(w1_0, x2_0);
   }
-  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
-    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
-    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
-    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  for (var m = lane; m < 3u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -2713,6 +2743,7 @@ fn gsg_p_m3_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   let K8 = p.K / 8u;
   let o0 = row8(rope_col(n0 + 0u), K8);
   let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 2u)); let rfreq = rope_freq(n0);
   var a0_0 = 0.0;
   var a0_1 = 0.0;
   var a1_0 = 0.0;
@@ -2757,12 +2788,17 @@ fn gsg_p_m3_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     a2_0 += dot8f(w0_0, x2_0);
     a2_1 += dot8f(w1_0, x2_0);
   }
-  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
-    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
-    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
-    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  for (var m = lane; m < 3u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -3269,6 +3305,7 @@ fn gsg_p_m4_c2_u1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   let K8 = p.K / 8u;
   let o0 = row8(rope_col(n0 + 0u), K8);
   let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 3u)); let rfreq = rope_freq(n0);
   var a0_0 = 0.0;
   var a0_1 = 0.0;
   var a1_0 = 0.0;
@@ -3294,14 +3331,19 @@ fn gsg_p_m4_c2_u1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     a3_0 += dot8f(w0_0, x3_0);
     a3_1 += dot8f(w1_0, x3_0);
   }
-  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
-    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
-    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
-    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
-    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  for (var m = lane; m < 4u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -4168,6 +4210,7 @@ fn gsg_p_m4_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   let K8 = p.K / 8u;
   let o0 = row8(rope_col(n0 + 0u), K8);
   let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 3u)); let rfreq = rope_freq(n0);
   var a0_0 = 0.0;
   var a0_1 = 0.0;
   var a1_0 = 0.0;
@@ -4223,14 +4266,19 @@ fn gsg_p_m4_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     a3_0 += dot8f(w0_0, x3_0);
     a3_1 += dot8f(w1_0, x3_0);
   }
-  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
-    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
-    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
-    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
-    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  for (var m = lane; m < 4u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -4743,6 +4791,7 @@ fn gsg_p_m5_c2_u1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   let K8 = p.K / 8u;
   let o0 = row8(rope_col(n0 + 0u), K8);
   let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 4u)); let rfreq = rope_freq(n0);
   var a0_0 = 0.0;
   var a0_1 = 0.0;
   var a1_0 = 0.0;
@@ -4773,16 +4822,21 @@ fn gsg_p_m5_c2_u1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     a4_0 += dot8f(w0_0, x4_0);
     a4_1 += dot8f(w1_0, x4_0);
   }
-  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
-    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
-    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
-    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
-    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
-    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  for (var m = lane; m < 5u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -4792,6 +4846,7 @@ fn gsg_p_m5_c2_u1_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   let K8 = p.K / 8u;
   let o0 = row8(rope_col(n0 + 0u), K8);
   let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 4u)); let rfreq = rope_freq(n0);
   var a0_0 = 0.0;
   var a0_1 = 0.0;
   var a1_0 = 0.0;
@@ -4822,16 +4877,21 @@ fn gsg_p_m5_c2_u1_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
   }
-  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
-    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
-    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
-    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
-    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
-    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  for (var m = lane; m < 5u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -5671,6 +5731,7 @@ fn gsg_p_m5_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   let K8 = p.K / 8u;
   let o0 = row8(rope_col(n0 + 0u), K8);
   let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 4u)); let rfreq = rope_freq(n0);
   var a0_0 = 0.0;
   var a0_1 = 0.0;
   var a1_0 = 0.0;
@@ -5737,16 +5798,21 @@ fn gsg_p_m5_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     a4_0 += dot8f(w0_0, x4_0);
     a4_1 += dot8f(w1_0, x4_0);
   }
-  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
-    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
-    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
-    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
-    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
-    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  for (var m = lane; m < 5u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -5756,6 +5822,7 @@ fn gsg_p_m5_c2_u2_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   let K8 = p.K / 8u;
   let o0 = row8(rope_col(n0 + 0u), K8);
   let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 4u)); let rfreq = rope_freq(n0);
   var a0_0 = 0.0;
   var a0_1 = 0.0;
   var a1_0 = 0.0;
@@ -5812,16 +5879,21 @@ fn gsg_p_m5_c2_u2_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
   }
-  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
-    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
-    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
-    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
-    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
-    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  for (var m = lane; m < 5u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -6409,6 +6481,7 @@ fn gsg_p_m6_c2_u1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   let K8 = p.K / 8u;
   let o0 = row8(rope_col(n0 + 0u), K8);
   let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 5u)); let rfreq = rope_freq(n0);
   var a0_0 = 0.0;
   var a0_1 = 0.0;
   var a1_0 = 0.0;
@@ -6444,18 +6517,23 @@ fn gsg_p_m6_c2_u1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     a5_0 += dot8f(w0_0, x5_0);
     a5_1 += dot8f(w1_0, x5_0);
   }
-  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
-    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
-    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
-    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
-    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
-    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a5_0); let v1 = subgroupAdd(a5_1);
-    if (lane == 10u % SGS && n0 < p.N) { rope_pair(5u, n0, v0, v1); } }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  for (var m = lane; m < 6u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -6465,6 +6543,7 @@ fn gsg_p_m6_c2_u1_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   let K8 = p.K / 8u;
   let o0 = row8(rope_col(n0 + 0u), K8);
   let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 5u)); let rfreq = rope_freq(n0);
   var a0_0 = 0.0;
   var a0_1 = 0.0;
   var a1_0 = 0.0;
@@ -6500,18 +6579,23 @@ fn gsg_p_m6_c2_u1_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
   }
-  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
-    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
-    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
-    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
-    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
-    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a5_0); let v1 = subgroupAdd(a5_1);
-    if (lane == 10u % SGS && n0 < p.N) { rope_pair(5u, n0, v0, v1); } }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  for (var m = lane; m < 6u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -7479,6 +7563,7 @@ fn gsg_p_m6_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   let K8 = p.K / 8u;
   let o0 = row8(rope_col(n0 + 0u), K8);
   let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 5u)); let rfreq = rope_freq(n0);
   var a0_0 = 0.0;
   var a0_1 = 0.0;
   var a1_0 = 0.0;
@@ -7556,18 +7641,23 @@ fn gsg_p_m6_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     a5_0 += dot8f(w0_0, x5_0);
     a5_1 += dot8f(w1_0, x5_0);
   }
-  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
-    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
-    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
-    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
-    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
-    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a5_0); let v1 = subgroupAdd(a5_1);
-    if (lane == 10u % SGS && n0 < p.N) { rope_pair(5u, n0, v0, v1); } }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  for (var m = lane; m < 6u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -7577,6 +7667,7 @@ fn gsg_p_m6_c2_u2_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   let K8 = p.K / 8u;
   let o0 = row8(rope_col(n0 + 0u), K8);
   let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 5u)); let rfreq = rope_freq(n0);
   var a0_0 = 0.0;
   var a0_1 = 0.0;
   var a1_0 = 0.0;
@@ -7642,18 +7733,23 @@ fn gsg_p_m6_c2_u2_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
   }
-  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
-    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
-    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
-    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
-    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
-    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a5_0); let v1 = subgroupAdd(a5_1);
-    if (lane == 10u % SGS && n0 < p.N) { rope_pair(5u, n0, v0, v1); } }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  for (var m = lane; m < 6u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -8316,6 +8412,7 @@ fn gsg_p_m7_c2_u1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   let K8 = p.K / 8u;
   let o0 = row8(rope_col(n0 + 0u), K8);
   let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 6u)); let rfreq = rope_freq(n0);
   var a0_0 = 0.0;
   var a0_1 = 0.0;
   var a1_0 = 0.0;
@@ -8356,20 +8453,25 @@ fn gsg_p_m7_c2_u1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     a6_0 += dot8f(w0_0, x6_0);
     a6_1 += dot8f(w1_0, x6_0);
   }
-  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
-    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
-    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
-    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
-    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
-    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a5_0); let v1 = subgroupAdd(a5_1);
-    if (lane == 10u % SGS && n0 < p.N) { rope_pair(5u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a6_0); let v1 = subgroupAdd(a6_1);
-    if (lane == 12u % SGS && n0 < p.N) { rope_pair(6u, n0, v0, v1); } }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
+  for (var m = lane; m < 7u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -8379,6 +8481,7 @@ fn gsg_p_m7_c2_u1_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   let K8 = p.K / 8u;
   let o0 = row8(rope_col(n0 + 0u), K8);
   let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 6u)); let rfreq = rope_freq(n0);
   var a0_0 = 0.0;
   var a0_1 = 0.0;
   var a1_0 = 0.0;
@@ -8419,20 +8522,25 @@ fn gsg_p_m7_c2_u1_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
   }
-  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
-    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
-    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
-    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
-    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
-    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a5_0); let v1 = subgroupAdd(a5_1);
-    if (lane == 10u % SGS && n0 < p.N) { rope_pair(5u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a6_0); let v1 = subgroupAdd(a6_1);
-    if (lane == 12u % SGS && n0 < p.N) { rope_pair(6u, n0, v0, v1); } }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
+  for (var m = lane; m < 7u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -9528,6 +9636,7 @@ fn gsg_p_m7_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   let K8 = p.K / 8u;
   let o0 = row8(rope_col(n0 + 0u), K8);
   let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 6u)); let rfreq = rope_freq(n0);
   var a0_0 = 0.0;
   var a0_1 = 0.0;
   var a1_0 = 0.0;
@@ -9616,20 +9725,25 @@ fn gsg_p_m7_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     a6_0 += dot8f(w0_0, x6_0);
     a6_1 += dot8f(w1_0, x6_0);
   }
-  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
-    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
-    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
-    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
-    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
-    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a5_0); let v1 = subgroupAdd(a5_1);
-    if (lane == 10u % SGS && n0 < p.N) { rope_pair(5u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a6_0); let v1 = subgroupAdd(a6_1);
-    if (lane == 12u % SGS && n0 < p.N) { rope_pair(6u, n0, v0, v1); } }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
+  for (var m = lane; m < 7u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -9639,6 +9753,7 @@ fn gsg_p_m7_c2_u2_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   let K8 = p.K / 8u;
   let o0 = row8(rope_col(n0 + 0u), K8);
   let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 6u)); let rfreq = rope_freq(n0);
   var a0_0 = 0.0;
   var a0_1 = 0.0;
   var a1_0 = 0.0;
@@ -9713,20 +9828,25 @@ fn gsg_p_m7_c2_u2_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
   }
-  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
-    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
-    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
-    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
-    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
-    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a5_0); let v1 = subgroupAdd(a5_1);
-    if (lane == 10u % SGS && n0 < p.N) { rope_pair(5u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a6_0); let v1 = subgroupAdd(a6_1);
-    if (lane == 12u % SGS && n0 < p.N) { rope_pair(6u, n0, v0, v1); } }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
+  for (var m = lane; m < 7u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -10464,6 +10584,7 @@ fn gsg_p_m8_c2_u1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   let K8 = p.K / 8u;
   let o0 = row8(rope_col(n0 + 0u), K8);
   let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 7u)); let rfreq = rope_freq(n0);
   var a0_0 = 0.0;
   var a0_1 = 0.0;
   var a1_0 = 0.0;
@@ -10509,22 +10630,27 @@ fn gsg_p_m8_c2_u1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     a7_0 += dot8f(w0_0, x7_0);
     a7_1 += dot8f(w1_0, x7_0);
   }
-  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
-    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
-    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
-    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
-    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
-    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a5_0); let v1 = subgroupAdd(a5_1);
-    if (lane == 10u % SGS && n0 < p.N) { rope_pair(5u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a6_0); let v1 = subgroupAdd(a6_1);
-    if (lane == 12u % SGS && n0 < p.N) { rope_pair(6u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a7_0); let v1 = subgroupAdd(a7_1);
-    if (lane == 14u % SGS && n0 < p.N) { rope_pair(7u, n0, v0, v1); } }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
+  let t7_0 = subgroupAdd(a7_0); let t7_1 = subgroupAdd(a7_1);
+  for (var m = lane; m < 8u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
+    if (m == 7u) { v0 = t7_0; v1 = t7_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -10534,6 +10660,7 @@ fn gsg_p_m8_c2_u1_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   let K8 = p.K / 8u;
   let o0 = row8(rope_col(n0 + 0u), K8);
   let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 7u)); let rfreq = rope_freq(n0);
   var a0_0 = 0.0;
   var a0_1 = 0.0;
   var a1_0 = 0.0;
@@ -10579,22 +10706,27 @@ fn gsg_p_m8_c2_u1_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
   }
-  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
-    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
-    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
-    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
-    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
-    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a5_0); let v1 = subgroupAdd(a5_1);
-    if (lane == 10u % SGS && n0 < p.N) { rope_pair(5u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a6_0); let v1 = subgroupAdd(a6_1);
-    if (lane == 12u % SGS && n0 < p.N) { rope_pair(6u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a7_0); let v1 = subgroupAdd(a7_1);
-    if (lane == 14u % SGS && n0 < p.N) { rope_pair(7u, n0, v0, v1); } }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
+  let t7_0 = subgroupAdd(a7_0); let t7_1 = subgroupAdd(a7_1);
+  for (var m = lane; m < 8u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
+    if (m == 7u) { v0 = t7_0; v1 = t7_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -11818,6 +11950,7 @@ fn gsg_p_m8_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   let K8 = p.K / 8u;
   let o0 = row8(rope_col(n0 + 0u), K8);
   let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 7u)); let rfreq = rope_freq(n0);
   var a0_0 = 0.0;
   var a0_1 = 0.0;
   var a1_0 = 0.0;
@@ -11917,22 +12050,27 @@ fn gsg_p_m8_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     a7_0 += dot8f(w0_0, x7_0);
     a7_1 += dot8f(w1_0, x7_0);
   }
-  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
-    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
-    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
-    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
-    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
-    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a5_0); let v1 = subgroupAdd(a5_1);
-    if (lane == 10u % SGS && n0 < p.N) { rope_pair(5u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a6_0); let v1 = subgroupAdd(a6_1);
-    if (lane == 12u % SGS && n0 < p.N) { rope_pair(6u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a7_0); let v1 = subgroupAdd(a7_1);
-    if (lane == 14u % SGS && n0 < p.N) { rope_pair(7u, n0, v0, v1); } }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
+  let t7_0 = subgroupAdd(a7_0); let t7_1 = subgroupAdd(a7_1);
+  for (var m = lane; m < 8u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
+    if (m == 7u) { v0 = t7_0; v1 = t7_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -11942,6 +12080,7 @@ fn gsg_p_m8_c2_u2_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   let K8 = p.K / 8u;
   let o0 = row8(rope_col(n0 + 0u), K8);
   let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 7u)); let rfreq = rope_freq(n0);
   var a0_0 = 0.0;
   var a0_1 = 0.0;
   var a1_0 = 0.0;
@@ -12025,20 +12164,25 @@ fn gsg_p_m8_c2_u2_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
   }
-  { let v0 = subgroupAdd(a0_0); let v1 = subgroupAdd(a0_1);
-    if (lane == 0u % SGS && n0 < p.N) { rope_pair(0u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a1_0); let v1 = subgroupAdd(a1_1);
-    if (lane == 2u % SGS && n0 < p.N) { rope_pair(1u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a2_0); let v1 = subgroupAdd(a2_1);
-    if (lane == 4u % SGS && n0 < p.N) { rope_pair(2u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a3_0); let v1 = subgroupAdd(a3_1);
-    if (lane == 6u % SGS && n0 < p.N) { rope_pair(3u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a4_0); let v1 = subgroupAdd(a4_1);
-    if (lane == 8u % SGS && n0 < p.N) { rope_pair(4u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a5_0); let v1 = subgroupAdd(a5_1);
-    if (lane == 10u % SGS && n0 < p.N) { rope_pair(5u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a6_0); let v1 = subgroupAdd(a6_1);
-    if (lane == 12u % SGS && n0 < p.N) { rope_pair(6u, n0, v0, v1); } }
-  { let v0 = subgroupAdd(a7_0); let v1 = subgroupAdd(a7_1);
-    if (lane == 14u % SGS && n0 < p.N) { rope_pair(7u, n0, v0, v1); } }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
+  let t7_0 = subgroupAdd(a7_0); let t7_1 = subgroupAdd(a7_1);
+  for (var m = lane; m < 8u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
+    if (m == 7u) { v0 = t7_0; v1 = t7_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }

@@ -37,26 +37,33 @@ fn rope_col(c: u32) -> u32 {
 // (2^-24 below 2^-14, the subnormals). Written out because f32(f16(x)) is not kept by every compiler: lavapipe folds
 // the pair away, and the rotation then starts from unrounded sums — one f16 ulp off the RoPE launch's outputs.
 fn round_f16(v: f32) -> f32 { // (no parameter named x: the reflection would take it for a binding of that name)
-  let q = bitcast<f32>((max((bitcast<u32>(v) >> 23u) & 0xffu, 113u) - 10u) << 23u);
-  return round(v / q) * q;
+  let e = max((bitcast<u32>(v) >> 23u) & 0xffu, 113u) - 10u;   // q = 2^(e − 127); 1 / q exact: 2^(127 − e)
+  let r = round(v * bitcast<f32>((254u - e) << 23u)) * bitcast<f32>(e << 23u);
+  // Past f16's largest finite value (65504; 65520 and up round to 2^16): ±inf, as the conversion stores.
+  if (abs(r) > 65504.0) { return bitcast<f32>((bitcast<u32>(v) & 0x80000000u) | 0x7f800000u); }
+  return r;
 }
 
+// What rope_pair reads besides the sums, for kernels that load it before their K loop (its latency hidden there):
+// row m's (slot, position), and the frequency words of slot c's pair (any pair's where c's is not rotated).
+fn rope_row(m: u32) -> vec2<u32> { return rope_rows[m]; }
+fn rope_freq(c: u32) -> vec2<u32> { return rope_freqs[min((c % ROPE_D) / 2u, ROPE_HALF - 1u)]; }
+
 // The sums v0, v1 of slots c, c + 1 (c even, c + 1 < N) of row m: bias, rounding, rotation, stores.
-fn rope_pair(m: u32, c: u32, v0: f32, v1: f32) {
+fn rope_pair(m: u32, c: u32, v0: f32, v1: f32) { rope_pair_at(m, c, v0, v1, rope_row(m), rope_freq(c)); }
+
+// rope_pair with row m's (slot, position) and the pair's frequency words given (rope_row, rope_freq).
+fn rope_pair_at(m: u32, c: u32, v0: f32, v1: f32, row: vec2<u32>, g: vec2<u32>) {
   let n0 = rope_col(c);
   let n1 = rope_col(c + 1u);
-  var b0 = 0.0;
-  var b1 = 0.0;
-  if (HAS_BIAS) { b0 = f32(bias[n0]); b1 = f32(bias[n1]); }
-  var x0 = v0 + b0;
-  var x1 = v1 + b1;
+  var x0 = v0;
+  var x1 = v1;
+  if (HAS_BIAS) { x0 += f32(bias[n0]); x1 += f32(bias[n1]); }
   if (ROPE_F16) { x0 = round_f16(x0); x1 = round_f16(x1); }
   let head = c / ROPE_D;
-  let pair = (c % ROPE_D) / 2u;
-  let row = rope_rows[m];
   let pos = row.y;
-  if (head < ROPE_NH + ROPE_NKV && pair < ROPE_HALF) {
-    let r = rotate_pair(x0, x1, turn_angle(pos, rope_freqs[pair]));
+  if (head < ROPE_NH + ROPE_NKV && (c % ROPE_D) / 2u < ROPE_HALF) {
+    let r = rotate_pair(x0, x1, turn_angle(pos, g));
     x0 = r.x;
     x1 = r.y;
   }

@@ -13,7 +13,7 @@ import { Dispatch, LimitError, ShapeError, type DType, type Gpu, type Step, type
 import { linear, ropeEpilogueApplies, ROPE_EPILOGUE_STORAGE_BUFFERS, type GemmPath, type GemmTuning } from '../src/kernels/gemm.js';
 import { checkedTwin, SGM_TILE_GEN_ROPE, sgmTileGenFits, tileGenGeometry } from '../src/kernels/gemm-sgm.js';
 import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
-import { gemvRopeApplies, gemvSgApplies, gemvSgChoice } from '../src/kernels/gemv.js';
+import { gemvRopeKernel, gemvSgApplies, gemvSgChoice } from '../src/kernels/gemv.js';
 import { ropeQkv, type RopeEpilogue, type RopeStyle } from '../src/kernels/rope.js';
 import { validateConfig, type ModelConfig } from '../src/model/config.js';
 import { Generator } from '../src/model/generator.js';
@@ -91,12 +91,13 @@ describe('RoPE in the QKV product epilogue: the same bits as the product and the
   for (const c of CASES) {
     const name = `H=${c.H} KV=${c.KV} D=${c.D} rd=${c.ropeDim ?? c.D} ${c.style} K=${c.K}${c.bias ? ' bias' : ''}`;
     for (const dtype of ['f32', 'f16'] as const) {
-      it(`per-column GEMV, ${dtype}, 1 and 2 rows, with and without the norm prologue: ${name}`, async (ctx) => {
+      it(`per-column GEMV, ${dtype}, 1, 2 and 5 rows, with and without the norm prologue: ${name}`, async (ctx) => {
         const g = await gpu();
         if (dtype === 'f16' && !g.caps.f16) { ctx.skip(); return; }
         const h8 = dtype === 'f16' && c.K % 8 === 0, vec4 = c.K % 4 === 0;
         const entry = h8 ? /gemv_h8_rope/ : vec4 ? /gemv_vec4_rope/ : /gemv_rope/;
-        for (const M of [1, 2]) for (const norm of [false, true]) {
+        // 5 rows: every kind of row (makeRows), rows outside the cache group too.
+        for (const M of [1, 2, 5]) for (const norm of [false, true]) {
           await expectSameBits(g, c, M, dtype, { gemv: { lanes: 4 } }, norm, entry);
         }
       }, 120_000);
@@ -117,8 +118,40 @@ describe('RoPE in the QKV product epilogue: the same bits as the product and the
   }
 });
 
+// Sums at f16's edges: 65504 (the largest finite), the 65520 tie and past it (±inf, and NaN where the rotation meets
+// inf · 0), the subnormals. The epilogue rounds with round_f16, not a conversion: it must give what the stored f16
+// gives the RoPE launch (a first version returned finite 65536 for the tie and past it).
+describe('RoPE epilogue at f16\'s edges: the same bits as the product and then the RoPE launch', () => {
+  it('overflow to ±inf, the 65520 tie, 65504, subnormal sums; rotated at position 0 and 11', async (ctx) => {
+    const g = await gpu();
+    if (!g.caps.f16) { ctx.skip(); return; }
+    const H = 1, KV = 1, D = 4, K = 8, N = (H + 2 * KV) * D;
+    const xRow = [2, 2, 0.001, 0.0003, 1, 0, 0, 0];
+    const kinds = [[32752, 8], [32752, 0], [30000, 10000], [-30000, -10000], [0, 0, 0.001, 0.002], [0, 0, 0, 0, 0.5]];
+    const w = Array.from({ length: N }, (_, n) => { const r = [...kinds[n % kinds.length]!]; while (r.length < K) r.push(0); return r; }).flat();
+    for (const [M, tune] of [[1, { gemv: { lanes: 4 } }], [4, { gemv: { cpt: 2, u: 1 } }]] as [number, GemmTuning][]) {
+      if (M === 4 && !gemvSgApplies(g.caps, { M, K, dtype: 'f16', kind: 'linear' }, 2, 1)) continue;
+      const runs: string[][] = [];
+      for (const fused of [false, true]) {
+        const x = upload(g, Array.from({ length: M }, () => xRow).flat(), [M, K], 'f16', 'x'), wt = upload(g, w, [N, K], 'f16', 'w');
+        const rows = upload(g, Array.from({ length: M }, (_, m) => [m % 2, m % 2 ? 11 : 0]).flat(), [M, 2], 'u32', 'rows');
+        const qkv = poisoned(g, [M, N], 'f16'), q = poisoned(g, [M, H, D], 'f16');
+        const kCache = upload(g, new Array(2 * KV * 16 * D).fill(0.25), [2, KV, 16, D], 'f16', 'k'), vCache = upload(g, new Array(2 * KV * 16 * D).fill(0.5), [2, KV, 16, D], 'f16', 'v');
+        const rope: RopeEpilogue = { rows, q, kCache, vCache, nHeads: H, nKvHeads: KV, headDim: D, theta: 10000 };
+        const product = linear(g, { x, w: wt, out: qkv, rope: fused ? rope : undefined }, { tune });
+        await g.run(fused ? [product] : [product, ropeQkv(g, { ...rope, qkv, writeBack: true })]);
+        const all = [...await download(g, qkv), ...await download(g, q), ...await download(g, kCache), ...await download(g, vCache)];
+        runs.push(all.map((v) => Object.is(v, -0) ? '-0' : String(v)));
+        g.release(x, wt, rows, qkv, q, kCache, vCache);
+      }
+      expect(runs[0]!.filter((v) => v === 'Infinity' || v === '-Infinity').length, 'the reference overflows').toBeGreaterThan(0);
+      expect(runs[1], `M=${M}`).toEqual(runs[0]);
+    }
+  });
+});
+
 describe('RoPE epilogue: where it applies, and what it refuses', () => {
-  it('applies on the GEMV path of a decode step, not on a prefill chunk or where FAPOOL_ROPE_EPILOGUE=off', async () => {
+  it('applies on the GEMV path of a decode step (the subgroup GEMV with `all` only), not on a prefill chunk or where FAPOOL_ROPE_EPILOGUE=off', async () => {
     const g = await gpu();
     expect(ropeEpilogueApplies(g.caps, 1, 384, 256, 'f32')).toBe(true);
     expect(ropeEpilogueApplies(g.caps, 1, 384, 256, 'f32', true)).toBe(true);
@@ -127,10 +160,14 @@ describe('RoPE epilogue: where it applies, and what it refuses', () => {
     await withEnv('FAPOOL_ROPE_EPILOGUE', 'maybe', async () => { expect(() => ropeEpilogueApplies(g.caps, 1, 384, 256, 'f32')).toThrow(LimitError); });
     // A device that binds fewer storage buffers than the largest entry needs keeps the RoPE launch.
     expect(ropeEpilogueApplies({ ...g.caps, maxStorageBuffersPerStage: ROPE_EPILOGUE_STORAGE_BUFFERS - 1 }, 1, 384, 256, 'f32')).toBe(false);
-    // The subgroup kernel's choice of 4 columns a subgroup has no RoPE entry.
+    // The subgroup kernel's choice of 4 columns a subgroup has no RoPE entry; its pairs take it with `all` only.
     if (g.caps.f16 && gemvSgChoice(g.caps, { M: 4, N: 384, K: 256, dtype: 'f16', normed: true })) {
-      await withEnv('FAPOOL_GEMV_CPT', '4', async () => { expect(gemvRopeApplies(g.caps, { M: 4, N: 384, K: 256, dtype: 'f16', normed: true })).toBe(false); });
-      await withEnv('FAPOOL_GEMV_CPT', '2', async () => { expect(gemvRopeApplies(g.caps, { M: 4, N: 384, K: 256, dtype: 'f16', normed: true })).toBe(true); });
+      await withEnv('FAPOOL_GEMV_CPT', '4', async () => { expect(gemvRopeKernel(g.caps, { M: 4, N: 384, K: 256, dtype: 'f16', normed: true })).toBe(null); });
+      await withEnv('FAPOOL_GEMV_CPT', '2', async () => {
+        expect(gemvRopeKernel(g.caps, { M: 4, N: 384, K: 256, dtype: 'f16', normed: true })).toBe('subgroup');
+        expect(ropeEpilogueApplies(g.caps, 4, 384, 256, 'f16')).toBe(false);
+        await withEnv('FAPOOL_ROPE_EPILOGUE', 'all', async () => { expect(ropeEpilogueApplies(g.caps, 4, 384, 256, 'f16')).toBe(true); });
+      });
     }
   });
 
@@ -198,12 +235,13 @@ describe('the model with RoPE in the QKV epilogue (FAPOOL_ROPE_EPILOGUE)', () =>
   // subgroup by default, which has no RoPE entry: FAPOOL_GEMV_CPT=2 gives it the pairs (f16-pair products), as
   // seed-4l's N = 12288 has by default.
   // 16 rows: the decode tiles (here their emulated twins, FAPOOL_DECODE_TILES=split:emu; the QKV product unsplit).
-  const cases: { dtype: 'f32' | 'f16'; rows: number; append?: string; cpt?: string; tiles?: string }[] = [
-    { dtype: 'f32', rows: 1 }, { dtype: 'f16', rows: 1 }, { dtype: 'f16', rows: 2 }, { dtype: 'f16', rows: 4 },
-    { dtype: 'f16', rows: 8, cpt: '2' }, { dtype: 'f16', rows: 8, append: 'after', cpt: '2' }, { dtype: 'f16', rows: 16, tiles: 'split:emu' },
+  // The subgroup GEMV's pairs (f16, 2..8 rows) take the RoPE with FAPOOL_ROPE_EPILOGUE=all only (ropeEpilogueApplies).
+  const cases: { dtype: 'f32' | 'f16'; rows: number; append?: string; cpt?: string; tiles?: string; on?: string }[] = [
+    { dtype: 'f32', rows: 1 }, { dtype: 'f16', rows: 1 }, { dtype: 'f16', rows: 2, on: 'all' }, { dtype: 'f16', rows: 4, on: 'all' },
+    { dtype: 'f16', rows: 8, cpt: '2', on: 'all' }, { dtype: 'f16', rows: 8, append: 'after', cpt: '2', on: 'all' }, { dtype: 'f16', rows: 16, tiles: 'split:emu' },
   ];
   for (const c of cases) {
-    it(`${c.dtype}, ${c.rows} rows a step${c.append ? `, FAPOOL_DECODE_APPEND=${c.append}` : ''}${c.cpt ? `, FAPOOL_GEMV_CPT=${c.cpt}` : ''}${c.tiles ? `, FAPOOL_DECODE_TILES=${c.tiles}` : ''}: the same tokens and logits bit for bit, no RoPE launch`, async (ctx) => {
+    it(`${c.dtype}, ${c.rows} rows a step, FAPOOL_ROPE_EPILOGUE=${c.on ?? 'on'}${c.append ? `, FAPOOL_DECODE_APPEND=${c.append}` : ''}${c.cpt ? `, FAPOOL_GEMV_CPT=${c.cpt}` : ''}${c.tiles ? `, FAPOOL_DECODE_TILES=${c.tiles}` : ''}: the same tokens and logits bit for bit, no RoPE launch`, async (ctx) => {
       const g = await gpu();
       if (c.dtype === 'f16' && !g.caps.f16) { ctx.skip(); return; }
       const weights = await modelWeights(g, c.dtype);
@@ -218,9 +256,15 @@ describe('the model with RoPE in the QKV epilogue (FAPOOL_ROPE_EPILOGUE)', () =>
           gen.dispose();
         }
       }))));
-      const off = await run('off'), on = await run('on');
+      const off = await run('off'), on = await run(c.on ?? 'on');
       const count = (ls: string[], re: RegExp) => ls.filter((l) => re.test(l)).length;
       expect([count(off.launches, /^rope_qkv/), count(on.launches, /^rope_qkv/)], 'RoPE launches off / on').toEqual([modelCfg.nLayers, 0]);
+      if (c.on === 'all') {
+        // `on` leaves the subgroup GEMV's RoPE to its own launch (measured slower fused, session 39).
+        const plain = await run('on');
+        expect(count(plain.launches, /^rope_qkv/), 'on: the subgroup GEMV keeps the RoPE launch').toBe(modelCfg.nLayers);
+        expect(plain.tokens).toEqual(off.tokens);
+      }
       expect(count(on.launches, /_rope_|_r_f16/), 'QKV products with the epilogue').toBe(modelCfg.nLayers);
       expect(on.launches.length).toBe(off.launches.length - modelCfg.nLayers);
       expect(on.tokens, `seed ${r.seed}`).toEqual(off.tokens);

@@ -3,7 +3,7 @@
 // had loaded, or never in a run that does not reach it. createEngine calls this before it opens anything.
 import { decodeMergeMode, decodePairMode, decodeSgDefaults, decodeSplitsMode, faPrefillSwitch } from './attention.js';
 import { envVar } from './common.js';
-import { normEpilogueOn, ropeEpilogueOn } from './gemm.js';
+import { normEpilogueOn, ropeEpilogueMode } from './gemm.js';
 import { decodeTilesMode, gemmPrefillOverride, tileFixKDefault } from './gemm-sgm.js';
 import { gemmSkinnyOverride } from './gemm-skinny-gen.js';
 import { gemvCptDefault, gemvHalfDefault } from './gemv.js';
@@ -13,7 +13,7 @@ export function checkKernelSwitches(): void {
   decodeTilesMode();
   tileFixKDefault();
   normEpilogueOn();
-  ropeEpilogueOn();
+  ropeEpilogueMode();
   gemmSkinnyOverride();
   const prefill = envVar('FAPOOL_GEMM_PREFILL');
   if (prefill !== undefined && prefill.trim() !== '') gemmPrefillOverride(prefill);

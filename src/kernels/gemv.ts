@@ -161,14 +161,15 @@ export function gemvSgChoice(caps: Caps, l: Pick<GemmLaunch, 'M' | 'N' | 'K' | '
 }
 
 /**
- * Whether the GEMV launch of `l` by default has a RoPE-epilogue entry (GemmLaunch.rope): the subgroup kernel at
- * two columns a subgroup (a rotation pair), or the per-column kernel with an even number of columns a workgroup.
+ * Which kernel gives the GEMV launch of `l` (its default choice) a RoPE-epilogue entry (GemmLaunch.rope): the
+ * subgroup kernel at two columns a subgroup (a rotation pair), the per-column kernel with an even number of columns
+ * a workgroup — or none (null).
  */
-export function gemvRopeApplies(caps: Caps, l: Pick<GemmLaunch, 'M' | 'N' | 'K' | 'dtype' | 'norm' | 'normed'> & { kind?: GemmLaunch['kind'] }): boolean {
-  if (l.kind === 'gated' || l.M > GEMV_MAX_M || l.N % 2 !== 0) return false;
+export function gemvRopeKernel(caps: Caps, l: Pick<GemmLaunch, 'M' | 'N' | 'K' | 'dtype' | 'norm' | 'normed'> & { kind?: GemmLaunch['kind'] }): 'subgroup' | 'column' | null {
+  if (l.kind === 'gated' || l.M > GEMV_MAX_M || l.N % 2 !== 0) return null;
   const c = gemvSgChoice(caps, l);
-  if (c) return c.cpt === 2;
-  return (gemvLayout(caps, l)?.rpw ?? 1) % 2 === 0;
+  if (c) return c.cpt === 2 ? 'subgroup' : null;
+  return (gemvLayout(caps, l)?.rpw ?? 1) % 2 === 0 ? 'column' : null;
 }
 
 /** What a RoPE epilogue adds to a GEMV's program config and dispatch (without one: its uniforms, unused, as 0). */
@@ -179,7 +180,7 @@ function ropeParts(gpu: Gpu, l: GemmLaunch): { rope?: Record<string, number | bo
 
 function launchGemvSg(gpu: Gpu, l: GemmLaunch, cpt: number, u: number, half = false): Dispatch {
   const caps = gpu.caps, gated = l.kind === 'gated';
-  if (l.rope && cpt !== 2) throw new LimitError(`gemv: the RoPE epilogue takes two columns a subgroup on the subgroup kernel, not ${cpt} (gemvRopeApplies)`);
+  if (l.rope && cpt !== 2) throw new LimitError(`gemv: the RoPE epilogue takes two columns a subgroup on the subgroup kernel, not ${cpt} (gemvRopeKernel)`);
   const sgs = fixedSubgroupSize(caps);
   const spw = Math.max(1, Math.floor(Math.min(256, caps.maxInvocations, caps.maxWorkgroupSizeX) / sgs));
   const r = ropeParts(gpu, l);
@@ -217,7 +218,7 @@ export function launchGemv(gpu: Gpu, l: GemmLaunch, tune: GemvTuning = {}): Disp
   if (!layout) throw new LimitError(`gemv: the partial sums of ${l.M} rows need more than this device's ${caps.maxWorkgroupStorage} bytes of workgroup memory`);
   const { lanes, rpw } = layout;
   // A RoPE pair is two adjacent columns of one workgroup.
-  if (l.rope && rpw % 2 !== 0) throw new LimitError(`gemv: the RoPE epilogue needs an even number of columns a workgroup, got ${rpw} (gemvRopeApplies)`);
+  if (l.rope && rpw % 2 !== 0) throw new LimitError(`gemv: the RoPE epilogue needs an even number of columns a workgroup, got ${rpw} (gemvRopeKernel)`);
   // 16-byte f16 loads by default (H200 rounds 1–2: 1.05–1.35× the vec4 entries; 93% of copy at 1×16384→4096).
   const h8 = (tune.h8 ?? true) && l.dtype === 'f16' && l.K % 8 === 0;
   const r = ropeParts(gpu, l);
