@@ -10,7 +10,7 @@
 // of a trip in f16 pairs (8·U of them per row and column summed in f16, that partial added to the f32 sum), no
 // conversions of x or w — for inputs bounded by a norm (kernels/gemv.ts says where it applies); _r: the fused QKV
 // product with RoPE and the K/V append in its epilogue (shaders/rope_epilogue.wgsl): the subgroup's two columns
-// are the slots of a rotation pair, each streaming weight row rope_col(slot), and one lane stores the pair.
+// are the slots of a rotation pair, each streaming weight row rope_col(slot), and lane m stores row m's pair.
 import { writeWhenRun } from './generate.mjs';
 
 const range = (n) => [...Array(n).keys()];

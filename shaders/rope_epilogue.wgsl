@@ -33,9 +33,11 @@ fn rope_col(c: u32) -> u32 {
   return c - l + l / 2u + (l & 1u) * ROPE_HALF;
 }
 
-// v rounded to the nearest f16 (ties to even), as an f32: round(x / q) · q with q the f16 quantum at v's binade
+// v rounded to the nearest f16 (ties to even), as an f32: round(v / q) · q with q the f16 quantum at v's binade
 // (2^-24 below 2^-14, the subnormals). Written out because f32(f16(x)) is not kept by every compiler: lavapipe folds
-// the pair away, and the rotation then starts from unrounded sums — one f16 ulp off the RoPE launch's outputs.
+// the pair away, and the rotation then starts from unrounded sums — one f16 ulp off the RoPE launch's outputs. It is
+// the conversion of a device that rounds f16 stores to nearest, ties to even, with subnormals (lavapipe, NVIDIA:
+// the same tokens both ways, session 39); one that truncates or flushes them would differ from it by an ulp.
 fn round_f16(v: f32) -> f32 { // (no parameter named x: the reflection would take it for a binding of that name)
   let e = max((bitcast<u32>(v) >> 23u) & 0xffu, 113u) - 10u;   // q = 2^(e − 127); 1 / q exact: 2^(127 − e)
   let r = round(v * bitcast<f32>((254u - e) << 23u)) * bitcast<f32>(e << 23u);
