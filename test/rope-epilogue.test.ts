@@ -304,3 +304,34 @@ describe('RoPE in the decode tiles\' epilogue: the same bits as the tile and the
     }, 300_000);
   }
 });
+
+// Where ropeEpilogueApplies says yes, the launch must find a RoPE entry (else the model would fail to build its step):
+// every GEMV row count and tuning switch that changes the kernel's choice, f32 and f16, with and without the prologue.
+describe('RoPE epilogue: where ropeEpilogueApplies says yes, the product has the entry', () => {
+  it('1..8 rows × FAPOOL_GEMV_CPT × f32 / f16 × norm prologue, FAPOOL_ROPE_EPILOGUE=all', async () => {
+    const g = await gpu();
+    const H = 2, KV = 1, D = 16, K = 64, N = (H + 2 * KV) * D;
+    let yes = 0;
+    for (const cpt of [undefined, '0', '1', '2', '2u2', '4']) {
+      await withEnv('FAPOOL_ROPE_EPILOGUE', 'all', () => withEnv('FAPOOL_GEMV_CPT', cpt, async () => {
+        for (const dtype of ['f32', 'f16'] as const) {
+          if (dtype === 'f16' && !g.caps.f16) continue;
+          for (let M = 1; M <= 8; M++) for (const norm of [false, true]) {
+            if (!ropeEpilogueApplies(g.caps, M, N, K, dtype, norm)) continue;
+            yes++;
+            const x = g.tensor([M, K], dtype, 'x'), w = g.tensor([N, K], dtype, 'w'), out = g.tensor([M, N], dtype, 'qkv');
+            const nw = g.tensor([K], dtype, 'nw'), rows = g.tensor([M, 2], 'u32', 'rows'), q = g.tensor([M, H, D], dtype, 'q');
+            const kCache = g.tensor([2, KV, 4, D], dtype, 'k'), vCache = g.tensor([2, KV, 4, D], dtype, 'v');
+            try {
+              const d = linear(g, { x, w, out, normed: true, norm: norm ? { weight: nw, eps: 1e-5 } : undefined, rope: { rows, q, kCache, vCache, nHeads: H, nKvHeads: KV, headDim: D, theta: 10000 } });
+              expect(d.label, `M=${M} ${dtype} cpt=${cpt} norm=${norm}`).toMatch(/_rope_|_r_f16/);
+            } finally {
+              g.release(x, w, out, nw, rows, q, kCache, vCache);
+            }
+          }
+        }
+      }));
+    }
+    expect(yes, 'some shapes take it').toBeGreaterThan(10);
+  }, 300_000);
+});
