@@ -13,7 +13,7 @@ import { SGM_DIAGNOSTIC, SKINNY_MAX_M, SKINNY_MIN_M, checkSgmOperands, hasSubgro
 import { chooseSkinnyGen, gemmSkinnyOverride, launchSgmSkinnyGen, type SgmSkinnyGenShape } from './gemm-skinny-gen.js';
 import { splitKReduce } from './gemm-splitk.js';
 import { GEMV_MAX_M } from './gemv.js';
-import { ropeEpilogueConstants, ropeEpilogueOperands } from './rope.js';
+import { NO_ROPE_UNIFORMS, ropeEpilogueConstants, ropeEpilogueOperands } from './rope.js';
 
 // ---- subgroup matrix ------------------------------------------------------------------------------
 
@@ -376,7 +376,6 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Disp
   const operands: Record<string, Tensor> = { [`x${v}`]: ops.x, ...(gated ? { [`wg${v}`]: ops.wGate!, [`wu${v}`]: ops.wUp! } : { [`w${v}`]: ops.w! }) };
   const splits = s.splits ?? 1;
   const kfix = (s.fixK ?? tileFixKDefault()) ? l.K : 0;
-  const noRope = { slots: 0, capacity: 0, slotBase: 0 };   // the _r entries' uniforms, unused elsewhere
   if (l.rope) {
     if (splits !== 1 || !SGM_TILE_GEN_ROPE.includes(s.id)) throw new LimitError(`gemm: tile '${s.id}'${splits > 1 ? ` split ${splits} ways` : ''} has no RoPE-epilogue entry (have: ${SGM_TILE_GEN_ROPE.join(', ')}, unsplit)`);
     const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false, kfix, rope: ropeEpilogueConstants(l.rope) });
@@ -387,14 +386,14 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Disp
     if (l.thenNorm) throw new LimitError(`gemm: the row norm after a product runs in the split-K reduce; tile '${s.id}' is not split`);
     const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false, kfix });
     const bind: Record<string, Tensor> = { ...operands, y: l.out, ...(gated ? {} : { bias: l.bias ?? l.x, residual: l.residual ?? l.x }) };
-    return gpu.dispatch(prog, { bind, uniforms: { M: l.M, N: l.N, K: l.K, kper: 0, ...noRope }, workgroups: grid(1) });
+    return gpu.dispatch(prog, { bind, uniforms: { M: l.M, N: l.N, K: l.K, kper: 0, ...NO_ROPE_UNIFORMS }, workgroups: grid(1) });
   }
   if (!Number.isInteger(splits) || splits < 1) throw new ShapeError(`gemm: split-K count must be a positive integer, got ${splits}`);
   if (!SGM_TILE_GEN_SPLIT_K.includes(s.id)) throw new LimitError(`gemm: generated tile '${s.id}' has no split-K entry (have: ${SGM_TILE_GEN_SPLIT_K.join(', ')})`);
   // Every split gets at least one slice: `splits` is an upper bound when K has few slices.
   const slices = ceilDiv(l.K, g.bk), kper = ceilDiv(slices, splits), S = ceilDiv(slices, kper);
   return splitKReduce(gpu, l, S, (part) => gpu.dispatch(gpu.program(program, { id: s.id, epi: NO_EPILOGUE, split: true, kfix }), {
-    bind: { ...operands, part }, uniforms: { M: l.M, N: l.N, K: l.K, kper, ...noRope }, workgroups: grid(S),
+    bind: { ...operands, part }, uniforms: { M: l.M, N: l.N, K: l.K, kper, ...NO_ROPE_UNIFORMS }, workgroups: grid(S),
   }));
 }
 

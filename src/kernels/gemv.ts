@@ -3,7 +3,7 @@
 import { LimitError, ceilDiv, defineProgram, isSoftwareAdapter, type Caps, type Dispatch, type DType, type Gpu, type Tensor } from '../gpu/index.js';
 import { envVar, fixedSubgroupSize, typeSpec } from './common.js';
 import { epilogueConstants, foldGrid, type Epilogue, type GemmLaunch } from './gemm-common.js';
-import { ropeEpilogueConstants, ropeEpilogueOperands } from './rope.js';
+import { NO_ROPE_UNIFORMS, ropeEpilogueConstants, ropeEpilogueOperands } from './rope.js';
 
 /** Largest M the GEMV path takes (its accumulators are registers, one per row of x). */
 export const GEMV_MAX_M = 8;
@@ -173,8 +173,8 @@ export function gemvRopeKernel(caps: Caps, l: Pick<GemmLaunch, 'M' | 'N' | 'K' |
 }
 
 /** What a RoPE epilogue adds to a GEMV's program config and dispatch (without one: its uniforms, unused, as 0). */
-function ropeParts(gpu: Gpu, l: GemmLaunch): { rope?: Record<string, number | boolean>; bind: Record<string, Tensor>; uniforms: Record<string, number> } {
-  if (!l.rope) return { bind: {}, uniforms: { slots: 0, capacity: 0, slotBase: 0 } };
+function ropeParts(gpu: Gpu, l: GemmLaunch): { rope?: Record<string, number | boolean>; bind: Record<string, Tensor>; uniforms: Readonly<Record<string, number>> } {
+  if (!l.rope) return { bind: {}, uniforms: NO_ROPE_UNIFORMS };
   return { rope: ropeEpilogueConstants(l.rope), ...ropeEpilogueOperands(gpu, l.rope) };
 }
 
@@ -211,9 +211,11 @@ export function launchGemv(gpu: Gpu, l: GemmLaunch, tune: GemvTuning = {}): Disp
   const vec4 = l.K % 4 === 0, gated = l.kind === 'gated', suffix = vec4 ? '4' : '';
   const uniforms = { M: l.M, N: l.N, K: l.K };
   // Unused optional operands bind x as a placeholder (read-only, never read: the override is off).
+  // The RoPE entries add a bias at most (no residual: linear checks it).
+  const residual: Record<string, Tensor> = l.rope ? {} : { residual: l.residual ?? l.x };
   const bind: Record<string, Tensor> = gated
     ? { [`x${suffix}`]: l.x, y: l.out, [`wg${suffix}`]: l.wGate!, [`wu${suffix}`]: l.wUp! }
-    : { [`x${suffix}`]: l.x, y: l.out, [`w${suffix}`]: l.w!, bias: l.bias ?? l.x, residual: l.residual ?? l.x };
+    : { [`x${suffix}`]: l.x, y: l.out, [`w${suffix}`]: l.w!, bias: l.bias ?? l.x, ...residual };
   const layout = gemvLayout(caps, l, tune.lanes);
   if (!layout) throw new LimitError(`gemv: the partial sums of ${l.M} rows need more than this device's ${caps.maxWorkgroupStorage} bytes of workgroup memory`);
   const { lanes, rpw } = layout;
@@ -227,10 +229,8 @@ export function launchGemv(gpu: Gpu, l: GemmLaunch, tune: GemvTuning = {}): Disp
   const [gx, gy] = foldGrid(caps, ceilDiv(l.N, rpw));
   const hbind: Record<string, Tensor> = gated
     ? { x8: l.x, wg8: l.wGate!, wu8: l.wUp!, y: l.out }
-    : { x8: l.x, w8: l.w!, y: l.out, bias: l.bias ?? l.x, residual: l.residual ?? l.x };
-  const main = h8 ? hbind : bind;
-  if (l.rope) delete main.residual; // the RoPE entries add a bias at most (linear checks it)
+    : { x8: l.x, w8: l.w!, y: l.out, bias: l.bias ?? l.x, ...residual };
   // The norm weight, or x as a placeholder (the NORM override is off).
   const normW = { [`norm_w${h8 ? '8' : suffix}`]: l.norm?.weight ?? l.x };
-  return gpu.dispatch(prog, { bind: { ...main, ...normW, ...r.bind }, uniforms: { ...uniforms, eps: l.norm?.eps ?? 0, ...r.uniforms }, workgroups: [gx, gy] });
+  return gpu.dispatch(prog, { bind: { ...(h8 ? hbind : bind), ...normW, ...r.bind }, uniforms: { ...uniforms, eps: l.norm?.eps ?? 0, ...r.uniforms }, workgroups: [gx, gy] });
 }

@@ -111,6 +111,9 @@ export function ropeEpilogueConstants(r: RopeEpilogue): Record<string, number | 
   };
 }
 
+/** The RoPE epilogue's uniforms in a launch without one (the GEMV and tile families' Params declare them): unused, 0. */
+export const NO_ROPE_UNIFORMS: Readonly<Record<string, number>> = { slots: 0, capacity: 0, slotBase: 0 };
+
 /** The bindings and uniforms a RoPE epilogue adds to its product's dispatch. */
 export function ropeEpilogueOperands(gpu: Gpu, r: RopeEpilogue): { bind: Record<string, Tensor>; uniforms: Record<string, number> } {
   const [slots, , capacity] = r.kCache.shape as [number, number, number, number];
