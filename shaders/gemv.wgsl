@@ -381,41 +381,52 @@ fn gemv_gated_h8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
 // ---- the QKV product with RoPE in its epilogue (shaders/rope_epilogue.wgsl) -------------------------------
 
 // After reduce(): the threads of each even slot c hand row m's sums of c and c + 1 (the next LANES threads' reduced
-// total) to rope_pair; the RMSNorm scale ss[m] is the row's, the same for both.
-fn store_rope(c: u32, tid: u32) {
+// total) to rope_pair; the RMSNorm scale ss[m] is the row's, the same for both. row0 (row `lane`'s slot and
+// position) and g (the pair's frequency words) were loaded before the K loop, their latency hidden behind it.
+fn store_rope(c: u32, tid: u32, row0: vec2<u32>, g: vec2<u32>) {
   let lane = tid % LANES;
   gather(tid);
   if ((tid / LANES) % 2u == 0u && c < p.N) {
-    for (var m = lane; m < MR; m += LANES) { rope_pair(m, c, acc[m] * ss[m], red[m * WG + tid - lane + LANES] * ss[m]); }
+    for (var m = lane; m < MR; m += LANES) {
+      var row = row0;
+      if (m != lane) { row = rope_row(m); }
+      rope_pair_at(m, c, acc[m] * ss[m], red[m * WG + tid - lane + LANES] * ss[m], row, g);
+    }
   }
 }
+
+// This thread's first row (lane, clamped to the rows) for store_rope.
+fn rope_row0(tid: u32) -> vec2<u32> { return rope_row(min(tid % LANES, MR - 1u)); }
 
 @compute @workgroup_size(WG)
 fn gemv_rope(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
              @builtin(local_invocation_index) tid: u32) {
   let c = col_of(wid, nwg, tid);
+  let row0 = rope_row0(tid); let g = rope_freq(c);
   zero(wid, nwg, tid);
   dots(rope_col(c), tid % LANES);
   reduce(tid);
-  store_rope(c, tid);
+  store_rope(c, tid, row0, g);
 }
 
 @compute @workgroup_size(WG)
 fn gemv_vec4_rope(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                   @builtin(local_invocation_index) tid: u32) {
   let c = col_of(wid, nwg, tid);
+  let row0 = rope_row0(tid); let g = rope_freq(c);
   zero(wid, nwg, tid);
   dots4(rope_col(c), tid % LANES);
   reduce(tid);
-  store_rope(c, tid);
+  store_rope(c, tid, row0, g);
 }
 
 @compute @workgroup_size(WG)
 fn gemv_h8_rope(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                 @builtin(local_invocation_index) tid: u32) {
   let c = col_of(wid, nwg, tid);
+  let row0 = rope_row0(tid); let g = rope_freq(c);
   zero(wid, nwg, tid);
   if (NORM) { dots8_norm(rope_col(c), tid % LANES); } else { dots8(rope_col(c), tid % LANES); }
   reduce(tid);
-  store_rope(c, tid);
+  store_rope(c, tid, row0, g);
 }

@@ -151,7 +151,7 @@ describe('RoPE epilogue at f16\'s edges: the same bits as the product and then t
 });
 
 describe('RoPE epilogue: where it applies, and what it refuses', () => {
-  it('applies on the GEMV path of a decode step (the subgroup GEMV with `all` only), not on a prefill chunk or where FAPOOL_ROPE_EPILOGUE=off', async () => {
+  it('applies on the GEMV path of a decode step, not on a prefill chunk, a 4-column subgroup choice, or where FAPOOL_ROPE_EPILOGUE=off', async () => {
     const g = await gpu();
     expect(ropeEpilogueApplies(g.caps, 1, 384, 256, 'f32')).toBe(true);
     expect(ropeEpilogueApplies(g.caps, 1, 384, 256, 'f32', true)).toBe(true);
@@ -160,13 +160,15 @@ describe('RoPE epilogue: where it applies, and what it refuses', () => {
     await withEnv('FAPOOL_ROPE_EPILOGUE', 'maybe', async () => { expect(() => ropeEpilogueApplies(g.caps, 1, 384, 256, 'f32')).toThrow(LimitError); });
     // A device that binds fewer storage buffers than the largest entry needs keeps the RoPE launch.
     expect(ropeEpilogueApplies({ ...g.caps, maxStorageBuffersPerStage: ROPE_EPILOGUE_STORAGE_BUFFERS - 1 }, 1, 384, 256, 'f32')).toBe(false);
-    // The subgroup kernel's choice of 4 columns a subgroup has no RoPE entry; its pairs take it with `all` only.
+    // The subgroup kernel's choice of 4 columns a subgroup has no RoPE entry; its pairs have one.
     if (g.caps.f16 && gemvSgChoice(g.caps, { M: 4, N: 384, K: 256, dtype: 'f16', normed: true })) {
-      await withEnv('FAPOOL_GEMV_CPT', '4', async () => { expect(gemvRopeKernel(g.caps, { M: 4, N: 384, K: 256, dtype: 'f16', normed: true })).toBe(null); });
+      await withEnv('FAPOOL_GEMV_CPT', '4', async () => {
+        expect(gemvRopeKernel(g.caps, { M: 4, N: 384, K: 256, dtype: 'f16', normed: true })).toBe(null);
+        expect(ropeEpilogueApplies(g.caps, 4, 384, 256, 'f16')).toBe(false);
+      });
       await withEnv('FAPOOL_GEMV_CPT', '2', async () => {
         expect(gemvRopeKernel(g.caps, { M: 4, N: 384, K: 256, dtype: 'f16', normed: true })).toBe('subgroup');
-        expect(ropeEpilogueApplies(g.caps, 4, 384, 256, 'f16')).toBe(false);
-        await withEnv('FAPOOL_ROPE_EPILOGUE', 'all', async () => { expect(ropeEpilogueApplies(g.caps, 4, 384, 256, 'f16')).toBe(true); });
+        expect(ropeEpilogueApplies(g.caps, 4, 384, 256, 'f16')).toBe(true);
       });
     }
   });
@@ -235,13 +237,12 @@ describe('the model with RoPE in the QKV epilogue (FAPOOL_ROPE_EPILOGUE)', () =>
   // subgroup by default, which has no RoPE entry: FAPOOL_GEMV_CPT=2 gives it the pairs (f16-pair products), as
   // seed-4l's N = 12288 has by default.
   // 16 rows: the decode tiles (here their emulated twins, FAPOOL_DECODE_TILES=split:emu; the QKV product unsplit).
-  // The subgroup GEMV's pairs (f16, 2..8 rows) take the RoPE with FAPOOL_ROPE_EPILOGUE=all only (ropeEpilogueApplies).
-  const cases: { dtype: 'f32' | 'f16'; rows: number; append?: string; cpt?: string; tiles?: string; on?: string }[] = [
-    { dtype: 'f32', rows: 1 }, { dtype: 'f16', rows: 1 }, { dtype: 'f16', rows: 2, on: 'all' }, { dtype: 'f16', rows: 4, on: 'all' },
-    { dtype: 'f16', rows: 8, cpt: '2', on: 'all' }, { dtype: 'f16', rows: 8, append: 'after', cpt: '2', on: 'all' }, { dtype: 'f16', rows: 16, tiles: 'split:emu' },
+  const cases: { dtype: 'f32' | 'f16'; rows: number; append?: string; cpt?: string; tiles?: string }[] = [
+    { dtype: 'f32', rows: 1 }, { dtype: 'f16', rows: 1 }, { dtype: 'f16', rows: 2 }, { dtype: 'f16', rows: 4 },
+    { dtype: 'f16', rows: 8, cpt: '2' }, { dtype: 'f16', rows: 8, append: 'after', cpt: '2' }, { dtype: 'f16', rows: 16, tiles: 'split:emu' },
   ];
   for (const c of cases) {
-    it(`${c.dtype}, ${c.rows} rows a step, FAPOOL_ROPE_EPILOGUE=${c.on ?? 'on'}${c.append ? `, FAPOOL_DECODE_APPEND=${c.append}` : ''}${c.cpt ? `, FAPOOL_GEMV_CPT=${c.cpt}` : ''}${c.tiles ? `, FAPOOL_DECODE_TILES=${c.tiles}` : ''}: the same tokens and logits bit for bit, no RoPE launch`, async (ctx) => {
+    it(`${c.dtype}, ${c.rows} rows a step, FAPOOL_ROPE_EPILOGUE=on${c.append ? `, FAPOOL_DECODE_APPEND=${c.append}` : ''}${c.cpt ? `, FAPOOL_GEMV_CPT=${c.cpt}` : ''}${c.tiles ? `, FAPOOL_DECODE_TILES=${c.tiles}` : ''}: the same tokens and logits bit for bit, no RoPE launch`, async (ctx) => {
       const g = await gpu();
       if (c.dtype === 'f16' && !g.caps.f16) { ctx.skip(); return; }
       const weights = await modelWeights(g, c.dtype);
@@ -256,15 +257,9 @@ describe('the model with RoPE in the QKV epilogue (FAPOOL_ROPE_EPILOGUE)', () =>
           gen.dispose();
         }
       }))));
-      const off = await run('off'), on = await run(c.on ?? 'on');
+      const off = await run('off'), on = await run('on');
       const count = (ls: string[], re: RegExp) => ls.filter((l) => re.test(l)).length;
       expect([count(off.launches, /^rope_qkv/), count(on.launches, /^rope_qkv/)], 'RoPE launches off / on').toEqual([modelCfg.nLayers, 0]);
-      if (c.on === 'all') {
-        // `on` leaves the subgroup GEMV's RoPE to its own launch (measured slower fused, session 39).
-        const plain = await run('on');
-        expect(count(plain.launches, /^rope_qkv/), 'on: the subgroup GEMV keeps the RoPE launch').toBe(modelCfg.nLayers);
-        expect(plain.tokens).toEqual(off.tokens);
-      }
       expect(count(on.launches, /_rope_|_r_f16/), 'QKV products with the epilogue').toBe(modelCfg.nLayers);
       expect(on.launches.length).toBe(off.launches.length - modelCfg.nLayers);
       expect(on.tokens, `seed ${r.seed}`).toEqual(off.tokens);
@@ -308,12 +303,12 @@ describe('RoPE in the decode tiles\' epilogue: the same bits as the tile and the
 // Where ropeEpilogueApplies says yes, the launch must find a RoPE entry (else the model would fail to build its step):
 // every GEMV row count and tuning switch that changes the kernel's choice, f32 and f16, with and without the prologue.
 describe('RoPE epilogue: where ropeEpilogueApplies says yes, the product has the entry', () => {
-  it('1..8 rows × FAPOOL_GEMV_CPT × f32 / f16 × norm prologue, FAPOOL_ROPE_EPILOGUE=all', async () => {
+  it('1..8 rows × FAPOOL_GEMV_CPT × f32 / f16 × norm prologue', async () => {
     const g = await gpu();
     const H = 2, KV = 1, D = 16, K = 64, N = (H + 2 * KV) * D;
     let yes = 0;
     for (const cpt of [undefined, '0', '1', '2', '2u2', '4']) {
-      await withEnv('FAPOOL_ROPE_EPILOGUE', 'all', () => withEnv('FAPOOL_GEMV_CPT', cpt, async () => {
+      await withEnv('FAPOOL_GEMV_CPT', cpt, async () => {
         for (const dtype of ['f32', 'f16'] as const) {
           if (dtype === 'f16' && !g.caps.f16) continue;
           for (let M = 1; M <= 8; M++) for (const norm of [false, true]) {
@@ -330,7 +325,7 @@ describe('RoPE epilogue: where ropeEpilogueApplies says yes, the product has the
             }
           }
         }
-      }));
+      });
     }
     expect(yes, 'some shapes take it').toBeGreaterThan(10);
   }, 300_000);

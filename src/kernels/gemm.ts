@@ -216,30 +216,25 @@ export function normEpilogueApplies(caps: Caps, M: number, N: number, K: number,
  * Whether an [M, K] × [N, K]ᵀ QKV product (x normed; `norm`: through the RMSNorm prologue) applies RoPE and the K/V
  * append in its epilogue (LinearArgs.rope): where its default kernel has a RoPE entry, the device binds the epilogue's
  * five more storage buffers, and FAPOOL_ROPE_EPILOGUE (ropeEpilogueMode) takes that kernel. A decode step then has
- * no RoPE launch. The kernels: the per-column GEMV (1–2 rows at seed-4l) and the unsplit decode tiles (9–64 rows) by
- * default; the subgroup GEMV's pairs (3–8 rows) with `all` only — measured slower than the product and the RoPE launch
- * in its first version (H100, session 39), its second not measured yet (rounds/s39b.sh).
+ * no RoPE launch. The kernels: the per-column GEMV (1–2 rows at seed-4l), the subgroup GEMV's pairs (3–8 rows: lane m
+ * stores row m's pair; the same 203 µs a b8 step as the plain entry, so the RoPE launch's 12–30 µs gone, H100 session 40,
+ * rounds/s39b.sh) and the unsplit decode tiles (9–64 rows).
  */
 export function ropeEpilogueApplies(caps: Caps, M: number, N: number, K: number, dtype: DType, norm = false): boolean {
-  const mode = ropeEpilogueMode();
-  if (mode === 'off' || caps.maxStorageBuffersPerStage < ROPE_EPILOGUE_STORAGE_BUFFERS || N % 2 !== 0) return false;
+  if (ropeEpilogueMode() === 'off' || caps.maxStorageBuffersPerStage < ROPE_EPILOGUE_STORAGE_BUFFERS || N % 2 !== 0) return false;
   const path = chooseGemmPath(caps, M, N, K, dtype, false, true);
   if (path === 'subgroup-matrix') return !norm && tileGenRopeApplies(caps, M, N, K);
   if (path !== 'gemv') return false;
-  const kernel = gemvRopeKernel(caps, { M, N, K, dtype, normed: true, norm: norm ? { weight: undefined!, eps: 0 } : undefined });
-  return kernel === 'column' || (kernel === 'subgroup' && mode === 'all');
+  return gemvRopeKernel(caps, { M, N, K, dtype, normed: true, norm: norm ? { weight: undefined!, eps: 0 } : undefined }) !== null;
 }
 
 /** Storage buffers of the largest RoPE-epilogue entry (gemv*_rope with the norm prologue: x, w, y, bias, norm weight, and five). */
 export const ROPE_EPILOGUE_STORAGE_BUFFERS = 10;
 
-/**
- * FAPOOL_ROPE_EPILOGUE: `on` (the default: the per-column GEMV and the decode tiles take the RoPE, ropeEpilogueApplies),
- * `all` (the subgroup GEMV's pairs too) or `off` (the RoPE launch everywhere).
- */
-export type RopeEpilogueMode = 'on' | 'all' | 'off';
+/** FAPOOL_ROPE_EPILOGUE: `on` (the default: the QKV product takes the RoPE where it can, ropeEpilogueApplies) or `off` (the RoPE launch everywhere). */
+export type RopeEpilogueMode = 'on' | 'off';
 export function ropeEpilogueMode(): RopeEpilogueMode {
-  return envChoice('FAPOOL_ROPE_EPILOGUE', ['on', 'all', 'off'] as const, 'on', "expected 'on', 'all' or 'off'");
+  return envChoice('FAPOOL_ROPE_EPILOGUE', ['on', 'off'] as const, 'on', "expected 'on' or 'off'");
 }
 
 /** FAPOOL_NORM_EPILOGUE=on|off: whether normEpilogueApplies may say yes (on by default; off: the norms' own launches). */
