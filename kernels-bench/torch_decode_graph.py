@@ -70,7 +70,27 @@ def events_ms(fn, reps):
     return a.elapsed_time(b) / reps
 
 
-def run_config(model, B, S, reps_graph, reps_eager, dev):
+def kernel_profile(fn, reps):
+    """GPU µs per call of each CUDA kernel fn launches (torch.profiler over reps calls, device time summed by kernel
+    name): where the step's time goes, to set beside ours kernel by kernel (decode-profile's per-launch table)."""
+    from torch.profiler import ProfilerActivity, profile
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(reps):
+            fn()
+        torch.cuda.synchronize()
+    by = {}
+    for e in prof.events():
+        if e.device_type.name != 'CUDA' or e.device_time_total <= 0:
+            continue
+        k = by.setdefault(e.name, [0.0, 0])
+        k[0] += e.device_time_total
+        k[1] += 1
+    rows = [dict(kernel=n, us_per_step=t / reps, count_per_step=c / reps) for n, (t, c) in by.items()]
+    return sorted(rows, key=lambda r: -r['us_per_step'])
+
+
+def run_config(model, B, S, reps_graph, reps_eager, dev, profile_reps=0):
     c = model.c
     need = kv_bytes(c, B, S) + (1 << 30)  # + activations, logits, graph pool (generous)
     free = torch.cuda.mem_get_info()[0]
@@ -135,6 +155,12 @@ def run_config(model, B, S, reps_graph, reps_eager, dev):
             graph.replay()
         torch.cuda.synchronize()
         out['graph_wall_ms'] = (time.perf_counter() - t0) * 1e3 / reps_graph
+        if profile_reps:
+            # Kernels inside a replay are traced where CUPTI reports graph launches; else the eager step's (the same
+            # kernels, each timed on the device alike; only the gaps between them differ).
+            out['kernels'], out['kernels_from'] = kernel_profile(graph.replay, profile_reps), 'graph'
+            if not out['kernels']:
+                out['kernels'], out['kernels_from'] = kernel_profile(eager, profile_reps), 'eager'
         del graph, static_logits
     wb, kb = weight_bytes(model, B), kv_bytes(c, B, S)
     out.update(weight_bytes=wb, kv_bytes=kb, floor_ms=(wb + kb) / HBM_BYTES_PER_S * 1e3,
@@ -152,6 +178,8 @@ def main():
     ap.add_argument('--reps', type=int, default=100, help='graph replays timed per config')
     ap.add_argument('--eager-reps', type=int, default=30)
     ap.add_argument('--configs', help='override, e.g. "1x4096,8x32768"')
+    ap.add_argument('--profile', type=int, default=0, metavar='REPS',
+                    help='also profile REPS graph replays per config: GPU µs a step by kernel (JSON "kernels", top 12 printed)')
     a = ap.parse_args()
     dev = 'cuda'
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -165,13 +193,15 @@ def main():
     for B, S in configs:
         t1 = time.perf_counter()
         try:
-            r = run_config(model, B, S, a.reps, a.eager_reps, dev)
+            r = run_config(model, B, S, a.reps, a.eager_reps, dev, a.profile)
         except torch.cuda.OutOfMemoryError as e:
             torch.cuda.empty_cache()
             r = dict(skipped=f'out of memory: {str(e).splitlines()[0]}')
         r.update(batch=B, context=S, seconds=round(time.perf_counter() - t1, 1))
         rows.append(r)
-        print('DECODE_GRAPH', json.dumps(r), flush=True)
+        print('DECODE_GRAPH', json.dumps({k: v for k, v in r.items() if k != 'kernels'}), flush=True)
+        for k in r.get('kernels', [])[:12]:
+            print(f"  {B}x{S} kernel {k['us_per_step']:9.1f} us x{k['count_per_step']:.0f}  {k['kernel'][:110]}", flush=True)
     hdr = f"{'batch':>5} {'context':>7} | {'graph ms':>9} {'eager ms':>9} {'speed-up':>8} | {'graph tok/s':>11} {'eager tok/s':>11} | {'floor ms':>8} {'floor/graph':>11} | check"
     print(hdr)
     print('-' * len(hdr))
