@@ -13,7 +13,10 @@
 // BK-deep K slices staged in NBUF workgroup tiles; _g{G}: grouped tile order (below); _u: unchecked staging,
 // _un: unchecked without the register prefetch of the next slice; _uf: unchecked with the B fragments loaded one at
 // a time (plain tiles); _u8 / _un8: _u / _un staging 16-byte chunks (vec4<u32>: 8 halves a load, half the loads
-// and half their robustness clamps; the workgroup stores stay scalar). (Session 10 also tried _m, the slice staged as 16×16 matrices loaded from storage: 2–4×
+// and half their robustness clamps; the workgroup stores stay scalar); _u8p2: _u8 prefetching two slices ahead (two
+// register sets, the loop unrolled by two), so a workgroup has two slices' loads in flight while it multiplies — the
+// decode rows' tiles are latency-bound per workgroup (1.5–4 workgroups a SM at 64 rows), and one slice ahead hides only
+// the slice's math, which is short there. (Session 10 also tried _m, the slice staged as 16×16 matrices loaded from storage: 2–4×
 // slower; commit 59e4191.) _ks2 (after the staging suffix; unchecked, one buffer): twice the subgroups, the second
 // R × C group multiplying the second half of every staged BK-deep slice, so a workgroup stages twice the bytes per
 // barrier with the same accumulators per subgroup (more loads in flight where few workgroups walk a long K: the
@@ -52,6 +55,9 @@ export const CONFIGS = [
   // The decode tiles without register prefetch (for devices without robust buffer access, session 26).
   't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8', 'g16x64_sg1x4_k64_b1_un8', 'g32x64_sg1x4_k64_b1_un8', 'g64x64_sg2x2_k32_b1_un8',
   'g64x64_sg2x2_k64_b1_un8_ks2', 't64x64_sg1x4_k128_b1_un8_ks2', 't32x32_sg2x2_k64_b1_un8_ks2',
+  // The decode tiles prefetching two slices ahead (_u8p2, session 40), and two small ones for the emulation tests.
+  't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 't64x64_sg1x4_k64_b1_u8p2', 'g16x64_sg1x4_k64_b1_u8p2', 'g32x64_sg1x4_k64_b1_u8p2', 'g64x64_sg2x2_k32_b1_u8p2',
+  'g64x64_sg2x2_k64_b1_u8p2_ks2', 't32x32_sg2x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1_u8p2_ks2',
 ];
 
 /** Configurations that also get a RoPE-epilogue entry (tg_{id}_r): the plain decode tiles, their twins. */
@@ -60,6 +66,7 @@ export const ROPE = [
   't16x32_sg1x2_k128_b1_u8', 't32x64_sg1x4_k64_b1_u8', 't64x64_sg1x4_k64_b1_u8',
   't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8',
   't32x32_sg2x2_k32_b1', 't32x32_sg2x2_k32_b1_un8',
+  't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 't64x64_sg1x4_k64_b1_u8p2', 't32x32_sg2x2_k32_b1_u8p2',
 ];
 
 /** Configurations that also get a split-K entry (the decode tiles: few rows, long K walked by few workgroups). */
@@ -71,6 +78,7 @@ export const SPLIT_K = [
   't16x32_sg1x2_k128_b1_u8', 't32x64_sg1x4_k64_b1_u8', 't64x64_sg1x4_k64_b1_u8', 'g16x64_sg1x4_k64_b1_u8', 'g32x64_sg1x4_k64_b1_u8', 'g64x64_sg2x2_k32_b1_u8',
   't32x32_sg2x2_k32_b1_un8',
   't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8', 'g16x64_sg1x4_k64_b1_un8', 'g32x64_sg1x4_k64_b1_un8', 'g64x64_sg2x2_k32_b1_un8',
+  't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 't64x64_sg1x4_k64_b1_u8p2', 'g16x64_sg1x4_k64_b1_u8p2', 'g32x64_sg1x4_k64_b1_u8p2', 'g64x64_sg2x2_k32_b1_u8p2', 't32x32_sg2x2_k32_b1_u8p2',
 ];
 
 const SG = 32;   // lanes per subgroup (NVIDIA's; the emulation's EMU_SG)
@@ -78,13 +86,14 @@ const SG = 32;   // lanes per subgroup (NVIDIA's; the emulation's EMU_SG)
 /** A configuration's geometry; `<id>/split` is its split-K entry. */
 export function parseId(idSplit) {
   const [id, mode] = idSplit.split('/');
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf|_u8|_un8)?(_ks2)?$/.exec(id);
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf|_u8|_un8|_u8p2)?(_ks2)?$/.exec(id);
   if (!m) throw new Error(`bad tile-gen id ${id}`);
   const ks = m[10] ? 2 : 1;   // _ks2: two groups of R × C subgroups, each multiplying one half of every staged slice
   const [gated, bm, bn, sgRows, sgCols, bk, nbuf, group] = [m[1] === 'g', ...m.slice(2, 8).map(Number), Number(m[8] ?? 0)];
   const unchecked = m[9] !== undefined, noPrefetch = m[9] === '_un' || m[9] === '_un8', streamB = m[9] === '_uf';
-  const cw = m[9] === '_u8' || m[9] === '_un8' ? 8 : 4;   // halves per staged chunk (one load)
-  if (noPrefetch && nbuf !== 1) throw new Error(`tile-gen id ${id}: _un (no prefetch) is for one tile buffer`);
+  const deep = m[9] === '_u8p2';   // two slices in flight (two register sets)
+  const cw = m[9] === '_u8' || m[9] === '_un8' || deep ? 8 : 4;   // halves per staged chunk (one load)
+  if ((noPrefetch || deep) && nbuf !== 1) throw new Error(`tile-gen id ${id}: _un (no prefetch) and _u8p2 are for one tile buffer`);
   const tm = bm / (16 * sgRows), tn = bn / (16 * sgCols);
   const wg = SG * sgRows * sgCols * ks, qk = bk / cw, brows = gated ? 2 * bn : bn;
   const rpt = wg / qk;   // staged rows per pass of the workgroup
@@ -94,7 +103,7 @@ export function parseId(idSplit) {
   if (!ok) throw new Error(`tile-gen id ${id}: not a whole number of matrices and staged rows per thread (_ks2: K halves of 16k, one unchecked tile buffer, no grouped order, no split-K)`);
   const lds = bk + 8;
   if (mode === 'rope' && (gated || ks > 1 || group)) throw new Error(`tile-gen id ${id}: the RoPE entry is for plain tiles without _ks2 or a grouped order`);
-  return { id, split: mode === 'split', rope: mode === 'rope', ks, cw, unchecked, noPrefetch, streamB, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
+  return { id, split: mode === 'split', rope: mode === 'rope', ks, cw, unchecked, noPrefetch, deep, streamB, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
 }
 
 const range = (n) => [...Array(n).keys()];
@@ -334,15 +343,16 @@ function entry(o, c) {
   }
   const src = (t) => (t < na ? 'x' : gated ? ((t - na) * rpt < bn ? 'wg' : 'wu') : 'w') + cw;
   for (const t of T) P(`  var s${t} = ${cw === 8 ? 'vec4<u32>' : 'vec4<f16>'}();`);
+  if (c.deep) for (const t of T) P(`  var q${t} = vec4<u32>();   // _u8p2: the slice after s${t}'s`);
   for (const a of accs) P(`  var ${a} = ${o.zero};`);
-  const fetch = (ind, kt) => {
+  const fetch = (ind, kt, r = 's') => {
     if (c.unchecked) {
       P(`${ind}{`);
       P(`${ind}  let k4 = ${kt} * ${u(qk)};`);
       for (const t of T) {
         const row = stagedRow(t);
-        if (c.rope && t >= na) P(`${ind}  s${t} = ${src(t)}[wb${t} + k4];`);
-        else P(`${ind}  s${t} = ${src(t)}[${t < na ? 'xb' : 'wb'} + ${row ? `${u(row)} * K4 + ` : ''}k4];`);
+        if (c.rope && t >= na) P(`${ind}  ${r}${t} = ${src(t)}[wb${t} + k4];`);
+        else P(`${ind}  ${r}${t} = ${src(t)}[${t < na ? 'xb' : 'wb'} + ${row ? `${u(row)} * K4 + ` : ''}k4];`);
       }
       P(`${ind}}`);
       return;
@@ -352,7 +362,7 @@ function entry(o, c) {
     for (const t of T) P(`${ind}  s${t} = select(vec4<f16>(), ${src(t)}[o${t} + kc], v${t} && kin);`);
     P(`${ind}}`);
   };
-  const commit = (ind, bufExpr) => {
+  const commit = (ind, bufExpr, r = 's') => {
     P(`${ind}{`);
     P(`${ind}  let ea = ${bufExpr === '0u' ? '' : `${bufExpr} * ${u(aStage)} + `}ws; let eb = ${bufExpr === '0u' ? '' : `${bufExpr} * ${u(bStage)} + `}ws;`);
     for (const t of T) {
@@ -360,12 +370,12 @@ function entry(o, c) {
       const base = off ? `${e} + ${u(off)}` : e;
       if (cw === 8) {
         // 8 halves: each u32 of the chunk is two of them (low half first, as in memory).
-        const h = ['x', 'y', 'z', 'w'].map((q, i) => `let h${t}_${i} = bitcast<vec2<f16>>(s${t}.${q});`).join(' ');
+        const h = ['x', 'y', 'z', 'w'].map((q, i) => `let h${t}_${i} = bitcast<vec2<f16>>(${r}${t}.${q});`).join(' ');
         P(`${ind}  ${h}`);
         P(`${ind}  ${[0, 1, 2, 3].map((i) => `${arr}[${base}${i ? ` + ${u(2 * i)}` : ''}] = h${t}_${i}.x; ${arr}[${base} + ${u(2 * i + 1)}] = h${t}_${i}.y;`).join(' ')}`);
         continue;
       }
-      P(`${ind}  ${arr}[${base}] = s${t}.x; ${arr}[${base} + 1u] = s${t}.y; ${arr}[${base} + 2u] = s${t}.z; ${arr}[${base} + 3u] = s${t}.w;`);
+      P(`${ind}  ${arr}[${base}] = ${r}${t}.x; ${arr}[${base} + 1u] = ${r}${t}.y; ${arr}[${base} + 2u] = ${r}${t}.z; ${arr}[${base} + 3u] = ${r}${t}.w;`);
     }
     P(`${ind}}`);
   };
@@ -422,6 +432,32 @@ function entry(o, c) {
     commit('    ', '0u');
     P('    workgroupBarrier();');
     math('    ', 'sa', 'sb');
+    P('  }');
+  } else if (c.deep) {
+    // _u8p2: slices kt and kt + 1 in registers s and q, the loop unrolled by two so neither set is copied (a copy
+    // would wait for its load); each half commits one set and refills it with the slice two ahead, so the other
+    // set's loads stay in flight through the math.
+    fetch('  ', 'k0');
+    P('  if (k0 + 1u < nk) {');
+    fetch('    ', '(k0 + 1u)', 'q');
+    P('  }');
+    P('  for (var kt = k0; kt < nk; kt += 2u) {');
+    P('    workgroupBarrier();   // every subgroup is done with the previous slice');
+    commit('    ', '0u');
+    P('    workgroupBarrier();');
+    P('    if (kt + 2u < nk) {');
+    fetch('      ', '(kt + 2u)');
+    P('    }');
+    math('    ', 'sa', 'sb');
+    P('    if (kt + 1u < nk) {');
+    P('      workgroupBarrier();');
+    commit('      ', '0u', 'q');
+    P('      workgroupBarrier();');
+    P('      if (kt + 3u < nk) {');
+    fetch('        ', '(kt + 3u)', 'q');
+    P('      }');
+    math('      ', 'sa', 'sb');
+    P('    }');
     P('  }');
   } else if (nbuf === 1) {
     fetch('  ', 'k0');

@@ -9575,6 +9575,1674 @@ fn tg_t32x32_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush2(cb, cb2, row0 + sr + 0u, col0 + sc + 0u, lane, kh == 0u);
 }
 
+@compute @workgroup_size(64)
+fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 16u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u;   // and B-tile row
+  let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 16u;   // its first staged row; then every 4 rows
+  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var s9 = vec4<u32>();
+  var s10 = vec4<u32>();
+  var s11 = vec4<u32>();
+  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
+  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
+  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
+  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
+  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
+  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
+  var q6 = vec4<u32>();   // _u8p2: the slice after s6's
+  var q7 = vec4<u32>();   // _u8p2: the slice after s7's
+  var q8 = vec4<u32>();   // _u8p2: the slice after s8's
+  var q9 = vec4<u32>();   // _u8p2: the slice after s9's
+  var q10 = vec4<u32>();   // _u8p2: the slice after s10's
+  var q11 = vec4<u32>();   // _u8p2: the slice after s11's
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (KK + 127u) / 128u;
+  {
+    let k4 = k0 * 16u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 4u * K4 + k4];
+    s2 = x8[xb + 8u * K4 + k4];
+    s3 = x8[xb + 12u * K4 + k4];
+    s4 = w8[wb + k4];
+    s5 = w8[wb + 4u * K4 + k4];
+    s6 = w8[wb + 8u * K4 + k4];
+    s7 = w8[wb + 12u * K4 + k4];
+    s8 = w8[wb + 16u * K4 + k4];
+    s9 = w8[wb + 20u * K4 + k4];
+    s10 = w8[wb + 24u * K4 + k4];
+    s11 = w8[wb + 28u * K4 + k4];
+  }
+  if (k0 + 1u < nk) {
+    {
+      let k4 = (k0 + 1u) * 16u;
+      q0 = x8[xb + k4];
+      q1 = x8[xb + 4u * K4 + k4];
+      q2 = x8[xb + 8u * K4 + k4];
+      q3 = x8[xb + 12u * K4 + k4];
+      q4 = w8[wb + k4];
+      q5 = w8[wb + 4u * K4 + k4];
+      q6 = w8[wb + 8u * K4 + k4];
+      q7 = w8[wb + 12u * K4 + k4];
+      q8 = w8[wb + 16u * K4 + k4];
+      q9 = w8[wb + 20u * K4 + k4];
+      q10 = w8[wb + 24u * K4 + k4];
+      q11 = w8[wb + 28u * K4 + k4];
+    }
+  }
+  for (var kt = k0; kt < nk; kt += 2u) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 544u] = h1_0.x; As[ea + 544u + 1u] = h1_0.y; As[ea + 544u + 2u] = h1_1.x; As[ea + 544u + 3u] = h1_1.y; As[ea + 544u + 4u] = h1_2.x; As[ea + 544u + 5u] = h1_2.y; As[ea + 544u + 6u] = h1_3.x; As[ea + 544u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      As[ea + 1088u] = h2_0.x; As[ea + 1088u + 1u] = h2_0.y; As[ea + 1088u + 2u] = h2_1.x; As[ea + 1088u + 3u] = h2_1.y; As[ea + 1088u + 4u] = h2_2.x; As[ea + 1088u + 5u] = h2_2.y; As[ea + 1088u + 6u] = h2_3.x; As[ea + 1088u + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      As[ea + 1632u] = h3_0.x; As[ea + 1632u + 1u] = h3_0.y; As[ea + 1632u + 2u] = h3_1.x; As[ea + 1632u + 3u] = h3_1.y; As[ea + 1632u + 4u] = h3_2.x; As[ea + 1632u + 5u] = h3_2.y; As[ea + 1632u + 6u] = h3_3.x; As[ea + 1632u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 544u] = h5_0.x; Bs[eb + 544u + 1u] = h5_0.y; Bs[eb + 544u + 2u] = h5_1.x; Bs[eb + 544u + 3u] = h5_1.y; Bs[eb + 544u + 4u] = h5_2.x; Bs[eb + 544u + 5u] = h5_2.y; Bs[eb + 544u + 6u] = h5_3.x; Bs[eb + 544u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 1088u] = h6_0.x; Bs[eb + 1088u + 1u] = h6_0.y; Bs[eb + 1088u + 2u] = h6_1.x; Bs[eb + 1088u + 3u] = h6_1.y; Bs[eb + 1088u + 4u] = h6_2.x; Bs[eb + 1088u + 5u] = h6_2.y; Bs[eb + 1088u + 6u] = h6_3.x; Bs[eb + 1088u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 1632u] = h7_0.x; Bs[eb + 1632u + 1u] = h7_0.y; Bs[eb + 1632u + 2u] = h7_1.x; Bs[eb + 1632u + 3u] = h7_1.y; Bs[eb + 1632u + 4u] = h7_2.x; Bs[eb + 1632u + 5u] = h7_2.y; Bs[eb + 1632u + 6u] = h7_3.x; Bs[eb + 1632u + 7u] = h7_3.y;
+      let h8_0 = bitcast<vec2<f16>>(s8.x); let h8_1 = bitcast<vec2<f16>>(s8.y); let h8_2 = bitcast<vec2<f16>>(s8.z); let h8_3 = bitcast<vec2<f16>>(s8.w);
+      Bs[eb + 2176u] = h8_0.x; Bs[eb + 2176u + 1u] = h8_0.y; Bs[eb + 2176u + 2u] = h8_1.x; Bs[eb + 2176u + 3u] = h8_1.y; Bs[eb + 2176u + 4u] = h8_2.x; Bs[eb + 2176u + 5u] = h8_2.y; Bs[eb + 2176u + 6u] = h8_3.x; Bs[eb + 2176u + 7u] = h8_3.y;
+      let h9_0 = bitcast<vec2<f16>>(s9.x); let h9_1 = bitcast<vec2<f16>>(s9.y); let h9_2 = bitcast<vec2<f16>>(s9.z); let h9_3 = bitcast<vec2<f16>>(s9.w);
+      Bs[eb + 2720u] = h9_0.x; Bs[eb + 2720u + 1u] = h9_0.y; Bs[eb + 2720u + 2u] = h9_1.x; Bs[eb + 2720u + 3u] = h9_1.y; Bs[eb + 2720u + 4u] = h9_2.x; Bs[eb + 2720u + 5u] = h9_2.y; Bs[eb + 2720u + 6u] = h9_3.x; Bs[eb + 2720u + 7u] = h9_3.y;
+      let h10_0 = bitcast<vec2<f16>>(s10.x); let h10_1 = bitcast<vec2<f16>>(s10.y); let h10_2 = bitcast<vec2<f16>>(s10.z); let h10_3 = bitcast<vec2<f16>>(s10.w);
+      Bs[eb + 3264u] = h10_0.x; Bs[eb + 3264u + 1u] = h10_0.y; Bs[eb + 3264u + 2u] = h10_1.x; Bs[eb + 3264u + 3u] = h10_1.y; Bs[eb + 3264u + 4u] = h10_2.x; Bs[eb + 3264u + 5u] = h10_2.y; Bs[eb + 3264u + 6u] = h10_3.x; Bs[eb + 3264u + 7u] = h10_3.y;
+      let h11_0 = bitcast<vec2<f16>>(s11.x); let h11_1 = bitcast<vec2<f16>>(s11.y); let h11_2 = bitcast<vec2<f16>>(s11.z); let h11_3 = bitcast<vec2<f16>>(s11.w);
+      Bs[eb + 3808u] = h11_0.x; Bs[eb + 3808u + 1u] = h11_0.y; Bs[eb + 3808u + 2u] = h11_1.x; Bs[eb + 3808u + 3u] = h11_1.y; Bs[eb + 3808u + 4u] = h11_2.x; Bs[eb + 3808u + 5u] = h11_2.y; Bs[eb + 3808u + 6u] = h11_3.x; Bs[eb + 3808u + 7u] = h11_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 2u < nk) {
+      {
+        let k4 = (kt + 2u) * 16u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 4u * K4 + k4];
+        s2 = x8[xb + 8u * K4 + k4];
+        s3 = x8[xb + 12u * K4 + k4];
+        s4 = w8[wb + k4];
+        s5 = w8[wb + 4u * K4 + k4];
+        s6 = w8[wb + 8u * K4 + k4];
+        s7 = w8[wb + 12u * K4 + k4];
+        s8 = w8[wb + 16u * K4 + k4];
+        s9 = w8[wb + 20u * K4 + k4];
+        s10 = w8[wb + 24u * K4 + k4];
+        s11 = w8[wb + 28u * K4 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 64u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 64u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 80u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 80u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 96u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 96u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 112u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 112u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    if (kt + 1u < nk) {
+      workgroupBarrier();
+      {
+        let ea = ws; let eb = ws;
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
+        As[ea + 544u] = h1_0.x; As[ea + 544u + 1u] = h1_0.y; As[ea + 544u + 2u] = h1_1.x; As[ea + 544u + 3u] = h1_1.y; As[ea + 544u + 4u] = h1_2.x; As[ea + 544u + 5u] = h1_2.y; As[ea + 544u + 6u] = h1_3.x; As[ea + 544u + 7u] = h1_3.y;
+        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
+        As[ea + 1088u] = h2_0.x; As[ea + 1088u + 1u] = h2_0.y; As[ea + 1088u + 2u] = h2_1.x; As[ea + 1088u + 3u] = h2_1.y; As[ea + 1088u + 4u] = h2_2.x; As[ea + 1088u + 5u] = h2_2.y; As[ea + 1088u + 6u] = h2_3.x; As[ea + 1088u + 7u] = h2_3.y;
+        let h3_0 = bitcast<vec2<f16>>(q3.x); let h3_1 = bitcast<vec2<f16>>(q3.y); let h3_2 = bitcast<vec2<f16>>(q3.z); let h3_3 = bitcast<vec2<f16>>(q3.w);
+        As[ea + 1632u] = h3_0.x; As[ea + 1632u + 1u] = h3_0.y; As[ea + 1632u + 2u] = h3_1.x; As[ea + 1632u + 3u] = h3_1.y; As[ea + 1632u + 4u] = h3_2.x; As[ea + 1632u + 5u] = h3_2.y; As[ea + 1632u + 6u] = h3_3.x; As[ea + 1632u + 7u] = h3_3.y;
+        let h4_0 = bitcast<vec2<f16>>(q4.x); let h4_1 = bitcast<vec2<f16>>(q4.y); let h4_2 = bitcast<vec2<f16>>(q4.z); let h4_3 = bitcast<vec2<f16>>(q4.w);
+        Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+        let h5_0 = bitcast<vec2<f16>>(q5.x); let h5_1 = bitcast<vec2<f16>>(q5.y); let h5_2 = bitcast<vec2<f16>>(q5.z); let h5_3 = bitcast<vec2<f16>>(q5.w);
+        Bs[eb + 544u] = h5_0.x; Bs[eb + 544u + 1u] = h5_0.y; Bs[eb + 544u + 2u] = h5_1.x; Bs[eb + 544u + 3u] = h5_1.y; Bs[eb + 544u + 4u] = h5_2.x; Bs[eb + 544u + 5u] = h5_2.y; Bs[eb + 544u + 6u] = h5_3.x; Bs[eb + 544u + 7u] = h5_3.y;
+        let h6_0 = bitcast<vec2<f16>>(q6.x); let h6_1 = bitcast<vec2<f16>>(q6.y); let h6_2 = bitcast<vec2<f16>>(q6.z); let h6_3 = bitcast<vec2<f16>>(q6.w);
+        Bs[eb + 1088u] = h6_0.x; Bs[eb + 1088u + 1u] = h6_0.y; Bs[eb + 1088u + 2u] = h6_1.x; Bs[eb + 1088u + 3u] = h6_1.y; Bs[eb + 1088u + 4u] = h6_2.x; Bs[eb + 1088u + 5u] = h6_2.y; Bs[eb + 1088u + 6u] = h6_3.x; Bs[eb + 1088u + 7u] = h6_3.y;
+        let h7_0 = bitcast<vec2<f16>>(q7.x); let h7_1 = bitcast<vec2<f16>>(q7.y); let h7_2 = bitcast<vec2<f16>>(q7.z); let h7_3 = bitcast<vec2<f16>>(q7.w);
+        Bs[eb + 1632u] = h7_0.x; Bs[eb + 1632u + 1u] = h7_0.y; Bs[eb + 1632u + 2u] = h7_1.x; Bs[eb + 1632u + 3u] = h7_1.y; Bs[eb + 1632u + 4u] = h7_2.x; Bs[eb + 1632u + 5u] = h7_2.y; Bs[eb + 1632u + 6u] = h7_3.x; Bs[eb + 1632u + 7u] = h7_3.y;
+        let h8_0 = bitcast<vec2<f16>>(q8.x); let h8_1 = bitcast<vec2<f16>>(q8.y); let h8_2 = bitcast<vec2<f16>>(q8.z); let h8_3 = bitcast<vec2<f16>>(q8.w);
+        Bs[eb + 2176u] = h8_0.x; Bs[eb + 2176u + 1u] = h8_0.y; Bs[eb + 2176u + 2u] = h8_1.x; Bs[eb + 2176u + 3u] = h8_1.y; Bs[eb + 2176u + 4u] = h8_2.x; Bs[eb + 2176u + 5u] = h8_2.y; Bs[eb + 2176u + 6u] = h8_3.x; Bs[eb + 2176u + 7u] = h8_3.y;
+        let h9_0 = bitcast<vec2<f16>>(q9.x); let h9_1 = bitcast<vec2<f16>>(q9.y); let h9_2 = bitcast<vec2<f16>>(q9.z); let h9_3 = bitcast<vec2<f16>>(q9.w);
+        Bs[eb + 2720u] = h9_0.x; Bs[eb + 2720u + 1u] = h9_0.y; Bs[eb + 2720u + 2u] = h9_1.x; Bs[eb + 2720u + 3u] = h9_1.y; Bs[eb + 2720u + 4u] = h9_2.x; Bs[eb + 2720u + 5u] = h9_2.y; Bs[eb + 2720u + 6u] = h9_3.x; Bs[eb + 2720u + 7u] = h9_3.y;
+        let h10_0 = bitcast<vec2<f16>>(q10.x); let h10_1 = bitcast<vec2<f16>>(q10.y); let h10_2 = bitcast<vec2<f16>>(q10.z); let h10_3 = bitcast<vec2<f16>>(q10.w);
+        Bs[eb + 3264u] = h10_0.x; Bs[eb + 3264u + 1u] = h10_0.y; Bs[eb + 3264u + 2u] = h10_1.x; Bs[eb + 3264u + 3u] = h10_1.y; Bs[eb + 3264u + 4u] = h10_2.x; Bs[eb + 3264u + 5u] = h10_2.y; Bs[eb + 3264u + 6u] = h10_3.x; Bs[eb + 3264u + 7u] = h10_3.y;
+        let h11_0 = bitcast<vec2<f16>>(q11.x); let h11_1 = bitcast<vec2<f16>>(q11.y); let h11_2 = bitcast<vec2<f16>>(q11.z); let h11_3 = bitcast<vec2<f16>>(q11.w);
+        Bs[eb + 3808u] = h11_0.x; Bs[eb + 3808u + 1u] = h11_0.y; Bs[eb + 3808u + 2u] = h11_1.x; Bs[eb + 3808u + 3u] = h11_1.y; Bs[eb + 3808u + 4u] = h11_2.x; Bs[eb + 3808u + 5u] = h11_2.y; Bs[eb + 3808u + 6u] = h11_3.x; Bs[eb + 3808u + 7u] = h11_3.y;
+      }
+      workgroupBarrier();
+      if (kt + 3u < nk) {
+        {
+          let k4 = (kt + 3u) * 16u;
+          q0 = x8[xb + k4];
+          q1 = x8[xb + 4u * K4 + k4];
+          q2 = x8[xb + 8u * K4 + k4];
+          q3 = x8[xb + 12u * K4 + k4];
+          q4 = w8[wb + k4];
+          q5 = w8[wb + 4u * K4 + k4];
+          q6 = w8[wb + 8u * K4 + k4];
+          q7 = w8[wb + 12u * K4 + k4];
+          q8 = w8[wb + 16u * K4 + k4];
+          q9 = w8[wb + 20u * K4 + k4];
+          q10 = w8[wb + 24u * K4 + k4];
+          q11 = w8[wb + 28u * K4 + k4];
+        }
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 136u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 136u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 136u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 136u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 136u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 136u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 136u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 136u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 64u, 136u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 64u, 136u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 80u, 136u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 80u, 136u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 96u, 136u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 96u, 136u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 112u, 136u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 112u, 136u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 64u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
+  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
+  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
+  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
+  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
+  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
+  {
+    let k4 = k0 * 8u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 16u * K4 + k4];
+    s2 = w8[wb + k4];
+    s3 = w8[wb + 16u * K4 + k4];
+    s4 = w8[wb + 32u * K4 + k4];
+    s5 = w8[wb + 48u * K4 + k4];
+  }
+  if (k0 + 1u < nk) {
+    {
+      let k4 = (k0 + 1u) * 8u;
+      q0 = x8[xb + k4];
+      q1 = x8[xb + 16u * K4 + k4];
+      q2 = w8[wb + k4];
+      q3 = w8[wb + 16u * K4 + k4];
+      q4 = w8[wb + 32u * K4 + k4];
+      q5 = w8[wb + 48u * K4 + k4];
+    }
+  }
+  for (var kt = k0; kt < nk; kt += 2u) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 1152u] = h3_0.x; Bs[eb + 1152u + 1u] = h3_0.y; Bs[eb + 1152u + 2u] = h3_1.x; Bs[eb + 1152u + 3u] = h3_1.y; Bs[eb + 1152u + 4u] = h3_2.x; Bs[eb + 1152u + 5u] = h3_2.y; Bs[eb + 1152u + 6u] = h3_3.x; Bs[eb + 1152u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 2304u] = h4_0.x; Bs[eb + 2304u + 1u] = h4_0.y; Bs[eb + 2304u + 2u] = h4_1.x; Bs[eb + 2304u + 3u] = h4_1.y; Bs[eb + 2304u + 4u] = h4_2.x; Bs[eb + 2304u + 5u] = h4_2.y; Bs[eb + 2304u + 6u] = h4_3.x; Bs[eb + 2304u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 3456u] = h5_0.x; Bs[eb + 3456u + 1u] = h5_0.y; Bs[eb + 3456u + 2u] = h5_1.x; Bs[eb + 3456u + 3u] = h5_1.y; Bs[eb + 3456u + 4u] = h5_2.x; Bs[eb + 3456u + 5u] = h5_2.y; Bs[eb + 3456u + 6u] = h5_3.x; Bs[eb + 3456u + 7u] = h5_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 2u < nk) {
+      {
+        let k4 = (kt + 2u) * 8u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 16u * K4 + k4];
+        s2 = w8[wb + k4];
+        s3 = w8[wb + 16u * K4 + k4];
+        s4 = w8[wb + 32u * K4 + k4];
+        s5 = w8[wb + 48u * K4 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+    if (kt + 1u < nk) {
+      workgroupBarrier();
+      {
+        let ea = ws; let eb = ws;
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
+        As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
+        Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+        let h3_0 = bitcast<vec2<f16>>(q3.x); let h3_1 = bitcast<vec2<f16>>(q3.y); let h3_2 = bitcast<vec2<f16>>(q3.z); let h3_3 = bitcast<vec2<f16>>(q3.w);
+        Bs[eb + 1152u] = h3_0.x; Bs[eb + 1152u + 1u] = h3_0.y; Bs[eb + 1152u + 2u] = h3_1.x; Bs[eb + 1152u + 3u] = h3_1.y; Bs[eb + 1152u + 4u] = h3_2.x; Bs[eb + 1152u + 5u] = h3_2.y; Bs[eb + 1152u + 6u] = h3_3.x; Bs[eb + 1152u + 7u] = h3_3.y;
+        let h4_0 = bitcast<vec2<f16>>(q4.x); let h4_1 = bitcast<vec2<f16>>(q4.y); let h4_2 = bitcast<vec2<f16>>(q4.z); let h4_3 = bitcast<vec2<f16>>(q4.w);
+        Bs[eb + 2304u] = h4_0.x; Bs[eb + 2304u + 1u] = h4_0.y; Bs[eb + 2304u + 2u] = h4_1.x; Bs[eb + 2304u + 3u] = h4_1.y; Bs[eb + 2304u + 4u] = h4_2.x; Bs[eb + 2304u + 5u] = h4_2.y; Bs[eb + 2304u + 6u] = h4_3.x; Bs[eb + 2304u + 7u] = h4_3.y;
+        let h5_0 = bitcast<vec2<f16>>(q5.x); let h5_1 = bitcast<vec2<f16>>(q5.y); let h5_2 = bitcast<vec2<f16>>(q5.z); let h5_3 = bitcast<vec2<f16>>(q5.w);
+        Bs[eb + 3456u] = h5_0.x; Bs[eb + 3456u + 1u] = h5_0.y; Bs[eb + 3456u + 2u] = h5_1.x; Bs[eb + 3456u + 3u] = h5_1.y; Bs[eb + 3456u + 4u] = h5_2.x; Bs[eb + 3456u + 5u] = h5_2.y; Bs[eb + 3456u + 6u] = h5_3.x; Bs[eb + 3456u + 7u] = h5_3.y;
+      }
+      workgroupBarrier();
+      if (kt + 3u < nk) {
+        {
+          let k4 = (kt + 3u) * 8u;
+          q0 = x8[xb + k4];
+          q1 = x8[xb + 16u * K4 + k4];
+          q2 = w8[wb + k4];
+          q3 = w8[wb + 16u * K4 + k4];
+          q4 = w8[wb + 32u * K4 + k4];
+          q5 = w8[wb + 48u * K4 + k4];
+        }
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      }
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
+  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
+  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
+  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
+  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
+  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
+  var q6 = vec4<u32>();   // _u8p2: the slice after s6's
+  var q7 = vec4<u32>();   // _u8p2: the slice after s7's
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
+  {
+    let k4 = k0 * 8u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 16u * K4 + k4];
+    s2 = x8[xb + 32u * K4 + k4];
+    s3 = x8[xb + 48u * K4 + k4];
+    s4 = w8[wb + k4];
+    s5 = w8[wb + 16u * K4 + k4];
+    s6 = w8[wb + 32u * K4 + k4];
+    s7 = w8[wb + 48u * K4 + k4];
+  }
+  if (k0 + 1u < nk) {
+    {
+      let k4 = (k0 + 1u) * 8u;
+      q0 = x8[xb + k4];
+      q1 = x8[xb + 16u * K4 + k4];
+      q2 = x8[xb + 32u * K4 + k4];
+      q3 = x8[xb + 48u * K4 + k4];
+      q4 = w8[wb + k4];
+      q5 = w8[wb + 16u * K4 + k4];
+      q6 = w8[wb + 32u * K4 + k4];
+      q7 = w8[wb + 48u * K4 + k4];
+    }
+  }
+  for (var kt = k0; kt < nk; kt += 2u) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      As[ea + 2304u] = h2_0.x; As[ea + 2304u + 1u] = h2_0.y; As[ea + 2304u + 2u] = h2_1.x; As[ea + 2304u + 3u] = h2_1.y; As[ea + 2304u + 4u] = h2_2.x; As[ea + 2304u + 5u] = h2_2.y; As[ea + 2304u + 6u] = h2_3.x; As[ea + 2304u + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      As[ea + 3456u] = h3_0.x; As[ea + 3456u + 1u] = h3_0.y; As[ea + 3456u + 2u] = h3_1.x; As[ea + 3456u + 3u] = h3_1.y; As[ea + 3456u + 4u] = h3_2.x; As[ea + 3456u + 5u] = h3_2.y; As[ea + 3456u + 6u] = h3_3.x; As[ea + 3456u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 1152u] = h5_0.x; Bs[eb + 1152u + 1u] = h5_0.y; Bs[eb + 1152u + 2u] = h5_1.x; Bs[eb + 1152u + 3u] = h5_1.y; Bs[eb + 1152u + 4u] = h5_2.x; Bs[eb + 1152u + 5u] = h5_2.y; Bs[eb + 1152u + 6u] = h5_3.x; Bs[eb + 1152u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 2304u] = h6_0.x; Bs[eb + 2304u + 1u] = h6_0.y; Bs[eb + 2304u + 2u] = h6_1.x; Bs[eb + 2304u + 3u] = h6_1.y; Bs[eb + 2304u + 4u] = h6_2.x; Bs[eb + 2304u + 5u] = h6_2.y; Bs[eb + 2304u + 6u] = h6_3.x; Bs[eb + 2304u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 3456u] = h7_0.x; Bs[eb + 3456u + 1u] = h7_0.y; Bs[eb + 3456u + 2u] = h7_1.x; Bs[eb + 3456u + 3u] = h7_1.y; Bs[eb + 3456u + 4u] = h7_2.x; Bs[eb + 3456u + 5u] = h7_2.y; Bs[eb + 3456u + 6u] = h7_3.x; Bs[eb + 3456u + 7u] = h7_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 2u < nk) {
+      {
+        let k4 = (kt + 2u) * 8u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 16u * K4 + k4];
+        s2 = x8[xb + 32u * K4 + k4];
+        s3 = x8[xb + 48u * K4 + k4];
+        s4 = w8[wb + k4];
+        s5 = w8[wb + 16u * K4 + k4];
+        s6 = w8[wb + 32u * K4 + k4];
+        s7 = w8[wb + 48u * K4 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2304u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3456u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2320u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3472u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2336u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3488u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2352u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3504u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+    }
+    if (kt + 1u < nk) {
+      workgroupBarrier();
+      {
+        let ea = ws; let eb = ws;
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
+        As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
+        As[ea + 2304u] = h2_0.x; As[ea + 2304u + 1u] = h2_0.y; As[ea + 2304u + 2u] = h2_1.x; As[ea + 2304u + 3u] = h2_1.y; As[ea + 2304u + 4u] = h2_2.x; As[ea + 2304u + 5u] = h2_2.y; As[ea + 2304u + 6u] = h2_3.x; As[ea + 2304u + 7u] = h2_3.y;
+        let h3_0 = bitcast<vec2<f16>>(q3.x); let h3_1 = bitcast<vec2<f16>>(q3.y); let h3_2 = bitcast<vec2<f16>>(q3.z); let h3_3 = bitcast<vec2<f16>>(q3.w);
+        As[ea + 3456u] = h3_0.x; As[ea + 3456u + 1u] = h3_0.y; As[ea + 3456u + 2u] = h3_1.x; As[ea + 3456u + 3u] = h3_1.y; As[ea + 3456u + 4u] = h3_2.x; As[ea + 3456u + 5u] = h3_2.y; As[ea + 3456u + 6u] = h3_3.x; As[ea + 3456u + 7u] = h3_3.y;
+        let h4_0 = bitcast<vec2<f16>>(q4.x); let h4_1 = bitcast<vec2<f16>>(q4.y); let h4_2 = bitcast<vec2<f16>>(q4.z); let h4_3 = bitcast<vec2<f16>>(q4.w);
+        Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+        let h5_0 = bitcast<vec2<f16>>(q5.x); let h5_1 = bitcast<vec2<f16>>(q5.y); let h5_2 = bitcast<vec2<f16>>(q5.z); let h5_3 = bitcast<vec2<f16>>(q5.w);
+        Bs[eb + 1152u] = h5_0.x; Bs[eb + 1152u + 1u] = h5_0.y; Bs[eb + 1152u + 2u] = h5_1.x; Bs[eb + 1152u + 3u] = h5_1.y; Bs[eb + 1152u + 4u] = h5_2.x; Bs[eb + 1152u + 5u] = h5_2.y; Bs[eb + 1152u + 6u] = h5_3.x; Bs[eb + 1152u + 7u] = h5_3.y;
+        let h6_0 = bitcast<vec2<f16>>(q6.x); let h6_1 = bitcast<vec2<f16>>(q6.y); let h6_2 = bitcast<vec2<f16>>(q6.z); let h6_3 = bitcast<vec2<f16>>(q6.w);
+        Bs[eb + 2304u] = h6_0.x; Bs[eb + 2304u + 1u] = h6_0.y; Bs[eb + 2304u + 2u] = h6_1.x; Bs[eb + 2304u + 3u] = h6_1.y; Bs[eb + 2304u + 4u] = h6_2.x; Bs[eb + 2304u + 5u] = h6_2.y; Bs[eb + 2304u + 6u] = h6_3.x; Bs[eb + 2304u + 7u] = h6_3.y;
+        let h7_0 = bitcast<vec2<f16>>(q7.x); let h7_1 = bitcast<vec2<f16>>(q7.y); let h7_2 = bitcast<vec2<f16>>(q7.z); let h7_3 = bitcast<vec2<f16>>(q7.w);
+        Bs[eb + 3456u] = h7_0.x; Bs[eb + 3456u + 1u] = h7_0.y; Bs[eb + 3456u + 2u] = h7_1.x; Bs[eb + 3456u + 3u] = h7_1.y; Bs[eb + 3456u + 4u] = h7_2.x; Bs[eb + 3456u + 5u] = h7_2.y; Bs[eb + 3456u + 6u] = h7_3.x; Bs[eb + 3456u + 7u] = h7_3.y;
+      }
+      workgroupBarrier();
+      if (kt + 3u < nk) {
+        {
+          let k4 = (kt + 3u) * 8u;
+          q0 = x8[xb + k4];
+          q1 = x8[xb + 16u * K4 + k4];
+          q2 = x8[xb + 32u * K4 + k4];
+          q3 = x8[xb + 48u * K4 + k4];
+          q4 = w8[wb + k4];
+          q5 = w8[wb + 16u * K4 + k4];
+          q6 = w8[wb + 32u * K4 + k4];
+          q7 = w8[wb + 48u * K4 + k4];
+        }
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+        let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2304u, 72u);
+        let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3456u, 72u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+        c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+        c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+        let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2320u, 72u);
+        let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3472u, 72u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+        c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+        c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+        let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2336u, 72u);
+        let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3488u, 72u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+        c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+        c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+        let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2352u, 72u);
+        let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3504u, 72u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+        c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+        c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      }
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 16u; let col0 = wid.x * 64u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
+  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
+  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
+  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
+  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
+  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
+  var q6 = vec4<u32>();   // _u8p2: the slice after s6's
+  var q7 = vec4<u32>();   // _u8p2: the slice after s7's
+  var q8 = vec4<u32>();   // _u8p2: the slice after s8's
+  var g00 = subgroup_matrix_result<f32, 16, 16>();
+  var u00 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
+  {
+    let k4 = k0 * 8u;
+    s0 = x8[xb + k4];
+    s1 = wg8[wb + k4];
+    s2 = wg8[wb + 16u * K4 + k4];
+    s3 = wg8[wb + 32u * K4 + k4];
+    s4 = wg8[wb + 48u * K4 + k4];
+    s5 = wu8[wb + k4];
+    s6 = wu8[wb + 16u * K4 + k4];
+    s7 = wu8[wb + 32u * K4 + k4];
+    s8 = wu8[wb + 48u * K4 + k4];
+  }
+  if (k0 + 1u < nk) {
+    {
+      let k4 = (k0 + 1u) * 8u;
+      q0 = x8[xb + k4];
+      q1 = wg8[wb + k4];
+      q2 = wg8[wb + 16u * K4 + k4];
+      q3 = wg8[wb + 32u * K4 + k4];
+      q4 = wg8[wb + 48u * K4 + k4];
+      q5 = wu8[wb + k4];
+      q6 = wu8[wb + 16u * K4 + k4];
+      q7 = wu8[wb + 32u * K4 + k4];
+      q8 = wu8[wb + 48u * K4 + k4];
+    }
+  }
+  for (var kt = k0; kt < nk; kt += 2u) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb + 1152u] = h2_0.x; Bs[eb + 1152u + 1u] = h2_0.y; Bs[eb + 1152u + 2u] = h2_1.x; Bs[eb + 1152u + 3u] = h2_1.y; Bs[eb + 1152u + 4u] = h2_2.x; Bs[eb + 1152u + 5u] = h2_2.y; Bs[eb + 1152u + 6u] = h2_3.x; Bs[eb + 1152u + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 2304u] = h3_0.x; Bs[eb + 2304u + 1u] = h3_0.y; Bs[eb + 2304u + 2u] = h3_1.x; Bs[eb + 2304u + 3u] = h3_1.y; Bs[eb + 2304u + 4u] = h3_2.x; Bs[eb + 2304u + 5u] = h3_2.y; Bs[eb + 2304u + 6u] = h3_3.x; Bs[eb + 2304u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 3456u] = h4_0.x; Bs[eb + 3456u + 1u] = h4_0.y; Bs[eb + 3456u + 2u] = h4_1.x; Bs[eb + 3456u + 3u] = h4_1.y; Bs[eb + 3456u + 4u] = h4_2.x; Bs[eb + 3456u + 5u] = h4_2.y; Bs[eb + 3456u + 6u] = h4_3.x; Bs[eb + 3456u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 4608u] = h5_0.x; Bs[eb + 4608u + 1u] = h5_0.y; Bs[eb + 4608u + 2u] = h5_1.x; Bs[eb + 4608u + 3u] = h5_1.y; Bs[eb + 4608u + 4u] = h5_2.x; Bs[eb + 4608u + 5u] = h5_2.y; Bs[eb + 4608u + 6u] = h5_3.x; Bs[eb + 4608u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 5760u] = h6_0.x; Bs[eb + 5760u + 1u] = h6_0.y; Bs[eb + 5760u + 2u] = h6_1.x; Bs[eb + 5760u + 3u] = h6_1.y; Bs[eb + 5760u + 4u] = h6_2.x; Bs[eb + 5760u + 5u] = h6_2.y; Bs[eb + 5760u + 6u] = h6_3.x; Bs[eb + 5760u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 6912u] = h7_0.x; Bs[eb + 6912u + 1u] = h7_0.y; Bs[eb + 6912u + 2u] = h7_1.x; Bs[eb + 6912u + 3u] = h7_1.y; Bs[eb + 6912u + 4u] = h7_2.x; Bs[eb + 6912u + 5u] = h7_2.y; Bs[eb + 6912u + 6u] = h7_3.x; Bs[eb + 6912u + 7u] = h7_3.y;
+      let h8_0 = bitcast<vec2<f16>>(s8.x); let h8_1 = bitcast<vec2<f16>>(s8.y); let h8_2 = bitcast<vec2<f16>>(s8.z); let h8_3 = bitcast<vec2<f16>>(s8.w);
+      Bs[eb + 8064u] = h8_0.x; Bs[eb + 8064u + 1u] = h8_0.y; Bs[eb + 8064u + 2u] = h8_1.x; Bs[eb + 8064u + 3u] = h8_1.y; Bs[eb + 8064u + 4u] = h8_2.x; Bs[eb + 8064u + 5u] = h8_2.y; Bs[eb + 8064u + 6u] = h8_3.x; Bs[eb + 8064u + 7u] = h8_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 2u < nk) {
+      {
+        let k4 = (kt + 2u) * 8u;
+        s0 = x8[xb + k4];
+        s1 = wg8[wb + k4];
+        s2 = wg8[wb + 16u * K4 + k4];
+        s3 = wg8[wb + 32u * K4 + k4];
+        s4 = wg8[wb + 48u * K4 + k4];
+        s5 = wu8[wb + k4];
+        s6 = wu8[wb + 16u * K4 + k4];
+        s7 = wu8[wb + 32u * K4 + k4];
+        s8 = wu8[wb + 48u * K4 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4608u, 72u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4624u, 72u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4640u, 72u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4656u, 72u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+    }
+    if (kt + 1u < nk) {
+      workgroupBarrier();
+      {
+        let ea = ws; let eb = ws;
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
+        Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
+        Bs[eb + 1152u] = h2_0.x; Bs[eb + 1152u + 1u] = h2_0.y; Bs[eb + 1152u + 2u] = h2_1.x; Bs[eb + 1152u + 3u] = h2_1.y; Bs[eb + 1152u + 4u] = h2_2.x; Bs[eb + 1152u + 5u] = h2_2.y; Bs[eb + 1152u + 6u] = h2_3.x; Bs[eb + 1152u + 7u] = h2_3.y;
+        let h3_0 = bitcast<vec2<f16>>(q3.x); let h3_1 = bitcast<vec2<f16>>(q3.y); let h3_2 = bitcast<vec2<f16>>(q3.z); let h3_3 = bitcast<vec2<f16>>(q3.w);
+        Bs[eb + 2304u] = h3_0.x; Bs[eb + 2304u + 1u] = h3_0.y; Bs[eb + 2304u + 2u] = h3_1.x; Bs[eb + 2304u + 3u] = h3_1.y; Bs[eb + 2304u + 4u] = h3_2.x; Bs[eb + 2304u + 5u] = h3_2.y; Bs[eb + 2304u + 6u] = h3_3.x; Bs[eb + 2304u + 7u] = h3_3.y;
+        let h4_0 = bitcast<vec2<f16>>(q4.x); let h4_1 = bitcast<vec2<f16>>(q4.y); let h4_2 = bitcast<vec2<f16>>(q4.z); let h4_3 = bitcast<vec2<f16>>(q4.w);
+        Bs[eb + 3456u] = h4_0.x; Bs[eb + 3456u + 1u] = h4_0.y; Bs[eb + 3456u + 2u] = h4_1.x; Bs[eb + 3456u + 3u] = h4_1.y; Bs[eb + 3456u + 4u] = h4_2.x; Bs[eb + 3456u + 5u] = h4_2.y; Bs[eb + 3456u + 6u] = h4_3.x; Bs[eb + 3456u + 7u] = h4_3.y;
+        let h5_0 = bitcast<vec2<f16>>(q5.x); let h5_1 = bitcast<vec2<f16>>(q5.y); let h5_2 = bitcast<vec2<f16>>(q5.z); let h5_3 = bitcast<vec2<f16>>(q5.w);
+        Bs[eb + 4608u] = h5_0.x; Bs[eb + 4608u + 1u] = h5_0.y; Bs[eb + 4608u + 2u] = h5_1.x; Bs[eb + 4608u + 3u] = h5_1.y; Bs[eb + 4608u + 4u] = h5_2.x; Bs[eb + 4608u + 5u] = h5_2.y; Bs[eb + 4608u + 6u] = h5_3.x; Bs[eb + 4608u + 7u] = h5_3.y;
+        let h6_0 = bitcast<vec2<f16>>(q6.x); let h6_1 = bitcast<vec2<f16>>(q6.y); let h6_2 = bitcast<vec2<f16>>(q6.z); let h6_3 = bitcast<vec2<f16>>(q6.w);
+        Bs[eb + 5760u] = h6_0.x; Bs[eb + 5760u + 1u] = h6_0.y; Bs[eb + 5760u + 2u] = h6_1.x; Bs[eb + 5760u + 3u] = h6_1.y; Bs[eb + 5760u + 4u] = h6_2.x; Bs[eb + 5760u + 5u] = h6_2.y; Bs[eb + 5760u + 6u] = h6_3.x; Bs[eb + 5760u + 7u] = h6_3.y;
+        let h7_0 = bitcast<vec2<f16>>(q7.x); let h7_1 = bitcast<vec2<f16>>(q7.y); let h7_2 = bitcast<vec2<f16>>(q7.z); let h7_3 = bitcast<vec2<f16>>(q7.w);
+        Bs[eb + 6912u] = h7_0.x; Bs[eb + 6912u + 1u] = h7_0.y; Bs[eb + 6912u + 2u] = h7_1.x; Bs[eb + 6912u + 3u] = h7_1.y; Bs[eb + 6912u + 4u] = h7_2.x; Bs[eb + 6912u + 5u] = h7_2.y; Bs[eb + 6912u + 6u] = h7_3.x; Bs[eb + 6912u + 7u] = h7_3.y;
+        let h8_0 = bitcast<vec2<f16>>(q8.x); let h8_1 = bitcast<vec2<f16>>(q8.y); let h8_2 = bitcast<vec2<f16>>(q8.z); let h8_3 = bitcast<vec2<f16>>(q8.w);
+        Bs[eb + 8064u] = h8_0.x; Bs[eb + 8064u + 1u] = h8_0.y; Bs[eb + 8064u + 2u] = h8_1.x; Bs[eb + 8064u + 3u] = h8_1.y; Bs[eb + 8064u + 4u] = h8_2.x; Bs[eb + 8064u + 5u] = h8_2.y; Bs[eb + 8064u + 6u] = h8_3.x; Bs[eb + 8064u + 7u] = h8_3.y;
+      }
+      workgroupBarrier();
+      if (kt + 3u < nk) {
+        {
+          let k4 = (kt + 3u) * 8u;
+          q0 = x8[xb + k4];
+          q1 = wg8[wb + k4];
+          q2 = wg8[wb + 16u * K4 + k4];
+          q3 = wg8[wb + 32u * K4 + k4];
+          q4 = wg8[wb + 48u * K4 + k4];
+          q5 = wu8[wb + k4];
+          q6 = wu8[wb + 16u * K4 + k4];
+          q7 = wu8[wb + 32u * K4 + k4];
+          q8 = wu8[wb + 48u * K4 + k4];
+        }
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4608u, 72u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4624u, 72u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4640u, 72u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4656u, 72u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      }
+    }
+  }
+  let cb = sg * 512u;
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 64u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var s9 = vec4<u32>();
+  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
+  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
+  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
+  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
+  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
+  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
+  var q6 = vec4<u32>();   // _u8p2: the slice after s6's
+  var q7 = vec4<u32>();   // _u8p2: the slice after s7's
+  var q8 = vec4<u32>();   // _u8p2: the slice after s8's
+  var q9 = vec4<u32>();   // _u8p2: the slice after s9's
+  var g00 = subgroup_matrix_result<f32, 16, 16>();
+  var u00 = subgroup_matrix_result<f32, 16, 16>();
+  var g10 = subgroup_matrix_result<f32, 16, 16>();
+  var u10 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
+  {
+    let k4 = k0 * 8u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 16u * K4 + k4];
+    s2 = wg8[wb + k4];
+    s3 = wg8[wb + 16u * K4 + k4];
+    s4 = wg8[wb + 32u * K4 + k4];
+    s5 = wg8[wb + 48u * K4 + k4];
+    s6 = wu8[wb + k4];
+    s7 = wu8[wb + 16u * K4 + k4];
+    s8 = wu8[wb + 32u * K4 + k4];
+    s9 = wu8[wb + 48u * K4 + k4];
+  }
+  if (k0 + 1u < nk) {
+    {
+      let k4 = (k0 + 1u) * 8u;
+      q0 = x8[xb + k4];
+      q1 = x8[xb + 16u * K4 + k4];
+      q2 = wg8[wb + k4];
+      q3 = wg8[wb + 16u * K4 + k4];
+      q4 = wg8[wb + 32u * K4 + k4];
+      q5 = wg8[wb + 48u * K4 + k4];
+      q6 = wu8[wb + k4];
+      q7 = wu8[wb + 16u * K4 + k4];
+      q8 = wu8[wb + 32u * K4 + k4];
+      q9 = wu8[wb + 48u * K4 + k4];
+    }
+  }
+  for (var kt = k0; kt < nk; kt += 2u) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 1152u] = h3_0.x; Bs[eb + 1152u + 1u] = h3_0.y; Bs[eb + 1152u + 2u] = h3_1.x; Bs[eb + 1152u + 3u] = h3_1.y; Bs[eb + 1152u + 4u] = h3_2.x; Bs[eb + 1152u + 5u] = h3_2.y; Bs[eb + 1152u + 6u] = h3_3.x; Bs[eb + 1152u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 2304u] = h4_0.x; Bs[eb + 2304u + 1u] = h4_0.y; Bs[eb + 2304u + 2u] = h4_1.x; Bs[eb + 2304u + 3u] = h4_1.y; Bs[eb + 2304u + 4u] = h4_2.x; Bs[eb + 2304u + 5u] = h4_2.y; Bs[eb + 2304u + 6u] = h4_3.x; Bs[eb + 2304u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 3456u] = h5_0.x; Bs[eb + 3456u + 1u] = h5_0.y; Bs[eb + 3456u + 2u] = h5_1.x; Bs[eb + 3456u + 3u] = h5_1.y; Bs[eb + 3456u + 4u] = h5_2.x; Bs[eb + 3456u + 5u] = h5_2.y; Bs[eb + 3456u + 6u] = h5_3.x; Bs[eb + 3456u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 4608u] = h6_0.x; Bs[eb + 4608u + 1u] = h6_0.y; Bs[eb + 4608u + 2u] = h6_1.x; Bs[eb + 4608u + 3u] = h6_1.y; Bs[eb + 4608u + 4u] = h6_2.x; Bs[eb + 4608u + 5u] = h6_2.y; Bs[eb + 4608u + 6u] = h6_3.x; Bs[eb + 4608u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 5760u] = h7_0.x; Bs[eb + 5760u + 1u] = h7_0.y; Bs[eb + 5760u + 2u] = h7_1.x; Bs[eb + 5760u + 3u] = h7_1.y; Bs[eb + 5760u + 4u] = h7_2.x; Bs[eb + 5760u + 5u] = h7_2.y; Bs[eb + 5760u + 6u] = h7_3.x; Bs[eb + 5760u + 7u] = h7_3.y;
+      let h8_0 = bitcast<vec2<f16>>(s8.x); let h8_1 = bitcast<vec2<f16>>(s8.y); let h8_2 = bitcast<vec2<f16>>(s8.z); let h8_3 = bitcast<vec2<f16>>(s8.w);
+      Bs[eb + 6912u] = h8_0.x; Bs[eb + 6912u + 1u] = h8_0.y; Bs[eb + 6912u + 2u] = h8_1.x; Bs[eb + 6912u + 3u] = h8_1.y; Bs[eb + 6912u + 4u] = h8_2.x; Bs[eb + 6912u + 5u] = h8_2.y; Bs[eb + 6912u + 6u] = h8_3.x; Bs[eb + 6912u + 7u] = h8_3.y;
+      let h9_0 = bitcast<vec2<f16>>(s9.x); let h9_1 = bitcast<vec2<f16>>(s9.y); let h9_2 = bitcast<vec2<f16>>(s9.z); let h9_3 = bitcast<vec2<f16>>(s9.w);
+      Bs[eb + 8064u] = h9_0.x; Bs[eb + 8064u + 1u] = h9_0.y; Bs[eb + 8064u + 2u] = h9_1.x; Bs[eb + 8064u + 3u] = h9_1.y; Bs[eb + 8064u + 4u] = h9_2.x; Bs[eb + 8064u + 5u] = h9_2.y; Bs[eb + 8064u + 6u] = h9_3.x; Bs[eb + 8064u + 7u] = h9_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 2u < nk) {
+      {
+        let k4 = (kt + 2u) * 8u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 16u * K4 + k4];
+        s2 = wg8[wb + k4];
+        s3 = wg8[wb + 16u * K4 + k4];
+        s4 = wg8[wb + 32u * K4 + k4];
+        s5 = wg8[wb + 48u * K4 + k4];
+        s6 = wu8[wb + k4];
+        s7 = wu8[wb + 16u * K4 + k4];
+        s8 = wu8[wb + 32u * K4 + k4];
+        s9 = wu8[wb + 48u * K4 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4608u, 72u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4624u, 72u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4640u, 72u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4656u, 72u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+    }
+    if (kt + 1u < nk) {
+      workgroupBarrier();
+      {
+        let ea = ws; let eb = ws;
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
+        As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
+        Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+        let h3_0 = bitcast<vec2<f16>>(q3.x); let h3_1 = bitcast<vec2<f16>>(q3.y); let h3_2 = bitcast<vec2<f16>>(q3.z); let h3_3 = bitcast<vec2<f16>>(q3.w);
+        Bs[eb + 1152u] = h3_0.x; Bs[eb + 1152u + 1u] = h3_0.y; Bs[eb + 1152u + 2u] = h3_1.x; Bs[eb + 1152u + 3u] = h3_1.y; Bs[eb + 1152u + 4u] = h3_2.x; Bs[eb + 1152u + 5u] = h3_2.y; Bs[eb + 1152u + 6u] = h3_3.x; Bs[eb + 1152u + 7u] = h3_3.y;
+        let h4_0 = bitcast<vec2<f16>>(q4.x); let h4_1 = bitcast<vec2<f16>>(q4.y); let h4_2 = bitcast<vec2<f16>>(q4.z); let h4_3 = bitcast<vec2<f16>>(q4.w);
+        Bs[eb + 2304u] = h4_0.x; Bs[eb + 2304u + 1u] = h4_0.y; Bs[eb + 2304u + 2u] = h4_1.x; Bs[eb + 2304u + 3u] = h4_1.y; Bs[eb + 2304u + 4u] = h4_2.x; Bs[eb + 2304u + 5u] = h4_2.y; Bs[eb + 2304u + 6u] = h4_3.x; Bs[eb + 2304u + 7u] = h4_3.y;
+        let h5_0 = bitcast<vec2<f16>>(q5.x); let h5_1 = bitcast<vec2<f16>>(q5.y); let h5_2 = bitcast<vec2<f16>>(q5.z); let h5_3 = bitcast<vec2<f16>>(q5.w);
+        Bs[eb + 3456u] = h5_0.x; Bs[eb + 3456u + 1u] = h5_0.y; Bs[eb + 3456u + 2u] = h5_1.x; Bs[eb + 3456u + 3u] = h5_1.y; Bs[eb + 3456u + 4u] = h5_2.x; Bs[eb + 3456u + 5u] = h5_2.y; Bs[eb + 3456u + 6u] = h5_3.x; Bs[eb + 3456u + 7u] = h5_3.y;
+        let h6_0 = bitcast<vec2<f16>>(q6.x); let h6_1 = bitcast<vec2<f16>>(q6.y); let h6_2 = bitcast<vec2<f16>>(q6.z); let h6_3 = bitcast<vec2<f16>>(q6.w);
+        Bs[eb + 4608u] = h6_0.x; Bs[eb + 4608u + 1u] = h6_0.y; Bs[eb + 4608u + 2u] = h6_1.x; Bs[eb + 4608u + 3u] = h6_1.y; Bs[eb + 4608u + 4u] = h6_2.x; Bs[eb + 4608u + 5u] = h6_2.y; Bs[eb + 4608u + 6u] = h6_3.x; Bs[eb + 4608u + 7u] = h6_3.y;
+        let h7_0 = bitcast<vec2<f16>>(q7.x); let h7_1 = bitcast<vec2<f16>>(q7.y); let h7_2 = bitcast<vec2<f16>>(q7.z); let h7_3 = bitcast<vec2<f16>>(q7.w);
+        Bs[eb + 5760u] = h7_0.x; Bs[eb + 5760u + 1u] = h7_0.y; Bs[eb + 5760u + 2u] = h7_1.x; Bs[eb + 5760u + 3u] = h7_1.y; Bs[eb + 5760u + 4u] = h7_2.x; Bs[eb + 5760u + 5u] = h7_2.y; Bs[eb + 5760u + 6u] = h7_3.x; Bs[eb + 5760u + 7u] = h7_3.y;
+        let h8_0 = bitcast<vec2<f16>>(q8.x); let h8_1 = bitcast<vec2<f16>>(q8.y); let h8_2 = bitcast<vec2<f16>>(q8.z); let h8_3 = bitcast<vec2<f16>>(q8.w);
+        Bs[eb + 6912u] = h8_0.x; Bs[eb + 6912u + 1u] = h8_0.y; Bs[eb + 6912u + 2u] = h8_1.x; Bs[eb + 6912u + 3u] = h8_1.y; Bs[eb + 6912u + 4u] = h8_2.x; Bs[eb + 6912u + 5u] = h8_2.y; Bs[eb + 6912u + 6u] = h8_3.x; Bs[eb + 6912u + 7u] = h8_3.y;
+        let h9_0 = bitcast<vec2<f16>>(q9.x); let h9_1 = bitcast<vec2<f16>>(q9.y); let h9_2 = bitcast<vec2<f16>>(q9.z); let h9_3 = bitcast<vec2<f16>>(q9.w);
+        Bs[eb + 8064u] = h9_0.x; Bs[eb + 8064u + 1u] = h9_0.y; Bs[eb + 8064u + 2u] = h9_1.x; Bs[eb + 8064u + 3u] = h9_1.y; Bs[eb + 8064u + 4u] = h9_2.x; Bs[eb + 8064u + 5u] = h9_2.y; Bs[eb + 8064u + 6u] = h9_3.x; Bs[eb + 8064u + 7u] = h9_3.y;
+      }
+      workgroupBarrier();
+      if (kt + 3u < nk) {
+        {
+          let k4 = (kt + 3u) * 8u;
+          q0 = x8[xb + k4];
+          q1 = x8[xb + 16u * K4 + k4];
+          q2 = wg8[wb + k4];
+          q3 = wg8[wb + 16u * K4 + k4];
+          q4 = wg8[wb + 32u * K4 + k4];
+          q5 = wg8[wb + 48u * K4 + k4];
+          q6 = wu8[wb + k4];
+          q7 = wu8[wb + 16u * K4 + k4];
+          q8 = wu8[wb + 32u * K4 + k4];
+          q9 = wu8[wb + 48u * K4 + k4];
+        }
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4608u, 72u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+        g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+        u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4624u, 72u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+        g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+        u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4640u, 72u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+        g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+        u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4656u, 72u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+        g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+        u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      }
+    }
+  }
+  let cb = sg * 512u;
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1280u;   // and B-tile row
+  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
+  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
+  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
+  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
+  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
+  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
+  var g00 = subgroup_matrix_result<f32, 16, 16>();
+  var u00 = subgroup_matrix_result<f32, 16, 16>();
+  var g01 = subgroup_matrix_result<f32, 16, 16>();
+  var u01 = subgroup_matrix_result<f32, 16, 16>();
+  var g10 = subgroup_matrix_result<f32, 16, 16>();
+  var u10 = subgroup_matrix_result<f32, 16, 16>();
+  var g11 = subgroup_matrix_result<f32, 16, 16>();
+  var u11 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 32u * K4 + k4];
+    s2 = wg8[wb + k4];
+    s3 = wg8[wb + 32u * K4 + k4];
+    s4 = wu8[wb + k4];
+    s5 = wu8[wb + 32u * K4 + k4];
+  }
+  if (k0 + 1u < nk) {
+    {
+      let k4 = (k0 + 1u) * 4u;
+      q0 = x8[xb + k4];
+      q1 = x8[xb + 32u * K4 + k4];
+      q2 = wg8[wb + k4];
+      q3 = wg8[wb + 32u * K4 + k4];
+      q4 = wu8[wb + k4];
+      q5 = wu8[wb + 32u * K4 + k4];
+    }
+  }
+  for (var kt = k0; kt < nk; kt += 2u) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 2u < nk) {
+      {
+        let k4 = (kt + 2u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 32u * K4 + k4];
+        s2 = wg8[wb + k4];
+        s3 = wg8[wb + 32u * K4 + k4];
+        s4 = wu8[wb + k4];
+        s5 = wu8[wb + 32u * K4 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 2560u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 3200u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+      u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 2576u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 3216u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+      u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+    }
+    if (kt + 1u < nk) {
+      workgroupBarrier();
+      {
+        let ea = ws; let eb = ws;
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
+        As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
+        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
+        Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+        let h3_0 = bitcast<vec2<f16>>(q3.x); let h3_1 = bitcast<vec2<f16>>(q3.y); let h3_2 = bitcast<vec2<f16>>(q3.z); let h3_3 = bitcast<vec2<f16>>(q3.w);
+        Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
+        let h4_0 = bitcast<vec2<f16>>(q4.x); let h4_1 = bitcast<vec2<f16>>(q4.y); let h4_2 = bitcast<vec2<f16>>(q4.z); let h4_3 = bitcast<vec2<f16>>(q4.w);
+        Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
+        let h5_0 = bitcast<vec2<f16>>(q5.x); let h5_1 = bitcast<vec2<f16>>(q5.y); let h5_2 = bitcast<vec2<f16>>(q5.z); let h5_3 = bitcast<vec2<f16>>(q5.w);
+        Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
+      }
+      workgroupBarrier();
+      if (kt + 3u < nk) {
+        {
+          let k4 = (kt + 3u) * 4u;
+          q0 = x8[xb + k4];
+          q1 = x8[xb + 32u * K4 + k4];
+          q2 = wg8[wb + k4];
+          q3 = wg8[wb + 32u * K4 + k4];
+          q4 = wu8[wb + k4];
+          q5 = wu8[wb + 32u * K4 + k4];
+        }
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 2560u, 40u);
+        let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+        let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 3200u, 40u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+        g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+        u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+        g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+        u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+        g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+        u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 2576u, 40u);
+        let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+        let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 3216u, 40u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+        g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+        u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+        g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+        u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+        g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+        u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+      }
+    }
+  }
+  let cb = sg * 512u;
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+}
+
+@compute @workgroup_size(256)
+fn tg_g64x64_sg2x2_k64_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
+  let sgw = tid / 32u;
+  let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
+  let sg = sgw % 4u;   // its place among the R × C output blocks
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2304u + kh * 32u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2304u + kh * 32u;   // and B-tile row
+  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
+  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
+  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
+  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
+  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
+  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
+  var g00 = subgroup_matrix_result<f32, 16, 16>();
+  var u00 = subgroup_matrix_result<f32, 16, 16>();
+  var g01 = subgroup_matrix_result<f32, 16, 16>();
+  var u01 = subgroup_matrix_result<f32, 16, 16>();
+  var g10 = subgroup_matrix_result<f32, 16, 16>();
+  var u10 = subgroup_matrix_result<f32, 16, 16>();
+  var g11 = subgroup_matrix_result<f32, 16, 16>();
+  var u11 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
+  {
+    let k4 = k0 * 8u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 32u * K4 + k4];
+    s2 = wg8[wb + k4];
+    s3 = wg8[wb + 32u * K4 + k4];
+    s4 = wu8[wb + k4];
+    s5 = wu8[wb + 32u * K4 + k4];
+  }
+  if (k0 + 1u < nk) {
+    {
+      let k4 = (k0 + 1u) * 8u;
+      q0 = x8[xb + k4];
+      q1 = x8[xb + 32u * K4 + k4];
+      q2 = wg8[wb + k4];
+      q3 = wg8[wb + 32u * K4 + k4];
+      q4 = wu8[wb + k4];
+      q5 = wu8[wb + 32u * K4 + k4];
+    }
+  }
+  for (var kt = k0; kt < nk; kt += 2u) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 2304u] = h1_0.x; As[ea + 2304u + 1u] = h1_0.y; As[ea + 2304u + 2u] = h1_1.x; As[ea + 2304u + 3u] = h1_1.y; As[ea + 2304u + 4u] = h1_2.x; As[ea + 2304u + 5u] = h1_2.y; As[ea + 2304u + 6u] = h1_3.x; As[ea + 2304u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 2304u] = h3_0.x; Bs[eb + 2304u + 1u] = h3_0.y; Bs[eb + 2304u + 2u] = h3_1.x; Bs[eb + 2304u + 3u] = h3_1.y; Bs[eb + 2304u + 4u] = h3_2.x; Bs[eb + 2304u + 5u] = h3_2.y; Bs[eb + 2304u + 6u] = h3_3.x; Bs[eb + 2304u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 4608u] = h4_0.x; Bs[eb + 4608u + 1u] = h4_0.y; Bs[eb + 4608u + 2u] = h4_1.x; Bs[eb + 4608u + 3u] = h4_1.y; Bs[eb + 4608u + 4u] = h4_2.x; Bs[eb + 4608u + 5u] = h4_2.y; Bs[eb + 4608u + 6u] = h4_3.x; Bs[eb + 4608u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 6912u] = h5_0.x; Bs[eb + 6912u + 1u] = h5_0.y; Bs[eb + 6912u + 2u] = h5_1.x; Bs[eb + 6912u + 3u] = h5_1.y; Bs[eb + 6912u + 4u] = h5_2.x; Bs[eb + 6912u + 5u] = h5_2.y; Bs[eb + 6912u + 6u] = h5_3.x; Bs[eb + 6912u + 7u] = h5_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 2u < nk) {
+      {
+        let k4 = (kt + 2u) * 8u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 32u * K4 + k4];
+        s2 = wg8[wb + k4];
+        s3 = wg8[wb + 32u * K4 + k4];
+        s4 = wu8[wb + k4];
+        s5 = wu8[wb + 32u * K4 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4608u, 72u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5760u, 72u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+      u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4624u, 72u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5776u, 72u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+      u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+    }
+    if (kt + 1u < nk) {
+      workgroupBarrier();
+      {
+        let ea = ws; let eb = ws;
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
+        As[ea + 2304u] = h1_0.x; As[ea + 2304u + 1u] = h1_0.y; As[ea + 2304u + 2u] = h1_1.x; As[ea + 2304u + 3u] = h1_1.y; As[ea + 2304u + 4u] = h1_2.x; As[ea + 2304u + 5u] = h1_2.y; As[ea + 2304u + 6u] = h1_3.x; As[ea + 2304u + 7u] = h1_3.y;
+        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
+        Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+        let h3_0 = bitcast<vec2<f16>>(q3.x); let h3_1 = bitcast<vec2<f16>>(q3.y); let h3_2 = bitcast<vec2<f16>>(q3.z); let h3_3 = bitcast<vec2<f16>>(q3.w);
+        Bs[eb + 2304u] = h3_0.x; Bs[eb + 2304u + 1u] = h3_0.y; Bs[eb + 2304u + 2u] = h3_1.x; Bs[eb + 2304u + 3u] = h3_1.y; Bs[eb + 2304u + 4u] = h3_2.x; Bs[eb + 2304u + 5u] = h3_2.y; Bs[eb + 2304u + 6u] = h3_3.x; Bs[eb + 2304u + 7u] = h3_3.y;
+        let h4_0 = bitcast<vec2<f16>>(q4.x); let h4_1 = bitcast<vec2<f16>>(q4.y); let h4_2 = bitcast<vec2<f16>>(q4.z); let h4_3 = bitcast<vec2<f16>>(q4.w);
+        Bs[eb + 4608u] = h4_0.x; Bs[eb + 4608u + 1u] = h4_0.y; Bs[eb + 4608u + 2u] = h4_1.x; Bs[eb + 4608u + 3u] = h4_1.y; Bs[eb + 4608u + 4u] = h4_2.x; Bs[eb + 4608u + 5u] = h4_2.y; Bs[eb + 4608u + 6u] = h4_3.x; Bs[eb + 4608u + 7u] = h4_3.y;
+        let h5_0 = bitcast<vec2<f16>>(q5.x); let h5_1 = bitcast<vec2<f16>>(q5.y); let h5_2 = bitcast<vec2<f16>>(q5.z); let h5_3 = bitcast<vec2<f16>>(q5.w);
+        Bs[eb + 6912u] = h5_0.x; Bs[eb + 6912u + 1u] = h5_0.y; Bs[eb + 6912u + 2u] = h5_1.x; Bs[eb + 6912u + 3u] = h5_1.y; Bs[eb + 6912u + 4u] = h5_2.x; Bs[eb + 6912u + 5u] = h5_2.y; Bs[eb + 6912u + 6u] = h5_3.x; Bs[eb + 6912u + 7u] = h5_3.y;
+      }
+      workgroupBarrier();
+      if (kt + 3u < nk) {
+        {
+          let k4 = (kt + 3u) * 8u;
+          q0 = x8[xb + k4];
+          q1 = x8[xb + 32u * K4 + k4];
+          q2 = wg8[wb + k4];
+          q3 = wg8[wb + 32u * K4 + k4];
+          q4 = wu8[wb + k4];
+          q5 = wu8[wb + 32u * K4 + k4];
+        }
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4608u, 72u);
+        let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
+        let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5760u, 72u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+        g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+        u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+        g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+        u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+        g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+        u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4624u, 72u);
+        let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
+        let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5776u, 72u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+        g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+        u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+        g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+        u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+        g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+        u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+      }
+    }
+  }
+  let cb = sgw * 512u;
+  let cb2 = cb + 2048u;   // the second half's partner (read by the first half)
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated2(cb, cb2, row0 + sr + 0u, col0 + sc + 0u, lane, kh == 0u);
+  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated2(cb, cb2, row0 + sr + 0u, col0 + sc + 16u, lane, kh == 0u);
+  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated2(cb, cb2, row0 + sr + 16u, col0 + sc + 0u, lane, kh == 0u);
+  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); flush_gated2(cb, cb2, row0 + sr + 16u, col0 + sc + 16u, lane, kh == 0u);
+}
+
+@compute @workgroup_size(128)
+fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
+  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = w8[wb + k4];
+  }
+  if (k0 + 1u < nk) {
+    {
+      let k4 = (k0 + 1u) * 4u;
+      q0 = x8[xb + k4];
+      q1 = w8[wb + k4];
+    }
+  }
+  for (var kt = k0; kt < nk; kt += 2u) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 2u < nk) {
+      {
+        let k4 = (kt + 2u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = w8[wb + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    if (kt + 1u < nk) {
+      workgroupBarrier();
+      {
+        let ea = ws; let eb = ws;
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
+        Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+      }
+      workgroupBarrier();
+      if (kt + 3u < nk) {
+        {
+          let k4 = (kt + 3u) * 4u;
+          q0 = x8[xb + k4];
+          q1 = w8[wb + k4];
+        }
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sgw = tid / 32u;
+  let kh = sgw / 2u;   // the K half of every slice this subgroup multiplies
+  let sg = sgw % 2u;   // its place among the R × C output blocks
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 1280u + kh * 16u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + kh * 16u;   // and B-tile row
+  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
+  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
+  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
+  var g00 = subgroup_matrix_result<f32, 16, 16>();
+  var u00 = subgroup_matrix_result<f32, 16, 16>();
+  var g10 = subgroup_matrix_result<f32, 16, 16>();
+  var u10 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = wg8[wb + k4];
+    s2 = wu8[wb + k4];
+  }
+  if (k0 + 1u < nk) {
+    {
+      let k4 = (k0 + 1u) * 4u;
+      q0 = x8[xb + k4];
+      q1 = wg8[wb + k4];
+      q2 = wu8[wb + k4];
+    }
+  }
+  for (var kt = k0; kt < nk; kt += 2u) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb + 1280u] = h2_0.x; Bs[eb + 1280u + 1u] = h2_0.y; Bs[eb + 1280u + 2u] = h2_1.x; Bs[eb + 1280u + 3u] = h2_1.y; Bs[eb + 1280u + 4u] = h2_2.x; Bs[eb + 1280u + 5u] = h2_2.y; Bs[eb + 1280u + 6u] = h2_3.x; Bs[eb + 1280u + 7u] = h2_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 2u < nk) {
+      {
+        let k4 = (kt + 2u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = wg8[wb + k4];
+        s2 = wu8[wb + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+    }
+    if (kt + 1u < nk) {
+      workgroupBarrier();
+      {
+        let ea = ws; let eb = ws;
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
+        Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
+        Bs[eb + 1280u] = h2_0.x; Bs[eb + 1280u + 1u] = h2_0.y; Bs[eb + 1280u + 2u] = h2_1.x; Bs[eb + 1280u + 3u] = h2_1.y; Bs[eb + 1280u + 4u] = h2_2.x; Bs[eb + 1280u + 5u] = h2_2.y; Bs[eb + 1280u + 6u] = h2_3.x; Bs[eb + 1280u + 7u] = h2_3.y;
+      }
+      workgroupBarrier();
+      if (kt + 3u < nk) {
+        {
+          let k4 = (kt + 3u) * 4u;
+          q0 = x8[xb + k4];
+          q1 = wg8[wb + k4];
+          q2 = wu8[wb + k4];
+        }
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+        g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+        u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      }
+    }
+  }
+  let cb = sgw * 512u;
+  let cb2 = cb + 1024u;   // the second half's partner (read by the first half)
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated2(cb, cb2, row0 + sr + 0u, col0 + sc + 0u, lane, kh == 0u);
+  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated2(cb, cb2, row0 + sr + 16u, col0 + sc + 0u, lane, kh == 0u);
+}
+
 @compute @workgroup_size(128)
 fn tgs_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;
@@ -13261,6 +14929,1388 @@ fn tgs_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
 }
 
 @compute @workgroup_size(64)
+fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 16u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u;   // and B-tile row
+  let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 16u;   // its first staged row; then every 4 rows
+  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var s9 = vec4<u32>();
+  var s10 = vec4<u32>();
+  var s11 = vec4<u32>();
+  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
+  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
+  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
+  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
+  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
+  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
+  var q6 = vec4<u32>();   // _u8p2: the slice after s6's
+  var q7 = vec4<u32>();   // _u8p2: the slice after s7's
+  var q8 = vec4<u32>();   // _u8p2: the slice after s8's
+  var q9 = vec4<u32>();   // _u8p2: the slice after s9's
+  var q10 = vec4<u32>();   // _u8p2: the slice after s10's
+  var q11 = vec4<u32>();   // _u8p2: the slice after s11's
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  let nkAll = (KK + 127u) / 128u;
+  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
+  {
+    let k4 = k0 * 16u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 4u * K4 + k4];
+    s2 = x8[xb + 8u * K4 + k4];
+    s3 = x8[xb + 12u * K4 + k4];
+    s4 = w8[wb + k4];
+    s5 = w8[wb + 4u * K4 + k4];
+    s6 = w8[wb + 8u * K4 + k4];
+    s7 = w8[wb + 12u * K4 + k4];
+    s8 = w8[wb + 16u * K4 + k4];
+    s9 = w8[wb + 20u * K4 + k4];
+    s10 = w8[wb + 24u * K4 + k4];
+    s11 = w8[wb + 28u * K4 + k4];
+  }
+  if (k0 + 1u < nk) {
+    {
+      let k4 = (k0 + 1u) * 16u;
+      q0 = x8[xb + k4];
+      q1 = x8[xb + 4u * K4 + k4];
+      q2 = x8[xb + 8u * K4 + k4];
+      q3 = x8[xb + 12u * K4 + k4];
+      q4 = w8[wb + k4];
+      q5 = w8[wb + 4u * K4 + k4];
+      q6 = w8[wb + 8u * K4 + k4];
+      q7 = w8[wb + 12u * K4 + k4];
+      q8 = w8[wb + 16u * K4 + k4];
+      q9 = w8[wb + 20u * K4 + k4];
+      q10 = w8[wb + 24u * K4 + k4];
+      q11 = w8[wb + 28u * K4 + k4];
+    }
+  }
+  for (var kt = k0; kt < nk; kt += 2u) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 544u] = h1_0.x; As[ea + 544u + 1u] = h1_0.y; As[ea + 544u + 2u] = h1_1.x; As[ea + 544u + 3u] = h1_1.y; As[ea + 544u + 4u] = h1_2.x; As[ea + 544u + 5u] = h1_2.y; As[ea + 544u + 6u] = h1_3.x; As[ea + 544u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      As[ea + 1088u] = h2_0.x; As[ea + 1088u + 1u] = h2_0.y; As[ea + 1088u + 2u] = h2_1.x; As[ea + 1088u + 3u] = h2_1.y; As[ea + 1088u + 4u] = h2_2.x; As[ea + 1088u + 5u] = h2_2.y; As[ea + 1088u + 6u] = h2_3.x; As[ea + 1088u + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      As[ea + 1632u] = h3_0.x; As[ea + 1632u + 1u] = h3_0.y; As[ea + 1632u + 2u] = h3_1.x; As[ea + 1632u + 3u] = h3_1.y; As[ea + 1632u + 4u] = h3_2.x; As[ea + 1632u + 5u] = h3_2.y; As[ea + 1632u + 6u] = h3_3.x; As[ea + 1632u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 544u] = h5_0.x; Bs[eb + 544u + 1u] = h5_0.y; Bs[eb + 544u + 2u] = h5_1.x; Bs[eb + 544u + 3u] = h5_1.y; Bs[eb + 544u + 4u] = h5_2.x; Bs[eb + 544u + 5u] = h5_2.y; Bs[eb + 544u + 6u] = h5_3.x; Bs[eb + 544u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 1088u] = h6_0.x; Bs[eb + 1088u + 1u] = h6_0.y; Bs[eb + 1088u + 2u] = h6_1.x; Bs[eb + 1088u + 3u] = h6_1.y; Bs[eb + 1088u + 4u] = h6_2.x; Bs[eb + 1088u + 5u] = h6_2.y; Bs[eb + 1088u + 6u] = h6_3.x; Bs[eb + 1088u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 1632u] = h7_0.x; Bs[eb + 1632u + 1u] = h7_0.y; Bs[eb + 1632u + 2u] = h7_1.x; Bs[eb + 1632u + 3u] = h7_1.y; Bs[eb + 1632u + 4u] = h7_2.x; Bs[eb + 1632u + 5u] = h7_2.y; Bs[eb + 1632u + 6u] = h7_3.x; Bs[eb + 1632u + 7u] = h7_3.y;
+      let h8_0 = bitcast<vec2<f16>>(s8.x); let h8_1 = bitcast<vec2<f16>>(s8.y); let h8_2 = bitcast<vec2<f16>>(s8.z); let h8_3 = bitcast<vec2<f16>>(s8.w);
+      Bs[eb + 2176u] = h8_0.x; Bs[eb + 2176u + 1u] = h8_0.y; Bs[eb + 2176u + 2u] = h8_1.x; Bs[eb + 2176u + 3u] = h8_1.y; Bs[eb + 2176u + 4u] = h8_2.x; Bs[eb + 2176u + 5u] = h8_2.y; Bs[eb + 2176u + 6u] = h8_3.x; Bs[eb + 2176u + 7u] = h8_3.y;
+      let h9_0 = bitcast<vec2<f16>>(s9.x); let h9_1 = bitcast<vec2<f16>>(s9.y); let h9_2 = bitcast<vec2<f16>>(s9.z); let h9_3 = bitcast<vec2<f16>>(s9.w);
+      Bs[eb + 2720u] = h9_0.x; Bs[eb + 2720u + 1u] = h9_0.y; Bs[eb + 2720u + 2u] = h9_1.x; Bs[eb + 2720u + 3u] = h9_1.y; Bs[eb + 2720u + 4u] = h9_2.x; Bs[eb + 2720u + 5u] = h9_2.y; Bs[eb + 2720u + 6u] = h9_3.x; Bs[eb + 2720u + 7u] = h9_3.y;
+      let h10_0 = bitcast<vec2<f16>>(s10.x); let h10_1 = bitcast<vec2<f16>>(s10.y); let h10_2 = bitcast<vec2<f16>>(s10.z); let h10_3 = bitcast<vec2<f16>>(s10.w);
+      Bs[eb + 3264u] = h10_0.x; Bs[eb + 3264u + 1u] = h10_0.y; Bs[eb + 3264u + 2u] = h10_1.x; Bs[eb + 3264u + 3u] = h10_1.y; Bs[eb + 3264u + 4u] = h10_2.x; Bs[eb + 3264u + 5u] = h10_2.y; Bs[eb + 3264u + 6u] = h10_3.x; Bs[eb + 3264u + 7u] = h10_3.y;
+      let h11_0 = bitcast<vec2<f16>>(s11.x); let h11_1 = bitcast<vec2<f16>>(s11.y); let h11_2 = bitcast<vec2<f16>>(s11.z); let h11_3 = bitcast<vec2<f16>>(s11.w);
+      Bs[eb + 3808u] = h11_0.x; Bs[eb + 3808u + 1u] = h11_0.y; Bs[eb + 3808u + 2u] = h11_1.x; Bs[eb + 3808u + 3u] = h11_1.y; Bs[eb + 3808u + 4u] = h11_2.x; Bs[eb + 3808u + 5u] = h11_2.y; Bs[eb + 3808u + 6u] = h11_3.x; Bs[eb + 3808u + 7u] = h11_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 2u < nk) {
+      {
+        let k4 = (kt + 2u) * 16u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 4u * K4 + k4];
+        s2 = x8[xb + 8u * K4 + k4];
+        s3 = x8[xb + 12u * K4 + k4];
+        s4 = w8[wb + k4];
+        s5 = w8[wb + 4u * K4 + k4];
+        s6 = w8[wb + 8u * K4 + k4];
+        s7 = w8[wb + 12u * K4 + k4];
+        s8 = w8[wb + 16u * K4 + k4];
+        s9 = w8[wb + 20u * K4 + k4];
+        s10 = w8[wb + 24u * K4 + k4];
+        s11 = w8[wb + 28u * K4 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 64u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 64u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 80u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 80u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 96u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 96u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 112u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 112u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    if (kt + 1u < nk) {
+      workgroupBarrier();
+      {
+        let ea = ws; let eb = ws;
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
+        As[ea + 544u] = h1_0.x; As[ea + 544u + 1u] = h1_0.y; As[ea + 544u + 2u] = h1_1.x; As[ea + 544u + 3u] = h1_1.y; As[ea + 544u + 4u] = h1_2.x; As[ea + 544u + 5u] = h1_2.y; As[ea + 544u + 6u] = h1_3.x; As[ea + 544u + 7u] = h1_3.y;
+        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
+        As[ea + 1088u] = h2_0.x; As[ea + 1088u + 1u] = h2_0.y; As[ea + 1088u + 2u] = h2_1.x; As[ea + 1088u + 3u] = h2_1.y; As[ea + 1088u + 4u] = h2_2.x; As[ea + 1088u + 5u] = h2_2.y; As[ea + 1088u + 6u] = h2_3.x; As[ea + 1088u + 7u] = h2_3.y;
+        let h3_0 = bitcast<vec2<f16>>(q3.x); let h3_1 = bitcast<vec2<f16>>(q3.y); let h3_2 = bitcast<vec2<f16>>(q3.z); let h3_3 = bitcast<vec2<f16>>(q3.w);
+        As[ea + 1632u] = h3_0.x; As[ea + 1632u + 1u] = h3_0.y; As[ea + 1632u + 2u] = h3_1.x; As[ea + 1632u + 3u] = h3_1.y; As[ea + 1632u + 4u] = h3_2.x; As[ea + 1632u + 5u] = h3_2.y; As[ea + 1632u + 6u] = h3_3.x; As[ea + 1632u + 7u] = h3_3.y;
+        let h4_0 = bitcast<vec2<f16>>(q4.x); let h4_1 = bitcast<vec2<f16>>(q4.y); let h4_2 = bitcast<vec2<f16>>(q4.z); let h4_3 = bitcast<vec2<f16>>(q4.w);
+        Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+        let h5_0 = bitcast<vec2<f16>>(q5.x); let h5_1 = bitcast<vec2<f16>>(q5.y); let h5_2 = bitcast<vec2<f16>>(q5.z); let h5_3 = bitcast<vec2<f16>>(q5.w);
+        Bs[eb + 544u] = h5_0.x; Bs[eb + 544u + 1u] = h5_0.y; Bs[eb + 544u + 2u] = h5_1.x; Bs[eb + 544u + 3u] = h5_1.y; Bs[eb + 544u + 4u] = h5_2.x; Bs[eb + 544u + 5u] = h5_2.y; Bs[eb + 544u + 6u] = h5_3.x; Bs[eb + 544u + 7u] = h5_3.y;
+        let h6_0 = bitcast<vec2<f16>>(q6.x); let h6_1 = bitcast<vec2<f16>>(q6.y); let h6_2 = bitcast<vec2<f16>>(q6.z); let h6_3 = bitcast<vec2<f16>>(q6.w);
+        Bs[eb + 1088u] = h6_0.x; Bs[eb + 1088u + 1u] = h6_0.y; Bs[eb + 1088u + 2u] = h6_1.x; Bs[eb + 1088u + 3u] = h6_1.y; Bs[eb + 1088u + 4u] = h6_2.x; Bs[eb + 1088u + 5u] = h6_2.y; Bs[eb + 1088u + 6u] = h6_3.x; Bs[eb + 1088u + 7u] = h6_3.y;
+        let h7_0 = bitcast<vec2<f16>>(q7.x); let h7_1 = bitcast<vec2<f16>>(q7.y); let h7_2 = bitcast<vec2<f16>>(q7.z); let h7_3 = bitcast<vec2<f16>>(q7.w);
+        Bs[eb + 1632u] = h7_0.x; Bs[eb + 1632u + 1u] = h7_0.y; Bs[eb + 1632u + 2u] = h7_1.x; Bs[eb + 1632u + 3u] = h7_1.y; Bs[eb + 1632u + 4u] = h7_2.x; Bs[eb + 1632u + 5u] = h7_2.y; Bs[eb + 1632u + 6u] = h7_3.x; Bs[eb + 1632u + 7u] = h7_3.y;
+        let h8_0 = bitcast<vec2<f16>>(q8.x); let h8_1 = bitcast<vec2<f16>>(q8.y); let h8_2 = bitcast<vec2<f16>>(q8.z); let h8_3 = bitcast<vec2<f16>>(q8.w);
+        Bs[eb + 2176u] = h8_0.x; Bs[eb + 2176u + 1u] = h8_0.y; Bs[eb + 2176u + 2u] = h8_1.x; Bs[eb + 2176u + 3u] = h8_1.y; Bs[eb + 2176u + 4u] = h8_2.x; Bs[eb + 2176u + 5u] = h8_2.y; Bs[eb + 2176u + 6u] = h8_3.x; Bs[eb + 2176u + 7u] = h8_3.y;
+        let h9_0 = bitcast<vec2<f16>>(q9.x); let h9_1 = bitcast<vec2<f16>>(q9.y); let h9_2 = bitcast<vec2<f16>>(q9.z); let h9_3 = bitcast<vec2<f16>>(q9.w);
+        Bs[eb + 2720u] = h9_0.x; Bs[eb + 2720u + 1u] = h9_0.y; Bs[eb + 2720u + 2u] = h9_1.x; Bs[eb + 2720u + 3u] = h9_1.y; Bs[eb + 2720u + 4u] = h9_2.x; Bs[eb + 2720u + 5u] = h9_2.y; Bs[eb + 2720u + 6u] = h9_3.x; Bs[eb + 2720u + 7u] = h9_3.y;
+        let h10_0 = bitcast<vec2<f16>>(q10.x); let h10_1 = bitcast<vec2<f16>>(q10.y); let h10_2 = bitcast<vec2<f16>>(q10.z); let h10_3 = bitcast<vec2<f16>>(q10.w);
+        Bs[eb + 3264u] = h10_0.x; Bs[eb + 3264u + 1u] = h10_0.y; Bs[eb + 3264u + 2u] = h10_1.x; Bs[eb + 3264u + 3u] = h10_1.y; Bs[eb + 3264u + 4u] = h10_2.x; Bs[eb + 3264u + 5u] = h10_2.y; Bs[eb + 3264u + 6u] = h10_3.x; Bs[eb + 3264u + 7u] = h10_3.y;
+        let h11_0 = bitcast<vec2<f16>>(q11.x); let h11_1 = bitcast<vec2<f16>>(q11.y); let h11_2 = bitcast<vec2<f16>>(q11.z); let h11_3 = bitcast<vec2<f16>>(q11.w);
+        Bs[eb + 3808u] = h11_0.x; Bs[eb + 3808u + 1u] = h11_0.y; Bs[eb + 3808u + 2u] = h11_1.x; Bs[eb + 3808u + 3u] = h11_1.y; Bs[eb + 3808u + 4u] = h11_2.x; Bs[eb + 3808u + 5u] = h11_2.y; Bs[eb + 3808u + 6u] = h11_3.x; Bs[eb + 3808u + 7u] = h11_3.y;
+      }
+      workgroupBarrier();
+      if (kt + 3u < nk) {
+        {
+          let k4 = (kt + 3u) * 16u;
+          q0 = x8[xb + k4];
+          q1 = x8[xb + 4u * K4 + k4];
+          q2 = x8[xb + 8u * K4 + k4];
+          q3 = x8[xb + 12u * K4 + k4];
+          q4 = w8[wb + k4];
+          q5 = w8[wb + 4u * K4 + k4];
+          q6 = w8[wb + 8u * K4 + k4];
+          q7 = w8[wb + 12u * K4 + k4];
+          q8 = w8[wb + 16u * K4 + k4];
+          q9 = w8[wb + 20u * K4 + k4];
+          q10 = w8[wb + 24u * K4 + k4];
+          q11 = w8[wb + 28u * K4 + k4];
+        }
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 136u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 136u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 136u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 136u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 136u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 136u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 136u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 136u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 64u, 136u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 64u, 136u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 80u, 136u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 80u, 136u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 96u, 136u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 96u, 136u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 112u, 136u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 112u, 136u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+}
+
+@compute @workgroup_size(128)
+fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 64u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
+  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
+  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
+  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
+  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
+  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  let nkAll = (KK + 63u) / 64u;
+  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
+  {
+    let k4 = k0 * 8u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 16u * K4 + k4];
+    s2 = w8[wb + k4];
+    s3 = w8[wb + 16u * K4 + k4];
+    s4 = w8[wb + 32u * K4 + k4];
+    s5 = w8[wb + 48u * K4 + k4];
+  }
+  if (k0 + 1u < nk) {
+    {
+      let k4 = (k0 + 1u) * 8u;
+      q0 = x8[xb + k4];
+      q1 = x8[xb + 16u * K4 + k4];
+      q2 = w8[wb + k4];
+      q3 = w8[wb + 16u * K4 + k4];
+      q4 = w8[wb + 32u * K4 + k4];
+      q5 = w8[wb + 48u * K4 + k4];
+    }
+  }
+  for (var kt = k0; kt < nk; kt += 2u) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 1152u] = h3_0.x; Bs[eb + 1152u + 1u] = h3_0.y; Bs[eb + 1152u + 2u] = h3_1.x; Bs[eb + 1152u + 3u] = h3_1.y; Bs[eb + 1152u + 4u] = h3_2.x; Bs[eb + 1152u + 5u] = h3_2.y; Bs[eb + 1152u + 6u] = h3_3.x; Bs[eb + 1152u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 2304u] = h4_0.x; Bs[eb + 2304u + 1u] = h4_0.y; Bs[eb + 2304u + 2u] = h4_1.x; Bs[eb + 2304u + 3u] = h4_1.y; Bs[eb + 2304u + 4u] = h4_2.x; Bs[eb + 2304u + 5u] = h4_2.y; Bs[eb + 2304u + 6u] = h4_3.x; Bs[eb + 2304u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 3456u] = h5_0.x; Bs[eb + 3456u + 1u] = h5_0.y; Bs[eb + 3456u + 2u] = h5_1.x; Bs[eb + 3456u + 3u] = h5_1.y; Bs[eb + 3456u + 4u] = h5_2.x; Bs[eb + 3456u + 5u] = h5_2.y; Bs[eb + 3456u + 6u] = h5_3.x; Bs[eb + 3456u + 7u] = h5_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 2u < nk) {
+      {
+        let k4 = (kt + 2u) * 8u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 16u * K4 + k4];
+        s2 = w8[wb + k4];
+        s3 = w8[wb + 16u * K4 + k4];
+        s4 = w8[wb + 32u * K4 + k4];
+        s5 = w8[wb + 48u * K4 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+    if (kt + 1u < nk) {
+      workgroupBarrier();
+      {
+        let ea = ws; let eb = ws;
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
+        As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
+        Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+        let h3_0 = bitcast<vec2<f16>>(q3.x); let h3_1 = bitcast<vec2<f16>>(q3.y); let h3_2 = bitcast<vec2<f16>>(q3.z); let h3_3 = bitcast<vec2<f16>>(q3.w);
+        Bs[eb + 1152u] = h3_0.x; Bs[eb + 1152u + 1u] = h3_0.y; Bs[eb + 1152u + 2u] = h3_1.x; Bs[eb + 1152u + 3u] = h3_1.y; Bs[eb + 1152u + 4u] = h3_2.x; Bs[eb + 1152u + 5u] = h3_2.y; Bs[eb + 1152u + 6u] = h3_3.x; Bs[eb + 1152u + 7u] = h3_3.y;
+        let h4_0 = bitcast<vec2<f16>>(q4.x); let h4_1 = bitcast<vec2<f16>>(q4.y); let h4_2 = bitcast<vec2<f16>>(q4.z); let h4_3 = bitcast<vec2<f16>>(q4.w);
+        Bs[eb + 2304u] = h4_0.x; Bs[eb + 2304u + 1u] = h4_0.y; Bs[eb + 2304u + 2u] = h4_1.x; Bs[eb + 2304u + 3u] = h4_1.y; Bs[eb + 2304u + 4u] = h4_2.x; Bs[eb + 2304u + 5u] = h4_2.y; Bs[eb + 2304u + 6u] = h4_3.x; Bs[eb + 2304u + 7u] = h4_3.y;
+        let h5_0 = bitcast<vec2<f16>>(q5.x); let h5_1 = bitcast<vec2<f16>>(q5.y); let h5_2 = bitcast<vec2<f16>>(q5.z); let h5_3 = bitcast<vec2<f16>>(q5.w);
+        Bs[eb + 3456u] = h5_0.x; Bs[eb + 3456u + 1u] = h5_0.y; Bs[eb + 3456u + 2u] = h5_1.x; Bs[eb + 3456u + 3u] = h5_1.y; Bs[eb + 3456u + 4u] = h5_2.x; Bs[eb + 3456u + 5u] = h5_2.y; Bs[eb + 3456u + 6u] = h5_3.x; Bs[eb + 3456u + 7u] = h5_3.y;
+      }
+      workgroupBarrier();
+      if (kt + 3u < nk) {
+        {
+          let k4 = (kt + 3u) * 8u;
+          q0 = x8[xb + k4];
+          q1 = x8[xb + 16u * K4 + k4];
+          q2 = w8[wb + k4];
+          q3 = w8[wb + 16u * K4 + k4];
+          q4 = w8[wb + 32u * K4 + k4];
+          q5 = w8[wb + 48u * K4 + k4];
+        }
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      }
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+}
+
+@compute @workgroup_size(128)
+fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
+  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
+  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
+  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
+  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
+  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
+  var q6 = vec4<u32>();   // _u8p2: the slice after s6's
+  var q7 = vec4<u32>();   // _u8p2: the slice after s7's
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  let nkAll = (KK + 63u) / 64u;
+  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
+  {
+    let k4 = k0 * 8u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 16u * K4 + k4];
+    s2 = x8[xb + 32u * K4 + k4];
+    s3 = x8[xb + 48u * K4 + k4];
+    s4 = w8[wb + k4];
+    s5 = w8[wb + 16u * K4 + k4];
+    s6 = w8[wb + 32u * K4 + k4];
+    s7 = w8[wb + 48u * K4 + k4];
+  }
+  if (k0 + 1u < nk) {
+    {
+      let k4 = (k0 + 1u) * 8u;
+      q0 = x8[xb + k4];
+      q1 = x8[xb + 16u * K4 + k4];
+      q2 = x8[xb + 32u * K4 + k4];
+      q3 = x8[xb + 48u * K4 + k4];
+      q4 = w8[wb + k4];
+      q5 = w8[wb + 16u * K4 + k4];
+      q6 = w8[wb + 32u * K4 + k4];
+      q7 = w8[wb + 48u * K4 + k4];
+    }
+  }
+  for (var kt = k0; kt < nk; kt += 2u) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      As[ea + 2304u] = h2_0.x; As[ea + 2304u + 1u] = h2_0.y; As[ea + 2304u + 2u] = h2_1.x; As[ea + 2304u + 3u] = h2_1.y; As[ea + 2304u + 4u] = h2_2.x; As[ea + 2304u + 5u] = h2_2.y; As[ea + 2304u + 6u] = h2_3.x; As[ea + 2304u + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      As[ea + 3456u] = h3_0.x; As[ea + 3456u + 1u] = h3_0.y; As[ea + 3456u + 2u] = h3_1.x; As[ea + 3456u + 3u] = h3_1.y; As[ea + 3456u + 4u] = h3_2.x; As[ea + 3456u + 5u] = h3_2.y; As[ea + 3456u + 6u] = h3_3.x; As[ea + 3456u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 1152u] = h5_0.x; Bs[eb + 1152u + 1u] = h5_0.y; Bs[eb + 1152u + 2u] = h5_1.x; Bs[eb + 1152u + 3u] = h5_1.y; Bs[eb + 1152u + 4u] = h5_2.x; Bs[eb + 1152u + 5u] = h5_2.y; Bs[eb + 1152u + 6u] = h5_3.x; Bs[eb + 1152u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 2304u] = h6_0.x; Bs[eb + 2304u + 1u] = h6_0.y; Bs[eb + 2304u + 2u] = h6_1.x; Bs[eb + 2304u + 3u] = h6_1.y; Bs[eb + 2304u + 4u] = h6_2.x; Bs[eb + 2304u + 5u] = h6_2.y; Bs[eb + 2304u + 6u] = h6_3.x; Bs[eb + 2304u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 3456u] = h7_0.x; Bs[eb + 3456u + 1u] = h7_0.y; Bs[eb + 3456u + 2u] = h7_1.x; Bs[eb + 3456u + 3u] = h7_1.y; Bs[eb + 3456u + 4u] = h7_2.x; Bs[eb + 3456u + 5u] = h7_2.y; Bs[eb + 3456u + 6u] = h7_3.x; Bs[eb + 3456u + 7u] = h7_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 2u < nk) {
+      {
+        let k4 = (kt + 2u) * 8u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 16u * K4 + k4];
+        s2 = x8[xb + 32u * K4 + k4];
+        s3 = x8[xb + 48u * K4 + k4];
+        s4 = w8[wb + k4];
+        s5 = w8[wb + 16u * K4 + k4];
+        s6 = w8[wb + 32u * K4 + k4];
+        s7 = w8[wb + 48u * K4 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2304u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3456u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2320u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3472u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2336u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3488u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2352u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3504u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+    }
+    if (kt + 1u < nk) {
+      workgroupBarrier();
+      {
+        let ea = ws; let eb = ws;
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
+        As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
+        As[ea + 2304u] = h2_0.x; As[ea + 2304u + 1u] = h2_0.y; As[ea + 2304u + 2u] = h2_1.x; As[ea + 2304u + 3u] = h2_1.y; As[ea + 2304u + 4u] = h2_2.x; As[ea + 2304u + 5u] = h2_2.y; As[ea + 2304u + 6u] = h2_3.x; As[ea + 2304u + 7u] = h2_3.y;
+        let h3_0 = bitcast<vec2<f16>>(q3.x); let h3_1 = bitcast<vec2<f16>>(q3.y); let h3_2 = bitcast<vec2<f16>>(q3.z); let h3_3 = bitcast<vec2<f16>>(q3.w);
+        As[ea + 3456u] = h3_0.x; As[ea + 3456u + 1u] = h3_0.y; As[ea + 3456u + 2u] = h3_1.x; As[ea + 3456u + 3u] = h3_1.y; As[ea + 3456u + 4u] = h3_2.x; As[ea + 3456u + 5u] = h3_2.y; As[ea + 3456u + 6u] = h3_3.x; As[ea + 3456u + 7u] = h3_3.y;
+        let h4_0 = bitcast<vec2<f16>>(q4.x); let h4_1 = bitcast<vec2<f16>>(q4.y); let h4_2 = bitcast<vec2<f16>>(q4.z); let h4_3 = bitcast<vec2<f16>>(q4.w);
+        Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+        let h5_0 = bitcast<vec2<f16>>(q5.x); let h5_1 = bitcast<vec2<f16>>(q5.y); let h5_2 = bitcast<vec2<f16>>(q5.z); let h5_3 = bitcast<vec2<f16>>(q5.w);
+        Bs[eb + 1152u] = h5_0.x; Bs[eb + 1152u + 1u] = h5_0.y; Bs[eb + 1152u + 2u] = h5_1.x; Bs[eb + 1152u + 3u] = h5_1.y; Bs[eb + 1152u + 4u] = h5_2.x; Bs[eb + 1152u + 5u] = h5_2.y; Bs[eb + 1152u + 6u] = h5_3.x; Bs[eb + 1152u + 7u] = h5_3.y;
+        let h6_0 = bitcast<vec2<f16>>(q6.x); let h6_1 = bitcast<vec2<f16>>(q6.y); let h6_2 = bitcast<vec2<f16>>(q6.z); let h6_3 = bitcast<vec2<f16>>(q6.w);
+        Bs[eb + 2304u] = h6_0.x; Bs[eb + 2304u + 1u] = h6_0.y; Bs[eb + 2304u + 2u] = h6_1.x; Bs[eb + 2304u + 3u] = h6_1.y; Bs[eb + 2304u + 4u] = h6_2.x; Bs[eb + 2304u + 5u] = h6_2.y; Bs[eb + 2304u + 6u] = h6_3.x; Bs[eb + 2304u + 7u] = h6_3.y;
+        let h7_0 = bitcast<vec2<f16>>(q7.x); let h7_1 = bitcast<vec2<f16>>(q7.y); let h7_2 = bitcast<vec2<f16>>(q7.z); let h7_3 = bitcast<vec2<f16>>(q7.w);
+        Bs[eb + 3456u] = h7_0.x; Bs[eb + 3456u + 1u] = h7_0.y; Bs[eb + 3456u + 2u] = h7_1.x; Bs[eb + 3456u + 3u] = h7_1.y; Bs[eb + 3456u + 4u] = h7_2.x; Bs[eb + 3456u + 5u] = h7_2.y; Bs[eb + 3456u + 6u] = h7_3.x; Bs[eb + 3456u + 7u] = h7_3.y;
+      }
+      workgroupBarrier();
+      if (kt + 3u < nk) {
+        {
+          let k4 = (kt + 3u) * 8u;
+          q0 = x8[xb + k4];
+          q1 = x8[xb + 16u * K4 + k4];
+          q2 = x8[xb + 32u * K4 + k4];
+          q3 = x8[xb + 48u * K4 + k4];
+          q4 = w8[wb + k4];
+          q5 = w8[wb + 16u * K4 + k4];
+          q6 = w8[wb + 32u * K4 + k4];
+          q7 = w8[wb + 48u * K4 + k4];
+        }
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+        let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2304u, 72u);
+        let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3456u, 72u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+        c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+        c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+        let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2320u, 72u);
+        let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3472u, 72u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+        c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+        c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+        let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2336u, 72u);
+        let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3488u, 72u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+        c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+        c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+        let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2352u, 72u);
+        let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3504u, 72u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+        c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+        c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      }
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+}
+
+@compute @workgroup_size(128)
+fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 16u; let col0 = wid.x * 64u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
+  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
+  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
+  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
+  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
+  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
+  var q6 = vec4<u32>();   // _u8p2: the slice after s6's
+  var q7 = vec4<u32>();   // _u8p2: the slice after s7's
+  var q8 = vec4<u32>();   // _u8p2: the slice after s8's
+  var g00 = subgroup_matrix_result<f32, 16, 16>();
+  var u00 = subgroup_matrix_result<f32, 16, 16>();
+  let nkAll = (KK + 63u) / 64u;
+  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
+  {
+    let k4 = k0 * 8u;
+    s0 = x8[xb + k4];
+    s1 = wg8[wb + k4];
+    s2 = wg8[wb + 16u * K4 + k4];
+    s3 = wg8[wb + 32u * K4 + k4];
+    s4 = wg8[wb + 48u * K4 + k4];
+    s5 = wu8[wb + k4];
+    s6 = wu8[wb + 16u * K4 + k4];
+    s7 = wu8[wb + 32u * K4 + k4];
+    s8 = wu8[wb + 48u * K4 + k4];
+  }
+  if (k0 + 1u < nk) {
+    {
+      let k4 = (k0 + 1u) * 8u;
+      q0 = x8[xb + k4];
+      q1 = wg8[wb + k4];
+      q2 = wg8[wb + 16u * K4 + k4];
+      q3 = wg8[wb + 32u * K4 + k4];
+      q4 = wg8[wb + 48u * K4 + k4];
+      q5 = wu8[wb + k4];
+      q6 = wu8[wb + 16u * K4 + k4];
+      q7 = wu8[wb + 32u * K4 + k4];
+      q8 = wu8[wb + 48u * K4 + k4];
+    }
+  }
+  for (var kt = k0; kt < nk; kt += 2u) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb + 1152u] = h2_0.x; Bs[eb + 1152u + 1u] = h2_0.y; Bs[eb + 1152u + 2u] = h2_1.x; Bs[eb + 1152u + 3u] = h2_1.y; Bs[eb + 1152u + 4u] = h2_2.x; Bs[eb + 1152u + 5u] = h2_2.y; Bs[eb + 1152u + 6u] = h2_3.x; Bs[eb + 1152u + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 2304u] = h3_0.x; Bs[eb + 2304u + 1u] = h3_0.y; Bs[eb + 2304u + 2u] = h3_1.x; Bs[eb + 2304u + 3u] = h3_1.y; Bs[eb + 2304u + 4u] = h3_2.x; Bs[eb + 2304u + 5u] = h3_2.y; Bs[eb + 2304u + 6u] = h3_3.x; Bs[eb + 2304u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 3456u] = h4_0.x; Bs[eb + 3456u + 1u] = h4_0.y; Bs[eb + 3456u + 2u] = h4_1.x; Bs[eb + 3456u + 3u] = h4_1.y; Bs[eb + 3456u + 4u] = h4_2.x; Bs[eb + 3456u + 5u] = h4_2.y; Bs[eb + 3456u + 6u] = h4_3.x; Bs[eb + 3456u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 4608u] = h5_0.x; Bs[eb + 4608u + 1u] = h5_0.y; Bs[eb + 4608u + 2u] = h5_1.x; Bs[eb + 4608u + 3u] = h5_1.y; Bs[eb + 4608u + 4u] = h5_2.x; Bs[eb + 4608u + 5u] = h5_2.y; Bs[eb + 4608u + 6u] = h5_3.x; Bs[eb + 4608u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 5760u] = h6_0.x; Bs[eb + 5760u + 1u] = h6_0.y; Bs[eb + 5760u + 2u] = h6_1.x; Bs[eb + 5760u + 3u] = h6_1.y; Bs[eb + 5760u + 4u] = h6_2.x; Bs[eb + 5760u + 5u] = h6_2.y; Bs[eb + 5760u + 6u] = h6_3.x; Bs[eb + 5760u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 6912u] = h7_0.x; Bs[eb + 6912u + 1u] = h7_0.y; Bs[eb + 6912u + 2u] = h7_1.x; Bs[eb + 6912u + 3u] = h7_1.y; Bs[eb + 6912u + 4u] = h7_2.x; Bs[eb + 6912u + 5u] = h7_2.y; Bs[eb + 6912u + 6u] = h7_3.x; Bs[eb + 6912u + 7u] = h7_3.y;
+      let h8_0 = bitcast<vec2<f16>>(s8.x); let h8_1 = bitcast<vec2<f16>>(s8.y); let h8_2 = bitcast<vec2<f16>>(s8.z); let h8_3 = bitcast<vec2<f16>>(s8.w);
+      Bs[eb + 8064u] = h8_0.x; Bs[eb + 8064u + 1u] = h8_0.y; Bs[eb + 8064u + 2u] = h8_1.x; Bs[eb + 8064u + 3u] = h8_1.y; Bs[eb + 8064u + 4u] = h8_2.x; Bs[eb + 8064u + 5u] = h8_2.y; Bs[eb + 8064u + 6u] = h8_3.x; Bs[eb + 8064u + 7u] = h8_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 2u < nk) {
+      {
+        let k4 = (kt + 2u) * 8u;
+        s0 = x8[xb + k4];
+        s1 = wg8[wb + k4];
+        s2 = wg8[wb + 16u * K4 + k4];
+        s3 = wg8[wb + 32u * K4 + k4];
+        s4 = wg8[wb + 48u * K4 + k4];
+        s5 = wu8[wb + k4];
+        s6 = wu8[wb + 16u * K4 + k4];
+        s7 = wu8[wb + 32u * K4 + k4];
+        s8 = wu8[wb + 48u * K4 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4608u, 72u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4624u, 72u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4640u, 72u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4656u, 72u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+    }
+    if (kt + 1u < nk) {
+      workgroupBarrier();
+      {
+        let ea = ws; let eb = ws;
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
+        Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
+        Bs[eb + 1152u] = h2_0.x; Bs[eb + 1152u + 1u] = h2_0.y; Bs[eb + 1152u + 2u] = h2_1.x; Bs[eb + 1152u + 3u] = h2_1.y; Bs[eb + 1152u + 4u] = h2_2.x; Bs[eb + 1152u + 5u] = h2_2.y; Bs[eb + 1152u + 6u] = h2_3.x; Bs[eb + 1152u + 7u] = h2_3.y;
+        let h3_0 = bitcast<vec2<f16>>(q3.x); let h3_1 = bitcast<vec2<f16>>(q3.y); let h3_2 = bitcast<vec2<f16>>(q3.z); let h3_3 = bitcast<vec2<f16>>(q3.w);
+        Bs[eb + 2304u] = h3_0.x; Bs[eb + 2304u + 1u] = h3_0.y; Bs[eb + 2304u + 2u] = h3_1.x; Bs[eb + 2304u + 3u] = h3_1.y; Bs[eb + 2304u + 4u] = h3_2.x; Bs[eb + 2304u + 5u] = h3_2.y; Bs[eb + 2304u + 6u] = h3_3.x; Bs[eb + 2304u + 7u] = h3_3.y;
+        let h4_0 = bitcast<vec2<f16>>(q4.x); let h4_1 = bitcast<vec2<f16>>(q4.y); let h4_2 = bitcast<vec2<f16>>(q4.z); let h4_3 = bitcast<vec2<f16>>(q4.w);
+        Bs[eb + 3456u] = h4_0.x; Bs[eb + 3456u + 1u] = h4_0.y; Bs[eb + 3456u + 2u] = h4_1.x; Bs[eb + 3456u + 3u] = h4_1.y; Bs[eb + 3456u + 4u] = h4_2.x; Bs[eb + 3456u + 5u] = h4_2.y; Bs[eb + 3456u + 6u] = h4_3.x; Bs[eb + 3456u + 7u] = h4_3.y;
+        let h5_0 = bitcast<vec2<f16>>(q5.x); let h5_1 = bitcast<vec2<f16>>(q5.y); let h5_2 = bitcast<vec2<f16>>(q5.z); let h5_3 = bitcast<vec2<f16>>(q5.w);
+        Bs[eb + 4608u] = h5_0.x; Bs[eb + 4608u + 1u] = h5_0.y; Bs[eb + 4608u + 2u] = h5_1.x; Bs[eb + 4608u + 3u] = h5_1.y; Bs[eb + 4608u + 4u] = h5_2.x; Bs[eb + 4608u + 5u] = h5_2.y; Bs[eb + 4608u + 6u] = h5_3.x; Bs[eb + 4608u + 7u] = h5_3.y;
+        let h6_0 = bitcast<vec2<f16>>(q6.x); let h6_1 = bitcast<vec2<f16>>(q6.y); let h6_2 = bitcast<vec2<f16>>(q6.z); let h6_3 = bitcast<vec2<f16>>(q6.w);
+        Bs[eb + 5760u] = h6_0.x; Bs[eb + 5760u + 1u] = h6_0.y; Bs[eb + 5760u + 2u] = h6_1.x; Bs[eb + 5760u + 3u] = h6_1.y; Bs[eb + 5760u + 4u] = h6_2.x; Bs[eb + 5760u + 5u] = h6_2.y; Bs[eb + 5760u + 6u] = h6_3.x; Bs[eb + 5760u + 7u] = h6_3.y;
+        let h7_0 = bitcast<vec2<f16>>(q7.x); let h7_1 = bitcast<vec2<f16>>(q7.y); let h7_2 = bitcast<vec2<f16>>(q7.z); let h7_3 = bitcast<vec2<f16>>(q7.w);
+        Bs[eb + 6912u] = h7_0.x; Bs[eb + 6912u + 1u] = h7_0.y; Bs[eb + 6912u + 2u] = h7_1.x; Bs[eb + 6912u + 3u] = h7_1.y; Bs[eb + 6912u + 4u] = h7_2.x; Bs[eb + 6912u + 5u] = h7_2.y; Bs[eb + 6912u + 6u] = h7_3.x; Bs[eb + 6912u + 7u] = h7_3.y;
+        let h8_0 = bitcast<vec2<f16>>(q8.x); let h8_1 = bitcast<vec2<f16>>(q8.y); let h8_2 = bitcast<vec2<f16>>(q8.z); let h8_3 = bitcast<vec2<f16>>(q8.w);
+        Bs[eb + 8064u] = h8_0.x; Bs[eb + 8064u + 1u] = h8_0.y; Bs[eb + 8064u + 2u] = h8_1.x; Bs[eb + 8064u + 3u] = h8_1.y; Bs[eb + 8064u + 4u] = h8_2.x; Bs[eb + 8064u + 5u] = h8_2.y; Bs[eb + 8064u + 6u] = h8_3.x; Bs[eb + 8064u + 7u] = h8_3.y;
+      }
+      workgroupBarrier();
+      if (kt + 3u < nk) {
+        {
+          let k4 = (kt + 3u) * 8u;
+          q0 = x8[xb + k4];
+          q1 = wg8[wb + k4];
+          q2 = wg8[wb + 16u * K4 + k4];
+          q3 = wg8[wb + 32u * K4 + k4];
+          q4 = wg8[wb + 48u * K4 + k4];
+          q5 = wu8[wb + k4];
+          q6 = wu8[wb + 16u * K4 + k4];
+          q7 = wu8[wb + 32u * K4 + k4];
+          q8 = wu8[wb + 48u * K4 + k4];
+        }
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4608u, 72u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4624u, 72u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4640u, 72u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4656u, 72u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      }
+    }
+  }
+  let cb = sg * 512u;
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+}
+
+@compute @workgroup_size(128)
+fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 64u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var s9 = vec4<u32>();
+  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
+  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
+  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
+  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
+  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
+  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
+  var q6 = vec4<u32>();   // _u8p2: the slice after s6's
+  var q7 = vec4<u32>();   // _u8p2: the slice after s7's
+  var q8 = vec4<u32>();   // _u8p2: the slice after s8's
+  var q9 = vec4<u32>();   // _u8p2: the slice after s9's
+  var g00 = subgroup_matrix_result<f32, 16, 16>();
+  var u00 = subgroup_matrix_result<f32, 16, 16>();
+  var g10 = subgroup_matrix_result<f32, 16, 16>();
+  var u10 = subgroup_matrix_result<f32, 16, 16>();
+  let nkAll = (KK + 63u) / 64u;
+  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
+  {
+    let k4 = k0 * 8u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 16u * K4 + k4];
+    s2 = wg8[wb + k4];
+    s3 = wg8[wb + 16u * K4 + k4];
+    s4 = wg8[wb + 32u * K4 + k4];
+    s5 = wg8[wb + 48u * K4 + k4];
+    s6 = wu8[wb + k4];
+    s7 = wu8[wb + 16u * K4 + k4];
+    s8 = wu8[wb + 32u * K4 + k4];
+    s9 = wu8[wb + 48u * K4 + k4];
+  }
+  if (k0 + 1u < nk) {
+    {
+      let k4 = (k0 + 1u) * 8u;
+      q0 = x8[xb + k4];
+      q1 = x8[xb + 16u * K4 + k4];
+      q2 = wg8[wb + k4];
+      q3 = wg8[wb + 16u * K4 + k4];
+      q4 = wg8[wb + 32u * K4 + k4];
+      q5 = wg8[wb + 48u * K4 + k4];
+      q6 = wu8[wb + k4];
+      q7 = wu8[wb + 16u * K4 + k4];
+      q8 = wu8[wb + 32u * K4 + k4];
+      q9 = wu8[wb + 48u * K4 + k4];
+    }
+  }
+  for (var kt = k0; kt < nk; kt += 2u) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 1152u] = h3_0.x; Bs[eb + 1152u + 1u] = h3_0.y; Bs[eb + 1152u + 2u] = h3_1.x; Bs[eb + 1152u + 3u] = h3_1.y; Bs[eb + 1152u + 4u] = h3_2.x; Bs[eb + 1152u + 5u] = h3_2.y; Bs[eb + 1152u + 6u] = h3_3.x; Bs[eb + 1152u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 2304u] = h4_0.x; Bs[eb + 2304u + 1u] = h4_0.y; Bs[eb + 2304u + 2u] = h4_1.x; Bs[eb + 2304u + 3u] = h4_1.y; Bs[eb + 2304u + 4u] = h4_2.x; Bs[eb + 2304u + 5u] = h4_2.y; Bs[eb + 2304u + 6u] = h4_3.x; Bs[eb + 2304u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 3456u] = h5_0.x; Bs[eb + 3456u + 1u] = h5_0.y; Bs[eb + 3456u + 2u] = h5_1.x; Bs[eb + 3456u + 3u] = h5_1.y; Bs[eb + 3456u + 4u] = h5_2.x; Bs[eb + 3456u + 5u] = h5_2.y; Bs[eb + 3456u + 6u] = h5_3.x; Bs[eb + 3456u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 4608u] = h6_0.x; Bs[eb + 4608u + 1u] = h6_0.y; Bs[eb + 4608u + 2u] = h6_1.x; Bs[eb + 4608u + 3u] = h6_1.y; Bs[eb + 4608u + 4u] = h6_2.x; Bs[eb + 4608u + 5u] = h6_2.y; Bs[eb + 4608u + 6u] = h6_3.x; Bs[eb + 4608u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 5760u] = h7_0.x; Bs[eb + 5760u + 1u] = h7_0.y; Bs[eb + 5760u + 2u] = h7_1.x; Bs[eb + 5760u + 3u] = h7_1.y; Bs[eb + 5760u + 4u] = h7_2.x; Bs[eb + 5760u + 5u] = h7_2.y; Bs[eb + 5760u + 6u] = h7_3.x; Bs[eb + 5760u + 7u] = h7_3.y;
+      let h8_0 = bitcast<vec2<f16>>(s8.x); let h8_1 = bitcast<vec2<f16>>(s8.y); let h8_2 = bitcast<vec2<f16>>(s8.z); let h8_3 = bitcast<vec2<f16>>(s8.w);
+      Bs[eb + 6912u] = h8_0.x; Bs[eb + 6912u + 1u] = h8_0.y; Bs[eb + 6912u + 2u] = h8_1.x; Bs[eb + 6912u + 3u] = h8_1.y; Bs[eb + 6912u + 4u] = h8_2.x; Bs[eb + 6912u + 5u] = h8_2.y; Bs[eb + 6912u + 6u] = h8_3.x; Bs[eb + 6912u + 7u] = h8_3.y;
+      let h9_0 = bitcast<vec2<f16>>(s9.x); let h9_1 = bitcast<vec2<f16>>(s9.y); let h9_2 = bitcast<vec2<f16>>(s9.z); let h9_3 = bitcast<vec2<f16>>(s9.w);
+      Bs[eb + 8064u] = h9_0.x; Bs[eb + 8064u + 1u] = h9_0.y; Bs[eb + 8064u + 2u] = h9_1.x; Bs[eb + 8064u + 3u] = h9_1.y; Bs[eb + 8064u + 4u] = h9_2.x; Bs[eb + 8064u + 5u] = h9_2.y; Bs[eb + 8064u + 6u] = h9_3.x; Bs[eb + 8064u + 7u] = h9_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 2u < nk) {
+      {
+        let k4 = (kt + 2u) * 8u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 16u * K4 + k4];
+        s2 = wg8[wb + k4];
+        s3 = wg8[wb + 16u * K4 + k4];
+        s4 = wg8[wb + 32u * K4 + k4];
+        s5 = wg8[wb + 48u * K4 + k4];
+        s6 = wu8[wb + k4];
+        s7 = wu8[wb + 16u * K4 + k4];
+        s8 = wu8[wb + 32u * K4 + k4];
+        s9 = wu8[wb + 48u * K4 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4608u, 72u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4624u, 72u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4640u, 72u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4656u, 72u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+    }
+    if (kt + 1u < nk) {
+      workgroupBarrier();
+      {
+        let ea = ws; let eb = ws;
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
+        As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
+        Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+        let h3_0 = bitcast<vec2<f16>>(q3.x); let h3_1 = bitcast<vec2<f16>>(q3.y); let h3_2 = bitcast<vec2<f16>>(q3.z); let h3_3 = bitcast<vec2<f16>>(q3.w);
+        Bs[eb + 1152u] = h3_0.x; Bs[eb + 1152u + 1u] = h3_0.y; Bs[eb + 1152u + 2u] = h3_1.x; Bs[eb + 1152u + 3u] = h3_1.y; Bs[eb + 1152u + 4u] = h3_2.x; Bs[eb + 1152u + 5u] = h3_2.y; Bs[eb + 1152u + 6u] = h3_3.x; Bs[eb + 1152u + 7u] = h3_3.y;
+        let h4_0 = bitcast<vec2<f16>>(q4.x); let h4_1 = bitcast<vec2<f16>>(q4.y); let h4_2 = bitcast<vec2<f16>>(q4.z); let h4_3 = bitcast<vec2<f16>>(q4.w);
+        Bs[eb + 2304u] = h4_0.x; Bs[eb + 2304u + 1u] = h4_0.y; Bs[eb + 2304u + 2u] = h4_1.x; Bs[eb + 2304u + 3u] = h4_1.y; Bs[eb + 2304u + 4u] = h4_2.x; Bs[eb + 2304u + 5u] = h4_2.y; Bs[eb + 2304u + 6u] = h4_3.x; Bs[eb + 2304u + 7u] = h4_3.y;
+        let h5_0 = bitcast<vec2<f16>>(q5.x); let h5_1 = bitcast<vec2<f16>>(q5.y); let h5_2 = bitcast<vec2<f16>>(q5.z); let h5_3 = bitcast<vec2<f16>>(q5.w);
+        Bs[eb + 3456u] = h5_0.x; Bs[eb + 3456u + 1u] = h5_0.y; Bs[eb + 3456u + 2u] = h5_1.x; Bs[eb + 3456u + 3u] = h5_1.y; Bs[eb + 3456u + 4u] = h5_2.x; Bs[eb + 3456u + 5u] = h5_2.y; Bs[eb + 3456u + 6u] = h5_3.x; Bs[eb + 3456u + 7u] = h5_3.y;
+        let h6_0 = bitcast<vec2<f16>>(q6.x); let h6_1 = bitcast<vec2<f16>>(q6.y); let h6_2 = bitcast<vec2<f16>>(q6.z); let h6_3 = bitcast<vec2<f16>>(q6.w);
+        Bs[eb + 4608u] = h6_0.x; Bs[eb + 4608u + 1u] = h6_0.y; Bs[eb + 4608u + 2u] = h6_1.x; Bs[eb + 4608u + 3u] = h6_1.y; Bs[eb + 4608u + 4u] = h6_2.x; Bs[eb + 4608u + 5u] = h6_2.y; Bs[eb + 4608u + 6u] = h6_3.x; Bs[eb + 4608u + 7u] = h6_3.y;
+        let h7_0 = bitcast<vec2<f16>>(q7.x); let h7_1 = bitcast<vec2<f16>>(q7.y); let h7_2 = bitcast<vec2<f16>>(q7.z); let h7_3 = bitcast<vec2<f16>>(q7.w);
+        Bs[eb + 5760u] = h7_0.x; Bs[eb + 5760u + 1u] = h7_0.y; Bs[eb + 5760u + 2u] = h7_1.x; Bs[eb + 5760u + 3u] = h7_1.y; Bs[eb + 5760u + 4u] = h7_2.x; Bs[eb + 5760u + 5u] = h7_2.y; Bs[eb + 5760u + 6u] = h7_3.x; Bs[eb + 5760u + 7u] = h7_3.y;
+        let h8_0 = bitcast<vec2<f16>>(q8.x); let h8_1 = bitcast<vec2<f16>>(q8.y); let h8_2 = bitcast<vec2<f16>>(q8.z); let h8_3 = bitcast<vec2<f16>>(q8.w);
+        Bs[eb + 6912u] = h8_0.x; Bs[eb + 6912u + 1u] = h8_0.y; Bs[eb + 6912u + 2u] = h8_1.x; Bs[eb + 6912u + 3u] = h8_1.y; Bs[eb + 6912u + 4u] = h8_2.x; Bs[eb + 6912u + 5u] = h8_2.y; Bs[eb + 6912u + 6u] = h8_3.x; Bs[eb + 6912u + 7u] = h8_3.y;
+        let h9_0 = bitcast<vec2<f16>>(q9.x); let h9_1 = bitcast<vec2<f16>>(q9.y); let h9_2 = bitcast<vec2<f16>>(q9.z); let h9_3 = bitcast<vec2<f16>>(q9.w);
+        Bs[eb + 8064u] = h9_0.x; Bs[eb + 8064u + 1u] = h9_0.y; Bs[eb + 8064u + 2u] = h9_1.x; Bs[eb + 8064u + 3u] = h9_1.y; Bs[eb + 8064u + 4u] = h9_2.x; Bs[eb + 8064u + 5u] = h9_2.y; Bs[eb + 8064u + 6u] = h9_3.x; Bs[eb + 8064u + 7u] = h9_3.y;
+      }
+      workgroupBarrier();
+      if (kt + 3u < nk) {
+        {
+          let k4 = (kt + 3u) * 8u;
+          q0 = x8[xb + k4];
+          q1 = x8[xb + 16u * K4 + k4];
+          q2 = wg8[wb + k4];
+          q3 = wg8[wb + 16u * K4 + k4];
+          q4 = wg8[wb + 32u * K4 + k4];
+          q5 = wg8[wb + 48u * K4 + k4];
+          q6 = wu8[wb + k4];
+          q7 = wu8[wb + 16u * K4 + k4];
+          q8 = wu8[wb + 32u * K4 + k4];
+          q9 = wu8[wb + 48u * K4 + k4];
+        }
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4608u, 72u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+        g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+        u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4624u, 72u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+        g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+        u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4640u, 72u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+        g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+        u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4656u, 72u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+        g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+        u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      }
+    }
+  }
+  let cb = sg * 512u;
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+}
+
+@compute @workgroup_size(128)
+fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1280u;   // and B-tile row
+  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
+  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
+  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
+  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
+  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
+  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
+  var g00 = subgroup_matrix_result<f32, 16, 16>();
+  var u00 = subgroup_matrix_result<f32, 16, 16>();
+  var g01 = subgroup_matrix_result<f32, 16, 16>();
+  var u01 = subgroup_matrix_result<f32, 16, 16>();
+  var g10 = subgroup_matrix_result<f32, 16, 16>();
+  var u10 = subgroup_matrix_result<f32, 16, 16>();
+  var g11 = subgroup_matrix_result<f32, 16, 16>();
+  var u11 = subgroup_matrix_result<f32, 16, 16>();
+  let nkAll = (KK + 31u) / 32u;
+  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 32u * K4 + k4];
+    s2 = wg8[wb + k4];
+    s3 = wg8[wb + 32u * K4 + k4];
+    s4 = wu8[wb + k4];
+    s5 = wu8[wb + 32u * K4 + k4];
+  }
+  if (k0 + 1u < nk) {
+    {
+      let k4 = (k0 + 1u) * 4u;
+      q0 = x8[xb + k4];
+      q1 = x8[xb + 32u * K4 + k4];
+      q2 = wg8[wb + k4];
+      q3 = wg8[wb + 32u * K4 + k4];
+      q4 = wu8[wb + k4];
+      q5 = wu8[wb + 32u * K4 + k4];
+    }
+  }
+  for (var kt = k0; kt < nk; kt += 2u) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 2u < nk) {
+      {
+        let k4 = (kt + 2u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 32u * K4 + k4];
+        s2 = wg8[wb + k4];
+        s3 = wg8[wb + 32u * K4 + k4];
+        s4 = wu8[wb + k4];
+        s5 = wu8[wb + 32u * K4 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 2560u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 3200u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+      u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 2576u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 3216u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+      u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+    }
+    if (kt + 1u < nk) {
+      workgroupBarrier();
+      {
+        let ea = ws; let eb = ws;
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
+        As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
+        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
+        Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+        let h3_0 = bitcast<vec2<f16>>(q3.x); let h3_1 = bitcast<vec2<f16>>(q3.y); let h3_2 = bitcast<vec2<f16>>(q3.z); let h3_3 = bitcast<vec2<f16>>(q3.w);
+        Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
+        let h4_0 = bitcast<vec2<f16>>(q4.x); let h4_1 = bitcast<vec2<f16>>(q4.y); let h4_2 = bitcast<vec2<f16>>(q4.z); let h4_3 = bitcast<vec2<f16>>(q4.w);
+        Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
+        let h5_0 = bitcast<vec2<f16>>(q5.x); let h5_1 = bitcast<vec2<f16>>(q5.y); let h5_2 = bitcast<vec2<f16>>(q5.z); let h5_3 = bitcast<vec2<f16>>(q5.w);
+        Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
+      }
+      workgroupBarrier();
+      if (kt + 3u < nk) {
+        {
+          let k4 = (kt + 3u) * 4u;
+          q0 = x8[xb + k4];
+          q1 = x8[xb + 32u * K4 + k4];
+          q2 = wg8[wb + k4];
+          q3 = wg8[wb + 32u * K4 + k4];
+          q4 = wu8[wb + k4];
+          q5 = wu8[wb + 32u * K4 + k4];
+        }
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 2560u, 40u);
+        let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+        let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 3200u, 40u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+        g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+        u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+        g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+        u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+        g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+        u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 2576u, 40u);
+        let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+        let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 3216u, 40u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+        g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+        u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+        g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+        u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+        g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+        u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+      }
+    }
+  }
+  let cb = sg * 512u;
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
+}
+
+@compute @workgroup_size(128)
+fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
+  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  let nkAll = (KK + 31u) / 32u;
+  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = w8[wb + k4];
+  }
+  if (k0 + 1u < nk) {
+    {
+      let k4 = (k0 + 1u) * 4u;
+      q0 = x8[xb + k4];
+      q1 = w8[wb + k4];
+    }
+  }
+  for (var kt = k0; kt < nk; kt += 2u) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 2u < nk) {
+      {
+        let k4 = (kt + 2u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = w8[wb + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    if (kt + 1u < nk) {
+      workgroupBarrier();
+      {
+        let ea = ws; let eb = ws;
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
+        Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+      }
+      workgroupBarrier();
+      if (kt + 3u < nk) {
+        {
+          let k4 = (kt + 3u) * 4u;
+          q0 = x8[xb + k4];
+          q1 = w8[wb + k4];
+        }
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+}
+
+@compute @workgroup_size(64)
 fn tg_t16x32_sg1x2_k128_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
@@ -14550,6 +17600,763 @@ fn tg_t32x32_sg2x2_k32_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
       let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(64)
+fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 16u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u;   // and B-tile row
+  let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 16u;   // its first staged row; then every 4 rows
+  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb4 = rope_col(col0 + r0 + 0u) * K4 + c4;
+  let wb5 = rope_col(col0 + r0 + 4u) * K4 + c4;
+  let wb6 = rope_col(col0 + r0 + 8u) * K4 + c4;
+  let wb7 = rope_col(col0 + r0 + 12u) * K4 + c4;
+  let wb8 = rope_col(col0 + r0 + 16u) * K4 + c4;
+  let wb9 = rope_col(col0 + r0 + 20u) * K4 + c4;
+  let wb10 = rope_col(col0 + r0 + 24u) * K4 + c4;
+  let wb11 = rope_col(col0 + r0 + 28u) * K4 + c4;
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var s9 = vec4<u32>();
+  var s10 = vec4<u32>();
+  var s11 = vec4<u32>();
+  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
+  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
+  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
+  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
+  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
+  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
+  var q6 = vec4<u32>();   // _u8p2: the slice after s6's
+  var q7 = vec4<u32>();   // _u8p2: the slice after s7's
+  var q8 = vec4<u32>();   // _u8p2: the slice after s8's
+  var q9 = vec4<u32>();   // _u8p2: the slice after s9's
+  var q10 = vec4<u32>();   // _u8p2: the slice after s10's
+  var q11 = vec4<u32>();   // _u8p2: the slice after s11's
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (KK + 127u) / 128u;
+  {
+    let k4 = k0 * 16u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 4u * K4 + k4];
+    s2 = x8[xb + 8u * K4 + k4];
+    s3 = x8[xb + 12u * K4 + k4];
+    s4 = w8[wb4 + k4];
+    s5 = w8[wb5 + k4];
+    s6 = w8[wb6 + k4];
+    s7 = w8[wb7 + k4];
+    s8 = w8[wb8 + k4];
+    s9 = w8[wb9 + k4];
+    s10 = w8[wb10 + k4];
+    s11 = w8[wb11 + k4];
+  }
+  if (k0 + 1u < nk) {
+    {
+      let k4 = (k0 + 1u) * 16u;
+      q0 = x8[xb + k4];
+      q1 = x8[xb + 4u * K4 + k4];
+      q2 = x8[xb + 8u * K4 + k4];
+      q3 = x8[xb + 12u * K4 + k4];
+      q4 = w8[wb4 + k4];
+      q5 = w8[wb5 + k4];
+      q6 = w8[wb6 + k4];
+      q7 = w8[wb7 + k4];
+      q8 = w8[wb8 + k4];
+      q9 = w8[wb9 + k4];
+      q10 = w8[wb10 + k4];
+      q11 = w8[wb11 + k4];
+    }
+  }
+  for (var kt = k0; kt < nk; kt += 2u) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 544u] = h1_0.x; As[ea + 544u + 1u] = h1_0.y; As[ea + 544u + 2u] = h1_1.x; As[ea + 544u + 3u] = h1_1.y; As[ea + 544u + 4u] = h1_2.x; As[ea + 544u + 5u] = h1_2.y; As[ea + 544u + 6u] = h1_3.x; As[ea + 544u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      As[ea + 1088u] = h2_0.x; As[ea + 1088u + 1u] = h2_0.y; As[ea + 1088u + 2u] = h2_1.x; As[ea + 1088u + 3u] = h2_1.y; As[ea + 1088u + 4u] = h2_2.x; As[ea + 1088u + 5u] = h2_2.y; As[ea + 1088u + 6u] = h2_3.x; As[ea + 1088u + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      As[ea + 1632u] = h3_0.x; As[ea + 1632u + 1u] = h3_0.y; As[ea + 1632u + 2u] = h3_1.x; As[ea + 1632u + 3u] = h3_1.y; As[ea + 1632u + 4u] = h3_2.x; As[ea + 1632u + 5u] = h3_2.y; As[ea + 1632u + 6u] = h3_3.x; As[ea + 1632u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 544u] = h5_0.x; Bs[eb + 544u + 1u] = h5_0.y; Bs[eb + 544u + 2u] = h5_1.x; Bs[eb + 544u + 3u] = h5_1.y; Bs[eb + 544u + 4u] = h5_2.x; Bs[eb + 544u + 5u] = h5_2.y; Bs[eb + 544u + 6u] = h5_3.x; Bs[eb + 544u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 1088u] = h6_0.x; Bs[eb + 1088u + 1u] = h6_0.y; Bs[eb + 1088u + 2u] = h6_1.x; Bs[eb + 1088u + 3u] = h6_1.y; Bs[eb + 1088u + 4u] = h6_2.x; Bs[eb + 1088u + 5u] = h6_2.y; Bs[eb + 1088u + 6u] = h6_3.x; Bs[eb + 1088u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 1632u] = h7_0.x; Bs[eb + 1632u + 1u] = h7_0.y; Bs[eb + 1632u + 2u] = h7_1.x; Bs[eb + 1632u + 3u] = h7_1.y; Bs[eb + 1632u + 4u] = h7_2.x; Bs[eb + 1632u + 5u] = h7_2.y; Bs[eb + 1632u + 6u] = h7_3.x; Bs[eb + 1632u + 7u] = h7_3.y;
+      let h8_0 = bitcast<vec2<f16>>(s8.x); let h8_1 = bitcast<vec2<f16>>(s8.y); let h8_2 = bitcast<vec2<f16>>(s8.z); let h8_3 = bitcast<vec2<f16>>(s8.w);
+      Bs[eb + 2176u] = h8_0.x; Bs[eb + 2176u + 1u] = h8_0.y; Bs[eb + 2176u + 2u] = h8_1.x; Bs[eb + 2176u + 3u] = h8_1.y; Bs[eb + 2176u + 4u] = h8_2.x; Bs[eb + 2176u + 5u] = h8_2.y; Bs[eb + 2176u + 6u] = h8_3.x; Bs[eb + 2176u + 7u] = h8_3.y;
+      let h9_0 = bitcast<vec2<f16>>(s9.x); let h9_1 = bitcast<vec2<f16>>(s9.y); let h9_2 = bitcast<vec2<f16>>(s9.z); let h9_3 = bitcast<vec2<f16>>(s9.w);
+      Bs[eb + 2720u] = h9_0.x; Bs[eb + 2720u + 1u] = h9_0.y; Bs[eb + 2720u + 2u] = h9_1.x; Bs[eb + 2720u + 3u] = h9_1.y; Bs[eb + 2720u + 4u] = h9_2.x; Bs[eb + 2720u + 5u] = h9_2.y; Bs[eb + 2720u + 6u] = h9_3.x; Bs[eb + 2720u + 7u] = h9_3.y;
+      let h10_0 = bitcast<vec2<f16>>(s10.x); let h10_1 = bitcast<vec2<f16>>(s10.y); let h10_2 = bitcast<vec2<f16>>(s10.z); let h10_3 = bitcast<vec2<f16>>(s10.w);
+      Bs[eb + 3264u] = h10_0.x; Bs[eb + 3264u + 1u] = h10_0.y; Bs[eb + 3264u + 2u] = h10_1.x; Bs[eb + 3264u + 3u] = h10_1.y; Bs[eb + 3264u + 4u] = h10_2.x; Bs[eb + 3264u + 5u] = h10_2.y; Bs[eb + 3264u + 6u] = h10_3.x; Bs[eb + 3264u + 7u] = h10_3.y;
+      let h11_0 = bitcast<vec2<f16>>(s11.x); let h11_1 = bitcast<vec2<f16>>(s11.y); let h11_2 = bitcast<vec2<f16>>(s11.z); let h11_3 = bitcast<vec2<f16>>(s11.w);
+      Bs[eb + 3808u] = h11_0.x; Bs[eb + 3808u + 1u] = h11_0.y; Bs[eb + 3808u + 2u] = h11_1.x; Bs[eb + 3808u + 3u] = h11_1.y; Bs[eb + 3808u + 4u] = h11_2.x; Bs[eb + 3808u + 5u] = h11_2.y; Bs[eb + 3808u + 6u] = h11_3.x; Bs[eb + 3808u + 7u] = h11_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 2u < nk) {
+      {
+        let k4 = (kt + 2u) * 16u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 4u * K4 + k4];
+        s2 = x8[xb + 8u * K4 + k4];
+        s3 = x8[xb + 12u * K4 + k4];
+        s4 = w8[wb4 + k4];
+        s5 = w8[wb5 + k4];
+        s6 = w8[wb6 + k4];
+        s7 = w8[wb7 + k4];
+        s8 = w8[wb8 + k4];
+        s9 = w8[wb9 + k4];
+        s10 = w8[wb10 + k4];
+        s11 = w8[wb11 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 64u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 64u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 80u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 80u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 96u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 96u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 112u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 112u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    if (kt + 1u < nk) {
+      workgroupBarrier();
+      {
+        let ea = ws; let eb = ws;
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
+        As[ea + 544u] = h1_0.x; As[ea + 544u + 1u] = h1_0.y; As[ea + 544u + 2u] = h1_1.x; As[ea + 544u + 3u] = h1_1.y; As[ea + 544u + 4u] = h1_2.x; As[ea + 544u + 5u] = h1_2.y; As[ea + 544u + 6u] = h1_3.x; As[ea + 544u + 7u] = h1_3.y;
+        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
+        As[ea + 1088u] = h2_0.x; As[ea + 1088u + 1u] = h2_0.y; As[ea + 1088u + 2u] = h2_1.x; As[ea + 1088u + 3u] = h2_1.y; As[ea + 1088u + 4u] = h2_2.x; As[ea + 1088u + 5u] = h2_2.y; As[ea + 1088u + 6u] = h2_3.x; As[ea + 1088u + 7u] = h2_3.y;
+        let h3_0 = bitcast<vec2<f16>>(q3.x); let h3_1 = bitcast<vec2<f16>>(q3.y); let h3_2 = bitcast<vec2<f16>>(q3.z); let h3_3 = bitcast<vec2<f16>>(q3.w);
+        As[ea + 1632u] = h3_0.x; As[ea + 1632u + 1u] = h3_0.y; As[ea + 1632u + 2u] = h3_1.x; As[ea + 1632u + 3u] = h3_1.y; As[ea + 1632u + 4u] = h3_2.x; As[ea + 1632u + 5u] = h3_2.y; As[ea + 1632u + 6u] = h3_3.x; As[ea + 1632u + 7u] = h3_3.y;
+        let h4_0 = bitcast<vec2<f16>>(q4.x); let h4_1 = bitcast<vec2<f16>>(q4.y); let h4_2 = bitcast<vec2<f16>>(q4.z); let h4_3 = bitcast<vec2<f16>>(q4.w);
+        Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+        let h5_0 = bitcast<vec2<f16>>(q5.x); let h5_1 = bitcast<vec2<f16>>(q5.y); let h5_2 = bitcast<vec2<f16>>(q5.z); let h5_3 = bitcast<vec2<f16>>(q5.w);
+        Bs[eb + 544u] = h5_0.x; Bs[eb + 544u + 1u] = h5_0.y; Bs[eb + 544u + 2u] = h5_1.x; Bs[eb + 544u + 3u] = h5_1.y; Bs[eb + 544u + 4u] = h5_2.x; Bs[eb + 544u + 5u] = h5_2.y; Bs[eb + 544u + 6u] = h5_3.x; Bs[eb + 544u + 7u] = h5_3.y;
+        let h6_0 = bitcast<vec2<f16>>(q6.x); let h6_1 = bitcast<vec2<f16>>(q6.y); let h6_2 = bitcast<vec2<f16>>(q6.z); let h6_3 = bitcast<vec2<f16>>(q6.w);
+        Bs[eb + 1088u] = h6_0.x; Bs[eb + 1088u + 1u] = h6_0.y; Bs[eb + 1088u + 2u] = h6_1.x; Bs[eb + 1088u + 3u] = h6_1.y; Bs[eb + 1088u + 4u] = h6_2.x; Bs[eb + 1088u + 5u] = h6_2.y; Bs[eb + 1088u + 6u] = h6_3.x; Bs[eb + 1088u + 7u] = h6_3.y;
+        let h7_0 = bitcast<vec2<f16>>(q7.x); let h7_1 = bitcast<vec2<f16>>(q7.y); let h7_2 = bitcast<vec2<f16>>(q7.z); let h7_3 = bitcast<vec2<f16>>(q7.w);
+        Bs[eb + 1632u] = h7_0.x; Bs[eb + 1632u + 1u] = h7_0.y; Bs[eb + 1632u + 2u] = h7_1.x; Bs[eb + 1632u + 3u] = h7_1.y; Bs[eb + 1632u + 4u] = h7_2.x; Bs[eb + 1632u + 5u] = h7_2.y; Bs[eb + 1632u + 6u] = h7_3.x; Bs[eb + 1632u + 7u] = h7_3.y;
+        let h8_0 = bitcast<vec2<f16>>(q8.x); let h8_1 = bitcast<vec2<f16>>(q8.y); let h8_2 = bitcast<vec2<f16>>(q8.z); let h8_3 = bitcast<vec2<f16>>(q8.w);
+        Bs[eb + 2176u] = h8_0.x; Bs[eb + 2176u + 1u] = h8_0.y; Bs[eb + 2176u + 2u] = h8_1.x; Bs[eb + 2176u + 3u] = h8_1.y; Bs[eb + 2176u + 4u] = h8_2.x; Bs[eb + 2176u + 5u] = h8_2.y; Bs[eb + 2176u + 6u] = h8_3.x; Bs[eb + 2176u + 7u] = h8_3.y;
+        let h9_0 = bitcast<vec2<f16>>(q9.x); let h9_1 = bitcast<vec2<f16>>(q9.y); let h9_2 = bitcast<vec2<f16>>(q9.z); let h9_3 = bitcast<vec2<f16>>(q9.w);
+        Bs[eb + 2720u] = h9_0.x; Bs[eb + 2720u + 1u] = h9_0.y; Bs[eb + 2720u + 2u] = h9_1.x; Bs[eb + 2720u + 3u] = h9_1.y; Bs[eb + 2720u + 4u] = h9_2.x; Bs[eb + 2720u + 5u] = h9_2.y; Bs[eb + 2720u + 6u] = h9_3.x; Bs[eb + 2720u + 7u] = h9_3.y;
+        let h10_0 = bitcast<vec2<f16>>(q10.x); let h10_1 = bitcast<vec2<f16>>(q10.y); let h10_2 = bitcast<vec2<f16>>(q10.z); let h10_3 = bitcast<vec2<f16>>(q10.w);
+        Bs[eb + 3264u] = h10_0.x; Bs[eb + 3264u + 1u] = h10_0.y; Bs[eb + 3264u + 2u] = h10_1.x; Bs[eb + 3264u + 3u] = h10_1.y; Bs[eb + 3264u + 4u] = h10_2.x; Bs[eb + 3264u + 5u] = h10_2.y; Bs[eb + 3264u + 6u] = h10_3.x; Bs[eb + 3264u + 7u] = h10_3.y;
+        let h11_0 = bitcast<vec2<f16>>(q11.x); let h11_1 = bitcast<vec2<f16>>(q11.y); let h11_2 = bitcast<vec2<f16>>(q11.z); let h11_3 = bitcast<vec2<f16>>(q11.w);
+        Bs[eb + 3808u] = h11_0.x; Bs[eb + 3808u + 1u] = h11_0.y; Bs[eb + 3808u + 2u] = h11_1.x; Bs[eb + 3808u + 3u] = h11_1.y; Bs[eb + 3808u + 4u] = h11_2.x; Bs[eb + 3808u + 5u] = h11_2.y; Bs[eb + 3808u + 6u] = h11_3.x; Bs[eb + 3808u + 7u] = h11_3.y;
+      }
+      workgroupBarrier();
+      if (kt + 3u < nk) {
+        {
+          let k4 = (kt + 3u) * 16u;
+          q0 = x8[xb + k4];
+          q1 = x8[xb + 4u * K4 + k4];
+          q2 = x8[xb + 8u * K4 + k4];
+          q3 = x8[xb + 12u * K4 + k4];
+          q4 = w8[wb4 + k4];
+          q5 = w8[wb5 + k4];
+          q6 = w8[wb6 + k4];
+          q7 = w8[wb7 + k4];
+          q8 = w8[wb8 + k4];
+          q9 = w8[wb9 + k4];
+          q10 = w8[wb10 + k4];
+          q11 = w8[wb11 + k4];
+        }
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 136u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 136u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 136u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 136u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 136u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 136u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 136u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 136u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 64u, 136u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 64u, 136u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 80u, 136u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 80u, 136u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 96u, 136u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 96u, 136u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 112u, 136u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 112u, 136u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 64u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb2 = rope_col(col0 + r0 + 0u) * K4 + c4;
+  let wb3 = rope_col(col0 + r0 + 16u) * K4 + c4;
+  let wb4 = rope_col(col0 + r0 + 32u) * K4 + c4;
+  let wb5 = rope_col(col0 + r0 + 48u) * K4 + c4;
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
+  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
+  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
+  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
+  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
+  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
+  {
+    let k4 = k0 * 8u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 16u * K4 + k4];
+    s2 = w8[wb2 + k4];
+    s3 = w8[wb3 + k4];
+    s4 = w8[wb4 + k4];
+    s5 = w8[wb5 + k4];
+  }
+  if (k0 + 1u < nk) {
+    {
+      let k4 = (k0 + 1u) * 8u;
+      q0 = x8[xb + k4];
+      q1 = x8[xb + 16u * K4 + k4];
+      q2 = w8[wb2 + k4];
+      q3 = w8[wb3 + k4];
+      q4 = w8[wb4 + k4];
+      q5 = w8[wb5 + k4];
+    }
+  }
+  for (var kt = k0; kt < nk; kt += 2u) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 1152u] = h3_0.x; Bs[eb + 1152u + 1u] = h3_0.y; Bs[eb + 1152u + 2u] = h3_1.x; Bs[eb + 1152u + 3u] = h3_1.y; Bs[eb + 1152u + 4u] = h3_2.x; Bs[eb + 1152u + 5u] = h3_2.y; Bs[eb + 1152u + 6u] = h3_3.x; Bs[eb + 1152u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 2304u] = h4_0.x; Bs[eb + 2304u + 1u] = h4_0.y; Bs[eb + 2304u + 2u] = h4_1.x; Bs[eb + 2304u + 3u] = h4_1.y; Bs[eb + 2304u + 4u] = h4_2.x; Bs[eb + 2304u + 5u] = h4_2.y; Bs[eb + 2304u + 6u] = h4_3.x; Bs[eb + 2304u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 3456u] = h5_0.x; Bs[eb + 3456u + 1u] = h5_0.y; Bs[eb + 3456u + 2u] = h5_1.x; Bs[eb + 3456u + 3u] = h5_1.y; Bs[eb + 3456u + 4u] = h5_2.x; Bs[eb + 3456u + 5u] = h5_2.y; Bs[eb + 3456u + 6u] = h5_3.x; Bs[eb + 3456u + 7u] = h5_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 2u < nk) {
+      {
+        let k4 = (kt + 2u) * 8u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 16u * K4 + k4];
+        s2 = w8[wb2 + k4];
+        s3 = w8[wb3 + k4];
+        s4 = w8[wb4 + k4];
+        s5 = w8[wb5 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+    if (kt + 1u < nk) {
+      workgroupBarrier();
+      {
+        let ea = ws; let eb = ws;
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
+        As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
+        Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+        let h3_0 = bitcast<vec2<f16>>(q3.x); let h3_1 = bitcast<vec2<f16>>(q3.y); let h3_2 = bitcast<vec2<f16>>(q3.z); let h3_3 = bitcast<vec2<f16>>(q3.w);
+        Bs[eb + 1152u] = h3_0.x; Bs[eb + 1152u + 1u] = h3_0.y; Bs[eb + 1152u + 2u] = h3_1.x; Bs[eb + 1152u + 3u] = h3_1.y; Bs[eb + 1152u + 4u] = h3_2.x; Bs[eb + 1152u + 5u] = h3_2.y; Bs[eb + 1152u + 6u] = h3_3.x; Bs[eb + 1152u + 7u] = h3_3.y;
+        let h4_0 = bitcast<vec2<f16>>(q4.x); let h4_1 = bitcast<vec2<f16>>(q4.y); let h4_2 = bitcast<vec2<f16>>(q4.z); let h4_3 = bitcast<vec2<f16>>(q4.w);
+        Bs[eb + 2304u] = h4_0.x; Bs[eb + 2304u + 1u] = h4_0.y; Bs[eb + 2304u + 2u] = h4_1.x; Bs[eb + 2304u + 3u] = h4_1.y; Bs[eb + 2304u + 4u] = h4_2.x; Bs[eb + 2304u + 5u] = h4_2.y; Bs[eb + 2304u + 6u] = h4_3.x; Bs[eb + 2304u + 7u] = h4_3.y;
+        let h5_0 = bitcast<vec2<f16>>(q5.x); let h5_1 = bitcast<vec2<f16>>(q5.y); let h5_2 = bitcast<vec2<f16>>(q5.z); let h5_3 = bitcast<vec2<f16>>(q5.w);
+        Bs[eb + 3456u] = h5_0.x; Bs[eb + 3456u + 1u] = h5_0.y; Bs[eb + 3456u + 2u] = h5_1.x; Bs[eb + 3456u + 3u] = h5_1.y; Bs[eb + 3456u + 4u] = h5_2.x; Bs[eb + 3456u + 5u] = h5_2.y; Bs[eb + 3456u + 6u] = h5_3.x; Bs[eb + 3456u + 7u] = h5_3.y;
+      }
+      workgroupBarrier();
+      if (kt + 3u < nk) {
+        {
+          let k4 = (kt + 3u) * 8u;
+          q0 = x8[xb + k4];
+          q1 = x8[xb + 16u * K4 + k4];
+          q2 = w8[wb2 + k4];
+          q3 = w8[wb3 + k4];
+          q4 = w8[wb4 + k4];
+          q5 = w8[wb5 + k4];
+        }
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      }
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb4 = rope_col(col0 + r0 + 0u) * K4 + c4;
+  let wb5 = rope_col(col0 + r0 + 16u) * K4 + c4;
+  let wb6 = rope_col(col0 + r0 + 32u) * K4 + c4;
+  let wb7 = rope_col(col0 + r0 + 48u) * K4 + c4;
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
+  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
+  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
+  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
+  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
+  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
+  var q6 = vec4<u32>();   // _u8p2: the slice after s6's
+  var q7 = vec4<u32>();   // _u8p2: the slice after s7's
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
+  {
+    let k4 = k0 * 8u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 16u * K4 + k4];
+    s2 = x8[xb + 32u * K4 + k4];
+    s3 = x8[xb + 48u * K4 + k4];
+    s4 = w8[wb4 + k4];
+    s5 = w8[wb5 + k4];
+    s6 = w8[wb6 + k4];
+    s7 = w8[wb7 + k4];
+  }
+  if (k0 + 1u < nk) {
+    {
+      let k4 = (k0 + 1u) * 8u;
+      q0 = x8[xb + k4];
+      q1 = x8[xb + 16u * K4 + k4];
+      q2 = x8[xb + 32u * K4 + k4];
+      q3 = x8[xb + 48u * K4 + k4];
+      q4 = w8[wb4 + k4];
+      q5 = w8[wb5 + k4];
+      q6 = w8[wb6 + k4];
+      q7 = w8[wb7 + k4];
+    }
+  }
+  for (var kt = k0; kt < nk; kt += 2u) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      As[ea + 2304u] = h2_0.x; As[ea + 2304u + 1u] = h2_0.y; As[ea + 2304u + 2u] = h2_1.x; As[ea + 2304u + 3u] = h2_1.y; As[ea + 2304u + 4u] = h2_2.x; As[ea + 2304u + 5u] = h2_2.y; As[ea + 2304u + 6u] = h2_3.x; As[ea + 2304u + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      As[ea + 3456u] = h3_0.x; As[ea + 3456u + 1u] = h3_0.y; As[ea + 3456u + 2u] = h3_1.x; As[ea + 3456u + 3u] = h3_1.y; As[ea + 3456u + 4u] = h3_2.x; As[ea + 3456u + 5u] = h3_2.y; As[ea + 3456u + 6u] = h3_3.x; As[ea + 3456u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 1152u] = h5_0.x; Bs[eb + 1152u + 1u] = h5_0.y; Bs[eb + 1152u + 2u] = h5_1.x; Bs[eb + 1152u + 3u] = h5_1.y; Bs[eb + 1152u + 4u] = h5_2.x; Bs[eb + 1152u + 5u] = h5_2.y; Bs[eb + 1152u + 6u] = h5_3.x; Bs[eb + 1152u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 2304u] = h6_0.x; Bs[eb + 2304u + 1u] = h6_0.y; Bs[eb + 2304u + 2u] = h6_1.x; Bs[eb + 2304u + 3u] = h6_1.y; Bs[eb + 2304u + 4u] = h6_2.x; Bs[eb + 2304u + 5u] = h6_2.y; Bs[eb + 2304u + 6u] = h6_3.x; Bs[eb + 2304u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 3456u] = h7_0.x; Bs[eb + 3456u + 1u] = h7_0.y; Bs[eb + 3456u + 2u] = h7_1.x; Bs[eb + 3456u + 3u] = h7_1.y; Bs[eb + 3456u + 4u] = h7_2.x; Bs[eb + 3456u + 5u] = h7_2.y; Bs[eb + 3456u + 6u] = h7_3.x; Bs[eb + 3456u + 7u] = h7_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 2u < nk) {
+      {
+        let k4 = (kt + 2u) * 8u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 16u * K4 + k4];
+        s2 = x8[xb + 32u * K4 + k4];
+        s3 = x8[xb + 48u * K4 + k4];
+        s4 = w8[wb4 + k4];
+        s5 = w8[wb5 + k4];
+        s6 = w8[wb6 + k4];
+        s7 = w8[wb7 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2304u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3456u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2320u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3472u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2336u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3488u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2352u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3504u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+    }
+    if (kt + 1u < nk) {
+      workgroupBarrier();
+      {
+        let ea = ws; let eb = ws;
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
+        As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
+        As[ea + 2304u] = h2_0.x; As[ea + 2304u + 1u] = h2_0.y; As[ea + 2304u + 2u] = h2_1.x; As[ea + 2304u + 3u] = h2_1.y; As[ea + 2304u + 4u] = h2_2.x; As[ea + 2304u + 5u] = h2_2.y; As[ea + 2304u + 6u] = h2_3.x; As[ea + 2304u + 7u] = h2_3.y;
+        let h3_0 = bitcast<vec2<f16>>(q3.x); let h3_1 = bitcast<vec2<f16>>(q3.y); let h3_2 = bitcast<vec2<f16>>(q3.z); let h3_3 = bitcast<vec2<f16>>(q3.w);
+        As[ea + 3456u] = h3_0.x; As[ea + 3456u + 1u] = h3_0.y; As[ea + 3456u + 2u] = h3_1.x; As[ea + 3456u + 3u] = h3_1.y; As[ea + 3456u + 4u] = h3_2.x; As[ea + 3456u + 5u] = h3_2.y; As[ea + 3456u + 6u] = h3_3.x; As[ea + 3456u + 7u] = h3_3.y;
+        let h4_0 = bitcast<vec2<f16>>(q4.x); let h4_1 = bitcast<vec2<f16>>(q4.y); let h4_2 = bitcast<vec2<f16>>(q4.z); let h4_3 = bitcast<vec2<f16>>(q4.w);
+        Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+        let h5_0 = bitcast<vec2<f16>>(q5.x); let h5_1 = bitcast<vec2<f16>>(q5.y); let h5_2 = bitcast<vec2<f16>>(q5.z); let h5_3 = bitcast<vec2<f16>>(q5.w);
+        Bs[eb + 1152u] = h5_0.x; Bs[eb + 1152u + 1u] = h5_0.y; Bs[eb + 1152u + 2u] = h5_1.x; Bs[eb + 1152u + 3u] = h5_1.y; Bs[eb + 1152u + 4u] = h5_2.x; Bs[eb + 1152u + 5u] = h5_2.y; Bs[eb + 1152u + 6u] = h5_3.x; Bs[eb + 1152u + 7u] = h5_3.y;
+        let h6_0 = bitcast<vec2<f16>>(q6.x); let h6_1 = bitcast<vec2<f16>>(q6.y); let h6_2 = bitcast<vec2<f16>>(q6.z); let h6_3 = bitcast<vec2<f16>>(q6.w);
+        Bs[eb + 2304u] = h6_0.x; Bs[eb + 2304u + 1u] = h6_0.y; Bs[eb + 2304u + 2u] = h6_1.x; Bs[eb + 2304u + 3u] = h6_1.y; Bs[eb + 2304u + 4u] = h6_2.x; Bs[eb + 2304u + 5u] = h6_2.y; Bs[eb + 2304u + 6u] = h6_3.x; Bs[eb + 2304u + 7u] = h6_3.y;
+        let h7_0 = bitcast<vec2<f16>>(q7.x); let h7_1 = bitcast<vec2<f16>>(q7.y); let h7_2 = bitcast<vec2<f16>>(q7.z); let h7_3 = bitcast<vec2<f16>>(q7.w);
+        Bs[eb + 3456u] = h7_0.x; Bs[eb + 3456u + 1u] = h7_0.y; Bs[eb + 3456u + 2u] = h7_1.x; Bs[eb + 3456u + 3u] = h7_1.y; Bs[eb + 3456u + 4u] = h7_2.x; Bs[eb + 3456u + 5u] = h7_2.y; Bs[eb + 3456u + 6u] = h7_3.x; Bs[eb + 3456u + 7u] = h7_3.y;
+      }
+      workgroupBarrier();
+      if (kt + 3u < nk) {
+        {
+          let k4 = (kt + 3u) * 8u;
+          q0 = x8[xb + k4];
+          q1 = x8[xb + 16u * K4 + k4];
+          q2 = x8[xb + 32u * K4 + k4];
+          q3 = x8[xb + 48u * K4 + k4];
+          q4 = w8[wb4 + k4];
+          q5 = w8[wb5 + k4];
+          q6 = w8[wb6 + k4];
+          q7 = w8[wb7 + k4];
+        }
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+        let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2304u, 72u);
+        let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3456u, 72u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+        c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+        c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+        let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2320u, 72u);
+        let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3472u, 72u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+        c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+        c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+        let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2336u, 72u);
+        let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3488u, 72u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+        c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+        c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+        let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2352u, 72u);
+        let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3504u, 72u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+        c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+        c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      }
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush_rope(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb1 = rope_col(col0 + r0 + 0u) * K4 + c4;
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
+  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = w8[wb1 + k4];
+  }
+  if (k0 + 1u < nk) {
+    {
+      let k4 = (k0 + 1u) * 4u;
+      q0 = x8[xb + k4];
+      q1 = w8[wb1 + k4];
+    }
+  }
+  for (var kt = k0; kt < nk; kt += 2u) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 2u < nk) {
+      {
+        let k4 = (kt + 2u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = w8[wb1 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    if (kt + 1u < nk) {
+      workgroupBarrier();
+      {
+        let ea = ws; let eb = ws;
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
+        Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+      }
+      workgroupBarrier();
+      if (kt + 3u < nk) {
+        {
+          let k4 = (kt + 3u) * 4u;
+          q0 = x8[xb + k4];
+          q1 = w8[wb1 + k4];
+        }
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      }
     }
   }
   let cb = sg * 256u;

@@ -385,7 +385,9 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
       // Ragged in every direction, more than one workgroup and slice, K % BK != 0; then an exact multiple.
       // Unchecked tiles (_u) take K % BK == 0 only: K rounded up to whole slices.
       const k = (n: number) => geo.unchecked ? Math.ceil(n / geo.bk) * geo.bk : n;
-      const shapes: (readonly [number, number, number])[] = [[geo.bm + 13, geo.bn + 7, k(2 * geo.bk + 20)], [17, 33, k(36)], [2 * geo.bm, 2 * geo.bn, 3 * geo.bk]];
+      // Whole tiles of five slices: the loop's later passes (the _u8p2 tiles refill their second register set from the
+      // fourth; without robust buffer access a ragged unchecked launch runs the checked twin instead).
+      const shapes: (readonly [number, number, number])[] = [[geo.bm + 13, geo.bn + 7, k(2 * geo.bk + 20)], [17, 33, k(36)], [2 * geo.bm, 2 * geo.bn, 3 * geo.bk], [geo.bm, geo.bn, 5 * geo.bk]];
       // Grouped order: whole groups of row blocks and a short last one, several column blocks.
       if (geo.group) shapes.push([(2 * geo.group + 1) * geo.bm - 3, 3 * geo.bn + 5, k(geo.bk + 4)]);
       if (geo.gated) {
@@ -544,7 +546,7 @@ const SKINNY_GEN_EMU_BIG = new Set([...Object.values(SKINNY_GEN_AUTO), 'tm1_sn1_
 // on tensor cores; emulated on a CPU adapter, the small ones (one matrix per subgroup: seconds to compile) and one
 // double-buffered decode tile. Splits that do not divide the slices, more splits than slices, one row.
 describe('linear / gatedLinear: split-K decode tiles', () => {
-  const CPU_SPLIT = ['t32x16_sg2x1_k64_b1', 'g32x16_sg2x1_k16_b1', 't32x32_sg2x2_k32_b1', 't16x64_sg1x4_k64_b2', 't32x32_sg2x2_k32_b1_un8', 'g16x64_sg1x4_k64_b1_u8'];
+  const CPU_SPLIT = ['t32x16_sg2x1_k64_b1', 'g32x16_sg2x1_k16_b1', 't32x32_sg2x2_k32_b1', 't16x64_sg1x4_k64_b2', 't32x32_sg2x2_k32_b1_un8', 'g16x64_sg1x4_k64_b1_u8', 't32x32_sg2x2_k32_b1_u8p2'];
   for (const id of SGM_TILE_GEN_SPLIT_K) {
     const geo = tileGenGeometry(id);
     it(`${id} split over K on ragged M, N, K${geo.gated ? '' : ' with epilogues'}`, async (ctx) => {
@@ -556,7 +558,8 @@ describe('linear / gatedLinear: split-K decode tiles', () => {
       // [M, N, K, splits]: 5 slices (+ a ragged one) in 3 splits of 2, 2, 2; 8 asked of 3 slices; 4 of 8 slices.
       // Unchecked tiles (_u8, _un8) take whole slices only: K rounded up.
       const k = (n: number) => geo.unchecked ? Math.ceil(n / geo.bk) * geo.bk : n;
-      const cases: [number, number, number, number][] = [[geo.bm + 5, geo.bn + 7, k(5 * geo.bk + 20), 3], [1, 33, k(2 * geo.bk + 4), 8], [2 * geo.bm, 2 * geo.bn, 8 * geo.bk, 4]];
+      // …; whole tiles of 11 slices in 2 splits of 6 and 5 (the _u8p2 tiles' second register set refilled).
+      const cases: [number, number, number, number][] = [[geo.bm + 5, geo.bn + 7, k(5 * geo.bk + 20), 3], [1, 33, k(2 * geo.bk + 4), 8], [2 * geo.bm, 2 * geo.bn, 8 * geo.bk, 4], [geo.bm, geo.bn, 11 * geo.bk, 2]];
       if (geo.gated) {
         for (const [M, F, K, s] of cases) await checkGated(g, M, F, K, sgm(s), 'gelu_tanh');
         await checkGated(g, 7, 45, 3 * geo.bk, sgm(2), 'gelu_erf');
@@ -921,6 +924,16 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           expect(tile(9, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_un8' });
           expect(tile(33, 12288, 4100)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1' });
           expect(checkedTwin('g64x64_sg2x2_k64_b1_un8_ks2')).toBe('g64x64_sg2x2_k32_b1');
+          // :u8p2: every 16-byte decode tile prefetching two slices ahead, split or not; ragged K on the checked base.
+          process.env.FAPOOL_DECODE_TILES = 'split:u8p2';
+          expect(decodeTilesMode()).toMatchObject({ wide: true, deep: true, ks2: 'gated' });
+          expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k64_b1_u8p2_ks2' });
+          expect(tile(64, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_u8p2' });
+          expect(tile(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_u8p2', splits: 4 });
+          expect(tile(8, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1_u8p2', splits: 4 });
+          expect(tile(33, 12288, 4100)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1' });
+          expect(checkedTwin('g64x64_sg2x2_k64_b1_u8p2_ks2')).toBe('g64x64_sg2x2_k32_b1');
+          expect(checkedTwin('t64x64_sg1x4_k64_b1_u8p2')).toBe('t64x64_sg1x4_k64_b1');
           // Unsaid, the device decides: with robust buffer access the prefetching twins.
           expect(decodeTilesNoPrefetch(caps, decodeTilesMode('split:u8'))).toBe(false);
           expect(decodeTilesNoPrefetch({ ...caps, robustBufferAccess: false }, decodeTilesMode('split:u8'))).toBe(false);

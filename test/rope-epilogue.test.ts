@@ -271,7 +271,7 @@ describe('the model with RoPE in the QKV epilogue (FAPOOL_ROPE_EPILOGUE)', () =>
 // The decode tiles of 9..64 rows (tg_{id}_r, shaders/gemm_sgm_tile_gen.gen.mjs): on a CPU adapter their scalar-emulated
 // twins, a few small ones (the emulation compiles for seconds a pipeline); every one on tensor cores.
 describe('RoPE in the decode tiles\' epilogue: the same bits as the tile and then the RoPE launch', () => {
-  const CPU_TILES = ['t32x32_sg2x2_k32_b1', 't32x32_sg2x2_k32_b1_un8', 't16x32_sg1x2_k128_b1_u8'];
+  const CPU_TILES = ['t32x32_sg2x2_k32_b1', 't32x32_sg2x2_k32_b1_un8', 't16x32_sg1x2_k128_b1_u8', 't32x32_sg2x2_k32_b1_u8p2'];
   for (const id of SGM_TILE_GEN_ROPE) {
     it(`${id}: ragged rows and columns, GQA and partial rotary, a bias`, async (ctx) => {
       const g = await gpu();
