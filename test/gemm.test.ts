@@ -12,7 +12,7 @@ import { gemvSgChoice } from '../src/kernels/gemv.js';
 import { type Activation } from '../src/kernels/gemm-common.js';
 import {
   DECODE_TILE_MIN_N, GEMM_PREFILL_DEFAULT, GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS, gemmPrefillDefault, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_GEN_ROPE, SGM_TILE_GEN_SPLIT_K,
-  DECODE_TILES_NO_PREFETCH_OFF, DECODE_TILES_WIDE, SGM_TILE_SHAPES, SPLITK_MAX, SPLITK_TARGET_SUBGROUPS, chooseDecodeTile, chooseSgmDirect, chooseSgmKernel, decodeTilesMode,
+  DECODE_TILES_NO_PREFETCH_OFF, DECODE_TILES_DEEP_SPLIT, DECODE_TILES_WIDE, SGM_TILE_SHAPES, SPLITK_MAX, SPLITK_TARGET_SUBGROUPS, chooseDecodeTile, chooseSgmDirect, chooseSgmKernel, decodeTilesMode,
   DECODE_TILES_PREFETCH_FIXED_K, checkedTwin, decodeTilesNoPrefetch, gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenForShape, tileGenGeometry,
   tileOperandViews, tileWithinBuffers,
   type SgmSkinnyShape, type SgmTileShape
@@ -860,9 +860,11 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           delete process.env.FAPOOL_DECODE_TILES;   // the default: every product of 9..64 rows on a decode tile, K split
           const tile = (M: number, N: number, K: number, gated = false) => chooseDecodeTile(caps, M, N, K, gated);
           const w = (id: string) => DECODE_TILES_WIDE ? `${id}_u8` : id;   // the default staging's twin
+          // Split tiles of up to 32 rows: two slices prefetched (DECODE_TILES_DEEP_SPLIT).
+          const d = (id: string) => DECODE_TILES_WIDE && DECODE_TILES_DEEP_SPLIT ? `${id}_u8p2` : w(id);
           expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toEqual(tile(16, 4096, 4096));
           // Narrow products split (64 tiles of 4 subgroups: ×4), wide ones do not; wide ones up to 16 rows on t16x32.
-          expect(tile(16, 4096, 4096)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1'), splits: 4 });
+          expect(tile(16, 4096, 4096)).toEqual({ kind: 'tile-gen', id: d('t32x64_sg1x4_k64_b1'), splits: 4 });
           expect(tile(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: w('t64x64_sg1x4_k64_b1'), splits: 4 });
           expect(tile(9, 12288, 4096)).toEqual({ kind: 'tile-gen', id: w('t16x32_sg1x2_k128_b1') });
           expect(tile(17, 32000, 4096)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });
@@ -877,14 +879,14 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           expect(chooseGemmPath(caps, 7, 4096, 4096, 'f16')).toBe('gemv');
           expect(chooseGemmPath(caps, 8, 16384, 4096, 'f16', true)).toBe('gemv');
           expect(chooseGemmPath(caps, 8, 4096, 16384, 'f16')).toBe('subgroup-matrix');
-          expect(tile(5, 4096, 16384)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1'), splits: 4 });
+          expect(tile(5, 4096, 16384)).toEqual({ kind: 'tile-gen', id: d('t32x64_sg1x4_k64_b1'), splits: 4 });
           expect(chooseGemmPath(caps, 4, 4096, 16384, 'f16')).toBe('gemv');
           expect(chooseSgmKernel(caps, 65, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x128_sg2x2_k32_b1_u8' });   // prefill rows
           process.env.FAPOOL_DECODE_TILES = 'split:rows=5';   // the GEMV's rows 5..8 too
           expect(chooseGemmPath(caps, 5, 4096, 4096, 'f16')).toBe('subgroup-matrix');
           expect(chooseGatedPath(caps, 8, 16384, 4096, 'f16')).toBe('subgroup-matrix');   // not the tiled fallback of M < 16
           expect(chooseGemmPath(caps, 4, 4096, 4096, 'f16')).toBe('gemv');
-          expect(chooseSgmKernel(caps, 8, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: w('g16x64_sg1x4_k64_b1'), splits: 4 });
+          expect(chooseSgmKernel(caps, 8, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: d('g16x64_sg1x4_k64_b1'), splits: 4 });
           process.env.FAPOOL_DECODE_TILES = 'nosplit';   // session 5: wide products only, whole K per workgroup
           expect(chooseSgmKernel(caps, 9, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });
           expect(chooseSgmKernel(caps, 32, 32000, 4096, false)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });
