@@ -8315,6 +8315,124 @@ fn tg_g32x32_sg1x2_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
 }
 
+@compute @workgroup_size(64)
+fn tg_g32x32_sg1x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 8 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
+  let v1 = row0 + r0 + 8u < p.M; let o1 = min(row0 + r0 + 8u, p.M - 1u) * K4;
+  let v2 = row0 + r0 + 16u < p.M; let o2 = min(row0 + r0 + 16u, p.M - 1u) * K4;
+  let v3 = row0 + r0 + 24u < p.M; let o3 = min(row0 + r0 + 24u, p.M - 1u) * K4;
+  let v4 = col0 + r0 + 0u < p.N; let o4 = min(col0 + r0 + 0u, p.N - 1u) * K4;
+  let v5 = col0 + r0 + 8u < p.N; let o5 = min(col0 + r0 + 8u, p.N - 1u) * K4;
+  let v6 = col0 + r0 + 16u < p.N; let o6 = min(col0 + r0 + 16u, p.N - 1u) * K4;
+  let v7 = col0 + r0 + 24u < p.N; let o7 = min(col0 + r0 + 24u, p.N - 1u) * K4;
+  let v8 = col0 + r0 + 0u < p.N; let o8 = min(col0 + r0 + 0u, p.N - 1u) * K4;
+  let v9 = col0 + r0 + 8u < p.N; let o9 = min(col0 + r0 + 8u, p.N - 1u) * K4;
+  let v10 = col0 + r0 + 16u < p.N; let o10 = min(col0 + r0 + 16u, p.N - 1u) * K4;
+  let v11 = col0 + r0 + 24u < p.N; let o11 = min(col0 + r0 + 24u, p.N - 1u) * K4;
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var g00 = subgroup_matrix_result<f32, 16, 16>();
+  var u00 = subgroup_matrix_result<f32, 16, 16>();
+  var g10 = subgroup_matrix_result<f32, 16, 16>();
+  var u10 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
+  {
+    let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+    s4 = select(vec4<f16>(), wg4[o4 + kc], v4 && kin);
+    s5 = select(vec4<f16>(), wg4[o5 + kc], v5 && kin);
+    s6 = select(vec4<f16>(), wg4[o6 + kc], v6 && kin);
+    s7 = select(vec4<f16>(), wg4[o7 + kc], v7 && kin);
+    s8 = select(vec4<f16>(), wu4[o8 + kc], v8 && kin);
+    s9 = select(vec4<f16>(), wu4[o9 + kc], v9 && kin);
+    s10 = select(vec4<f16>(), wu4[o10 + kc], v10 && kin);
+    s11 = select(vec4<f16>(), wu4[o11 + kc], v11 && kin);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 320u] = s1.x; As[ea + 320u + 1u] = s1.y; As[ea + 320u + 2u] = s1.z; As[ea + 320u + 3u] = s1.w;
+      As[ea + 640u] = s2.x; As[ea + 640u + 1u] = s2.y; As[ea + 640u + 2u] = s2.z; As[ea + 640u + 3u] = s2.w;
+      As[ea + 960u] = s3.x; As[ea + 960u + 1u] = s3.y; As[ea + 960u + 2u] = s3.z; As[ea + 960u + 3u] = s3.w;
+      Bs[eb] = s4.x; Bs[eb + 1u] = s4.y; Bs[eb + 2u] = s4.z; Bs[eb + 3u] = s4.w;
+      Bs[eb + 320u] = s5.x; Bs[eb + 320u + 1u] = s5.y; Bs[eb + 320u + 2u] = s5.z; Bs[eb + 320u + 3u] = s5.w;
+      Bs[eb + 640u] = s6.x; Bs[eb + 640u + 1u] = s6.y; Bs[eb + 640u + 2u] = s6.z; Bs[eb + 640u + 3u] = s6.w;
+      Bs[eb + 960u] = s7.x; Bs[eb + 960u + 1u] = s7.y; Bs[eb + 960u + 2u] = s7.z; Bs[eb + 960u + 3u] = s7.w;
+      Bs[eb + 1280u] = s8.x; Bs[eb + 1280u + 1u] = s8.y; Bs[eb + 1280u + 2u] = s8.z; Bs[eb + 1280u + 3u] = s8.w;
+      Bs[eb + 1600u] = s9.x; Bs[eb + 1600u + 1u] = s9.y; Bs[eb + 1600u + 2u] = s9.z; Bs[eb + 1600u + 3u] = s9.w;
+      Bs[eb + 1920u] = s10.x; Bs[eb + 1920u + 1u] = s10.y; Bs[eb + 1920u + 2u] = s10.z; Bs[eb + 1920u + 3u] = s10.w;
+      Bs[eb + 2240u] = s11.x; Bs[eb + 2240u + 1u] = s11.y; Bs[eb + 2240u + 2u] = s11.z; Bs[eb + 2240u + 3u] = s11.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+        s4 = select(vec4<f16>(), wg4[o4 + kc], v4 && kin);
+        s5 = select(vec4<f16>(), wg4[o5 + kc], v5 && kin);
+        s6 = select(vec4<f16>(), wg4[o6 + kc], v6 && kin);
+        s7 = select(vec4<f16>(), wg4[o7 + kc], v7 && kin);
+        s8 = select(vec4<f16>(), wu4[o8 + kc], v8 && kin);
+        s9 = select(vec4<f16>(), wu4[o9 + kc], v9 && kin);
+        s10 = select(vec4<f16>(), wu4[o10 + kc], v10 && kin);
+        s11 = select(vec4<f16>(), wu4[o11 + kc], v11 && kin);
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1296u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+    }
+  }
+  let cb = sg * 512u;
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+}
+
 @compute @workgroup_size(256)
 fn tg_g64x64_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
@@ -11241,6 +11359,163 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let cb2 = cb + 1024u;   // the second half's partner (read by the first half)
   subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated2(cb, cb2, row0 + sr + 0u, col0 + sc + 0u, lane, kh == 0u);
   subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated2(cb, cb2, row0 + sr + 16u, col0 + sc + 0u, lane, kh == 0u);
+}
+
+@compute @workgroup_size(64)
+fn tg_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 16 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
+  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
+  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
+  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
+  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
+  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
+  var g00 = subgroup_matrix_result<f32, 16, 16>();
+  var u00 = subgroup_matrix_result<f32, 16, 16>();
+  var g10 = subgroup_matrix_result<f32, 16, 16>();
+  var u10 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 16u * K4 + k4];
+    s2 = wg8[wb + k4];
+    s3 = wg8[wb + 16u * K4 + k4];
+    s4 = wu8[wb + k4];
+    s5 = wu8[wb + 16u * K4 + k4];
+  }
+  if (k0 + 1u < nk) {
+    {
+      let k4 = (k0 + 1u) * 4u;
+      q0 = x8[xb + k4];
+      q1 = x8[xb + 16u * K4 + k4];
+      q2 = wg8[wb + k4];
+      q3 = wg8[wb + 16u * K4 + k4];
+      q4 = wu8[wb + k4];
+      q5 = wu8[wb + 16u * K4 + k4];
+    }
+  }
+  for (var kt = k0; kt < nk; kt += 2u) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 640u] = h1_0.x; As[ea + 640u + 1u] = h1_0.y; As[ea + 640u + 2u] = h1_1.x; As[ea + 640u + 3u] = h1_1.y; As[ea + 640u + 4u] = h1_2.x; As[ea + 640u + 5u] = h1_2.y; As[ea + 640u + 6u] = h1_3.x; As[ea + 640u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 640u] = h3_0.x; Bs[eb + 640u + 1u] = h3_0.y; Bs[eb + 640u + 2u] = h3_1.x; Bs[eb + 640u + 3u] = h3_1.y; Bs[eb + 640u + 4u] = h3_2.x; Bs[eb + 640u + 5u] = h3_2.y; Bs[eb + 640u + 6u] = h3_3.x; Bs[eb + 640u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 1280u] = h4_0.x; Bs[eb + 1280u + 1u] = h4_0.y; Bs[eb + 1280u + 2u] = h4_1.x; Bs[eb + 1280u + 3u] = h4_1.y; Bs[eb + 1280u + 4u] = h4_2.x; Bs[eb + 1280u + 5u] = h4_2.y; Bs[eb + 1280u + 6u] = h4_3.x; Bs[eb + 1280u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 1920u] = h5_0.x; Bs[eb + 1920u + 1u] = h5_0.y; Bs[eb + 1920u + 2u] = h5_1.x; Bs[eb + 1920u + 3u] = h5_1.y; Bs[eb + 1920u + 4u] = h5_2.x; Bs[eb + 1920u + 5u] = h5_2.y; Bs[eb + 1920u + 6u] = h5_3.x; Bs[eb + 1920u + 7u] = h5_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 2u < nk) {
+      {
+        let k4 = (kt + 2u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 16u * K4 + k4];
+        s2 = wg8[wb + k4];
+        s3 = wg8[wb + 16u * K4 + k4];
+        s4 = wu8[wb + k4];
+        s5 = wu8[wb + 16u * K4 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1296u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+    }
+    if (kt + 1u < nk) {
+      workgroupBarrier();
+      {
+        let ea = ws; let eb = ws;
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
+        As[ea + 640u] = h1_0.x; As[ea + 640u + 1u] = h1_0.y; As[ea + 640u + 2u] = h1_1.x; As[ea + 640u + 3u] = h1_1.y; As[ea + 640u + 4u] = h1_2.x; As[ea + 640u + 5u] = h1_2.y; As[ea + 640u + 6u] = h1_3.x; As[ea + 640u + 7u] = h1_3.y;
+        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
+        Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+        let h3_0 = bitcast<vec2<f16>>(q3.x); let h3_1 = bitcast<vec2<f16>>(q3.y); let h3_2 = bitcast<vec2<f16>>(q3.z); let h3_3 = bitcast<vec2<f16>>(q3.w);
+        Bs[eb + 640u] = h3_0.x; Bs[eb + 640u + 1u] = h3_0.y; Bs[eb + 640u + 2u] = h3_1.x; Bs[eb + 640u + 3u] = h3_1.y; Bs[eb + 640u + 4u] = h3_2.x; Bs[eb + 640u + 5u] = h3_2.y; Bs[eb + 640u + 6u] = h3_3.x; Bs[eb + 640u + 7u] = h3_3.y;
+        let h4_0 = bitcast<vec2<f16>>(q4.x); let h4_1 = bitcast<vec2<f16>>(q4.y); let h4_2 = bitcast<vec2<f16>>(q4.z); let h4_3 = bitcast<vec2<f16>>(q4.w);
+        Bs[eb + 1280u] = h4_0.x; Bs[eb + 1280u + 1u] = h4_0.y; Bs[eb + 1280u + 2u] = h4_1.x; Bs[eb + 1280u + 3u] = h4_1.y; Bs[eb + 1280u + 4u] = h4_2.x; Bs[eb + 1280u + 5u] = h4_2.y; Bs[eb + 1280u + 6u] = h4_3.x; Bs[eb + 1280u + 7u] = h4_3.y;
+        let h5_0 = bitcast<vec2<f16>>(q5.x); let h5_1 = bitcast<vec2<f16>>(q5.y); let h5_2 = bitcast<vec2<f16>>(q5.z); let h5_3 = bitcast<vec2<f16>>(q5.w);
+        Bs[eb + 1920u] = h5_0.x; Bs[eb + 1920u + 1u] = h5_0.y; Bs[eb + 1920u + 2u] = h5_1.x; Bs[eb + 1920u + 3u] = h5_1.y; Bs[eb + 1920u + 4u] = h5_2.x; Bs[eb + 1920u + 5u] = h5_2.y; Bs[eb + 1920u + 6u] = h5_3.x; Bs[eb + 1920u + 7u] = h5_3.y;
+      }
+      workgroupBarrier();
+      if (kt + 3u < nk) {
+        {
+          let k4 = (kt + 3u) * 4u;
+          q0 = x8[xb + k4];
+          q1 = x8[xb + 16u * K4 + k4];
+          q2 = wg8[wb + k4];
+          q3 = wg8[wb + 16u * K4 + k4];
+          q4 = wu8[wb + k4];
+          q5 = wu8[wb + 16u * K4 + k4];
+        }
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+        g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+        u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1296u, 40u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+        g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+        u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      }
+    }
+  }
+  let cb = sg * 512u;
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
 }
 
 @compute @workgroup_size(128)
@@ -16308,6 +16583,287 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   }
   let cb = sg * 256u;
   subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+}
+
+@compute @workgroup_size(64)
+fn tgs_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 16 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
+  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
+  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
+  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
+  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
+  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
+  var g00 = subgroup_matrix_result<f32, 16, 16>();
+  var u00 = subgroup_matrix_result<f32, 16, 16>();
+  var g10 = subgroup_matrix_result<f32, 16, 16>();
+  var u10 = subgroup_matrix_result<f32, 16, 16>();
+  let nkAll = (KK + 31u) / 32u;
+  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 16u * K4 + k4];
+    s2 = wg8[wb + k4];
+    s3 = wg8[wb + 16u * K4 + k4];
+    s4 = wu8[wb + k4];
+    s5 = wu8[wb + 16u * K4 + k4];
+  }
+  if (k0 + 1u < nk) {
+    {
+      let k4 = (k0 + 1u) * 4u;
+      q0 = x8[xb + k4];
+      q1 = x8[xb + 16u * K4 + k4];
+      q2 = wg8[wb + k4];
+      q3 = wg8[wb + 16u * K4 + k4];
+      q4 = wu8[wb + k4];
+      q5 = wu8[wb + 16u * K4 + k4];
+    }
+  }
+  for (var kt = k0; kt < nk; kt += 2u) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 640u] = h1_0.x; As[ea + 640u + 1u] = h1_0.y; As[ea + 640u + 2u] = h1_1.x; As[ea + 640u + 3u] = h1_1.y; As[ea + 640u + 4u] = h1_2.x; As[ea + 640u + 5u] = h1_2.y; As[ea + 640u + 6u] = h1_3.x; As[ea + 640u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 640u] = h3_0.x; Bs[eb + 640u + 1u] = h3_0.y; Bs[eb + 640u + 2u] = h3_1.x; Bs[eb + 640u + 3u] = h3_1.y; Bs[eb + 640u + 4u] = h3_2.x; Bs[eb + 640u + 5u] = h3_2.y; Bs[eb + 640u + 6u] = h3_3.x; Bs[eb + 640u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 1280u] = h4_0.x; Bs[eb + 1280u + 1u] = h4_0.y; Bs[eb + 1280u + 2u] = h4_1.x; Bs[eb + 1280u + 3u] = h4_1.y; Bs[eb + 1280u + 4u] = h4_2.x; Bs[eb + 1280u + 5u] = h4_2.y; Bs[eb + 1280u + 6u] = h4_3.x; Bs[eb + 1280u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 1920u] = h5_0.x; Bs[eb + 1920u + 1u] = h5_0.y; Bs[eb + 1920u + 2u] = h5_1.x; Bs[eb + 1920u + 3u] = h5_1.y; Bs[eb + 1920u + 4u] = h5_2.x; Bs[eb + 1920u + 5u] = h5_2.y; Bs[eb + 1920u + 6u] = h5_3.x; Bs[eb + 1920u + 7u] = h5_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 2u < nk) {
+      {
+        let k4 = (kt + 2u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 16u * K4 + k4];
+        s2 = wg8[wb + k4];
+        s3 = wg8[wb + 16u * K4 + k4];
+        s4 = wu8[wb + k4];
+        s5 = wu8[wb + 16u * K4 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1296u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+    }
+    if (kt + 1u < nk) {
+      workgroupBarrier();
+      {
+        let ea = ws; let eb = ws;
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
+        As[ea + 640u] = h1_0.x; As[ea + 640u + 1u] = h1_0.y; As[ea + 640u + 2u] = h1_1.x; As[ea + 640u + 3u] = h1_1.y; As[ea + 640u + 4u] = h1_2.x; As[ea + 640u + 5u] = h1_2.y; As[ea + 640u + 6u] = h1_3.x; As[ea + 640u + 7u] = h1_3.y;
+        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
+        Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+        let h3_0 = bitcast<vec2<f16>>(q3.x); let h3_1 = bitcast<vec2<f16>>(q3.y); let h3_2 = bitcast<vec2<f16>>(q3.z); let h3_3 = bitcast<vec2<f16>>(q3.w);
+        Bs[eb + 640u] = h3_0.x; Bs[eb + 640u + 1u] = h3_0.y; Bs[eb + 640u + 2u] = h3_1.x; Bs[eb + 640u + 3u] = h3_1.y; Bs[eb + 640u + 4u] = h3_2.x; Bs[eb + 640u + 5u] = h3_2.y; Bs[eb + 640u + 6u] = h3_3.x; Bs[eb + 640u + 7u] = h3_3.y;
+        let h4_0 = bitcast<vec2<f16>>(q4.x); let h4_1 = bitcast<vec2<f16>>(q4.y); let h4_2 = bitcast<vec2<f16>>(q4.z); let h4_3 = bitcast<vec2<f16>>(q4.w);
+        Bs[eb + 1280u] = h4_0.x; Bs[eb + 1280u + 1u] = h4_0.y; Bs[eb + 1280u + 2u] = h4_1.x; Bs[eb + 1280u + 3u] = h4_1.y; Bs[eb + 1280u + 4u] = h4_2.x; Bs[eb + 1280u + 5u] = h4_2.y; Bs[eb + 1280u + 6u] = h4_3.x; Bs[eb + 1280u + 7u] = h4_3.y;
+        let h5_0 = bitcast<vec2<f16>>(q5.x); let h5_1 = bitcast<vec2<f16>>(q5.y); let h5_2 = bitcast<vec2<f16>>(q5.z); let h5_3 = bitcast<vec2<f16>>(q5.w);
+        Bs[eb + 1920u] = h5_0.x; Bs[eb + 1920u + 1u] = h5_0.y; Bs[eb + 1920u + 2u] = h5_1.x; Bs[eb + 1920u + 3u] = h5_1.y; Bs[eb + 1920u + 4u] = h5_2.x; Bs[eb + 1920u + 5u] = h5_2.y; Bs[eb + 1920u + 6u] = h5_3.x; Bs[eb + 1920u + 7u] = h5_3.y;
+      }
+      workgroupBarrier();
+      if (kt + 3u < nk) {
+        {
+          let k4 = (kt + 3u) * 4u;
+          q0 = x8[xb + k4];
+          q1 = x8[xb + 16u * K4 + k4];
+          q2 = wg8[wb + k4];
+          q3 = wg8[wb + 16u * K4 + k4];
+          q4 = wu8[wb + k4];
+          q5 = wu8[wb + 16u * K4 + k4];
+        }
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+        g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+        u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      }
+      {
+        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1296u, 40u);
+        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+        g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+        u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      }
+    }
+  }
+  let cb = sg * 512u;
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+}
+
+@compute @workgroup_size(64)
+fn tgs_g32x32_sg1x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 8 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
+  let v1 = row0 + r0 + 8u < p.M; let o1 = min(row0 + r0 + 8u, p.M - 1u) * K4;
+  let v2 = row0 + r0 + 16u < p.M; let o2 = min(row0 + r0 + 16u, p.M - 1u) * K4;
+  let v3 = row0 + r0 + 24u < p.M; let o3 = min(row0 + r0 + 24u, p.M - 1u) * K4;
+  let v4 = col0 + r0 + 0u < p.N; let o4 = min(col0 + r0 + 0u, p.N - 1u) * K4;
+  let v5 = col0 + r0 + 8u < p.N; let o5 = min(col0 + r0 + 8u, p.N - 1u) * K4;
+  let v6 = col0 + r0 + 16u < p.N; let o6 = min(col0 + r0 + 16u, p.N - 1u) * K4;
+  let v7 = col0 + r0 + 24u < p.N; let o7 = min(col0 + r0 + 24u, p.N - 1u) * K4;
+  let v8 = col0 + r0 + 0u < p.N; let o8 = min(col0 + r0 + 0u, p.N - 1u) * K4;
+  let v9 = col0 + r0 + 8u < p.N; let o9 = min(col0 + r0 + 8u, p.N - 1u) * K4;
+  let v10 = col0 + r0 + 16u < p.N; let o10 = min(col0 + r0 + 16u, p.N - 1u) * K4;
+  let v11 = col0 + r0 + 24u < p.N; let o11 = min(col0 + r0 + 24u, p.N - 1u) * K4;
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var g00 = subgroup_matrix_result<f32, 16, 16>();
+  var u00 = subgroup_matrix_result<f32, 16, 16>();
+  var g10 = subgroup_matrix_result<f32, 16, 16>();
+  var u10 = subgroup_matrix_result<f32, 16, 16>();
+  let nkAll = (KK + 31u) / 32u;
+  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
+  {
+    let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+    s4 = select(vec4<f16>(), wg4[o4 + kc], v4 && kin);
+    s5 = select(vec4<f16>(), wg4[o5 + kc], v5 && kin);
+    s6 = select(vec4<f16>(), wg4[o6 + kc], v6 && kin);
+    s7 = select(vec4<f16>(), wg4[o7 + kc], v7 && kin);
+    s8 = select(vec4<f16>(), wu4[o8 + kc], v8 && kin);
+    s9 = select(vec4<f16>(), wu4[o9 + kc], v9 && kin);
+    s10 = select(vec4<f16>(), wu4[o10 + kc], v10 && kin);
+    s11 = select(vec4<f16>(), wu4[o11 + kc], v11 && kin);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 320u] = s1.x; As[ea + 320u + 1u] = s1.y; As[ea + 320u + 2u] = s1.z; As[ea + 320u + 3u] = s1.w;
+      As[ea + 640u] = s2.x; As[ea + 640u + 1u] = s2.y; As[ea + 640u + 2u] = s2.z; As[ea + 640u + 3u] = s2.w;
+      As[ea + 960u] = s3.x; As[ea + 960u + 1u] = s3.y; As[ea + 960u + 2u] = s3.z; As[ea + 960u + 3u] = s3.w;
+      Bs[eb] = s4.x; Bs[eb + 1u] = s4.y; Bs[eb + 2u] = s4.z; Bs[eb + 3u] = s4.w;
+      Bs[eb + 320u] = s5.x; Bs[eb + 320u + 1u] = s5.y; Bs[eb + 320u + 2u] = s5.z; Bs[eb + 320u + 3u] = s5.w;
+      Bs[eb + 640u] = s6.x; Bs[eb + 640u + 1u] = s6.y; Bs[eb + 640u + 2u] = s6.z; Bs[eb + 640u + 3u] = s6.w;
+      Bs[eb + 960u] = s7.x; Bs[eb + 960u + 1u] = s7.y; Bs[eb + 960u + 2u] = s7.z; Bs[eb + 960u + 3u] = s7.w;
+      Bs[eb + 1280u] = s8.x; Bs[eb + 1280u + 1u] = s8.y; Bs[eb + 1280u + 2u] = s8.z; Bs[eb + 1280u + 3u] = s8.w;
+      Bs[eb + 1600u] = s9.x; Bs[eb + 1600u + 1u] = s9.y; Bs[eb + 1600u + 2u] = s9.z; Bs[eb + 1600u + 3u] = s9.w;
+      Bs[eb + 1920u] = s10.x; Bs[eb + 1920u + 1u] = s10.y; Bs[eb + 1920u + 2u] = s10.z; Bs[eb + 1920u + 3u] = s10.w;
+      Bs[eb + 2240u] = s11.x; Bs[eb + 2240u + 1u] = s11.y; Bs[eb + 2240u + 2u] = s11.z; Bs[eb + 2240u + 3u] = s11.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+        s4 = select(vec4<f16>(), wg4[o4 + kc], v4 && kin);
+        s5 = select(vec4<f16>(), wg4[o5 + kc], v5 && kin);
+        s6 = select(vec4<f16>(), wg4[o6 + kc], v6 && kin);
+        s7 = select(vec4<f16>(), wg4[o7 + kc], v7 && kin);
+        s8 = select(vec4<f16>(), wu4[o8 + kc], v8 && kin);
+        s9 = select(vec4<f16>(), wu4[o9 + kc], v9 && kin);
+        s10 = select(vec4<f16>(), wu4[o10 + kc], v10 && kin);
+        s11 = select(vec4<f16>(), wu4[o11 + kc], v11 && kin);
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1296u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+    }
+  }
+  let cb = sg * 512u;
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
 }
 
 @compute @workgroup_size(64)

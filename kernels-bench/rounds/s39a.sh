@@ -13,8 +13,6 @@ set -uo pipefail
 export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader | tee "$R/gpu.txt"
 source kernels-bench/rounds/seed4l.sh
-same() { local a b; a=$(grep -oE 'sha256 [0-9a-f]+' "$R/dec-$1.log"); b=$(grep -oE 'sha256 [0-9a-f]+' "$R/dec-$2.log")
-  [ -n "$a" ] && [ "$a" = "$b" ] && echo "  $1 / $2: tokens the same ($a)" || echo "  $1 / $2: TOKENS DIFFER ($a against $b)"; }
 # In order of worth (a call cut by its time limit keeps what it wrote): the RoPE A/B at b1, b8 × 32K and b64, then
 # the norm epilogue off against the same build's default, then b8 4K and second rounds.
 rope_ab() { decstep $1-rope-off$4 $2 $3 FAPOOL_ROPE_EPILOGUE=off; decstep $1-rope-on$4 $2 $3 FAPOOL_ROPE_EPILOGUE=on; same $1-rope-off$4 $1-rope-on$4; }

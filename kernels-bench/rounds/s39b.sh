@@ -4,16 +4,14 @@
 # against the product and the RoPE launch it replaced, on the H100). Now lane m stores row m's pair, its row and the
 # pair's frequency loaded before the K loop. Prediction: gsg_p_m8_c2_u2_h_r within 3 µs a step of the plain entry
 # (204–209), so b8 4K and b8 × 32K −8 to −15 µs GPU a step against the RoPE launch; tokens the same. The fused
-# runs ask FAPOOL_ROPE_EPILOGUE=all (the default `on` leaves 3–8 rows to the RoPE launch until this measures a gain).
+# runs asked FAPOOL_ROPE_EPILOGUE=all when this ran (session 40); `on` takes the same kernels since (`all` is gone).
 #   OUT=$OUT bash kernels-bench/rounds/round.sh s39b    (carry .device, dist; ≈ 2.5 min)
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader | tee "$R/gpu.txt"
 source kernels-bench/rounds/seed4l.sh
-same() { local a b; a=$(grep -oE 'sha256 [0-9a-f]+' "$R/dec-$1.log"); b=$(grep -oE 'sha256 [0-9a-f]+' "$R/dec-$2.log")
-  [ -n "$a" ] && [ "$a" = "$b" ] && echo "  $1 / $2: tokens the same ($a)" || echo "  $1 / $2: TOKENS DIFFER ($a against $b)"; }
-rope_ab() { decstep $1-rope-off$4 $2 $3 FAPOOL_ROPE_EPILOGUE=off; decstep $1-rope-on$4 $2 $3 FAPOOL_ROPE_EPILOGUE=all; same $1-rope-off$4 $1-rope-on$4
+rope_ab() { decstep $1-rope-off$4 $2 $3 FAPOOL_ROPE_EPILOGUE=off; decstep $1-rope-on$4 $2 $3 FAPOOL_ROPE_EPILOGUE=on; same $1-rope-off$4 $1-rope-on$4
   dec_kernels $1-rope-off$4 pre:; dec_kernels $1-rope-on$4 pre:; }
 rope_ab b8 8 4096 -a
 rope_ab b8 8 4096 -b

@@ -15,8 +15,6 @@ set -uo pipefail
 export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader | tee "$R/gpu.txt"
 source kernels-bench/rounds/seed4l.sh
-same() { local a b; a=$(grep -oE 'sha256 [0-9a-f]+' "$R/dec-$1.log"); b=$(grep -oE 'sha256 [0-9a-f]+' "$R/dec-$2.log")
-  [ -n "$a" ] && [ "$a" = "$b" ] && echo "  $1 / $2: tokens the same ($a)" || echo "  $1 / $2: TOKENS DIFFER ($a against $b)"; }
 p2_ab() { decstep $1-base$4 $2 $3; decstep $1-p2$4 $2 $3 FAPOOL_DECODE_TILES=split:u8p2; same $1-base$4 $1-p2$4
   dec_kernels $1-base$4 tg_ tgs_; dec_kernels $1-p2$4 tg_ tgs_; }
 p2_ab b64 64 4096 -a

@@ -16,6 +16,9 @@ decstep() {
     --out "$R/dec-$n.json" > "$R/dec-$n.log" 2>&1
   echo "decode $n rc $?: $(grep -oE 'GPU time of the whole step[^;]*' "$R/dec-$n.log") | $(grep -E '^wall per step' "$R/dec-$n.log" | cut -c1-90) | $(grep -oE 'sha256 [0-9a-f]+' "$R/dec-$n.log")"
 }
+# Whether two decstep runs ($R/dec-<a>.log, dec-<b>.log) gave the same greedy tokens (their sha256): same <a> <b>
+same() { local a b; a=$(grep -oE 'sha256 [0-9a-f]+' "$R/dec-$1.log"); b=$(grep -oE 'sha256 [0-9a-f]+' "$R/dec-$2.log")
+  [ -n "$a" ] && [ "$a" = "$b" ] && echo "  $1 / $2: tokens the same ($a)" || echo "  $1 / $2: TOKENS DIFFER ($a against $b)"; }
 # The wall figures of a batch-1 4K decode with each step's decode() and token read timed (decode-profile --wall-only
 # --step-timing, 96 new tokens after a 4-token warm-up) into $R/w-<name>.json: wallstep <name> [VAR=value…]
 wallstep() {
