@@ -73,6 +73,7 @@ def events_ms(fn, reps):
 def kernel_profile(fn, reps):
     """GPU µs per call of each CUDA kernel fn launches (torch.profiler over reps calls, device time summed by kernel
     name): where the step's time goes, to set beside ours kernel by kernel (decode-profile's per-launch table)."""
+    from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
     torch.cuda.synchronize()
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
@@ -81,7 +82,7 @@ def kernel_profile(fn, reps):
         torch.cuda.synchronize()
     by = {}
     for e in prof.events():
-        if e.device_type.name != 'CUDA' or e.device_time_total <= 0:
+        if e.device_type != DeviceType.CUDA or e.device_time_total <= 0:   # kernels (and memcpy / memset)
             continue
         k = by.setdefault(e.name, [0.0, 0])
         k[0] += e.device_time_total

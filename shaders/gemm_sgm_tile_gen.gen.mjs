@@ -91,7 +91,7 @@ export function parseId(idSplit) {
   const ks = m[10] ? 2 : 1;   // _ks2: two groups of R × C subgroups, each multiplying one half of every staged slice
   const [gated, bm, bn, sgRows, sgCols, bk, nbuf, group] = [m[1] === 'g', ...m.slice(2, 8).map(Number), Number(m[8] ?? 0)];
   const unchecked = m[9] !== undefined, noPrefetch = m[9] === '_un' || m[9] === '_un8', streamB = m[9] === '_uf';
-  const deep = m[9] === '_u8p2';   // two slices in flight (two register sets)
+  const deep = m[9] === '_u8p2';   // two slices in flight (two register sets; unchecked staging only: the checked fetch has one set)
   const cw = m[9] === '_u8' || m[9] === '_un8' || deep ? 8 : 4;   // halves per staged chunk (one load)
   if ((noPrefetch || deep) && nbuf !== 1) throw new Error(`tile-gen id ${id}: _un (no prefetch) and _u8p2 are for one tile buffer`);
   const tm = bm / (16 * sgRows), tn = bn / (16 * sgCols);

@@ -385,9 +385,9 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
       // Ragged in every direction, more than one workgroup and slice, K % BK != 0; then an exact multiple.
       // Unchecked tiles (_u) take K % BK == 0 only: K rounded up to whole slices.
       const k = (n: number) => geo.unchecked ? Math.ceil(n / geo.bk) * geo.bk : n;
-      // Whole tiles of five slices: the loop's later passes (the _u8p2 tiles refill their second register set from the
-      // fourth; without robust buffer access a ragged unchecked launch runs the checked twin instead).
-      const shapes: (readonly [number, number, number])[] = [[geo.bm + 13, geo.bn + 7, k(2 * geo.bk + 20)], [17, 33, k(36)], [2 * geo.bm, 2 * geo.bn, 3 * geo.bk], [geo.bm, geo.bn, 5 * geo.bk]];
+      // Whole tiles of five slices and of one: the loop's later passes (the _u8p2 tiles refill their second register set
+      // from the fourth) and its shortest (without robust buffer access a ragged unchecked launch runs the checked twin).
+      const shapes: (readonly [number, number, number])[] = [[geo.bm + 13, geo.bn + 7, k(2 * geo.bk + 20)], [17, 33, k(36)], [2 * geo.bm, 2 * geo.bn, 3 * geo.bk], [geo.bm, geo.bn, 5 * geo.bk], [geo.bm, geo.bn, geo.bk]];
       // Grouped order: whole groups of row blocks and a short last one, several column blocks.
       if (geo.group) shapes.push([(2 * geo.group + 1) * geo.bm - 3, 3 * geo.bn + 5, k(geo.bk + 4)]);
       if (geo.gated) {
@@ -558,8 +558,8 @@ describe('linear / gatedLinear: split-K decode tiles', () => {
       // [M, N, K, splits]: 5 slices (+ a ragged one) in 3 splits of 2, 2, 2; 8 asked of 3 slices; 4 of 8 slices.
       // Unchecked tiles (_u8, _un8) take whole slices only: K rounded up.
       const k = (n: number) => geo.unchecked ? Math.ceil(n / geo.bk) * geo.bk : n;
-      // …; whole tiles of 11 slices in 2 splits of 6 and 5 (the _u8p2 tiles' second register set refilled).
-      const cases: [number, number, number, number][] = [[geo.bm + 5, geo.bn + 7, k(5 * geo.bk + 20), 3], [1, 33, k(2 * geo.bk + 4), 8], [2 * geo.bm, 2 * geo.bn, 8 * geo.bk, 4], [geo.bm, geo.bn, 11 * geo.bk, 2]];
+      // …; whole tiles of 11 slices in 2 splits of 6 and 5 (the _u8p2 tiles' second register set refilled), of 3 in 3.
+      const cases: [number, number, number, number][] = [[geo.bm + 5, geo.bn + 7, k(5 * geo.bk + 20), 3], [1, 33, k(2 * geo.bk + 4), 8], [2 * geo.bm, 2 * geo.bn, 8 * geo.bk, 4], [geo.bm, geo.bn, 11 * geo.bk, 2], [geo.bm, geo.bn, 3 * geo.bk, 3]];
       if (geo.gated) {
         for (const [M, F, K, s] of cases) await checkGated(g, M, F, K, sgm(s), 'gelu_tanh');
         await checkGated(g, 7, 45, 3 * geo.bk, sgm(2), 'gelu_erf');
@@ -860,8 +860,8 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           delete process.env.FAPOOL_DECODE_TILES;   // the default: every product of 9..64 rows on a decode tile, K split
           const tile = (M: number, N: number, K: number, gated = false) => chooseDecodeTile(caps, M, N, K, gated);
           const w = (id: string) => DECODE_TILES_WIDE ? `${id}_u8` : id;   // the default staging's twin
-          // Split tiles of up to 32 rows: two slices prefetched (DECODE_TILES_DEEP_SPLIT).
-          const d = (id: string) => DECODE_TILES_WIDE && DECODE_TILES_DEEP_SPLIT ? `${id}_u8p2` : w(id);
+          // Split tiles of up to 32 rows: two slices prefetched where the default staging is _un8 (DECODE_TILES_DEEP_SPLIT).
+          const d = (id: string) => DECODE_TILES_WIDE && DECODE_TILES_DEEP_SPLIT && decodeTilesNoPrefetch(caps, decodeTilesMode()) ? `${id}_u8p2` : w(id);
           expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toEqual(tile(16, 4096, 4096));
           // Narrow products split (64 tiles of 4 subgroups: ×4), wide ones do not; wide ones up to 16 rows on t16x32.
           expect(tile(16, 4096, 4096)).toEqual({ kind: 'tile-gen', id: d('t32x64_sg1x4_k64_b1'), splits: 4 });
@@ -967,6 +967,8 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
               expect(off(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k64_b1_u8_ks2' });
               expect(off(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_un8', splits: 4 });
               expect(off(32, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1_un8' });
+              // Split tiles of up to 32 rows prefetch two slices ahead (DECODE_TILES_DEEP_SPLIT); 64 rows keep _un8.
+              if (DECODE_TILES_DEEP_SPLIT) expect(off(8, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1_u8p2', splits: 4 });
               process.env.FAPOOL_DECODE_TILES = 'split:un8';   // asked for: every one
               expect(off(64, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_un8' });
               delete process.env.FAPOOL_DECODE_TILES;

@@ -599,8 +599,11 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
   const splits = mode.split ? splitKCount(M, N, K, tileGenGeometry(id)) : 1;   // the same for both twins
   // With K fixed in the pipeline the unsplit 33..64-row tiles prefetch again where the device's default left it out.
   if (splits === 1 && M > 32 && mode.noPrefetch === undefined && tileFixKDefault() && DECODE_TILES_PREFETCH_FIXED_K) id = staged(false);
-  // Split tiles of up to 32 rows prefetch two slices ahead by default (DECODE_TILES_DEEP_SPLIT).
-  if (splits > 1 && M <= 32 && mode.wide && mode.noPrefetch === undefined && DECODE_TILES_DEEP_SPLIT) id = tileGenForShape(`${base}_u8p2`, K);
+  // Split tiles of up to 32 rows prefetch two slices ahead by default where they would otherwise take no prefetch (the
+  // measured case: DECODE_TILES_DEEP_SPLIT); with robust buffer access they keep _u8 (not timed against it).
+  if (splits > 1 && M <= 32 && mode.wide && mode.noPrefetch === undefined && decodeTilesNoPrefetch(caps, mode) && DECODE_TILES_DEEP_SPLIT) {
+    id = tileGenForShape(`${base}_u8p2`, K);
+  }
   // The _ks2 twin (gated products by default, :ks2=all every one) where it exists, K is whole slices of it and it
   // fits (44 KB of workgroup memory); else as without.
   const ks2 = (mode.ks2 === 'all' || (mode.ks2 === 'gated' && gated)) && splits === 1 ? ksTwin(id) : null;
@@ -625,7 +628,8 @@ export const DECODE_TILES_PREFETCH_FIXED_K = true;
  * names the staging. H100, session 40 (rounds/s40c.sh, `split:u8p2` against the default _un8, µs a step): at 8 rows the
  * o projection 85.0 → 83.3 and 87.5 → 80.8, down 276.9 → 262.1 and 274.7 → 268.4 (b8 × 32K 6750 → 6717, b8 4K
  * 1861 → 1857); at 64 rows every tile lost (qkv 276.7 → 287.2, gate+up 553 → 561, split down 336.9 → 338.5, the step
- * 7078 → 7176), so those keep their staging. 9–32 rows: the same rule, not timed.
+ * 7078 → 7176), so those keep their staging. 9–32 rows: the same rule, not timed. Only where the default staging is
+ * _un8 (no robust buffer access, decodeTilesNoPrefetch), the case measured.
  */
 export const DECODE_TILES_DEEP_SPLIT = true;
 
