@@ -2,7 +2,6 @@
 // and documented in one table that --help prints.
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { parsePciAddress } from '../gpu/select.js';
 import { GEMM_PREFILL_DEFAULT, GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS } from '../kernels/gemm-sgm.js';
 import { PRESETS } from '../model/config.js';
@@ -11,7 +10,7 @@ import { isRandomSource, randomWeightsFileKind } from '../model/model-files.js';
 import { parsePlacement, placementStr, type StaticPlacement } from '../orchestrator/baselines/placement.js';
 import { POOL_PREFILL_MODES, type PoolPrefill } from '../orchestrator/pool/policy.js';
 import { cliRouting } from './routing-args.js';
-import { optionLabel, refuseRepeatedOptions, refuseStrategyConflicts, UsageError } from './usage-error.js';
+import { optionLabel, parseOptions, refuseStrategyConflicts, UsageError } from './usage-error.js';
 import { serveHelpSummary } from './serve-args.js';
 import { workerHelpSummary } from './worker-cli.js';
 
@@ -322,15 +321,7 @@ function checkInitTarget(path: string, force: boolean): void {
 // ---- the command line --------------------------------------------------------------------------------
 
 export function parseCli(argv: string[]): CliOptions {
-  const options = Object.fromEntries(Object.entries(SPEC).map(([k, s]) => [k, { type: s.type, ...('short' in s ? { short: s.short } : {}), ...('default' in s ? { default: s.default } : {}) }]));
-  let values: Record<string, string | boolean | undefined>;
-  let tokens: { kind: string; name?: string }[];
-  try {
-    ({ values, tokens } = parseArgs({ args: argv, options: options as never, strict: true, allowPositionals: false, tokens: true }) as unknown as { values: Record<string, string | boolean | undefined>; tokens: { kind: string; name?: string }[] });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message.replace(/\. To specify.*$/, '')}\nRun with --help to see the options.`);
-  }
-  const given = refuseRepeatedOptions(tokens);
+  const { values, given } = parseOptions(argv, SPEC, '', 'Run with --help to see the options.');
   const s = (k: string) => values[k] as string | undefined;
   const warnings: string[] = [];
 

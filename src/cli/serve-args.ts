@@ -1,10 +1,9 @@
 // `node run-inference.js serve ...`: the server's options, parsed strictly like the main command's, and
 // mapped to engine options the way engine-options.ts maps the main command's. No server code here, so the
 // main --help can list the command without loading Fastify.
-import { parseArgs } from 'node:util';
 import type { EngineOptions } from '../orchestrator/create-engine.js';
 import { cliRouting } from './routing-args.js';
-import { optionLabel, refuseRepeatedOptions, refuseStrategyConflicts, UsageError } from './usage-error.js';
+import { optionLabel, parseOptions, refuseStrategyConflicts, UsageError } from './usage-error.js';
 
 export interface ServeArgs {
   host: string;
@@ -109,15 +108,7 @@ function int(name: string, v: string | undefined, min: number, max = Number.MAX_
 }
 
 export function parseServeArgs(argv: string[]): ServeArgs {
-  const options = Object.fromEntries(Object.entries(SPEC).map(([k, s]) => [k, { type: s.type, ...('short' in s ? { short: s.short } : {}), ...('default' in s ? { default: s.default } : {}) }]));
-  let values: Record<string, string | boolean | undefined>;
-  let tokens: { kind: string; name?: string }[];
-  try {
-    ({ values, tokens } = parseArgs({ args: argv, options: options as never, strict: true, allowPositionals: false, tokens: true }) as unknown as { values: Record<string, string | boolean | undefined>; tokens: { kind: string; name?: string }[] });
-  } catch (e) {
-    throw new UsageError(`serve: ${(e as Error).message.replace(/\. To specify.*$/, '')}\nRun 'node run-inference.js serve --help' to see the options.`);
-  }
-  const given = refuseRepeatedOptions(tokens, 'serve: ');
+  const { values, given } = parseOptions(argv, SPEC, 'serve: ', "Run 'node run-inference.js serve --help' to see the options.");
   const s = (k: string) => values[k] as string | undefined;
   if (s('init') !== undefined && s('init') !== 'random') throw new UsageError(`serve: --init takes only 'random', got '${s('init')}'`);
   const dtype = s('dtype');

@@ -1,3 +1,4 @@
+import { parseArgs } from 'node:util';
 import { FapoolError } from '../gpu/errors.js';
 
 /** A command line that cannot be run (unknown flag, bad value): exit code 2. */
@@ -30,4 +31,22 @@ export function refuseRepeatedOptions(tokens: readonly { kind: string; name?: st
     given.add(t.name!);
   }
   return given;
+}
+
+/** An option table: what node:util's parseArgs reads (type, short, default) beside the help the command prints. */
+export type OptionTable = Readonly<Record<string, { readonly type: 'string' | 'boolean'; readonly short?: string; readonly default?: string | boolean }>>;
+
+/**
+ * argv against an option table: its values and the options given (each at most once, refuseRepeatedOptions). An
+ * unknown option or a missing value is a UsageError, `command` first and `hint` (where to see the options) last.
+ */
+export function parseOptions(argv: string[], table: OptionTable, command: string, hint: string): { values: Record<string, string | boolean | undefined>; given: Set<string> } {
+  const options = Object.fromEntries(Object.entries(table).map(([k, s]) => [k, { type: s.type, ...(s.short !== undefined ? { short: s.short } : {}), ...(s.default !== undefined ? { default: s.default } : {}) }]));
+  let parsed: { values: Record<string, string | boolean | undefined>; tokens: { kind: string; name?: string }[] };
+  try {
+    parsed = parseArgs({ args: argv, options: options as never, strict: true, allowPositionals: false, tokens: true }) as unknown as typeof parsed;
+  } catch (e) {
+    throw new UsageError(`${command}${(e as Error).message.replace(/\. To specify.*$/, '')}\n${hint}`);
+  }
+  return { values: parsed.values, given: refuseRepeatedOptions(parsed.tokens, command) };
 }
