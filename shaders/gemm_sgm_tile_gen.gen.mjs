@@ -423,6 +423,17 @@ function entry(o, c) {
   } else {
     P(`  let k0 = 0u; let nk = (KK + ${u(bk - 1)}) / ${u(bk)};`);
   }
+  // One tile buffer with register prefetch: the slice held in register set r through the tile; then set r takes
+  // slice kt + ahead (while the math runs) where there is one.
+  const slice = (ind, r, ahead) => {
+    P(`${ind}workgroupBarrier();   // every subgroup is done with the previous slice`);
+    commit(ind, '0u', r);
+    P(`${ind}workgroupBarrier();`);
+    P(`${ind}if (kt + ${u(ahead)} < nk) {`);
+    fetch(`${ind}  `, `(kt + ${u(ahead)})`, r);
+    P(`${ind}}`);
+    math(ind, 'sa', 'sb');
+  };
   if (c.noPrefetch) {
     // _un: each slice loaded right before it is stored (no registers held across the math; the load latency is
     // exposed unless other workgroups on the SM cover it).
@@ -442,33 +453,15 @@ function entry(o, c) {
     fetch('    ', '(k0 + 1u)', 'q');
     P('  }');
     P('  for (var kt = k0; kt < nk; kt += 2u) {');
-    P('    workgroupBarrier();   // every subgroup is done with the previous slice');
-    commit('    ', '0u');
-    P('    workgroupBarrier();');
-    P('    if (kt + 2u < nk) {');
-    fetch('      ', '(kt + 2u)');
-    P('    }');
-    math('    ', 'sa', 'sb');
+    slice('    ', 's', 2);
     P('    if (kt + 1u < nk) {');
-    P('      workgroupBarrier();');
-    commit('      ', '0u', 'q');
-    P('      workgroupBarrier();');
-    P('      if (kt + 3u < nk) {');
-    fetch('        ', '(kt + 3u)', 'q');
-    P('      }');
-    math('      ', 'sa', 'sb');
+    slice('      ', 'q', 3);
     P('    }');
     P('  }');
   } else if (nbuf === 1) {
     fetch('  ', 'k0');
     P('  for (var kt = k0; kt < nk; kt++) {');
-    P('    workgroupBarrier();   // every subgroup is done with the previous slice');
-    commit('    ', '0u');
-    P('    workgroupBarrier();');
-    P('    if (kt + 1u < nk) {');
-    fetch('      ', '(kt + 1u)');
-    P('    }');
-    math('    ', 'sa', 'sb');
+    slice('    ', 's', 1);
     P('  }');
   } else {
     fetch('  ', 'k0');

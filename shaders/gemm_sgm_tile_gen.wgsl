@@ -9854,7 +9854,7 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -10054,7 +10054,7 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -10257,7 +10257,7 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -10473,7 +10473,7 @@ fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -10694,7 +10694,7 @@ fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -10899,7 +10899,7 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -11088,7 +11088,7 @@ fn tg_g64x64_sg2x2_k64_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
       u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -11219,7 +11219,7 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -11324,7 +11324,7 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
       u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -11463,7 +11463,7 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -15365,7 +15365,7 @@ fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -15566,7 +15566,7 @@ fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -15770,7 +15770,7 @@ fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -15987,7 +15987,7 @@ fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -16210,7 +16210,7 @@ fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -16418,7 +16418,7 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -16553,7 +16553,7 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -16688,7 +16688,7 @@ fn tgs_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -18330,7 +18330,7 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -18533,7 +18533,7 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -18739,7 +18739,7 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -18887,7 +18887,7 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);

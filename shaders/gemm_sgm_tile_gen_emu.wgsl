@@ -9882,7 +9882,7 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       c00 = mma_e(a0, b0, c00, 136u, lane);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -10082,7 +10082,7 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       c10 = mma_e(a1, b0, c10, 72u, lane);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -10285,7 +10285,7 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       c30 = mma_e(a3, b0, c30, 72u, lane);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -10501,7 +10501,7 @@ fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       u00 = mma_e(a0, bu0, u00, 72u, lane);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -10722,7 +10722,7 @@ fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       u10 = mma_e(a1, bu0, u10, 72u, lane);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -10927,7 +10927,7 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       u11 = mma_e(a1, bu1, u11, 40u, lane);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -11116,7 +11116,7 @@ fn tg_g64x64_sg2x2_k64_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
       u11 = mma_e(a1, bu1, u11, 72u, lane);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -11247,7 +11247,7 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       c00 = mma_e(a0, b0, c00, 40u, lane);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -11352,7 +11352,7 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
       u10 = mma_e(a1, bu0, u10, 40u, lane);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -11491,7 +11491,7 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       u10 = mma_e(a1, bu0, u10, 40u, lane);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -15393,7 +15393,7 @@ fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       c00 = mma_e(a0, b0, c00, 136u, lane);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -15594,7 +15594,7 @@ fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       c10 = mma_e(a1, b0, c10, 72u, lane);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -15798,7 +15798,7 @@ fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       c30 = mma_e(a3, b0, c30, 72u, lane);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -16015,7 +16015,7 @@ fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       u00 = mma_e(a0, bu0, u00, 72u, lane);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -16238,7 +16238,7 @@ fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       u10 = mma_e(a1, bu0, u10, 72u, lane);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -16446,7 +16446,7 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       u11 = mma_e(a1, bu1, u11, 40u, lane);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -16581,7 +16581,7 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       c00 = mma_e(a0, b0, c00, 40u, lane);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -16716,7 +16716,7 @@ fn tgs_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       u10 = mma_e(a1, bu0, u10, 40u, lane);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -18358,7 +18358,7 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       c00 = mma_e(a0, b0, c00, 136u, lane);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -18561,7 +18561,7 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       c10 = mma_e(a1, b0, c10, 72u, lane);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -18767,7 +18767,7 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       c30 = mma_e(a3, b0, c30, 72u, lane);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
@@ -18915,7 +18915,7 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       c00 = mma_e(a0, b0, c00, 40u, lane);
     }
     if (kt + 1u < nk) {
-      workgroupBarrier();
+      workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
         let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);

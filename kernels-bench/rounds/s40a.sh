@@ -10,8 +10,6 @@ set -uo pipefail
 export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader | tee "$R/gpu.txt"
 source kernels-bench/rounds/seed4l.sh
-rope_ab() { decstep $1-rope-off$4 $2 $3 FAPOOL_ROPE_EPILOGUE=off; decstep $1-rope-on$4 $2 $3 FAPOOL_ROPE_EPILOGUE=on; same $1-rope-off$4 $1-rope-on$4
-  dec_kernels $1-rope-off$4 pre:; dec_kernels $1-rope-on$4 pre:; }
 rope_ab b1 1 4096 -a
 rope_ab b1x32k 1 32768 -a
 rope_ab b1 1 4096 -b

@@ -19,6 +19,10 @@ decstep() {
 # Whether two decstep runs ($R/dec-<a>.log, dec-<b>.log) gave the same greedy tokens (their sha256): same <a> <b>
 same() { local a b; a=$(grep -oE 'sha256 [0-9a-f]+' "$R/dec-$1.log"); b=$(grep -oE 'sha256 [0-9a-f]+' "$R/dec-$2.log")
   [ -n "$a" ] && [ "$a" = "$b" ] && echo "  $1 / $2: tokens the same ($a)" || echo "  $1 / $2: TOKENS DIFFER ($a against $b)"; }
+# The decode step with the RoPE epilogue off, then on, tokens compared and the QKV kernels listed:
+# rope_ab <name> <batch> <context> <suffix>
+rope_ab() { decstep $1-rope-off$4 $2 $3 FAPOOL_ROPE_EPILOGUE=off; decstep $1-rope-on$4 $2 $3 FAPOOL_ROPE_EPILOGUE=on; same $1-rope-off$4 $1-rope-on$4
+  dec_kernels $1-rope-off$4 pre:; dec_kernels $1-rope-on$4 pre:; }
 # The wall figures of a batch-1 4K decode with each step's decode() and token read timed (decode-profile --wall-only
 # --step-timing, 96 new tokens after a 4-token warm-up) into $R/w-<name>.json: wallstep <name> [VAR=value…]
 wallstep() {
