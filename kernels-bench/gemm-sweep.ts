@@ -44,6 +44,7 @@ import {
 } from '../src/kernels/gemm-skinny-gen.js';
 import { gatedLinear } from '../src/kernels/ffn.js';
 import { fillRandom } from './random-fill.js';
+import { weightBlockIndex } from '../src/kernels/weight-blocks.js';
 
 const PARTS = ['square', 'prefill', 'decode', 'f32'] as const;
 const { values: args, given } = benchArgs({
@@ -75,10 +76,12 @@ run, is an error.`,
   'decode-shapes': { type: 'string', help: "decode: 'NxK[g],…' instead of seed-4l's projections (g: gated, N = F)" },
   'decode-m': { type: 'string', default: '1,8,16,32,64', help: 'decode: comma-separated M' },
   splits: { type: 'string', help: "decode (M >= 8): every split-K configuration also with these splits ('gen <id> s<S>')" },
+  wblk: { type: 'boolean', default: false, help: "every generated tile that can also reads its weights in 64 × 64 blocks ('gen <id> wblk'; same data, checked as blocked)" },
   fixk: { type: 'boolean', default: false, help: "every generated tile variant also with K fixed in its pipeline ('gen <id> fixk')" },
 });
 
-interface Variant { name: string; dtype: DType; path?: GemmPath; tune: GemmTuning; gated?: boolean }
+/** wblk: the tile reads its weights in 64 × 64 blocks (the same random buffer, checked as blocked). */
+interface Variant { name: string; dtype: DType; path?: GemmPath; tune: GemmTuning; gated?: boolean; wblk?: boolean }
 
 interface Row {
   part: string; name: string; M: number; N: number; K: number; gated: boolean;
@@ -109,6 +112,17 @@ async function rowsOf(gpu: Gpu, t: Tensor): Promise<(r: number) => Float64Array>
   const cols = t.shape[1]!;
   return (r) => Float64Array.from(t.dtype === 'f16'
     ? fromF16Array((raw as Uint16Array).subarray(r * cols, (r + 1) * cols)) : (raw as Float32Array).subarray(r * cols, (r + 1) * cols));
+}
+
+/** Row accessor of a [N, K] weight stored in 64 × 64 blocks (toWeightBlocks), read back once. */
+async function blockedRowsOf(gpu: Gpu, t: Tensor): Promise<(r: number) => Float64Array> {
+  const raw = await gpu.read(t) as Uint16Array;
+  const K = t.shape[1]!;
+  return (n) => {
+    const row = new Uint16Array(K);
+    for (let k = 0; k < K; k++) row[k] = raw[weightBlockIndex(n, k, K)]!;
+    return Float64Array.from(fromF16Array(row));
+  };
 }
 
 function gelu(v: number): number { return 0.5 * v * (1 + Math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))); }
@@ -243,16 +257,27 @@ function withFixK(v: Variant[]): Variant[] {
   });
 }
 
+/** With --wblk, each generated tile that can read 64 × 64 weight blocks also does so (name + ' wblk'). */
+function withWblk(v: Variant[]): Variant[] {
+  if (!args.wblk) return v;
+  return v.flatMap((x) => {
+    const s = x.tune.sgm;
+    if (typeof s !== 'object' || !('kind' in s) || s.kind !== 'tile-gen') return [x];
+    const g = tileGenGeometry(s.id);
+    return g.unchecked && g.wide && 64 % g.bn === 0 ? [x, { ...x, name: `${x.name} wblk`, wblk: true, tune: { sgm: { ...s, wblk: true } } }] : [x];
+  });
+}
+
 function tileGenVariants(gpu: Gpu, gated: boolean, emulate: boolean): Variant[] {
   const ids = emulate ? SGM_TILE_GEN_IDS.filter((id) => !SGM_TILE_GEN_BIG.includes(id)) : SGM_TILE_GEN_BIG;
-  return withFixK(ids.filter((id) => tileGenGeometry(id).gated === gated && sgmTileGenFits(gpu.caps, { kind: 'tile-gen', id, emulate }))
-    .map((id): Variant => ({ name: `gen ${id}`, dtype: 'f16', path: 'subgroup-matrix', gated, tune: { sgm: { kind: 'tile-gen', id, emulate } } })));
+  return withWblk(withFixK(ids.filter((id) => tileGenGeometry(id).gated === gated && sgmTileGenFits(gpu.caps, { kind: 'tile-gen', id, emulate }))
+    .map((id): Variant => ({ name: `gen ${id}`, dtype: 'f16', path: 'subgroup-matrix', gated, tune: { sgm: { kind: 'tile-gen', id, emulate } } }))));
 }
 
 /** Split-K variants ('gen <id> s<S>') of every configuration with a split-K entry. */
 function splitVariants(gpu: Gpu, gated: boolean, splits: number[], emulate: boolean): Variant[] {
-  return withFixK(SGM_TILE_GEN_SPLIT_K.filter((id) => tileGenGeometry(id).gated === gated && sgmTileGenFits(gpu.caps, { kind: 'tile-gen', id, emulate }))
-    .flatMap((id) => splits.map((n): Variant => ({ name: `gen ${id} s${n}`, dtype: 'f16', path: 'subgroup-matrix', gated, tune: { sgm: { kind: 'tile-gen', id, splits: n, emulate } } }))));
+  return withWblk(withFixK(SGM_TILE_GEN_SPLIT_K.filter((id) => tileGenGeometry(id).gated === gated && sgmTileGenFits(gpu.caps, { kind: 'tile-gen', id, emulate }))
+    .flatMap((id) => splits.map((n): Variant => ({ name: `gen ${id} s${n}`, dtype: 'f16', path: 'subgroup-matrix', gated, tune: { sgm: { kind: 'tile-gen', id, splits: n, emulate } } })))));
 }
 
 function squareVariants(gpu: Gpu, sgm: boolean): Variant[] {
@@ -299,7 +324,8 @@ function f32Variants(): Variant[] {
  * variant of a set runs on the same buffers (one set per dtype and gated-ness): a tile's time moved up to 2× with
  * the buffers it got (session 10, H200), so variants are compared on shared ones, each set in turn.
  */
-async function squarePart(gpu: Gpu, part: string, list: Variant[], S = 4096): Promise<Row[]> {
+async function squarePart(gpu: Gpu, part: string, all: Variant[], S = 4096): Promise<Row[]> {
+  const list = all.filter((v) => !v.wblk);   // blocked weights: the decode part only (its checks read them as blocks)
   const out: Row[] = list.map((v) => ({ part, name: v.name, M: S, N: S, K: S, gated: !!v.gated }));
   rows.push(...out);
   const times: number[][] = list.map(() => []);
@@ -390,6 +416,9 @@ async function projectionPart(gpu: Gpu, part: string, Ms: number[], variantsFor:
       continue;
     }
     const wr = await rowsOf(gpu, ws[0]!), ur = gated ? await rowsOf(gpu, us[0]!) : null;
+    // --wblk: the same buffers read as 64 × 64 blocks (random either way; the check reads them as the variant does).
+    const blocked = args.wblk && N % 64 === 0 && K % 64 === 0
+      ? { wr: await blockedRowsOf(gpu, ws[0]!), ur: gated ? await blockedRowsOf(gpu, us[0]!) : null } : null;
     for (const M of Ms) {
       const x = gpu.tensor([M, K], 'f16', 'x'); fillX(gpu, x, gated);
       const xr = await rowsOf(gpu, x);
@@ -402,7 +431,8 @@ async function projectionPart(gpu: Gpu, part: string, Ms: number[], variantsFor:
           for (const o of outs) poison(gpu, o);
           for (let c = 0; c < copies; c++) ds.push(launch(gpu, v, x, ws[c]!, us[c] ?? null, outs[c]!));
           await gpu.run([ds[0]!]);
-          const chk = await sampledCheck(gpu, v, xr, wr, ur, outs[0]!);
+          if (v.wblk && !blocked) throw new Error(`weights in blocks need N and K multiples of 64, got ${N} × ${K}`);
+          const chk = v.wblk ? await sampledCheck(gpu, v, xr, blocked!.wr, blocked!.ur, outs[0]!) : await sampledCheck(gpu, v, xr, wr, ur, outs[0]!);
           row.errSampled = chk.err; row.unwritten = chk.unwritten;
           row.ms = (await timeList(gpu, ds)) / copies;
           finish(row, v, (gated ? 4 : 2) * M * N * K, 2 * ((gated ? 2 : 1) * N * K + M * K + M * N));

@@ -4,12 +4,19 @@ import type { Gpu } from '../src/gpu/index.js';
 import type { Activation } from '../src/kernels/gemm-common.js';
 import { gatedLinear } from '../src/kernels/ffn.js';
 import { linear, type GemmPath, type GemmTuning } from '../src/kernels/gemm.js';
+import { toWeightBlocks } from '../src/kernels/weight-blocks.js';
 import { download, expectClose, poisoned, randomArray, rng, upload } from './helpers.js';
 import { gatedRef, linearRef } from './ref/gemm.js';
 
 export interface LinearCase {
   M: number; N: number; K: number; dtype: 'f32' | 'f16'; path?: GemmPath; tune?: GemmTuning;
   bias?: boolean; act?: Activation; residual?: boolean; accumulate?: boolean;
+}
+
+/** A weight as the kernel reads it: in 64 × 64 blocks where the tuning's tile says so (SgmTileGenShape.wblk). */
+function stored(w: Float64Array, N: number, K: number, tune: GemmTuning | undefined): Float64Array {
+  const s = tune?.sgm;
+  return typeof s === 'object' && 'kind' in s && s.kind === 'tile-gen' && s.wblk ? toWeightBlocks(w, N, K) : w;
 }
 
 export async function checkLinear(g: Gpu, c: LinearCase, what = 'linear'): Promise<void> {
@@ -19,7 +26,7 @@ export async function checkLinear(g: Gpu, c: LinearCase, what = 'linear'): Promi
   const bias = c.bias ? randomArray(r, N, dtype) : undefined;
   const residual = c.residual ? randomArray(r, M * N, dtype) : undefined;
   const prev = c.accumulate ? randomArray(r, M * N, dtype) : undefined;
-  const xs = upload(g, x, [M, K], dtype, 'x'), ws = upload(g, w, [N, K], dtype, 'w');
+  const xs = upload(g, x, [M, K], dtype, 'x'), ws = upload(g, stored(w, N, K, c.tune), [N, K], dtype, 'w');
   const bs = bias && upload(g, bias, [N], dtype, 'bias');
   const rs = residual && upload(g, residual, [M, N], dtype, 'residual');
   const out = prev ? upload(g, prev, [M, N], dtype, 'out') : poisoned(g, [M, N], dtype);
@@ -36,7 +43,7 @@ export async function checkGatedLinear(g: Gpu, M: number, F: number, K: number, 
   o: { path: GemmPath; tune: GemmTuning }, what = 'gated'): Promise<void> {
   const r = rng();
   const x = randomArray(r, M * K, 'f16'), wg = randomArray(r, F * K, 'f16'), wu = randomArray(r, F * K, 'f16');
-  const xs = upload(g, x, [M, K], 'f16', 'x'), gs = upload(g, wg, [F, K], 'f16', 'wg'), us = upload(g, wu, [F, K], 'f16', 'wu');
+  const xs = upload(g, x, [M, K], 'f16', 'x'), gs = upload(g, stored(wg, F, K, o.tune), [F, K], 'f16', 'wg'), us = upload(g, stored(wu, F, K, o.tune), [F, K], 'f16', 'wu');
   const out = poisoned(g, [M, F], 'f16');
   const d = gatedLinear(g, { x: xs, wGate: gs, wUp: us, out, act }, o);
   await g.run([d]);

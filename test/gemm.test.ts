@@ -23,7 +23,8 @@ import {
   sgmSkinnyGenFits, skinnyGenGeometry
 } from '../src/kernels/gemm-skinny-gen.js';
 import { checkGatedLinear, checkLinear, type LinearCase } from './check-linear.js';
-import { download, expectClose, poisoned, randomArray, rng, upload, useGpu, restoringEnv } from './helpers.js';
+import { toWeightBlocks, weightBlockIndex } from '../src/kernels/weight-blocks.js';
+import { download, expectClose, poisoned, randomArray, rng, upload, useGpu, restoringEnv, withEnv } from './helpers.js';
 import { erfRef, gatedRef, linearRef } from './ref/gemm.js';
 import { rmsnormRef } from './ref/rmsnorm.js';
 
@@ -759,6 +760,84 @@ describe('linear / gatedLinear: split-K decode tiles', () => {
       expect(Math.ceil(K / 64) / s).toBeGreaterThanOrEqual(4);
       expect(8 * s * M * N).toBeLessThanOrEqual(0.25 * 2 * N * K);
     }
+  });
+});
+
+// Weights in 64 × 64 blocks (SgmTileGenShape.wblk, WGSL WBLK): the 16-byte decode tiles read a 64-column tile's
+// slice as one contiguous run. Emulated on a CPU adapter: slices of 32 (two a block row), 64 and 128 halves (two
+// blocks a chunk row), split-K, _u8p2, _ks2 and gated; whole row tiles (the unchecked tiles' loads), several column
+// blocks. The weights are uploaded blocked and the reference takes them row-major: a tile that ignored WBLK fails.
+describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
+  it('toWeightBlocks puts every element once, each block contiguous; refuses partial blocks', () => {
+    const N = 128, K = 192, src = new Float32Array(N * K).map((_, i) => i);
+    const b = toWeightBlocks(src, N, K);
+    expect(new Set(b).size).toBe(N * K);
+    for (const [n, k] of [[0, 0], [63, 63], [64, 0], [5, 130], [127, 191]] as const) expect(b[weightBlockIndex(n, k, K)]).toBe(n * K + k);
+    // Block (1, 2) (rows 64..127, columns 128..191) is elements 4096·(1·3 + 2) .. +4096, row by row.
+    expect(Array.from(b.subarray(5 * 4096, 5 * 4096 + 3))).toEqual([64 * K + 128, 64 * K + 129, 64 * K + 130]);
+    expect(b[5 * 4096 + 64]).toBe(65 * K + 128);
+    expect(() => toWeightBlocks(new Float32Array(96 * 64), 96, 64)).toThrow(ShapeError);
+    expect(() => toWeightBlocks(new Float32Array(10), 64, 64)).toThrow(ShapeError);
+  });
+
+  const CASES: [string, number, number, number, number?][] = [
+    // [id, M, N, K, splits]
+    ['t32x32_sg2x2_k32_b1_un8', 64, 128, 192], ['t32x32_sg2x2_k32_b1_u8p2', 32, 64, 320], ['t32x32_sg2x2_k32_b1_u8p2', 32, 128, 384, 3],
+    ['t32x32_sg2x2_k64_b1_u8_ks2', 32, 64, 320], ['t16x32_sg1x2_k128_b1_u8', 16, 64, 256], ['t32x32_sg2x2_k32_b1_un8', 32, 64, 256, 2],
+  ];
+  for (const [id, M, N, K, splits] of CASES) {
+    it(`${id}${splits ? ` split ${splits} ways` : ''} on ${M}x${N}x${K}`, async (ctx) => {
+      const g = await gpu();
+      if (!g.caps.f16) { ctx.skip(); return; }
+      const sgm = { kind: 'tile-gen' as const, id, wblk: true, emulate: !hasSubgroupMatrixF16(g.caps), ...(splits ? { splits } : {}) };
+      await check(g, { M, N, K, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm } });
+      if (!splits) await check(g, { M, N, K, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm }, bias: true, act: 'gelu_tanh', residual: true });
+    }, 300_000);
+  }
+
+  it('gated: g32x32_sg1x2_k32_b1_u8p2_ks2 and split g32x32_sg1x2_k32_b1_u8p2', async (ctx) => {
+    const g = await gpu();
+    if (!g.caps.f16) { ctx.skip(); return; }
+    const emulate = !hasSubgroupMatrixF16(g.caps);
+    await checkGated(g, 32, 128, 256, { kind: 'tile-gen', id: 'g32x32_sg1x2_k32_b1_u8p2_ks2', wblk: true, emulate }, 'gelu_tanh');
+    await checkGated(g, 32, 64, 320, { kind: 'tile-gen', id: 'g32x32_sg1x2_k32_b1_u8p2', wblk: true, splits: 2, emulate }, 'gelu_erf');
+  }, 300_000);
+
+  it('FAPOOL_TILE_STS=alt (a chunk\'s 8-byte halves stored in alternating order), FAPOOL_TILE_FENCE=on: the same products', async (ctx) => {
+    const g = await gpu();
+    if (!g.caps.f16) { ctx.skip(); return; }
+    const emulate = !hasSubgroupMatrixF16(g.caps);
+    await withEnv('FAPOOL_TILE_STS', 'alt', async () => {
+      await check(g, { M: 32, N: 64, K: 320, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k64_b1_u8_ks2', emulate } }, bias: true, residual: true });
+      await check(g, { M: 16, N: 64, K: 512, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8', splits: 2, wblk: true, emulate } } });
+      const x = g.tensor([16, 128], 'f16'), w = g.tensor([64, 128], 'f16'), out = g.tensor([16, 64], 'f16');
+      const d = linear(g, { x, w, out }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8', emulate } } });
+      expect(d.program.key).toContain('"STS_ALT":true');
+      d.release(); g.release(x, w, out);
+    });
+    // FAPOOL_TILE_FENCE=on (the staged words through a zero read after each slice's barrier): with and without alt, deep.
+    for (const sts of ['alt', 'plain']) {
+      await withEnv('FAPOOL_TILE_STS', sts, () => withEnv('FAPOOL_TILE_FENCE', 'on', async () => {
+        await check(g, { M: 32, N: 64, K: 352, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_u8p2', emulate } } });
+        await check(g, { M: 32, N: 64, K: 320, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k64_b1_u8_ks2', emulate } }, bias: true });
+      }));
+    }
+    await expect(withEnv('FAPOOL_TILE_STS', 'zigzag', async () => check(g, { M: 16, N: 64, K: 128, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8', emulate } } }))).rejects.toThrow(/FAPOOL_TILE_STS/);
+  }, 300_000);
+
+  it('refuses checked tiles, tiles wider than a block and partial blocks', async () => {
+    const g = await gpu();
+    if (!g.caps.f16) return;
+    const emulate = !hasSubgroupMatrixF16(g.caps);
+    const run = (id: string, N: number, K: number) => {
+      const x = g.tensor([32, K], 'f16'), w = g.tensor([N, K], 'f16'), out = g.tensor([32, N], 'f16');
+      try { linear(g, { x, w, out }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id, wblk: true, emulate } } }).release(); } finally { g.release(x, w, out); }
+    };
+    expect(() => run('t32x32_sg2x2_k32_b1', 64, 128)).toThrow(LimitError);          // checked staging
+    expect(() => run('t32x32_sg2x2_k32_b1_un', 64, 128)).toThrow(LimitError);       // 8-byte staging
+    expect(() => run('t128x128_sg2x2_k32_b1_un8', 128, 128)).toThrow(LimitError);   // BN 128: two blocks a tile row
+    expect(() => run('t32x32_sg2x2_k32_b1_un8', 96, 128)).toThrow(ShapeError);      // N not whole blocks
+    expect(() => run('t32x32_sg2x2_k32_b1_un8', 64, 96)).toThrow(ShapeError);       // K not whole blocks
   });
 });
 

@@ -15,6 +15,7 @@ import { checkedTwin, SGM_TILE_GEN_ROPE, sgmTileGenFits, tileGenGeometry } from 
 import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
 import { gemvRopeKernel, gemvSgApplies, gemvSgChoice } from '../src/kernels/gemv.js';
 import { ropeQkv, type RopeEpilogue, type RopeStyle } from '../src/kernels/rope.js';
+import { toWeightBlocks } from '../src/kernels/weight-blocks.js';
 import { validateConfig, type ModelConfig } from '../src/model/config.js';
 import { Generator } from '../src/model/generator.js';
 import { loadWeights } from '../src/model/load-weights.js';
@@ -60,7 +61,9 @@ async function runQkv(g: Gpu, c: Case, M: number, dtype: DType, tune: GemmTuning
   const rr = rng(seed); // the same inputs for both runs
   const { H, KV, D, K } = c, N = (H + 2 * KV) * D, slots = 3, capacity = 16, slotBase = 2;
   const x = upload(g, randomArray(rr, M * K, dtype), [M, K], dtype, 'x');
-  const w = upload(g, randomArray(rr, N * K, dtype, -0.5, 0.5), [N, K], dtype, 'w');
+  const wv = randomArray(rr, N * K, dtype, -0.5, 0.5), s = tune?.sgm;
+  const blocked = typeof s === 'object' && 'kind' in s && s.kind === 'tile-gen' && s.wblk === true;   // weights in 64 × 64 blocks
+  const w = upload(g, blocked ? toWeightBlocks(wv, N, K) : wv, [N, K], dtype, 'w');
   const bias = c.bias ? upload(g, randomArray(rr, N, dtype), [N], dtype, 'bias') : undefined;
   const nw = norm ? upload(g, randomArray(rr, K, dtype, 0.5, 1.5), [K], dtype, 'norm_w') : undefined;
   const rows = upload(g, makeRows(rr, M, slotBase, slots, capacity), [M, 2], 'u32', 'rows');
@@ -296,6 +299,27 @@ describe('RoPE in the decode tiles\' epilogue: the same bits as the (checked) ti
         expect(i === 0 ? [`tg_${id}_r_f16`] : [`tg_${id}_r_f16`, `tg_${checkedTwin(id)}_r_f16`]).toContain(got.label);
         const what = `seed ${seed} M=${M} ${JSON.stringify(c)}`;
         expect(want.q.every(Number.isFinite), `the reference wrote every q: ${what}`).toBe(true);
+        for (const k of ['qkv', 'q', 'k', 'v'] as const) expect(Array.from(got[k]), `${k} ${what}`).toEqual(Array.from(want[k]));
+      }
+    }, 300_000);
+  }
+});
+
+// The RoPE entry on weights in 64 × 64 blocks (wblk): each rotation pair's two weight rows gathered from the blocks.
+describe('RoPE in a decode tile\'s epilogue on weights in 64 × 64 blocks: the same bits as the checked tile on row-major ones', () => {
+  for (const id of ['t32x32_sg2x2_k32_b1_u8p2', 't16x32_sg1x2_k128_b1_u8']) {
+    it(id, async (ctx) => {
+      const g = await gpu();
+      if (!g.caps.f16) { ctx.skip(); return; }
+      const real = hasSubgroupMatrixF16(g.caps), geo = tileGenGeometry(id);
+      const sgm = { kind: 'tile-gen' as const, id, emulate: !real, wblk: true };
+      const ref: GemmTuning = { sgm: { kind: 'tile-gen', id: checkedTwin(id), emulate: !real } };
+      for (const c of [{ H: 4, KV: 2, D: 16, style: 'neox', K: 256 }, { H: 2, KV: 1, D: 32, ropeDim: 16, style: 'neox', K: 384, bias: true }] as Case[]) {
+        const seed = rng().int(0, 2 ** 31);
+        const want = await runQkv(g, c, geo.bm, 'f16', ref, false, false, seed, 'subgroup-matrix');
+        const got = await runQkv(g, c, geo.bm, 'f16', { sgm }, false, true, seed, 'subgroup-matrix');
+        expect(got.label).toBe(`tg_${id}_r_f16`);
+        const what = `seed ${seed} ${JSON.stringify(c)}`;
         for (const k of ['qkv', 'q', 'k', 'v'] as const) expect(Array.from(got[k]), `${k} ${what}`).toEqual(Array.from(want[k]));
       }
     }, 300_000);

@@ -72,3 +72,34 @@ if best:
     print(sys.argv[1].split('/')[-1], 'main loop', len(best[1]), 'instructions:', ' '.join(f'{k}={v}' for k, v in c.most_common(22)))
 PY
 }
+
+# sass_ldg_use <file.sass>: for each LDG of the listing, how far its first use (a read of any of its destination
+# registers) lies: instructions, BAR.SYNCs and HMMAs between — a register prefetch's real depth (session 41: the
+# driver issues the _u8p2 tiles' second set one slice's math before its use, as the _u8 tiles' one set). Summary:
+# the median of each over the LDGs inside the main loop's address range (the listing's longest backward branch).
+sass_ldg_use() {
+  python3 - "$1" <<'PY'
+import re, sys, statistics
+ins = []
+for l in open(sys.argv[1]):
+    m = re.search(r'/\*([0-9a-f]{4,})\*/\s+(.*?);', l)
+    if m: ins.append((int(m.group(1), 16), re.sub(r'^@!?U?P\w+\s+', '', m.group(2).strip())))
+loops = [(int(t.group(1), 16), a) for a, s in ins if s.startswith('BRA') for t in [re.search(r'0x([0-9a-f]+)', s)] if t and int(t.group(1), 16) < a]
+lo, hi = max(loops, key=lambda r: r[1] - r[0]) if loops else (0, 1 << 40)
+rows = []
+for i, (a, s) in enumerate(ins):
+    if not s.startswith('LDG') or not lo <= a <= hi: continue
+    m = re.search(r'LDG\S*\s+R(\d+)', s)
+    if not m: continue
+    d = set(range(int(m.group(1)), int(m.group(1)) + 4)); bars = hm = 0
+    for j in range(i + 1, len(ins)):
+        t = ins[j][1]; name = t.split()[0]
+        bars += name.startswith('BAR'); hm += name.startswith('HMMA')
+        regs = [int(x) for x in re.findall(r'\bR(\d+)\b', t)]
+        srcs = regs if name.startswith('ST') else regs[1:]
+        if d & set(srcs): rows.append((j - i, bars, hm)); break
+if rows:
+    med = lambda k: statistics.median(r[k] for r in rows)
+    print(sys.argv[1].split('/')[-1], f'LDG → first use over {len(rows)} loop LDGs: median {med(0)} instructions, {med(1)} BAR, {med(2)} HMMA; min HMMA {min(r[2] for r in rows)}, max {max(r[2] for r in rows)}')
+PY
+}
