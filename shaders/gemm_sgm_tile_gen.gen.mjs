@@ -58,14 +58,6 @@ export const CONFIGS = [
   // The decode tiles prefetching two slices ahead (_u8p2, session 40), and two small ones for the emulation tests.
   't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 't64x64_sg1x4_k64_b1_u8p2', 'g16x64_sg1x4_k64_b1_u8p2', 'g32x64_sg1x4_k64_b1_u8p2', 'g64x64_sg2x2_k32_b1_u8p2',
   'g64x64_sg2x2_k64_b1_u8p2_ks2', 't32x32_sg2x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1_u8p2_ks2', 'g32x32_sg1x2_k32_b1_u8p2',
-  // Coherent loads (session 41), and a small one for the emulation tests.
-  't64x64_sg1x4_k64_b1_u8c', 't64x64_sg1x4_k64_b1_u8p2c', 't64x64_sg2x2_k64_b1_u8p2c', 'g64x64_sg2x2_k64_b1_u8p2c_ks2', 't32x32_sg2x2_k32_b1_u8p2c',
-  // Eight subgroups on the 64-row tiles (session 41): half the staged chunks and accumulators a thread, 64 × 128 with half the
-  // x re-reads; their checked twins.
-  't64x64_sg2x4_k64_b1_u8', 't64x64_sg2x4_k64_b1_u8p2', 't64x128_sg2x4_k64_b1_u8', 'g64x64_sg2x4_k64_b1_u8p2', 't64x64_sg2x4_k64_b1', 't64x128_sg2x4_k64_b1', 'g64x64_sg2x4_k64_b1',
-  // Fewer matrix loads a product (session 41: the 64-row tile without memory traffic still takes 47 µs at qkv; its
-  // 4 subgroups of 64 × 16 load 5 matrices a k-step for 4 products): subgroups of 32 × 32, 64 × 32, 32 × 64; twins.
-  't64x64_sg2x2_k64_b1_u8', 't64x128_sg2x2_k64_b1_u8', 't64x64_sg1x2_k64_b1_u8', 't64x128_sg1x4_k64_b1_u8', 't64x64_sg2x2_k64_b1', 't64x128_sg2x2_k64_b1', 't64x64_sg1x2_k64_b1', 't64x128_sg1x4_k64_b1',
 ];
 
 /** Configurations that also get a RoPE-epilogue entry (tg_{id}_r): the plain decode tiles, their twins. */
@@ -87,9 +79,6 @@ export const SPLIT_K = [
   't32x32_sg2x2_k32_b1_un8',
   't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8', 'g16x64_sg1x4_k64_b1_un8', 'g32x64_sg1x4_k64_b1_un8', 'g64x64_sg2x2_k32_b1_un8',
   't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 't64x64_sg1x4_k64_b1_u8p2', 'g16x64_sg1x4_k64_b1_u8p2', 'g32x64_sg1x4_k64_b1_u8p2', 'g64x64_sg2x2_k32_b1_u8p2', 't32x32_sg2x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1',
-  't64x128_sg2x4_k64_b1_u8', 't64x128_sg2x4_k64_b1',
-  't64x64_sg1x4_k64_b1_u8p2c', 't64x64_sg2x2_k64_b1_u8p2c', 't32x32_sg2x2_k32_b1_u8p2c',
-  't64x64_sg2x2_k64_b1_u8', 't64x128_sg2x2_k64_b1_u8', 't64x64_sg1x2_k64_b1_u8', 't64x128_sg1x4_k64_b1_u8', 't64x64_sg2x2_k64_b1', 't64x128_sg2x2_k64_b1', 't64x64_sg1x2_k64_b1', 't64x128_sg1x4_k64_b1',
 ];
 
 const SG = 32;   // lanes per subgroup (NVIDIA's; the emulation's EMU_SG)
@@ -97,16 +86,13 @@ const SG = 32;   // lanes per subgroup (NVIDIA's; the emulation's EMU_SG)
 /** A configuration's geometry; `<id>/split` is its split-K entry. */
 export function parseId(idSplit) {
   const [id, mode] = idSplit.split('/');
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf|_u8|_un8|_u8p2|_u8c|_u8p2c)?(_ks2)?$/.exec(id);
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf|_u8|_un8|_u8p2)?(_ks2)?$/.exec(id);
   if (!m) throw new Error(`bad tile-gen id ${id}`);
   const ks = m[10] ? 2 : 1;   // _ks2: two groups of R × C subgroups, each multiplying one half of every staged slice
   const [gated, bm, bn, sgRows, sgCols, bk, nbuf, group] = [m[1] === 'g', ...m.slice(2, 8).map(Number), Number(m[8] ?? 0)];
   const unchecked = m[9] !== undefined, noPrefetch = m[9] === '_un' || m[9] === '_un8', streamB = m[9] === '_uf';
-  const deep = m[9] === '_u8p2' || m[9] === '_u8p2c';   // two slices in flight (two register sets; unchecked staging only: the checked fetch has one set)
-  // _u8c / _u8p2c: the operands bound read_write (x8c, w8c, …): coherent loads, which the driver keeps on their side of a
-  // barrier (read-only ones are non-coherent loads it moves freely: session 41, the _u8p2 second set sunk a slice).
-  const coherent = m[9] === '_u8c' || m[9] === '_u8p2c';
-  const cw = m[9] === '_u8' || m[9] === '_un8' || deep || coherent ? 8 : 4;   // halves per staged chunk (one load)
+  const deep = m[9] === '_u8p2';   // two slices in flight (two register sets; unchecked staging only: the checked fetch has one set)
+  const cw = m[9] === '_u8' || m[9] === '_un8' || deep ? 8 : 4;   // halves per staged chunk (one load)
   if ((noPrefetch || deep) && nbuf !== 1) throw new Error(`tile-gen id ${id}: _un (no prefetch) and _u8p2 are for one tile buffer`);
   const tm = bm / (16 * sgRows), tn = bn / (16 * sgCols);
   const wg = SG * sgRows * sgCols * ks, qk = bk / cw, brows = gated ? 2 * bn : bn;
@@ -117,7 +103,7 @@ export function parseId(idSplit) {
   if (!ok) throw new Error(`tile-gen id ${id}: not a whole number of matrices and staged rows per thread (_ks2: K halves of 16k, one unchecked tile buffer, no grouped order, no split-K)`);
   const lds = bk + 8;
   if (mode === 'rope' && (gated || ks > 1 || group)) throw new Error(`tile-gen id ${id}: the RoPE entry is for plain tiles without _ks2 or a grouped order`);
-  return { id, split: mode === 'split', rope: mode === 'rope', ks, cw, coherent, unchecked, noPrefetch, deep, streamB, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
+  return { id, split: mode === 'split', rope: mode === 'rope', ks, cw, unchecked, noPrefetch, deep, streamB, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
 }
 
 const range = (n) => [...Array(n).keys()];
@@ -199,12 +185,6 @@ fn wblk_chunk(c: u32) -> u32 { return select(c, (c / 8u) * 512u + c % 8u, WBLK);
 // of a 64-row decode slice was these stores).
 override STS_ALT: bool = false;
 
-// FENCE (16-byte staging, one tile buffer): each slice's staged words pass through an XOR with a zero read from
-// workgroup memory after the slice's first barrier, so the driver cannot move their conversions for the stores (the
-// loaded registers' first use) above that barrier — a prefetch stays as deep as written (session 41: the _u8p2 tiles'
-// second set was used one slice's math after its loads, not two).
-override FENCE: bool = false;
-
 // Measurement only (FAPOOL_TILE_DEBUG; wrong results): every slice's x (XFIX) or weight (WFIX) loads read the first
 // slice's addresses, so they hit the SM's L1 and the operand's L2 / DRAM traffic is gone from the timing.
 override XFIX: bool = false;
@@ -223,10 +203,6 @@ override WFIX: bool = false;
 @group(0) @binding(14) var<storage, read> w8: array<vec4<u32>>;
 @group(0) @binding(15) var<storage, read> wg8: array<vec4<u32>>;
 @group(0) @binding(16) var<storage, read> wu8: array<vec4<u32>>;
-@group(0) @binding(17) var<storage, read_write> x8c: array<vec4<u32>>;   // _u8c / _u8p2c: the same, coherent loads
-@group(0) @binding(18) var<storage, read_write> w8c: array<vec4<u32>>;
-@group(0) @binding(19) var<storage, read_write> wg8c: array<vec4<u32>>;
-@group(0) @binding(20) var<storage, read_write> wu8c: array<vec4<u32>>;
 
 var<workgroup> As: TileA;     // [NBUF][BM][BK + 8]    x rows
 var<workgroup> Bs: TileB;     // [NBUF][BROWS][BK + 8] w rows (gated: gate rows, then up rows)
@@ -392,11 +368,10 @@ function entry(o, c) {
       P(`  let v${t} = ${row} < ${bound}; let o${t} = min(${t < na ? row : wrow(row)}, ${bound} - 1u) * K4;`);
     }
   }
-  const src = (t) => (t < na ? 'x' : gated ? ((t - na) * rpt < bn ? 'wg' : 'wu') : 'w') + cw + (c.coherent ? 'c' : '');
+  const src = (t) => (t < na ? 'x' : gated ? ((t - na) * rpt < bn ? 'wg' : 'wu') : 'w') + cw;
   for (const t of T) P(`  var s${t} = ${cw === 8 ? 'vec4<u32>' : 'vec4<f16>'}();`);
   if (c.deep) for (const t of T) P(`  var q${t} = vec4<u32>();   // _u8p2: the slice after s${t}'s`);
   for (const a of accs) P(`  var ${a} = ${o.zero};`);
-  if (cw === 8 && nbuf === 1) P('  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice\'s staged words pass through (read after a barrier)');
   const fetch = (ind, kt, r = 's') => {
     if (c.unchecked) {
       P(`${ind}{`);
@@ -419,19 +394,15 @@ function entry(o, c) {
     for (const t of T) P(`${ind}  s${t} = select(vec4<f16>(), ${src(t)}[o${t} + kc], v${t} && kin);`);
     P(`${ind}}`);
   };
-  const commit = (ind, bufExpr, r = 's', fenced = false) => {
+  const commit = (ind, bufExpr, r = 's') => {
     P(`${ind}{`);
-    // FENCE: the words through ^ zz (zz read after this slice's first barrier; 0).
-    const fz = fenced && cw === 8;
-    if (fz) P(`${ind}  let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);`);
-    const wd = (e) => fz ? `(${e} ^ zz)` : e, wd2 = (e) => fz ? `(${e} ^ vec2(zz))` : e;
     P(`${ind}  let ea = ${bufExpr === '0u' ? '' : `${bufExpr} * ${u(aStage)} + `}ws; let eb = ${bufExpr === '0u' ? '' : `${bufExpr} * ${u(bStage)} + `}ws;`);
     for (const t of T) {
       const [arr, e, off] = t < na ? ['As', 'ea', t * rpt * lds] : ['Bs', 'eb', (t - na) * rpt * lds];
       const base = off ? `${e} + ${u(off)}` : e;
       if (cw === 8 && alt) {
         // 8 halves, the 8-byte half at pa first (STS_ALT): lo holds halves pa.., hi the others.
-        P(`${ind}  let lo${t} = ${wd2(`select(${r}${t}.xy, ${r}${t}.zw, alt)`)}; let hi${t} = ${wd2(`select(${r}${t}.zw, ${r}${t}.xy, alt)`)};`);
+        P(`${ind}  let lo${t} = select(${r}${t}.xy, ${r}${t}.zw, alt); let hi${t} = select(${r}${t}.zw, ${r}${t}.xy, alt);`);
         const h = ['lo', 'lo', 'hi', 'hi'].map((v, i) => `let h${t}_${i} = bitcast<vec2<f16>>(${v}${t}.${i % 2 ? 'y' : 'x'});`).join(' ');
         P(`${ind}  ${h}`);
         P(`${ind}  ${[0, 1, 2, 3].map((i) => { const o = i < 2 ? 'pa' : 'pb', j = 2 * (i % 2); return `${arr}[${base} + ${o}${j ? ` + ${u(j)}` : ''}] = h${t}_${i}.x; ${arr}[${base} + ${o} + ${u(j + 1)}] = h${t}_${i}.y;`; }).join(' ')}`);
@@ -439,7 +410,7 @@ function entry(o, c) {
       }
       if (cw === 8) {
         // 8 halves: each u32 of the chunk is two of them (low half first, as in memory).
-        const h = ['x', 'y', 'z', 'w'].map((q, i) => `let h${t}_${i} = bitcast<vec2<f16>>(${wd(`${r}${t}.${q}`)});`).join(' ');
+        const h = ['x', 'y', 'z', 'w'].map((q, i) => `let h${t}_${i} = bitcast<vec2<f16>>(${r}${t}.${q});`).join(' ');
         P(`${ind}  ${h}`);
         P(`${ind}  ${[0, 1, 2, 3].map((i) => `${arr}[${base}${i ? ` + ${u(2 * i)}` : ''}] = h${t}_${i}.x; ${arr}[${base} + ${u(2 * i + 1)}] = h${t}_${i}.y;`).join(' ')}`);
         continue;
@@ -496,7 +467,7 @@ function entry(o, c) {
   // slice kt + ahead (while the math runs) where there is one.
   const slice = (ind, r, ahead) => {
     P(`${ind}workgroupBarrier();   // every subgroup is done with the previous slice`);
-    commit(ind, '0u', r, true);
+    commit(ind, '0u', r);
     P(`${ind}workgroupBarrier();`);
     P(`${ind}if (kt + ${u(ahead)} < nk) {`);
     fetch(`${ind}  `, `(kt + ${u(ahead)})`, r);

@@ -55,12 +55,6 @@ fn wblk_chunk(c: u32) -> u32 { return select(c, (c / 8u) * 512u + c % 8u, WBLK);
 // of a 64-row decode slice was these stores).
 override STS_ALT: bool = false;
 
-// FENCE (16-byte staging, one tile buffer): each slice's staged words pass through an XOR with a zero read from
-// workgroup memory after the slice's first barrier, so the driver cannot move their conversions for the stores (the
-// loaded registers' first use) above that barrier — a prefetch stays as deep as written (session 41: the _u8p2 tiles'
-// second set was used one slice's math after its loads, not two).
-override FENCE: bool = false;
-
 // Measurement only (FAPOOL_TILE_DEBUG; wrong results): every slice's x (XFIX) or weight (WFIX) loads read the first
 // slice's addresses, so they hit the SM's L1 and the operand's L2 / DRAM traffic is gone from the timing.
 override XFIX: bool = false;
@@ -79,10 +73,6 @@ override WFIX: bool = false;
 @group(0) @binding(14) var<storage, read> w8: array<vec4<u32>>;
 @group(0) @binding(15) var<storage, read> wg8: array<vec4<u32>>;
 @group(0) @binding(16) var<storage, read> wu8: array<vec4<u32>>;
-@group(0) @binding(17) var<storage, read_write> x8c: array<vec4<u32>>;   // _u8c / _u8p2c: the same, coherent loads
-@group(0) @binding(18) var<storage, read_write> w8c: array<vec4<u32>>;
-@group(0) @binding(19) var<storage, read_write> wg8c: array<vec4<u32>>;
-@group(0) @binding(20) var<storage, read_write> wu8c: array<vec4<u32>>;
 
 var<workgroup> As: TileA;     // [NBUF][BM][BK + 8]    x rows
 var<workgroup> Bs: TileB;     // [NBUF][BROWS][BK + 8] w rows (gated: gate rows, then up rows)
@@ -5566,7 +5556,6 @@ fn tg_t128x128_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   var c31 = subgroup_matrix_result<f32, 16, 16>();
   var c32 = subgroup_matrix_result<f32, 16, 16>();
   var c33 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 31u) / 32u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -5713,7 +5702,6 @@ fn tg_g128x128_sg2x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var u30 = subgroup_matrix_result<f32, 16, 16>();
   var g31 = subgroup_matrix_result<f32, 16, 16>();
   var u31 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
@@ -5729,19 +5717,18 @@ fn tg_g128x128_sg2x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>((s0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((s0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((s0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((s0.w ^ zz));
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
       As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>((s1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((s1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((s1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((s1.w ^ zz));
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
       As[ea + 2560u] = h1_0.x; As[ea + 2560u + 1u] = h1_0.y; As[ea + 2560u + 2u] = h1_1.x; As[ea + 2560u + 3u] = h1_1.y; As[ea + 2560u + 4u] = h1_2.x; As[ea + 2560u + 5u] = h1_2.y; As[ea + 2560u + 6u] = h1_3.x; As[ea + 2560u + 7u] = h1_3.y;
-      let h2_0 = bitcast<vec2<f16>>((s2.x ^ zz)); let h2_1 = bitcast<vec2<f16>>((s2.y ^ zz)); let h2_2 = bitcast<vec2<f16>>((s2.z ^ zz)); let h2_3 = bitcast<vec2<f16>>((s2.w ^ zz));
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
       Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
-      let h3_0 = bitcast<vec2<f16>>((s3.x ^ zz)); let h3_1 = bitcast<vec2<f16>>((s3.y ^ zz)); let h3_2 = bitcast<vec2<f16>>((s3.z ^ zz)); let h3_3 = bitcast<vec2<f16>>((s3.w ^ zz));
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
       Bs[eb + 2560u] = h3_0.x; Bs[eb + 2560u + 1u] = h3_0.y; Bs[eb + 2560u + 2u] = h3_1.x; Bs[eb + 2560u + 3u] = h3_1.y; Bs[eb + 2560u + 4u] = h3_2.x; Bs[eb + 2560u + 5u] = h3_2.y; Bs[eb + 2560u + 6u] = h3_3.x; Bs[eb + 2560u + 7u] = h3_3.y;
-      let h4_0 = bitcast<vec2<f16>>((s4.x ^ zz)); let h4_1 = bitcast<vec2<f16>>((s4.y ^ zz)); let h4_2 = bitcast<vec2<f16>>((s4.z ^ zz)); let h4_3 = bitcast<vec2<f16>>((s4.w ^ zz));
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
       Bs[eb + 5120u] = h4_0.x; Bs[eb + 5120u + 1u] = h4_0.y; Bs[eb + 5120u + 2u] = h4_1.x; Bs[eb + 5120u + 3u] = h4_1.y; Bs[eb + 5120u + 4u] = h4_2.x; Bs[eb + 5120u + 5u] = h4_2.y; Bs[eb + 5120u + 6u] = h4_3.x; Bs[eb + 5120u + 7u] = h4_3.y;
-      let h5_0 = bitcast<vec2<f16>>((s5.x ^ zz)); let h5_1 = bitcast<vec2<f16>>((s5.y ^ zz)); let h5_2 = bitcast<vec2<f16>>((s5.z ^ zz)); let h5_3 = bitcast<vec2<f16>>((s5.w ^ zz));
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
       Bs[eb + 7680u] = h5_0.x; Bs[eb + 7680u + 1u] = h5_0.y; Bs[eb + 7680u + 2u] = h5_1.x; Bs[eb + 7680u + 3u] = h5_1.y; Bs[eb + 7680u + 4u] = h5_2.x; Bs[eb + 7680u + 5u] = h5_2.y; Bs[eb + 7680u + 6u] = h5_3.x; Bs[eb + 7680u + 7u] = h5_3.y;
     }
     workgroupBarrier();
@@ -5851,7 +5838,6 @@ fn tg_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   var c10 = subgroup_matrix_result<f32, 16, 16>();
   var c20 = subgroup_matrix_result<f32, 16, 16>();
   var c30 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
@@ -5869,30 +5855,29 @@ fn tg_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
       Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
       Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
     }
@@ -5994,7 +5979,6 @@ fn tg_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   var u10 = subgroup_matrix_result<f32, 16, 16>();
   var g11 = subgroup_matrix_result<f32, 16, 16>();
   var u11 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
@@ -6010,19 +5994,18 @@ fn tg_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>((s0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((s0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((s0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((s0.w ^ zz));
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
       As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>((s1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((s1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((s1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((s1.w ^ zz));
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
       As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
-      let h2_0 = bitcast<vec2<f16>>((s2.x ^ zz)); let h2_1 = bitcast<vec2<f16>>((s2.y ^ zz)); let h2_2 = bitcast<vec2<f16>>((s2.z ^ zz)); let h2_3 = bitcast<vec2<f16>>((s2.w ^ zz));
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
       Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
-      let h3_0 = bitcast<vec2<f16>>((s3.x ^ zz)); let h3_1 = bitcast<vec2<f16>>((s3.y ^ zz)); let h3_2 = bitcast<vec2<f16>>((s3.z ^ zz)); let h3_3 = bitcast<vec2<f16>>((s3.w ^ zz));
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
       Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
-      let h4_0 = bitcast<vec2<f16>>((s4.x ^ zz)); let h4_1 = bitcast<vec2<f16>>((s4.y ^ zz)); let h4_2 = bitcast<vec2<f16>>((s4.z ^ zz)); let h4_3 = bitcast<vec2<f16>>((s4.w ^ zz));
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
       Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
-      let h5_0 = bitcast<vec2<f16>>((s5.x ^ zz)); let h5_1 = bitcast<vec2<f16>>((s5.y ^ zz)); let h5_2 = bitcast<vec2<f16>>((s5.z ^ zz)); let h5_3 = bitcast<vec2<f16>>((s5.w ^ zz));
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
       Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
     }
     workgroupBarrier();
@@ -6098,7 +6081,6 @@ fn tg_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var s0 = vec4<u32>();
   var s1 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 31u) / 32u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -6288,7 +6270,6 @@ fn tg_t128x128_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var c31 = subgroup_matrix_result<f32, 16, 16>();
   var c32 = subgroup_matrix_result<f32, 16, 16>();
   var c33 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
@@ -6306,23 +6287,22 @@ fn tg_t128x128_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>((s0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((s0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((s0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((s0.w ^ zz));
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
       As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>((s1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((s1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((s1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((s1.w ^ zz));
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
       As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
-      let h2_0 = bitcast<vec2<f16>>((s2.x ^ zz)); let h2_1 = bitcast<vec2<f16>>((s2.y ^ zz)); let h2_2 = bitcast<vec2<f16>>((s2.z ^ zz)); let h2_3 = bitcast<vec2<f16>>((s2.w ^ zz));
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
       As[ea + 2560u] = h2_0.x; As[ea + 2560u + 1u] = h2_0.y; As[ea + 2560u + 2u] = h2_1.x; As[ea + 2560u + 3u] = h2_1.y; As[ea + 2560u + 4u] = h2_2.x; As[ea + 2560u + 5u] = h2_2.y; As[ea + 2560u + 6u] = h2_3.x; As[ea + 2560u + 7u] = h2_3.y;
-      let h3_0 = bitcast<vec2<f16>>((s3.x ^ zz)); let h3_1 = bitcast<vec2<f16>>((s3.y ^ zz)); let h3_2 = bitcast<vec2<f16>>((s3.z ^ zz)); let h3_3 = bitcast<vec2<f16>>((s3.w ^ zz));
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
       As[ea + 3840u] = h3_0.x; As[ea + 3840u + 1u] = h3_0.y; As[ea + 3840u + 2u] = h3_1.x; As[ea + 3840u + 3u] = h3_1.y; As[ea + 3840u + 4u] = h3_2.x; As[ea + 3840u + 5u] = h3_2.y; As[ea + 3840u + 6u] = h3_3.x; As[ea + 3840u + 7u] = h3_3.y;
-      let h4_0 = bitcast<vec2<f16>>((s4.x ^ zz)); let h4_1 = bitcast<vec2<f16>>((s4.y ^ zz)); let h4_2 = bitcast<vec2<f16>>((s4.z ^ zz)); let h4_3 = bitcast<vec2<f16>>((s4.w ^ zz));
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
       Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
-      let h5_0 = bitcast<vec2<f16>>((s5.x ^ zz)); let h5_1 = bitcast<vec2<f16>>((s5.y ^ zz)); let h5_2 = bitcast<vec2<f16>>((s5.z ^ zz)); let h5_3 = bitcast<vec2<f16>>((s5.w ^ zz));
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
       Bs[eb + 1280u] = h5_0.x; Bs[eb + 1280u + 1u] = h5_0.y; Bs[eb + 1280u + 2u] = h5_1.x; Bs[eb + 1280u + 3u] = h5_1.y; Bs[eb + 1280u + 4u] = h5_2.x; Bs[eb + 1280u + 5u] = h5_2.y; Bs[eb + 1280u + 6u] = h5_3.x; Bs[eb + 1280u + 7u] = h5_3.y;
-      let h6_0 = bitcast<vec2<f16>>((s6.x ^ zz)); let h6_1 = bitcast<vec2<f16>>((s6.y ^ zz)); let h6_2 = bitcast<vec2<f16>>((s6.z ^ zz)); let h6_3 = bitcast<vec2<f16>>((s6.w ^ zz));
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
       Bs[eb + 2560u] = h6_0.x; Bs[eb + 2560u + 1u] = h6_0.y; Bs[eb + 2560u + 2u] = h6_1.x; Bs[eb + 2560u + 3u] = h6_1.y; Bs[eb + 2560u + 4u] = h6_2.x; Bs[eb + 2560u + 5u] = h6_2.y; Bs[eb + 2560u + 6u] = h6_3.x; Bs[eb + 2560u + 7u] = h6_3.y;
-      let h7_0 = bitcast<vec2<f16>>((s7.x ^ zz)); let h7_1 = bitcast<vec2<f16>>((s7.y ^ zz)); let h7_2 = bitcast<vec2<f16>>((s7.z ^ zz)); let h7_3 = bitcast<vec2<f16>>((s7.w ^ zz));
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
       Bs[eb + 3840u] = h7_0.x; Bs[eb + 3840u + 1u] = h7_0.y; Bs[eb + 3840u + 2u] = h7_1.x; Bs[eb + 3840u + 3u] = h7_1.y; Bs[eb + 3840u + 4u] = h7_2.x; Bs[eb + 3840u + 5u] = h7_2.y; Bs[eb + 3840u + 6u] = h7_3.x; Bs[eb + 3840u + 7u] = h7_3.y;
     }
     workgroupBarrier();
@@ -6639,7 +6619,6 @@ fn tg_t256x128_sg4x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var c31 = subgroup_matrix_result<f32, 16, 16>();
   var c32 = subgroup_matrix_result<f32, 16, 16>();
   var c33 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
@@ -6655,19 +6634,18 @@ fn tg_t256x128_sg4x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>((s0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((s0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((s0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((s0.w ^ zz));
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
       As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>((s1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((s1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((s1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((s1.w ^ zz));
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
       As[ea + 2560u] = h1_0.x; As[ea + 2560u + 1u] = h1_0.y; As[ea + 2560u + 2u] = h1_1.x; As[ea + 2560u + 3u] = h1_1.y; As[ea + 2560u + 4u] = h1_2.x; As[ea + 2560u + 5u] = h1_2.y; As[ea + 2560u + 6u] = h1_3.x; As[ea + 2560u + 7u] = h1_3.y;
-      let h2_0 = bitcast<vec2<f16>>((s2.x ^ zz)); let h2_1 = bitcast<vec2<f16>>((s2.y ^ zz)); let h2_2 = bitcast<vec2<f16>>((s2.z ^ zz)); let h2_3 = bitcast<vec2<f16>>((s2.w ^ zz));
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
       As[ea + 5120u] = h2_0.x; As[ea + 5120u + 1u] = h2_0.y; As[ea + 5120u + 2u] = h2_1.x; As[ea + 5120u + 3u] = h2_1.y; As[ea + 5120u + 4u] = h2_2.x; As[ea + 5120u + 5u] = h2_2.y; As[ea + 5120u + 6u] = h2_3.x; As[ea + 5120u + 7u] = h2_3.y;
-      let h3_0 = bitcast<vec2<f16>>((s3.x ^ zz)); let h3_1 = bitcast<vec2<f16>>((s3.y ^ zz)); let h3_2 = bitcast<vec2<f16>>((s3.z ^ zz)); let h3_3 = bitcast<vec2<f16>>((s3.w ^ zz));
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
       As[ea + 7680u] = h3_0.x; As[ea + 7680u + 1u] = h3_0.y; As[ea + 7680u + 2u] = h3_1.x; As[ea + 7680u + 3u] = h3_1.y; As[ea + 7680u + 4u] = h3_2.x; As[ea + 7680u + 5u] = h3_2.y; As[ea + 7680u + 6u] = h3_3.x; As[ea + 7680u + 7u] = h3_3.y;
-      let h4_0 = bitcast<vec2<f16>>((s4.x ^ zz)); let h4_1 = bitcast<vec2<f16>>((s4.y ^ zz)); let h4_2 = bitcast<vec2<f16>>((s4.z ^ zz)); let h4_3 = bitcast<vec2<f16>>((s4.w ^ zz));
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
       Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
-      let h5_0 = bitcast<vec2<f16>>((s5.x ^ zz)); let h5_1 = bitcast<vec2<f16>>((s5.y ^ zz)); let h5_2 = bitcast<vec2<f16>>((s5.z ^ zz)); let h5_3 = bitcast<vec2<f16>>((s5.w ^ zz));
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
       Bs[eb + 2560u] = h5_0.x; Bs[eb + 2560u + 1u] = h5_0.y; Bs[eb + 2560u + 2u] = h5_1.x; Bs[eb + 2560u + 3u] = h5_1.y; Bs[eb + 2560u + 4u] = h5_2.x; Bs[eb + 2560u + 5u] = h5_2.y; Bs[eb + 2560u + 6u] = h5_3.x; Bs[eb + 2560u + 7u] = h5_3.y;
     }
     workgroupBarrier();
@@ -6860,7 +6838,6 @@ fn tg_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var s10 = vec4<u32>();
   var s11 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 127u) / 128u;
   {
     let k4 = k0 * 16u;
@@ -6882,42 +6859,41 @@ fn tg_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
       Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
       Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
-      let lo8 = (select(s8.xy, s8.zw, alt) ^ vec2(zz)); let hi8 = (select(s8.zw, s8.xy, alt) ^ vec2(zz));
+      let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
       Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
-      let lo9 = (select(s9.xy, s9.zw, alt) ^ vec2(zz)); let hi9 = (select(s9.zw, s9.xy, alt) ^ vec2(zz));
+      let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
       Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
-      let lo10 = (select(s10.xy, s10.zw, alt) ^ vec2(zz)); let hi10 = (select(s10.zw, s10.xy, alt) ^ vec2(zz));
+      let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
       Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
-      let lo11 = (select(s11.xy, s11.zw, alt) ^ vec2(zz)); let hi11 = (select(s11.zw, s11.xy, alt) ^ vec2(zz));
+      let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
       Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
     }
@@ -7011,7 +6987,6 @@ fn tg_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   var s5 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c10 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
@@ -7027,24 +7002,23 @@ fn tg_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
     }
@@ -7124,7 +7098,6 @@ fn tg_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   var s8 = vec4<u32>();
   var g00 = subgroup_matrix_result<f32, 16, 16>();
   var u00 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
@@ -7143,33 +7116,32 @@ fn tg_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       Bs[eb + 1152u + pa] = h2_0.x; Bs[eb + 1152u + pa + 1u] = h2_0.y; Bs[eb + 1152u + pa + 2u] = h2_1.x; Bs[eb + 1152u + pa + 3u] = h2_1.y; Bs[eb + 1152u + pb] = h2_2.x; Bs[eb + 1152u + pb + 1u] = h2_2.y; Bs[eb + 1152u + pb + 2u] = h2_3.x; Bs[eb + 1152u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + 3456u + pa] = h4_0.x; Bs[eb + 3456u + pa + 1u] = h4_0.y; Bs[eb + 3456u + pa + 2u] = h4_1.x; Bs[eb + 3456u + pa + 3u] = h4_1.y; Bs[eb + 3456u + pb] = h4_2.x; Bs[eb + 3456u + pb + 1u] = h4_2.y; Bs[eb + 3456u + pb + 2u] = h4_3.x; Bs[eb + 3456u + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 4608u + pa] = h5_0.x; Bs[eb + 4608u + pa + 1u] = h5_0.y; Bs[eb + 4608u + pa + 2u] = h5_1.x; Bs[eb + 4608u + pa + 3u] = h5_1.y; Bs[eb + 4608u + pb] = h5_2.x; Bs[eb + 4608u + pb + 1u] = h5_2.y; Bs[eb + 4608u + pb + 2u] = h5_3.x; Bs[eb + 4608u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
       Bs[eb + 5760u + pa] = h6_0.x; Bs[eb + 5760u + pa + 1u] = h6_0.y; Bs[eb + 5760u + pa + 2u] = h6_1.x; Bs[eb + 5760u + pa + 3u] = h6_1.y; Bs[eb + 5760u + pb] = h6_2.x; Bs[eb + 5760u + pb + 1u] = h6_2.y; Bs[eb + 5760u + pb + 2u] = h6_3.x; Bs[eb + 5760u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
       Bs[eb + 6912u + pa] = h7_0.x; Bs[eb + 6912u + pa + 1u] = h7_0.y; Bs[eb + 6912u + pa + 2u] = h7_1.x; Bs[eb + 6912u + pa + 3u] = h7_1.y; Bs[eb + 6912u + pb] = h7_2.x; Bs[eb + 6912u + pb + 1u] = h7_2.y; Bs[eb + 6912u + pb + 2u] = h7_3.x; Bs[eb + 6912u + pb + 3u] = h7_3.y;
-      let lo8 = (select(s8.xy, s8.zw, alt) ^ vec2(zz)); let hi8 = (select(s8.zw, s8.xy, alt) ^ vec2(zz));
+      let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
       Bs[eb + 8064u + pa] = h8_0.x; Bs[eb + 8064u + pa + 1u] = h8_0.y; Bs[eb + 8064u + pa + 2u] = h8_1.x; Bs[eb + 8064u + pa + 3u] = h8_1.y; Bs[eb + 8064u + pb] = h8_2.x; Bs[eb + 8064u + pb + 1u] = h8_2.y; Bs[eb + 8064u + pb + 2u] = h8_3.x; Bs[eb + 8064u + pb + 3u] = h8_3.y;
     }
@@ -7254,7 +7226,6 @@ fn tg_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   var u00 = subgroup_matrix_result<f32, 16, 16>();
   var g10 = subgroup_matrix_result<f32, 16, 16>();
   var u10 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
@@ -7274,36 +7245,35 @@ fn tg_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
       Bs[eb + 4608u + pa] = h6_0.x; Bs[eb + 4608u + pa + 1u] = h6_0.y; Bs[eb + 4608u + pa + 2u] = h6_1.x; Bs[eb + 4608u + pa + 3u] = h6_1.y; Bs[eb + 4608u + pb] = h6_2.x; Bs[eb + 4608u + pb + 1u] = h6_2.y; Bs[eb + 4608u + pb + 2u] = h6_3.x; Bs[eb + 4608u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
       Bs[eb + 5760u + pa] = h7_0.x; Bs[eb + 5760u + pa + 1u] = h7_0.y; Bs[eb + 5760u + pa + 2u] = h7_1.x; Bs[eb + 5760u + pa + 3u] = h7_1.y; Bs[eb + 5760u + pb] = h7_2.x; Bs[eb + 5760u + pb + 1u] = h7_2.y; Bs[eb + 5760u + pb + 2u] = h7_3.x; Bs[eb + 5760u + pb + 3u] = h7_3.y;
-      let lo8 = (select(s8.xy, s8.zw, alt) ^ vec2(zz)); let hi8 = (select(s8.zw, s8.xy, alt) ^ vec2(zz));
+      let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
       Bs[eb + 6912u + pa] = h8_0.x; Bs[eb + 6912u + pa + 1u] = h8_0.y; Bs[eb + 6912u + pa + 2u] = h8_1.x; Bs[eb + 6912u + pa + 3u] = h8_1.y; Bs[eb + 6912u + pb] = h8_2.x; Bs[eb + 6912u + pb + 1u] = h8_2.y; Bs[eb + 6912u + pb + 2u] = h8_3.x; Bs[eb + 6912u + pb + 3u] = h8_3.y;
-      let lo9 = (select(s9.xy, s9.zw, alt) ^ vec2(zz)); let hi9 = (select(s9.zw, s9.xy, alt) ^ vec2(zz));
+      let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
       Bs[eb + 8064u + pa] = h9_0.x; Bs[eb + 8064u + pa + 1u] = h9_0.y; Bs[eb + 8064u + pa + 2u] = h9_1.x; Bs[eb + 8064u + pa + 3u] = h9_1.y; Bs[eb + 8064u + pb] = h9_2.x; Bs[eb + 8064u + pb + 1u] = h9_2.y; Bs[eb + 8064u + pb + 2u] = h9_3.x; Bs[eb + 8064u + pb + 3u] = h9_3.y;
     }
@@ -8676,7 +8646,6 @@ fn tg_g64x64_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   var u10 = subgroup_matrix_result<f32, 16, 16>();
   var g11 = subgroup_matrix_result<f32, 16, 16>();
   var u11 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
@@ -8692,24 +8661,23 @@ fn tg_g64x64_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       As[ea + 2304u + pa] = h1_0.x; As[ea + 2304u + pa + 1u] = h1_0.y; As[ea + 2304u + pa + 2u] = h1_1.x; As[ea + 2304u + pa + 3u] = h1_1.y; As[ea + 2304u + pb] = h1_2.x; As[ea + 2304u + pb + 1u] = h1_2.y; As[ea + 2304u + pb + 2u] = h1_3.x; As[ea + 2304u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + 4608u + pa] = h4_0.x; Bs[eb + 4608u + pa + 1u] = h4_0.y; Bs[eb + 4608u + pa + 2u] = h4_1.x; Bs[eb + 4608u + pa + 3u] = h4_1.y; Bs[eb + 4608u + pb] = h4_2.x; Bs[eb + 4608u + pb + 1u] = h4_2.y; Bs[eb + 4608u + pb + 2u] = h4_3.x; Bs[eb + 4608u + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 6912u + pa] = h5_0.x; Bs[eb + 6912u + pa + 1u] = h5_0.y; Bs[eb + 6912u + pa + 2u] = h5_1.x; Bs[eb + 6912u + pa + 3u] = h5_1.y; Bs[eb + 6912u + pb] = h5_2.x; Bs[eb + 6912u + pb + 1u] = h5_2.y; Bs[eb + 6912u + pb + 2u] = h5_3.x; Bs[eb + 6912u + pb + 3u] = h5_3.y;
     }
@@ -8799,7 +8767,6 @@ fn tg_t64x64_sg1x4_k128_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   var c10 = subgroup_matrix_result<f32, 16, 16>();
   var c20 = subgroup_matrix_result<f32, 16, 16>();
   var c30 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 127u) / 128u;
   {
     let k4 = k0 * 16u;
@@ -8817,30 +8784,29 @@ fn tg_t64x64_sg1x4_k128_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       As[ea + 2176u + pa] = h1_0.x; As[ea + 2176u + pa + 1u] = h1_0.y; As[ea + 2176u + pa + 2u] = h1_1.x; As[ea + 2176u + pa + 3u] = h1_1.y; As[ea + 2176u + pb] = h1_2.x; As[ea + 2176u + pb + 1u] = h1_2.y; As[ea + 2176u + pb + 2u] = h1_3.x; As[ea + 2176u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       As[ea + 4352u + pa] = h2_0.x; As[ea + 4352u + pa + 1u] = h2_0.y; As[ea + 4352u + pa + 2u] = h2_1.x; As[ea + 4352u + pa + 3u] = h2_1.y; As[ea + 4352u + pb] = h2_2.x; As[ea + 4352u + pb + 1u] = h2_2.y; As[ea + 4352u + pb + 2u] = h2_3.x; As[ea + 4352u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       As[ea + 6528u + pa] = h3_0.x; As[ea + 6528u + pa + 1u] = h3_0.y; As[ea + 6528u + pa + 2u] = h3_1.x; As[ea + 6528u + pa + 3u] = h3_1.y; As[ea + 6528u + pb] = h3_2.x; As[ea + 6528u + pb + 1u] = h3_2.y; As[ea + 6528u + pb + 2u] = h3_3.x; As[ea + 6528u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 2176u + pa] = h5_0.x; Bs[eb + 2176u + pa + 1u] = h5_0.y; Bs[eb + 2176u + pa + 2u] = h5_1.x; Bs[eb + 2176u + pa + 3u] = h5_1.y; Bs[eb + 2176u + pb] = h5_2.x; Bs[eb + 2176u + pb + 1u] = h5_2.y; Bs[eb + 2176u + pb + 2u] = h5_3.x; Bs[eb + 2176u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
       Bs[eb + 4352u + pa] = h6_0.x; Bs[eb + 4352u + pa + 1u] = h6_0.y; Bs[eb + 4352u + pa + 2u] = h6_1.x; Bs[eb + 4352u + pa + 3u] = h6_1.y; Bs[eb + 4352u + pb] = h6_2.x; Bs[eb + 4352u + pb + 1u] = h6_2.y; Bs[eb + 4352u + pb + 2u] = h6_3.x; Bs[eb + 4352u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
       Bs[eb + 6528u + pa] = h7_0.x; Bs[eb + 6528u + pa + 1u] = h7_0.y; Bs[eb + 6528u + pa + 2u] = h7_1.x; Bs[eb + 6528u + pa + 3u] = h7_1.y; Bs[eb + 6528u + pb] = h7_2.x; Bs[eb + 6528u + pb + 1u] = h7_2.y; Bs[eb + 6528u + pb + 2u] = h7_3.x; Bs[eb + 6528u + pb + 3u] = h7_3.y;
     }
@@ -8935,7 +8901,6 @@ fn tg_t32x32_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   var s0 = vec4<u32>();
   var s1 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
@@ -8947,12 +8912,11 @@ fn tg_t32x32_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
     }
@@ -9007,7 +8971,6 @@ fn tg_g32x32_sg1x2_k32_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   var u00 = subgroup_matrix_result<f32, 16, 16>();
   var g10 = subgroup_matrix_result<f32, 16, 16>();
   var u10 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
@@ -9020,13 +8983,12 @@ fn tg_g32x32_sg1x2_k32_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>((s0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((s0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((s0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((s0.w ^ zz));
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
       As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>((s1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((s1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((s1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((s1.w ^ zz));
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
       Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
-      let h2_0 = bitcast<vec2<f16>>((s2.x ^ zz)); let h2_1 = bitcast<vec2<f16>>((s2.y ^ zz)); let h2_2 = bitcast<vec2<f16>>((s2.z ^ zz)); let h2_3 = bitcast<vec2<f16>>((s2.w ^ zz));
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
       Bs[eb + 1280u] = h2_0.x; Bs[eb + 1280u + 1u] = h2_0.y; Bs[eb + 1280u + 2u] = h2_1.x; Bs[eb + 1280u + 3u] = h2_1.y; Bs[eb + 1280u + 4u] = h2_2.x; Bs[eb + 1280u + 5u] = h2_2.y; Bs[eb + 1280u + 6u] = h2_3.x; Bs[eb + 1280u + 7u] = h2_3.y;
     }
     workgroupBarrier();
@@ -9087,7 +9049,6 @@ fn tg_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var s10 = vec4<u32>();
   var s11 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 127u) / 128u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -9218,7 +9179,6 @@ fn tg_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var s5 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c10 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -9318,7 +9278,6 @@ fn tg_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var c10 = subgroup_matrix_result<f32, 16, 16>();
   var c20 = subgroup_matrix_result<f32, 16, 16>();
   var c30 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -9443,7 +9402,6 @@ fn tg_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var s8 = vec4<u32>();
   var g00 = subgroup_matrix_result<f32, 16, 16>();
   var u00 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -9556,7 +9514,6 @@ fn tg_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var u00 = subgroup_matrix_result<f32, 16, 16>();
   var g10 = subgroup_matrix_result<f32, 16, 16>();
   var u10 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -9685,7 +9642,6 @@ fn tg_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var u10 = subgroup_matrix_result<f32, 16, 16>();
   var g11 = subgroup_matrix_result<f32, 16, 16>();
   var u11 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 31u) / 32u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -9789,7 +9745,6 @@ fn tg_g64x64_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   var u10 = subgroup_matrix_result<f32, 16, 16>();
   var g11 = subgroup_matrix_result<f32, 16, 16>();
   var u11 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -9898,7 +9853,6 @@ fn tg_t64x64_sg1x4_k128_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   var c10 = subgroup_matrix_result<f32, 16, 16>();
   var c20 = subgroup_matrix_result<f32, 16, 16>();
   var c30 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 127u) / 128u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -10018,7 +9972,6 @@ fn tg_t32x32_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   var s0 = vec4<u32>();
   var s1 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -10097,7 +10050,6 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   var q10 = vec4<u32>();   // _u8p2: the slice after s10's
   var q11 = vec4<u32>();   // _u8p2: the slice after s11's
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 127u) / 128u;
   {
     let k4 = k0 * 16u;
@@ -10138,42 +10090,41 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   for (var kt = k0; kt < nk; kt += 2u) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
       Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
       Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
-      let lo8 = (select(s8.xy, s8.zw, alt) ^ vec2(zz)); let hi8 = (select(s8.zw, s8.xy, alt) ^ vec2(zz));
+      let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
       Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
-      let lo9 = (select(s9.xy, s9.zw, alt) ^ vec2(zz)); let hi9 = (select(s9.zw, s9.xy, alt) ^ vec2(zz));
+      let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
       Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
-      let lo10 = (select(s10.xy, s10.zw, alt) ^ vec2(zz)); let hi10 = (select(s10.zw, s10.xy, alt) ^ vec2(zz));
+      let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
       Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
-      let lo11 = (select(s11.xy, s11.zw, alt) ^ vec2(zz)); let hi11 = (select(s11.zw, s11.xy, alt) ^ vec2(zz));
+      let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
       Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
     }
@@ -10240,42 +10191,41 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     if (kt + 1u < nk) {
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
         let ea = ws; let eb = ws;
-        let lo0 = (select(q0.xy, q0.zw, alt) ^ vec2(zz)); let hi0 = (select(q0.zw, q0.xy, alt) ^ vec2(zz));
+        let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
         As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-        let lo1 = (select(q1.xy, q1.zw, alt) ^ vec2(zz)); let hi1 = (select(q1.zw, q1.xy, alt) ^ vec2(zz));
+        let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
         As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
-        let lo2 = (select(q2.xy, q2.zw, alt) ^ vec2(zz)); let hi2 = (select(q2.zw, q2.xy, alt) ^ vec2(zz));
+        let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
         As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
-        let lo3 = (select(q3.xy, q3.zw, alt) ^ vec2(zz)); let hi3 = (select(q3.zw, q3.xy, alt) ^ vec2(zz));
+        let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
         As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
-        let lo4 = (select(q4.xy, q4.zw, alt) ^ vec2(zz)); let hi4 = (select(q4.zw, q4.xy, alt) ^ vec2(zz));
+        let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
         Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-        let lo5 = (select(q5.xy, q5.zw, alt) ^ vec2(zz)); let hi5 = (select(q5.zw, q5.xy, alt) ^ vec2(zz));
+        let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
         Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
-        let lo6 = (select(q6.xy, q6.zw, alt) ^ vec2(zz)); let hi6 = (select(q6.zw, q6.xy, alt) ^ vec2(zz));
+        let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
         Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
-        let lo7 = (select(q7.xy, q7.zw, alt) ^ vec2(zz)); let hi7 = (select(q7.zw, q7.xy, alt) ^ vec2(zz));
+        let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
         Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
-        let lo8 = (select(q8.xy, q8.zw, alt) ^ vec2(zz)); let hi8 = (select(q8.zw, q8.xy, alt) ^ vec2(zz));
+        let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
         Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
-        let lo9 = (select(q9.xy, q9.zw, alt) ^ vec2(zz)); let hi9 = (select(q9.zw, q9.xy, alt) ^ vec2(zz));
+        let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
         Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
-        let lo10 = (select(q10.xy, q10.zw, alt) ^ vec2(zz)); let hi10 = (select(q10.zw, q10.xy, alt) ^ vec2(zz));
+        let lo10 = select(q10.xy, q10.zw, alt); let hi10 = select(q10.zw, q10.xy, alt);
         let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
         Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
-        let lo11 = (select(q11.xy, q11.zw, alt) ^ vec2(zz)); let hi11 = (select(q11.zw, q11.xy, alt) ^ vec2(zz));
+        let lo11 = select(q11.xy, q11.zw, alt); let hi11 = select(q11.zw, q11.xy, alt);
         let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
         Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
       }
@@ -10376,7 +10326,6 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var q5 = vec4<u32>();   // _u8p2: the slice after s5's
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c10 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
@@ -10405,24 +10354,23 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   for (var kt = k0; kt < nk; kt += 2u) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
     }
@@ -10471,24 +10419,23 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
     if (kt + 1u < nk) {
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
         let ea = ws; let eb = ws;
-        let lo0 = (select(q0.xy, q0.zw, alt) ^ vec2(zz)); let hi0 = (select(q0.zw, q0.xy, alt) ^ vec2(zz));
+        let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
         As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-        let lo1 = (select(q1.xy, q1.zw, alt) ^ vec2(zz)); let hi1 = (select(q1.zw, q1.xy, alt) ^ vec2(zz));
+        let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
         As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-        let lo2 = (select(q2.xy, q2.zw, alt) ^ vec2(zz)); let hi2 = (select(q2.zw, q2.xy, alt) ^ vec2(zz));
+        let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
         Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-        let lo3 = (select(q3.xy, q3.zw, alt) ^ vec2(zz)); let hi3 = (select(q3.zw, q3.xy, alt) ^ vec2(zz));
+        let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
         Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
-        let lo4 = (select(q4.xy, q4.zw, alt) ^ vec2(zz)); let hi4 = (select(q4.zw, q4.xy, alt) ^ vec2(zz));
+        let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
         Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
-        let lo5 = (select(q5.xy, q5.zw, alt) ^ vec2(zz)); let hi5 = (select(q5.zw, q5.xy, alt) ^ vec2(zz));
+        let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
         Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
       }
@@ -10578,7 +10525,6 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var c10 = subgroup_matrix_result<f32, 16, 16>();
   var c20 = subgroup_matrix_result<f32, 16, 16>();
   var c30 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
@@ -10611,30 +10557,29 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   for (var kt = k0; kt < nk; kt += 2u) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
       Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
       Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
     }
@@ -10701,30 +10646,29 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
     if (kt + 1u < nk) {
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
         let ea = ws; let eb = ws;
-        let lo0 = (select(q0.xy, q0.zw, alt) ^ vec2(zz)); let hi0 = (select(q0.zw, q0.xy, alt) ^ vec2(zz));
+        let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
         As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-        let lo1 = (select(q1.xy, q1.zw, alt) ^ vec2(zz)); let hi1 = (select(q1.zw, q1.xy, alt) ^ vec2(zz));
+        let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
         As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-        let lo2 = (select(q2.xy, q2.zw, alt) ^ vec2(zz)); let hi2 = (select(q2.zw, q2.xy, alt) ^ vec2(zz));
+        let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
         As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
-        let lo3 = (select(q3.xy, q3.zw, alt) ^ vec2(zz)); let hi3 = (select(q3.zw, q3.xy, alt) ^ vec2(zz));
+        let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
         As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
-        let lo4 = (select(q4.xy, q4.zw, alt) ^ vec2(zz)); let hi4 = (select(q4.zw, q4.xy, alt) ^ vec2(zz));
+        let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
         Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-        let lo5 = (select(q5.xy, q5.zw, alt) ^ vec2(zz)); let hi5 = (select(q5.zw, q5.xy, alt) ^ vec2(zz));
+        let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
         Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
-        let lo6 = (select(q6.xy, q6.zw, alt) ^ vec2(zz)); let hi6 = (select(q6.zw, q6.xy, alt) ^ vec2(zz));
+        let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
         Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
-        let lo7 = (select(q7.xy, q7.zw, alt) ^ vec2(zz)); let hi7 = (select(q7.zw, q7.xy, alt) ^ vec2(zz));
+        let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
         Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
       }
@@ -10834,7 +10778,6 @@ fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var q8 = vec4<u32>();   // _u8p2: the slice after s8's
   var g00 = subgroup_matrix_result<f32, 16, 16>();
   var u00 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
@@ -10869,33 +10812,32 @@ fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   for (var kt = k0; kt < nk; kt += 2u) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       Bs[eb + 1152u + pa] = h2_0.x; Bs[eb + 1152u + pa + 1u] = h2_0.y; Bs[eb + 1152u + pa + 2u] = h2_1.x; Bs[eb + 1152u + pa + 3u] = h2_1.y; Bs[eb + 1152u + pb] = h2_2.x; Bs[eb + 1152u + pb + 1u] = h2_2.y; Bs[eb + 1152u + pb + 2u] = h2_3.x; Bs[eb + 1152u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + 3456u + pa] = h4_0.x; Bs[eb + 3456u + pa + 1u] = h4_0.y; Bs[eb + 3456u + pa + 2u] = h4_1.x; Bs[eb + 3456u + pa + 3u] = h4_1.y; Bs[eb + 3456u + pb] = h4_2.x; Bs[eb + 3456u + pb + 1u] = h4_2.y; Bs[eb + 3456u + pb + 2u] = h4_3.x; Bs[eb + 3456u + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 4608u + pa] = h5_0.x; Bs[eb + 4608u + pa + 1u] = h5_0.y; Bs[eb + 4608u + pa + 2u] = h5_1.x; Bs[eb + 4608u + pa + 3u] = h5_1.y; Bs[eb + 4608u + pb] = h5_2.x; Bs[eb + 4608u + pb + 1u] = h5_2.y; Bs[eb + 4608u + pb + 2u] = h5_3.x; Bs[eb + 4608u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
       Bs[eb + 5760u + pa] = h6_0.x; Bs[eb + 5760u + pa + 1u] = h6_0.y; Bs[eb + 5760u + pa + 2u] = h6_1.x; Bs[eb + 5760u + pa + 3u] = h6_1.y; Bs[eb + 5760u + pb] = h6_2.x; Bs[eb + 5760u + pb + 1u] = h6_2.y; Bs[eb + 5760u + pb + 2u] = h6_3.x; Bs[eb + 5760u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
       Bs[eb + 6912u + pa] = h7_0.x; Bs[eb + 6912u + pa + 1u] = h7_0.y; Bs[eb + 6912u + pa + 2u] = h7_1.x; Bs[eb + 6912u + pa + 3u] = h7_1.y; Bs[eb + 6912u + pb] = h7_2.x; Bs[eb + 6912u + pb + 1u] = h7_2.y; Bs[eb + 6912u + pb + 2u] = h7_3.x; Bs[eb + 6912u + pb + 3u] = h7_3.y;
-      let lo8 = (select(s8.xy, s8.zw, alt) ^ vec2(zz)); let hi8 = (select(s8.zw, s8.xy, alt) ^ vec2(zz));
+      let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
       Bs[eb + 8064u + pa] = h8_0.x; Bs[eb + 8064u + pa + 1u] = h8_0.y; Bs[eb + 8064u + pa + 2u] = h8_1.x; Bs[eb + 8064u + pa + 3u] = h8_1.y; Bs[eb + 8064u + pb] = h8_2.x; Bs[eb + 8064u + pb + 1u] = h8_2.y; Bs[eb + 8064u + pb + 2u] = h8_3.x; Bs[eb + 8064u + pb + 3u] = h8_3.y;
     }
@@ -10947,33 +10889,32 @@ fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
     if (kt + 1u < nk) {
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
         let ea = ws; let eb = ws;
-        let lo0 = (select(q0.xy, q0.zw, alt) ^ vec2(zz)); let hi0 = (select(q0.zw, q0.xy, alt) ^ vec2(zz));
+        let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
         As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-        let lo1 = (select(q1.xy, q1.zw, alt) ^ vec2(zz)); let hi1 = (select(q1.zw, q1.xy, alt) ^ vec2(zz));
+        let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
         Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
-        let lo2 = (select(q2.xy, q2.zw, alt) ^ vec2(zz)); let hi2 = (select(q2.zw, q2.xy, alt) ^ vec2(zz));
+        let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
         Bs[eb + 1152u + pa] = h2_0.x; Bs[eb + 1152u + pa + 1u] = h2_0.y; Bs[eb + 1152u + pa + 2u] = h2_1.x; Bs[eb + 1152u + pa + 3u] = h2_1.y; Bs[eb + 1152u + pb] = h2_2.x; Bs[eb + 1152u + pb + 1u] = h2_2.y; Bs[eb + 1152u + pb + 2u] = h2_3.x; Bs[eb + 1152u + pb + 3u] = h2_3.y;
-        let lo3 = (select(q3.xy, q3.zw, alt) ^ vec2(zz)); let hi3 = (select(q3.zw, q3.xy, alt) ^ vec2(zz));
+        let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
         Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
-        let lo4 = (select(q4.xy, q4.zw, alt) ^ vec2(zz)); let hi4 = (select(q4.zw, q4.xy, alt) ^ vec2(zz));
+        let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
         Bs[eb + 3456u + pa] = h4_0.x; Bs[eb + 3456u + pa + 1u] = h4_0.y; Bs[eb + 3456u + pa + 2u] = h4_1.x; Bs[eb + 3456u + pa + 3u] = h4_1.y; Bs[eb + 3456u + pb] = h4_2.x; Bs[eb + 3456u + pb + 1u] = h4_2.y; Bs[eb + 3456u + pb + 2u] = h4_3.x; Bs[eb + 3456u + pb + 3u] = h4_3.y;
-        let lo5 = (select(q5.xy, q5.zw, alt) ^ vec2(zz)); let hi5 = (select(q5.zw, q5.xy, alt) ^ vec2(zz));
+        let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
         Bs[eb + 4608u + pa] = h5_0.x; Bs[eb + 4608u + pa + 1u] = h5_0.y; Bs[eb + 4608u + pa + 2u] = h5_1.x; Bs[eb + 4608u + pa + 3u] = h5_1.y; Bs[eb + 4608u + pb] = h5_2.x; Bs[eb + 4608u + pb + 1u] = h5_2.y; Bs[eb + 4608u + pb + 2u] = h5_3.x; Bs[eb + 4608u + pb + 3u] = h5_3.y;
-        let lo6 = (select(q6.xy, q6.zw, alt) ^ vec2(zz)); let hi6 = (select(q6.zw, q6.xy, alt) ^ vec2(zz));
+        let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
         Bs[eb + 5760u + pa] = h6_0.x; Bs[eb + 5760u + pa + 1u] = h6_0.y; Bs[eb + 5760u + pa + 2u] = h6_1.x; Bs[eb + 5760u + pa + 3u] = h6_1.y; Bs[eb + 5760u + pb] = h6_2.x; Bs[eb + 5760u + pb + 1u] = h6_2.y; Bs[eb + 5760u + pb + 2u] = h6_3.x; Bs[eb + 5760u + pb + 3u] = h6_3.y;
-        let lo7 = (select(q7.xy, q7.zw, alt) ^ vec2(zz)); let hi7 = (select(q7.zw, q7.xy, alt) ^ vec2(zz));
+        let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
         Bs[eb + 6912u + pa] = h7_0.x; Bs[eb + 6912u + pa + 1u] = h7_0.y; Bs[eb + 6912u + pa + 2u] = h7_1.x; Bs[eb + 6912u + pa + 3u] = h7_1.y; Bs[eb + 6912u + pb] = h7_2.x; Bs[eb + 6912u + pb + 1u] = h7_2.y; Bs[eb + 6912u + pb + 2u] = h7_3.x; Bs[eb + 6912u + pb + 3u] = h7_3.y;
-        let lo8 = (select(q8.xy, q8.zw, alt) ^ vec2(zz)); let hi8 = (select(q8.zw, q8.xy, alt) ^ vec2(zz));
+        let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
         Bs[eb + 8064u + pa] = h8_0.x; Bs[eb + 8064u + pa + 1u] = h8_0.y; Bs[eb + 8064u + pa + 2u] = h8_1.x; Bs[eb + 8064u + pa + 3u] = h8_1.y; Bs[eb + 8064u + pb] = h8_2.x; Bs[eb + 8064u + pb + 1u] = h8_2.y; Bs[eb + 8064u + pb + 2u] = h8_3.x; Bs[eb + 8064u + pb + 3u] = h8_3.y;
       }
@@ -11069,7 +11010,6 @@ fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var u00 = subgroup_matrix_result<f32, 16, 16>();
   var g10 = subgroup_matrix_result<f32, 16, 16>();
   var u10 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
@@ -11106,36 +11046,35 @@ fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   for (var kt = k0; kt < nk; kt += 2u) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
       Bs[eb + 4608u + pa] = h6_0.x; Bs[eb + 4608u + pa + 1u] = h6_0.y; Bs[eb + 4608u + pa + 2u] = h6_1.x; Bs[eb + 4608u + pa + 3u] = h6_1.y; Bs[eb + 4608u + pb] = h6_2.x; Bs[eb + 4608u + pb + 1u] = h6_2.y; Bs[eb + 4608u + pb + 2u] = h6_3.x; Bs[eb + 4608u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
       Bs[eb + 5760u + pa] = h7_0.x; Bs[eb + 5760u + pa + 1u] = h7_0.y; Bs[eb + 5760u + pa + 2u] = h7_1.x; Bs[eb + 5760u + pa + 3u] = h7_1.y; Bs[eb + 5760u + pb] = h7_2.x; Bs[eb + 5760u + pb + 1u] = h7_2.y; Bs[eb + 5760u + pb + 2u] = h7_3.x; Bs[eb + 5760u + pb + 3u] = h7_3.y;
-      let lo8 = (select(s8.xy, s8.zw, alt) ^ vec2(zz)); let hi8 = (select(s8.zw, s8.xy, alt) ^ vec2(zz));
+      let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
       Bs[eb + 6912u + pa] = h8_0.x; Bs[eb + 6912u + pa + 1u] = h8_0.y; Bs[eb + 6912u + pa + 2u] = h8_1.x; Bs[eb + 6912u + pa + 3u] = h8_1.y; Bs[eb + 6912u + pb] = h8_2.x; Bs[eb + 6912u + pb + 1u] = h8_2.y; Bs[eb + 6912u + pb + 2u] = h8_3.x; Bs[eb + 6912u + pb + 3u] = h8_3.y;
-      let lo9 = (select(s9.xy, s9.zw, alt) ^ vec2(zz)); let hi9 = (select(s9.zw, s9.xy, alt) ^ vec2(zz));
+      let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
       Bs[eb + 8064u + pa] = h9_0.x; Bs[eb + 8064u + pa + 1u] = h9_0.y; Bs[eb + 8064u + pa + 2u] = h9_1.x; Bs[eb + 8064u + pa + 3u] = h9_1.y; Bs[eb + 8064u + pb] = h9_2.x; Bs[eb + 8064u + pb + 1u] = h9_2.y; Bs[eb + 8064u + pb + 2u] = h9_3.x; Bs[eb + 8064u + pb + 3u] = h9_3.y;
     }
@@ -11200,36 +11139,35 @@ fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
     if (kt + 1u < nk) {
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
         let ea = ws; let eb = ws;
-        let lo0 = (select(q0.xy, q0.zw, alt) ^ vec2(zz)); let hi0 = (select(q0.zw, q0.xy, alt) ^ vec2(zz));
+        let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
         As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-        let lo1 = (select(q1.xy, q1.zw, alt) ^ vec2(zz)); let hi1 = (select(q1.zw, q1.xy, alt) ^ vec2(zz));
+        let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
         As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-        let lo2 = (select(q2.xy, q2.zw, alt) ^ vec2(zz)); let hi2 = (select(q2.zw, q2.xy, alt) ^ vec2(zz));
+        let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
         Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-        let lo3 = (select(q3.xy, q3.zw, alt) ^ vec2(zz)); let hi3 = (select(q3.zw, q3.xy, alt) ^ vec2(zz));
+        let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
         Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
-        let lo4 = (select(q4.xy, q4.zw, alt) ^ vec2(zz)); let hi4 = (select(q4.zw, q4.xy, alt) ^ vec2(zz));
+        let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
         Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
-        let lo5 = (select(q5.xy, q5.zw, alt) ^ vec2(zz)); let hi5 = (select(q5.zw, q5.xy, alt) ^ vec2(zz));
+        let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
         Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
-        let lo6 = (select(q6.xy, q6.zw, alt) ^ vec2(zz)); let hi6 = (select(q6.zw, q6.xy, alt) ^ vec2(zz));
+        let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
         Bs[eb + 4608u + pa] = h6_0.x; Bs[eb + 4608u + pa + 1u] = h6_0.y; Bs[eb + 4608u + pa + 2u] = h6_1.x; Bs[eb + 4608u + pa + 3u] = h6_1.y; Bs[eb + 4608u + pb] = h6_2.x; Bs[eb + 4608u + pb + 1u] = h6_2.y; Bs[eb + 4608u + pb + 2u] = h6_3.x; Bs[eb + 4608u + pb + 3u] = h6_3.y;
-        let lo7 = (select(q7.xy, q7.zw, alt) ^ vec2(zz)); let hi7 = (select(q7.zw, q7.xy, alt) ^ vec2(zz));
+        let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
         Bs[eb + 5760u + pa] = h7_0.x; Bs[eb + 5760u + pa + 1u] = h7_0.y; Bs[eb + 5760u + pa + 2u] = h7_1.x; Bs[eb + 5760u + pa + 3u] = h7_1.y; Bs[eb + 5760u + pb] = h7_2.x; Bs[eb + 5760u + pb + 1u] = h7_2.y; Bs[eb + 5760u + pb + 2u] = h7_3.x; Bs[eb + 5760u + pb + 3u] = h7_3.y;
-        let lo8 = (select(q8.xy, q8.zw, alt) ^ vec2(zz)); let hi8 = (select(q8.zw, q8.xy, alt) ^ vec2(zz));
+        let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
         Bs[eb + 6912u + pa] = h8_0.x; Bs[eb + 6912u + pa + 1u] = h8_0.y; Bs[eb + 6912u + pa + 2u] = h8_1.x; Bs[eb + 6912u + pa + 3u] = h8_1.y; Bs[eb + 6912u + pb] = h8_2.x; Bs[eb + 6912u + pb + 1u] = h8_2.y; Bs[eb + 6912u + pb + 2u] = h8_3.x; Bs[eb + 6912u + pb + 3u] = h8_3.y;
-        let lo9 = (select(q9.xy, q9.zw, alt) ^ vec2(zz)); let hi9 = (select(q9.zw, q9.xy, alt) ^ vec2(zz));
+        let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
         Bs[eb + 8064u + pa] = h9_0.x; Bs[eb + 8064u + pa + 1u] = h9_0.y; Bs[eb + 8064u + pa + 2u] = h9_1.x; Bs[eb + 8064u + pa + 3u] = h9_1.y; Bs[eb + 8064u + pb] = h9_2.x; Bs[eb + 8064u + pb + 1u] = h9_2.y; Bs[eb + 8064u + pb + 2u] = h9_3.x; Bs[eb + 8064u + pb + 3u] = h9_3.y;
       }
@@ -11334,7 +11272,6 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var u10 = subgroup_matrix_result<f32, 16, 16>();
   var g11 = subgroup_matrix_result<f32, 16, 16>();
   var u11 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
@@ -11363,19 +11300,18 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   for (var kt = k0; kt < nk; kt += 2u) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>((s0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((s0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((s0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((s0.w ^ zz));
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
       As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>((s1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((s1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((s1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((s1.w ^ zz));
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
       As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
-      let h2_0 = bitcast<vec2<f16>>((s2.x ^ zz)); let h2_1 = bitcast<vec2<f16>>((s2.y ^ zz)); let h2_2 = bitcast<vec2<f16>>((s2.z ^ zz)); let h2_3 = bitcast<vec2<f16>>((s2.w ^ zz));
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
       Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
-      let h3_0 = bitcast<vec2<f16>>((s3.x ^ zz)); let h3_1 = bitcast<vec2<f16>>((s3.y ^ zz)); let h3_2 = bitcast<vec2<f16>>((s3.z ^ zz)); let h3_3 = bitcast<vec2<f16>>((s3.w ^ zz));
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
       Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
-      let h4_0 = bitcast<vec2<f16>>((s4.x ^ zz)); let h4_1 = bitcast<vec2<f16>>((s4.y ^ zz)); let h4_2 = bitcast<vec2<f16>>((s4.z ^ zz)); let h4_3 = bitcast<vec2<f16>>((s4.w ^ zz));
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
       Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
-      let h5_0 = bitcast<vec2<f16>>((s5.x ^ zz)); let h5_1 = bitcast<vec2<f16>>((s5.y ^ zz)); let h5_2 = bitcast<vec2<f16>>((s5.z ^ zz)); let h5_3 = bitcast<vec2<f16>>((s5.w ^ zz));
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
       Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
     }
     workgroupBarrier();
@@ -11427,19 +11363,18 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
     if (kt + 1u < nk) {
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
         let ea = ws; let eb = ws;
-        let h0_0 = bitcast<vec2<f16>>((q0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((q0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((q0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((q0.w ^ zz));
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
         As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-        let h1_0 = bitcast<vec2<f16>>((q1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((q1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((q1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((q1.w ^ zz));
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
         As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
-        let h2_0 = bitcast<vec2<f16>>((q2.x ^ zz)); let h2_1 = bitcast<vec2<f16>>((q2.y ^ zz)); let h2_2 = bitcast<vec2<f16>>((q2.z ^ zz)); let h2_3 = bitcast<vec2<f16>>((q2.w ^ zz));
+        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
         Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
-        let h3_0 = bitcast<vec2<f16>>((q3.x ^ zz)); let h3_1 = bitcast<vec2<f16>>((q3.y ^ zz)); let h3_2 = bitcast<vec2<f16>>((q3.z ^ zz)); let h3_3 = bitcast<vec2<f16>>((q3.w ^ zz));
+        let h3_0 = bitcast<vec2<f16>>(q3.x); let h3_1 = bitcast<vec2<f16>>(q3.y); let h3_2 = bitcast<vec2<f16>>(q3.z); let h3_3 = bitcast<vec2<f16>>(q3.w);
         Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
-        let h4_0 = bitcast<vec2<f16>>((q4.x ^ zz)); let h4_1 = bitcast<vec2<f16>>((q4.y ^ zz)); let h4_2 = bitcast<vec2<f16>>((q4.z ^ zz)); let h4_3 = bitcast<vec2<f16>>((q4.w ^ zz));
+        let h4_0 = bitcast<vec2<f16>>(q4.x); let h4_1 = bitcast<vec2<f16>>(q4.y); let h4_2 = bitcast<vec2<f16>>(q4.z); let h4_3 = bitcast<vec2<f16>>(q4.w);
         Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
-        let h5_0 = bitcast<vec2<f16>>((q5.x ^ zz)); let h5_1 = bitcast<vec2<f16>>((q5.y ^ zz)); let h5_2 = bitcast<vec2<f16>>((q5.z ^ zz)); let h5_3 = bitcast<vec2<f16>>((q5.w ^ zz));
+        let h5_0 = bitcast<vec2<f16>>(q5.x); let h5_1 = bitcast<vec2<f16>>(q5.y); let h5_2 = bitcast<vec2<f16>>(q5.z); let h5_3 = bitcast<vec2<f16>>(q5.w);
         Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
       }
       workgroupBarrier();
@@ -11536,7 +11471,6 @@ fn tg_g64x64_sg2x2_k64_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   var u10 = subgroup_matrix_result<f32, 16, 16>();
   var g11 = subgroup_matrix_result<f32, 16, 16>();
   var u11 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
@@ -11565,24 +11499,23 @@ fn tg_g64x64_sg2x2_k64_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   for (var kt = k0; kt < nk; kt += 2u) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       As[ea + 2304u + pa] = h1_0.x; As[ea + 2304u + pa + 1u] = h1_0.y; As[ea + 2304u + pa + 2u] = h1_1.x; As[ea + 2304u + pa + 3u] = h1_1.y; As[ea + 2304u + pb] = h1_2.x; As[ea + 2304u + pb + 1u] = h1_2.y; As[ea + 2304u + pb + 2u] = h1_3.x; As[ea + 2304u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + 4608u + pa] = h4_0.x; Bs[eb + 4608u + pa + 1u] = h4_0.y; Bs[eb + 4608u + pa + 2u] = h4_1.x; Bs[eb + 4608u + pa + 3u] = h4_1.y; Bs[eb + 4608u + pb] = h4_2.x; Bs[eb + 4608u + pb + 1u] = h4_2.y; Bs[eb + 4608u + pb + 2u] = h4_3.x; Bs[eb + 4608u + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 6912u + pa] = h5_0.x; Bs[eb + 6912u + pa + 1u] = h5_0.y; Bs[eb + 6912u + pa + 2u] = h5_1.x; Bs[eb + 6912u + pa + 3u] = h5_1.y; Bs[eb + 6912u + pb] = h5_2.x; Bs[eb + 6912u + pb + 1u] = h5_2.y; Bs[eb + 6912u + pb + 2u] = h5_3.x; Bs[eb + 6912u + pb + 3u] = h5_3.y;
     }
@@ -11635,24 +11568,23 @@ fn tg_g64x64_sg2x2_k64_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
     if (kt + 1u < nk) {
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
         let ea = ws; let eb = ws;
-        let lo0 = (select(q0.xy, q0.zw, alt) ^ vec2(zz)); let hi0 = (select(q0.zw, q0.xy, alt) ^ vec2(zz));
+        let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
         As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-        let lo1 = (select(q1.xy, q1.zw, alt) ^ vec2(zz)); let hi1 = (select(q1.zw, q1.xy, alt) ^ vec2(zz));
+        let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
         As[ea + 2304u + pa] = h1_0.x; As[ea + 2304u + pa + 1u] = h1_0.y; As[ea + 2304u + pa + 2u] = h1_1.x; As[ea + 2304u + pa + 3u] = h1_1.y; As[ea + 2304u + pb] = h1_2.x; As[ea + 2304u + pb + 1u] = h1_2.y; As[ea + 2304u + pb + 2u] = h1_3.x; As[ea + 2304u + pb + 3u] = h1_3.y;
-        let lo2 = (select(q2.xy, q2.zw, alt) ^ vec2(zz)); let hi2 = (select(q2.zw, q2.xy, alt) ^ vec2(zz));
+        let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
         Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-        let lo3 = (select(q3.xy, q3.zw, alt) ^ vec2(zz)); let hi3 = (select(q3.zw, q3.xy, alt) ^ vec2(zz));
+        let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
         Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
-        let lo4 = (select(q4.xy, q4.zw, alt) ^ vec2(zz)); let hi4 = (select(q4.zw, q4.xy, alt) ^ vec2(zz));
+        let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
         Bs[eb + 4608u + pa] = h4_0.x; Bs[eb + 4608u + pa + 1u] = h4_0.y; Bs[eb + 4608u + pa + 2u] = h4_1.x; Bs[eb + 4608u + pa + 3u] = h4_1.y; Bs[eb + 4608u + pb] = h4_2.x; Bs[eb + 4608u + pb + 1u] = h4_2.y; Bs[eb + 4608u + pb + 2u] = h4_3.x; Bs[eb + 4608u + pb + 3u] = h4_3.y;
-        let lo5 = (select(q5.xy, q5.zw, alt) ^ vec2(zz)); let hi5 = (select(q5.zw, q5.xy, alt) ^ vec2(zz));
+        let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
         Bs[eb + 6912u + pa] = h5_0.x; Bs[eb + 6912u + pa + 1u] = h5_0.y; Bs[eb + 6912u + pa + 2u] = h5_1.x; Bs[eb + 6912u + pa + 3u] = h5_1.y; Bs[eb + 6912u + pb] = h5_2.x; Bs[eb + 6912u + pb + 1u] = h5_2.y; Bs[eb + 6912u + pb + 2u] = h5_3.x; Bs[eb + 6912u + pb + 3u] = h5_3.y;
       }
@@ -11733,7 +11665,6 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var q0 = vec4<u32>();   // _u8p2: the slice after s0's
   var q1 = vec4<u32>();   // _u8p2: the slice after s1's
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
@@ -11754,11 +11685,10 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   for (var kt = k0; kt < nk; kt += 2u) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>((s0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((s0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((s0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((s0.w ^ zz));
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
       As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>((s1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((s1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((s1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((s1.w ^ zz));
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
       Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
     }
     workgroupBarrier();
@@ -11784,11 +11714,10 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
     if (kt + 1u < nk) {
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
         let ea = ws; let eb = ws;
-        let h0_0 = bitcast<vec2<f16>>((q0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((q0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((q0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((q0.w ^ zz));
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
         As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-        let h1_0 = bitcast<vec2<f16>>((q1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((q1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((q1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((q1.w ^ zz));
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
         Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
       }
       workgroupBarrier();
@@ -11845,7 +11774,6 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   var u00 = subgroup_matrix_result<f32, 16, 16>();
   var g10 = subgroup_matrix_result<f32, 16, 16>();
   var u10 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
@@ -11868,13 +11796,12 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   for (var kt = k0; kt < nk; kt += 2u) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>((s0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((s0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((s0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((s0.w ^ zz));
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
       As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>((s1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((s1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((s1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((s1.w ^ zz));
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
       Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
-      let h2_0 = bitcast<vec2<f16>>((s2.x ^ zz)); let h2_1 = bitcast<vec2<f16>>((s2.y ^ zz)); let h2_2 = bitcast<vec2<f16>>((s2.z ^ zz)); let h2_3 = bitcast<vec2<f16>>((s2.w ^ zz));
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
       Bs[eb + 1280u] = h2_0.x; Bs[eb + 1280u + 1u] = h2_0.y; Bs[eb + 1280u + 2u] = h2_1.x; Bs[eb + 1280u + 3u] = h2_1.y; Bs[eb + 1280u + 4u] = h2_2.x; Bs[eb + 1280u + 5u] = h2_2.y; Bs[eb + 1280u + 6u] = h2_3.x; Bs[eb + 1280u + 7u] = h2_3.y;
     }
     workgroupBarrier();
@@ -11901,13 +11828,12 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
     if (kt + 1u < nk) {
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
         let ea = ws; let eb = ws;
-        let h0_0 = bitcast<vec2<f16>>((q0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((q0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((q0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((q0.w ^ zz));
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
         As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-        let h1_0 = bitcast<vec2<f16>>((q1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((q1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((q1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((q1.w ^ zz));
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
         Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
-        let h2_0 = bitcast<vec2<f16>>((q2.x ^ zz)); let h2_1 = bitcast<vec2<f16>>((q2.y ^ zz)); let h2_2 = bitcast<vec2<f16>>((q2.z ^ zz)); let h2_3 = bitcast<vec2<f16>>((q2.w ^ zz));
+        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
         Bs[eb + 1280u] = h2_0.x; Bs[eb + 1280u + 1u] = h2_0.y; Bs[eb + 1280u + 2u] = h2_1.x; Bs[eb + 1280u + 3u] = h2_1.y; Bs[eb + 1280u + 4u] = h2_2.x; Bs[eb + 1280u + 5u] = h2_2.y; Bs[eb + 1280u + 6u] = h2_3.x; Bs[eb + 1280u + 7u] = h2_3.y;
       }
       workgroupBarrier();
@@ -11971,7 +11897,6 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var u00 = subgroup_matrix_result<f32, 16, 16>();
   var g10 = subgroup_matrix_result<f32, 16, 16>();
   var u10 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
@@ -12000,19 +11925,18 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   for (var kt = k0; kt < nk; kt += 2u) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>((s0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((s0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((s0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((s0.w ^ zz));
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
       As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>((s1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((s1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((s1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((s1.w ^ zz));
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
       As[ea + 640u] = h1_0.x; As[ea + 640u + 1u] = h1_0.y; As[ea + 640u + 2u] = h1_1.x; As[ea + 640u + 3u] = h1_1.y; As[ea + 640u + 4u] = h1_2.x; As[ea + 640u + 5u] = h1_2.y; As[ea + 640u + 6u] = h1_3.x; As[ea + 640u + 7u] = h1_3.y;
-      let h2_0 = bitcast<vec2<f16>>((s2.x ^ zz)); let h2_1 = bitcast<vec2<f16>>((s2.y ^ zz)); let h2_2 = bitcast<vec2<f16>>((s2.z ^ zz)); let h2_3 = bitcast<vec2<f16>>((s2.w ^ zz));
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
       Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
-      let h3_0 = bitcast<vec2<f16>>((s3.x ^ zz)); let h3_1 = bitcast<vec2<f16>>((s3.y ^ zz)); let h3_2 = bitcast<vec2<f16>>((s3.z ^ zz)); let h3_3 = bitcast<vec2<f16>>((s3.w ^ zz));
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
       Bs[eb + 640u] = h3_0.x; Bs[eb + 640u + 1u] = h3_0.y; Bs[eb + 640u + 2u] = h3_1.x; Bs[eb + 640u + 3u] = h3_1.y; Bs[eb + 640u + 4u] = h3_2.x; Bs[eb + 640u + 5u] = h3_2.y; Bs[eb + 640u + 6u] = h3_3.x; Bs[eb + 640u + 7u] = h3_3.y;
-      let h4_0 = bitcast<vec2<f16>>((s4.x ^ zz)); let h4_1 = bitcast<vec2<f16>>((s4.y ^ zz)); let h4_2 = bitcast<vec2<f16>>((s4.z ^ zz)); let h4_3 = bitcast<vec2<f16>>((s4.w ^ zz));
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
       Bs[eb + 1280u] = h4_0.x; Bs[eb + 1280u + 1u] = h4_0.y; Bs[eb + 1280u + 2u] = h4_1.x; Bs[eb + 1280u + 3u] = h4_1.y; Bs[eb + 1280u + 4u] = h4_2.x; Bs[eb + 1280u + 5u] = h4_2.y; Bs[eb + 1280u + 6u] = h4_3.x; Bs[eb + 1280u + 7u] = h4_3.y;
-      let h5_0 = bitcast<vec2<f16>>((s5.x ^ zz)); let h5_1 = bitcast<vec2<f16>>((s5.y ^ zz)); let h5_2 = bitcast<vec2<f16>>((s5.z ^ zz)); let h5_3 = bitcast<vec2<f16>>((s5.w ^ zz));
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
       Bs[eb + 1920u] = h5_0.x; Bs[eb + 1920u + 1u] = h5_0.y; Bs[eb + 1920u + 2u] = h5_1.x; Bs[eb + 1920u + 3u] = h5_1.y; Bs[eb + 1920u + 4u] = h5_2.x; Bs[eb + 1920u + 5u] = h5_2.y; Bs[eb + 1920u + 6u] = h5_3.x; Bs[eb + 1920u + 7u] = h5_3.y;
     }
     workgroupBarrier();
@@ -12052,19 +11976,18 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
     if (kt + 1u < nk) {
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
         let ea = ws; let eb = ws;
-        let h0_0 = bitcast<vec2<f16>>((q0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((q0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((q0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((q0.w ^ zz));
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
         As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-        let h1_0 = bitcast<vec2<f16>>((q1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((q1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((q1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((q1.w ^ zz));
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
         As[ea + 640u] = h1_0.x; As[ea + 640u + 1u] = h1_0.y; As[ea + 640u + 2u] = h1_1.x; As[ea + 640u + 3u] = h1_1.y; As[ea + 640u + 4u] = h1_2.x; As[ea + 640u + 5u] = h1_2.y; As[ea + 640u + 6u] = h1_3.x; As[ea + 640u + 7u] = h1_3.y;
-        let h2_0 = bitcast<vec2<f16>>((q2.x ^ zz)); let h2_1 = bitcast<vec2<f16>>((q2.y ^ zz)); let h2_2 = bitcast<vec2<f16>>((q2.z ^ zz)); let h2_3 = bitcast<vec2<f16>>((q2.w ^ zz));
+        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
         Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
-        let h3_0 = bitcast<vec2<f16>>((q3.x ^ zz)); let h3_1 = bitcast<vec2<f16>>((q3.y ^ zz)); let h3_2 = bitcast<vec2<f16>>((q3.z ^ zz)); let h3_3 = bitcast<vec2<f16>>((q3.w ^ zz));
+        let h3_0 = bitcast<vec2<f16>>(q3.x); let h3_1 = bitcast<vec2<f16>>(q3.y); let h3_2 = bitcast<vec2<f16>>(q3.z); let h3_3 = bitcast<vec2<f16>>(q3.w);
         Bs[eb + 640u] = h3_0.x; Bs[eb + 640u + 1u] = h3_0.y; Bs[eb + 640u + 2u] = h3_1.x; Bs[eb + 640u + 3u] = h3_1.y; Bs[eb + 640u + 4u] = h3_2.x; Bs[eb + 640u + 5u] = h3_2.y; Bs[eb + 640u + 6u] = h3_3.x; Bs[eb + 640u + 7u] = h3_3.y;
-        let h4_0 = bitcast<vec2<f16>>((q4.x ^ zz)); let h4_1 = bitcast<vec2<f16>>((q4.y ^ zz)); let h4_2 = bitcast<vec2<f16>>((q4.z ^ zz)); let h4_3 = bitcast<vec2<f16>>((q4.w ^ zz));
+        let h4_0 = bitcast<vec2<f16>>(q4.x); let h4_1 = bitcast<vec2<f16>>(q4.y); let h4_2 = bitcast<vec2<f16>>(q4.z); let h4_3 = bitcast<vec2<f16>>(q4.w);
         Bs[eb + 1280u] = h4_0.x; Bs[eb + 1280u + 1u] = h4_0.y; Bs[eb + 1280u + 2u] = h4_1.x; Bs[eb + 1280u + 3u] = h4_1.y; Bs[eb + 1280u + 4u] = h4_2.x; Bs[eb + 1280u + 5u] = h4_2.y; Bs[eb + 1280u + 6u] = h4_3.x; Bs[eb + 1280u + 7u] = h4_3.y;
-        let h5_0 = bitcast<vec2<f16>>((q5.x ^ zz)); let h5_1 = bitcast<vec2<f16>>((q5.y ^ zz)); let h5_2 = bitcast<vec2<f16>>((q5.z ^ zz)); let h5_3 = bitcast<vec2<f16>>((q5.w ^ zz));
+        let h5_0 = bitcast<vec2<f16>>(q5.x); let h5_1 = bitcast<vec2<f16>>(q5.y); let h5_2 = bitcast<vec2<f16>>(q5.z); let h5_3 = bitcast<vec2<f16>>(q5.w);
         Bs[eb + 1920u] = h5_0.x; Bs[eb + 1920u + 1u] = h5_0.y; Bs[eb + 1920u + 2u] = h5_1.x; Bs[eb + 1920u + 3u] = h5_1.y; Bs[eb + 1920u + 4u] = h5_2.x; Bs[eb + 1920u + 5u] = h5_2.y; Bs[eb + 1920u + 6u] = h5_3.x; Bs[eb + 1920u + 7u] = h5_3.y;
       }
       workgroupBarrier();
@@ -12106,3612 +12029,6 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let cb = sg * 512u;
   subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
   subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-}
-
-@compute @workgroup_size(128)
-fn tg_t64x64_sg1x4_k64_b1_u8c(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
-  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 8u;
-  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
-  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
-  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
-  var s0 = vec4<u32>();
-  var s1 = vec4<u32>();
-  var s2 = vec4<u32>();
-  var s3 = vec4<u32>();
-  var s4 = vec4<u32>();
-  var s5 = vec4<u32>();
-  var s6 = vec4<u32>();
-  var s7 = vec4<u32>();
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  var c20 = subgroup_matrix_result<f32, 16, 16>();
-  var c30 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
-  let k0 = 0u; let nk = (KK + 63u) / 64u;
-  {
-    let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
-    let kw = select(wblk_chunk(k4), 0u, WFIX);
-    s0 = x8c[xb + kx];
-    s1 = x8c[xb + 16u * K4 + kx];
-    s2 = x8c[xb + 32u * K4 + kx];
-    s3 = x8c[xb + 48u * K4 + kx];
-    s4 = w8c[wb + kw];
-    s5 = w8c[wb + 16u * WR + kw];
-    s6 = w8c[wb + 32u * WR + kw];
-    s7 = w8c[wb + 48u * WR + kw];
-  }
-  for (var kt = k0; kt < nk; kt++) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-      let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
-      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
-      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
-      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
-      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
-      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
-      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
-      let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
-      let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
-    }
-    workgroupBarrier();
-    if (kt + 1u < nk) {
-      {
-        let k4 = (kt + 1u) * 8u;
-        let kx = select(k4, 0u, XFIX);
-        let kw = select(wblk_chunk(k4), 0u, WFIX);
-        s0 = x8c[xb + kx];
-        s1 = x8c[xb + 16u * K4 + kx];
-        s2 = x8c[xb + 32u * K4 + kx];
-        s3 = x8c[xb + 48u * K4 + kx];
-        s4 = w8c[wb + kw];
-        s5 = w8c[wb + 16u * WR + kw];
-        s6 = w8c[wb + 32u * WR + kw];
-        s7 = w8c[wb + 48u * WR + kw];
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2304u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3456u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2320u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3472u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2336u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3488u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2352u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3504u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-}
-
-@compute @workgroup_size(128)
-fn tg_t64x64_sg1x4_k64_b1_u8p2c(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
-  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 8u;
-  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
-  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
-  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
-  var s0 = vec4<u32>();
-  var s1 = vec4<u32>();
-  var s2 = vec4<u32>();
-  var s3 = vec4<u32>();
-  var s4 = vec4<u32>();
-  var s5 = vec4<u32>();
-  var s6 = vec4<u32>();
-  var s7 = vec4<u32>();
-  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
-  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
-  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
-  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
-  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
-  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
-  var q6 = vec4<u32>();   // _u8p2: the slice after s6's
-  var q7 = vec4<u32>();   // _u8p2: the slice after s7's
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  var c20 = subgroup_matrix_result<f32, 16, 16>();
-  var c30 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
-  let k0 = 0u; let nk = (KK + 63u) / 64u;
-  {
-    let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
-    let kw = select(wblk_chunk(k4), 0u, WFIX);
-    s0 = x8c[xb + kx];
-    s1 = x8c[xb + 16u * K4 + kx];
-    s2 = x8c[xb + 32u * K4 + kx];
-    s3 = x8c[xb + 48u * K4 + kx];
-    s4 = w8c[wb + kw];
-    s5 = w8c[wb + 16u * WR + kw];
-    s6 = w8c[wb + 32u * WR + kw];
-    s7 = w8c[wb + 48u * WR + kw];
-  }
-  if (k0 + 1u < nk) {
-    {
-      let k4 = (k0 + 1u) * 8u;
-      let kx = select(k4, 0u, XFIX);
-      let kw = select(wblk_chunk(k4), 0u, WFIX);
-      q0 = x8c[xb + kx];
-      q1 = x8c[xb + 16u * K4 + kx];
-      q2 = x8c[xb + 32u * K4 + kx];
-      q3 = x8c[xb + 48u * K4 + kx];
-      q4 = w8c[wb + kw];
-      q5 = w8c[wb + 16u * WR + kw];
-      q6 = w8c[wb + 32u * WR + kw];
-      q7 = w8c[wb + 48u * WR + kw];
-    }
-  }
-  for (var kt = k0; kt < nk; kt += 2u) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-      let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
-      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
-      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
-      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
-      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
-      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
-      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
-      let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
-      let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
-    }
-    workgroupBarrier();
-    if (kt + 2u < nk) {
-      {
-        let k4 = (kt + 2u) * 8u;
-        let kx = select(k4, 0u, XFIX);
-        let kw = select(wblk_chunk(k4), 0u, WFIX);
-        s0 = x8c[xb + kx];
-        s1 = x8c[xb + 16u * K4 + kx];
-        s2 = x8c[xb + 32u * K4 + kx];
-        s3 = x8c[xb + 48u * K4 + kx];
-        s4 = w8c[wb + kw];
-        s5 = w8c[wb + 16u * WR + kw];
-        s6 = w8c[wb + 32u * WR + kw];
-        s7 = w8c[wb + 48u * WR + kw];
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2304u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3456u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2320u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3472u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2336u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3488u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2352u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3504u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-    }
-    if (kt + 1u < nk) {
-      workgroupBarrier();   // every subgroup is done with the previous slice
-      {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-        let ea = ws; let eb = ws;
-        let lo0 = (select(q0.xy, q0.zw, alt) ^ vec2(zz)); let hi0 = (select(q0.zw, q0.xy, alt) ^ vec2(zz));
-        let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-        let lo1 = (select(q1.xy, q1.zw, alt) ^ vec2(zz)); let hi1 = (select(q1.zw, q1.xy, alt) ^ vec2(zz));
-        let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-        let lo2 = (select(q2.xy, q2.zw, alt) ^ vec2(zz)); let hi2 = (select(q2.zw, q2.xy, alt) ^ vec2(zz));
-        let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
-        let lo3 = (select(q3.xy, q3.zw, alt) ^ vec2(zz)); let hi3 = (select(q3.zw, q3.xy, alt) ^ vec2(zz));
-        let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
-        let lo4 = (select(q4.xy, q4.zw, alt) ^ vec2(zz)); let hi4 = (select(q4.zw, q4.xy, alt) ^ vec2(zz));
-        let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-        let lo5 = (select(q5.xy, q5.zw, alt) ^ vec2(zz)); let hi5 = (select(q5.zw, q5.xy, alt) ^ vec2(zz));
-        let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
-        let lo6 = (select(q6.xy, q6.zw, alt) ^ vec2(zz)); let hi6 = (select(q6.zw, q6.xy, alt) ^ vec2(zz));
-        let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
-        let lo7 = (select(q7.xy, q7.zw, alt) ^ vec2(zz)); let hi7 = (select(q7.zw, q7.xy, alt) ^ vec2(zz));
-        let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
-      }
-      workgroupBarrier();
-      if (kt + 3u < nk) {
-        {
-          let k4 = (kt + 3u) * 8u;
-          let kx = select(k4, 0u, XFIX);
-          let kw = select(wblk_chunk(k4), 0u, WFIX);
-          q0 = x8c[xb + kx];
-          q1 = x8c[xb + 16u * K4 + kx];
-          q2 = x8c[xb + 32u * K4 + kx];
-          q3 = x8c[xb + 48u * K4 + kx];
-          q4 = w8c[wb + kw];
-          q5 = w8c[wb + 16u * WR + kw];
-          q6 = w8c[wb + 32u * WR + kw];
-          q7 = w8c[wb + 48u * WR + kw];
-        }
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-        let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2304u, 72u);
-        let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3456u, 72u);
-        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-        c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-        c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-        let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2320u, 72u);
-        let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3472u, 72u);
-        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-        c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-        c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-        let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2336u, 72u);
-        let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3488u, 72u);
-        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-        c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-        c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-        let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2352u, 72u);
-        let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3504u, 72u);
-        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-        c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-        c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      }
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-}
-
-@compute @workgroup_size(128)
-fn tg_t64x64_sg2x2_k64_b1_u8p2c(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 2u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2304u;   // and B-tile row
-  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 8u;
-  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
-  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
-  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
-  var s0 = vec4<u32>();
-  var s1 = vec4<u32>();
-  var s2 = vec4<u32>();
-  var s3 = vec4<u32>();
-  var s4 = vec4<u32>();
-  var s5 = vec4<u32>();
-  var s6 = vec4<u32>();
-  var s7 = vec4<u32>();
-  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
-  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
-  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
-  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
-  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
-  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
-  var q6 = vec4<u32>();   // _u8p2: the slice after s6's
-  var q7 = vec4<u32>();   // _u8p2: the slice after s7's
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c01 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  var c11 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
-  let k0 = 0u; let nk = (KK + 63u) / 64u;
-  {
-    let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
-    let kw = select(wblk_chunk(k4), 0u, WFIX);
-    s0 = x8c[xb + kx];
-    s1 = x8c[xb + 16u * K4 + kx];
-    s2 = x8c[xb + 32u * K4 + kx];
-    s3 = x8c[xb + 48u * K4 + kx];
-    s4 = w8c[wb + kw];
-    s5 = w8c[wb + 16u * WR + kw];
-    s6 = w8c[wb + 32u * WR + kw];
-    s7 = w8c[wb + 48u * WR + kw];
-  }
-  if (k0 + 1u < nk) {
-    {
-      let k4 = (k0 + 1u) * 8u;
-      let kx = select(k4, 0u, XFIX);
-      let kw = select(wblk_chunk(k4), 0u, WFIX);
-      q0 = x8c[xb + kx];
-      q1 = x8c[xb + 16u * K4 + kx];
-      q2 = x8c[xb + 32u * K4 + kx];
-      q3 = x8c[xb + 48u * K4 + kx];
-      q4 = w8c[wb + kw];
-      q5 = w8c[wb + 16u * WR + kw];
-      q6 = w8c[wb + 32u * WR + kw];
-      q7 = w8c[wb + 48u * WR + kw];
-    }
-  }
-  for (var kt = k0; kt < nk; kt += 2u) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-      let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
-      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
-      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
-      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
-      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
-      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
-      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
-      let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
-      let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
-    }
-    workgroupBarrier();
-    if (kt + 2u < nk) {
-      {
-        let k4 = (kt + 2u) * 8u;
-        let kx = select(k4, 0u, XFIX);
-        let kw = select(wblk_chunk(k4), 0u, WFIX);
-        s0 = x8c[xb + kx];
-        s1 = x8c[xb + 16u * K4 + kx];
-        s2 = x8c[xb + 32u * K4 + kx];
-        s3 = x8c[xb + 48u * K4 + kx];
-        s4 = w8c[wb + kw];
-        s5 = w8c[wb + 16u * WR + kw];
-        s6 = w8c[wb + 32u * WR + kw];
-        s7 = w8c[wb + 48u * WR + kw];
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    if (kt + 1u < nk) {
-      workgroupBarrier();   // every subgroup is done with the previous slice
-      {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-        let ea = ws; let eb = ws;
-        let lo0 = (select(q0.xy, q0.zw, alt) ^ vec2(zz)); let hi0 = (select(q0.zw, q0.xy, alt) ^ vec2(zz));
-        let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-        let lo1 = (select(q1.xy, q1.zw, alt) ^ vec2(zz)); let hi1 = (select(q1.zw, q1.xy, alt) ^ vec2(zz));
-        let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-        let lo2 = (select(q2.xy, q2.zw, alt) ^ vec2(zz)); let hi2 = (select(q2.zw, q2.xy, alt) ^ vec2(zz));
-        let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
-        let lo3 = (select(q3.xy, q3.zw, alt) ^ vec2(zz)); let hi3 = (select(q3.zw, q3.xy, alt) ^ vec2(zz));
-        let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
-        let lo4 = (select(q4.xy, q4.zw, alt) ^ vec2(zz)); let hi4 = (select(q4.zw, q4.xy, alt) ^ vec2(zz));
-        let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-        let lo5 = (select(q5.xy, q5.zw, alt) ^ vec2(zz)); let hi5 = (select(q5.zw, q5.xy, alt) ^ vec2(zz));
-        let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
-        let lo6 = (select(q6.xy, q6.zw, alt) ^ vec2(zz)); let hi6 = (select(q6.zw, q6.xy, alt) ^ vec2(zz));
-        let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
-        let lo7 = (select(q7.xy, q7.zw, alt) ^ vec2(zz)); let hi7 = (select(q7.zw, q7.xy, alt) ^ vec2(zz));
-        let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
-      }
-      workgroupBarrier();
-      if (kt + 3u < nk) {
-        {
-          let k4 = (kt + 3u) * 8u;
-          let kx = select(k4, 0u, XFIX);
-          let kw = select(wblk_chunk(k4), 0u, WFIX);
-          q0 = x8c[xb + kx];
-          q1 = x8c[xb + 16u * K4 + kx];
-          q2 = x8c[xb + 32u * K4 + kx];
-          q3 = x8c[xb + 48u * K4 + kx];
-          q4 = w8c[wb + kw];
-          q5 = w8c[wb + 16u * WR + kw];
-          q6 = w8c[wb + 32u * WR + kw];
-          q7 = w8c[wb + 48u * WR + kw];
-        }
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-        let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-        c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-        c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-        let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-        c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-        c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-        let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
-        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-        c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-        c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-        let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
-        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-        c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-        c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      }
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-}
-
-@compute @workgroup_size(256)
-fn tg_g64x64_sg2x2_k64_b1_u8p2c_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
-  let sgw = tid / 32u;
-  let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
-  let sg = sgw % 4u;   // its place among the R × C output blocks
-  let lane = tid % 32u;
-  let sa = (sg / 2u) * 2304u + kh * 32u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2304u + kh * 32u;   // and B-tile row
-  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 8u;
-  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
-  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
-  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
-  var s0 = vec4<u32>();
-  var s1 = vec4<u32>();
-  var s2 = vec4<u32>();
-  var s3 = vec4<u32>();
-  var s4 = vec4<u32>();
-  var s5 = vec4<u32>();
-  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
-  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
-  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
-  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
-  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
-  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
-  var g00 = subgroup_matrix_result<f32, 16, 16>();
-  var u00 = subgroup_matrix_result<f32, 16, 16>();
-  var g01 = subgroup_matrix_result<f32, 16, 16>();
-  var u01 = subgroup_matrix_result<f32, 16, 16>();
-  var g10 = subgroup_matrix_result<f32, 16, 16>();
-  var u10 = subgroup_matrix_result<f32, 16, 16>();
-  var g11 = subgroup_matrix_result<f32, 16, 16>();
-  var u11 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
-  let k0 = 0u; let nk = (KK + 63u) / 64u;
-  {
-    let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
-    let kw = select(wblk_chunk(k4), 0u, WFIX);
-    s0 = x8c[xb + kx];
-    s1 = x8c[xb + 32u * K4 + kx];
-    s2 = wg8c[wb + kw];
-    s3 = wg8c[wb + 32u * WR + kw];
-    s4 = wu8c[wb + kw];
-    s5 = wu8c[wb + 32u * WR + kw];
-  }
-  if (k0 + 1u < nk) {
-    {
-      let k4 = (k0 + 1u) * 8u;
-      let kx = select(k4, 0u, XFIX);
-      let kw = select(wblk_chunk(k4), 0u, WFIX);
-      q0 = x8c[xb + kx];
-      q1 = x8c[xb + 32u * K4 + kx];
-      q2 = wg8c[wb + kw];
-      q3 = wg8c[wb + 32u * WR + kw];
-      q4 = wu8c[wb + kw];
-      q5 = wu8c[wb + 32u * WR + kw];
-    }
-  }
-  for (var kt = k0; kt < nk; kt += 2u) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-      let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
-      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
-      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 2304u + pa] = h1_0.x; As[ea + 2304u + pa + 1u] = h1_0.y; As[ea + 2304u + pa + 2u] = h1_1.x; As[ea + 2304u + pa + 3u] = h1_1.y; As[ea + 2304u + pb] = h1_2.x; As[ea + 2304u + pb + 1u] = h1_2.y; As[ea + 2304u + pb + 2u] = h1_3.x; As[ea + 2304u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
-      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
-      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
-      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 4608u + pa] = h4_0.x; Bs[eb + 4608u + pa + 1u] = h4_0.y; Bs[eb + 4608u + pa + 2u] = h4_1.x; Bs[eb + 4608u + pa + 3u] = h4_1.y; Bs[eb + 4608u + pb] = h4_2.x; Bs[eb + 4608u + pb + 1u] = h4_2.y; Bs[eb + 4608u + pb + 2u] = h4_3.x; Bs[eb + 4608u + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
-      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 6912u + pa] = h5_0.x; Bs[eb + 6912u + pa + 1u] = h5_0.y; Bs[eb + 6912u + pa + 2u] = h5_1.x; Bs[eb + 6912u + pa + 3u] = h5_1.y; Bs[eb + 6912u + pb] = h5_2.x; Bs[eb + 6912u + pb + 1u] = h5_2.y; Bs[eb + 6912u + pb + 2u] = h5_3.x; Bs[eb + 6912u + pb + 3u] = h5_3.y;
-    }
-    workgroupBarrier();
-    if (kt + 2u < nk) {
-      {
-        let k4 = (kt + 2u) * 8u;
-        let kx = select(k4, 0u, XFIX);
-        let kw = select(wblk_chunk(k4), 0u, WFIX);
-        s0 = x8c[xb + kx];
-        s1 = x8c[xb + 32u * K4 + kx];
-        s2 = wg8c[wb + kw];
-        s3 = wg8c[wb + 32u * WR + kw];
-        s4 = wu8c[wb + kw];
-        s5 = wu8c[wb + 32u * WR + kw];
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4608u, 72u);
-      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5760u, 72u);
-      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
-      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
-      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
-      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
-      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
-      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
-      g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
-      u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4624u, 72u);
-      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5776u, 72u);
-      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
-      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
-      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
-      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
-      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
-      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
-      g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
-      u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
-    }
-    if (kt + 1u < nk) {
-      workgroupBarrier();   // every subgroup is done with the previous slice
-      {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-        let ea = ws; let eb = ws;
-        let lo0 = (select(q0.xy, q0.zw, alt) ^ vec2(zz)); let hi0 = (select(q0.zw, q0.xy, alt) ^ vec2(zz));
-        let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-        let lo1 = (select(q1.xy, q1.zw, alt) ^ vec2(zz)); let hi1 = (select(q1.zw, q1.xy, alt) ^ vec2(zz));
-        let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 2304u + pa] = h1_0.x; As[ea + 2304u + pa + 1u] = h1_0.y; As[ea + 2304u + pa + 2u] = h1_1.x; As[ea + 2304u + pa + 3u] = h1_1.y; As[ea + 2304u + pb] = h1_2.x; As[ea + 2304u + pb + 1u] = h1_2.y; As[ea + 2304u + pb + 2u] = h1_3.x; As[ea + 2304u + pb + 3u] = h1_3.y;
-        let lo2 = (select(q2.xy, q2.zw, alt) ^ vec2(zz)); let hi2 = (select(q2.zw, q2.xy, alt) ^ vec2(zz));
-        let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-        let lo3 = (select(q3.xy, q3.zw, alt) ^ vec2(zz)); let hi3 = (select(q3.zw, q3.xy, alt) ^ vec2(zz));
-        let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
-        let lo4 = (select(q4.xy, q4.zw, alt) ^ vec2(zz)); let hi4 = (select(q4.zw, q4.xy, alt) ^ vec2(zz));
-        let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + 4608u + pa] = h4_0.x; Bs[eb + 4608u + pa + 1u] = h4_0.y; Bs[eb + 4608u + pa + 2u] = h4_1.x; Bs[eb + 4608u + pa + 3u] = h4_1.y; Bs[eb + 4608u + pb] = h4_2.x; Bs[eb + 4608u + pb + 1u] = h4_2.y; Bs[eb + 4608u + pb + 2u] = h4_3.x; Bs[eb + 4608u + pb + 3u] = h4_3.y;
-        let lo5 = (select(q5.xy, q5.zw, alt) ^ vec2(zz)); let hi5 = (select(q5.zw, q5.xy, alt) ^ vec2(zz));
-        let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 6912u + pa] = h5_0.x; Bs[eb + 6912u + pa + 1u] = h5_0.y; Bs[eb + 6912u + pa + 2u] = h5_1.x; Bs[eb + 6912u + pa + 3u] = h5_1.y; Bs[eb + 6912u + pb] = h5_2.x; Bs[eb + 6912u + pb + 1u] = h5_2.y; Bs[eb + 6912u + pb + 2u] = h5_3.x; Bs[eb + 6912u + pb + 3u] = h5_3.y;
-      }
-      workgroupBarrier();
-      if (kt + 3u < nk) {
-        {
-          let k4 = (kt + 3u) * 8u;
-          let kx = select(k4, 0u, XFIX);
-          let kw = select(wblk_chunk(k4), 0u, WFIX);
-          q0 = x8c[xb + kx];
-          q1 = x8c[xb + 32u * K4 + kx];
-          q2 = wg8c[wb + kw];
-          q3 = wg8c[wb + 32u * WR + kw];
-          q4 = wu8c[wb + kw];
-          q5 = wu8c[wb + 32u * WR + kw];
-        }
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4608u, 72u);
-        let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-        let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5760u, 72u);
-        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
-        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
-        g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
-        u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
-        g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
-        u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
-        g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
-        u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4624u, 72u);
-        let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-        let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5776u, 72u);
-        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
-        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
-        g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
-        u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
-        g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
-        u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
-        g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
-        u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
-      }
-    }
-  }
-  let cb = sgw * 512u;
-  let cb2 = cb + 2048u;   // the second half's partner (read by the first half)
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated2(cb, cb2, row0 + sr + 0u, col0 + sc + 0u, lane, kh == 0u);
-  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated2(cb, cb2, row0 + sr + 0u, col0 + sc + 16u, lane, kh == 0u);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated2(cb, cb2, row0 + sr + 16u, col0 + sc + 0u, lane, kh == 0u);
-  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); flush_gated2(cb, cb2, row0 + sr + 16u, col0 + sc + 16u, lane, kh == 0u);
-}
-
-@compute @workgroup_size(128)
-fn tg_t32x32_sg2x2_k32_b1_u8p2c(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u;   // and B-tile row
-  let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 8u;
-  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 4u;   // its first staged row; then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
-  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
-  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
-  var s0 = vec4<u32>();
-  var s1 = vec4<u32>();
-  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
-  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
-  let k0 = 0u; let nk = (KK + 31u) / 32u;
-  {
-    let k4 = k0 * 4u;
-    let kx = select(k4, 0u, XFIX);
-    let kw = select(wblk_chunk(k4), 0u, WFIX);
-    s0 = x8c[xb + kx];
-    s1 = w8c[wb + kw];
-  }
-  if (k0 + 1u < nk) {
-    {
-      let k4 = (k0 + 1u) * 4u;
-      let kx = select(k4, 0u, XFIX);
-      let kw = select(wblk_chunk(k4), 0u, WFIX);
-      q0 = x8c[xb + kx];
-      q1 = w8c[wb + kw];
-    }
-  }
-  for (var kt = k0; kt < nk; kt += 2u) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-      let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>((s0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((s0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((s0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((s0.w ^ zz));
-      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>((s1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((s1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((s1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((s1.w ^ zz));
-      Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
-    }
-    workgroupBarrier();
-    if (kt + 2u < nk) {
-      {
-        let k4 = (kt + 2u) * 4u;
-        let kx = select(k4, 0u, XFIX);
-        let kw = select(wblk_chunk(k4), 0u, WFIX);
-        s0 = x8c[xb + kx];
-        s1 = w8c[wb + kw];
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-    }
-    if (kt + 1u < nk) {
-      workgroupBarrier();   // every subgroup is done with the previous slice
-      {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-        let ea = ws; let eb = ws;
-        let h0_0 = bitcast<vec2<f16>>((q0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((q0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((q0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((q0.w ^ zz));
-        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-        let h1_0 = bitcast<vec2<f16>>((q1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((q1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((q1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((q1.w ^ zz));
-        Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
-      }
-      workgroupBarrier();
-      if (kt + 3u < nk) {
-        {
-          let k4 = (kt + 3u) * 4u;
-          let kx = select(k4, 0u, XFIX);
-          let kw = select(wblk_chunk(k4), 0u, WFIX);
-          q0 = x8c[xb + kx];
-          q1 = w8c[wb + kw];
-        }
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
-        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
-        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
-        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
-        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      }
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-}
-
-@compute @workgroup_size(256)
-fn tg_t64x64_sg2x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
-  let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 8u;
-  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
-  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
-  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
-  var s0 = vec4<u32>();
-  var s1 = vec4<u32>();
-  var s2 = vec4<u32>();
-  var s3 = vec4<u32>();
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
-  let k0 = 0u; let nk = (KK + 63u) / 64u;
-  {
-    let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
-    let kw = select(wblk_chunk(k4), 0u, WFIX);
-    s0 = x8[xb + kx];
-    s1 = x8[xb + 32u * K4 + kx];
-    s2 = w8[wb + kw];
-    s3 = w8[wb + 32u * WR + kw];
-  }
-  for (var kt = k0; kt < nk; kt++) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-      let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
-      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
-      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 2304u + pa] = h1_0.x; As[ea + 2304u + pa + 1u] = h1_0.y; As[ea + 2304u + pa + 2u] = h1_1.x; As[ea + 2304u + pa + 3u] = h1_1.y; As[ea + 2304u + pb] = h1_2.x; As[ea + 2304u + pb + 1u] = h1_2.y; As[ea + 2304u + pb + 2u] = h1_3.x; As[ea + 2304u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
-      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
-      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
-    }
-    workgroupBarrier();
-    if (kt + 1u < nk) {
-      {
-        let k4 = (kt + 1u) * 8u;
-        let kx = select(k4, 0u, XFIX);
-        let kw = select(wblk_chunk(k4), 0u, WFIX);
-        s0 = x8[xb + kx];
-        s1 = x8[xb + 32u * K4 + kx];
-        s2 = w8[wb + kw];
-        s3 = w8[wb + 32u * WR + kw];
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-}
-
-@compute @workgroup_size(256)
-fn tg_t64x64_sg2x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
-  let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 8u;
-  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
-  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
-  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
-  var s0 = vec4<u32>();
-  var s1 = vec4<u32>();
-  var s2 = vec4<u32>();
-  var s3 = vec4<u32>();
-  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
-  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
-  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
-  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
-  let k0 = 0u; let nk = (KK + 63u) / 64u;
-  {
-    let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
-    let kw = select(wblk_chunk(k4), 0u, WFIX);
-    s0 = x8[xb + kx];
-    s1 = x8[xb + 32u * K4 + kx];
-    s2 = w8[wb + kw];
-    s3 = w8[wb + 32u * WR + kw];
-  }
-  if (k0 + 1u < nk) {
-    {
-      let k4 = (k0 + 1u) * 8u;
-      let kx = select(k4, 0u, XFIX);
-      let kw = select(wblk_chunk(k4), 0u, WFIX);
-      q0 = x8[xb + kx];
-      q1 = x8[xb + 32u * K4 + kx];
-      q2 = w8[wb + kw];
-      q3 = w8[wb + 32u * WR + kw];
-    }
-  }
-  for (var kt = k0; kt < nk; kt += 2u) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-      let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
-      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
-      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 2304u + pa] = h1_0.x; As[ea + 2304u + pa + 1u] = h1_0.y; As[ea + 2304u + pa + 2u] = h1_1.x; As[ea + 2304u + pa + 3u] = h1_1.y; As[ea + 2304u + pb] = h1_2.x; As[ea + 2304u + pb + 1u] = h1_2.y; As[ea + 2304u + pb + 2u] = h1_3.x; As[ea + 2304u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
-      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
-      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
-    }
-    workgroupBarrier();
-    if (kt + 2u < nk) {
-      {
-        let k4 = (kt + 2u) * 8u;
-        let kx = select(k4, 0u, XFIX);
-        let kw = select(wblk_chunk(k4), 0u, WFIX);
-        s0 = x8[xb + kx];
-        s1 = x8[xb + 32u * K4 + kx];
-        s2 = w8[wb + kw];
-        s3 = w8[wb + 32u * WR + kw];
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-    }
-    if (kt + 1u < nk) {
-      workgroupBarrier();   // every subgroup is done with the previous slice
-      {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-        let ea = ws; let eb = ws;
-        let lo0 = (select(q0.xy, q0.zw, alt) ^ vec2(zz)); let hi0 = (select(q0.zw, q0.xy, alt) ^ vec2(zz));
-        let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-        let lo1 = (select(q1.xy, q1.zw, alt) ^ vec2(zz)); let hi1 = (select(q1.zw, q1.xy, alt) ^ vec2(zz));
-        let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 2304u + pa] = h1_0.x; As[ea + 2304u + pa + 1u] = h1_0.y; As[ea + 2304u + pa + 2u] = h1_1.x; As[ea + 2304u + pa + 3u] = h1_1.y; As[ea + 2304u + pb] = h1_2.x; As[ea + 2304u + pb + 1u] = h1_2.y; As[ea + 2304u + pb + 2u] = h1_3.x; As[ea + 2304u + pb + 3u] = h1_3.y;
-        let lo2 = (select(q2.xy, q2.zw, alt) ^ vec2(zz)); let hi2 = (select(q2.zw, q2.xy, alt) ^ vec2(zz));
-        let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-        let lo3 = (select(q3.xy, q3.zw, alt) ^ vec2(zz)); let hi3 = (select(q3.zw, q3.xy, alt) ^ vec2(zz));
-        let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
-      }
-      workgroupBarrier();
-      if (kt + 3u < nk) {
-        {
-          let k4 = (kt + 3u) * 8u;
-          let kx = select(k4, 0u, XFIX);
-          let kw = select(wblk_chunk(k4), 0u, WFIX);
-          q0 = x8[xb + kx];
-          q1 = x8[xb + 32u * K4 + kx];
-          q2 = w8[wb + kw];
-          q3 = w8[wb + 32u * WR + kw];
-        }
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      }
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-}
-
-@compute @workgroup_size(256)
-fn tg_t64x128_sg2x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 2304u;   // and B-tile row
-  let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 32u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 8u;
-  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
-  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
-  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
-  var s0 = vec4<u32>();
-  var s1 = vec4<u32>();
-  var s2 = vec4<u32>();
-  var s3 = vec4<u32>();
-  var s4 = vec4<u32>();
-  var s5 = vec4<u32>();
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c01 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  var c11 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
-  let k0 = 0u; let nk = (KK + 63u) / 64u;
-  {
-    let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
-    let kw = select(wblk_chunk(k4), 0u, WFIX);
-    s0 = x8[xb + kx];
-    s1 = x8[xb + 32u * K4 + kx];
-    s2 = w8[wb + kw];
-    s3 = w8[wb + 32u * WR + kw];
-    s4 = w8[wb + 64u * WR + kw];
-    s5 = w8[wb + 96u * WR + kw];
-  }
-  for (var kt = k0; kt < nk; kt++) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-      let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
-      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
-      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 2304u + pa] = h1_0.x; As[ea + 2304u + pa + 1u] = h1_0.y; As[ea + 2304u + pa + 2u] = h1_1.x; As[ea + 2304u + pa + 3u] = h1_1.y; As[ea + 2304u + pb] = h1_2.x; As[ea + 2304u + pb + 1u] = h1_2.y; As[ea + 2304u + pb + 2u] = h1_3.x; As[ea + 2304u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
-      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
-      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
-      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 4608u + pa] = h4_0.x; Bs[eb + 4608u + pa + 1u] = h4_0.y; Bs[eb + 4608u + pa + 2u] = h4_1.x; Bs[eb + 4608u + pa + 3u] = h4_1.y; Bs[eb + 4608u + pb] = h4_2.x; Bs[eb + 4608u + pb + 1u] = h4_2.y; Bs[eb + 4608u + pb + 2u] = h4_3.x; Bs[eb + 4608u + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
-      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 6912u + pa] = h5_0.x; Bs[eb + 6912u + pa + 1u] = h5_0.y; Bs[eb + 6912u + pa + 2u] = h5_1.x; Bs[eb + 6912u + pa + 3u] = h5_1.y; Bs[eb + 6912u + pb] = h5_2.x; Bs[eb + 6912u + pb + 1u] = h5_2.y; Bs[eb + 6912u + pb + 2u] = h5_3.x; Bs[eb + 6912u + pb + 3u] = h5_3.y;
-    }
-    workgroupBarrier();
-    if (kt + 1u < nk) {
-      {
-        let k4 = (kt + 1u) * 8u;
-        let kx = select(k4, 0u, XFIX);
-        let kw = select(wblk_chunk(k4), 0u, WFIX);
-        s0 = x8[xb + kx];
-        s1 = x8[xb + 32u * K4 + kx];
-        s2 = w8[wb + kw];
-        s3 = w8[wb + 32u * WR + kw];
-        s4 = w8[wb + 64u * WR + kw];
-        s5 = w8[wb + 96u * WR + kw];
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-}
-
-@compute @workgroup_size(256)
-fn tg_g64x64_sg2x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
-  let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 8u;
-  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
-  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
-  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
-  var s0 = vec4<u32>();
-  var s1 = vec4<u32>();
-  var s2 = vec4<u32>();
-  var s3 = vec4<u32>();
-  var s4 = vec4<u32>();
-  var s5 = vec4<u32>();
-  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
-  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
-  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
-  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
-  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
-  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
-  var g00 = subgroup_matrix_result<f32, 16, 16>();
-  var u00 = subgroup_matrix_result<f32, 16, 16>();
-  var g10 = subgroup_matrix_result<f32, 16, 16>();
-  var u10 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
-  let k0 = 0u; let nk = (KK + 63u) / 64u;
-  {
-    let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
-    let kw = select(wblk_chunk(k4), 0u, WFIX);
-    s0 = x8[xb + kx];
-    s1 = x8[xb + 32u * K4 + kx];
-    s2 = wg8[wb + kw];
-    s3 = wg8[wb + 32u * WR + kw];
-    s4 = wu8[wb + kw];
-    s5 = wu8[wb + 32u * WR + kw];
-  }
-  if (k0 + 1u < nk) {
-    {
-      let k4 = (k0 + 1u) * 8u;
-      let kx = select(k4, 0u, XFIX);
-      let kw = select(wblk_chunk(k4), 0u, WFIX);
-      q0 = x8[xb + kx];
-      q1 = x8[xb + 32u * K4 + kx];
-      q2 = wg8[wb + kw];
-      q3 = wg8[wb + 32u * WR + kw];
-      q4 = wu8[wb + kw];
-      q5 = wu8[wb + 32u * WR + kw];
-    }
-  }
-  for (var kt = k0; kt < nk; kt += 2u) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-      let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
-      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
-      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 2304u + pa] = h1_0.x; As[ea + 2304u + pa + 1u] = h1_0.y; As[ea + 2304u + pa + 2u] = h1_1.x; As[ea + 2304u + pa + 3u] = h1_1.y; As[ea + 2304u + pb] = h1_2.x; As[ea + 2304u + pb + 1u] = h1_2.y; As[ea + 2304u + pb + 2u] = h1_3.x; As[ea + 2304u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
-      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
-      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
-      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 4608u + pa] = h4_0.x; Bs[eb + 4608u + pa + 1u] = h4_0.y; Bs[eb + 4608u + pa + 2u] = h4_1.x; Bs[eb + 4608u + pa + 3u] = h4_1.y; Bs[eb + 4608u + pb] = h4_2.x; Bs[eb + 4608u + pb + 1u] = h4_2.y; Bs[eb + 4608u + pb + 2u] = h4_3.x; Bs[eb + 4608u + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
-      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 6912u + pa] = h5_0.x; Bs[eb + 6912u + pa + 1u] = h5_0.y; Bs[eb + 6912u + pa + 2u] = h5_1.x; Bs[eb + 6912u + pa + 3u] = h5_1.y; Bs[eb + 6912u + pb] = h5_2.x; Bs[eb + 6912u + pb + 1u] = h5_2.y; Bs[eb + 6912u + pb + 2u] = h5_3.x; Bs[eb + 6912u + pb + 3u] = h5_3.y;
-    }
-    workgroupBarrier();
-    if (kt + 2u < nk) {
-      {
-        let k4 = (kt + 2u) * 8u;
-        let kx = select(k4, 0u, XFIX);
-        let kw = select(wblk_chunk(k4), 0u, WFIX);
-        s0 = x8[xb + kx];
-        s1 = x8[xb + 32u * K4 + kx];
-        s2 = wg8[wb + kw];
-        s3 = wg8[wb + 32u * WR + kw];
-        s4 = wu8[wb + kw];
-        s5 = wu8[wb + 32u * WR + kw];
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4608u, 72u);
-      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
-      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
-      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
-      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4624u, 72u);
-      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
-      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
-      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
-      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4640u, 72u);
-      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
-      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
-      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
-      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4656u, 72u);
-      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
-      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
-      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
-      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
-    }
-    if (kt + 1u < nk) {
-      workgroupBarrier();   // every subgroup is done with the previous slice
-      {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-        let ea = ws; let eb = ws;
-        let lo0 = (select(q0.xy, q0.zw, alt) ^ vec2(zz)); let hi0 = (select(q0.zw, q0.xy, alt) ^ vec2(zz));
-        let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-        let lo1 = (select(q1.xy, q1.zw, alt) ^ vec2(zz)); let hi1 = (select(q1.zw, q1.xy, alt) ^ vec2(zz));
-        let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 2304u + pa] = h1_0.x; As[ea + 2304u + pa + 1u] = h1_0.y; As[ea + 2304u + pa + 2u] = h1_1.x; As[ea + 2304u + pa + 3u] = h1_1.y; As[ea + 2304u + pb] = h1_2.x; As[ea + 2304u + pb + 1u] = h1_2.y; As[ea + 2304u + pb + 2u] = h1_3.x; As[ea + 2304u + pb + 3u] = h1_3.y;
-        let lo2 = (select(q2.xy, q2.zw, alt) ^ vec2(zz)); let hi2 = (select(q2.zw, q2.xy, alt) ^ vec2(zz));
-        let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-        let lo3 = (select(q3.xy, q3.zw, alt) ^ vec2(zz)); let hi3 = (select(q3.zw, q3.xy, alt) ^ vec2(zz));
-        let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
-        let lo4 = (select(q4.xy, q4.zw, alt) ^ vec2(zz)); let hi4 = (select(q4.zw, q4.xy, alt) ^ vec2(zz));
-        let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + 4608u + pa] = h4_0.x; Bs[eb + 4608u + pa + 1u] = h4_0.y; Bs[eb + 4608u + pa + 2u] = h4_1.x; Bs[eb + 4608u + pa + 3u] = h4_1.y; Bs[eb + 4608u + pb] = h4_2.x; Bs[eb + 4608u + pb + 1u] = h4_2.y; Bs[eb + 4608u + pb + 2u] = h4_3.x; Bs[eb + 4608u + pb + 3u] = h4_3.y;
-        let lo5 = (select(q5.xy, q5.zw, alt) ^ vec2(zz)); let hi5 = (select(q5.zw, q5.xy, alt) ^ vec2(zz));
-        let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 6912u + pa] = h5_0.x; Bs[eb + 6912u + pa + 1u] = h5_0.y; Bs[eb + 6912u + pa + 2u] = h5_1.x; Bs[eb + 6912u + pa + 3u] = h5_1.y; Bs[eb + 6912u + pb] = h5_2.x; Bs[eb + 6912u + pb + 1u] = h5_2.y; Bs[eb + 6912u + pb + 2u] = h5_3.x; Bs[eb + 6912u + pb + 3u] = h5_3.y;
-      }
-      workgroupBarrier();
-      if (kt + 3u < nk) {
-        {
-          let k4 = (kt + 3u) * 8u;
-          let kx = select(k4, 0u, XFIX);
-          let kw = select(wblk_chunk(k4), 0u, WFIX);
-          q0 = x8[xb + kx];
-          q1 = x8[xb + 32u * K4 + kx];
-          q2 = wg8[wb + kw];
-          q3 = wg8[wb + 32u * WR + kw];
-          q4 = wu8[wb + kw];
-          q5 = wu8[wb + 32u * WR + kw];
-        }
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4608u, 72u);
-        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
-        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
-        g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
-        u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4624u, 72u);
-        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
-        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
-        g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
-        u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4640u, 72u);
-        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
-        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
-        g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
-        u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-        let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-        let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4656u, 72u);
-        g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
-        u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
-        g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
-        u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
-      }
-    }
-  }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-}
-
-@compute @workgroup_size(256)
-fn tg_t64x64_sg2x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
-  let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 4u;
-  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 16u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
-  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
-  let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
-  let v2 = row0 + r0 + 32u < p.M; let o2 = min(row0 + r0 + 32u, p.M - 1u) * K4;
-  let v3 = row0 + r0 + 48u < p.M; let o3 = min(row0 + r0 + 48u, p.M - 1u) * K4;
-  let v4 = col0 + r0 + 0u < p.N; let o4 = min(col0 + r0 + 0u, p.N - 1u) * K4;
-  let v5 = col0 + r0 + 16u < p.N; let o5 = min(col0 + r0 + 16u, p.N - 1u) * K4;
-  let v6 = col0 + r0 + 32u < p.N; let o6 = min(col0 + r0 + 32u, p.N - 1u) * K4;
-  let v7 = col0 + r0 + 48u < p.N; let o7 = min(col0 + r0 + 48u, p.N - 1u) * K4;
-  var s0 = vec4<f16>();
-  var s1 = vec4<f16>();
-  var s2 = vec4<f16>();
-  var s3 = vec4<f16>();
-  var s4 = vec4<f16>();
-  var s5 = vec4<f16>();
-  var s6 = vec4<f16>();
-  var s7 = vec4<f16>();
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (KK + 63u) / 64u;
-  {
-    let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
-    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
-    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
-    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
-    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
-    s4 = select(vec4<f16>(), w4[o4 + kc], v4 && kin);
-    s5 = select(vec4<f16>(), w4[o5 + kc], v5 && kin);
-    s6 = select(vec4<f16>(), w4[o6 + kc], v6 && kin);
-    s7 = select(vec4<f16>(), w4[o7 + kc], v7 && kin);
-  }
-  for (var kt = k0; kt < nk; kt++) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let ea = ws; let eb = ws;
-      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
-      As[ea + 1152u] = s1.x; As[ea + 1152u + 1u] = s1.y; As[ea + 1152u + 2u] = s1.z; As[ea + 1152u + 3u] = s1.w;
-      As[ea + 2304u] = s2.x; As[ea + 2304u + 1u] = s2.y; As[ea + 2304u + 2u] = s2.z; As[ea + 2304u + 3u] = s2.w;
-      As[ea + 3456u] = s3.x; As[ea + 3456u + 1u] = s3.y; As[ea + 3456u + 2u] = s3.z; As[ea + 3456u + 3u] = s3.w;
-      Bs[eb] = s4.x; Bs[eb + 1u] = s4.y; Bs[eb + 2u] = s4.z; Bs[eb + 3u] = s4.w;
-      Bs[eb + 1152u] = s5.x; Bs[eb + 1152u + 1u] = s5.y; Bs[eb + 1152u + 2u] = s5.z; Bs[eb + 1152u + 3u] = s5.w;
-      Bs[eb + 2304u] = s6.x; Bs[eb + 2304u + 1u] = s6.y; Bs[eb + 2304u + 2u] = s6.z; Bs[eb + 2304u + 3u] = s6.w;
-      Bs[eb + 3456u] = s7.x; Bs[eb + 3456u + 1u] = s7.y; Bs[eb + 3456u + 2u] = s7.z; Bs[eb + 3456u + 3u] = s7.w;
-    }
-    workgroupBarrier();
-    if (kt + 1u < nk) {
-      {
-        let k4 = (kt + 1u) * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
-        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
-        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
-        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
-        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
-        s4 = select(vec4<f16>(), w4[o4 + kc], v4 && kin);
-        s5 = select(vec4<f16>(), w4[o5 + kc], v5 && kin);
-        s6 = select(vec4<f16>(), w4[o6 + kc], v6 && kin);
-        s7 = select(vec4<f16>(), w4[o7 + kc], v7 && kin);
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-}
-
-@compute @workgroup_size(256)
-fn tg_t64x128_sg2x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 2304u;   // and B-tile row
-  let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 32u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 4u;
-  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 16u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
-  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
-  let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
-  let v2 = row0 + r0 + 32u < p.M; let o2 = min(row0 + r0 + 32u, p.M - 1u) * K4;
-  let v3 = row0 + r0 + 48u < p.M; let o3 = min(row0 + r0 + 48u, p.M - 1u) * K4;
-  let v4 = col0 + r0 + 0u < p.N; let o4 = min(col0 + r0 + 0u, p.N - 1u) * K4;
-  let v5 = col0 + r0 + 16u < p.N; let o5 = min(col0 + r0 + 16u, p.N - 1u) * K4;
-  let v6 = col0 + r0 + 32u < p.N; let o6 = min(col0 + r0 + 32u, p.N - 1u) * K4;
-  let v7 = col0 + r0 + 48u < p.N; let o7 = min(col0 + r0 + 48u, p.N - 1u) * K4;
-  let v8 = col0 + r0 + 64u < p.N; let o8 = min(col0 + r0 + 64u, p.N - 1u) * K4;
-  let v9 = col0 + r0 + 80u < p.N; let o9 = min(col0 + r0 + 80u, p.N - 1u) * K4;
-  let v10 = col0 + r0 + 96u < p.N; let o10 = min(col0 + r0 + 96u, p.N - 1u) * K4;
-  let v11 = col0 + r0 + 112u < p.N; let o11 = min(col0 + r0 + 112u, p.N - 1u) * K4;
-  var s0 = vec4<f16>();
-  var s1 = vec4<f16>();
-  var s2 = vec4<f16>();
-  var s3 = vec4<f16>();
-  var s4 = vec4<f16>();
-  var s5 = vec4<f16>();
-  var s6 = vec4<f16>();
-  var s7 = vec4<f16>();
-  var s8 = vec4<f16>();
-  var s9 = vec4<f16>();
-  var s10 = vec4<f16>();
-  var s11 = vec4<f16>();
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c01 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  var c11 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (KK + 63u) / 64u;
-  {
-    let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
-    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
-    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
-    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
-    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
-    s4 = select(vec4<f16>(), w4[o4 + kc], v4 && kin);
-    s5 = select(vec4<f16>(), w4[o5 + kc], v5 && kin);
-    s6 = select(vec4<f16>(), w4[o6 + kc], v6 && kin);
-    s7 = select(vec4<f16>(), w4[o7 + kc], v7 && kin);
-    s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
-    s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
-    s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
-    s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
-  }
-  for (var kt = k0; kt < nk; kt++) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let ea = ws; let eb = ws;
-      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
-      As[ea + 1152u] = s1.x; As[ea + 1152u + 1u] = s1.y; As[ea + 1152u + 2u] = s1.z; As[ea + 1152u + 3u] = s1.w;
-      As[ea + 2304u] = s2.x; As[ea + 2304u + 1u] = s2.y; As[ea + 2304u + 2u] = s2.z; As[ea + 2304u + 3u] = s2.w;
-      As[ea + 3456u] = s3.x; As[ea + 3456u + 1u] = s3.y; As[ea + 3456u + 2u] = s3.z; As[ea + 3456u + 3u] = s3.w;
-      Bs[eb] = s4.x; Bs[eb + 1u] = s4.y; Bs[eb + 2u] = s4.z; Bs[eb + 3u] = s4.w;
-      Bs[eb + 1152u] = s5.x; Bs[eb + 1152u + 1u] = s5.y; Bs[eb + 1152u + 2u] = s5.z; Bs[eb + 1152u + 3u] = s5.w;
-      Bs[eb + 2304u] = s6.x; Bs[eb + 2304u + 1u] = s6.y; Bs[eb + 2304u + 2u] = s6.z; Bs[eb + 2304u + 3u] = s6.w;
-      Bs[eb + 3456u] = s7.x; Bs[eb + 3456u + 1u] = s7.y; Bs[eb + 3456u + 2u] = s7.z; Bs[eb + 3456u + 3u] = s7.w;
-      Bs[eb + 4608u] = s8.x; Bs[eb + 4608u + 1u] = s8.y; Bs[eb + 4608u + 2u] = s8.z; Bs[eb + 4608u + 3u] = s8.w;
-      Bs[eb + 5760u] = s9.x; Bs[eb + 5760u + 1u] = s9.y; Bs[eb + 5760u + 2u] = s9.z; Bs[eb + 5760u + 3u] = s9.w;
-      Bs[eb + 6912u] = s10.x; Bs[eb + 6912u + 1u] = s10.y; Bs[eb + 6912u + 2u] = s10.z; Bs[eb + 6912u + 3u] = s10.w;
-      Bs[eb + 8064u] = s11.x; Bs[eb + 8064u + 1u] = s11.y; Bs[eb + 8064u + 2u] = s11.z; Bs[eb + 8064u + 3u] = s11.w;
-    }
-    workgroupBarrier();
-    if (kt + 1u < nk) {
-      {
-        let k4 = (kt + 1u) * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
-        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
-        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
-        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
-        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
-        s4 = select(vec4<f16>(), w4[o4 + kc], v4 && kin);
-        s5 = select(vec4<f16>(), w4[o5 + kc], v5 && kin);
-        s6 = select(vec4<f16>(), w4[o6 + kc], v6 && kin);
-        s7 = select(vec4<f16>(), w4[o7 + kc], v7 && kin);
-        s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
-        s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
-        s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
-        s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-}
-
-@compute @workgroup_size(256)
-fn tg_g64x64_sg2x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
-  let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 4u;
-  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 16u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
-  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
-  let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
-  let v2 = row0 + r0 + 32u < p.M; let o2 = min(row0 + r0 + 32u, p.M - 1u) * K4;
-  let v3 = row0 + r0 + 48u < p.M; let o3 = min(row0 + r0 + 48u, p.M - 1u) * K4;
-  let v4 = col0 + r0 + 0u < p.N; let o4 = min(col0 + r0 + 0u, p.N - 1u) * K4;
-  let v5 = col0 + r0 + 16u < p.N; let o5 = min(col0 + r0 + 16u, p.N - 1u) * K4;
-  let v6 = col0 + r0 + 32u < p.N; let o6 = min(col0 + r0 + 32u, p.N - 1u) * K4;
-  let v7 = col0 + r0 + 48u < p.N; let o7 = min(col0 + r0 + 48u, p.N - 1u) * K4;
-  let v8 = col0 + r0 + 0u < p.N; let o8 = min(col0 + r0 + 0u, p.N - 1u) * K4;
-  let v9 = col0 + r0 + 16u < p.N; let o9 = min(col0 + r0 + 16u, p.N - 1u) * K4;
-  let v10 = col0 + r0 + 32u < p.N; let o10 = min(col0 + r0 + 32u, p.N - 1u) * K4;
-  let v11 = col0 + r0 + 48u < p.N; let o11 = min(col0 + r0 + 48u, p.N - 1u) * K4;
-  var s0 = vec4<f16>();
-  var s1 = vec4<f16>();
-  var s2 = vec4<f16>();
-  var s3 = vec4<f16>();
-  var s4 = vec4<f16>();
-  var s5 = vec4<f16>();
-  var s6 = vec4<f16>();
-  var s7 = vec4<f16>();
-  var s8 = vec4<f16>();
-  var s9 = vec4<f16>();
-  var s10 = vec4<f16>();
-  var s11 = vec4<f16>();
-  var g00 = subgroup_matrix_result<f32, 16, 16>();
-  var u00 = subgroup_matrix_result<f32, 16, 16>();
-  var g10 = subgroup_matrix_result<f32, 16, 16>();
-  var u10 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (KK + 63u) / 64u;
-  {
-    let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
-    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
-    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
-    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
-    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
-    s4 = select(vec4<f16>(), wg4[o4 + kc], v4 && kin);
-    s5 = select(vec4<f16>(), wg4[o5 + kc], v5 && kin);
-    s6 = select(vec4<f16>(), wg4[o6 + kc], v6 && kin);
-    s7 = select(vec4<f16>(), wg4[o7 + kc], v7 && kin);
-    s8 = select(vec4<f16>(), wu4[o8 + kc], v8 && kin);
-    s9 = select(vec4<f16>(), wu4[o9 + kc], v9 && kin);
-    s10 = select(vec4<f16>(), wu4[o10 + kc], v10 && kin);
-    s11 = select(vec4<f16>(), wu4[o11 + kc], v11 && kin);
-  }
-  for (var kt = k0; kt < nk; kt++) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let ea = ws; let eb = ws;
-      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
-      As[ea + 1152u] = s1.x; As[ea + 1152u + 1u] = s1.y; As[ea + 1152u + 2u] = s1.z; As[ea + 1152u + 3u] = s1.w;
-      As[ea + 2304u] = s2.x; As[ea + 2304u + 1u] = s2.y; As[ea + 2304u + 2u] = s2.z; As[ea + 2304u + 3u] = s2.w;
-      As[ea + 3456u] = s3.x; As[ea + 3456u + 1u] = s3.y; As[ea + 3456u + 2u] = s3.z; As[ea + 3456u + 3u] = s3.w;
-      Bs[eb] = s4.x; Bs[eb + 1u] = s4.y; Bs[eb + 2u] = s4.z; Bs[eb + 3u] = s4.w;
-      Bs[eb + 1152u] = s5.x; Bs[eb + 1152u + 1u] = s5.y; Bs[eb + 1152u + 2u] = s5.z; Bs[eb + 1152u + 3u] = s5.w;
-      Bs[eb + 2304u] = s6.x; Bs[eb + 2304u + 1u] = s6.y; Bs[eb + 2304u + 2u] = s6.z; Bs[eb + 2304u + 3u] = s6.w;
-      Bs[eb + 3456u] = s7.x; Bs[eb + 3456u + 1u] = s7.y; Bs[eb + 3456u + 2u] = s7.z; Bs[eb + 3456u + 3u] = s7.w;
-      Bs[eb + 4608u] = s8.x; Bs[eb + 4608u + 1u] = s8.y; Bs[eb + 4608u + 2u] = s8.z; Bs[eb + 4608u + 3u] = s8.w;
-      Bs[eb + 5760u] = s9.x; Bs[eb + 5760u + 1u] = s9.y; Bs[eb + 5760u + 2u] = s9.z; Bs[eb + 5760u + 3u] = s9.w;
-      Bs[eb + 6912u] = s10.x; Bs[eb + 6912u + 1u] = s10.y; Bs[eb + 6912u + 2u] = s10.z; Bs[eb + 6912u + 3u] = s10.w;
-      Bs[eb + 8064u] = s11.x; Bs[eb + 8064u + 1u] = s11.y; Bs[eb + 8064u + 2u] = s11.z; Bs[eb + 8064u + 3u] = s11.w;
-    }
-    workgroupBarrier();
-    if (kt + 1u < nk) {
-      {
-        let k4 = (kt + 1u) * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
-        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
-        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
-        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
-        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
-        s4 = select(vec4<f16>(), wg4[o4 + kc], v4 && kin);
-        s5 = select(vec4<f16>(), wg4[o5 + kc], v5 && kin);
-        s6 = select(vec4<f16>(), wg4[o6 + kc], v6 && kin);
-        s7 = select(vec4<f16>(), wg4[o7 + kc], v7 && kin);
-        s8 = select(vec4<f16>(), wu4[o8 + kc], v8 && kin);
-        s9 = select(vec4<f16>(), wu4[o9 + kc], v9 && kin);
-        s10 = select(vec4<f16>(), wu4[o10 + kc], v10 && kin);
-        s11 = select(vec4<f16>(), wu4[o11 + kc], v11 && kin);
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4608u, 72u);
-      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
-      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
-      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
-      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4624u, 72u);
-      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
-      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
-      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
-      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4640u, 72u);
-      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
-      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
-      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
-      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 4656u, 72u);
-      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
-      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
-      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
-      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
-    }
-  }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-}
-
-@compute @workgroup_size(128)
-fn tg_t64x64_sg2x2_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 2u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2304u;   // and B-tile row
-  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 8u;
-  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
-  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
-  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
-  var s0 = vec4<u32>();
-  var s1 = vec4<u32>();
-  var s2 = vec4<u32>();
-  var s3 = vec4<u32>();
-  var s4 = vec4<u32>();
-  var s5 = vec4<u32>();
-  var s6 = vec4<u32>();
-  var s7 = vec4<u32>();
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c01 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  var c11 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
-  let k0 = 0u; let nk = (KK + 63u) / 64u;
-  {
-    let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
-    let kw = select(wblk_chunk(k4), 0u, WFIX);
-    s0 = x8[xb + kx];
-    s1 = x8[xb + 16u * K4 + kx];
-    s2 = x8[xb + 32u * K4 + kx];
-    s3 = x8[xb + 48u * K4 + kx];
-    s4 = w8[wb + kw];
-    s5 = w8[wb + 16u * WR + kw];
-    s6 = w8[wb + 32u * WR + kw];
-    s7 = w8[wb + 48u * WR + kw];
-  }
-  for (var kt = k0; kt < nk; kt++) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-      let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
-      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
-      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
-      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
-      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
-      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
-      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
-      let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
-      let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
-    }
-    workgroupBarrier();
-    if (kt + 1u < nk) {
-      {
-        let k4 = (kt + 1u) * 8u;
-        let kx = select(k4, 0u, XFIX);
-        let kw = select(wblk_chunk(k4), 0u, WFIX);
-        s0 = x8[xb + kx];
-        s1 = x8[xb + 16u * K4 + kx];
-        s2 = x8[xb + 32u * K4 + kx];
-        s3 = x8[xb + 48u * K4 + kx];
-        s4 = w8[wb + kw];
-        s5 = w8[wb + 16u * WR + kw];
-        s6 = w8[wb + 32u * WR + kw];
-        s7 = w8[wb + 48u * WR + kw];
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-}
-
-@compute @workgroup_size(128)
-fn tg_t64x128_sg2x2_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 2u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 4608u;   // and B-tile row
-  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 64u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 8u;
-  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
-  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
-  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
-  var s0 = vec4<u32>();
-  var s1 = vec4<u32>();
-  var s2 = vec4<u32>();
-  var s3 = vec4<u32>();
-  var s4 = vec4<u32>();
-  var s5 = vec4<u32>();
-  var s6 = vec4<u32>();
-  var s7 = vec4<u32>();
-  var s8 = vec4<u32>();
-  var s9 = vec4<u32>();
-  var s10 = vec4<u32>();
-  var s11 = vec4<u32>();
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c01 = subgroup_matrix_result<f32, 16, 16>();
-  var c02 = subgroup_matrix_result<f32, 16, 16>();
-  var c03 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  var c11 = subgroup_matrix_result<f32, 16, 16>();
-  var c12 = subgroup_matrix_result<f32, 16, 16>();
-  var c13 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
-  let k0 = 0u; let nk = (KK + 63u) / 64u;
-  {
-    let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
-    let kw = select(wblk_chunk(k4), 0u, WFIX);
-    s0 = x8[xb + kx];
-    s1 = x8[xb + 16u * K4 + kx];
-    s2 = x8[xb + 32u * K4 + kx];
-    s3 = x8[xb + 48u * K4 + kx];
-    s4 = w8[wb + kw];
-    s5 = w8[wb + 16u * WR + kw];
-    s6 = w8[wb + 32u * WR + kw];
-    s7 = w8[wb + 48u * WR + kw];
-    s8 = w8[wb + 64u * WR + kw];
-    s9 = w8[wb + 80u * WR + kw];
-    s10 = w8[wb + 96u * WR + kw];
-    s11 = w8[wb + 112u * WR + kw];
-  }
-  for (var kt = k0; kt < nk; kt++) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-      let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
-      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
-      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
-      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
-      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
-      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
-      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
-      let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
-      let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
-      let lo8 = (select(s8.xy, s8.zw, alt) ^ vec2(zz)); let hi8 = (select(s8.zw, s8.xy, alt) ^ vec2(zz));
-      let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 4608u + pa] = h8_0.x; Bs[eb + 4608u + pa + 1u] = h8_0.y; Bs[eb + 4608u + pa + 2u] = h8_1.x; Bs[eb + 4608u + pa + 3u] = h8_1.y; Bs[eb + 4608u + pb] = h8_2.x; Bs[eb + 4608u + pb + 1u] = h8_2.y; Bs[eb + 4608u + pb + 2u] = h8_3.x; Bs[eb + 4608u + pb + 3u] = h8_3.y;
-      let lo9 = (select(s9.xy, s9.zw, alt) ^ vec2(zz)); let hi9 = (select(s9.zw, s9.xy, alt) ^ vec2(zz));
-      let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 5760u + pa] = h9_0.x; Bs[eb + 5760u + pa + 1u] = h9_0.y; Bs[eb + 5760u + pa + 2u] = h9_1.x; Bs[eb + 5760u + pa + 3u] = h9_1.y; Bs[eb + 5760u + pb] = h9_2.x; Bs[eb + 5760u + pb + 1u] = h9_2.y; Bs[eb + 5760u + pb + 2u] = h9_3.x; Bs[eb + 5760u + pb + 3u] = h9_3.y;
-      let lo10 = (select(s10.xy, s10.zw, alt) ^ vec2(zz)); let hi10 = (select(s10.zw, s10.xy, alt) ^ vec2(zz));
-      let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      Bs[eb + 6912u + pa] = h10_0.x; Bs[eb + 6912u + pa + 1u] = h10_0.y; Bs[eb + 6912u + pa + 2u] = h10_1.x; Bs[eb + 6912u + pa + 3u] = h10_1.y; Bs[eb + 6912u + pb] = h10_2.x; Bs[eb + 6912u + pb + 1u] = h10_2.y; Bs[eb + 6912u + pb + 2u] = h10_3.x; Bs[eb + 6912u + pb + 3u] = h10_3.y;
-      let lo11 = (select(s11.xy, s11.zw, alt) ^ vec2(zz)); let hi11 = (select(s11.zw, s11.xy, alt) ^ vec2(zz));
-      let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      Bs[eb + 8064u + pa] = h11_0.x; Bs[eb + 8064u + pa + 1u] = h11_0.y; Bs[eb + 8064u + pa + 2u] = h11_1.x; Bs[eb + 8064u + pa + 3u] = h11_1.y; Bs[eb + 8064u + pb] = h11_2.x; Bs[eb + 8064u + pb + 1u] = h11_2.y; Bs[eb + 8064u + pb + 2u] = h11_3.x; Bs[eb + 8064u + pb + 3u] = h11_3.y;
-    }
-    workgroupBarrier();
-    if (kt + 1u < nk) {
-      {
-        let k4 = (kt + 1u) * 8u;
-        let kx = select(k4, 0u, XFIX);
-        let kw = select(wblk_chunk(k4), 0u, WFIX);
-        s0 = x8[xb + kx];
-        s1 = x8[xb + 16u * K4 + kx];
-        s2 = x8[xb + 32u * K4 + kx];
-        s3 = x8[xb + 48u * K4 + kx];
-        s4 = w8[wb + kw];
-        s5 = w8[wb + 16u * WR + kw];
-        s6 = w8[wb + 32u * WR + kw];
-        s7 = w8[wb + 48u * WR + kw];
-        s8 = w8[wb + 64u * WR + kw];
-        s9 = w8[wb + 80u * WR + kw];
-        s10 = w8[wb + 96u * WR + kw];
-        s11 = w8[wb + 112u * WR + kw];
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 2304u, 72u);
-      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 3456u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
-      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
-      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 2320u, 72u);
-      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 3472u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
-      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
-      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
-      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 2336u, 72u);
-      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 3488u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
-      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
-      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
-      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 2352u, 72u);
-      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 3504u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
-      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
-      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-}
-
-@compute @workgroup_size(64)
-fn tg_t64x64_sg1x2_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 2u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2304u;   // and B-tile row
-  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 32u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 8u;
-  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 8 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
-  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
-  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
-  var s0 = vec4<u32>();
-  var s1 = vec4<u32>();
-  var s2 = vec4<u32>();
-  var s3 = vec4<u32>();
-  var s4 = vec4<u32>();
-  var s5 = vec4<u32>();
-  var s6 = vec4<u32>();
-  var s7 = vec4<u32>();
-  var s8 = vec4<u32>();
-  var s9 = vec4<u32>();
-  var s10 = vec4<u32>();
-  var s11 = vec4<u32>();
-  var s12 = vec4<u32>();
-  var s13 = vec4<u32>();
-  var s14 = vec4<u32>();
-  var s15 = vec4<u32>();
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c01 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  var c11 = subgroup_matrix_result<f32, 16, 16>();
-  var c20 = subgroup_matrix_result<f32, 16, 16>();
-  var c21 = subgroup_matrix_result<f32, 16, 16>();
-  var c30 = subgroup_matrix_result<f32, 16, 16>();
-  var c31 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
-  let k0 = 0u; let nk = (KK + 63u) / 64u;
-  {
-    let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
-    let kw = select(wblk_chunk(k4), 0u, WFIX);
-    s0 = x8[xb + kx];
-    s1 = x8[xb + 8u * K4 + kx];
-    s2 = x8[xb + 16u * K4 + kx];
-    s3 = x8[xb + 24u * K4 + kx];
-    s4 = x8[xb + 32u * K4 + kx];
-    s5 = x8[xb + 40u * K4 + kx];
-    s6 = x8[xb + 48u * K4 + kx];
-    s7 = x8[xb + 56u * K4 + kx];
-    s8 = w8[wb + kw];
-    s9 = w8[wb + 8u * WR + kw];
-    s10 = w8[wb + 16u * WR + kw];
-    s11 = w8[wb + 24u * WR + kw];
-    s12 = w8[wb + 32u * WR + kw];
-    s13 = w8[wb + 40u * WR + kw];
-    s14 = w8[wb + 48u * WR + kw];
-    s15 = w8[wb + 56u * WR + kw];
-  }
-  for (var kt = k0; kt < nk; kt++) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-      let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
-      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
-      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 576u + pa] = h1_0.x; As[ea + 576u + pa + 1u] = h1_0.y; As[ea + 576u + pa + 2u] = h1_1.x; As[ea + 576u + pa + 3u] = h1_1.y; As[ea + 576u + pb] = h1_2.x; As[ea + 576u + pb + 1u] = h1_2.y; As[ea + 576u + pb + 2u] = h1_3.x; As[ea + 576u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
-      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 1152u + pa] = h2_0.x; As[ea + 1152u + pa + 1u] = h2_0.y; As[ea + 1152u + pa + 2u] = h2_1.x; As[ea + 1152u + pa + 3u] = h2_1.y; As[ea + 1152u + pb] = h2_2.x; As[ea + 1152u + pb + 1u] = h2_2.y; As[ea + 1152u + pb + 2u] = h2_3.x; As[ea + 1152u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
-      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 1728u + pa] = h3_0.x; As[ea + 1728u + pa + 1u] = h3_0.y; As[ea + 1728u + pa + 2u] = h3_1.x; As[ea + 1728u + pa + 3u] = h3_1.y; As[ea + 1728u + pb] = h3_2.x; As[ea + 1728u + pb + 1u] = h3_2.y; As[ea + 1728u + pb + 2u] = h3_3.x; As[ea + 1728u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
-      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      As[ea + 2304u + pa] = h4_0.x; As[ea + 2304u + pa + 1u] = h4_0.y; As[ea + 2304u + pa + 2u] = h4_1.x; As[ea + 2304u + pa + 3u] = h4_1.y; As[ea + 2304u + pb] = h4_2.x; As[ea + 2304u + pb + 1u] = h4_2.y; As[ea + 2304u + pb + 2u] = h4_3.x; As[ea + 2304u + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
-      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      As[ea + 2880u + pa] = h5_0.x; As[ea + 2880u + pa + 1u] = h5_0.y; As[ea + 2880u + pa + 2u] = h5_1.x; As[ea + 2880u + pa + 3u] = h5_1.y; As[ea + 2880u + pb] = h5_2.x; As[ea + 2880u + pb + 1u] = h5_2.y; As[ea + 2880u + pb + 2u] = h5_3.x; As[ea + 2880u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
-      let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      As[ea + 3456u + pa] = h6_0.x; As[ea + 3456u + pa + 1u] = h6_0.y; As[ea + 3456u + pa + 2u] = h6_1.x; As[ea + 3456u + pa + 3u] = h6_1.y; As[ea + 3456u + pb] = h6_2.x; As[ea + 3456u + pb + 1u] = h6_2.y; As[ea + 3456u + pb + 2u] = h6_3.x; As[ea + 3456u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
-      let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      As[ea + 4032u + pa] = h7_0.x; As[ea + 4032u + pa + 1u] = h7_0.y; As[ea + 4032u + pa + 2u] = h7_1.x; As[ea + 4032u + pa + 3u] = h7_1.y; As[ea + 4032u + pb] = h7_2.x; As[ea + 4032u + pb + 1u] = h7_2.y; As[ea + 4032u + pb + 2u] = h7_3.x; As[ea + 4032u + pb + 3u] = h7_3.y;
-      let lo8 = (select(s8.xy, s8.zw, alt) ^ vec2(zz)); let hi8 = (select(s8.zw, s8.xy, alt) ^ vec2(zz));
-      let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + pa] = h8_0.x; Bs[eb + pa + 1u] = h8_0.y; Bs[eb + pa + 2u] = h8_1.x; Bs[eb + pa + 3u] = h8_1.y; Bs[eb + pb] = h8_2.x; Bs[eb + pb + 1u] = h8_2.y; Bs[eb + pb + 2u] = h8_3.x; Bs[eb + pb + 3u] = h8_3.y;
-      let lo9 = (select(s9.xy, s9.zw, alt) ^ vec2(zz)); let hi9 = (select(s9.zw, s9.xy, alt) ^ vec2(zz));
-      let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 576u + pa] = h9_0.x; Bs[eb + 576u + pa + 1u] = h9_0.y; Bs[eb + 576u + pa + 2u] = h9_1.x; Bs[eb + 576u + pa + 3u] = h9_1.y; Bs[eb + 576u + pb] = h9_2.x; Bs[eb + 576u + pb + 1u] = h9_2.y; Bs[eb + 576u + pb + 2u] = h9_3.x; Bs[eb + 576u + pb + 3u] = h9_3.y;
-      let lo10 = (select(s10.xy, s10.zw, alt) ^ vec2(zz)); let hi10 = (select(s10.zw, s10.xy, alt) ^ vec2(zz));
-      let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      Bs[eb + 1152u + pa] = h10_0.x; Bs[eb + 1152u + pa + 1u] = h10_0.y; Bs[eb + 1152u + pa + 2u] = h10_1.x; Bs[eb + 1152u + pa + 3u] = h10_1.y; Bs[eb + 1152u + pb] = h10_2.x; Bs[eb + 1152u + pb + 1u] = h10_2.y; Bs[eb + 1152u + pb + 2u] = h10_3.x; Bs[eb + 1152u + pb + 3u] = h10_3.y;
-      let lo11 = (select(s11.xy, s11.zw, alt) ^ vec2(zz)); let hi11 = (select(s11.zw, s11.xy, alt) ^ vec2(zz));
-      let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      Bs[eb + 1728u + pa] = h11_0.x; Bs[eb + 1728u + pa + 1u] = h11_0.y; Bs[eb + 1728u + pa + 2u] = h11_1.x; Bs[eb + 1728u + pa + 3u] = h11_1.y; Bs[eb + 1728u + pb] = h11_2.x; Bs[eb + 1728u + pb + 1u] = h11_2.y; Bs[eb + 1728u + pb + 2u] = h11_3.x; Bs[eb + 1728u + pb + 3u] = h11_3.y;
-      let lo12 = (select(s12.xy, s12.zw, alt) ^ vec2(zz)); let hi12 = (select(s12.zw, s12.xy, alt) ^ vec2(zz));
-      let h12_0 = bitcast<vec2<f16>>(lo12.x); let h12_1 = bitcast<vec2<f16>>(lo12.y); let h12_2 = bitcast<vec2<f16>>(hi12.x); let h12_3 = bitcast<vec2<f16>>(hi12.y);
-      Bs[eb + 2304u + pa] = h12_0.x; Bs[eb + 2304u + pa + 1u] = h12_0.y; Bs[eb + 2304u + pa + 2u] = h12_1.x; Bs[eb + 2304u + pa + 3u] = h12_1.y; Bs[eb + 2304u + pb] = h12_2.x; Bs[eb + 2304u + pb + 1u] = h12_2.y; Bs[eb + 2304u + pb + 2u] = h12_3.x; Bs[eb + 2304u + pb + 3u] = h12_3.y;
-      let lo13 = (select(s13.xy, s13.zw, alt) ^ vec2(zz)); let hi13 = (select(s13.zw, s13.xy, alt) ^ vec2(zz));
-      let h13_0 = bitcast<vec2<f16>>(lo13.x); let h13_1 = bitcast<vec2<f16>>(lo13.y); let h13_2 = bitcast<vec2<f16>>(hi13.x); let h13_3 = bitcast<vec2<f16>>(hi13.y);
-      Bs[eb + 2880u + pa] = h13_0.x; Bs[eb + 2880u + pa + 1u] = h13_0.y; Bs[eb + 2880u + pa + 2u] = h13_1.x; Bs[eb + 2880u + pa + 3u] = h13_1.y; Bs[eb + 2880u + pb] = h13_2.x; Bs[eb + 2880u + pb + 1u] = h13_2.y; Bs[eb + 2880u + pb + 2u] = h13_3.x; Bs[eb + 2880u + pb + 3u] = h13_3.y;
-      let lo14 = (select(s14.xy, s14.zw, alt) ^ vec2(zz)); let hi14 = (select(s14.zw, s14.xy, alt) ^ vec2(zz));
-      let h14_0 = bitcast<vec2<f16>>(lo14.x); let h14_1 = bitcast<vec2<f16>>(lo14.y); let h14_2 = bitcast<vec2<f16>>(hi14.x); let h14_3 = bitcast<vec2<f16>>(hi14.y);
-      Bs[eb + 3456u + pa] = h14_0.x; Bs[eb + 3456u + pa + 1u] = h14_0.y; Bs[eb + 3456u + pa + 2u] = h14_1.x; Bs[eb + 3456u + pa + 3u] = h14_1.y; Bs[eb + 3456u + pb] = h14_2.x; Bs[eb + 3456u + pb + 1u] = h14_2.y; Bs[eb + 3456u + pb + 2u] = h14_3.x; Bs[eb + 3456u + pb + 3u] = h14_3.y;
-      let lo15 = (select(s15.xy, s15.zw, alt) ^ vec2(zz)); let hi15 = (select(s15.zw, s15.xy, alt) ^ vec2(zz));
-      let h15_0 = bitcast<vec2<f16>>(lo15.x); let h15_1 = bitcast<vec2<f16>>(lo15.y); let h15_2 = bitcast<vec2<f16>>(hi15.x); let h15_3 = bitcast<vec2<f16>>(hi15.y);
-      Bs[eb + 4032u + pa] = h15_0.x; Bs[eb + 4032u + pa + 1u] = h15_0.y; Bs[eb + 4032u + pa + 2u] = h15_1.x; Bs[eb + 4032u + pa + 3u] = h15_1.y; Bs[eb + 4032u + pb] = h15_2.x; Bs[eb + 4032u + pb + 1u] = h15_2.y; Bs[eb + 4032u + pb + 2u] = h15_3.x; Bs[eb + 4032u + pb + 3u] = h15_3.y;
-    }
-    workgroupBarrier();
-    if (kt + 1u < nk) {
-      {
-        let k4 = (kt + 1u) * 8u;
-        let kx = select(k4, 0u, XFIX);
-        let kw = select(wblk_chunk(k4), 0u, WFIX);
-        s0 = x8[xb + kx];
-        s1 = x8[xb + 8u * K4 + kx];
-        s2 = x8[xb + 16u * K4 + kx];
-        s3 = x8[xb + 24u * K4 + kx];
-        s4 = x8[xb + 32u * K4 + kx];
-        s5 = x8[xb + 40u * K4 + kx];
-        s6 = x8[xb + 48u * K4 + kx];
-        s7 = x8[xb + 56u * K4 + kx];
-        s8 = w8[wb + kw];
-        s9 = w8[wb + 8u * WR + kw];
-        s10 = w8[wb + 16u * WR + kw];
-        s11 = w8[wb + 24u * WR + kw];
-        s12 = w8[wb + 32u * WR + kw];
-        s13 = w8[wb + 40u * WR + kw];
-        s14 = w8[wb + 48u * WR + kw];
-        s15 = w8[wb + 56u * WR + kw];
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2304u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3456u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2320u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3472u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2336u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3488u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2352u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3504u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-}
-
-@compute @workgroup_size(128)
-fn tg_t64x128_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 2304u;   // and B-tile row
-  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 8u;
-  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
-  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
-  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
-  var s0 = vec4<u32>();
-  var s1 = vec4<u32>();
-  var s2 = vec4<u32>();
-  var s3 = vec4<u32>();
-  var s4 = vec4<u32>();
-  var s5 = vec4<u32>();
-  var s6 = vec4<u32>();
-  var s7 = vec4<u32>();
-  var s8 = vec4<u32>();
-  var s9 = vec4<u32>();
-  var s10 = vec4<u32>();
-  var s11 = vec4<u32>();
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c01 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  var c11 = subgroup_matrix_result<f32, 16, 16>();
-  var c20 = subgroup_matrix_result<f32, 16, 16>();
-  var c21 = subgroup_matrix_result<f32, 16, 16>();
-  var c30 = subgroup_matrix_result<f32, 16, 16>();
-  var c31 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
-  let k0 = 0u; let nk = (KK + 63u) / 64u;
-  {
-    let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
-    let kw = select(wblk_chunk(k4), 0u, WFIX);
-    s0 = x8[xb + kx];
-    s1 = x8[xb + 16u * K4 + kx];
-    s2 = x8[xb + 32u * K4 + kx];
-    s3 = x8[xb + 48u * K4 + kx];
-    s4 = w8[wb + kw];
-    s5 = w8[wb + 16u * WR + kw];
-    s6 = w8[wb + 32u * WR + kw];
-    s7 = w8[wb + 48u * WR + kw];
-    s8 = w8[wb + 64u * WR + kw];
-    s9 = w8[wb + 80u * WR + kw];
-    s10 = w8[wb + 96u * WR + kw];
-    s11 = w8[wb + 112u * WR + kw];
-  }
-  for (var kt = k0; kt < nk; kt++) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-      let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
-      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
-      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
-      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
-      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
-      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
-      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
-      let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
-      let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
-      let lo8 = (select(s8.xy, s8.zw, alt) ^ vec2(zz)); let hi8 = (select(s8.zw, s8.xy, alt) ^ vec2(zz));
-      let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 4608u + pa] = h8_0.x; Bs[eb + 4608u + pa + 1u] = h8_0.y; Bs[eb + 4608u + pa + 2u] = h8_1.x; Bs[eb + 4608u + pa + 3u] = h8_1.y; Bs[eb + 4608u + pb] = h8_2.x; Bs[eb + 4608u + pb + 1u] = h8_2.y; Bs[eb + 4608u + pb + 2u] = h8_3.x; Bs[eb + 4608u + pb + 3u] = h8_3.y;
-      let lo9 = (select(s9.xy, s9.zw, alt) ^ vec2(zz)); let hi9 = (select(s9.zw, s9.xy, alt) ^ vec2(zz));
-      let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 5760u + pa] = h9_0.x; Bs[eb + 5760u + pa + 1u] = h9_0.y; Bs[eb + 5760u + pa + 2u] = h9_1.x; Bs[eb + 5760u + pa + 3u] = h9_1.y; Bs[eb + 5760u + pb] = h9_2.x; Bs[eb + 5760u + pb + 1u] = h9_2.y; Bs[eb + 5760u + pb + 2u] = h9_3.x; Bs[eb + 5760u + pb + 3u] = h9_3.y;
-      let lo10 = (select(s10.xy, s10.zw, alt) ^ vec2(zz)); let hi10 = (select(s10.zw, s10.xy, alt) ^ vec2(zz));
-      let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      Bs[eb + 6912u + pa] = h10_0.x; Bs[eb + 6912u + pa + 1u] = h10_0.y; Bs[eb + 6912u + pa + 2u] = h10_1.x; Bs[eb + 6912u + pa + 3u] = h10_1.y; Bs[eb + 6912u + pb] = h10_2.x; Bs[eb + 6912u + pb + 1u] = h10_2.y; Bs[eb + 6912u + pb + 2u] = h10_3.x; Bs[eb + 6912u + pb + 3u] = h10_3.y;
-      let lo11 = (select(s11.xy, s11.zw, alt) ^ vec2(zz)); let hi11 = (select(s11.zw, s11.xy, alt) ^ vec2(zz));
-      let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      Bs[eb + 8064u + pa] = h11_0.x; Bs[eb + 8064u + pa + 1u] = h11_0.y; Bs[eb + 8064u + pa + 2u] = h11_1.x; Bs[eb + 8064u + pa + 3u] = h11_1.y; Bs[eb + 8064u + pb] = h11_2.x; Bs[eb + 8064u + pb + 1u] = h11_2.y; Bs[eb + 8064u + pb + 2u] = h11_3.x; Bs[eb + 8064u + pb + 3u] = h11_3.y;
-    }
-    workgroupBarrier();
-    if (kt + 1u < nk) {
-      {
-        let k4 = (kt + 1u) * 8u;
-        let kx = select(k4, 0u, XFIX);
-        let kw = select(wblk_chunk(k4), 0u, WFIX);
-        s0 = x8[xb + kx];
-        s1 = x8[xb + 16u * K4 + kx];
-        s2 = x8[xb + 32u * K4 + kx];
-        s3 = x8[xb + 48u * K4 + kx];
-        s4 = w8[wb + kw];
-        s5 = w8[wb + 16u * WR + kw];
-        s6 = w8[wb + 32u * WR + kw];
-        s7 = w8[wb + 48u * WR + kw];
-        s8 = w8[wb + 64u * WR + kw];
-        s9 = w8[wb + 80u * WR + kw];
-        s10 = w8[wb + 96u * WR + kw];
-        s11 = w8[wb + 112u * WR + kw];
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2304u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3456u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2320u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3472u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2336u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3488u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2352u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3504u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-}
-
-@compute @workgroup_size(128)
-fn tg_t64x64_sg2x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 2u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2304u;   // and B-tile row
-  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 4u;
-  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 16u;   // its first staged row; then every 8 rows
-  let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
-  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
-  let v1 = row0 + r0 + 8u < p.M; let o1 = min(row0 + r0 + 8u, p.M - 1u) * K4;
-  let v2 = row0 + r0 + 16u < p.M; let o2 = min(row0 + r0 + 16u, p.M - 1u) * K4;
-  let v3 = row0 + r0 + 24u < p.M; let o3 = min(row0 + r0 + 24u, p.M - 1u) * K4;
-  let v4 = row0 + r0 + 32u < p.M; let o4 = min(row0 + r0 + 32u, p.M - 1u) * K4;
-  let v5 = row0 + r0 + 40u < p.M; let o5 = min(row0 + r0 + 40u, p.M - 1u) * K4;
-  let v6 = row0 + r0 + 48u < p.M; let o6 = min(row0 + r0 + 48u, p.M - 1u) * K4;
-  let v7 = row0 + r0 + 56u < p.M; let o7 = min(row0 + r0 + 56u, p.M - 1u) * K4;
-  let v8 = col0 + r0 + 0u < p.N; let o8 = min(col0 + r0 + 0u, p.N - 1u) * K4;
-  let v9 = col0 + r0 + 8u < p.N; let o9 = min(col0 + r0 + 8u, p.N - 1u) * K4;
-  let v10 = col0 + r0 + 16u < p.N; let o10 = min(col0 + r0 + 16u, p.N - 1u) * K4;
-  let v11 = col0 + r0 + 24u < p.N; let o11 = min(col0 + r0 + 24u, p.N - 1u) * K4;
-  let v12 = col0 + r0 + 32u < p.N; let o12 = min(col0 + r0 + 32u, p.N - 1u) * K4;
-  let v13 = col0 + r0 + 40u < p.N; let o13 = min(col0 + r0 + 40u, p.N - 1u) * K4;
-  let v14 = col0 + r0 + 48u < p.N; let o14 = min(col0 + r0 + 48u, p.N - 1u) * K4;
-  let v15 = col0 + r0 + 56u < p.N; let o15 = min(col0 + r0 + 56u, p.N - 1u) * K4;
-  var s0 = vec4<f16>();
-  var s1 = vec4<f16>();
-  var s2 = vec4<f16>();
-  var s3 = vec4<f16>();
-  var s4 = vec4<f16>();
-  var s5 = vec4<f16>();
-  var s6 = vec4<f16>();
-  var s7 = vec4<f16>();
-  var s8 = vec4<f16>();
-  var s9 = vec4<f16>();
-  var s10 = vec4<f16>();
-  var s11 = vec4<f16>();
-  var s12 = vec4<f16>();
-  var s13 = vec4<f16>();
-  var s14 = vec4<f16>();
-  var s15 = vec4<f16>();
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c01 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  var c11 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (KK + 63u) / 64u;
-  {
-    let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
-    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
-    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
-    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
-    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
-    s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
-    s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
-    s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
-    s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
-    s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
-    s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
-    s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
-    s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
-    s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
-    s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
-    s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
-    s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
-  }
-  for (var kt = k0; kt < nk; kt++) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let ea = ws; let eb = ws;
-      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
-      As[ea + 576u] = s1.x; As[ea + 576u + 1u] = s1.y; As[ea + 576u + 2u] = s1.z; As[ea + 576u + 3u] = s1.w;
-      As[ea + 1152u] = s2.x; As[ea + 1152u + 1u] = s2.y; As[ea + 1152u + 2u] = s2.z; As[ea + 1152u + 3u] = s2.w;
-      As[ea + 1728u] = s3.x; As[ea + 1728u + 1u] = s3.y; As[ea + 1728u + 2u] = s3.z; As[ea + 1728u + 3u] = s3.w;
-      As[ea + 2304u] = s4.x; As[ea + 2304u + 1u] = s4.y; As[ea + 2304u + 2u] = s4.z; As[ea + 2304u + 3u] = s4.w;
-      As[ea + 2880u] = s5.x; As[ea + 2880u + 1u] = s5.y; As[ea + 2880u + 2u] = s5.z; As[ea + 2880u + 3u] = s5.w;
-      As[ea + 3456u] = s6.x; As[ea + 3456u + 1u] = s6.y; As[ea + 3456u + 2u] = s6.z; As[ea + 3456u + 3u] = s6.w;
-      As[ea + 4032u] = s7.x; As[ea + 4032u + 1u] = s7.y; As[ea + 4032u + 2u] = s7.z; As[ea + 4032u + 3u] = s7.w;
-      Bs[eb] = s8.x; Bs[eb + 1u] = s8.y; Bs[eb + 2u] = s8.z; Bs[eb + 3u] = s8.w;
-      Bs[eb + 576u] = s9.x; Bs[eb + 576u + 1u] = s9.y; Bs[eb + 576u + 2u] = s9.z; Bs[eb + 576u + 3u] = s9.w;
-      Bs[eb + 1152u] = s10.x; Bs[eb + 1152u + 1u] = s10.y; Bs[eb + 1152u + 2u] = s10.z; Bs[eb + 1152u + 3u] = s10.w;
-      Bs[eb + 1728u] = s11.x; Bs[eb + 1728u + 1u] = s11.y; Bs[eb + 1728u + 2u] = s11.z; Bs[eb + 1728u + 3u] = s11.w;
-      Bs[eb + 2304u] = s12.x; Bs[eb + 2304u + 1u] = s12.y; Bs[eb + 2304u + 2u] = s12.z; Bs[eb + 2304u + 3u] = s12.w;
-      Bs[eb + 2880u] = s13.x; Bs[eb + 2880u + 1u] = s13.y; Bs[eb + 2880u + 2u] = s13.z; Bs[eb + 2880u + 3u] = s13.w;
-      Bs[eb + 3456u] = s14.x; Bs[eb + 3456u + 1u] = s14.y; Bs[eb + 3456u + 2u] = s14.z; Bs[eb + 3456u + 3u] = s14.w;
-      Bs[eb + 4032u] = s15.x; Bs[eb + 4032u + 1u] = s15.y; Bs[eb + 4032u + 2u] = s15.z; Bs[eb + 4032u + 3u] = s15.w;
-    }
-    workgroupBarrier();
-    if (kt + 1u < nk) {
-      {
-        let k4 = (kt + 1u) * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
-        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
-        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
-        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
-        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
-        s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
-        s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
-        s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
-        s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
-        s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
-        s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
-        s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
-        s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
-        s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
-        s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
-        s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
-        s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-}
-
-@compute @workgroup_size(128)
-fn tg_t64x128_sg2x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 2u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 4608u;   // and B-tile row
-  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 64u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 4u;
-  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 16u;   // its first staged row; then every 8 rows
-  let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
-  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
-  let v1 = row0 + r0 + 8u < p.M; let o1 = min(row0 + r0 + 8u, p.M - 1u) * K4;
-  let v2 = row0 + r0 + 16u < p.M; let o2 = min(row0 + r0 + 16u, p.M - 1u) * K4;
-  let v3 = row0 + r0 + 24u < p.M; let o3 = min(row0 + r0 + 24u, p.M - 1u) * K4;
-  let v4 = row0 + r0 + 32u < p.M; let o4 = min(row0 + r0 + 32u, p.M - 1u) * K4;
-  let v5 = row0 + r0 + 40u < p.M; let o5 = min(row0 + r0 + 40u, p.M - 1u) * K4;
-  let v6 = row0 + r0 + 48u < p.M; let o6 = min(row0 + r0 + 48u, p.M - 1u) * K4;
-  let v7 = row0 + r0 + 56u < p.M; let o7 = min(row0 + r0 + 56u, p.M - 1u) * K4;
-  let v8 = col0 + r0 + 0u < p.N; let o8 = min(col0 + r0 + 0u, p.N - 1u) * K4;
-  let v9 = col0 + r0 + 8u < p.N; let o9 = min(col0 + r0 + 8u, p.N - 1u) * K4;
-  let v10 = col0 + r0 + 16u < p.N; let o10 = min(col0 + r0 + 16u, p.N - 1u) * K4;
-  let v11 = col0 + r0 + 24u < p.N; let o11 = min(col0 + r0 + 24u, p.N - 1u) * K4;
-  let v12 = col0 + r0 + 32u < p.N; let o12 = min(col0 + r0 + 32u, p.N - 1u) * K4;
-  let v13 = col0 + r0 + 40u < p.N; let o13 = min(col0 + r0 + 40u, p.N - 1u) * K4;
-  let v14 = col0 + r0 + 48u < p.N; let o14 = min(col0 + r0 + 48u, p.N - 1u) * K4;
-  let v15 = col0 + r0 + 56u < p.N; let o15 = min(col0 + r0 + 56u, p.N - 1u) * K4;
-  let v16 = col0 + r0 + 64u < p.N; let o16 = min(col0 + r0 + 64u, p.N - 1u) * K4;
-  let v17 = col0 + r0 + 72u < p.N; let o17 = min(col0 + r0 + 72u, p.N - 1u) * K4;
-  let v18 = col0 + r0 + 80u < p.N; let o18 = min(col0 + r0 + 80u, p.N - 1u) * K4;
-  let v19 = col0 + r0 + 88u < p.N; let o19 = min(col0 + r0 + 88u, p.N - 1u) * K4;
-  let v20 = col0 + r0 + 96u < p.N; let o20 = min(col0 + r0 + 96u, p.N - 1u) * K4;
-  let v21 = col0 + r0 + 104u < p.N; let o21 = min(col0 + r0 + 104u, p.N - 1u) * K4;
-  let v22 = col0 + r0 + 112u < p.N; let o22 = min(col0 + r0 + 112u, p.N - 1u) * K4;
-  let v23 = col0 + r0 + 120u < p.N; let o23 = min(col0 + r0 + 120u, p.N - 1u) * K4;
-  var s0 = vec4<f16>();
-  var s1 = vec4<f16>();
-  var s2 = vec4<f16>();
-  var s3 = vec4<f16>();
-  var s4 = vec4<f16>();
-  var s5 = vec4<f16>();
-  var s6 = vec4<f16>();
-  var s7 = vec4<f16>();
-  var s8 = vec4<f16>();
-  var s9 = vec4<f16>();
-  var s10 = vec4<f16>();
-  var s11 = vec4<f16>();
-  var s12 = vec4<f16>();
-  var s13 = vec4<f16>();
-  var s14 = vec4<f16>();
-  var s15 = vec4<f16>();
-  var s16 = vec4<f16>();
-  var s17 = vec4<f16>();
-  var s18 = vec4<f16>();
-  var s19 = vec4<f16>();
-  var s20 = vec4<f16>();
-  var s21 = vec4<f16>();
-  var s22 = vec4<f16>();
-  var s23 = vec4<f16>();
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c01 = subgroup_matrix_result<f32, 16, 16>();
-  var c02 = subgroup_matrix_result<f32, 16, 16>();
-  var c03 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  var c11 = subgroup_matrix_result<f32, 16, 16>();
-  var c12 = subgroup_matrix_result<f32, 16, 16>();
-  var c13 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (KK + 63u) / 64u;
-  {
-    let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
-    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
-    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
-    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
-    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
-    s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
-    s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
-    s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
-    s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
-    s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
-    s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
-    s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
-    s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
-    s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
-    s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
-    s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
-    s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
-    s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
-    s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
-    s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
-    s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
-    s20 = select(vec4<f16>(), w4[o20 + kc], v20 && kin);
-    s21 = select(vec4<f16>(), w4[o21 + kc], v21 && kin);
-    s22 = select(vec4<f16>(), w4[o22 + kc], v22 && kin);
-    s23 = select(vec4<f16>(), w4[o23 + kc], v23 && kin);
-  }
-  for (var kt = k0; kt < nk; kt++) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let ea = ws; let eb = ws;
-      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
-      As[ea + 576u] = s1.x; As[ea + 576u + 1u] = s1.y; As[ea + 576u + 2u] = s1.z; As[ea + 576u + 3u] = s1.w;
-      As[ea + 1152u] = s2.x; As[ea + 1152u + 1u] = s2.y; As[ea + 1152u + 2u] = s2.z; As[ea + 1152u + 3u] = s2.w;
-      As[ea + 1728u] = s3.x; As[ea + 1728u + 1u] = s3.y; As[ea + 1728u + 2u] = s3.z; As[ea + 1728u + 3u] = s3.w;
-      As[ea + 2304u] = s4.x; As[ea + 2304u + 1u] = s4.y; As[ea + 2304u + 2u] = s4.z; As[ea + 2304u + 3u] = s4.w;
-      As[ea + 2880u] = s5.x; As[ea + 2880u + 1u] = s5.y; As[ea + 2880u + 2u] = s5.z; As[ea + 2880u + 3u] = s5.w;
-      As[ea + 3456u] = s6.x; As[ea + 3456u + 1u] = s6.y; As[ea + 3456u + 2u] = s6.z; As[ea + 3456u + 3u] = s6.w;
-      As[ea + 4032u] = s7.x; As[ea + 4032u + 1u] = s7.y; As[ea + 4032u + 2u] = s7.z; As[ea + 4032u + 3u] = s7.w;
-      Bs[eb] = s8.x; Bs[eb + 1u] = s8.y; Bs[eb + 2u] = s8.z; Bs[eb + 3u] = s8.w;
-      Bs[eb + 576u] = s9.x; Bs[eb + 576u + 1u] = s9.y; Bs[eb + 576u + 2u] = s9.z; Bs[eb + 576u + 3u] = s9.w;
-      Bs[eb + 1152u] = s10.x; Bs[eb + 1152u + 1u] = s10.y; Bs[eb + 1152u + 2u] = s10.z; Bs[eb + 1152u + 3u] = s10.w;
-      Bs[eb + 1728u] = s11.x; Bs[eb + 1728u + 1u] = s11.y; Bs[eb + 1728u + 2u] = s11.z; Bs[eb + 1728u + 3u] = s11.w;
-      Bs[eb + 2304u] = s12.x; Bs[eb + 2304u + 1u] = s12.y; Bs[eb + 2304u + 2u] = s12.z; Bs[eb + 2304u + 3u] = s12.w;
-      Bs[eb + 2880u] = s13.x; Bs[eb + 2880u + 1u] = s13.y; Bs[eb + 2880u + 2u] = s13.z; Bs[eb + 2880u + 3u] = s13.w;
-      Bs[eb + 3456u] = s14.x; Bs[eb + 3456u + 1u] = s14.y; Bs[eb + 3456u + 2u] = s14.z; Bs[eb + 3456u + 3u] = s14.w;
-      Bs[eb + 4032u] = s15.x; Bs[eb + 4032u + 1u] = s15.y; Bs[eb + 4032u + 2u] = s15.z; Bs[eb + 4032u + 3u] = s15.w;
-      Bs[eb + 4608u] = s16.x; Bs[eb + 4608u + 1u] = s16.y; Bs[eb + 4608u + 2u] = s16.z; Bs[eb + 4608u + 3u] = s16.w;
-      Bs[eb + 5184u] = s17.x; Bs[eb + 5184u + 1u] = s17.y; Bs[eb + 5184u + 2u] = s17.z; Bs[eb + 5184u + 3u] = s17.w;
-      Bs[eb + 5760u] = s18.x; Bs[eb + 5760u + 1u] = s18.y; Bs[eb + 5760u + 2u] = s18.z; Bs[eb + 5760u + 3u] = s18.w;
-      Bs[eb + 6336u] = s19.x; Bs[eb + 6336u + 1u] = s19.y; Bs[eb + 6336u + 2u] = s19.z; Bs[eb + 6336u + 3u] = s19.w;
-      Bs[eb + 6912u] = s20.x; Bs[eb + 6912u + 1u] = s20.y; Bs[eb + 6912u + 2u] = s20.z; Bs[eb + 6912u + 3u] = s20.w;
-      Bs[eb + 7488u] = s21.x; Bs[eb + 7488u + 1u] = s21.y; Bs[eb + 7488u + 2u] = s21.z; Bs[eb + 7488u + 3u] = s21.w;
-      Bs[eb + 8064u] = s22.x; Bs[eb + 8064u + 1u] = s22.y; Bs[eb + 8064u + 2u] = s22.z; Bs[eb + 8064u + 3u] = s22.w;
-      Bs[eb + 8640u] = s23.x; Bs[eb + 8640u + 1u] = s23.y; Bs[eb + 8640u + 2u] = s23.z; Bs[eb + 8640u + 3u] = s23.w;
-    }
-    workgroupBarrier();
-    if (kt + 1u < nk) {
-      {
-        let k4 = (kt + 1u) * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
-        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
-        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
-        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
-        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
-        s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
-        s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
-        s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
-        s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
-        s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
-        s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
-        s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
-        s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
-        s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
-        s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
-        s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
-        s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
-        s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
-        s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
-        s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
-        s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
-        s20 = select(vec4<f16>(), w4[o20 + kc], v20 && kin);
-        s21 = select(vec4<f16>(), w4[o21 + kc], v21 && kin);
-        s22 = select(vec4<f16>(), w4[o22 + kc], v22 && kin);
-        s23 = select(vec4<f16>(), w4[o23 + kc], v23 && kin);
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 2304u, 72u);
-      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 3456u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
-      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
-      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 2320u, 72u);
-      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 3472u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
-      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
-      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
-      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 2336u, 72u);
-      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 3488u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
-      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
-      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
-      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 2352u, 72u);
-      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 3504u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
-      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
-      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-}
-
-@compute @workgroup_size(64)
-fn tg_t64x64_sg1x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 2u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2304u;   // and B-tile row
-  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 32u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 4u;
-  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
-  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
-  let v1 = row0 + r0 + 4u < p.M; let o1 = min(row0 + r0 + 4u, p.M - 1u) * K4;
-  let v2 = row0 + r0 + 8u < p.M; let o2 = min(row0 + r0 + 8u, p.M - 1u) * K4;
-  let v3 = row0 + r0 + 12u < p.M; let o3 = min(row0 + r0 + 12u, p.M - 1u) * K4;
-  let v4 = row0 + r0 + 16u < p.M; let o4 = min(row0 + r0 + 16u, p.M - 1u) * K4;
-  let v5 = row0 + r0 + 20u < p.M; let o5 = min(row0 + r0 + 20u, p.M - 1u) * K4;
-  let v6 = row0 + r0 + 24u < p.M; let o6 = min(row0 + r0 + 24u, p.M - 1u) * K4;
-  let v7 = row0 + r0 + 28u < p.M; let o7 = min(row0 + r0 + 28u, p.M - 1u) * K4;
-  let v8 = row0 + r0 + 32u < p.M; let o8 = min(row0 + r0 + 32u, p.M - 1u) * K4;
-  let v9 = row0 + r0 + 36u < p.M; let o9 = min(row0 + r0 + 36u, p.M - 1u) * K4;
-  let v10 = row0 + r0 + 40u < p.M; let o10 = min(row0 + r0 + 40u, p.M - 1u) * K4;
-  let v11 = row0 + r0 + 44u < p.M; let o11 = min(row0 + r0 + 44u, p.M - 1u) * K4;
-  let v12 = row0 + r0 + 48u < p.M; let o12 = min(row0 + r0 + 48u, p.M - 1u) * K4;
-  let v13 = row0 + r0 + 52u < p.M; let o13 = min(row0 + r0 + 52u, p.M - 1u) * K4;
-  let v14 = row0 + r0 + 56u < p.M; let o14 = min(row0 + r0 + 56u, p.M - 1u) * K4;
-  let v15 = row0 + r0 + 60u < p.M; let o15 = min(row0 + r0 + 60u, p.M - 1u) * K4;
-  let v16 = col0 + r0 + 0u < p.N; let o16 = min(col0 + r0 + 0u, p.N - 1u) * K4;
-  let v17 = col0 + r0 + 4u < p.N; let o17 = min(col0 + r0 + 4u, p.N - 1u) * K4;
-  let v18 = col0 + r0 + 8u < p.N; let o18 = min(col0 + r0 + 8u, p.N - 1u) * K4;
-  let v19 = col0 + r0 + 12u < p.N; let o19 = min(col0 + r0 + 12u, p.N - 1u) * K4;
-  let v20 = col0 + r0 + 16u < p.N; let o20 = min(col0 + r0 + 16u, p.N - 1u) * K4;
-  let v21 = col0 + r0 + 20u < p.N; let o21 = min(col0 + r0 + 20u, p.N - 1u) * K4;
-  let v22 = col0 + r0 + 24u < p.N; let o22 = min(col0 + r0 + 24u, p.N - 1u) * K4;
-  let v23 = col0 + r0 + 28u < p.N; let o23 = min(col0 + r0 + 28u, p.N - 1u) * K4;
-  let v24 = col0 + r0 + 32u < p.N; let o24 = min(col0 + r0 + 32u, p.N - 1u) * K4;
-  let v25 = col0 + r0 + 36u < p.N; let o25 = min(col0 + r0 + 36u, p.N - 1u) * K4;
-  let v26 = col0 + r0 + 40u < p.N; let o26 = min(col0 + r0 + 40u, p.N - 1u) * K4;
-  let v27 = col0 + r0 + 44u < p.N; let o27 = min(col0 + r0 + 44u, p.N - 1u) * K4;
-  let v28 = col0 + r0 + 48u < p.N; let o28 = min(col0 + r0 + 48u, p.N - 1u) * K4;
-  let v29 = col0 + r0 + 52u < p.N; let o29 = min(col0 + r0 + 52u, p.N - 1u) * K4;
-  let v30 = col0 + r0 + 56u < p.N; let o30 = min(col0 + r0 + 56u, p.N - 1u) * K4;
-  let v31 = col0 + r0 + 60u < p.N; let o31 = min(col0 + r0 + 60u, p.N - 1u) * K4;
-  var s0 = vec4<f16>();
-  var s1 = vec4<f16>();
-  var s2 = vec4<f16>();
-  var s3 = vec4<f16>();
-  var s4 = vec4<f16>();
-  var s5 = vec4<f16>();
-  var s6 = vec4<f16>();
-  var s7 = vec4<f16>();
-  var s8 = vec4<f16>();
-  var s9 = vec4<f16>();
-  var s10 = vec4<f16>();
-  var s11 = vec4<f16>();
-  var s12 = vec4<f16>();
-  var s13 = vec4<f16>();
-  var s14 = vec4<f16>();
-  var s15 = vec4<f16>();
-  var s16 = vec4<f16>();
-  var s17 = vec4<f16>();
-  var s18 = vec4<f16>();
-  var s19 = vec4<f16>();
-  var s20 = vec4<f16>();
-  var s21 = vec4<f16>();
-  var s22 = vec4<f16>();
-  var s23 = vec4<f16>();
-  var s24 = vec4<f16>();
-  var s25 = vec4<f16>();
-  var s26 = vec4<f16>();
-  var s27 = vec4<f16>();
-  var s28 = vec4<f16>();
-  var s29 = vec4<f16>();
-  var s30 = vec4<f16>();
-  var s31 = vec4<f16>();
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c01 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  var c11 = subgroup_matrix_result<f32, 16, 16>();
-  var c20 = subgroup_matrix_result<f32, 16, 16>();
-  var c21 = subgroup_matrix_result<f32, 16, 16>();
-  var c30 = subgroup_matrix_result<f32, 16, 16>();
-  var c31 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (KK + 63u) / 64u;
-  {
-    let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
-    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
-    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
-    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
-    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
-    s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
-    s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
-    s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
-    s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
-    s8 = select(vec4<f16>(), x4[o8 + kc], v8 && kin);
-    s9 = select(vec4<f16>(), x4[o9 + kc], v9 && kin);
-    s10 = select(vec4<f16>(), x4[o10 + kc], v10 && kin);
-    s11 = select(vec4<f16>(), x4[o11 + kc], v11 && kin);
-    s12 = select(vec4<f16>(), x4[o12 + kc], v12 && kin);
-    s13 = select(vec4<f16>(), x4[o13 + kc], v13 && kin);
-    s14 = select(vec4<f16>(), x4[o14 + kc], v14 && kin);
-    s15 = select(vec4<f16>(), x4[o15 + kc], v15 && kin);
-    s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
-    s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
-    s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
-    s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
-    s20 = select(vec4<f16>(), w4[o20 + kc], v20 && kin);
-    s21 = select(vec4<f16>(), w4[o21 + kc], v21 && kin);
-    s22 = select(vec4<f16>(), w4[o22 + kc], v22 && kin);
-    s23 = select(vec4<f16>(), w4[o23 + kc], v23 && kin);
-    s24 = select(vec4<f16>(), w4[o24 + kc], v24 && kin);
-    s25 = select(vec4<f16>(), w4[o25 + kc], v25 && kin);
-    s26 = select(vec4<f16>(), w4[o26 + kc], v26 && kin);
-    s27 = select(vec4<f16>(), w4[o27 + kc], v27 && kin);
-    s28 = select(vec4<f16>(), w4[o28 + kc], v28 && kin);
-    s29 = select(vec4<f16>(), w4[o29 + kc], v29 && kin);
-    s30 = select(vec4<f16>(), w4[o30 + kc], v30 && kin);
-    s31 = select(vec4<f16>(), w4[o31 + kc], v31 && kin);
-  }
-  for (var kt = k0; kt < nk; kt++) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let ea = ws; let eb = ws;
-      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
-      As[ea + 288u] = s1.x; As[ea + 288u + 1u] = s1.y; As[ea + 288u + 2u] = s1.z; As[ea + 288u + 3u] = s1.w;
-      As[ea + 576u] = s2.x; As[ea + 576u + 1u] = s2.y; As[ea + 576u + 2u] = s2.z; As[ea + 576u + 3u] = s2.w;
-      As[ea + 864u] = s3.x; As[ea + 864u + 1u] = s3.y; As[ea + 864u + 2u] = s3.z; As[ea + 864u + 3u] = s3.w;
-      As[ea + 1152u] = s4.x; As[ea + 1152u + 1u] = s4.y; As[ea + 1152u + 2u] = s4.z; As[ea + 1152u + 3u] = s4.w;
-      As[ea + 1440u] = s5.x; As[ea + 1440u + 1u] = s5.y; As[ea + 1440u + 2u] = s5.z; As[ea + 1440u + 3u] = s5.w;
-      As[ea + 1728u] = s6.x; As[ea + 1728u + 1u] = s6.y; As[ea + 1728u + 2u] = s6.z; As[ea + 1728u + 3u] = s6.w;
-      As[ea + 2016u] = s7.x; As[ea + 2016u + 1u] = s7.y; As[ea + 2016u + 2u] = s7.z; As[ea + 2016u + 3u] = s7.w;
-      As[ea + 2304u] = s8.x; As[ea + 2304u + 1u] = s8.y; As[ea + 2304u + 2u] = s8.z; As[ea + 2304u + 3u] = s8.w;
-      As[ea + 2592u] = s9.x; As[ea + 2592u + 1u] = s9.y; As[ea + 2592u + 2u] = s9.z; As[ea + 2592u + 3u] = s9.w;
-      As[ea + 2880u] = s10.x; As[ea + 2880u + 1u] = s10.y; As[ea + 2880u + 2u] = s10.z; As[ea + 2880u + 3u] = s10.w;
-      As[ea + 3168u] = s11.x; As[ea + 3168u + 1u] = s11.y; As[ea + 3168u + 2u] = s11.z; As[ea + 3168u + 3u] = s11.w;
-      As[ea + 3456u] = s12.x; As[ea + 3456u + 1u] = s12.y; As[ea + 3456u + 2u] = s12.z; As[ea + 3456u + 3u] = s12.w;
-      As[ea + 3744u] = s13.x; As[ea + 3744u + 1u] = s13.y; As[ea + 3744u + 2u] = s13.z; As[ea + 3744u + 3u] = s13.w;
-      As[ea + 4032u] = s14.x; As[ea + 4032u + 1u] = s14.y; As[ea + 4032u + 2u] = s14.z; As[ea + 4032u + 3u] = s14.w;
-      As[ea + 4320u] = s15.x; As[ea + 4320u + 1u] = s15.y; As[ea + 4320u + 2u] = s15.z; As[ea + 4320u + 3u] = s15.w;
-      Bs[eb] = s16.x; Bs[eb + 1u] = s16.y; Bs[eb + 2u] = s16.z; Bs[eb + 3u] = s16.w;
-      Bs[eb + 288u] = s17.x; Bs[eb + 288u + 1u] = s17.y; Bs[eb + 288u + 2u] = s17.z; Bs[eb + 288u + 3u] = s17.w;
-      Bs[eb + 576u] = s18.x; Bs[eb + 576u + 1u] = s18.y; Bs[eb + 576u + 2u] = s18.z; Bs[eb + 576u + 3u] = s18.w;
-      Bs[eb + 864u] = s19.x; Bs[eb + 864u + 1u] = s19.y; Bs[eb + 864u + 2u] = s19.z; Bs[eb + 864u + 3u] = s19.w;
-      Bs[eb + 1152u] = s20.x; Bs[eb + 1152u + 1u] = s20.y; Bs[eb + 1152u + 2u] = s20.z; Bs[eb + 1152u + 3u] = s20.w;
-      Bs[eb + 1440u] = s21.x; Bs[eb + 1440u + 1u] = s21.y; Bs[eb + 1440u + 2u] = s21.z; Bs[eb + 1440u + 3u] = s21.w;
-      Bs[eb + 1728u] = s22.x; Bs[eb + 1728u + 1u] = s22.y; Bs[eb + 1728u + 2u] = s22.z; Bs[eb + 1728u + 3u] = s22.w;
-      Bs[eb + 2016u] = s23.x; Bs[eb + 2016u + 1u] = s23.y; Bs[eb + 2016u + 2u] = s23.z; Bs[eb + 2016u + 3u] = s23.w;
-      Bs[eb + 2304u] = s24.x; Bs[eb + 2304u + 1u] = s24.y; Bs[eb + 2304u + 2u] = s24.z; Bs[eb + 2304u + 3u] = s24.w;
-      Bs[eb + 2592u] = s25.x; Bs[eb + 2592u + 1u] = s25.y; Bs[eb + 2592u + 2u] = s25.z; Bs[eb + 2592u + 3u] = s25.w;
-      Bs[eb + 2880u] = s26.x; Bs[eb + 2880u + 1u] = s26.y; Bs[eb + 2880u + 2u] = s26.z; Bs[eb + 2880u + 3u] = s26.w;
-      Bs[eb + 3168u] = s27.x; Bs[eb + 3168u + 1u] = s27.y; Bs[eb + 3168u + 2u] = s27.z; Bs[eb + 3168u + 3u] = s27.w;
-      Bs[eb + 3456u] = s28.x; Bs[eb + 3456u + 1u] = s28.y; Bs[eb + 3456u + 2u] = s28.z; Bs[eb + 3456u + 3u] = s28.w;
-      Bs[eb + 3744u] = s29.x; Bs[eb + 3744u + 1u] = s29.y; Bs[eb + 3744u + 2u] = s29.z; Bs[eb + 3744u + 3u] = s29.w;
-      Bs[eb + 4032u] = s30.x; Bs[eb + 4032u + 1u] = s30.y; Bs[eb + 4032u + 2u] = s30.z; Bs[eb + 4032u + 3u] = s30.w;
-      Bs[eb + 4320u] = s31.x; Bs[eb + 4320u + 1u] = s31.y; Bs[eb + 4320u + 2u] = s31.z; Bs[eb + 4320u + 3u] = s31.w;
-    }
-    workgroupBarrier();
-    if (kt + 1u < nk) {
-      {
-        let k4 = (kt + 1u) * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
-        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
-        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
-        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
-        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
-        s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
-        s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
-        s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
-        s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
-        s8 = select(vec4<f16>(), x4[o8 + kc], v8 && kin);
-        s9 = select(vec4<f16>(), x4[o9 + kc], v9 && kin);
-        s10 = select(vec4<f16>(), x4[o10 + kc], v10 && kin);
-        s11 = select(vec4<f16>(), x4[o11 + kc], v11 && kin);
-        s12 = select(vec4<f16>(), x4[o12 + kc], v12 && kin);
-        s13 = select(vec4<f16>(), x4[o13 + kc], v13 && kin);
-        s14 = select(vec4<f16>(), x4[o14 + kc], v14 && kin);
-        s15 = select(vec4<f16>(), x4[o15 + kc], v15 && kin);
-        s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
-        s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
-        s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
-        s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
-        s20 = select(vec4<f16>(), w4[o20 + kc], v20 && kin);
-        s21 = select(vec4<f16>(), w4[o21 + kc], v21 && kin);
-        s22 = select(vec4<f16>(), w4[o22 + kc], v22 && kin);
-        s23 = select(vec4<f16>(), w4[o23 + kc], v23 && kin);
-        s24 = select(vec4<f16>(), w4[o24 + kc], v24 && kin);
-        s25 = select(vec4<f16>(), w4[o25 + kc], v25 && kin);
-        s26 = select(vec4<f16>(), w4[o26 + kc], v26 && kin);
-        s27 = select(vec4<f16>(), w4[o27 + kc], v27 && kin);
-        s28 = select(vec4<f16>(), w4[o28 + kc], v28 && kin);
-        s29 = select(vec4<f16>(), w4[o29 + kc], v29 && kin);
-        s30 = select(vec4<f16>(), w4[o30 + kc], v30 && kin);
-        s31 = select(vec4<f16>(), w4[o31 + kc], v31 && kin);
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2304u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3456u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2320u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3472u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2336u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3488u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2352u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3504u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-}
-
-@compute @workgroup_size(128)
-fn tg_t64x128_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 2304u;   // and B-tile row
-  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 4u;
-  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 16u;   // its first staged row; then every 8 rows
-  let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
-  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
-  let v1 = row0 + r0 + 8u < p.M; let o1 = min(row0 + r0 + 8u, p.M - 1u) * K4;
-  let v2 = row0 + r0 + 16u < p.M; let o2 = min(row0 + r0 + 16u, p.M - 1u) * K4;
-  let v3 = row0 + r0 + 24u < p.M; let o3 = min(row0 + r0 + 24u, p.M - 1u) * K4;
-  let v4 = row0 + r0 + 32u < p.M; let o4 = min(row0 + r0 + 32u, p.M - 1u) * K4;
-  let v5 = row0 + r0 + 40u < p.M; let o5 = min(row0 + r0 + 40u, p.M - 1u) * K4;
-  let v6 = row0 + r0 + 48u < p.M; let o6 = min(row0 + r0 + 48u, p.M - 1u) * K4;
-  let v7 = row0 + r0 + 56u < p.M; let o7 = min(row0 + r0 + 56u, p.M - 1u) * K4;
-  let v8 = col0 + r0 + 0u < p.N; let o8 = min(col0 + r0 + 0u, p.N - 1u) * K4;
-  let v9 = col0 + r0 + 8u < p.N; let o9 = min(col0 + r0 + 8u, p.N - 1u) * K4;
-  let v10 = col0 + r0 + 16u < p.N; let o10 = min(col0 + r0 + 16u, p.N - 1u) * K4;
-  let v11 = col0 + r0 + 24u < p.N; let o11 = min(col0 + r0 + 24u, p.N - 1u) * K4;
-  let v12 = col0 + r0 + 32u < p.N; let o12 = min(col0 + r0 + 32u, p.N - 1u) * K4;
-  let v13 = col0 + r0 + 40u < p.N; let o13 = min(col0 + r0 + 40u, p.N - 1u) * K4;
-  let v14 = col0 + r0 + 48u < p.N; let o14 = min(col0 + r0 + 48u, p.N - 1u) * K4;
-  let v15 = col0 + r0 + 56u < p.N; let o15 = min(col0 + r0 + 56u, p.N - 1u) * K4;
-  let v16 = col0 + r0 + 64u < p.N; let o16 = min(col0 + r0 + 64u, p.N - 1u) * K4;
-  let v17 = col0 + r0 + 72u < p.N; let o17 = min(col0 + r0 + 72u, p.N - 1u) * K4;
-  let v18 = col0 + r0 + 80u < p.N; let o18 = min(col0 + r0 + 80u, p.N - 1u) * K4;
-  let v19 = col0 + r0 + 88u < p.N; let o19 = min(col0 + r0 + 88u, p.N - 1u) * K4;
-  let v20 = col0 + r0 + 96u < p.N; let o20 = min(col0 + r0 + 96u, p.N - 1u) * K4;
-  let v21 = col0 + r0 + 104u < p.N; let o21 = min(col0 + r0 + 104u, p.N - 1u) * K4;
-  let v22 = col0 + r0 + 112u < p.N; let o22 = min(col0 + r0 + 112u, p.N - 1u) * K4;
-  let v23 = col0 + r0 + 120u < p.N; let o23 = min(col0 + r0 + 120u, p.N - 1u) * K4;
-  var s0 = vec4<f16>();
-  var s1 = vec4<f16>();
-  var s2 = vec4<f16>();
-  var s3 = vec4<f16>();
-  var s4 = vec4<f16>();
-  var s5 = vec4<f16>();
-  var s6 = vec4<f16>();
-  var s7 = vec4<f16>();
-  var s8 = vec4<f16>();
-  var s9 = vec4<f16>();
-  var s10 = vec4<f16>();
-  var s11 = vec4<f16>();
-  var s12 = vec4<f16>();
-  var s13 = vec4<f16>();
-  var s14 = vec4<f16>();
-  var s15 = vec4<f16>();
-  var s16 = vec4<f16>();
-  var s17 = vec4<f16>();
-  var s18 = vec4<f16>();
-  var s19 = vec4<f16>();
-  var s20 = vec4<f16>();
-  var s21 = vec4<f16>();
-  var s22 = vec4<f16>();
-  var s23 = vec4<f16>();
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c01 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  var c11 = subgroup_matrix_result<f32, 16, 16>();
-  var c20 = subgroup_matrix_result<f32, 16, 16>();
-  var c21 = subgroup_matrix_result<f32, 16, 16>();
-  var c30 = subgroup_matrix_result<f32, 16, 16>();
-  var c31 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (KK + 63u) / 64u;
-  {
-    let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
-    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
-    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
-    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
-    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
-    s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
-    s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
-    s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
-    s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
-    s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
-    s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
-    s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
-    s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
-    s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
-    s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
-    s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
-    s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
-    s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
-    s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
-    s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
-    s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
-    s20 = select(vec4<f16>(), w4[o20 + kc], v20 && kin);
-    s21 = select(vec4<f16>(), w4[o21 + kc], v21 && kin);
-    s22 = select(vec4<f16>(), w4[o22 + kc], v22 && kin);
-    s23 = select(vec4<f16>(), w4[o23 + kc], v23 && kin);
-  }
-  for (var kt = k0; kt < nk; kt++) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let ea = ws; let eb = ws;
-      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
-      As[ea + 576u] = s1.x; As[ea + 576u + 1u] = s1.y; As[ea + 576u + 2u] = s1.z; As[ea + 576u + 3u] = s1.w;
-      As[ea + 1152u] = s2.x; As[ea + 1152u + 1u] = s2.y; As[ea + 1152u + 2u] = s2.z; As[ea + 1152u + 3u] = s2.w;
-      As[ea + 1728u] = s3.x; As[ea + 1728u + 1u] = s3.y; As[ea + 1728u + 2u] = s3.z; As[ea + 1728u + 3u] = s3.w;
-      As[ea + 2304u] = s4.x; As[ea + 2304u + 1u] = s4.y; As[ea + 2304u + 2u] = s4.z; As[ea + 2304u + 3u] = s4.w;
-      As[ea + 2880u] = s5.x; As[ea + 2880u + 1u] = s5.y; As[ea + 2880u + 2u] = s5.z; As[ea + 2880u + 3u] = s5.w;
-      As[ea + 3456u] = s6.x; As[ea + 3456u + 1u] = s6.y; As[ea + 3456u + 2u] = s6.z; As[ea + 3456u + 3u] = s6.w;
-      As[ea + 4032u] = s7.x; As[ea + 4032u + 1u] = s7.y; As[ea + 4032u + 2u] = s7.z; As[ea + 4032u + 3u] = s7.w;
-      Bs[eb] = s8.x; Bs[eb + 1u] = s8.y; Bs[eb + 2u] = s8.z; Bs[eb + 3u] = s8.w;
-      Bs[eb + 576u] = s9.x; Bs[eb + 576u + 1u] = s9.y; Bs[eb + 576u + 2u] = s9.z; Bs[eb + 576u + 3u] = s9.w;
-      Bs[eb + 1152u] = s10.x; Bs[eb + 1152u + 1u] = s10.y; Bs[eb + 1152u + 2u] = s10.z; Bs[eb + 1152u + 3u] = s10.w;
-      Bs[eb + 1728u] = s11.x; Bs[eb + 1728u + 1u] = s11.y; Bs[eb + 1728u + 2u] = s11.z; Bs[eb + 1728u + 3u] = s11.w;
-      Bs[eb + 2304u] = s12.x; Bs[eb + 2304u + 1u] = s12.y; Bs[eb + 2304u + 2u] = s12.z; Bs[eb + 2304u + 3u] = s12.w;
-      Bs[eb + 2880u] = s13.x; Bs[eb + 2880u + 1u] = s13.y; Bs[eb + 2880u + 2u] = s13.z; Bs[eb + 2880u + 3u] = s13.w;
-      Bs[eb + 3456u] = s14.x; Bs[eb + 3456u + 1u] = s14.y; Bs[eb + 3456u + 2u] = s14.z; Bs[eb + 3456u + 3u] = s14.w;
-      Bs[eb + 4032u] = s15.x; Bs[eb + 4032u + 1u] = s15.y; Bs[eb + 4032u + 2u] = s15.z; Bs[eb + 4032u + 3u] = s15.w;
-      Bs[eb + 4608u] = s16.x; Bs[eb + 4608u + 1u] = s16.y; Bs[eb + 4608u + 2u] = s16.z; Bs[eb + 4608u + 3u] = s16.w;
-      Bs[eb + 5184u] = s17.x; Bs[eb + 5184u + 1u] = s17.y; Bs[eb + 5184u + 2u] = s17.z; Bs[eb + 5184u + 3u] = s17.w;
-      Bs[eb + 5760u] = s18.x; Bs[eb + 5760u + 1u] = s18.y; Bs[eb + 5760u + 2u] = s18.z; Bs[eb + 5760u + 3u] = s18.w;
-      Bs[eb + 6336u] = s19.x; Bs[eb + 6336u + 1u] = s19.y; Bs[eb + 6336u + 2u] = s19.z; Bs[eb + 6336u + 3u] = s19.w;
-      Bs[eb + 6912u] = s20.x; Bs[eb + 6912u + 1u] = s20.y; Bs[eb + 6912u + 2u] = s20.z; Bs[eb + 6912u + 3u] = s20.w;
-      Bs[eb + 7488u] = s21.x; Bs[eb + 7488u + 1u] = s21.y; Bs[eb + 7488u + 2u] = s21.z; Bs[eb + 7488u + 3u] = s21.w;
-      Bs[eb + 8064u] = s22.x; Bs[eb + 8064u + 1u] = s22.y; Bs[eb + 8064u + 2u] = s22.z; Bs[eb + 8064u + 3u] = s22.w;
-      Bs[eb + 8640u] = s23.x; Bs[eb + 8640u + 1u] = s23.y; Bs[eb + 8640u + 2u] = s23.z; Bs[eb + 8640u + 3u] = s23.w;
-    }
-    workgroupBarrier();
-    if (kt + 1u < nk) {
-      {
-        let k4 = (kt + 1u) * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
-        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
-        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
-        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
-        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
-        s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
-        s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
-        s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
-        s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
-        s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
-        s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
-        s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
-        s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
-        s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
-        s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
-        s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
-        s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
-        s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
-        s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
-        s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
-        s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
-        s20 = select(vec4<f16>(), w4[o20 + kc], v20 && kin);
-        s21 = select(vec4<f16>(), w4[o21 + kc], v21 && kin);
-        s22 = select(vec4<f16>(), w4[o22 + kc], v22 && kin);
-        s23 = select(vec4<f16>(), w4[o23 + kc], v23 && kin);
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2304u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3456u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2320u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3472u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2336u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3488u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2352u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3504u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
 }
 
 @compute @workgroup_size(128)
@@ -18022,7 +14339,6 @@ fn tgs_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var s10 = vec4<u32>();
   var s11 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let nkAll = (KK + 127u) / 128u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
@@ -18045,42 +14361,41 @@ fn tgs_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
       Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
       Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
-      let lo8 = (select(s8.xy, s8.zw, alt) ^ vec2(zz)); let hi8 = (select(s8.zw, s8.xy, alt) ^ vec2(zz));
+      let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
       Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
-      let lo9 = (select(s9.xy, s9.zw, alt) ^ vec2(zz)); let hi9 = (select(s9.zw, s9.xy, alt) ^ vec2(zz));
+      let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
       Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
-      let lo10 = (select(s10.xy, s10.zw, alt) ^ vec2(zz)); let hi10 = (select(s10.zw, s10.xy, alt) ^ vec2(zz));
+      let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
       Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
-      let lo11 = (select(s11.xy, s11.zw, alt) ^ vec2(zz)); let hi11 = (select(s11.zw, s11.xy, alt) ^ vec2(zz));
+      let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
       Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
     }
@@ -18174,7 +14489,6 @@ fn tgs_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var s5 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c10 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
@@ -18191,24 +14505,23 @@ fn tgs_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
     }
@@ -18289,7 +14602,6 @@ fn tgs_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var c10 = subgroup_matrix_result<f32, 16, 16>();
   var c20 = subgroup_matrix_result<f32, 16, 16>();
   var c30 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
@@ -18308,30 +14620,29 @@ fn tgs_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
       Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
       Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
     }
@@ -18431,7 +14742,6 @@ fn tgs_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var s8 = vec4<u32>();
   var g00 = subgroup_matrix_result<f32, 16, 16>();
   var u00 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
@@ -18451,33 +14761,32 @@ fn tgs_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       Bs[eb + 1152u + pa] = h2_0.x; Bs[eb + 1152u + pa + 1u] = h2_0.y; Bs[eb + 1152u + pa + 2u] = h2_1.x; Bs[eb + 1152u + pa + 3u] = h2_1.y; Bs[eb + 1152u + pb] = h2_2.x; Bs[eb + 1152u + pb + 1u] = h2_2.y; Bs[eb + 1152u + pb + 2u] = h2_3.x; Bs[eb + 1152u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + 3456u + pa] = h4_0.x; Bs[eb + 3456u + pa + 1u] = h4_0.y; Bs[eb + 3456u + pa + 2u] = h4_1.x; Bs[eb + 3456u + pa + 3u] = h4_1.y; Bs[eb + 3456u + pb] = h4_2.x; Bs[eb + 3456u + pb + 1u] = h4_2.y; Bs[eb + 3456u + pb + 2u] = h4_3.x; Bs[eb + 3456u + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 4608u + pa] = h5_0.x; Bs[eb + 4608u + pa + 1u] = h5_0.y; Bs[eb + 4608u + pa + 2u] = h5_1.x; Bs[eb + 4608u + pa + 3u] = h5_1.y; Bs[eb + 4608u + pb] = h5_2.x; Bs[eb + 4608u + pb + 1u] = h5_2.y; Bs[eb + 4608u + pb + 2u] = h5_3.x; Bs[eb + 4608u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
       Bs[eb + 5760u + pa] = h6_0.x; Bs[eb + 5760u + pa + 1u] = h6_0.y; Bs[eb + 5760u + pa + 2u] = h6_1.x; Bs[eb + 5760u + pa + 3u] = h6_1.y; Bs[eb + 5760u + pb] = h6_2.x; Bs[eb + 5760u + pb + 1u] = h6_2.y; Bs[eb + 5760u + pb + 2u] = h6_3.x; Bs[eb + 5760u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
       Bs[eb + 6912u + pa] = h7_0.x; Bs[eb + 6912u + pa + 1u] = h7_0.y; Bs[eb + 6912u + pa + 2u] = h7_1.x; Bs[eb + 6912u + pa + 3u] = h7_1.y; Bs[eb + 6912u + pb] = h7_2.x; Bs[eb + 6912u + pb + 1u] = h7_2.y; Bs[eb + 6912u + pb + 2u] = h7_3.x; Bs[eb + 6912u + pb + 3u] = h7_3.y;
-      let lo8 = (select(s8.xy, s8.zw, alt) ^ vec2(zz)); let hi8 = (select(s8.zw, s8.xy, alt) ^ vec2(zz));
+      let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
       Bs[eb + 8064u + pa] = h8_0.x; Bs[eb + 8064u + pa + 1u] = h8_0.y; Bs[eb + 8064u + pa + 2u] = h8_1.x; Bs[eb + 8064u + pa + 3u] = h8_1.y; Bs[eb + 8064u + pb] = h8_2.x; Bs[eb + 8064u + pb + 1u] = h8_2.y; Bs[eb + 8064u + pb + 2u] = h8_3.x; Bs[eb + 8064u + pb + 3u] = h8_3.y;
     }
@@ -18563,7 +14872,6 @@ fn tgs_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var u00 = subgroup_matrix_result<f32, 16, 16>();
   var g10 = subgroup_matrix_result<f32, 16, 16>();
   var u10 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
@@ -18584,36 +14892,35 @@ fn tgs_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
       Bs[eb + 4608u + pa] = h6_0.x; Bs[eb + 4608u + pa + 1u] = h6_0.y; Bs[eb + 4608u + pa + 2u] = h6_1.x; Bs[eb + 4608u + pa + 3u] = h6_1.y; Bs[eb + 4608u + pb] = h6_2.x; Bs[eb + 4608u + pb + 1u] = h6_2.y; Bs[eb + 4608u + pb + 2u] = h6_3.x; Bs[eb + 4608u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
       Bs[eb + 5760u + pa] = h7_0.x; Bs[eb + 5760u + pa + 1u] = h7_0.y; Bs[eb + 5760u + pa + 2u] = h7_1.x; Bs[eb + 5760u + pa + 3u] = h7_1.y; Bs[eb + 5760u + pb] = h7_2.x; Bs[eb + 5760u + pb + 1u] = h7_2.y; Bs[eb + 5760u + pb + 2u] = h7_3.x; Bs[eb + 5760u + pb + 3u] = h7_3.y;
-      let lo8 = (select(s8.xy, s8.zw, alt) ^ vec2(zz)); let hi8 = (select(s8.zw, s8.xy, alt) ^ vec2(zz));
+      let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
       Bs[eb + 6912u + pa] = h8_0.x; Bs[eb + 6912u + pa + 1u] = h8_0.y; Bs[eb + 6912u + pa + 2u] = h8_1.x; Bs[eb + 6912u + pa + 3u] = h8_1.y; Bs[eb + 6912u + pb] = h8_2.x; Bs[eb + 6912u + pb + 1u] = h8_2.y; Bs[eb + 6912u + pb + 2u] = h8_3.x; Bs[eb + 6912u + pb + 3u] = h8_3.y;
-      let lo9 = (select(s9.xy, s9.zw, alt) ^ vec2(zz)); let hi9 = (select(s9.zw, s9.xy, alt) ^ vec2(zz));
+      let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
       Bs[eb + 8064u + pa] = h9_0.x; Bs[eb + 8064u + pa + 1u] = h9_0.y; Bs[eb + 8064u + pa + 2u] = h9_1.x; Bs[eb + 8064u + pa + 3u] = h9_1.y; Bs[eb + 8064u + pb] = h9_2.x; Bs[eb + 8064u + pb + 1u] = h9_2.y; Bs[eb + 8064u + pb + 2u] = h9_3.x; Bs[eb + 8064u + pb + 3u] = h9_3.y;
     }
@@ -18713,7 +15020,6 @@ fn tgs_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var u10 = subgroup_matrix_result<f32, 16, 16>();
   var g11 = subgroup_matrix_result<f32, 16, 16>();
   var u11 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let nkAll = (KK + 31u) / 32u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
@@ -18730,19 +15036,18 @@ fn tgs_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>((s0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((s0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((s0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((s0.w ^ zz));
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
       As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>((s1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((s1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((s1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((s1.w ^ zz));
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
       As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
-      let h2_0 = bitcast<vec2<f16>>((s2.x ^ zz)); let h2_1 = bitcast<vec2<f16>>((s2.y ^ zz)); let h2_2 = bitcast<vec2<f16>>((s2.z ^ zz)); let h2_3 = bitcast<vec2<f16>>((s2.w ^ zz));
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
       Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
-      let h3_0 = bitcast<vec2<f16>>((s3.x ^ zz)); let h3_1 = bitcast<vec2<f16>>((s3.y ^ zz)); let h3_2 = bitcast<vec2<f16>>((s3.z ^ zz)); let h3_3 = bitcast<vec2<f16>>((s3.w ^ zz));
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
       Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
-      let h4_0 = bitcast<vec2<f16>>((s4.x ^ zz)); let h4_1 = bitcast<vec2<f16>>((s4.y ^ zz)); let h4_2 = bitcast<vec2<f16>>((s4.z ^ zz)); let h4_3 = bitcast<vec2<f16>>((s4.w ^ zz));
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
       Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
-      let h5_0 = bitcast<vec2<f16>>((s5.x ^ zz)); let h5_1 = bitcast<vec2<f16>>((s5.y ^ zz)); let h5_2 = bitcast<vec2<f16>>((s5.z ^ zz)); let h5_3 = bitcast<vec2<f16>>((s5.w ^ zz));
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
       Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
     }
     workgroupBarrier();
@@ -18822,7 +15127,6 @@ fn tgs_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var s0 = vec4<u32>();
   var s1 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let nkAll = (KK + 31u) / 32u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   for (var kt = k0; kt < nk; kt++) {
@@ -18887,7 +15191,6 @@ fn tgs_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   var s10 = vec4<u32>();
   var s11 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let nkAll = (KK + 127u) / 128u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   for (var kt = k0; kt < nk; kt++) {
@@ -19019,7 +15322,6 @@ fn tgs_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var s5 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c10 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   for (var kt = k0; kt < nk; kt++) {
@@ -19120,7 +15422,6 @@ fn tgs_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var c10 = subgroup_matrix_result<f32, 16, 16>();
   var c20 = subgroup_matrix_result<f32, 16, 16>();
   var c30 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   for (var kt = k0; kt < nk; kt++) {
@@ -19246,7 +15547,6 @@ fn tgs_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var s8 = vec4<u32>();
   var g00 = subgroup_matrix_result<f32, 16, 16>();
   var u00 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   for (var kt = k0; kt < nk; kt++) {
@@ -19361,7 +15661,6 @@ fn tgs_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var u00 = subgroup_matrix_result<f32, 16, 16>();
   var g10 = subgroup_matrix_result<f32, 16, 16>();
   var u10 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   for (var kt = k0; kt < nk; kt++) {
@@ -19493,7 +15792,6 @@ fn tgs_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var u10 = subgroup_matrix_result<f32, 16, 16>();
   var g11 = subgroup_matrix_result<f32, 16, 16>();
   var u11 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let nkAll = (KK + 31u) / 32u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   for (var kt = k0; kt < nk; kt++) {
@@ -19611,7 +15909,6 @@ fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   var q10 = vec4<u32>();   // _u8p2: the slice after s10's
   var q11 = vec4<u32>();   // _u8p2: the slice after s11's
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let nkAll = (KK + 127u) / 128u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
@@ -19653,42 +15950,41 @@ fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   for (var kt = k0; kt < nk; kt += 2u) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
       Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
       Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
-      let lo8 = (select(s8.xy, s8.zw, alt) ^ vec2(zz)); let hi8 = (select(s8.zw, s8.xy, alt) ^ vec2(zz));
+      let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
       Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
-      let lo9 = (select(s9.xy, s9.zw, alt) ^ vec2(zz)); let hi9 = (select(s9.zw, s9.xy, alt) ^ vec2(zz));
+      let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
       Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
-      let lo10 = (select(s10.xy, s10.zw, alt) ^ vec2(zz)); let hi10 = (select(s10.zw, s10.xy, alt) ^ vec2(zz));
+      let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
       Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
-      let lo11 = (select(s11.xy, s11.zw, alt) ^ vec2(zz)); let hi11 = (select(s11.zw, s11.xy, alt) ^ vec2(zz));
+      let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
       Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
     }
@@ -19755,42 +16051,41 @@ fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     if (kt + 1u < nk) {
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
         let ea = ws; let eb = ws;
-        let lo0 = (select(q0.xy, q0.zw, alt) ^ vec2(zz)); let hi0 = (select(q0.zw, q0.xy, alt) ^ vec2(zz));
+        let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
         As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-        let lo1 = (select(q1.xy, q1.zw, alt) ^ vec2(zz)); let hi1 = (select(q1.zw, q1.xy, alt) ^ vec2(zz));
+        let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
         As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
-        let lo2 = (select(q2.xy, q2.zw, alt) ^ vec2(zz)); let hi2 = (select(q2.zw, q2.xy, alt) ^ vec2(zz));
+        let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
         As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
-        let lo3 = (select(q3.xy, q3.zw, alt) ^ vec2(zz)); let hi3 = (select(q3.zw, q3.xy, alt) ^ vec2(zz));
+        let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
         As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
-        let lo4 = (select(q4.xy, q4.zw, alt) ^ vec2(zz)); let hi4 = (select(q4.zw, q4.xy, alt) ^ vec2(zz));
+        let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
         Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-        let lo5 = (select(q5.xy, q5.zw, alt) ^ vec2(zz)); let hi5 = (select(q5.zw, q5.xy, alt) ^ vec2(zz));
+        let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
         Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
-        let lo6 = (select(q6.xy, q6.zw, alt) ^ vec2(zz)); let hi6 = (select(q6.zw, q6.xy, alt) ^ vec2(zz));
+        let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
         Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
-        let lo7 = (select(q7.xy, q7.zw, alt) ^ vec2(zz)); let hi7 = (select(q7.zw, q7.xy, alt) ^ vec2(zz));
+        let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
         Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
-        let lo8 = (select(q8.xy, q8.zw, alt) ^ vec2(zz)); let hi8 = (select(q8.zw, q8.xy, alt) ^ vec2(zz));
+        let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
         Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
-        let lo9 = (select(q9.xy, q9.zw, alt) ^ vec2(zz)); let hi9 = (select(q9.zw, q9.xy, alt) ^ vec2(zz));
+        let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
         Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
-        let lo10 = (select(q10.xy, q10.zw, alt) ^ vec2(zz)); let hi10 = (select(q10.zw, q10.xy, alt) ^ vec2(zz));
+        let lo10 = select(q10.xy, q10.zw, alt); let hi10 = select(q10.zw, q10.xy, alt);
         let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
         Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
-        let lo11 = (select(q11.xy, q11.zw, alt) ^ vec2(zz)); let hi11 = (select(q11.zw, q11.xy, alt) ^ vec2(zz));
+        let lo11 = select(q11.xy, q11.zw, alt); let hi11 = select(q11.zw, q11.xy, alt);
         let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
         Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
       }
@@ -19891,7 +16186,6 @@ fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   var q5 = vec4<u32>();   // _u8p2: the slice after s5's
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c10 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
@@ -19921,24 +16215,23 @@ fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   for (var kt = k0; kt < nk; kt += 2u) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
     }
@@ -19987,24 +16280,23 @@ fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     if (kt + 1u < nk) {
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
         let ea = ws; let eb = ws;
-        let lo0 = (select(q0.xy, q0.zw, alt) ^ vec2(zz)); let hi0 = (select(q0.zw, q0.xy, alt) ^ vec2(zz));
+        let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
         As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-        let lo1 = (select(q1.xy, q1.zw, alt) ^ vec2(zz)); let hi1 = (select(q1.zw, q1.xy, alt) ^ vec2(zz));
+        let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
         As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-        let lo2 = (select(q2.xy, q2.zw, alt) ^ vec2(zz)); let hi2 = (select(q2.zw, q2.xy, alt) ^ vec2(zz));
+        let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
         Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-        let lo3 = (select(q3.xy, q3.zw, alt) ^ vec2(zz)); let hi3 = (select(q3.zw, q3.xy, alt) ^ vec2(zz));
+        let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
         Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
-        let lo4 = (select(q4.xy, q4.zw, alt) ^ vec2(zz)); let hi4 = (select(q4.zw, q4.xy, alt) ^ vec2(zz));
+        let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
         Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
-        let lo5 = (select(q5.xy, q5.zw, alt) ^ vec2(zz)); let hi5 = (select(q5.zw, q5.xy, alt) ^ vec2(zz));
+        let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
         Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
       }
@@ -20094,7 +16386,6 @@ fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   var c10 = subgroup_matrix_result<f32, 16, 16>();
   var c20 = subgroup_matrix_result<f32, 16, 16>();
   var c30 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
@@ -20128,30 +16419,29 @@ fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   for (var kt = k0; kt < nk; kt += 2u) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
       Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
       Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
     }
@@ -20218,30 +16508,29 @@ fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     if (kt + 1u < nk) {
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
         let ea = ws; let eb = ws;
-        let lo0 = (select(q0.xy, q0.zw, alt) ^ vec2(zz)); let hi0 = (select(q0.zw, q0.xy, alt) ^ vec2(zz));
+        let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
         As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-        let lo1 = (select(q1.xy, q1.zw, alt) ^ vec2(zz)); let hi1 = (select(q1.zw, q1.xy, alt) ^ vec2(zz));
+        let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
         As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-        let lo2 = (select(q2.xy, q2.zw, alt) ^ vec2(zz)); let hi2 = (select(q2.zw, q2.xy, alt) ^ vec2(zz));
+        let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
         As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
-        let lo3 = (select(q3.xy, q3.zw, alt) ^ vec2(zz)); let hi3 = (select(q3.zw, q3.xy, alt) ^ vec2(zz));
+        let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
         As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
-        let lo4 = (select(q4.xy, q4.zw, alt) ^ vec2(zz)); let hi4 = (select(q4.zw, q4.xy, alt) ^ vec2(zz));
+        let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
         Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-        let lo5 = (select(q5.xy, q5.zw, alt) ^ vec2(zz)); let hi5 = (select(q5.zw, q5.xy, alt) ^ vec2(zz));
+        let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
         Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
-        let lo6 = (select(q6.xy, q6.zw, alt) ^ vec2(zz)); let hi6 = (select(q6.zw, q6.xy, alt) ^ vec2(zz));
+        let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
         Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
-        let lo7 = (select(q7.xy, q7.zw, alt) ^ vec2(zz)); let hi7 = (select(q7.zw, q7.xy, alt) ^ vec2(zz));
+        let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
         Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
       }
@@ -20351,7 +16640,6 @@ fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   var q8 = vec4<u32>();   // _u8p2: the slice after s8's
   var g00 = subgroup_matrix_result<f32, 16, 16>();
   var u00 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
@@ -20387,33 +16675,32 @@ fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   for (var kt = k0; kt < nk; kt += 2u) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       Bs[eb + 1152u + pa] = h2_0.x; Bs[eb + 1152u + pa + 1u] = h2_0.y; Bs[eb + 1152u + pa + 2u] = h2_1.x; Bs[eb + 1152u + pa + 3u] = h2_1.y; Bs[eb + 1152u + pb] = h2_2.x; Bs[eb + 1152u + pb + 1u] = h2_2.y; Bs[eb + 1152u + pb + 2u] = h2_3.x; Bs[eb + 1152u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + 3456u + pa] = h4_0.x; Bs[eb + 3456u + pa + 1u] = h4_0.y; Bs[eb + 3456u + pa + 2u] = h4_1.x; Bs[eb + 3456u + pa + 3u] = h4_1.y; Bs[eb + 3456u + pb] = h4_2.x; Bs[eb + 3456u + pb + 1u] = h4_2.y; Bs[eb + 3456u + pb + 2u] = h4_3.x; Bs[eb + 3456u + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 4608u + pa] = h5_0.x; Bs[eb + 4608u + pa + 1u] = h5_0.y; Bs[eb + 4608u + pa + 2u] = h5_1.x; Bs[eb + 4608u + pa + 3u] = h5_1.y; Bs[eb + 4608u + pb] = h5_2.x; Bs[eb + 4608u + pb + 1u] = h5_2.y; Bs[eb + 4608u + pb + 2u] = h5_3.x; Bs[eb + 4608u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
       Bs[eb + 5760u + pa] = h6_0.x; Bs[eb + 5760u + pa + 1u] = h6_0.y; Bs[eb + 5760u + pa + 2u] = h6_1.x; Bs[eb + 5760u + pa + 3u] = h6_1.y; Bs[eb + 5760u + pb] = h6_2.x; Bs[eb + 5760u + pb + 1u] = h6_2.y; Bs[eb + 5760u + pb + 2u] = h6_3.x; Bs[eb + 5760u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
       Bs[eb + 6912u + pa] = h7_0.x; Bs[eb + 6912u + pa + 1u] = h7_0.y; Bs[eb + 6912u + pa + 2u] = h7_1.x; Bs[eb + 6912u + pa + 3u] = h7_1.y; Bs[eb + 6912u + pb] = h7_2.x; Bs[eb + 6912u + pb + 1u] = h7_2.y; Bs[eb + 6912u + pb + 2u] = h7_3.x; Bs[eb + 6912u + pb + 3u] = h7_3.y;
-      let lo8 = (select(s8.xy, s8.zw, alt) ^ vec2(zz)); let hi8 = (select(s8.zw, s8.xy, alt) ^ vec2(zz));
+      let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
       Bs[eb + 8064u + pa] = h8_0.x; Bs[eb + 8064u + pa + 1u] = h8_0.y; Bs[eb + 8064u + pa + 2u] = h8_1.x; Bs[eb + 8064u + pa + 3u] = h8_1.y; Bs[eb + 8064u + pb] = h8_2.x; Bs[eb + 8064u + pb + 1u] = h8_2.y; Bs[eb + 8064u + pb + 2u] = h8_3.x; Bs[eb + 8064u + pb + 3u] = h8_3.y;
     }
@@ -20465,33 +16752,32 @@ fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     if (kt + 1u < nk) {
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
         let ea = ws; let eb = ws;
-        let lo0 = (select(q0.xy, q0.zw, alt) ^ vec2(zz)); let hi0 = (select(q0.zw, q0.xy, alt) ^ vec2(zz));
+        let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
         As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-        let lo1 = (select(q1.xy, q1.zw, alt) ^ vec2(zz)); let hi1 = (select(q1.zw, q1.xy, alt) ^ vec2(zz));
+        let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
         Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
-        let lo2 = (select(q2.xy, q2.zw, alt) ^ vec2(zz)); let hi2 = (select(q2.zw, q2.xy, alt) ^ vec2(zz));
+        let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
         Bs[eb + 1152u + pa] = h2_0.x; Bs[eb + 1152u + pa + 1u] = h2_0.y; Bs[eb + 1152u + pa + 2u] = h2_1.x; Bs[eb + 1152u + pa + 3u] = h2_1.y; Bs[eb + 1152u + pb] = h2_2.x; Bs[eb + 1152u + pb + 1u] = h2_2.y; Bs[eb + 1152u + pb + 2u] = h2_3.x; Bs[eb + 1152u + pb + 3u] = h2_3.y;
-        let lo3 = (select(q3.xy, q3.zw, alt) ^ vec2(zz)); let hi3 = (select(q3.zw, q3.xy, alt) ^ vec2(zz));
+        let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
         Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
-        let lo4 = (select(q4.xy, q4.zw, alt) ^ vec2(zz)); let hi4 = (select(q4.zw, q4.xy, alt) ^ vec2(zz));
+        let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
         Bs[eb + 3456u + pa] = h4_0.x; Bs[eb + 3456u + pa + 1u] = h4_0.y; Bs[eb + 3456u + pa + 2u] = h4_1.x; Bs[eb + 3456u + pa + 3u] = h4_1.y; Bs[eb + 3456u + pb] = h4_2.x; Bs[eb + 3456u + pb + 1u] = h4_2.y; Bs[eb + 3456u + pb + 2u] = h4_3.x; Bs[eb + 3456u + pb + 3u] = h4_3.y;
-        let lo5 = (select(q5.xy, q5.zw, alt) ^ vec2(zz)); let hi5 = (select(q5.zw, q5.xy, alt) ^ vec2(zz));
+        let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
         Bs[eb + 4608u + pa] = h5_0.x; Bs[eb + 4608u + pa + 1u] = h5_0.y; Bs[eb + 4608u + pa + 2u] = h5_1.x; Bs[eb + 4608u + pa + 3u] = h5_1.y; Bs[eb + 4608u + pb] = h5_2.x; Bs[eb + 4608u + pb + 1u] = h5_2.y; Bs[eb + 4608u + pb + 2u] = h5_3.x; Bs[eb + 4608u + pb + 3u] = h5_3.y;
-        let lo6 = (select(q6.xy, q6.zw, alt) ^ vec2(zz)); let hi6 = (select(q6.zw, q6.xy, alt) ^ vec2(zz));
+        let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
         Bs[eb + 5760u + pa] = h6_0.x; Bs[eb + 5760u + pa + 1u] = h6_0.y; Bs[eb + 5760u + pa + 2u] = h6_1.x; Bs[eb + 5760u + pa + 3u] = h6_1.y; Bs[eb + 5760u + pb] = h6_2.x; Bs[eb + 5760u + pb + 1u] = h6_2.y; Bs[eb + 5760u + pb + 2u] = h6_3.x; Bs[eb + 5760u + pb + 3u] = h6_3.y;
-        let lo7 = (select(q7.xy, q7.zw, alt) ^ vec2(zz)); let hi7 = (select(q7.zw, q7.xy, alt) ^ vec2(zz));
+        let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
         Bs[eb + 6912u + pa] = h7_0.x; Bs[eb + 6912u + pa + 1u] = h7_0.y; Bs[eb + 6912u + pa + 2u] = h7_1.x; Bs[eb + 6912u + pa + 3u] = h7_1.y; Bs[eb + 6912u + pb] = h7_2.x; Bs[eb + 6912u + pb + 1u] = h7_2.y; Bs[eb + 6912u + pb + 2u] = h7_3.x; Bs[eb + 6912u + pb + 3u] = h7_3.y;
-        let lo8 = (select(q8.xy, q8.zw, alt) ^ vec2(zz)); let hi8 = (select(q8.zw, q8.xy, alt) ^ vec2(zz));
+        let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
         Bs[eb + 8064u + pa] = h8_0.x; Bs[eb + 8064u + pa + 1u] = h8_0.y; Bs[eb + 8064u + pa + 2u] = h8_1.x; Bs[eb + 8064u + pa + 3u] = h8_1.y; Bs[eb + 8064u + pb] = h8_2.x; Bs[eb + 8064u + pb + 1u] = h8_2.y; Bs[eb + 8064u + pb + 2u] = h8_3.x; Bs[eb + 8064u + pb + 3u] = h8_3.y;
       }
@@ -20588,7 +16874,6 @@ fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   var u00 = subgroup_matrix_result<f32, 16, 16>();
   var g10 = subgroup_matrix_result<f32, 16, 16>();
   var u10 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
@@ -20626,36 +16911,35 @@ fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   for (var kt = k0; kt < nk; kt += 2u) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
       Bs[eb + 4608u + pa] = h6_0.x; Bs[eb + 4608u + pa + 1u] = h6_0.y; Bs[eb + 4608u + pa + 2u] = h6_1.x; Bs[eb + 4608u + pa + 3u] = h6_1.y; Bs[eb + 4608u + pb] = h6_2.x; Bs[eb + 4608u + pb + 1u] = h6_2.y; Bs[eb + 4608u + pb + 2u] = h6_3.x; Bs[eb + 4608u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
       Bs[eb + 5760u + pa] = h7_0.x; Bs[eb + 5760u + pa + 1u] = h7_0.y; Bs[eb + 5760u + pa + 2u] = h7_1.x; Bs[eb + 5760u + pa + 3u] = h7_1.y; Bs[eb + 5760u + pb] = h7_2.x; Bs[eb + 5760u + pb + 1u] = h7_2.y; Bs[eb + 5760u + pb + 2u] = h7_3.x; Bs[eb + 5760u + pb + 3u] = h7_3.y;
-      let lo8 = (select(s8.xy, s8.zw, alt) ^ vec2(zz)); let hi8 = (select(s8.zw, s8.xy, alt) ^ vec2(zz));
+      let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
       Bs[eb + 6912u + pa] = h8_0.x; Bs[eb + 6912u + pa + 1u] = h8_0.y; Bs[eb + 6912u + pa + 2u] = h8_1.x; Bs[eb + 6912u + pa + 3u] = h8_1.y; Bs[eb + 6912u + pb] = h8_2.x; Bs[eb + 6912u + pb + 1u] = h8_2.y; Bs[eb + 6912u + pb + 2u] = h8_3.x; Bs[eb + 6912u + pb + 3u] = h8_3.y;
-      let lo9 = (select(s9.xy, s9.zw, alt) ^ vec2(zz)); let hi9 = (select(s9.zw, s9.xy, alt) ^ vec2(zz));
+      let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
       Bs[eb + 8064u + pa] = h9_0.x; Bs[eb + 8064u + pa + 1u] = h9_0.y; Bs[eb + 8064u + pa + 2u] = h9_1.x; Bs[eb + 8064u + pa + 3u] = h9_1.y; Bs[eb + 8064u + pb] = h9_2.x; Bs[eb + 8064u + pb + 1u] = h9_2.y; Bs[eb + 8064u + pb + 2u] = h9_3.x; Bs[eb + 8064u + pb + 3u] = h9_3.y;
     }
@@ -20720,36 +17004,35 @@ fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     if (kt + 1u < nk) {
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
         let ea = ws; let eb = ws;
-        let lo0 = (select(q0.xy, q0.zw, alt) ^ vec2(zz)); let hi0 = (select(q0.zw, q0.xy, alt) ^ vec2(zz));
+        let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
         As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-        let lo1 = (select(q1.xy, q1.zw, alt) ^ vec2(zz)); let hi1 = (select(q1.zw, q1.xy, alt) ^ vec2(zz));
+        let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
         As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-        let lo2 = (select(q2.xy, q2.zw, alt) ^ vec2(zz)); let hi2 = (select(q2.zw, q2.xy, alt) ^ vec2(zz));
+        let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
         Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-        let lo3 = (select(q3.xy, q3.zw, alt) ^ vec2(zz)); let hi3 = (select(q3.zw, q3.xy, alt) ^ vec2(zz));
+        let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
         Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
-        let lo4 = (select(q4.xy, q4.zw, alt) ^ vec2(zz)); let hi4 = (select(q4.zw, q4.xy, alt) ^ vec2(zz));
+        let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
         Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
-        let lo5 = (select(q5.xy, q5.zw, alt) ^ vec2(zz)); let hi5 = (select(q5.zw, q5.xy, alt) ^ vec2(zz));
+        let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
         Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
-        let lo6 = (select(q6.xy, q6.zw, alt) ^ vec2(zz)); let hi6 = (select(q6.zw, q6.xy, alt) ^ vec2(zz));
+        let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
         Bs[eb + 4608u + pa] = h6_0.x; Bs[eb + 4608u + pa + 1u] = h6_0.y; Bs[eb + 4608u + pa + 2u] = h6_1.x; Bs[eb + 4608u + pa + 3u] = h6_1.y; Bs[eb + 4608u + pb] = h6_2.x; Bs[eb + 4608u + pb + 1u] = h6_2.y; Bs[eb + 4608u + pb + 2u] = h6_3.x; Bs[eb + 4608u + pb + 3u] = h6_3.y;
-        let lo7 = (select(q7.xy, q7.zw, alt) ^ vec2(zz)); let hi7 = (select(q7.zw, q7.xy, alt) ^ vec2(zz));
+        let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
         Bs[eb + 5760u + pa] = h7_0.x; Bs[eb + 5760u + pa + 1u] = h7_0.y; Bs[eb + 5760u + pa + 2u] = h7_1.x; Bs[eb + 5760u + pa + 3u] = h7_1.y; Bs[eb + 5760u + pb] = h7_2.x; Bs[eb + 5760u + pb + 1u] = h7_2.y; Bs[eb + 5760u + pb + 2u] = h7_3.x; Bs[eb + 5760u + pb + 3u] = h7_3.y;
-        let lo8 = (select(q8.xy, q8.zw, alt) ^ vec2(zz)); let hi8 = (select(q8.zw, q8.xy, alt) ^ vec2(zz));
+        let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
         Bs[eb + 6912u + pa] = h8_0.x; Bs[eb + 6912u + pa + 1u] = h8_0.y; Bs[eb + 6912u + pa + 2u] = h8_1.x; Bs[eb + 6912u + pa + 3u] = h8_1.y; Bs[eb + 6912u + pb] = h8_2.x; Bs[eb + 6912u + pb + 1u] = h8_2.y; Bs[eb + 6912u + pb + 2u] = h8_3.x; Bs[eb + 6912u + pb + 3u] = h8_3.y;
-        let lo9 = (select(q9.xy, q9.zw, alt) ^ vec2(zz)); let hi9 = (select(q9.zw, q9.xy, alt) ^ vec2(zz));
+        let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
         Bs[eb + 8064u + pa] = h9_0.x; Bs[eb + 8064u + pa + 1u] = h9_0.y; Bs[eb + 8064u + pa + 2u] = h9_1.x; Bs[eb + 8064u + pa + 3u] = h9_1.y; Bs[eb + 8064u + pb] = h9_2.x; Bs[eb + 8064u + pb + 1u] = h9_2.y; Bs[eb + 8064u + pb + 2u] = h9_3.x; Bs[eb + 8064u + pb + 3u] = h9_3.y;
       }
@@ -20856,7 +17139,6 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   var u10 = subgroup_matrix_result<f32, 16, 16>();
   var g11 = subgroup_matrix_result<f32, 16, 16>();
   var u11 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let nkAll = (KK + 31u) / 32u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
@@ -20886,19 +17168,18 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   for (var kt = k0; kt < nk; kt += 2u) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>((s0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((s0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((s0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((s0.w ^ zz));
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
       As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>((s1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((s1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((s1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((s1.w ^ zz));
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
       As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
-      let h2_0 = bitcast<vec2<f16>>((s2.x ^ zz)); let h2_1 = bitcast<vec2<f16>>((s2.y ^ zz)); let h2_2 = bitcast<vec2<f16>>((s2.z ^ zz)); let h2_3 = bitcast<vec2<f16>>((s2.w ^ zz));
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
       Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
-      let h3_0 = bitcast<vec2<f16>>((s3.x ^ zz)); let h3_1 = bitcast<vec2<f16>>((s3.y ^ zz)); let h3_2 = bitcast<vec2<f16>>((s3.z ^ zz)); let h3_3 = bitcast<vec2<f16>>((s3.w ^ zz));
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
       Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
-      let h4_0 = bitcast<vec2<f16>>((s4.x ^ zz)); let h4_1 = bitcast<vec2<f16>>((s4.y ^ zz)); let h4_2 = bitcast<vec2<f16>>((s4.z ^ zz)); let h4_3 = bitcast<vec2<f16>>((s4.w ^ zz));
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
       Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
-      let h5_0 = bitcast<vec2<f16>>((s5.x ^ zz)); let h5_1 = bitcast<vec2<f16>>((s5.y ^ zz)); let h5_2 = bitcast<vec2<f16>>((s5.z ^ zz)); let h5_3 = bitcast<vec2<f16>>((s5.w ^ zz));
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
       Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
     }
     workgroupBarrier();
@@ -20950,19 +17231,18 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     if (kt + 1u < nk) {
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
         let ea = ws; let eb = ws;
-        let h0_0 = bitcast<vec2<f16>>((q0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((q0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((q0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((q0.w ^ zz));
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
         As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-        let h1_0 = bitcast<vec2<f16>>((q1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((q1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((q1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((q1.w ^ zz));
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
         As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
-        let h2_0 = bitcast<vec2<f16>>((q2.x ^ zz)); let h2_1 = bitcast<vec2<f16>>((q2.y ^ zz)); let h2_2 = bitcast<vec2<f16>>((q2.z ^ zz)); let h2_3 = bitcast<vec2<f16>>((q2.w ^ zz));
+        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
         Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
-        let h3_0 = bitcast<vec2<f16>>((q3.x ^ zz)); let h3_1 = bitcast<vec2<f16>>((q3.y ^ zz)); let h3_2 = bitcast<vec2<f16>>((q3.z ^ zz)); let h3_3 = bitcast<vec2<f16>>((q3.w ^ zz));
+        let h3_0 = bitcast<vec2<f16>>(q3.x); let h3_1 = bitcast<vec2<f16>>(q3.y); let h3_2 = bitcast<vec2<f16>>(q3.z); let h3_3 = bitcast<vec2<f16>>(q3.w);
         Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
-        let h4_0 = bitcast<vec2<f16>>((q4.x ^ zz)); let h4_1 = bitcast<vec2<f16>>((q4.y ^ zz)); let h4_2 = bitcast<vec2<f16>>((q4.z ^ zz)); let h4_3 = bitcast<vec2<f16>>((q4.w ^ zz));
+        let h4_0 = bitcast<vec2<f16>>(q4.x); let h4_1 = bitcast<vec2<f16>>(q4.y); let h4_2 = bitcast<vec2<f16>>(q4.z); let h4_3 = bitcast<vec2<f16>>(q4.w);
         Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
-        let h5_0 = bitcast<vec2<f16>>((q5.x ^ zz)); let h5_1 = bitcast<vec2<f16>>((q5.y ^ zz)); let h5_2 = bitcast<vec2<f16>>((q5.z ^ zz)); let h5_3 = bitcast<vec2<f16>>((q5.w ^ zz));
+        let h5_0 = bitcast<vec2<f16>>(q5.x); let h5_1 = bitcast<vec2<f16>>(q5.y); let h5_2 = bitcast<vec2<f16>>(q5.z); let h5_3 = bitcast<vec2<f16>>(q5.w);
         Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
       }
       workgroupBarrier();
@@ -21045,7 +17325,6 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   var q0 = vec4<u32>();   // _u8p2: the slice after s0's
   var q1 = vec4<u32>();   // _u8p2: the slice after s1's
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let nkAll = (KK + 31u) / 32u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
@@ -21067,11 +17346,10 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   for (var kt = k0; kt < nk; kt += 2u) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>((s0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((s0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((s0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((s0.w ^ zz));
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
       As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>((s1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((s1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((s1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((s1.w ^ zz));
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
       Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
     }
     workgroupBarrier();
@@ -21097,11 +17375,10 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     if (kt + 1u < nk) {
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
         let ea = ws; let eb = ws;
-        let h0_0 = bitcast<vec2<f16>>((q0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((q0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((q0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((q0.w ^ zz));
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
         As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-        let h1_0 = bitcast<vec2<f16>>((q1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((q1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((q1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((q1.w ^ zz));
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
         Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
       }
       workgroupBarrier();
@@ -21162,7 +17439,6 @@ fn tgs_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   var u00 = subgroup_matrix_result<f32, 16, 16>();
   var g10 = subgroup_matrix_result<f32, 16, 16>();
   var u10 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let nkAll = (KK + 31u) / 32u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
@@ -21192,19 +17468,18 @@ fn tgs_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   for (var kt = k0; kt < nk; kt += 2u) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>((s0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((s0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((s0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((s0.w ^ zz));
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
       As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>((s1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((s1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((s1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((s1.w ^ zz));
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
       As[ea + 640u] = h1_0.x; As[ea + 640u + 1u] = h1_0.y; As[ea + 640u + 2u] = h1_1.x; As[ea + 640u + 3u] = h1_1.y; As[ea + 640u + 4u] = h1_2.x; As[ea + 640u + 5u] = h1_2.y; As[ea + 640u + 6u] = h1_3.x; As[ea + 640u + 7u] = h1_3.y;
-      let h2_0 = bitcast<vec2<f16>>((s2.x ^ zz)); let h2_1 = bitcast<vec2<f16>>((s2.y ^ zz)); let h2_2 = bitcast<vec2<f16>>((s2.z ^ zz)); let h2_3 = bitcast<vec2<f16>>((s2.w ^ zz));
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
       Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
-      let h3_0 = bitcast<vec2<f16>>((s3.x ^ zz)); let h3_1 = bitcast<vec2<f16>>((s3.y ^ zz)); let h3_2 = bitcast<vec2<f16>>((s3.z ^ zz)); let h3_3 = bitcast<vec2<f16>>((s3.w ^ zz));
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
       Bs[eb + 640u] = h3_0.x; Bs[eb + 640u + 1u] = h3_0.y; Bs[eb + 640u + 2u] = h3_1.x; Bs[eb + 640u + 3u] = h3_1.y; Bs[eb + 640u + 4u] = h3_2.x; Bs[eb + 640u + 5u] = h3_2.y; Bs[eb + 640u + 6u] = h3_3.x; Bs[eb + 640u + 7u] = h3_3.y;
-      let h4_0 = bitcast<vec2<f16>>((s4.x ^ zz)); let h4_1 = bitcast<vec2<f16>>((s4.y ^ zz)); let h4_2 = bitcast<vec2<f16>>((s4.z ^ zz)); let h4_3 = bitcast<vec2<f16>>((s4.w ^ zz));
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
       Bs[eb + 1280u] = h4_0.x; Bs[eb + 1280u + 1u] = h4_0.y; Bs[eb + 1280u + 2u] = h4_1.x; Bs[eb + 1280u + 3u] = h4_1.y; Bs[eb + 1280u + 4u] = h4_2.x; Bs[eb + 1280u + 5u] = h4_2.y; Bs[eb + 1280u + 6u] = h4_3.x; Bs[eb + 1280u + 7u] = h4_3.y;
-      let h5_0 = bitcast<vec2<f16>>((s5.x ^ zz)); let h5_1 = bitcast<vec2<f16>>((s5.y ^ zz)); let h5_2 = bitcast<vec2<f16>>((s5.z ^ zz)); let h5_3 = bitcast<vec2<f16>>((s5.w ^ zz));
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
       Bs[eb + 1920u] = h5_0.x; Bs[eb + 1920u + 1u] = h5_0.y; Bs[eb + 1920u + 2u] = h5_1.x; Bs[eb + 1920u + 3u] = h5_1.y; Bs[eb + 1920u + 4u] = h5_2.x; Bs[eb + 1920u + 5u] = h5_2.y; Bs[eb + 1920u + 6u] = h5_3.x; Bs[eb + 1920u + 7u] = h5_3.y;
     }
     workgroupBarrier();
@@ -21244,19 +17519,18 @@ fn tgs_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     if (kt + 1u < nk) {
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
         let ea = ws; let eb = ws;
-        let h0_0 = bitcast<vec2<f16>>((q0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((q0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((q0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((q0.w ^ zz));
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
         As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-        let h1_0 = bitcast<vec2<f16>>((q1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((q1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((q1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((q1.w ^ zz));
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
         As[ea + 640u] = h1_0.x; As[ea + 640u + 1u] = h1_0.y; As[ea + 640u + 2u] = h1_1.x; As[ea + 640u + 3u] = h1_1.y; As[ea + 640u + 4u] = h1_2.x; As[ea + 640u + 5u] = h1_2.y; As[ea + 640u + 6u] = h1_3.x; As[ea + 640u + 7u] = h1_3.y;
-        let h2_0 = bitcast<vec2<f16>>((q2.x ^ zz)); let h2_1 = bitcast<vec2<f16>>((q2.y ^ zz)); let h2_2 = bitcast<vec2<f16>>((q2.z ^ zz)); let h2_3 = bitcast<vec2<f16>>((q2.w ^ zz));
+        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
         Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
-        let h3_0 = bitcast<vec2<f16>>((q3.x ^ zz)); let h3_1 = bitcast<vec2<f16>>((q3.y ^ zz)); let h3_2 = bitcast<vec2<f16>>((q3.z ^ zz)); let h3_3 = bitcast<vec2<f16>>((q3.w ^ zz));
+        let h3_0 = bitcast<vec2<f16>>(q3.x); let h3_1 = bitcast<vec2<f16>>(q3.y); let h3_2 = bitcast<vec2<f16>>(q3.z); let h3_3 = bitcast<vec2<f16>>(q3.w);
         Bs[eb + 640u] = h3_0.x; Bs[eb + 640u + 1u] = h3_0.y; Bs[eb + 640u + 2u] = h3_1.x; Bs[eb + 640u + 3u] = h3_1.y; Bs[eb + 640u + 4u] = h3_2.x; Bs[eb + 640u + 5u] = h3_2.y; Bs[eb + 640u + 6u] = h3_3.x; Bs[eb + 640u + 7u] = h3_3.y;
-        let h4_0 = bitcast<vec2<f16>>((q4.x ^ zz)); let h4_1 = bitcast<vec2<f16>>((q4.y ^ zz)); let h4_2 = bitcast<vec2<f16>>((q4.z ^ zz)); let h4_3 = bitcast<vec2<f16>>((q4.w ^ zz));
+        let h4_0 = bitcast<vec2<f16>>(q4.x); let h4_1 = bitcast<vec2<f16>>(q4.y); let h4_2 = bitcast<vec2<f16>>(q4.z); let h4_3 = bitcast<vec2<f16>>(q4.w);
         Bs[eb + 1280u] = h4_0.x; Bs[eb + 1280u + 1u] = h4_0.y; Bs[eb + 1280u + 2u] = h4_1.x; Bs[eb + 1280u + 3u] = h4_1.y; Bs[eb + 1280u + 4u] = h4_2.x; Bs[eb + 1280u + 5u] = h4_2.y; Bs[eb + 1280u + 6u] = h4_3.x; Bs[eb + 1280u + 7u] = h4_3.y;
-        let h5_0 = bitcast<vec2<f16>>((q5.x ^ zz)); let h5_1 = bitcast<vec2<f16>>((q5.y ^ zz)); let h5_2 = bitcast<vec2<f16>>((q5.z ^ zz)); let h5_3 = bitcast<vec2<f16>>((q5.w ^ zz));
+        let h5_0 = bitcast<vec2<f16>>(q5.x); let h5_1 = bitcast<vec2<f16>>(q5.y); let h5_2 = bitcast<vec2<f16>>(q5.z); let h5_3 = bitcast<vec2<f16>>(q5.w);
         Bs[eb + 1920u] = h5_0.x; Bs[eb + 1920u + 1u] = h5_0.y; Bs[eb + 1920u + 2u] = h5_1.x; Bs[eb + 1920u + 3u] = h5_1.y; Bs[eb + 1920u + 4u] = h5_2.x; Bs[eb + 1920u + 5u] = h5_2.y; Bs[eb + 1920u + 6u] = h5_3.x; Bs[eb + 1920u + 7u] = h5_3.y;
       }
       workgroupBarrier();
@@ -21421,2534 +17695,6 @@ fn tgs_g32x32_sg1x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
   subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
   subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-}
-
-@compute @workgroup_size(256)
-fn tgs_t64x128_sg2x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 2304u;   // and B-tile row
-  let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 32u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 8u;
-  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
-  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
-  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
-  var s0 = vec4<u32>();
-  var s1 = vec4<u32>();
-  var s2 = vec4<u32>();
-  var s3 = vec4<u32>();
-  var s4 = vec4<u32>();
-  var s5 = vec4<u32>();
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c01 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  var c11 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
-  let nkAll = (KK + 63u) / 64u;
-  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
-  {
-    let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
-    let kw = select(wblk_chunk(k4), 0u, WFIX);
-    s0 = x8[xb + kx];
-    s1 = x8[xb + 32u * K4 + kx];
-    s2 = w8[wb + kw];
-    s3 = w8[wb + 32u * WR + kw];
-    s4 = w8[wb + 64u * WR + kw];
-    s5 = w8[wb + 96u * WR + kw];
-  }
-  for (var kt = k0; kt < nk; kt++) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-      let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
-      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
-      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 2304u + pa] = h1_0.x; As[ea + 2304u + pa + 1u] = h1_0.y; As[ea + 2304u + pa + 2u] = h1_1.x; As[ea + 2304u + pa + 3u] = h1_1.y; As[ea + 2304u + pb] = h1_2.x; As[ea + 2304u + pb + 1u] = h1_2.y; As[ea + 2304u + pb + 2u] = h1_3.x; As[ea + 2304u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
-      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
-      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
-      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 4608u + pa] = h4_0.x; Bs[eb + 4608u + pa + 1u] = h4_0.y; Bs[eb + 4608u + pa + 2u] = h4_1.x; Bs[eb + 4608u + pa + 3u] = h4_1.y; Bs[eb + 4608u + pb] = h4_2.x; Bs[eb + 4608u + pb + 1u] = h4_2.y; Bs[eb + 4608u + pb + 2u] = h4_3.x; Bs[eb + 4608u + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
-      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 6912u + pa] = h5_0.x; Bs[eb + 6912u + pa + 1u] = h5_0.y; Bs[eb + 6912u + pa + 2u] = h5_1.x; Bs[eb + 6912u + pa + 3u] = h5_1.y; Bs[eb + 6912u + pb] = h5_2.x; Bs[eb + 6912u + pb + 1u] = h5_2.y; Bs[eb + 6912u + pb + 2u] = h5_3.x; Bs[eb + 6912u + pb + 3u] = h5_3.y;
-    }
-    workgroupBarrier();
-    if (kt + 1u < nk) {
-      {
-        let k4 = (kt + 1u) * 8u;
-        let kx = select(k4, 0u, XFIX);
-        let kw = select(wblk_chunk(k4), 0u, WFIX);
-        s0 = x8[xb + kx];
-        s1 = x8[xb + 32u * K4 + kx];
-        s2 = w8[wb + kw];
-        s3 = w8[wb + 32u * WR + kw];
-        s4 = w8[wb + 64u * WR + kw];
-        s5 = w8[wb + 96u * WR + kw];
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-}
-
-@compute @workgroup_size(256)
-fn tgs_t64x128_sg2x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 2304u;   // and B-tile row
-  let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 32u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 4u;
-  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 16u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
-  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
-  let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
-  let v2 = row0 + r0 + 32u < p.M; let o2 = min(row0 + r0 + 32u, p.M - 1u) * K4;
-  let v3 = row0 + r0 + 48u < p.M; let o3 = min(row0 + r0 + 48u, p.M - 1u) * K4;
-  let v4 = col0 + r0 + 0u < p.N; let o4 = min(col0 + r0 + 0u, p.N - 1u) * K4;
-  let v5 = col0 + r0 + 16u < p.N; let o5 = min(col0 + r0 + 16u, p.N - 1u) * K4;
-  let v6 = col0 + r0 + 32u < p.N; let o6 = min(col0 + r0 + 32u, p.N - 1u) * K4;
-  let v7 = col0 + r0 + 48u < p.N; let o7 = min(col0 + r0 + 48u, p.N - 1u) * K4;
-  let v8 = col0 + r0 + 64u < p.N; let o8 = min(col0 + r0 + 64u, p.N - 1u) * K4;
-  let v9 = col0 + r0 + 80u < p.N; let o9 = min(col0 + r0 + 80u, p.N - 1u) * K4;
-  let v10 = col0 + r0 + 96u < p.N; let o10 = min(col0 + r0 + 96u, p.N - 1u) * K4;
-  let v11 = col0 + r0 + 112u < p.N; let o11 = min(col0 + r0 + 112u, p.N - 1u) * K4;
-  var s0 = vec4<f16>();
-  var s1 = vec4<f16>();
-  var s2 = vec4<f16>();
-  var s3 = vec4<f16>();
-  var s4 = vec4<f16>();
-  var s5 = vec4<f16>();
-  var s6 = vec4<f16>();
-  var s7 = vec4<f16>();
-  var s8 = vec4<f16>();
-  var s9 = vec4<f16>();
-  var s10 = vec4<f16>();
-  var s11 = vec4<f16>();
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c01 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  var c11 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (KK + 63u) / 64u;
-  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
-  {
-    let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
-    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
-    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
-    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
-    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
-    s4 = select(vec4<f16>(), w4[o4 + kc], v4 && kin);
-    s5 = select(vec4<f16>(), w4[o5 + kc], v5 && kin);
-    s6 = select(vec4<f16>(), w4[o6 + kc], v6 && kin);
-    s7 = select(vec4<f16>(), w4[o7 + kc], v7 && kin);
-    s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
-    s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
-    s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
-    s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
-  }
-  for (var kt = k0; kt < nk; kt++) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let ea = ws; let eb = ws;
-      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
-      As[ea + 1152u] = s1.x; As[ea + 1152u + 1u] = s1.y; As[ea + 1152u + 2u] = s1.z; As[ea + 1152u + 3u] = s1.w;
-      As[ea + 2304u] = s2.x; As[ea + 2304u + 1u] = s2.y; As[ea + 2304u + 2u] = s2.z; As[ea + 2304u + 3u] = s2.w;
-      As[ea + 3456u] = s3.x; As[ea + 3456u + 1u] = s3.y; As[ea + 3456u + 2u] = s3.z; As[ea + 3456u + 3u] = s3.w;
-      Bs[eb] = s4.x; Bs[eb + 1u] = s4.y; Bs[eb + 2u] = s4.z; Bs[eb + 3u] = s4.w;
-      Bs[eb + 1152u] = s5.x; Bs[eb + 1152u + 1u] = s5.y; Bs[eb + 1152u + 2u] = s5.z; Bs[eb + 1152u + 3u] = s5.w;
-      Bs[eb + 2304u] = s6.x; Bs[eb + 2304u + 1u] = s6.y; Bs[eb + 2304u + 2u] = s6.z; Bs[eb + 2304u + 3u] = s6.w;
-      Bs[eb + 3456u] = s7.x; Bs[eb + 3456u + 1u] = s7.y; Bs[eb + 3456u + 2u] = s7.z; Bs[eb + 3456u + 3u] = s7.w;
-      Bs[eb + 4608u] = s8.x; Bs[eb + 4608u + 1u] = s8.y; Bs[eb + 4608u + 2u] = s8.z; Bs[eb + 4608u + 3u] = s8.w;
-      Bs[eb + 5760u] = s9.x; Bs[eb + 5760u + 1u] = s9.y; Bs[eb + 5760u + 2u] = s9.z; Bs[eb + 5760u + 3u] = s9.w;
-      Bs[eb + 6912u] = s10.x; Bs[eb + 6912u + 1u] = s10.y; Bs[eb + 6912u + 2u] = s10.z; Bs[eb + 6912u + 3u] = s10.w;
-      Bs[eb + 8064u] = s11.x; Bs[eb + 8064u + 1u] = s11.y; Bs[eb + 8064u + 2u] = s11.z; Bs[eb + 8064u + 3u] = s11.w;
-    }
-    workgroupBarrier();
-    if (kt + 1u < nk) {
-      {
-        let k4 = (kt + 1u) * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
-        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
-        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
-        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
-        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
-        s4 = select(vec4<f16>(), w4[o4 + kc], v4 && kin);
-        s5 = select(vec4<f16>(), w4[o5 + kc], v5 && kin);
-        s6 = select(vec4<f16>(), w4[o6 + kc], v6 && kin);
-        s7 = select(vec4<f16>(), w4[o7 + kc], v7 && kin);
-        s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
-        s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
-        s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
-        s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-}
-
-@compute @workgroup_size(128)
-fn tgs_t64x64_sg1x4_k64_b1_u8p2c(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
-  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 8u;
-  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
-  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
-  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
-  var s0 = vec4<u32>();
-  var s1 = vec4<u32>();
-  var s2 = vec4<u32>();
-  var s3 = vec4<u32>();
-  var s4 = vec4<u32>();
-  var s5 = vec4<u32>();
-  var s6 = vec4<u32>();
-  var s7 = vec4<u32>();
-  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
-  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
-  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
-  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
-  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
-  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
-  var q6 = vec4<u32>();   // _u8p2: the slice after s6's
-  var q7 = vec4<u32>();   // _u8p2: the slice after s7's
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  var c20 = subgroup_matrix_result<f32, 16, 16>();
-  var c30 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
-  let nkAll = (KK + 63u) / 64u;
-  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
-  {
-    let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
-    let kw = select(wblk_chunk(k4), 0u, WFIX);
-    s0 = x8c[xb + kx];
-    s1 = x8c[xb + 16u * K4 + kx];
-    s2 = x8c[xb + 32u * K4 + kx];
-    s3 = x8c[xb + 48u * K4 + kx];
-    s4 = w8c[wb + kw];
-    s5 = w8c[wb + 16u * WR + kw];
-    s6 = w8c[wb + 32u * WR + kw];
-    s7 = w8c[wb + 48u * WR + kw];
-  }
-  if (k0 + 1u < nk) {
-    {
-      let k4 = (k0 + 1u) * 8u;
-      let kx = select(k4, 0u, XFIX);
-      let kw = select(wblk_chunk(k4), 0u, WFIX);
-      q0 = x8c[xb + kx];
-      q1 = x8c[xb + 16u * K4 + kx];
-      q2 = x8c[xb + 32u * K4 + kx];
-      q3 = x8c[xb + 48u * K4 + kx];
-      q4 = w8c[wb + kw];
-      q5 = w8c[wb + 16u * WR + kw];
-      q6 = w8c[wb + 32u * WR + kw];
-      q7 = w8c[wb + 48u * WR + kw];
-    }
-  }
-  for (var kt = k0; kt < nk; kt += 2u) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-      let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
-      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
-      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
-      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
-      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
-      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
-      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
-      let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
-      let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
-    }
-    workgroupBarrier();
-    if (kt + 2u < nk) {
-      {
-        let k4 = (kt + 2u) * 8u;
-        let kx = select(k4, 0u, XFIX);
-        let kw = select(wblk_chunk(k4), 0u, WFIX);
-        s0 = x8c[xb + kx];
-        s1 = x8c[xb + 16u * K4 + kx];
-        s2 = x8c[xb + 32u * K4 + kx];
-        s3 = x8c[xb + 48u * K4 + kx];
-        s4 = w8c[wb + kw];
-        s5 = w8c[wb + 16u * WR + kw];
-        s6 = w8c[wb + 32u * WR + kw];
-        s7 = w8c[wb + 48u * WR + kw];
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2304u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3456u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2320u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3472u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2336u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3488u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2352u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3504u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-    }
-    if (kt + 1u < nk) {
-      workgroupBarrier();   // every subgroup is done with the previous slice
-      {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-        let ea = ws; let eb = ws;
-        let lo0 = (select(q0.xy, q0.zw, alt) ^ vec2(zz)); let hi0 = (select(q0.zw, q0.xy, alt) ^ vec2(zz));
-        let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-        let lo1 = (select(q1.xy, q1.zw, alt) ^ vec2(zz)); let hi1 = (select(q1.zw, q1.xy, alt) ^ vec2(zz));
-        let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-        let lo2 = (select(q2.xy, q2.zw, alt) ^ vec2(zz)); let hi2 = (select(q2.zw, q2.xy, alt) ^ vec2(zz));
-        let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
-        let lo3 = (select(q3.xy, q3.zw, alt) ^ vec2(zz)); let hi3 = (select(q3.zw, q3.xy, alt) ^ vec2(zz));
-        let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
-        let lo4 = (select(q4.xy, q4.zw, alt) ^ vec2(zz)); let hi4 = (select(q4.zw, q4.xy, alt) ^ vec2(zz));
-        let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-        let lo5 = (select(q5.xy, q5.zw, alt) ^ vec2(zz)); let hi5 = (select(q5.zw, q5.xy, alt) ^ vec2(zz));
-        let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
-        let lo6 = (select(q6.xy, q6.zw, alt) ^ vec2(zz)); let hi6 = (select(q6.zw, q6.xy, alt) ^ vec2(zz));
-        let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
-        let lo7 = (select(q7.xy, q7.zw, alt) ^ vec2(zz)); let hi7 = (select(q7.zw, q7.xy, alt) ^ vec2(zz));
-        let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
-      }
-      workgroupBarrier();
-      if (kt + 3u < nk) {
-        {
-          let k4 = (kt + 3u) * 8u;
-          let kx = select(k4, 0u, XFIX);
-          let kw = select(wblk_chunk(k4), 0u, WFIX);
-          q0 = x8c[xb + kx];
-          q1 = x8c[xb + 16u * K4 + kx];
-          q2 = x8c[xb + 32u * K4 + kx];
-          q3 = x8c[xb + 48u * K4 + kx];
-          q4 = w8c[wb + kw];
-          q5 = w8c[wb + 16u * WR + kw];
-          q6 = w8c[wb + 32u * WR + kw];
-          q7 = w8c[wb + 48u * WR + kw];
-        }
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-        let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2304u, 72u);
-        let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3456u, 72u);
-        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-        c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-        c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-        let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2320u, 72u);
-        let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3472u, 72u);
-        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-        c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-        c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-        let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2336u, 72u);
-        let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3488u, 72u);
-        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-        c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-        c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-        let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2352u, 72u);
-        let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3504u, 72u);
-        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-        c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-        c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      }
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-}
-
-@compute @workgroup_size(128)
-fn tgs_t64x64_sg2x2_k64_b1_u8p2c(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 2u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2304u;   // and B-tile row
-  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 8u;
-  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
-  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
-  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
-  var s0 = vec4<u32>();
-  var s1 = vec4<u32>();
-  var s2 = vec4<u32>();
-  var s3 = vec4<u32>();
-  var s4 = vec4<u32>();
-  var s5 = vec4<u32>();
-  var s6 = vec4<u32>();
-  var s7 = vec4<u32>();
-  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
-  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
-  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
-  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
-  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
-  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
-  var q6 = vec4<u32>();   // _u8p2: the slice after s6's
-  var q7 = vec4<u32>();   // _u8p2: the slice after s7's
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c01 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  var c11 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
-  let nkAll = (KK + 63u) / 64u;
-  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
-  {
-    let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
-    let kw = select(wblk_chunk(k4), 0u, WFIX);
-    s0 = x8c[xb + kx];
-    s1 = x8c[xb + 16u * K4 + kx];
-    s2 = x8c[xb + 32u * K4 + kx];
-    s3 = x8c[xb + 48u * K4 + kx];
-    s4 = w8c[wb + kw];
-    s5 = w8c[wb + 16u * WR + kw];
-    s6 = w8c[wb + 32u * WR + kw];
-    s7 = w8c[wb + 48u * WR + kw];
-  }
-  if (k0 + 1u < nk) {
-    {
-      let k4 = (k0 + 1u) * 8u;
-      let kx = select(k4, 0u, XFIX);
-      let kw = select(wblk_chunk(k4), 0u, WFIX);
-      q0 = x8c[xb + kx];
-      q1 = x8c[xb + 16u * K4 + kx];
-      q2 = x8c[xb + 32u * K4 + kx];
-      q3 = x8c[xb + 48u * K4 + kx];
-      q4 = w8c[wb + kw];
-      q5 = w8c[wb + 16u * WR + kw];
-      q6 = w8c[wb + 32u * WR + kw];
-      q7 = w8c[wb + 48u * WR + kw];
-    }
-  }
-  for (var kt = k0; kt < nk; kt += 2u) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-      let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
-      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
-      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
-      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
-      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
-      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
-      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
-      let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
-      let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
-    }
-    workgroupBarrier();
-    if (kt + 2u < nk) {
-      {
-        let k4 = (kt + 2u) * 8u;
-        let kx = select(k4, 0u, XFIX);
-        let kw = select(wblk_chunk(k4), 0u, WFIX);
-        s0 = x8c[xb + kx];
-        s1 = x8c[xb + 16u * K4 + kx];
-        s2 = x8c[xb + 32u * K4 + kx];
-        s3 = x8c[xb + 48u * K4 + kx];
-        s4 = w8c[wb + kw];
-        s5 = w8c[wb + 16u * WR + kw];
-        s6 = w8c[wb + 32u * WR + kw];
-        s7 = w8c[wb + 48u * WR + kw];
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    if (kt + 1u < nk) {
-      workgroupBarrier();   // every subgroup is done with the previous slice
-      {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-        let ea = ws; let eb = ws;
-        let lo0 = (select(q0.xy, q0.zw, alt) ^ vec2(zz)); let hi0 = (select(q0.zw, q0.xy, alt) ^ vec2(zz));
-        let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-        let lo1 = (select(q1.xy, q1.zw, alt) ^ vec2(zz)); let hi1 = (select(q1.zw, q1.xy, alt) ^ vec2(zz));
-        let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-        let lo2 = (select(q2.xy, q2.zw, alt) ^ vec2(zz)); let hi2 = (select(q2.zw, q2.xy, alt) ^ vec2(zz));
-        let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
-        let lo3 = (select(q3.xy, q3.zw, alt) ^ vec2(zz)); let hi3 = (select(q3.zw, q3.xy, alt) ^ vec2(zz));
-        let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
-        let lo4 = (select(q4.xy, q4.zw, alt) ^ vec2(zz)); let hi4 = (select(q4.zw, q4.xy, alt) ^ vec2(zz));
-        let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-        let lo5 = (select(q5.xy, q5.zw, alt) ^ vec2(zz)); let hi5 = (select(q5.zw, q5.xy, alt) ^ vec2(zz));
-        let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
-        let lo6 = (select(q6.xy, q6.zw, alt) ^ vec2(zz)); let hi6 = (select(q6.zw, q6.xy, alt) ^ vec2(zz));
-        let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
-        let lo7 = (select(q7.xy, q7.zw, alt) ^ vec2(zz)); let hi7 = (select(q7.zw, q7.xy, alt) ^ vec2(zz));
-        let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
-      }
-      workgroupBarrier();
-      if (kt + 3u < nk) {
-        {
-          let k4 = (kt + 3u) * 8u;
-          let kx = select(k4, 0u, XFIX);
-          let kw = select(wblk_chunk(k4), 0u, WFIX);
-          q0 = x8c[xb + kx];
-          q1 = x8c[xb + 16u * K4 + kx];
-          q2 = x8c[xb + 32u * K4 + kx];
-          q3 = x8c[xb + 48u * K4 + kx];
-          q4 = w8c[wb + kw];
-          q5 = w8c[wb + 16u * WR + kw];
-          q6 = w8c[wb + 32u * WR + kw];
-          q7 = w8c[wb + 48u * WR + kw];
-        }
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-        let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-        c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-        c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-        let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-        c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-        c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-        let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
-        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-        c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-        c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-        let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-        let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
-        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-        c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-        c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-        c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      }
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-}
-
-@compute @workgroup_size(128)
-fn tgs_t32x32_sg2x2_k32_b1_u8p2c(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u;   // and B-tile row
-  let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 8u;
-  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 4u;   // its first staged row; then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
-  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
-  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
-  var s0 = vec4<u32>();
-  var s1 = vec4<u32>();
-  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
-  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
-  let nkAll = (KK + 31u) / 32u;
-  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
-  {
-    let k4 = k0 * 4u;
-    let kx = select(k4, 0u, XFIX);
-    let kw = select(wblk_chunk(k4), 0u, WFIX);
-    s0 = x8c[xb + kx];
-    s1 = w8c[wb + kw];
-  }
-  if (k0 + 1u < nk) {
-    {
-      let k4 = (k0 + 1u) * 4u;
-      let kx = select(k4, 0u, XFIX);
-      let kw = select(wblk_chunk(k4), 0u, WFIX);
-      q0 = x8c[xb + kx];
-      q1 = w8c[wb + kw];
-    }
-  }
-  for (var kt = k0; kt < nk; kt += 2u) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-      let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>((s0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((s0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((s0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((s0.w ^ zz));
-      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>((s1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((s1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((s1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((s1.w ^ zz));
-      Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
-    }
-    workgroupBarrier();
-    if (kt + 2u < nk) {
-      {
-        let k4 = (kt + 2u) * 4u;
-        let kx = select(k4, 0u, XFIX);
-        let kw = select(wblk_chunk(k4), 0u, WFIX);
-        s0 = x8c[xb + kx];
-        s1 = w8c[wb + kw];
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-    }
-    if (kt + 1u < nk) {
-      workgroupBarrier();   // every subgroup is done with the previous slice
-      {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-        let ea = ws; let eb = ws;
-        let h0_0 = bitcast<vec2<f16>>((q0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((q0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((q0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((q0.w ^ zz));
-        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-        let h1_0 = bitcast<vec2<f16>>((q1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((q1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((q1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((q1.w ^ zz));
-        Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
-      }
-      workgroupBarrier();
-      if (kt + 3u < nk) {
-        {
-          let k4 = (kt + 3u) * 4u;
-          let kx = select(k4, 0u, XFIX);
-          let kw = select(wblk_chunk(k4), 0u, WFIX);
-          q0 = x8c[xb + kx];
-          q1 = w8c[wb + kw];
-        }
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
-        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
-        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      }
-      {
-        let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
-        let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
-        c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      }
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-}
-
-@compute @workgroup_size(128)
-fn tgs_t64x64_sg2x2_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 2u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2304u;   // and B-tile row
-  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 8u;
-  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
-  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
-  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
-  var s0 = vec4<u32>();
-  var s1 = vec4<u32>();
-  var s2 = vec4<u32>();
-  var s3 = vec4<u32>();
-  var s4 = vec4<u32>();
-  var s5 = vec4<u32>();
-  var s6 = vec4<u32>();
-  var s7 = vec4<u32>();
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c01 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  var c11 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
-  let nkAll = (KK + 63u) / 64u;
-  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
-  {
-    let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
-    let kw = select(wblk_chunk(k4), 0u, WFIX);
-    s0 = x8[xb + kx];
-    s1 = x8[xb + 16u * K4 + kx];
-    s2 = x8[xb + 32u * K4 + kx];
-    s3 = x8[xb + 48u * K4 + kx];
-    s4 = w8[wb + kw];
-    s5 = w8[wb + 16u * WR + kw];
-    s6 = w8[wb + 32u * WR + kw];
-    s7 = w8[wb + 48u * WR + kw];
-  }
-  for (var kt = k0; kt < nk; kt++) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-      let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
-      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
-      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
-      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
-      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
-      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
-      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
-      let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
-      let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
-    }
-    workgroupBarrier();
-    if (kt + 1u < nk) {
-      {
-        let k4 = (kt + 1u) * 8u;
-        let kx = select(k4, 0u, XFIX);
-        let kw = select(wblk_chunk(k4), 0u, WFIX);
-        s0 = x8[xb + kx];
-        s1 = x8[xb + 16u * K4 + kx];
-        s2 = x8[xb + 32u * K4 + kx];
-        s3 = x8[xb + 48u * K4 + kx];
-        s4 = w8[wb + kw];
-        s5 = w8[wb + 16u * WR + kw];
-        s6 = w8[wb + 32u * WR + kw];
-        s7 = w8[wb + 48u * WR + kw];
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-}
-
-@compute @workgroup_size(128)
-fn tgs_t64x128_sg2x2_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 2u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 4608u;   // and B-tile row
-  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 64u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 8u;
-  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
-  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
-  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
-  var s0 = vec4<u32>();
-  var s1 = vec4<u32>();
-  var s2 = vec4<u32>();
-  var s3 = vec4<u32>();
-  var s4 = vec4<u32>();
-  var s5 = vec4<u32>();
-  var s6 = vec4<u32>();
-  var s7 = vec4<u32>();
-  var s8 = vec4<u32>();
-  var s9 = vec4<u32>();
-  var s10 = vec4<u32>();
-  var s11 = vec4<u32>();
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c01 = subgroup_matrix_result<f32, 16, 16>();
-  var c02 = subgroup_matrix_result<f32, 16, 16>();
-  var c03 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  var c11 = subgroup_matrix_result<f32, 16, 16>();
-  var c12 = subgroup_matrix_result<f32, 16, 16>();
-  var c13 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
-  let nkAll = (KK + 63u) / 64u;
-  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
-  {
-    let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
-    let kw = select(wblk_chunk(k4), 0u, WFIX);
-    s0 = x8[xb + kx];
-    s1 = x8[xb + 16u * K4 + kx];
-    s2 = x8[xb + 32u * K4 + kx];
-    s3 = x8[xb + 48u * K4 + kx];
-    s4 = w8[wb + kw];
-    s5 = w8[wb + 16u * WR + kw];
-    s6 = w8[wb + 32u * WR + kw];
-    s7 = w8[wb + 48u * WR + kw];
-    s8 = w8[wb + 64u * WR + kw];
-    s9 = w8[wb + 80u * WR + kw];
-    s10 = w8[wb + 96u * WR + kw];
-    s11 = w8[wb + 112u * WR + kw];
-  }
-  for (var kt = k0; kt < nk; kt++) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-      let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
-      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
-      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
-      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
-      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
-      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
-      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
-      let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
-      let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
-      let lo8 = (select(s8.xy, s8.zw, alt) ^ vec2(zz)); let hi8 = (select(s8.zw, s8.xy, alt) ^ vec2(zz));
-      let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 4608u + pa] = h8_0.x; Bs[eb + 4608u + pa + 1u] = h8_0.y; Bs[eb + 4608u + pa + 2u] = h8_1.x; Bs[eb + 4608u + pa + 3u] = h8_1.y; Bs[eb + 4608u + pb] = h8_2.x; Bs[eb + 4608u + pb + 1u] = h8_2.y; Bs[eb + 4608u + pb + 2u] = h8_3.x; Bs[eb + 4608u + pb + 3u] = h8_3.y;
-      let lo9 = (select(s9.xy, s9.zw, alt) ^ vec2(zz)); let hi9 = (select(s9.zw, s9.xy, alt) ^ vec2(zz));
-      let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 5760u + pa] = h9_0.x; Bs[eb + 5760u + pa + 1u] = h9_0.y; Bs[eb + 5760u + pa + 2u] = h9_1.x; Bs[eb + 5760u + pa + 3u] = h9_1.y; Bs[eb + 5760u + pb] = h9_2.x; Bs[eb + 5760u + pb + 1u] = h9_2.y; Bs[eb + 5760u + pb + 2u] = h9_3.x; Bs[eb + 5760u + pb + 3u] = h9_3.y;
-      let lo10 = (select(s10.xy, s10.zw, alt) ^ vec2(zz)); let hi10 = (select(s10.zw, s10.xy, alt) ^ vec2(zz));
-      let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      Bs[eb + 6912u + pa] = h10_0.x; Bs[eb + 6912u + pa + 1u] = h10_0.y; Bs[eb + 6912u + pa + 2u] = h10_1.x; Bs[eb + 6912u + pa + 3u] = h10_1.y; Bs[eb + 6912u + pb] = h10_2.x; Bs[eb + 6912u + pb + 1u] = h10_2.y; Bs[eb + 6912u + pb + 2u] = h10_3.x; Bs[eb + 6912u + pb + 3u] = h10_3.y;
-      let lo11 = (select(s11.xy, s11.zw, alt) ^ vec2(zz)); let hi11 = (select(s11.zw, s11.xy, alt) ^ vec2(zz));
-      let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      Bs[eb + 8064u + pa] = h11_0.x; Bs[eb + 8064u + pa + 1u] = h11_0.y; Bs[eb + 8064u + pa + 2u] = h11_1.x; Bs[eb + 8064u + pa + 3u] = h11_1.y; Bs[eb + 8064u + pb] = h11_2.x; Bs[eb + 8064u + pb + 1u] = h11_2.y; Bs[eb + 8064u + pb + 2u] = h11_3.x; Bs[eb + 8064u + pb + 3u] = h11_3.y;
-    }
-    workgroupBarrier();
-    if (kt + 1u < nk) {
-      {
-        let k4 = (kt + 1u) * 8u;
-        let kx = select(k4, 0u, XFIX);
-        let kw = select(wblk_chunk(k4), 0u, WFIX);
-        s0 = x8[xb + kx];
-        s1 = x8[xb + 16u * K4 + kx];
-        s2 = x8[xb + 32u * K4 + kx];
-        s3 = x8[xb + 48u * K4 + kx];
-        s4 = w8[wb + kw];
-        s5 = w8[wb + 16u * WR + kw];
-        s6 = w8[wb + 32u * WR + kw];
-        s7 = w8[wb + 48u * WR + kw];
-        s8 = w8[wb + 64u * WR + kw];
-        s9 = w8[wb + 80u * WR + kw];
-        s10 = w8[wb + 96u * WR + kw];
-        s11 = w8[wb + 112u * WR + kw];
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 2304u, 72u);
-      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 3456u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
-      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
-      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 2320u, 72u);
-      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 3472u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
-      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
-      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
-      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 2336u, 72u);
-      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 3488u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
-      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
-      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
-      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 2352u, 72u);
-      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 3504u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
-      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
-      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 32u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 48u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 32u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 48u, lane, wid.z, 0u, p.N);
-}
-
-@compute @workgroup_size(64)
-fn tgs_t64x64_sg1x2_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 2u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2304u;   // and B-tile row
-  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 32u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 8u;
-  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 8 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
-  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
-  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
-  var s0 = vec4<u32>();
-  var s1 = vec4<u32>();
-  var s2 = vec4<u32>();
-  var s3 = vec4<u32>();
-  var s4 = vec4<u32>();
-  var s5 = vec4<u32>();
-  var s6 = vec4<u32>();
-  var s7 = vec4<u32>();
-  var s8 = vec4<u32>();
-  var s9 = vec4<u32>();
-  var s10 = vec4<u32>();
-  var s11 = vec4<u32>();
-  var s12 = vec4<u32>();
-  var s13 = vec4<u32>();
-  var s14 = vec4<u32>();
-  var s15 = vec4<u32>();
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c01 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  var c11 = subgroup_matrix_result<f32, 16, 16>();
-  var c20 = subgroup_matrix_result<f32, 16, 16>();
-  var c21 = subgroup_matrix_result<f32, 16, 16>();
-  var c30 = subgroup_matrix_result<f32, 16, 16>();
-  var c31 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
-  let nkAll = (KK + 63u) / 64u;
-  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
-  {
-    let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
-    let kw = select(wblk_chunk(k4), 0u, WFIX);
-    s0 = x8[xb + kx];
-    s1 = x8[xb + 8u * K4 + kx];
-    s2 = x8[xb + 16u * K4 + kx];
-    s3 = x8[xb + 24u * K4 + kx];
-    s4 = x8[xb + 32u * K4 + kx];
-    s5 = x8[xb + 40u * K4 + kx];
-    s6 = x8[xb + 48u * K4 + kx];
-    s7 = x8[xb + 56u * K4 + kx];
-    s8 = w8[wb + kw];
-    s9 = w8[wb + 8u * WR + kw];
-    s10 = w8[wb + 16u * WR + kw];
-    s11 = w8[wb + 24u * WR + kw];
-    s12 = w8[wb + 32u * WR + kw];
-    s13 = w8[wb + 40u * WR + kw];
-    s14 = w8[wb + 48u * WR + kw];
-    s15 = w8[wb + 56u * WR + kw];
-  }
-  for (var kt = k0; kt < nk; kt++) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-      let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
-      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
-      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 576u + pa] = h1_0.x; As[ea + 576u + pa + 1u] = h1_0.y; As[ea + 576u + pa + 2u] = h1_1.x; As[ea + 576u + pa + 3u] = h1_1.y; As[ea + 576u + pb] = h1_2.x; As[ea + 576u + pb + 1u] = h1_2.y; As[ea + 576u + pb + 2u] = h1_3.x; As[ea + 576u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
-      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 1152u + pa] = h2_0.x; As[ea + 1152u + pa + 1u] = h2_0.y; As[ea + 1152u + pa + 2u] = h2_1.x; As[ea + 1152u + pa + 3u] = h2_1.y; As[ea + 1152u + pb] = h2_2.x; As[ea + 1152u + pb + 1u] = h2_2.y; As[ea + 1152u + pb + 2u] = h2_3.x; As[ea + 1152u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
-      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 1728u + pa] = h3_0.x; As[ea + 1728u + pa + 1u] = h3_0.y; As[ea + 1728u + pa + 2u] = h3_1.x; As[ea + 1728u + pa + 3u] = h3_1.y; As[ea + 1728u + pb] = h3_2.x; As[ea + 1728u + pb + 1u] = h3_2.y; As[ea + 1728u + pb + 2u] = h3_3.x; As[ea + 1728u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
-      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      As[ea + 2304u + pa] = h4_0.x; As[ea + 2304u + pa + 1u] = h4_0.y; As[ea + 2304u + pa + 2u] = h4_1.x; As[ea + 2304u + pa + 3u] = h4_1.y; As[ea + 2304u + pb] = h4_2.x; As[ea + 2304u + pb + 1u] = h4_2.y; As[ea + 2304u + pb + 2u] = h4_3.x; As[ea + 2304u + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
-      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      As[ea + 2880u + pa] = h5_0.x; As[ea + 2880u + pa + 1u] = h5_0.y; As[ea + 2880u + pa + 2u] = h5_1.x; As[ea + 2880u + pa + 3u] = h5_1.y; As[ea + 2880u + pb] = h5_2.x; As[ea + 2880u + pb + 1u] = h5_2.y; As[ea + 2880u + pb + 2u] = h5_3.x; As[ea + 2880u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
-      let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      As[ea + 3456u + pa] = h6_0.x; As[ea + 3456u + pa + 1u] = h6_0.y; As[ea + 3456u + pa + 2u] = h6_1.x; As[ea + 3456u + pa + 3u] = h6_1.y; As[ea + 3456u + pb] = h6_2.x; As[ea + 3456u + pb + 1u] = h6_2.y; As[ea + 3456u + pb + 2u] = h6_3.x; As[ea + 3456u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
-      let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      As[ea + 4032u + pa] = h7_0.x; As[ea + 4032u + pa + 1u] = h7_0.y; As[ea + 4032u + pa + 2u] = h7_1.x; As[ea + 4032u + pa + 3u] = h7_1.y; As[ea + 4032u + pb] = h7_2.x; As[ea + 4032u + pb + 1u] = h7_2.y; As[ea + 4032u + pb + 2u] = h7_3.x; As[ea + 4032u + pb + 3u] = h7_3.y;
-      let lo8 = (select(s8.xy, s8.zw, alt) ^ vec2(zz)); let hi8 = (select(s8.zw, s8.xy, alt) ^ vec2(zz));
-      let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + pa] = h8_0.x; Bs[eb + pa + 1u] = h8_0.y; Bs[eb + pa + 2u] = h8_1.x; Bs[eb + pa + 3u] = h8_1.y; Bs[eb + pb] = h8_2.x; Bs[eb + pb + 1u] = h8_2.y; Bs[eb + pb + 2u] = h8_3.x; Bs[eb + pb + 3u] = h8_3.y;
-      let lo9 = (select(s9.xy, s9.zw, alt) ^ vec2(zz)); let hi9 = (select(s9.zw, s9.xy, alt) ^ vec2(zz));
-      let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 576u + pa] = h9_0.x; Bs[eb + 576u + pa + 1u] = h9_0.y; Bs[eb + 576u + pa + 2u] = h9_1.x; Bs[eb + 576u + pa + 3u] = h9_1.y; Bs[eb + 576u + pb] = h9_2.x; Bs[eb + 576u + pb + 1u] = h9_2.y; Bs[eb + 576u + pb + 2u] = h9_3.x; Bs[eb + 576u + pb + 3u] = h9_3.y;
-      let lo10 = (select(s10.xy, s10.zw, alt) ^ vec2(zz)); let hi10 = (select(s10.zw, s10.xy, alt) ^ vec2(zz));
-      let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      Bs[eb + 1152u + pa] = h10_0.x; Bs[eb + 1152u + pa + 1u] = h10_0.y; Bs[eb + 1152u + pa + 2u] = h10_1.x; Bs[eb + 1152u + pa + 3u] = h10_1.y; Bs[eb + 1152u + pb] = h10_2.x; Bs[eb + 1152u + pb + 1u] = h10_2.y; Bs[eb + 1152u + pb + 2u] = h10_3.x; Bs[eb + 1152u + pb + 3u] = h10_3.y;
-      let lo11 = (select(s11.xy, s11.zw, alt) ^ vec2(zz)); let hi11 = (select(s11.zw, s11.xy, alt) ^ vec2(zz));
-      let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      Bs[eb + 1728u + pa] = h11_0.x; Bs[eb + 1728u + pa + 1u] = h11_0.y; Bs[eb + 1728u + pa + 2u] = h11_1.x; Bs[eb + 1728u + pa + 3u] = h11_1.y; Bs[eb + 1728u + pb] = h11_2.x; Bs[eb + 1728u + pb + 1u] = h11_2.y; Bs[eb + 1728u + pb + 2u] = h11_3.x; Bs[eb + 1728u + pb + 3u] = h11_3.y;
-      let lo12 = (select(s12.xy, s12.zw, alt) ^ vec2(zz)); let hi12 = (select(s12.zw, s12.xy, alt) ^ vec2(zz));
-      let h12_0 = bitcast<vec2<f16>>(lo12.x); let h12_1 = bitcast<vec2<f16>>(lo12.y); let h12_2 = bitcast<vec2<f16>>(hi12.x); let h12_3 = bitcast<vec2<f16>>(hi12.y);
-      Bs[eb + 2304u + pa] = h12_0.x; Bs[eb + 2304u + pa + 1u] = h12_0.y; Bs[eb + 2304u + pa + 2u] = h12_1.x; Bs[eb + 2304u + pa + 3u] = h12_1.y; Bs[eb + 2304u + pb] = h12_2.x; Bs[eb + 2304u + pb + 1u] = h12_2.y; Bs[eb + 2304u + pb + 2u] = h12_3.x; Bs[eb + 2304u + pb + 3u] = h12_3.y;
-      let lo13 = (select(s13.xy, s13.zw, alt) ^ vec2(zz)); let hi13 = (select(s13.zw, s13.xy, alt) ^ vec2(zz));
-      let h13_0 = bitcast<vec2<f16>>(lo13.x); let h13_1 = bitcast<vec2<f16>>(lo13.y); let h13_2 = bitcast<vec2<f16>>(hi13.x); let h13_3 = bitcast<vec2<f16>>(hi13.y);
-      Bs[eb + 2880u + pa] = h13_0.x; Bs[eb + 2880u + pa + 1u] = h13_0.y; Bs[eb + 2880u + pa + 2u] = h13_1.x; Bs[eb + 2880u + pa + 3u] = h13_1.y; Bs[eb + 2880u + pb] = h13_2.x; Bs[eb + 2880u + pb + 1u] = h13_2.y; Bs[eb + 2880u + pb + 2u] = h13_3.x; Bs[eb + 2880u + pb + 3u] = h13_3.y;
-      let lo14 = (select(s14.xy, s14.zw, alt) ^ vec2(zz)); let hi14 = (select(s14.zw, s14.xy, alt) ^ vec2(zz));
-      let h14_0 = bitcast<vec2<f16>>(lo14.x); let h14_1 = bitcast<vec2<f16>>(lo14.y); let h14_2 = bitcast<vec2<f16>>(hi14.x); let h14_3 = bitcast<vec2<f16>>(hi14.y);
-      Bs[eb + 3456u + pa] = h14_0.x; Bs[eb + 3456u + pa + 1u] = h14_0.y; Bs[eb + 3456u + pa + 2u] = h14_1.x; Bs[eb + 3456u + pa + 3u] = h14_1.y; Bs[eb + 3456u + pb] = h14_2.x; Bs[eb + 3456u + pb + 1u] = h14_2.y; Bs[eb + 3456u + pb + 2u] = h14_3.x; Bs[eb + 3456u + pb + 3u] = h14_3.y;
-      let lo15 = (select(s15.xy, s15.zw, alt) ^ vec2(zz)); let hi15 = (select(s15.zw, s15.xy, alt) ^ vec2(zz));
-      let h15_0 = bitcast<vec2<f16>>(lo15.x); let h15_1 = bitcast<vec2<f16>>(lo15.y); let h15_2 = bitcast<vec2<f16>>(hi15.x); let h15_3 = bitcast<vec2<f16>>(hi15.y);
-      Bs[eb + 4032u + pa] = h15_0.x; Bs[eb + 4032u + pa + 1u] = h15_0.y; Bs[eb + 4032u + pa + 2u] = h15_1.x; Bs[eb + 4032u + pa + 3u] = h15_1.y; Bs[eb + 4032u + pb] = h15_2.x; Bs[eb + 4032u + pb + 1u] = h15_2.y; Bs[eb + 4032u + pb + 2u] = h15_3.x; Bs[eb + 4032u + pb + 3u] = h15_3.y;
-    }
-    workgroupBarrier();
-    if (kt + 1u < nk) {
-      {
-        let k4 = (kt + 1u) * 8u;
-        let kx = select(k4, 0u, XFIX);
-        let kw = select(wblk_chunk(k4), 0u, WFIX);
-        s0 = x8[xb + kx];
-        s1 = x8[xb + 8u * K4 + kx];
-        s2 = x8[xb + 16u * K4 + kx];
-        s3 = x8[xb + 24u * K4 + kx];
-        s4 = x8[xb + 32u * K4 + kx];
-        s5 = x8[xb + 40u * K4 + kx];
-        s6 = x8[xb + 48u * K4 + kx];
-        s7 = x8[xb + 56u * K4 + kx];
-        s8 = w8[wb + kw];
-        s9 = w8[wb + 8u * WR + kw];
-        s10 = w8[wb + 16u * WR + kw];
-        s11 = w8[wb + 24u * WR + kw];
-        s12 = w8[wb + 32u * WR + kw];
-        s13 = w8[wb + 40u * WR + kw];
-        s14 = w8[wb + 48u * WR + kw];
-        s15 = w8[wb + 56u * WR + kw];
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2304u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3456u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2320u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3472u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2336u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3488u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2352u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3504u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-}
-
-@compute @workgroup_size(128)
-fn tgs_t64x128_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 2304u;   // and B-tile row
-  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 8u;
-  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
-  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
-  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
-  var s0 = vec4<u32>();
-  var s1 = vec4<u32>();
-  var s2 = vec4<u32>();
-  var s3 = vec4<u32>();
-  var s4 = vec4<u32>();
-  var s5 = vec4<u32>();
-  var s6 = vec4<u32>();
-  var s7 = vec4<u32>();
-  var s8 = vec4<u32>();
-  var s9 = vec4<u32>();
-  var s10 = vec4<u32>();
-  var s11 = vec4<u32>();
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c01 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  var c11 = subgroup_matrix_result<f32, 16, 16>();
-  var c20 = subgroup_matrix_result<f32, 16, 16>();
-  var c21 = subgroup_matrix_result<f32, 16, 16>();
-  var c30 = subgroup_matrix_result<f32, 16, 16>();
-  var c31 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
-  let nkAll = (KK + 63u) / 64u;
-  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
-  {
-    let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
-    let kw = select(wblk_chunk(k4), 0u, WFIX);
-    s0 = x8[xb + kx];
-    s1 = x8[xb + 16u * K4 + kx];
-    s2 = x8[xb + 32u * K4 + kx];
-    s3 = x8[xb + 48u * K4 + kx];
-    s4 = w8[wb + kw];
-    s5 = w8[wb + 16u * WR + kw];
-    s6 = w8[wb + 32u * WR + kw];
-    s7 = w8[wb + 48u * WR + kw];
-    s8 = w8[wb + 64u * WR + kw];
-    s9 = w8[wb + 80u * WR + kw];
-    s10 = w8[wb + 96u * WR + kw];
-    s11 = w8[wb + 112u * WR + kw];
-  }
-  for (var kt = k0; kt < nk; kt++) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
-      let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
-      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
-      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
-      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
-      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
-      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
-      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
-      let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
-      let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
-      let lo8 = (select(s8.xy, s8.zw, alt) ^ vec2(zz)); let hi8 = (select(s8.zw, s8.xy, alt) ^ vec2(zz));
-      let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 4608u + pa] = h8_0.x; Bs[eb + 4608u + pa + 1u] = h8_0.y; Bs[eb + 4608u + pa + 2u] = h8_1.x; Bs[eb + 4608u + pa + 3u] = h8_1.y; Bs[eb + 4608u + pb] = h8_2.x; Bs[eb + 4608u + pb + 1u] = h8_2.y; Bs[eb + 4608u + pb + 2u] = h8_3.x; Bs[eb + 4608u + pb + 3u] = h8_3.y;
-      let lo9 = (select(s9.xy, s9.zw, alt) ^ vec2(zz)); let hi9 = (select(s9.zw, s9.xy, alt) ^ vec2(zz));
-      let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 5760u + pa] = h9_0.x; Bs[eb + 5760u + pa + 1u] = h9_0.y; Bs[eb + 5760u + pa + 2u] = h9_1.x; Bs[eb + 5760u + pa + 3u] = h9_1.y; Bs[eb + 5760u + pb] = h9_2.x; Bs[eb + 5760u + pb + 1u] = h9_2.y; Bs[eb + 5760u + pb + 2u] = h9_3.x; Bs[eb + 5760u + pb + 3u] = h9_3.y;
-      let lo10 = (select(s10.xy, s10.zw, alt) ^ vec2(zz)); let hi10 = (select(s10.zw, s10.xy, alt) ^ vec2(zz));
-      let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      Bs[eb + 6912u + pa] = h10_0.x; Bs[eb + 6912u + pa + 1u] = h10_0.y; Bs[eb + 6912u + pa + 2u] = h10_1.x; Bs[eb + 6912u + pa + 3u] = h10_1.y; Bs[eb + 6912u + pb] = h10_2.x; Bs[eb + 6912u + pb + 1u] = h10_2.y; Bs[eb + 6912u + pb + 2u] = h10_3.x; Bs[eb + 6912u + pb + 3u] = h10_3.y;
-      let lo11 = (select(s11.xy, s11.zw, alt) ^ vec2(zz)); let hi11 = (select(s11.zw, s11.xy, alt) ^ vec2(zz));
-      let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      Bs[eb + 8064u + pa] = h11_0.x; Bs[eb + 8064u + pa + 1u] = h11_0.y; Bs[eb + 8064u + pa + 2u] = h11_1.x; Bs[eb + 8064u + pa + 3u] = h11_1.y; Bs[eb + 8064u + pb] = h11_2.x; Bs[eb + 8064u + pb + 1u] = h11_2.y; Bs[eb + 8064u + pb + 2u] = h11_3.x; Bs[eb + 8064u + pb + 3u] = h11_3.y;
-    }
-    workgroupBarrier();
-    if (kt + 1u < nk) {
-      {
-        let k4 = (kt + 1u) * 8u;
-        let kx = select(k4, 0u, XFIX);
-        let kw = select(wblk_chunk(k4), 0u, WFIX);
-        s0 = x8[xb + kx];
-        s1 = x8[xb + 16u * K4 + kx];
-        s2 = x8[xb + 32u * K4 + kx];
-        s3 = x8[xb + 48u * K4 + kx];
-        s4 = w8[wb + kw];
-        s5 = w8[wb + 16u * WR + kw];
-        s6 = w8[wb + 32u * WR + kw];
-        s7 = w8[wb + 48u * WR + kw];
-        s8 = w8[wb + 64u * WR + kw];
-        s9 = w8[wb + 80u * WR + kw];
-        s10 = w8[wb + 96u * WR + kw];
-        s11 = w8[wb + 112u * WR + kw];
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2304u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3456u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2320u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3472u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2336u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3488u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2352u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3504u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-}
-
-@compute @workgroup_size(128)
-fn tgs_t64x64_sg2x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 2u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2304u;   // and B-tile row
-  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 4u;
-  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 16u;   // its first staged row; then every 8 rows
-  let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
-  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
-  let v1 = row0 + r0 + 8u < p.M; let o1 = min(row0 + r0 + 8u, p.M - 1u) * K4;
-  let v2 = row0 + r0 + 16u < p.M; let o2 = min(row0 + r0 + 16u, p.M - 1u) * K4;
-  let v3 = row0 + r0 + 24u < p.M; let o3 = min(row0 + r0 + 24u, p.M - 1u) * K4;
-  let v4 = row0 + r0 + 32u < p.M; let o4 = min(row0 + r0 + 32u, p.M - 1u) * K4;
-  let v5 = row0 + r0 + 40u < p.M; let o5 = min(row0 + r0 + 40u, p.M - 1u) * K4;
-  let v6 = row0 + r0 + 48u < p.M; let o6 = min(row0 + r0 + 48u, p.M - 1u) * K4;
-  let v7 = row0 + r0 + 56u < p.M; let o7 = min(row0 + r0 + 56u, p.M - 1u) * K4;
-  let v8 = col0 + r0 + 0u < p.N; let o8 = min(col0 + r0 + 0u, p.N - 1u) * K4;
-  let v9 = col0 + r0 + 8u < p.N; let o9 = min(col0 + r0 + 8u, p.N - 1u) * K4;
-  let v10 = col0 + r0 + 16u < p.N; let o10 = min(col0 + r0 + 16u, p.N - 1u) * K4;
-  let v11 = col0 + r0 + 24u < p.N; let o11 = min(col0 + r0 + 24u, p.N - 1u) * K4;
-  let v12 = col0 + r0 + 32u < p.N; let o12 = min(col0 + r0 + 32u, p.N - 1u) * K4;
-  let v13 = col0 + r0 + 40u < p.N; let o13 = min(col0 + r0 + 40u, p.N - 1u) * K4;
-  let v14 = col0 + r0 + 48u < p.N; let o14 = min(col0 + r0 + 48u, p.N - 1u) * K4;
-  let v15 = col0 + r0 + 56u < p.N; let o15 = min(col0 + r0 + 56u, p.N - 1u) * K4;
-  var s0 = vec4<f16>();
-  var s1 = vec4<f16>();
-  var s2 = vec4<f16>();
-  var s3 = vec4<f16>();
-  var s4 = vec4<f16>();
-  var s5 = vec4<f16>();
-  var s6 = vec4<f16>();
-  var s7 = vec4<f16>();
-  var s8 = vec4<f16>();
-  var s9 = vec4<f16>();
-  var s10 = vec4<f16>();
-  var s11 = vec4<f16>();
-  var s12 = vec4<f16>();
-  var s13 = vec4<f16>();
-  var s14 = vec4<f16>();
-  var s15 = vec4<f16>();
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c01 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  var c11 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (KK + 63u) / 64u;
-  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
-  {
-    let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
-    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
-    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
-    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
-    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
-    s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
-    s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
-    s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
-    s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
-    s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
-    s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
-    s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
-    s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
-    s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
-    s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
-    s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
-    s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
-  }
-  for (var kt = k0; kt < nk; kt++) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let ea = ws; let eb = ws;
-      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
-      As[ea + 576u] = s1.x; As[ea + 576u + 1u] = s1.y; As[ea + 576u + 2u] = s1.z; As[ea + 576u + 3u] = s1.w;
-      As[ea + 1152u] = s2.x; As[ea + 1152u + 1u] = s2.y; As[ea + 1152u + 2u] = s2.z; As[ea + 1152u + 3u] = s2.w;
-      As[ea + 1728u] = s3.x; As[ea + 1728u + 1u] = s3.y; As[ea + 1728u + 2u] = s3.z; As[ea + 1728u + 3u] = s3.w;
-      As[ea + 2304u] = s4.x; As[ea + 2304u + 1u] = s4.y; As[ea + 2304u + 2u] = s4.z; As[ea + 2304u + 3u] = s4.w;
-      As[ea + 2880u] = s5.x; As[ea + 2880u + 1u] = s5.y; As[ea + 2880u + 2u] = s5.z; As[ea + 2880u + 3u] = s5.w;
-      As[ea + 3456u] = s6.x; As[ea + 3456u + 1u] = s6.y; As[ea + 3456u + 2u] = s6.z; As[ea + 3456u + 3u] = s6.w;
-      As[ea + 4032u] = s7.x; As[ea + 4032u + 1u] = s7.y; As[ea + 4032u + 2u] = s7.z; As[ea + 4032u + 3u] = s7.w;
-      Bs[eb] = s8.x; Bs[eb + 1u] = s8.y; Bs[eb + 2u] = s8.z; Bs[eb + 3u] = s8.w;
-      Bs[eb + 576u] = s9.x; Bs[eb + 576u + 1u] = s9.y; Bs[eb + 576u + 2u] = s9.z; Bs[eb + 576u + 3u] = s9.w;
-      Bs[eb + 1152u] = s10.x; Bs[eb + 1152u + 1u] = s10.y; Bs[eb + 1152u + 2u] = s10.z; Bs[eb + 1152u + 3u] = s10.w;
-      Bs[eb + 1728u] = s11.x; Bs[eb + 1728u + 1u] = s11.y; Bs[eb + 1728u + 2u] = s11.z; Bs[eb + 1728u + 3u] = s11.w;
-      Bs[eb + 2304u] = s12.x; Bs[eb + 2304u + 1u] = s12.y; Bs[eb + 2304u + 2u] = s12.z; Bs[eb + 2304u + 3u] = s12.w;
-      Bs[eb + 2880u] = s13.x; Bs[eb + 2880u + 1u] = s13.y; Bs[eb + 2880u + 2u] = s13.z; Bs[eb + 2880u + 3u] = s13.w;
-      Bs[eb + 3456u] = s14.x; Bs[eb + 3456u + 1u] = s14.y; Bs[eb + 3456u + 2u] = s14.z; Bs[eb + 3456u + 3u] = s14.w;
-      Bs[eb + 4032u] = s15.x; Bs[eb + 4032u + 1u] = s15.y; Bs[eb + 4032u + 2u] = s15.z; Bs[eb + 4032u + 3u] = s15.w;
-    }
-    workgroupBarrier();
-    if (kt + 1u < nk) {
-      {
-        let k4 = (kt + 1u) * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
-        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
-        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
-        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
-        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
-        s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
-        s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
-        s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
-        s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
-        s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
-        s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
-        s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
-        s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
-        s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
-        s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
-        s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
-        s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-}
-
-@compute @workgroup_size(128)
-fn tgs_t64x128_sg2x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 2u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 4608u;   // and B-tile row
-  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 64u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 4u;
-  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 16u;   // its first staged row; then every 8 rows
-  let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
-  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
-  let v1 = row0 + r0 + 8u < p.M; let o1 = min(row0 + r0 + 8u, p.M - 1u) * K4;
-  let v2 = row0 + r0 + 16u < p.M; let o2 = min(row0 + r0 + 16u, p.M - 1u) * K4;
-  let v3 = row0 + r0 + 24u < p.M; let o3 = min(row0 + r0 + 24u, p.M - 1u) * K4;
-  let v4 = row0 + r0 + 32u < p.M; let o4 = min(row0 + r0 + 32u, p.M - 1u) * K4;
-  let v5 = row0 + r0 + 40u < p.M; let o5 = min(row0 + r0 + 40u, p.M - 1u) * K4;
-  let v6 = row0 + r0 + 48u < p.M; let o6 = min(row0 + r0 + 48u, p.M - 1u) * K4;
-  let v7 = row0 + r0 + 56u < p.M; let o7 = min(row0 + r0 + 56u, p.M - 1u) * K4;
-  let v8 = col0 + r0 + 0u < p.N; let o8 = min(col0 + r0 + 0u, p.N - 1u) * K4;
-  let v9 = col0 + r0 + 8u < p.N; let o9 = min(col0 + r0 + 8u, p.N - 1u) * K4;
-  let v10 = col0 + r0 + 16u < p.N; let o10 = min(col0 + r0 + 16u, p.N - 1u) * K4;
-  let v11 = col0 + r0 + 24u < p.N; let o11 = min(col0 + r0 + 24u, p.N - 1u) * K4;
-  let v12 = col0 + r0 + 32u < p.N; let o12 = min(col0 + r0 + 32u, p.N - 1u) * K4;
-  let v13 = col0 + r0 + 40u < p.N; let o13 = min(col0 + r0 + 40u, p.N - 1u) * K4;
-  let v14 = col0 + r0 + 48u < p.N; let o14 = min(col0 + r0 + 48u, p.N - 1u) * K4;
-  let v15 = col0 + r0 + 56u < p.N; let o15 = min(col0 + r0 + 56u, p.N - 1u) * K4;
-  let v16 = col0 + r0 + 64u < p.N; let o16 = min(col0 + r0 + 64u, p.N - 1u) * K4;
-  let v17 = col0 + r0 + 72u < p.N; let o17 = min(col0 + r0 + 72u, p.N - 1u) * K4;
-  let v18 = col0 + r0 + 80u < p.N; let o18 = min(col0 + r0 + 80u, p.N - 1u) * K4;
-  let v19 = col0 + r0 + 88u < p.N; let o19 = min(col0 + r0 + 88u, p.N - 1u) * K4;
-  let v20 = col0 + r0 + 96u < p.N; let o20 = min(col0 + r0 + 96u, p.N - 1u) * K4;
-  let v21 = col0 + r0 + 104u < p.N; let o21 = min(col0 + r0 + 104u, p.N - 1u) * K4;
-  let v22 = col0 + r0 + 112u < p.N; let o22 = min(col0 + r0 + 112u, p.N - 1u) * K4;
-  let v23 = col0 + r0 + 120u < p.N; let o23 = min(col0 + r0 + 120u, p.N - 1u) * K4;
-  var s0 = vec4<f16>();
-  var s1 = vec4<f16>();
-  var s2 = vec4<f16>();
-  var s3 = vec4<f16>();
-  var s4 = vec4<f16>();
-  var s5 = vec4<f16>();
-  var s6 = vec4<f16>();
-  var s7 = vec4<f16>();
-  var s8 = vec4<f16>();
-  var s9 = vec4<f16>();
-  var s10 = vec4<f16>();
-  var s11 = vec4<f16>();
-  var s12 = vec4<f16>();
-  var s13 = vec4<f16>();
-  var s14 = vec4<f16>();
-  var s15 = vec4<f16>();
-  var s16 = vec4<f16>();
-  var s17 = vec4<f16>();
-  var s18 = vec4<f16>();
-  var s19 = vec4<f16>();
-  var s20 = vec4<f16>();
-  var s21 = vec4<f16>();
-  var s22 = vec4<f16>();
-  var s23 = vec4<f16>();
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c01 = subgroup_matrix_result<f32, 16, 16>();
-  var c02 = subgroup_matrix_result<f32, 16, 16>();
-  var c03 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  var c11 = subgroup_matrix_result<f32, 16, 16>();
-  var c12 = subgroup_matrix_result<f32, 16, 16>();
-  var c13 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (KK + 63u) / 64u;
-  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
-  {
-    let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
-    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
-    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
-    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
-    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
-    s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
-    s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
-    s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
-    s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
-    s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
-    s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
-    s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
-    s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
-    s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
-    s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
-    s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
-    s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
-    s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
-    s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
-    s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
-    s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
-    s20 = select(vec4<f16>(), w4[o20 + kc], v20 && kin);
-    s21 = select(vec4<f16>(), w4[o21 + kc], v21 && kin);
-    s22 = select(vec4<f16>(), w4[o22 + kc], v22 && kin);
-    s23 = select(vec4<f16>(), w4[o23 + kc], v23 && kin);
-  }
-  for (var kt = k0; kt < nk; kt++) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let ea = ws; let eb = ws;
-      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
-      As[ea + 576u] = s1.x; As[ea + 576u + 1u] = s1.y; As[ea + 576u + 2u] = s1.z; As[ea + 576u + 3u] = s1.w;
-      As[ea + 1152u] = s2.x; As[ea + 1152u + 1u] = s2.y; As[ea + 1152u + 2u] = s2.z; As[ea + 1152u + 3u] = s2.w;
-      As[ea + 1728u] = s3.x; As[ea + 1728u + 1u] = s3.y; As[ea + 1728u + 2u] = s3.z; As[ea + 1728u + 3u] = s3.w;
-      As[ea + 2304u] = s4.x; As[ea + 2304u + 1u] = s4.y; As[ea + 2304u + 2u] = s4.z; As[ea + 2304u + 3u] = s4.w;
-      As[ea + 2880u] = s5.x; As[ea + 2880u + 1u] = s5.y; As[ea + 2880u + 2u] = s5.z; As[ea + 2880u + 3u] = s5.w;
-      As[ea + 3456u] = s6.x; As[ea + 3456u + 1u] = s6.y; As[ea + 3456u + 2u] = s6.z; As[ea + 3456u + 3u] = s6.w;
-      As[ea + 4032u] = s7.x; As[ea + 4032u + 1u] = s7.y; As[ea + 4032u + 2u] = s7.z; As[ea + 4032u + 3u] = s7.w;
-      Bs[eb] = s8.x; Bs[eb + 1u] = s8.y; Bs[eb + 2u] = s8.z; Bs[eb + 3u] = s8.w;
-      Bs[eb + 576u] = s9.x; Bs[eb + 576u + 1u] = s9.y; Bs[eb + 576u + 2u] = s9.z; Bs[eb + 576u + 3u] = s9.w;
-      Bs[eb + 1152u] = s10.x; Bs[eb + 1152u + 1u] = s10.y; Bs[eb + 1152u + 2u] = s10.z; Bs[eb + 1152u + 3u] = s10.w;
-      Bs[eb + 1728u] = s11.x; Bs[eb + 1728u + 1u] = s11.y; Bs[eb + 1728u + 2u] = s11.z; Bs[eb + 1728u + 3u] = s11.w;
-      Bs[eb + 2304u] = s12.x; Bs[eb + 2304u + 1u] = s12.y; Bs[eb + 2304u + 2u] = s12.z; Bs[eb + 2304u + 3u] = s12.w;
-      Bs[eb + 2880u] = s13.x; Bs[eb + 2880u + 1u] = s13.y; Bs[eb + 2880u + 2u] = s13.z; Bs[eb + 2880u + 3u] = s13.w;
-      Bs[eb + 3456u] = s14.x; Bs[eb + 3456u + 1u] = s14.y; Bs[eb + 3456u + 2u] = s14.z; Bs[eb + 3456u + 3u] = s14.w;
-      Bs[eb + 4032u] = s15.x; Bs[eb + 4032u + 1u] = s15.y; Bs[eb + 4032u + 2u] = s15.z; Bs[eb + 4032u + 3u] = s15.w;
-      Bs[eb + 4608u] = s16.x; Bs[eb + 4608u + 1u] = s16.y; Bs[eb + 4608u + 2u] = s16.z; Bs[eb + 4608u + 3u] = s16.w;
-      Bs[eb + 5184u] = s17.x; Bs[eb + 5184u + 1u] = s17.y; Bs[eb + 5184u + 2u] = s17.z; Bs[eb + 5184u + 3u] = s17.w;
-      Bs[eb + 5760u] = s18.x; Bs[eb + 5760u + 1u] = s18.y; Bs[eb + 5760u + 2u] = s18.z; Bs[eb + 5760u + 3u] = s18.w;
-      Bs[eb + 6336u] = s19.x; Bs[eb + 6336u + 1u] = s19.y; Bs[eb + 6336u + 2u] = s19.z; Bs[eb + 6336u + 3u] = s19.w;
-      Bs[eb + 6912u] = s20.x; Bs[eb + 6912u + 1u] = s20.y; Bs[eb + 6912u + 2u] = s20.z; Bs[eb + 6912u + 3u] = s20.w;
-      Bs[eb + 7488u] = s21.x; Bs[eb + 7488u + 1u] = s21.y; Bs[eb + 7488u + 2u] = s21.z; Bs[eb + 7488u + 3u] = s21.w;
-      Bs[eb + 8064u] = s22.x; Bs[eb + 8064u + 1u] = s22.y; Bs[eb + 8064u + 2u] = s22.z; Bs[eb + 8064u + 3u] = s22.w;
-      Bs[eb + 8640u] = s23.x; Bs[eb + 8640u + 1u] = s23.y; Bs[eb + 8640u + 2u] = s23.z; Bs[eb + 8640u + 3u] = s23.w;
-    }
-    workgroupBarrier();
-    if (kt + 1u < nk) {
-      {
-        let k4 = (kt + 1u) * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
-        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
-        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
-        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
-        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
-        s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
-        s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
-        s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
-        s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
-        s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
-        s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
-        s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
-        s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
-        s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
-        s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
-        s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
-        s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
-        s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
-        s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
-        s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
-        s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
-        s20 = select(vec4<f16>(), w4[o20 + kc], v20 && kin);
-        s21 = select(vec4<f16>(), w4[o21 + kc], v21 && kin);
-        s22 = select(vec4<f16>(), w4[o22 + kc], v22 && kin);
-        s23 = select(vec4<f16>(), w4[o23 + kc], v23 && kin);
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 2304u, 72u);
-      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 3456u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
-      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
-      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 2320u, 72u);
-      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 3472u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
-      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
-      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
-      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 2336u, 72u);
-      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 3488u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
-      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
-      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
-      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 2352u, 72u);
-      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 3504u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
-      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
-      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 32u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 48u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 32u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 48u, lane, wid.z, 0u, p.N);
-}
-
-@compute @workgroup_size(64)
-fn tgs_t64x64_sg1x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 2u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2304u;   // and B-tile row
-  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 32u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 4u;
-  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
-  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
-  let v1 = row0 + r0 + 4u < p.M; let o1 = min(row0 + r0 + 4u, p.M - 1u) * K4;
-  let v2 = row0 + r0 + 8u < p.M; let o2 = min(row0 + r0 + 8u, p.M - 1u) * K4;
-  let v3 = row0 + r0 + 12u < p.M; let o3 = min(row0 + r0 + 12u, p.M - 1u) * K4;
-  let v4 = row0 + r0 + 16u < p.M; let o4 = min(row0 + r0 + 16u, p.M - 1u) * K4;
-  let v5 = row0 + r0 + 20u < p.M; let o5 = min(row0 + r0 + 20u, p.M - 1u) * K4;
-  let v6 = row0 + r0 + 24u < p.M; let o6 = min(row0 + r0 + 24u, p.M - 1u) * K4;
-  let v7 = row0 + r0 + 28u < p.M; let o7 = min(row0 + r0 + 28u, p.M - 1u) * K4;
-  let v8 = row0 + r0 + 32u < p.M; let o8 = min(row0 + r0 + 32u, p.M - 1u) * K4;
-  let v9 = row0 + r0 + 36u < p.M; let o9 = min(row0 + r0 + 36u, p.M - 1u) * K4;
-  let v10 = row0 + r0 + 40u < p.M; let o10 = min(row0 + r0 + 40u, p.M - 1u) * K4;
-  let v11 = row0 + r0 + 44u < p.M; let o11 = min(row0 + r0 + 44u, p.M - 1u) * K4;
-  let v12 = row0 + r0 + 48u < p.M; let o12 = min(row0 + r0 + 48u, p.M - 1u) * K4;
-  let v13 = row0 + r0 + 52u < p.M; let o13 = min(row0 + r0 + 52u, p.M - 1u) * K4;
-  let v14 = row0 + r0 + 56u < p.M; let o14 = min(row0 + r0 + 56u, p.M - 1u) * K4;
-  let v15 = row0 + r0 + 60u < p.M; let o15 = min(row0 + r0 + 60u, p.M - 1u) * K4;
-  let v16 = col0 + r0 + 0u < p.N; let o16 = min(col0 + r0 + 0u, p.N - 1u) * K4;
-  let v17 = col0 + r0 + 4u < p.N; let o17 = min(col0 + r0 + 4u, p.N - 1u) * K4;
-  let v18 = col0 + r0 + 8u < p.N; let o18 = min(col0 + r0 + 8u, p.N - 1u) * K4;
-  let v19 = col0 + r0 + 12u < p.N; let o19 = min(col0 + r0 + 12u, p.N - 1u) * K4;
-  let v20 = col0 + r0 + 16u < p.N; let o20 = min(col0 + r0 + 16u, p.N - 1u) * K4;
-  let v21 = col0 + r0 + 20u < p.N; let o21 = min(col0 + r0 + 20u, p.N - 1u) * K4;
-  let v22 = col0 + r0 + 24u < p.N; let o22 = min(col0 + r0 + 24u, p.N - 1u) * K4;
-  let v23 = col0 + r0 + 28u < p.N; let o23 = min(col0 + r0 + 28u, p.N - 1u) * K4;
-  let v24 = col0 + r0 + 32u < p.N; let o24 = min(col0 + r0 + 32u, p.N - 1u) * K4;
-  let v25 = col0 + r0 + 36u < p.N; let o25 = min(col0 + r0 + 36u, p.N - 1u) * K4;
-  let v26 = col0 + r0 + 40u < p.N; let o26 = min(col0 + r0 + 40u, p.N - 1u) * K4;
-  let v27 = col0 + r0 + 44u < p.N; let o27 = min(col0 + r0 + 44u, p.N - 1u) * K4;
-  let v28 = col0 + r0 + 48u < p.N; let o28 = min(col0 + r0 + 48u, p.N - 1u) * K4;
-  let v29 = col0 + r0 + 52u < p.N; let o29 = min(col0 + r0 + 52u, p.N - 1u) * K4;
-  let v30 = col0 + r0 + 56u < p.N; let o30 = min(col0 + r0 + 56u, p.N - 1u) * K4;
-  let v31 = col0 + r0 + 60u < p.N; let o31 = min(col0 + r0 + 60u, p.N - 1u) * K4;
-  var s0 = vec4<f16>();
-  var s1 = vec4<f16>();
-  var s2 = vec4<f16>();
-  var s3 = vec4<f16>();
-  var s4 = vec4<f16>();
-  var s5 = vec4<f16>();
-  var s6 = vec4<f16>();
-  var s7 = vec4<f16>();
-  var s8 = vec4<f16>();
-  var s9 = vec4<f16>();
-  var s10 = vec4<f16>();
-  var s11 = vec4<f16>();
-  var s12 = vec4<f16>();
-  var s13 = vec4<f16>();
-  var s14 = vec4<f16>();
-  var s15 = vec4<f16>();
-  var s16 = vec4<f16>();
-  var s17 = vec4<f16>();
-  var s18 = vec4<f16>();
-  var s19 = vec4<f16>();
-  var s20 = vec4<f16>();
-  var s21 = vec4<f16>();
-  var s22 = vec4<f16>();
-  var s23 = vec4<f16>();
-  var s24 = vec4<f16>();
-  var s25 = vec4<f16>();
-  var s26 = vec4<f16>();
-  var s27 = vec4<f16>();
-  var s28 = vec4<f16>();
-  var s29 = vec4<f16>();
-  var s30 = vec4<f16>();
-  var s31 = vec4<f16>();
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c01 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  var c11 = subgroup_matrix_result<f32, 16, 16>();
-  var c20 = subgroup_matrix_result<f32, 16, 16>();
-  var c21 = subgroup_matrix_result<f32, 16, 16>();
-  var c30 = subgroup_matrix_result<f32, 16, 16>();
-  var c31 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (KK + 63u) / 64u;
-  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
-  {
-    let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
-    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
-    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
-    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
-    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
-    s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
-    s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
-    s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
-    s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
-    s8 = select(vec4<f16>(), x4[o8 + kc], v8 && kin);
-    s9 = select(vec4<f16>(), x4[o9 + kc], v9 && kin);
-    s10 = select(vec4<f16>(), x4[o10 + kc], v10 && kin);
-    s11 = select(vec4<f16>(), x4[o11 + kc], v11 && kin);
-    s12 = select(vec4<f16>(), x4[o12 + kc], v12 && kin);
-    s13 = select(vec4<f16>(), x4[o13 + kc], v13 && kin);
-    s14 = select(vec4<f16>(), x4[o14 + kc], v14 && kin);
-    s15 = select(vec4<f16>(), x4[o15 + kc], v15 && kin);
-    s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
-    s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
-    s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
-    s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
-    s20 = select(vec4<f16>(), w4[o20 + kc], v20 && kin);
-    s21 = select(vec4<f16>(), w4[o21 + kc], v21 && kin);
-    s22 = select(vec4<f16>(), w4[o22 + kc], v22 && kin);
-    s23 = select(vec4<f16>(), w4[o23 + kc], v23 && kin);
-    s24 = select(vec4<f16>(), w4[o24 + kc], v24 && kin);
-    s25 = select(vec4<f16>(), w4[o25 + kc], v25 && kin);
-    s26 = select(vec4<f16>(), w4[o26 + kc], v26 && kin);
-    s27 = select(vec4<f16>(), w4[o27 + kc], v27 && kin);
-    s28 = select(vec4<f16>(), w4[o28 + kc], v28 && kin);
-    s29 = select(vec4<f16>(), w4[o29 + kc], v29 && kin);
-    s30 = select(vec4<f16>(), w4[o30 + kc], v30 && kin);
-    s31 = select(vec4<f16>(), w4[o31 + kc], v31 && kin);
-  }
-  for (var kt = k0; kt < nk; kt++) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let ea = ws; let eb = ws;
-      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
-      As[ea + 288u] = s1.x; As[ea + 288u + 1u] = s1.y; As[ea + 288u + 2u] = s1.z; As[ea + 288u + 3u] = s1.w;
-      As[ea + 576u] = s2.x; As[ea + 576u + 1u] = s2.y; As[ea + 576u + 2u] = s2.z; As[ea + 576u + 3u] = s2.w;
-      As[ea + 864u] = s3.x; As[ea + 864u + 1u] = s3.y; As[ea + 864u + 2u] = s3.z; As[ea + 864u + 3u] = s3.w;
-      As[ea + 1152u] = s4.x; As[ea + 1152u + 1u] = s4.y; As[ea + 1152u + 2u] = s4.z; As[ea + 1152u + 3u] = s4.w;
-      As[ea + 1440u] = s5.x; As[ea + 1440u + 1u] = s5.y; As[ea + 1440u + 2u] = s5.z; As[ea + 1440u + 3u] = s5.w;
-      As[ea + 1728u] = s6.x; As[ea + 1728u + 1u] = s6.y; As[ea + 1728u + 2u] = s6.z; As[ea + 1728u + 3u] = s6.w;
-      As[ea + 2016u] = s7.x; As[ea + 2016u + 1u] = s7.y; As[ea + 2016u + 2u] = s7.z; As[ea + 2016u + 3u] = s7.w;
-      As[ea + 2304u] = s8.x; As[ea + 2304u + 1u] = s8.y; As[ea + 2304u + 2u] = s8.z; As[ea + 2304u + 3u] = s8.w;
-      As[ea + 2592u] = s9.x; As[ea + 2592u + 1u] = s9.y; As[ea + 2592u + 2u] = s9.z; As[ea + 2592u + 3u] = s9.w;
-      As[ea + 2880u] = s10.x; As[ea + 2880u + 1u] = s10.y; As[ea + 2880u + 2u] = s10.z; As[ea + 2880u + 3u] = s10.w;
-      As[ea + 3168u] = s11.x; As[ea + 3168u + 1u] = s11.y; As[ea + 3168u + 2u] = s11.z; As[ea + 3168u + 3u] = s11.w;
-      As[ea + 3456u] = s12.x; As[ea + 3456u + 1u] = s12.y; As[ea + 3456u + 2u] = s12.z; As[ea + 3456u + 3u] = s12.w;
-      As[ea + 3744u] = s13.x; As[ea + 3744u + 1u] = s13.y; As[ea + 3744u + 2u] = s13.z; As[ea + 3744u + 3u] = s13.w;
-      As[ea + 4032u] = s14.x; As[ea + 4032u + 1u] = s14.y; As[ea + 4032u + 2u] = s14.z; As[ea + 4032u + 3u] = s14.w;
-      As[ea + 4320u] = s15.x; As[ea + 4320u + 1u] = s15.y; As[ea + 4320u + 2u] = s15.z; As[ea + 4320u + 3u] = s15.w;
-      Bs[eb] = s16.x; Bs[eb + 1u] = s16.y; Bs[eb + 2u] = s16.z; Bs[eb + 3u] = s16.w;
-      Bs[eb + 288u] = s17.x; Bs[eb + 288u + 1u] = s17.y; Bs[eb + 288u + 2u] = s17.z; Bs[eb + 288u + 3u] = s17.w;
-      Bs[eb + 576u] = s18.x; Bs[eb + 576u + 1u] = s18.y; Bs[eb + 576u + 2u] = s18.z; Bs[eb + 576u + 3u] = s18.w;
-      Bs[eb + 864u] = s19.x; Bs[eb + 864u + 1u] = s19.y; Bs[eb + 864u + 2u] = s19.z; Bs[eb + 864u + 3u] = s19.w;
-      Bs[eb + 1152u] = s20.x; Bs[eb + 1152u + 1u] = s20.y; Bs[eb + 1152u + 2u] = s20.z; Bs[eb + 1152u + 3u] = s20.w;
-      Bs[eb + 1440u] = s21.x; Bs[eb + 1440u + 1u] = s21.y; Bs[eb + 1440u + 2u] = s21.z; Bs[eb + 1440u + 3u] = s21.w;
-      Bs[eb + 1728u] = s22.x; Bs[eb + 1728u + 1u] = s22.y; Bs[eb + 1728u + 2u] = s22.z; Bs[eb + 1728u + 3u] = s22.w;
-      Bs[eb + 2016u] = s23.x; Bs[eb + 2016u + 1u] = s23.y; Bs[eb + 2016u + 2u] = s23.z; Bs[eb + 2016u + 3u] = s23.w;
-      Bs[eb + 2304u] = s24.x; Bs[eb + 2304u + 1u] = s24.y; Bs[eb + 2304u + 2u] = s24.z; Bs[eb + 2304u + 3u] = s24.w;
-      Bs[eb + 2592u] = s25.x; Bs[eb + 2592u + 1u] = s25.y; Bs[eb + 2592u + 2u] = s25.z; Bs[eb + 2592u + 3u] = s25.w;
-      Bs[eb + 2880u] = s26.x; Bs[eb + 2880u + 1u] = s26.y; Bs[eb + 2880u + 2u] = s26.z; Bs[eb + 2880u + 3u] = s26.w;
-      Bs[eb + 3168u] = s27.x; Bs[eb + 3168u + 1u] = s27.y; Bs[eb + 3168u + 2u] = s27.z; Bs[eb + 3168u + 3u] = s27.w;
-      Bs[eb + 3456u] = s28.x; Bs[eb + 3456u + 1u] = s28.y; Bs[eb + 3456u + 2u] = s28.z; Bs[eb + 3456u + 3u] = s28.w;
-      Bs[eb + 3744u] = s29.x; Bs[eb + 3744u + 1u] = s29.y; Bs[eb + 3744u + 2u] = s29.z; Bs[eb + 3744u + 3u] = s29.w;
-      Bs[eb + 4032u] = s30.x; Bs[eb + 4032u + 1u] = s30.y; Bs[eb + 4032u + 2u] = s30.z; Bs[eb + 4032u + 3u] = s30.w;
-      Bs[eb + 4320u] = s31.x; Bs[eb + 4320u + 1u] = s31.y; Bs[eb + 4320u + 2u] = s31.z; Bs[eb + 4320u + 3u] = s31.w;
-    }
-    workgroupBarrier();
-    if (kt + 1u < nk) {
-      {
-        let k4 = (kt + 1u) * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
-        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
-        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
-        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
-        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
-        s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
-        s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
-        s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
-        s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
-        s8 = select(vec4<f16>(), x4[o8 + kc], v8 && kin);
-        s9 = select(vec4<f16>(), x4[o9 + kc], v9 && kin);
-        s10 = select(vec4<f16>(), x4[o10 + kc], v10 && kin);
-        s11 = select(vec4<f16>(), x4[o11 + kc], v11 && kin);
-        s12 = select(vec4<f16>(), x4[o12 + kc], v12 && kin);
-        s13 = select(vec4<f16>(), x4[o13 + kc], v13 && kin);
-        s14 = select(vec4<f16>(), x4[o14 + kc], v14 && kin);
-        s15 = select(vec4<f16>(), x4[o15 + kc], v15 && kin);
-        s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
-        s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
-        s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
-        s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
-        s20 = select(vec4<f16>(), w4[o20 + kc], v20 && kin);
-        s21 = select(vec4<f16>(), w4[o21 + kc], v21 && kin);
-        s22 = select(vec4<f16>(), w4[o22 + kc], v22 && kin);
-        s23 = select(vec4<f16>(), w4[o23 + kc], v23 && kin);
-        s24 = select(vec4<f16>(), w4[o24 + kc], v24 && kin);
-        s25 = select(vec4<f16>(), w4[o25 + kc], v25 && kin);
-        s26 = select(vec4<f16>(), w4[o26 + kc], v26 && kin);
-        s27 = select(vec4<f16>(), w4[o27 + kc], v27 && kin);
-        s28 = select(vec4<f16>(), w4[o28 + kc], v28 && kin);
-        s29 = select(vec4<f16>(), w4[o29 + kc], v29 && kin);
-        s30 = select(vec4<f16>(), w4[o30 + kc], v30 && kin);
-        s31 = select(vec4<f16>(), w4[o31 + kc], v31 && kin);
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2304u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3456u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2320u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3472u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2336u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3488u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2352u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3504u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-}
-
-@compute @workgroup_size(128)
-fn tgs_t64x128_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
-  let sg = tid / 32u;
-  let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 2304u;   // and B-tile row
-  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
-  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
-  let K4 = KK / 4u;
-  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 16u;   // its first staged row; then every 8 rows
-  let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
-  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
-  let v1 = row0 + r0 + 8u < p.M; let o1 = min(row0 + r0 + 8u, p.M - 1u) * K4;
-  let v2 = row0 + r0 + 16u < p.M; let o2 = min(row0 + r0 + 16u, p.M - 1u) * K4;
-  let v3 = row0 + r0 + 24u < p.M; let o3 = min(row0 + r0 + 24u, p.M - 1u) * K4;
-  let v4 = row0 + r0 + 32u < p.M; let o4 = min(row0 + r0 + 32u, p.M - 1u) * K4;
-  let v5 = row0 + r0 + 40u < p.M; let o5 = min(row0 + r0 + 40u, p.M - 1u) * K4;
-  let v6 = row0 + r0 + 48u < p.M; let o6 = min(row0 + r0 + 48u, p.M - 1u) * K4;
-  let v7 = row0 + r0 + 56u < p.M; let o7 = min(row0 + r0 + 56u, p.M - 1u) * K4;
-  let v8 = col0 + r0 + 0u < p.N; let o8 = min(col0 + r0 + 0u, p.N - 1u) * K4;
-  let v9 = col0 + r0 + 8u < p.N; let o9 = min(col0 + r0 + 8u, p.N - 1u) * K4;
-  let v10 = col0 + r0 + 16u < p.N; let o10 = min(col0 + r0 + 16u, p.N - 1u) * K4;
-  let v11 = col0 + r0 + 24u < p.N; let o11 = min(col0 + r0 + 24u, p.N - 1u) * K4;
-  let v12 = col0 + r0 + 32u < p.N; let o12 = min(col0 + r0 + 32u, p.N - 1u) * K4;
-  let v13 = col0 + r0 + 40u < p.N; let o13 = min(col0 + r0 + 40u, p.N - 1u) * K4;
-  let v14 = col0 + r0 + 48u < p.N; let o14 = min(col0 + r0 + 48u, p.N - 1u) * K4;
-  let v15 = col0 + r0 + 56u < p.N; let o15 = min(col0 + r0 + 56u, p.N - 1u) * K4;
-  let v16 = col0 + r0 + 64u < p.N; let o16 = min(col0 + r0 + 64u, p.N - 1u) * K4;
-  let v17 = col0 + r0 + 72u < p.N; let o17 = min(col0 + r0 + 72u, p.N - 1u) * K4;
-  let v18 = col0 + r0 + 80u < p.N; let o18 = min(col0 + r0 + 80u, p.N - 1u) * K4;
-  let v19 = col0 + r0 + 88u < p.N; let o19 = min(col0 + r0 + 88u, p.N - 1u) * K4;
-  let v20 = col0 + r0 + 96u < p.N; let o20 = min(col0 + r0 + 96u, p.N - 1u) * K4;
-  let v21 = col0 + r0 + 104u < p.N; let o21 = min(col0 + r0 + 104u, p.N - 1u) * K4;
-  let v22 = col0 + r0 + 112u < p.N; let o22 = min(col0 + r0 + 112u, p.N - 1u) * K4;
-  let v23 = col0 + r0 + 120u < p.N; let o23 = min(col0 + r0 + 120u, p.N - 1u) * K4;
-  var s0 = vec4<f16>();
-  var s1 = vec4<f16>();
-  var s2 = vec4<f16>();
-  var s3 = vec4<f16>();
-  var s4 = vec4<f16>();
-  var s5 = vec4<f16>();
-  var s6 = vec4<f16>();
-  var s7 = vec4<f16>();
-  var s8 = vec4<f16>();
-  var s9 = vec4<f16>();
-  var s10 = vec4<f16>();
-  var s11 = vec4<f16>();
-  var s12 = vec4<f16>();
-  var s13 = vec4<f16>();
-  var s14 = vec4<f16>();
-  var s15 = vec4<f16>();
-  var s16 = vec4<f16>();
-  var s17 = vec4<f16>();
-  var s18 = vec4<f16>();
-  var s19 = vec4<f16>();
-  var s20 = vec4<f16>();
-  var s21 = vec4<f16>();
-  var s22 = vec4<f16>();
-  var s23 = vec4<f16>();
-  var c00 = subgroup_matrix_result<f32, 16, 16>();
-  var c01 = subgroup_matrix_result<f32, 16, 16>();
-  var c10 = subgroup_matrix_result<f32, 16, 16>();
-  var c11 = subgroup_matrix_result<f32, 16, 16>();
-  var c20 = subgroup_matrix_result<f32, 16, 16>();
-  var c21 = subgroup_matrix_result<f32, 16, 16>();
-  var c30 = subgroup_matrix_result<f32, 16, 16>();
-  var c31 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (KK + 63u) / 64u;
-  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
-  {
-    let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
-    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
-    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
-    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
-    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
-    s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
-    s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
-    s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
-    s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
-    s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
-    s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
-    s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
-    s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
-    s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
-    s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
-    s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
-    s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
-    s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
-    s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
-    s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
-    s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
-    s20 = select(vec4<f16>(), w4[o20 + kc], v20 && kin);
-    s21 = select(vec4<f16>(), w4[o21 + kc], v21 && kin);
-    s22 = select(vec4<f16>(), w4[o22 + kc], v22 && kin);
-    s23 = select(vec4<f16>(), w4[o23 + kc], v23 && kin);
-  }
-  for (var kt = k0; kt < nk; kt++) {
-    workgroupBarrier();   // every subgroup is done with the previous slice
-    {
-      let ea = ws; let eb = ws;
-      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
-      As[ea + 576u] = s1.x; As[ea + 576u + 1u] = s1.y; As[ea + 576u + 2u] = s1.z; As[ea + 576u + 3u] = s1.w;
-      As[ea + 1152u] = s2.x; As[ea + 1152u + 1u] = s2.y; As[ea + 1152u + 2u] = s2.z; As[ea + 1152u + 3u] = s2.w;
-      As[ea + 1728u] = s3.x; As[ea + 1728u + 1u] = s3.y; As[ea + 1728u + 2u] = s3.z; As[ea + 1728u + 3u] = s3.w;
-      As[ea + 2304u] = s4.x; As[ea + 2304u + 1u] = s4.y; As[ea + 2304u + 2u] = s4.z; As[ea + 2304u + 3u] = s4.w;
-      As[ea + 2880u] = s5.x; As[ea + 2880u + 1u] = s5.y; As[ea + 2880u + 2u] = s5.z; As[ea + 2880u + 3u] = s5.w;
-      As[ea + 3456u] = s6.x; As[ea + 3456u + 1u] = s6.y; As[ea + 3456u + 2u] = s6.z; As[ea + 3456u + 3u] = s6.w;
-      As[ea + 4032u] = s7.x; As[ea + 4032u + 1u] = s7.y; As[ea + 4032u + 2u] = s7.z; As[ea + 4032u + 3u] = s7.w;
-      Bs[eb] = s8.x; Bs[eb + 1u] = s8.y; Bs[eb + 2u] = s8.z; Bs[eb + 3u] = s8.w;
-      Bs[eb + 576u] = s9.x; Bs[eb + 576u + 1u] = s9.y; Bs[eb + 576u + 2u] = s9.z; Bs[eb + 576u + 3u] = s9.w;
-      Bs[eb + 1152u] = s10.x; Bs[eb + 1152u + 1u] = s10.y; Bs[eb + 1152u + 2u] = s10.z; Bs[eb + 1152u + 3u] = s10.w;
-      Bs[eb + 1728u] = s11.x; Bs[eb + 1728u + 1u] = s11.y; Bs[eb + 1728u + 2u] = s11.z; Bs[eb + 1728u + 3u] = s11.w;
-      Bs[eb + 2304u] = s12.x; Bs[eb + 2304u + 1u] = s12.y; Bs[eb + 2304u + 2u] = s12.z; Bs[eb + 2304u + 3u] = s12.w;
-      Bs[eb + 2880u] = s13.x; Bs[eb + 2880u + 1u] = s13.y; Bs[eb + 2880u + 2u] = s13.z; Bs[eb + 2880u + 3u] = s13.w;
-      Bs[eb + 3456u] = s14.x; Bs[eb + 3456u + 1u] = s14.y; Bs[eb + 3456u + 2u] = s14.z; Bs[eb + 3456u + 3u] = s14.w;
-      Bs[eb + 4032u] = s15.x; Bs[eb + 4032u + 1u] = s15.y; Bs[eb + 4032u + 2u] = s15.z; Bs[eb + 4032u + 3u] = s15.w;
-      Bs[eb + 4608u] = s16.x; Bs[eb + 4608u + 1u] = s16.y; Bs[eb + 4608u + 2u] = s16.z; Bs[eb + 4608u + 3u] = s16.w;
-      Bs[eb + 5184u] = s17.x; Bs[eb + 5184u + 1u] = s17.y; Bs[eb + 5184u + 2u] = s17.z; Bs[eb + 5184u + 3u] = s17.w;
-      Bs[eb + 5760u] = s18.x; Bs[eb + 5760u + 1u] = s18.y; Bs[eb + 5760u + 2u] = s18.z; Bs[eb + 5760u + 3u] = s18.w;
-      Bs[eb + 6336u] = s19.x; Bs[eb + 6336u + 1u] = s19.y; Bs[eb + 6336u + 2u] = s19.z; Bs[eb + 6336u + 3u] = s19.w;
-      Bs[eb + 6912u] = s20.x; Bs[eb + 6912u + 1u] = s20.y; Bs[eb + 6912u + 2u] = s20.z; Bs[eb + 6912u + 3u] = s20.w;
-      Bs[eb + 7488u] = s21.x; Bs[eb + 7488u + 1u] = s21.y; Bs[eb + 7488u + 2u] = s21.z; Bs[eb + 7488u + 3u] = s21.w;
-      Bs[eb + 8064u] = s22.x; Bs[eb + 8064u + 1u] = s22.y; Bs[eb + 8064u + 2u] = s22.z; Bs[eb + 8064u + 3u] = s22.w;
-      Bs[eb + 8640u] = s23.x; Bs[eb + 8640u + 1u] = s23.y; Bs[eb + 8640u + 2u] = s23.z; Bs[eb + 8640u + 3u] = s23.w;
-    }
-    workgroupBarrier();
-    if (kt + 1u < nk) {
-      {
-        let k4 = (kt + 1u) * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
-        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
-        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
-        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
-        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
-        s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
-        s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
-        s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
-        s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
-        s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
-        s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
-        s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
-        s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
-        s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
-        s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
-        s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
-        s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
-        s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
-        s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
-        s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
-        s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
-        s20 = select(vec4<f16>(), w4[o20 + kc], v20 && kin);
-        s21 = select(vec4<f16>(), w4[o21 + kc], v21 && kin);
-        s22 = select(vec4<f16>(), w4[o22 + kc], v22 && kin);
-        s23 = select(vec4<f16>(), w4[o23 + kc], v23 && kin);
-      }
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2304u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3456u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2320u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3472u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2336u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3488u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-    {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2352u, 72u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3504u, 72u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-    }
-  }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
 }
 
 @compute @workgroup_size(64)
@@ -24470,7 +18216,6 @@ fn tg_t16x32_sg1x2_k128_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   var s10 = vec4<u32>();
   var s11 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 127u) / 128u;
   {
     let k4 = k0 * 16u;
@@ -24492,42 +18237,41 @@ fn tg_t16x32_sg1x2_k128_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
       Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
       Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
-      let lo8 = (select(s8.xy, s8.zw, alt) ^ vec2(zz)); let hi8 = (select(s8.zw, s8.xy, alt) ^ vec2(zz));
+      let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
       Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
-      let lo9 = (select(s9.xy, s9.zw, alt) ^ vec2(zz)); let hi9 = (select(s9.zw, s9.xy, alt) ^ vec2(zz));
+      let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
       Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
-      let lo10 = (select(s10.xy, s10.zw, alt) ^ vec2(zz)); let hi10 = (select(s10.zw, s10.xy, alt) ^ vec2(zz));
+      let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
       Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
-      let lo11 = (select(s11.xy, s11.zw, alt) ^ vec2(zz)); let hi11 = (select(s11.zw, s11.xy, alt) ^ vec2(zz));
+      let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
       Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
     }
@@ -24624,7 +18368,6 @@ fn tg_t32x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var s5 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c10 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
@@ -24640,24 +18383,23 @@ fn tg_t32x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
     }
@@ -24741,7 +18483,6 @@ fn tg_t64x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var c10 = subgroup_matrix_result<f32, 16, 16>();
   var c20 = subgroup_matrix_result<f32, 16, 16>();
   var c30 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
@@ -24759,30 +18500,29 @@ fn tg_t64x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
       Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
       Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
     }
@@ -24891,7 +18631,6 @@ fn tg_t16x32_sg1x2_k128_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   var s10 = vec4<u32>();
   var s11 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 127u) / 128u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -25025,7 +18764,6 @@ fn tg_t32x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   var s5 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c10 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -25128,7 +18866,6 @@ fn tg_t64x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   var c10 = subgroup_matrix_result<f32, 16, 16>();
   var c20 = subgroup_matrix_result<f32, 16, 16>();
   var c30 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -25308,7 +19045,6 @@ fn tg_t32x32_sg2x2_k32_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   var s0 = vec4<u32>();
   var s1 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 31u) / 32u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -25391,7 +19127,6 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   var q10 = vec4<u32>();   // _u8p2: the slice after s10's
   var q11 = vec4<u32>();   // _u8p2: the slice after s11's
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 127u) / 128u;
   {
     let k4 = k0 * 16u;
@@ -25432,42 +19167,41 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   for (var kt = k0; kt < nk; kt += 2u) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
       Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
       Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
-      let lo8 = (select(s8.xy, s8.zw, alt) ^ vec2(zz)); let hi8 = (select(s8.zw, s8.xy, alt) ^ vec2(zz));
+      let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
       Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
-      let lo9 = (select(s9.xy, s9.zw, alt) ^ vec2(zz)); let hi9 = (select(s9.zw, s9.xy, alt) ^ vec2(zz));
+      let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
       Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
-      let lo10 = (select(s10.xy, s10.zw, alt) ^ vec2(zz)); let hi10 = (select(s10.zw, s10.xy, alt) ^ vec2(zz));
+      let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
       Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
-      let lo11 = (select(s11.xy, s11.zw, alt) ^ vec2(zz)); let hi11 = (select(s11.zw, s11.xy, alt) ^ vec2(zz));
+      let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
       Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
     }
@@ -25534,42 +19268,41 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
     if (kt + 1u < nk) {
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
         let ea = ws; let eb = ws;
-        let lo0 = (select(q0.xy, q0.zw, alt) ^ vec2(zz)); let hi0 = (select(q0.zw, q0.xy, alt) ^ vec2(zz));
+        let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
         As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-        let lo1 = (select(q1.xy, q1.zw, alt) ^ vec2(zz)); let hi1 = (select(q1.zw, q1.xy, alt) ^ vec2(zz));
+        let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
         As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
-        let lo2 = (select(q2.xy, q2.zw, alt) ^ vec2(zz)); let hi2 = (select(q2.zw, q2.xy, alt) ^ vec2(zz));
+        let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
         As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
-        let lo3 = (select(q3.xy, q3.zw, alt) ^ vec2(zz)); let hi3 = (select(q3.zw, q3.xy, alt) ^ vec2(zz));
+        let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
         As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
-        let lo4 = (select(q4.xy, q4.zw, alt) ^ vec2(zz)); let hi4 = (select(q4.zw, q4.xy, alt) ^ vec2(zz));
+        let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
         Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-        let lo5 = (select(q5.xy, q5.zw, alt) ^ vec2(zz)); let hi5 = (select(q5.zw, q5.xy, alt) ^ vec2(zz));
+        let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
         Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
-        let lo6 = (select(q6.xy, q6.zw, alt) ^ vec2(zz)); let hi6 = (select(q6.zw, q6.xy, alt) ^ vec2(zz));
+        let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
         Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
-        let lo7 = (select(q7.xy, q7.zw, alt) ^ vec2(zz)); let hi7 = (select(q7.zw, q7.xy, alt) ^ vec2(zz));
+        let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
         Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
-        let lo8 = (select(q8.xy, q8.zw, alt) ^ vec2(zz)); let hi8 = (select(q8.zw, q8.xy, alt) ^ vec2(zz));
+        let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
         Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
-        let lo9 = (select(q9.xy, q9.zw, alt) ^ vec2(zz)); let hi9 = (select(q9.zw, q9.xy, alt) ^ vec2(zz));
+        let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
         Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
-        let lo10 = (select(q10.xy, q10.zw, alt) ^ vec2(zz)); let hi10 = (select(q10.zw, q10.xy, alt) ^ vec2(zz));
+        let lo10 = select(q10.xy, q10.zw, alt); let hi10 = select(q10.zw, q10.xy, alt);
         let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
         Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
-        let lo11 = (select(q11.xy, q11.zw, alt) ^ vec2(zz)); let hi11 = (select(q11.zw, q11.xy, alt) ^ vec2(zz));
+        let lo11 = select(q11.xy, q11.zw, alt); let hi11 = select(q11.zw, q11.xy, alt);
         let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
         Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
       }
@@ -25673,7 +19406,6 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   var q5 = vec4<u32>();   // _u8p2: the slice after s5's
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c10 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
@@ -25702,24 +19434,23 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   for (var kt = k0; kt < nk; kt += 2u) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
     }
@@ -25768,24 +19499,23 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     if (kt + 1u < nk) {
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
         let ea = ws; let eb = ws;
-        let lo0 = (select(q0.xy, q0.zw, alt) ^ vec2(zz)); let hi0 = (select(q0.zw, q0.xy, alt) ^ vec2(zz));
+        let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
         As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-        let lo1 = (select(q1.xy, q1.zw, alt) ^ vec2(zz)); let hi1 = (select(q1.zw, q1.xy, alt) ^ vec2(zz));
+        let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
         As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-        let lo2 = (select(q2.xy, q2.zw, alt) ^ vec2(zz)); let hi2 = (select(q2.zw, q2.xy, alt) ^ vec2(zz));
+        let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
         Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
-        let lo3 = (select(q3.xy, q3.zw, alt) ^ vec2(zz)); let hi3 = (select(q3.zw, q3.xy, alt) ^ vec2(zz));
+        let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
         Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
-        let lo4 = (select(q4.xy, q4.zw, alt) ^ vec2(zz)); let hi4 = (select(q4.zw, q4.xy, alt) ^ vec2(zz));
+        let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
         Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
-        let lo5 = (select(q5.xy, q5.zw, alt) ^ vec2(zz)); let hi5 = (select(q5.zw, q5.xy, alt) ^ vec2(zz));
+        let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
         Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
       }
@@ -25878,7 +19608,6 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   var c10 = subgroup_matrix_result<f32, 16, 16>();
   var c20 = subgroup_matrix_result<f32, 16, 16>();
   var c30 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
@@ -25911,30 +19640,29 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   for (var kt = k0; kt < nk; kt += 2u) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let lo0 = (select(s0.xy, s0.zw, alt) ^ vec2(zz)); let hi0 = (select(s0.zw, s0.xy, alt) ^ vec2(zz));
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-      let lo1 = (select(s1.xy, s1.zw, alt) ^ vec2(zz)); let hi1 = (select(s1.zw, s1.xy, alt) ^ vec2(zz));
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
       As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-      let lo2 = (select(s2.xy, s2.zw, alt) ^ vec2(zz)); let hi2 = (select(s2.zw, s2.xy, alt) ^ vec2(zz));
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
       As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
-      let lo3 = (select(s3.xy, s3.zw, alt) ^ vec2(zz)); let hi3 = (select(s3.zw, s3.xy, alt) ^ vec2(zz));
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
       As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
-      let lo4 = (select(s4.xy, s4.zw, alt) ^ vec2(zz)); let hi4 = (select(s4.zw, s4.xy, alt) ^ vec2(zz));
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
       Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-      let lo5 = (select(s5.xy, s5.zw, alt) ^ vec2(zz)); let hi5 = (select(s5.zw, s5.xy, alt) ^ vec2(zz));
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
       Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
-      let lo6 = (select(s6.xy, s6.zw, alt) ^ vec2(zz)); let hi6 = (select(s6.zw, s6.xy, alt) ^ vec2(zz));
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
       Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
-      let lo7 = (select(s7.xy, s7.zw, alt) ^ vec2(zz)); let hi7 = (select(s7.zw, s7.xy, alt) ^ vec2(zz));
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
       Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
     }
@@ -26001,30 +19729,29 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     if (kt + 1u < nk) {
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
         let ea = ws; let eb = ws;
-        let lo0 = (select(q0.xy, q0.zw, alt) ^ vec2(zz)); let hi0 = (select(q0.zw, q0.xy, alt) ^ vec2(zz));
+        let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
         As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
-        let lo1 = (select(q1.xy, q1.zw, alt) ^ vec2(zz)); let hi1 = (select(q1.zw, q1.xy, alt) ^ vec2(zz));
+        let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
         As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
-        let lo2 = (select(q2.xy, q2.zw, alt) ^ vec2(zz)); let hi2 = (select(q2.zw, q2.xy, alt) ^ vec2(zz));
+        let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
         As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
-        let lo3 = (select(q3.xy, q3.zw, alt) ^ vec2(zz)); let hi3 = (select(q3.zw, q3.xy, alt) ^ vec2(zz));
+        let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
         As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
-        let lo4 = (select(q4.xy, q4.zw, alt) ^ vec2(zz)); let hi4 = (select(q4.zw, q4.xy, alt) ^ vec2(zz));
+        let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
         Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
-        let lo5 = (select(q5.xy, q5.zw, alt) ^ vec2(zz)); let hi5 = (select(q5.zw, q5.xy, alt) ^ vec2(zz));
+        let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
         Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
-        let lo6 = (select(q6.xy, q6.zw, alt) ^ vec2(zz)); let hi6 = (select(q6.zw, q6.xy, alt) ^ vec2(zz));
+        let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
         Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
-        let lo7 = (select(q7.xy, q7.zw, alt) ^ vec2(zz)); let hi7 = (select(q7.zw, q7.xy, alt) ^ vec2(zz));
+        let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
         Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
       }
@@ -26118,7 +19845,6 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   var q0 = vec4<u32>();   // _u8p2: the slice after s0's
   var q1 = vec4<u32>();   // _u8p2: the slice after s1's
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  if (FENCE && tid == 0u) { Cs[0] = 0.0; }   // the zero each slice's staged words pass through (read after a barrier)
   let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
@@ -26139,11 +19865,10 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   for (var kt = k0; kt < nk; kt += 2u) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>((s0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((s0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((s0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((s0.w ^ zz));
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
       As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>((s1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((s1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((s1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((s1.w ^ zz));
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
       Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
     }
     workgroupBarrier();
@@ -26169,11 +19894,10 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     if (kt + 1u < nk) {
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
-        let zz = select(0u, bitcast<u32>(Cs[0]), FENCE);
         let ea = ws; let eb = ws;
-        let h0_0 = bitcast<vec2<f16>>((q0.x ^ zz)); let h0_1 = bitcast<vec2<f16>>((q0.y ^ zz)); let h0_2 = bitcast<vec2<f16>>((q0.z ^ zz)); let h0_3 = bitcast<vec2<f16>>((q0.w ^ zz));
+        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
         As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-        let h1_0 = bitcast<vec2<f16>>((q1.x ^ zz)); let h1_1 = bitcast<vec2<f16>>((q1.y ^ zz)); let h1_2 = bitcast<vec2<f16>>((q1.z ^ zz)); let h1_3 = bitcast<vec2<f16>>((q1.w ^ zz));
+        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
         Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
       }
       workgroupBarrier();

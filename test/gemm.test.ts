@@ -803,26 +803,36 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
     await checkGated(g, 32, 64, 320, { kind: 'tile-gen', id: 'g32x32_sg1x2_k32_b1_u8p2', wblk: true, splits: 2, emulate }, 'gelu_erf');
   }, 300_000);
 
-  it('FAPOOL_TILE_STS=alt (a chunk\'s 8-byte halves stored in alternating order), FAPOOL_TILE_FENCE=on: the same products', async (ctx) => {
+  it('FAPOOL_TILE_STS: alt (a chunk\'s 8-byte halves stored in alternating order; the default) and plain, the same products', async (ctx) => {
     const g = await gpu();
     if (!g.caps.f16) { ctx.skip(); return; }
     const emulate = !hasSubgroupMatrixF16(g.caps);
-    await withEnv('FAPOOL_TILE_STS', 'alt', async () => {
+    // The generated tile tests run alt (the default); here plain, 8 and 16 chunks a row, split, blocked, deep.
+    await withEnv('FAPOOL_TILE_STS', 'plain', async () => {
       await check(g, { M: 32, N: 64, K: 320, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k64_b1_u8_ks2', emulate } }, bias: true, residual: true });
       await check(g, { M: 16, N: 64, K: 512, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8', splits: 2, wblk: true, emulate } } });
+    });
+    const key = () => {
       const x = g.tensor([16, 128], 'f16'), w = g.tensor([64, 128], 'f16'), out = g.tensor([16, 64], 'f16');
       const d = linear(g, { x, w, out }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8', emulate } } });
-      expect(d.program.key).toContain('"STS_ALT":true');
+      const k = /"STS_ALT":(true|false)/.exec(d.program.key)?.[1];
       d.release(); g.release(x, w, out);
+      return k;
+    };
+    expect([key(), await withEnv('FAPOOL_TILE_STS', 'plain', async () => key()), await withEnv('FAPOOL_TILE_STS', 'alt', async () => key())]).toEqual(['true', 'false', 'true']);
+    await expect(withEnv('FAPOOL_TILE_STS', 'zigzag', async () => key())).rejects.toThrow(/FAPOOL_TILE_STS/);
+    // FAPOOL_TILE_DEBUG (measurement only): its switches reach the pipeline; anything else is refused.
+    const debugKey = (v: string) => withEnv('FAPOOL_TILE_DEBUG', v, async () => {
+      const x = g.tensor([16, 128], 'f16'), w = g.tensor([64, 128], 'f16'), out = g.tensor([16, 64], 'f16');
+      try {
+        const d = linear(g, { x, w, out }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8', emulate } } });
+        const k = [/"XFIX":(true|false)/.exec(d.program.key)?.[1], /"WFIX":(true|false)/.exec(d.program.key)?.[1]];
+        d.release();
+        return k;
+      } finally { g.release(x, w, out); }
     });
-    // FAPOOL_TILE_FENCE=on (the staged words through a zero read after each slice's barrier): with and without alt, deep.
-    for (const sts of ['alt', 'plain']) {
-      await withEnv('FAPOOL_TILE_STS', sts, () => withEnv('FAPOOL_TILE_FENCE', 'on', async () => {
-        await check(g, { M: 32, N: 64, K: 352, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_u8p2', emulate } } });
-        await check(g, { M: 32, N: 64, K: 320, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k64_b1_u8_ks2', emulate } }, bias: true });
-      }));
-    }
-    await expect(withEnv('FAPOOL_TILE_STS', 'zigzag', async () => check(g, { M: 16, N: 64, K: 128, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8', emulate } } }))).rejects.toThrow(/FAPOOL_TILE_STS/);
+    expect([await debugKey('xfix'), await debugKey('wfix, xfix')]).toEqual([['true', 'false'], ['true', 'true']]);
+    await expect(debugKey('nofix')).rejects.toThrow(LimitError);
   }, 300_000);
 
   it('refuses checked tiles, tiles wider than a block and partial blocks', async () => {

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# (Its experimental tiles / switches were removed after commit 135dcc5, which runs it as measured.)
 # Session 41: what a 64-row decode tile waits for. s41b (H100): blocked weights (one contiguous run a slice) did not
 # move qkv (0.0678 / 0.0679 ms), gated −6 %, split down −3.5 %; session 34–41: qkv split 4 ways (4× the bytes in
 # flight, 768 workgroups) is no faster than unsplit (0.0739 against 0.0677), nor two slices in flight. So not a

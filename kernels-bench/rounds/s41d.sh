@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# (Its experimental tiles / switches were removed after commit 135dcc5, which runs it as measured.)
 # Session 41: the 64-row tile's time without memory traffic (s41c, FAPOOL_TILE_DEBUG=xfix,wfix: qkv 0.0467 ms of
 # 0.0683; gated ks2 0.0868 of 0.139; down split ×4 0.0514 of 0.0784) — two thirds of it is the SM's own chain. Its 4
 # subgroups of 64 × 16 each load 5 matrices from workgroup memory a k-step for 4 products (the x matrices 4 times over

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# (Its experimental tiles / switches were removed after commit 135dcc5, which runs it as measured.)
 # Session 41: coherent loads for the two-slice prefetch (_u8c, _u8p2c: x and weights bound read_write). s41a: the driver
 # issued the _u8p2 tile's second set one slice's math before its use — read-only bindings compile to non-coherent loads
 # (LDG.CONSTANT), which it moves across BAR.SYNC. s41c–e: without memory traffic the 64-row qkv tile takes 38 µs

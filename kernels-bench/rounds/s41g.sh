@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# (Its experimental tiles / switches were removed after commit 135dcc5, which runs it as measured.)
 # Session 41: a prefetch as deep as written (FAPOOL_TILE_FENCE=on, WGSL FENCE). s41f: coherent loads (_u8p2c) kept the
 # loads behind the barriers, and still each LDG's first use came one slice's math later (32 HMMA), not two — the first
 # use is the staged words' conversion for the stores (SEL / PRMT), which the driver is free to hoist above the barrier

@@ -192,14 +192,6 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   // The decode tiles prefetching two slices ahead (_u8p2, session 40), and two small ones for the emulation tests.
   't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 't64x64_sg1x4_k64_b1_u8p2', 'g16x64_sg1x4_k64_b1_u8p2', 'g32x64_sg1x4_k64_b1_u8p2', 'g64x64_sg2x2_k32_b1_u8p2',
   'g64x64_sg2x2_k64_b1_u8p2_ks2', 't32x32_sg2x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1_u8p2_ks2', 'g32x32_sg1x2_k32_b1_u8p2',
-  // Coherent loads (session 41), and a small one for the emulation tests.
-  't64x64_sg1x4_k64_b1_u8c', 't64x64_sg1x4_k64_b1_u8p2c', 't64x64_sg2x2_k64_b1_u8p2c', 'g64x64_sg2x2_k64_b1_u8p2c_ks2', 't32x32_sg2x2_k32_b1_u8p2c',
-  // Eight subgroups on the 64-row tiles (session 41): half the staged chunks and accumulators a thread, 64 × 128 with half the
-  // x re-reads; their checked twins.
-  't64x64_sg2x4_k64_b1_u8', 't64x64_sg2x4_k64_b1_u8p2', 't64x128_sg2x4_k64_b1_u8', 'g64x64_sg2x4_k64_b1_u8p2', 't64x64_sg2x4_k64_b1', 't64x128_sg2x4_k64_b1', 'g64x64_sg2x4_k64_b1',
-  // Fewer matrix loads a product (session 41: the 64-row tile without memory traffic still takes 47 µs at qkv; its
-  // 4 subgroups of 64 × 16 load 5 matrices a k-step for 4 products): subgroups of 32 × 32, 64 × 32, 32 × 64; twins.
-  't64x64_sg2x2_k64_b1_u8', 't64x128_sg2x2_k64_b1_u8', 't64x64_sg1x2_k64_b1_u8', 't64x128_sg1x4_k64_b1_u8', 't64x64_sg2x2_k64_b1', 't64x128_sg2x2_k64_b1', 't64x64_sg1x2_k64_b1', 't64x128_sg1x4_k64_b1',
 ];
 
 /**
@@ -221,10 +213,6 @@ export const SGM_TILE_GEN_DECODE: readonly string[] = [
   'g64x64_sg2x2_k64_b1_un8_ks2', 't64x64_sg1x4_k128_b1_un8_ks2',
   // Their twins prefetching two slices ahead (_u8p2, session 40: two slices' loads in flight a workgroup).
   't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 't64x64_sg1x4_k64_b1_u8p2', 'g16x64_sg1x4_k64_b1_u8p2', 'g32x64_sg1x4_k64_b1_u8p2', 'g64x64_sg2x2_k32_b1_u8p2', 'g64x64_sg2x2_k64_b1_u8p2_ks2',
-  // Eight subgroups (session 41, measured in rounds/s41c.sh).
-  't64x64_sg2x4_k64_b1_u8', 't64x64_sg2x4_k64_b1_u8p2', 't64x128_sg2x4_k64_b1_u8', 'g64x64_sg2x4_k64_b1_u8p2',
-  't64x64_sg2x2_k64_b1_u8', 't64x128_sg2x2_k64_b1_u8', 't64x64_sg1x2_k64_b1_u8', 't64x128_sg1x4_k64_b1_u8',
-  't64x64_sg1x4_k64_b1_u8c', 't64x64_sg1x4_k64_b1_u8p2c', 't64x64_sg2x2_k64_b1_u8p2c', 'g64x64_sg2x2_k64_b1_u8p2c_ks2',
 ];
 
 /**
@@ -249,9 +237,6 @@ export const SGM_TILE_GEN_SPLIT_K: readonly string[] = [
   't32x32_sg2x2_k32_b1_un8',
   't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8', 'g16x64_sg1x4_k64_b1_un8', 'g32x64_sg1x4_k64_b1_un8', 'g64x64_sg2x2_k32_b1_un8',
   't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 't64x64_sg1x4_k64_b1_u8p2', 'g16x64_sg1x4_k64_b1_u8p2', 'g32x64_sg1x4_k64_b1_u8p2', 'g64x64_sg2x2_k32_b1_u8p2', 't32x32_sg2x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1',
-  't64x128_sg2x4_k64_b1_u8', 't64x128_sg2x4_k64_b1',
-  't64x64_sg1x4_k64_b1_u8p2c', 't64x64_sg2x2_k64_b1_u8p2c', 't32x32_sg2x2_k32_b1_u8p2c',
-  't64x64_sg2x2_k64_b1_u8', 't64x128_sg2x2_k64_b1_u8', 't64x64_sg1x2_k64_b1_u8', 't64x128_sg1x4_k64_b1_u8', 't64x64_sg2x2_k64_b1', 't64x128_sg2x2_k64_b1', 't64x64_sg1x2_k64_b1', 't64x128_sg1x4_k64_b1',
 ];
 
 /** The generated configurations meant for big GPUs (the rest are small ones for the emulation tests). */
@@ -265,8 +250,6 @@ export interface TileGenGeometry {
   unchecked: boolean;
   /** _u8, _un8, _u8p2: 16-byte staging loads (x and weights bound as vec4<u32> views). */
   wide: boolean;
-  /** _u8c, _u8p2c: the 16-byte operands bound read_write (x8c, w8c, …): coherent loads the driver keeps behind barriers. */
-  coherent: boolean;
   /** _ks2: 2 (a second group of R × C subgroups multiplies the second half of every staged slice), else 1. */
   ks: number;
   tm: number; tn: number; wg: number; brows: number; lds: number; bytes: number;
@@ -274,13 +257,13 @@ export interface TileGenGeometry {
 
 /** Geometry of a generated configuration id (the generator's parseId, same rules). */
 export function tileGenGeometry(id: string): TileGenGeometry {
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf|_u8|_un8|_u8p2|_u8c|_u8p2c)?(_ks2)?$/.exec(id);
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf|_u8|_un8|_u8p2)?(_ks2)?$/.exec(id);
   if (!m || !SGM_TILE_GEN_IDS.includes(id)) throw new LimitError(`gemm: no generated tile configuration '${id}' (have: ${SGM_TILE_GEN_IDS.join(', ')})`);
   const gated = m[1] === 'g', group = Number(m[8] ?? 0), ks = m[10] ? 2 : 1;
   const [bm, bn, sgRows, sgCols, bk, nbuf] = m.slice(2, 8).map(Number) as [number, number, number, number, number, number];
   const brows = gated ? 2 * bn : bn, lds = bk + 8, subgroups = sgRows * sgCols * ks;
   const bytes = 2 * nbuf * (bm + brows) * lds + 4 * 256 * subgroups * (gated ? 2 : 1);
-  return { gated, bm, bn, sgRows, sgCols, bk, nbuf, group, unchecked: m[9] !== undefined, wide: ['_u8', '_un8', '_u8p2', '_u8c', '_u8p2c'].includes(m[9] ?? ''), coherent: m[9] === '_u8c' || m[9] === '_u8p2c', ks, tm: bm / (16 * sgRows), tn: bn / (16 * sgCols), wg: 32 * subgroups, brows, lds, bytes };
+  return { gated, bm, bn, sgRows, sgCols, bk, nbuf, group, unchecked: m[9] !== undefined, wide: m[9] === '_u8' || m[9] === '_un8' || m[9] === '_u8p2', ks, tm: bm / (16 * sgRows), tn: bn / (16 * sgCols), wg: 32 * subgroups, brows, lds, bytes };
 }
 
 interface SgmTileGenCfg {
@@ -318,14 +301,13 @@ function tileDebugConstants(): Record<string, boolean> {
 }
 
 /**
- * FAPOOL_TILE_STS=alt|plain (plain by default until timed): the 16-byte staging tiles with 8 or 16 chunks a row store
- * each chunk's 8-byte halves in an order alternating between bank partners (WGSL STS_ALT), so a store phase is
- * conflict-free.
+ * FAPOOL_TILE_STS=alt|plain, alt by default: the 16-byte staging tiles with 8 or 16 chunks a row store each chunk's
+ * 8-byte halves in an order alternating between bank partners (WGSL STS_ALT), so a store phase is conflict-free.
+ * H100, session 41 (rounds/s41e.sh): the 64-row qkv tile without memory traffic 46.3 → 38.3 µs, with it 0.0683 →
+ * 0.0660 ms; the b64 × 4K step 7225 → 7209 µs GPU (its four tile launches −21 µs), b8 × 32K unchanged; the same bits.
  */
 function tileStoreConstants(): Record<string, boolean> {
-  const alt = envChoice('FAPOOL_TILE_STS', ['alt', 'plain'] as const, 'plain', "expected 'alt' or 'plain'") === 'alt';
-  const fence = envChoice('FAPOOL_TILE_FENCE', ['on', 'off'] as const, 'off', "expected 'on' or 'off'") === 'on';
-  return { ...(alt ? { STS_ALT: true } : {}), ...(fence ? { FENCE: true } : {}) };
+  return { STS_ALT: envChoice('FAPOOL_TILE_STS', ['alt', 'plain'] as const, 'alt', "expected 'alt' or 'plain'") === 'alt' };
 }
 
 const [sgmTileGenProgram, sgmTileGenEmuProgram] = realAndEmulated<SgmTileGenCfg>({
@@ -358,7 +340,7 @@ export function sgmTileGenFits(caps: Caps, s: SgmTileGenShape): boolean {
 
 /** An unchecked configuration's checked twin: the same tile and K slice with bounds-checked staging (a _ks2 one's: its unsplit tile's). */
 export function checkedTwin(id: string): string {
-  const ks = /^(.*)_k(\d+)_b1_(?:un?8|u8p2c?)_ks2$/.exec(id);
+  const ks = /^(.*)_k(\d+)_b1_(?:un?8|u8p2)_ks2$/.exec(id);
   if (ks) return `${ks[1]}_k${Number(ks[2]) / 2}_b1`;
   return tileGenGeometry(id).unchecked ? id.slice(0, id.lastIndexOf('_')) : id;   // the staging suffix is the last part
 }
@@ -426,11 +408,9 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Disp
   const program = s.emulate ? sgmTileGenEmuProgram : sgmTileGenProgram;
   const grid = (z: number): [number, number, number] => [ceilDiv(l.N, g.bn), ceilDiv(l.M, g.bm), z];
   // The operands' views: vec4<f16> (x4, w4, …), or 16-byte vec4<u32> ones (x8, w8, …) for the _u8 / _un8 entries.
-  const v = g.wide ? (g.coherent ? '8c' : '8') : '4';
+  const v = g.wide ? '8' : '4';
   const operands: Record<string, Tensor> = { [`x${v}`]: ops.x, ...(gated ? { [`wg${v}`]: ops.wGate!, [`wu${v}`]: ops.wUp! } : { [`w${v}`]: ops.w! }) };
   const splits = s.splits ?? 1;
-  // An unused bias / residual binding takes x — except where x is bound read_write (coherent loads): a placeholder.
-  const spare = g.coherent ? placeholderOf(gpu) : l.x;
   const kfix = (s.fixK ?? tileFixKDefault()) ? l.K : 0;
   const wblk = asked.wblk === true;
   if (wblk) checkWeightBlocks(s.id, g, l.N, l.K);
@@ -438,12 +418,12 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Disp
     if (splits !== 1 || !SGM_TILE_GEN_ROPE.includes(s.id)) throw new LimitError(`gemm: tile '${s.id}'${splits > 1 ? ` split ${splits} ways` : ''} has no RoPE-epilogue entry (have: ${SGM_TILE_GEN_ROPE.join(', ')}, unsplit)`);
     const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false, kfix, wblk, rope: ropeEpilogueConstants(l.rope) });
     const r = ropeEpilogueOperands(gpu, l.rope);
-    return gpu.dispatch(prog, { bind: { ...operands, y: l.out, bias: l.bias ?? spare, ...r.bind }, uniforms: { M: l.M, N: l.N, K: l.K, kper: 0, ...r.uniforms }, workgroups: grid(1) });
+    return gpu.dispatch(prog, { bind: { ...operands, y: l.out, bias: l.bias ?? l.x, ...r.bind }, uniforms: { M: l.M, N: l.N, K: l.K, kper: 0, ...r.uniforms }, workgroups: grid(1) });
   }
   if (splits === 1) {
     if (l.thenNorm) throw new LimitError(`gemm: the row norm after a product runs in the split-K reduce; tile '${s.id}' is not split`);
     const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false, kfix, wblk });
-    const bind: Record<string, Tensor> = { ...operands, y: l.out, ...(gated ? {} : { bias: l.bias ?? spare, residual: l.residual ?? spare }) };
+    const bind: Record<string, Tensor> = { ...operands, y: l.out, ...(gated ? {} : { bias: l.bias ?? l.x, residual: l.residual ?? l.x }) };
     return gpu.dispatch(prog, { bind, uniforms: { M: l.M, N: l.N, K: l.K, kper: 0, ...NO_ROPE_UNIFORMS }, workgroups: grid(1) });
   }
   if (!Number.isInteger(splits) || splits < 1) throw new ShapeError(`gemm: split-K count must be a positive integer, got ${splits}`);
@@ -453,14 +433,6 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Disp
   return splitKReduce(gpu, l, S, (part) => gpu.dispatch(gpu.program(program, { id: s.id, epi: NO_EPILOGUE, split: true, kfix, wblk }), {
     bind: { ...operands, part }, uniforms: { M: l.M, N: l.N, K: l.K, kper, ...NO_ROPE_UNIFORMS }, workgroups: grid(S),
   }));
-}
-
-const placeholders = new WeakMap<Gpu, Tensor>();
-/** A small f16 tensor per device for optional bindings a kernel switches off (kept for the device's life). */
-function placeholderOf(gpu: Gpu): Tensor {
-  let t = placeholders.get(gpu);
-  if (!t) { t = gpu.tensor([8], 'f16', 'placeholder'); placeholders.set(gpu, t); }
-  return t;
 }
 
 /**
