@@ -376,15 +376,15 @@ function entry(o, c) {
     if (c.unchecked) {
       P(`${ind}{`);
       P(`${ind}  let k4 = ${kt} * ${u(qk)};`);
+      // kx, kw: the slice's chunk offsets in x and w (w's through the blocks with WBLK; both 0 with XFIX / WFIX).
       const blk = cw === 8;
       P(`${ind}  let kx = select(k4, 0u, XFIX);`);
       P(`${ind}  let kw = select(${blk ? 'wblk_chunk(k4)' : 'k4'}, 0u, WFIX);`);
-      const kw = 'kw', wr = blk ? 'WR' : 'K4';
       for (const t of T) {
         const row = stagedRow(t);
-        if (c.rope && t >= na) P(`${ind}  ${r}${t} = ${src(t)}[wb${t} + ${kw}];`);
+        if (c.rope && t >= na) P(`${ind}  ${r}${t} = ${src(t)}[wb${t} + kw];`);
         else if (t < na) P(`${ind}  ${r}${t} = ${src(t)}[xb + ${row ? `${u(row)} * K4 + ` : ''}kx];`);
-        else P(`${ind}  ${r}${t} = ${src(t)}[wb + ${row ? `${u(row)} * ${wr} + ` : ''}${kw}];`);
+        else P(`${ind}  ${r}${t} = ${src(t)}[wb + ${row ? `${u(row)} * ${blk ? 'WR' : 'K4'} + ` : ''}kw];`);
       }
       P(`${ind}}`);
       return;
