@@ -293,10 +293,10 @@ function sgmTileGenSpec(c: SgmTileGenCfg, emulate: boolean): Specialization {
  * FAPOOL_TILE_DEBUG=xfix|wfix|xfix,wfix — measurement only, the products are wrong: the unchecked tiles' x or weight
  * loads read the first slice's addresses every slice (L1 hits), to time a tile without that operand's memory traffic.
  */
-function tileDebugConstants(): Record<string, boolean> {
-  const v = envVar('FAPOOL_TILE_DEBUG')?.split(',').map((t) => t.trim()).filter(Boolean) ?? [];
-  const bad = v.filter((t) => t !== 'xfix' && t !== 'wfix');
-  if (bad.length) throw new LimitError(`FAPOOL_TILE_DEBUG='${v.join(',')}': expected xfix, wfix or both`);
+export function tileDebugConstants(): Record<string, boolean> {
+  const raw = envVar('FAPOOL_TILE_DEBUG')?.trim() ?? '';
+  const v = raw.split(',').map((t) => t.trim()).filter(Boolean);
+  if (v.some((t) => t !== 'xfix' && t !== 'wfix')) throw new LimitError(`FAPOOL_TILE_DEBUG=${raw}: expected xfix, wfix or xfix,wfix`);
   return v.length ? { XFIX: v.includes('xfix'), WFIX: v.includes('wfix') } : {};
 }
 
@@ -306,7 +306,7 @@ function tileDebugConstants(): Record<string, boolean> {
  * H100, session 41 (rounds/s41e.sh): the 64-row qkv tile without memory traffic 46.3 → 38.3 µs, with it 0.0683 →
  * 0.0660 ms; the b64 × 4K step 7225 → 7209 µs GPU (its four tile launches −21 µs), b8 × 32K unchanged; the same bits.
  */
-function tileStoreConstants(): Record<string, boolean> {
+export function tileStoreConstants(): Record<string, boolean> {
   return { STS_ALT: envChoice('FAPOOL_TILE_STS', ['alt', 'plain'] as const, 'alt', "expected 'alt' or 'plain'") === 'alt' };
 }
 
