@@ -48,15 +48,19 @@ override WBLK: bool = false;
 fn wblk_row(n: u32, K8: u32) -> u32 { return select(n * K8, (n / 64u) * 64u * K8 + (n % 64u) * 8u, WBLK); }
 fn wblk_chunk(c: u32) -> u32 { return select(c, (c / 8u) * 512u + c % 8u, WBLK); }
 
-// 16-byte staging (_u8, _un8, _u8p2) with 8 or 16 chunks a row: a chunk is stored as two 8-byte halves (STS.64), and
-// with the tiles' padded rows (a row 4 banks on from the last) the 16 lanes of one store phase meet every bank twice.
-// STS_ALT: a lane whose bank partner in the phase is the other parity stores its chunk's second half first, so the
-// two of each pair fall on different halves — the phase conflict-free (session 41: half the SM's workgroup-memory time
-// of a 64-row decode slice was these stores).
-override STS_ALT: bool = false;
+// 16-byte staging (_u8, _un8, _u8p2) with 8 or 16 chunks a row (BK 64 / 128): a chunk is stored as two 8-byte halves
+// (STS.64), 16 lanes a store phase. Every chunk starts on a 4-bank boundary (rows BK + 8 halves apart), so when all
+// lanes store their first half the phase uses banks 4m, 4m + 1 twice each and leaves 4m + 2, 4m + 3 idle. STS_ALT:
+// odd-parity lanes (c4 & 1 at 8 chunks a row, (c4 >> 3) & 1 at 16) store bytes 8–15 first; each one's partner on the
+// same banks (one chunk back in the next row at 8 chunks, 8 chunks along at 16) has the other parity, so the phase is
+// conflict-free (session 41: half of a 64-row decode slice's workgroup-memory time was these stores). At 4 chunks a
+// row (BK 32) the conflict is 3-way and the order cannot fix it: no STS_ALT there. The host sets it (FAPOOL_TILE_STS,
+// alt by default).
+override STS_ALT: bool = true;
 
-// Measurement only (FAPOOL_TILE_DEBUG; wrong results): every slice's x (XFIX) or weight (WFIX) loads read the first
-// slice's addresses, so they hit the SM's L1 and the operand's L2 / DRAM traffic is gone from the timing.
+// Measurement only (FAPOOL_TILE_DEBUG; wrong results; unchecked tiles only): every slice's x (XFIX) or weight (WFIX)
+// loads read K-slice 0's addresses (in a split-K entry too), so they hit the SM's L1 and the operand's L2 / DRAM
+// traffic is gone from the timing.
 override XFIX: bool = false;
 override WFIX: bool = false;
 

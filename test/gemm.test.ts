@@ -784,6 +784,8 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
     // [id, M, N, K, splits]
     ['t32x32_sg2x2_k32_b1_un8', 64, 128, 192], ['t32x32_sg2x2_k32_b1_u8p2', 32, 64, 320], ['t32x32_sg2x2_k32_b1_u8p2', 32, 128, 384, 3],
     ['t32x32_sg2x2_k64_b1_u8_ks2', 32, 64, 320], ['t16x32_sg1x2_k128_b1_u8', 16, 64, 256], ['t32x32_sg2x2_k32_b1_un8', 32, 64, 256, 2],
+    // BN 64 (a tile a block wide: the ones the benchmarks time), whole and split.
+    ['t32x64_sg1x4_k64_b1_u8', 32, 128, 256], ['t32x64_sg1x4_k64_b1_u8p2', 32, 128, 384, 2],
   ];
   for (const [id, M, N, K, splits] of CASES) {
     it(`${id}${splits ? ` split ${splits} ways` : ''} on ${M}x${N}x${K}`, async (ctx) => {
@@ -801,6 +803,26 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
     const emulate = !hasSubgroupMatrixF16(g.caps);
     await checkGated(g, 32, 128, 256, { kind: 'tile-gen', id: 'g32x32_sg1x2_k32_b1_u8p2_ks2', wblk: true, emulate }, 'gelu_tanh');
     await checkGated(g, 32, 64, 320, { kind: 'tile-gen', id: 'g32x32_sg1x2_k32_b1_u8p2', wblk: true, splits: 2, emulate }, 'gelu_erf');
+    // BN 64, 8 chunks a row: blocked gate and up rows with the alternating stores (the default).
+    await checkGated(g, 16, 128, 256, { kind: 'tile-gen', id: 'g16x64_sg1x4_k64_b1_u8', wblk: true, emulate }, 'gelu_tanh');
+  }, 300_000);
+
+  it('FAPOOL_TILE_DEBUG: xfix reuses x\'s K-slice 0 every slice, wfix the weights\' (measurement only: the products it is meant to give)', async (ctx) => {
+    const g = await gpu();
+    if (!g.caps.f16) { ctx.skip(); return; }
+    const emulate = !hasSubgroupMatrixF16(g.caps), r = rng(), M = 32, N = 32, K = 96, BK = 32;
+    const x = randomArray(r, M * K, 'f16'), w = randomArray(r, N * K, 'f16');
+    // Each row's slices all replaced by its first (what a tile reading slice 0 every slice multiplies).
+    const firstSlice = (a: Float64Array) => a.map((_, i) => a[Math.floor(i / K) * K + (i % K) % BK]!);
+    for (const [mode, xs, ws] of [['xfix', firstSlice(x), w], ['wfix', x, firstSlice(w)], ['xfix,wfix', firstSlice(x), firstSlice(w)]] as const) {
+      await withEnv('FAPOOL_TILE_DEBUG', mode, async () => {
+        const xt = upload(g, x, [M, K], 'f16', 'x'), wt = upload(g, w, [N, K], 'f16', 'w'), out = poisoned(g, [M, N], 'f16');
+        const d = linear(g, { x: xt, w: wt, out }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_un8', emulate } } });
+        await g.run([d]);
+        expectClose(await download(g, out), linearRef({ x: xs, w: ws, M, N, K }), 'f16', `FAPOOL_TILE_DEBUG=${mode} seed=${r.seed}`);
+        d.release(); g.release(xt, wt, out);
+      });
+    }
   }, 300_000);
 
   it('FAPOOL_TILE_STS: alt (a chunk\'s 8-byte halves stored in alternating order; the default) and plain, the same products', async (ctx) => {

@@ -89,14 +89,15 @@ lo, hi = max(loops, key=lambda r: r[1] - r[0]) if loops else (0, 1 << 40)
 rows = []
 for i, (a, s) in enumerate(ins):
     if not s.startswith('LDG') or not lo <= a <= hi: continue
-    m = re.search(r'LDG\S*\s+R(\d+)', s)
+    m = re.search(r'LDG(\S*)\s+R(\d+)', s)
     if not m: continue
-    d = set(range(int(m.group(1)), int(m.group(1)) + 4)); bars = hm = 0
+    width = 4 if '.128' in m.group(1) else 2 if '.64' in m.group(1) else 1   # destination registers
+    d = set(range(int(m.group(2)), int(m.group(2)) + width)); bars = hm = 0
     for j in range(i + 1, len(ins)):
         t = ins[j][1]; name = t.split()[0]
         bars += name.startswith('BAR'); hm += name.startswith('HMMA')
         regs = [int(x) for x in re.findall(r'\bR(\d+)\b', t)]
-        srcs = regs if name.startswith('ST') else regs[1:]
+        srcs = regs if name.startswith('ST') else regs[1:]   # (an instruction whose destination is a predicate: its first R is a source, missed)
         if d & set(srcs): rows.append((j - i, bars, hm)); break
 if rows:
     med = lambda k: statistics.median(r[k] for r in rows)

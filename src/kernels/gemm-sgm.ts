@@ -290,15 +290,21 @@ function sgmTileGenSpec(c: SgmTileGenCfg, emulate: boolean): Specialization {
 }
 
 /**
- * FAPOOL_TILE_DEBUG=xfix|wfix|xfix,wfix — measurement only, the products are wrong: the unchecked tiles' x or weight
- * loads read the first slice's addresses every slice (L1 hits), to time a tile without that operand's memory traffic.
+ * FAPOOL_TILE_DEBUG=xfix|wfix|xfix,wfix — measurement only, the products are wrong (a warning says so, once): the
+ * unchecked tiles' x or weight loads read K-slice 0's addresses every slice (L1 hits), to time a tile without that
+ * operand's memory traffic. Checked tiles (and launches that fall back to their checked twins) ignore it.
  */
 export function tileDebugConstants(): Record<string, boolean> {
   const raw = envVar('FAPOOL_TILE_DEBUG')?.trim() ?? '';
   const v = raw.split(',').map((t) => t.trim()).filter(Boolean);
   if (v.some((t) => t !== 'xfix' && t !== 'wfix')) throw new LimitError(`FAPOOL_TILE_DEBUG=${raw}: expected xfix, wfix or xfix,wfix`);
+  if (v.length && !debugWarned) {
+    debugWarned = true;
+    console.warn(`fapool: FAPOOL_TILE_DEBUG=${raw} is set: the tensor-core tiles compute wrong products (a measurement switch)`);
+  }
   return v.length ? { XFIX: v.includes('xfix'), WFIX: v.includes('wfix') } : {};
 }
+let debugWarned = false;
 
 /**
  * FAPOOL_TILE_STS=alt|plain, alt by default: the 16-byte staging tiles with 8 or 16 chunks a row store each chunk's
@@ -413,7 +419,7 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Disp
   const splits = s.splits ?? 1;
   const kfix = (s.fixK ?? tileFixKDefault()) ? l.K : 0;
   const wblk = asked.wblk === true;
-  if (wblk) checkWeightBlocks(s.id, g, l.N, l.K);
+  if (wblk) checkWeightBlocks(asked.id, s.id, g, l.N, l.K);
   if (l.rope) {
     if (splits !== 1 || !SGM_TILE_GEN_ROPE.includes(s.id)) throw new LimitError(`gemm: tile '${s.id}'${splits > 1 ? ` split ${splits} ways` : ''} has no RoPE-epilogue entry (have: ${SGM_TILE_GEN_ROPE.join(', ')}, unsplit)`);
     const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false, kfix, wblk, rope: ropeEpilogueConstants(l.rope) });
@@ -439,9 +445,10 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Disp
  * A launch on blocked weights (SgmTileGenShape.wblk) runs the tile as asked: only unchecked 16-byte staging reads
  * blocks, and a tile's staged rows must lie in one block (BN divides 64) — so no checked twin can stand in.
  */
-function checkWeightBlocks(id: string, g: TileGenGeometry, N: number, K: number): void {
+function checkWeightBlocks(asked: string, id: string, g: TileGenGeometry, N: number, K: number): void {
   if (!g.unchecked || !g.wide || 64 % g.bn !== 0) {
-    throw new LimitError(`gemm: tile '${id}' cannot read weights in 64 × 64 blocks (unchecked 16-byte tiles with BN dividing 64 only${g.unchecked ? '' : '; a ragged launch without robust buffer access takes the checked twin'})`);
+    const twin = id !== asked ? ` ('${asked}' runs as its checked twin here: a ragged launch without robust buffer access)` : '';
+    throw new LimitError(`gemm: tile '${id}' cannot read weights in 64 × 64 blocks (unchecked 16-byte tiles with BN dividing 64 only)${twin}`);
   }
   assertShape(N % WEIGHT_BLOCK === 0 && K % WEIGHT_BLOCK === 0, `gemm: weights in ${WEIGHT_BLOCK} × ${WEIGHT_BLOCK} blocks need N and K multiples of ${WEIGHT_BLOCK}, got N = ${N}, K = ${K}`);
 }
