@@ -36,7 +36,7 @@ import { chooseGemmPath, linear, type GemmPath, type GemmTuning } from '../src/k
 import { gemvSgApplies } from '../src/kernels/gemv.js';
 import {
   SGM_SKINNY_SHAPES, SGM_TILE_GATED_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_IDS, SGM_TILE_GEN_SPLIT_K, SGM_TILE_SHAPES, sgmSkinnyApplies,
-  sgmSkinnyFits, sgmTileFits, sgmTileGenFits, tileGenGeometry
+  sgmSkinnyFits, sgmTileFits, sgmTileGenFits, tileGenGeometry, type SgmDirectShape
 } from '../src/kernels/gemm-sgm.js';
 import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
 import {
@@ -76,12 +76,12 @@ run, is an error.`,
   'decode-shapes': { type: 'string', help: "decode: 'NxK[g],…' instead of seed-4l's projections (g: gated, N = F)" },
   'decode-m': { type: 'string', default: '1,8,16,32,64', help: 'decode: comma-separated M' },
   splits: { type: 'string', help: "decode (M >= 8): every split-K configuration also with these splits ('gen <id> s<S>')" },
-  wblk: { type: 'boolean', default: false, help: "every generated tile that can also reads its weights in 64 × 64 blocks ('gen <id> wblk'; same data, checked as blocked)" },
+  wblk: { type: 'boolean', default: false, help: "decode: every generated tile that can also reads its weights in 64 × 64 blocks ('gen <id> wblk'), and the direct kernels (M >= 16) theirs in 16 × 16 blocks ('direct … wb16'); same data, checked as blocked" },
   fixk: { type: 'boolean', default: false, help: "every generated tile variant also with K fixed in its pipeline ('gen <id> fixk')" },
 });
 
-/** wblk: the tile reads its weights in 64 × 64 blocks (the same random buffer, checked as blocked). */
-interface Variant { name: string; dtype: DType; path?: GemmPath; tune: GemmTuning; gated?: boolean; wblk?: boolean }
+/** blocks: the kernel reads its weights in blocks of this size (64: WBLK tiles, 16: WB16 direct; the same random buffer, checked as blocked). */
+interface Variant { name: string; dtype: DType; path?: GemmPath; tune: GemmTuning; gated?: boolean; blocks?: 64 | 16 }
 
 interface Row {
   part: string; name: string; M: number; N: number; K: number; gated: boolean;
@@ -114,13 +114,13 @@ async function rowsOf(gpu: Gpu, t: Tensor): Promise<(r: number) => Float64Array>
     ? fromF16Array((raw as Uint16Array).subarray(r * cols, (r + 1) * cols)) : (raw as Float32Array).subarray(r * cols, (r + 1) * cols));
 }
 
-/** Row accessor of a [N, K] weight stored in 64 × 64 blocks (toWeightBlocks), read back once. */
-async function blockedRowsOf(gpu: Gpu, t: Tensor): Promise<(r: number) => Float64Array> {
+/** Row accessor of a [N, K] weight stored in B × B blocks (toWeightBlocks), read back once. */
+async function blockedRowsOf(gpu: Gpu, t: Tensor, B: number): Promise<(r: number) => Float64Array> {
   const raw = await gpu.read(t) as Uint16Array;
   const K = t.shape[1]!;
   return (n) => {
     const row = new Uint16Array(K);
-    for (let k = 0; k < K; k++) row[k] = raw[weightBlockIndex(n, k, K)]!;
+    for (let k = 0; k < K; k++) row[k] = raw[weightBlockIndex(n, k, K, B)]!;
     return Float64Array.from(fromF16Array(row));
   };
 }
@@ -264,7 +264,7 @@ function withWblk(v: Variant[]): Variant[] {
     const s = x.tune.sgm;
     if (typeof s !== 'object' || !('kind' in s) || s.kind !== 'tile-gen') return [x];
     const g = tileGenGeometry(s.id);
-    return g.unchecked && g.wide && 64 % g.bn === 0 ? [x, { ...x, name: `${x.name} wblk`, wblk: true, tune: { sgm: { ...s, wblk: true } } }] : [x];
+    return g.unchecked && g.wide && 64 % g.bn === 0 ? [x, { ...x, name: `${x.name} wblk`, blocks: 64, tune: { sgm: { ...s, wblk: true } } }] : [x];
   });
 }
 
@@ -325,7 +325,7 @@ function f32Variants(): Variant[] {
  * the buffers it got (session 10, H200), so variants are compared on shared ones, each set in turn.
  */
 async function squarePart(gpu: Gpu, part: string, all: Variant[], S = 4096): Promise<Row[]> {
-  const list = all.filter((v) => !v.wblk);   // blocked weights: the decode part only (its checks read them as blocks)
+  const list = all.filter((v) => !v.blocks);   // blocked weights: the decode part only (its checks read them as blocks)
   const out: Row[] = list.map((v) => ({ part, name: v.name, M: S, N: S, K: S, gated: !!v.gated }));
   rows.push(...out);
   const times: number[][] = list.map(() => []);
@@ -416,9 +416,13 @@ async function projectionPart(gpu: Gpu, part: string, Ms: number[], variantsFor:
       continue;
     }
     const wr = await rowsOf(gpu, ws[0]!), ur = gated ? await rowsOf(gpu, us[0]!) : null;
-    // --wblk: the same buffers read as 64 × 64 blocks (random either way; the check reads them as the variant does).
-    const blocked = args.wblk && N % 64 === 0 && K % 64 === 0
-      ? { wr: await blockedRowsOf(gpu, ws[0]!), ur: gated ? await blockedRowsOf(gpu, us[0]!) : null } : null;
+    // --wblk: the same buffers read as blocks (random either way; the check reads them as the variant does), per size.
+    const blocked = new Map<number, { wr: Rows; ur: Rows | null }>();
+    const blockedFor = async (B: number) => {
+      let b = blocked.get(B);
+      if (!b) { b = { wr: await blockedRowsOf(gpu, ws[0]!, B), ur: gated ? await blockedRowsOf(gpu, us[0]!, B) : null }; blocked.set(B, b); }
+      return b;
+    };
     for (const M of Ms) {
       const x = gpu.tensor([M, K], 'f16', 'x'); fillX(gpu, x, gated);
       const xr = await rowsOf(gpu, x);
@@ -431,8 +435,9 @@ async function projectionPart(gpu: Gpu, part: string, Ms: number[], variantsFor:
           for (const o of outs) poison(gpu, o);
           for (let c = 0; c < copies; c++) ds.push(launch(gpu, v, x, ws[c]!, us[c] ?? null, outs[c]!));
           await gpu.run([ds[0]!]);
-          // (A blocked launch on N or K not whole blocks was refused above: `blocked` is there for every wblk variant here.)
-          const chk = v.wblk ? await sampledCheck(gpu, v, xr, blocked!.wr, blocked!.ur, outs[0]!) : await sampledCheck(gpu, v, xr, wr, ur, outs[0]!);
+          // (A blocked launch on N or K not whole blocks was refused above.)
+          const b = v.blocks ? await blockedFor(v.blocks) : { wr, ur };
+          const chk = await sampledCheck(gpu, v, xr, b.wr, b.ur, outs[0]!);
           row.errSampled = chk.err; row.unwritten = chk.unwritten;
           row.ms = (await timeList(gpu, ds)) / copies;
           finish(row, v, (gated ? 4 : 2) * M * N * K, 2 * ((gated ? 2 : 1) * N * K + M * K + M * N));
@@ -478,6 +483,18 @@ function decodeVariants(gpu: Gpu, sgm: boolean, M: number, g: boolean, splits: n
   if (sgm && M >= 16) {
     v.push(g ? { name: 'gated direct 2x4', dtype: 'f16', path: 'subgroup-matrix', gated: true, tune: { sgm: { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: false } } }
       : { name: 'direct 4x4 sg2x2 pf', dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { tm: 4, tn: 4, sgRows: 2, sgCols: 2, prefetch: true } } });
+    if (args.wblk) {
+      // Session 41: the direct kernel on weights in 16 × 16 blocks (each right matrix a contiguous 512-byte load), and
+      // 64-row blocks of 4 subgroups (64 × 16 or 16 × 64 each), both layouts.
+      const direct: [string, SgmDirectShape, boolean][] = g
+        ? [['gated direct 2x4', { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: false }, true], ['gated direct 2x2 sg2x2', { tm: 2, tn: 2, sgRows: 2, sgCols: 2, prefetch: false }, false]]
+        : [['direct 4x4 sg2x2 pf', { tm: 4, tn: 4, sgRows: 2, sgCols: 2, prefetch: true }, true], ['direct 4x1 sg1x4 pf', { tm: 4, tn: 1, sgRows: 1, sgCols: 4, prefetch: true }, false],
+          ['direct 1x4 sg4x1 pf', { tm: 1, tn: 4, sgRows: 4, sgCols: 1, prefetch: true }, false]];
+      for (const [name, s, listed] of direct) {
+        if (!listed) v.push({ name, dtype: 'f16', path: 'subgroup-matrix', gated: g, tune: { sgm: s } });
+        v.push({ name: `${name} wb16`, dtype: 'f16', path: 'subgroup-matrix', gated: g, blocks: 16, tune: { sgm: { ...s, wb16: true } } });
+      }
+    }
   }
   if (sgm && sgmSkinnyApplies(M, 4096, 4096)) {
     for (const [name, s] of Object.entries(SGM_SKINNY_SHAPES)) {

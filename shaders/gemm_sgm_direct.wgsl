@@ -28,6 +28,9 @@ override SG_ROWS: u32 = 2u;     // subgroups along M
 override SG_COLS: u32 = 2u;     // subgroups along N (SG_ROWS · SG_COLS ≤ MAX_SUBGROUPS)
 override WG: u32 = SG_SIZE * SG_ROWS * SG_COLS;
 override PREFETCH: bool = true;
+// WB16: the weights (w, or wg and wu) in 16 × 16 blocks, [N / 16][K / 16][16][16] (src/kernels/weight-blocks.ts): each
+// right matrix one contiguous 512-byte run (stride 16), where row-major its 16 rows lie K apart. N % 16 == 0 (host).
+override WB16: bool = false;
 
 
 @group(0) @binding(0) var<storage, read> x: array<T>;
@@ -85,10 +88,11 @@ fn sgm_direct_2x4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   let nb3 = clamp_base(n0 + 48u, p.N);
   let oa0 = ma0 * p.K;
   let oa1 = ma1 * p.K;
-  let ob0 = nb0 * p.K;
-  let ob1 = nb1 * p.K;
-  let ob2 = nb2 * p.K;
-  let ob3 = nb3 * p.K;
+  let ob0 = nb0 * p.K;   // the block row's first element in either layout
+  let ob1 = nb1 * p.K;   // the block row's first element in either layout
+  let ob2 = nb2 * p.K;   // the block row's first element in either layout
+  let ob3 = nb3 * p.K;   // the block row's first element in either layout
+  let ws = select(p.K, 16u, WB16); let km = select(1u, 16u, WB16);   // right matrices' stride, a K step's scale
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c01 = subgroup_matrix_result<f32, 16, 16>();
   var c02 = subgroup_matrix_result<f32, 16, 16>();
@@ -100,18 +104,18 @@ fn sgm_direct_2x4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   if (PREFETCH) {
     var a00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + 0u, p.K);
     var a10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + 0u, p.K);
-    var b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 0u, p.K);
-    var b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 0u, p.K);
-    var b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + 0u, p.K);
-    var b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + 0u, p.K);
+    var b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 0u * km, ws);
+    var b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 0u * km, ws);
+    var b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + 0u * km, ws);
+    var b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + 0u * km, ws);
     for (var k = 0u; k < p.K; k += 16u) {
       let kn = min(k + 16u, p.K - 16u);  // the last step reloads itself (in bounds, unused)
       let na00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + kn + 0u, p.K);
       let na10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + kn + 0u, p.K);
-      let nb00_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + kn + 0u, p.K);
-      let nb10_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + kn + 0u, p.K);
-      let nb20_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + kn + 0u, p.K);
-      let nb30_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + kn + 0u, p.K);
+      let nb00_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + (kn + 0u) * km, ws);
+      let nb10_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + (kn + 0u) * km, ws);
+      let nb20_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + (kn + 0u) * km, ws);
+      let nb30_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + (kn + 0u) * km, ws);
       c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
       c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
       c02 = subgroupMatrixMultiplyAccumulate(a00, b20, c02);
@@ -131,10 +135,10 @@ fn sgm_direct_2x4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
     for (var k = 0u; k < p.K; k += 16u) {
       let a00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + k + 0u, p.K);
       let a10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + k + 0u, p.K);
-      let b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + k + 0u, p.K);
-      let b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + k + 0u, p.K);
-      let b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + k + 0u, p.K);
-      let b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + k + 0u, p.K);
+      let b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + (k + 0u) * km, ws);
+      let b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + (k + 0u) * km, ws);
+      let b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + (k + 0u) * km, ws);
+      let b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + (k + 0u) * km, ws);
       c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
       c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
       c02 = subgroupMatrixMultiplyAccumulate(a00, b20, c02);
@@ -174,10 +178,11 @@ fn sgm_direct_4x4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   let oa1 = ma1 * p.K;
   let oa2 = ma2 * p.K;
   let oa3 = ma3 * p.K;
-  let ob0 = nb0 * p.K;
-  let ob1 = nb1 * p.K;
-  let ob2 = nb2 * p.K;
-  let ob3 = nb3 * p.K;
+  let ob0 = nb0 * p.K;   // the block row's first element in either layout
+  let ob1 = nb1 * p.K;   // the block row's first element in either layout
+  let ob2 = nb2 * p.K;   // the block row's first element in either layout
+  let ob3 = nb3 * p.K;   // the block row's first element in either layout
+  let ws = select(p.K, 16u, WB16); let km = select(1u, 16u, WB16);   // right matrices' stride, a K step's scale
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c01 = subgroup_matrix_result<f32, 16, 16>();
   var c02 = subgroup_matrix_result<f32, 16, 16>();
@@ -199,20 +204,20 @@ fn sgm_direct_4x4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
     var a10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + 0u, p.K);
     var a20 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + 0u, p.K);
     var a30 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + 0u, p.K);
-    var b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 0u, p.K);
-    var b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 0u, p.K);
-    var b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + 0u, p.K);
-    var b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + 0u, p.K);
+    var b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 0u * km, ws);
+    var b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 0u * km, ws);
+    var b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + 0u * km, ws);
+    var b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + 0u * km, ws);
     for (var k = 0u; k < p.K; k += 16u) {
       let kn = min(k + 16u, p.K - 16u);  // the last step reloads itself (in bounds, unused)
       let na00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + kn + 0u, p.K);
       let na10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + kn + 0u, p.K);
       let na20 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + kn + 0u, p.K);
       let na30 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + kn + 0u, p.K);
-      let nb00_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + kn + 0u, p.K);
-      let nb10_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + kn + 0u, p.K);
-      let nb20_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + kn + 0u, p.K);
-      let nb30_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + kn + 0u, p.K);
+      let nb00_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + (kn + 0u) * km, ws);
+      let nb10_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + (kn + 0u) * km, ws);
+      let nb20_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + (kn + 0u) * km, ws);
+      let nb30_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + (kn + 0u) * km, ws);
       c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
       c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
       c02 = subgroupMatrixMultiplyAccumulate(a00, b20, c02);
@@ -244,10 +249,10 @@ fn sgm_direct_4x4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
       let a10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + k + 0u, p.K);
       let a20 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + k + 0u, p.K);
       let a30 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + k + 0u, p.K);
-      let b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + k + 0u, p.K);
-      let b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + k + 0u, p.K);
-      let b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + k + 0u, p.K);
-      let b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + k + 0u, p.K);
+      let b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + (k + 0u) * km, ws);
+      let b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + (k + 0u) * km, ws);
+      let b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + (k + 0u) * km, ws);
+      let b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + (k + 0u) * km, ws);
       c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
       c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
       c02 = subgroupMatrixMultiplyAccumulate(a00, b20, c02);
@@ -301,8 +306,9 @@ fn sgm_direct_4x2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   let oa1 = ma1 * p.K;
   let oa2 = ma2 * p.K;
   let oa3 = ma3 * p.K;
-  let ob0 = nb0 * p.K;
-  let ob1 = nb1 * p.K;
+  let ob0 = nb0 * p.K;   // the block row's first element in either layout
+  let ob1 = nb1 * p.K;   // the block row's first element in either layout
+  let ws = select(p.K, 16u, WB16); let km = select(1u, 16u, WB16);   // right matrices' stride, a K step's scale
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c01 = subgroup_matrix_result<f32, 16, 16>();
   var c10 = subgroup_matrix_result<f32, 16, 16>();
@@ -316,16 +322,16 @@ fn sgm_direct_4x2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
     var a10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + 0u, p.K);
     var a20 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + 0u, p.K);
     var a30 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + 0u, p.K);
-    var b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 0u, p.K);
-    var b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 0u, p.K);
+    var b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 0u * km, ws);
+    var b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 0u * km, ws);
     for (var k = 0u; k < p.K; k += 16u) {
       let kn = min(k + 16u, p.K - 16u);  // the last step reloads itself (in bounds, unused)
       let na00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + kn + 0u, p.K);
       let na10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + kn + 0u, p.K);
       let na20 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + kn + 0u, p.K);
       let na30 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + kn + 0u, p.K);
-      let nb00_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + kn + 0u, p.K);
-      let nb10_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + kn + 0u, p.K);
+      let nb00_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + (kn + 0u) * km, ws);
+      let nb10_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + (kn + 0u) * km, ws);
       c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
       c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
       c10 = subgroupMatrixMultiplyAccumulate(a10, b00, c10);
@@ -347,8 +353,8 @@ fn sgm_direct_4x2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
       let a10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + k + 0u, p.K);
       let a20 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + k + 0u, p.K);
       let a30 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + k + 0u, p.K);
-      let b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + k + 0u, p.K);
-      let b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + k + 0u, p.K);
+      let b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + (k + 0u) * km, ws);
+      let b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + (k + 0u) * km, ws);
       c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
       c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
       c10 = subgroupMatrixMultiplyAccumulate(a10, b00, c10);
@@ -384,10 +390,11 @@ fn sgm_direct_2x4_k32(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocati
   let nb3 = clamp_base(n0 + 48u, p.N);
   let oa0 = ma0 * p.K;
   let oa1 = ma1 * p.K;
-  let ob0 = nb0 * p.K;
-  let ob1 = nb1 * p.K;
-  let ob2 = nb2 * p.K;
-  let ob3 = nb3 * p.K;
+  let ob0 = nb0 * p.K;   // the block row's first element in either layout
+  let ob1 = nb1 * p.K;   // the block row's first element in either layout
+  let ob2 = nb2 * p.K;   // the block row's first element in either layout
+  let ob3 = nb3 * p.K;   // the block row's first element in either layout
+  let ws = select(p.K, 16u, WB16); let km = select(1u, 16u, WB16);   // right matrices' stride, a K step's scale
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c01 = subgroup_matrix_result<f32, 16, 16>();
   var c02 = subgroup_matrix_result<f32, 16, 16>();
@@ -401,28 +408,28 @@ fn sgm_direct_2x4_k32(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocati
     var a10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + 0u, p.K);
     var a01 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + 16u, p.K);
     var a11 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + 16u, p.K);
-    var b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 0u, p.K);
-    var b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 0u, p.K);
-    var b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + 0u, p.K);
-    var b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + 0u, p.K);
-    var b01 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 16u, p.K);
-    var b11 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 16u, p.K);
-    var b21 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + 16u, p.K);
-    var b31 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + 16u, p.K);
+    var b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 0u * km, ws);
+    var b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 0u * km, ws);
+    var b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + 0u * km, ws);
+    var b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + 0u * km, ws);
+    var b01 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 16u * km, ws);
+    var b11 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 16u * km, ws);
+    var b21 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + 16u * km, ws);
+    var b31 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + 16u * km, ws);
     for (var k = 0u; k < p.K; k += 32u) {
       let kn = min(k + 32u, p.K - 32u);  // the last step reloads itself (in bounds, unused)
       let na00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + kn + 0u, p.K);
       let na10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + kn + 0u, p.K);
       let na01 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + kn + 16u, p.K);
       let na11 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + kn + 16u, p.K);
-      let nb00_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + kn + 0u, p.K);
-      let nb10_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + kn + 0u, p.K);
-      let nb20_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + kn + 0u, p.K);
-      let nb30_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + kn + 0u, p.K);
-      let nb01_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + kn + 16u, p.K);
-      let nb11_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + kn + 16u, p.K);
-      let nb21_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + kn + 16u, p.K);
-      let nb31_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + kn + 16u, p.K);
+      let nb00_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + (kn + 0u) * km, ws);
+      let nb10_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + (kn + 0u) * km, ws);
+      let nb20_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + (kn + 0u) * km, ws);
+      let nb30_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + (kn + 0u) * km, ws);
+      let nb01_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + (kn + 16u) * km, ws);
+      let nb11_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + (kn + 16u) * km, ws);
+      let nb21_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + (kn + 16u) * km, ws);
+      let nb31_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + (kn + 16u) * km, ws);
       c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
       c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
       c02 = subgroupMatrixMultiplyAccumulate(a00, b20, c02);
@@ -458,14 +465,14 @@ fn sgm_direct_2x4_k32(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocati
       let a10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + k + 0u, p.K);
       let a01 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + k + 16u, p.K);
       let a11 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + k + 16u, p.K);
-      let b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + k + 0u, p.K);
-      let b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + k + 0u, p.K);
-      let b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + k + 0u, p.K);
-      let b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + k + 0u, p.K);
-      let b01 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + k + 16u, p.K);
-      let b11 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + k + 16u, p.K);
-      let b21 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + k + 16u, p.K);
-      let b31 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + k + 16u, p.K);
+      let b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + (k + 0u) * km, ws);
+      let b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + (k + 0u) * km, ws);
+      let b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + (k + 0u) * km, ws);
+      let b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + (k + 0u) * km, ws);
+      let b01 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + (k + 16u) * km, ws);
+      let b11 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + (k + 16u) * km, ws);
+      let b21 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + (k + 16u) * km, ws);
+      let b31 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + (k + 16u) * km, ws);
       c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
       c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
       c02 = subgroupMatrixMultiplyAccumulate(a00, b20, c02);
@@ -511,8 +518,9 @@ fn sgm_direct_4x2_k32(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocati
   let oa1 = ma1 * p.K;
   let oa2 = ma2 * p.K;
   let oa3 = ma3 * p.K;
-  let ob0 = nb0 * p.K;
-  let ob1 = nb1 * p.K;
+  let ob0 = nb0 * p.K;   // the block row's first element in either layout
+  let ob1 = nb1 * p.K;   // the block row's first element in either layout
+  let ws = select(p.K, 16u, WB16); let km = select(1u, 16u, WB16);   // right matrices' stride, a K step's scale
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c01 = subgroup_matrix_result<f32, 16, 16>();
   var c10 = subgroup_matrix_result<f32, 16, 16>();
@@ -530,10 +538,10 @@ fn sgm_direct_4x2_k32(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocati
     var a11 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + 16u, p.K);
     var a21 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + 16u, p.K);
     var a31 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + 16u, p.K);
-    var b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 0u, p.K);
-    var b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 0u, p.K);
-    var b01 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 16u, p.K);
-    var b11 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 16u, p.K);
+    var b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 0u * km, ws);
+    var b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 0u * km, ws);
+    var b01 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 16u * km, ws);
+    var b11 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 16u * km, ws);
     for (var k = 0u; k < p.K; k += 32u) {
       let kn = min(k + 32u, p.K - 32u);  // the last step reloads itself (in bounds, unused)
       let na00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + kn + 0u, p.K);
@@ -544,10 +552,10 @@ fn sgm_direct_4x2_k32(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocati
       let na11 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + kn + 16u, p.K);
       let na21 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + kn + 16u, p.K);
       let na31 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + kn + 16u, p.K);
-      let nb00_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + kn + 0u, p.K);
-      let nb10_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + kn + 0u, p.K);
-      let nb01_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + kn + 16u, p.K);
-      let nb11_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + kn + 16u, p.K);
+      let nb00_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + (kn + 0u) * km, ws);
+      let nb10_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + (kn + 0u) * km, ws);
+      let nb01_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + (kn + 16u) * km, ws);
+      let nb11_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + (kn + 16u) * km, ws);
       c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
       c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
       c10 = subgroupMatrixMultiplyAccumulate(a10, b00, c10);
@@ -587,10 +595,10 @@ fn sgm_direct_4x2_k32(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocati
       let a11 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + k + 16u, p.K);
       let a21 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + k + 16u, p.K);
       let a31 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + k + 16u, p.K);
-      let b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + k + 0u, p.K);
-      let b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + k + 0u, p.K);
-      let b01 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + k + 16u, p.K);
-      let b11 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + k + 16u, p.K);
+      let b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + (k + 0u) * km, ws);
+      let b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + (k + 0u) * km, ws);
+      let b01 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + (k + 16u) * km, ws);
+      let b11 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + (k + 16u) * km, ws);
       c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
       c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
       c10 = subgroupMatrixMultiplyAccumulate(a10, b00, c10);
@@ -638,10 +646,11 @@ fn sgm_direct_4x4_k32(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocati
   let oa1 = ma1 * p.K;
   let oa2 = ma2 * p.K;
   let oa3 = ma3 * p.K;
-  let ob0 = nb0 * p.K;
-  let ob1 = nb1 * p.K;
-  let ob2 = nb2 * p.K;
-  let ob3 = nb3 * p.K;
+  let ob0 = nb0 * p.K;   // the block row's first element in either layout
+  let ob1 = nb1 * p.K;   // the block row's first element in either layout
+  let ob2 = nb2 * p.K;   // the block row's first element in either layout
+  let ob3 = nb3 * p.K;   // the block row's first element in either layout
+  let ws = select(p.K, 16u, WB16); let km = select(1u, 16u, WB16);   // right matrices' stride, a K step's scale
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c01 = subgroup_matrix_result<f32, 16, 16>();
   var c02 = subgroup_matrix_result<f32, 16, 16>();
@@ -667,14 +676,14 @@ fn sgm_direct_4x4_k32(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocati
     var a11 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + 16u, p.K);
     var a21 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + 16u, p.K);
     var a31 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + 16u, p.K);
-    var b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 0u, p.K);
-    var b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 0u, p.K);
-    var b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + 0u, p.K);
-    var b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + 0u, p.K);
-    var b01 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 16u, p.K);
-    var b11 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 16u, p.K);
-    var b21 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + 16u, p.K);
-    var b31 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + 16u, p.K);
+    var b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 0u * km, ws);
+    var b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 0u * km, ws);
+    var b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + 0u * km, ws);
+    var b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + 0u * km, ws);
+    var b01 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 16u * km, ws);
+    var b11 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 16u * km, ws);
+    var b21 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + 16u * km, ws);
+    var b31 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + 16u * km, ws);
     for (var k = 0u; k < p.K; k += 32u) {
       let kn = min(k + 32u, p.K - 32u);  // the last step reloads itself (in bounds, unused)
       let na00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + kn + 0u, p.K);
@@ -685,14 +694,14 @@ fn sgm_direct_4x4_k32(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocati
       let na11 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + kn + 16u, p.K);
       let na21 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + kn + 16u, p.K);
       let na31 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + kn + 16u, p.K);
-      let nb00_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + kn + 0u, p.K);
-      let nb10_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + kn + 0u, p.K);
-      let nb20_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + kn + 0u, p.K);
-      let nb30_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + kn + 0u, p.K);
-      let nb01_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + kn + 16u, p.K);
-      let nb11_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + kn + 16u, p.K);
-      let nb21_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + kn + 16u, p.K);
-      let nb31_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + kn + 16u, p.K);
+      let nb00_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + (kn + 0u) * km, ws);
+      let nb10_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + (kn + 0u) * km, ws);
+      let nb20_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + (kn + 0u) * km, ws);
+      let nb30_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + (kn + 0u) * km, ws);
+      let nb01_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + (kn + 16u) * km, ws);
+      let nb11_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + (kn + 16u) * km, ws);
+      let nb21_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + (kn + 16u) * km, ws);
+      let nb31_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + (kn + 16u) * km, ws);
       c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
       c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
       c02 = subgroupMatrixMultiplyAccumulate(a00, b20, c02);
@@ -752,14 +761,14 @@ fn sgm_direct_4x4_k32(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocati
       let a11 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + k + 16u, p.K);
       let a21 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + k + 16u, p.K);
       let a31 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + k + 16u, p.K);
-      let b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + k + 0u, p.K);
-      let b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + k + 0u, p.K);
-      let b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + k + 0u, p.K);
-      let b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + k + 0u, p.K);
-      let b01 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + k + 16u, p.K);
-      let b11 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + k + 16u, p.K);
-      let b21 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + k + 16u, p.K);
-      let b31 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + k + 16u, p.K);
+      let b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + (k + 0u) * km, ws);
+      let b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + (k + 0u) * km, ws);
+      let b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + (k + 0u) * km, ws);
+      let b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + (k + 0u) * km, ws);
+      let b01 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + (k + 16u) * km, ws);
+      let b11 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + (k + 16u) * km, ws);
+      let b21 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + (k + 16u) * km, ws);
+      let b31 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + (k + 16u) * km, ws);
       c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
       c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
       c02 = subgroupMatrixMultiplyAccumulate(a00, b20, c02);
@@ -814,6 +823,134 @@ fn sgm_direct_4x4_k32(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocati
 }
 
 @compute @workgroup_size(WG)
+fn sgm_direct_4x1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let sg = tid / SG_SIZE;
+  let lane = tid % SG_SIZE;
+  let r0 = wid.y * (64u * SG_ROWS) + (sg / SG_COLS) * 64u;  // the subgroup's first row
+  let n0 = wid.x * (16u * SG_COLS) + (sg % SG_COLS) * 16u;  // and column
+  let ma0 = clamp_base(r0 + 0u, p.M);
+  let ma1 = clamp_base(r0 + 16u, p.M);
+  let ma2 = clamp_base(r0 + 32u, p.M);
+  let ma3 = clamp_base(r0 + 48u, p.M);
+  let nb0 = clamp_base(n0 + 0u, p.N);
+  let oa0 = ma0 * p.K;
+  let oa1 = ma1 * p.K;
+  let oa2 = ma2 * p.K;
+  let oa3 = ma3 * p.K;
+  let ob0 = nb0 * p.K;   // the block row's first element in either layout
+  let ws = select(p.K, 16u, WB16); let km = select(1u, 16u, WB16);   // right matrices' stride, a K step's scale
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  if (PREFETCH) {
+    var a00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + 0u, p.K);
+    var a10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + 0u, p.K);
+    var a20 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + 0u, p.K);
+    var a30 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + 0u, p.K);
+    var b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 0u * km, ws);
+    for (var k = 0u; k < p.K; k += 16u) {
+      let kn = min(k + 16u, p.K - 16u);  // the last step reloads itself (in bounds, unused)
+      let na00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + kn + 0u, p.K);
+      let na10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + kn + 0u, p.K);
+      let na20 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + kn + 0u, p.K);
+      let na30 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + kn + 0u, p.K);
+      let nb00_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + (kn + 0u) * km, ws);
+      c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a10, b00, c10);
+      c20 = subgroupMatrixMultiplyAccumulate(a20, b00, c20);
+      c30 = subgroupMatrixMultiplyAccumulate(a30, b00, c30);
+      a00 = na00;
+      a10 = na10;
+      a20 = na20;
+      a30 = na30;
+      b00 = nb00_;
+    }
+  } else {
+    for (var k = 0u; k < p.K; k += 16u) {
+      let a00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + k + 0u, p.K);
+      let a10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + k + 0u, p.K);
+      let a20 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + k + 0u, p.K);
+      let a30 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + k + 0u, p.K);
+      let b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + (k + 0u) * km, ws);
+      c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a10, b00, c10);
+      c20 = subgroupMatrixMultiplyAccumulate(a20, b00, c20);
+      c30 = subgroupMatrixMultiplyAccumulate(a30, b00, c30);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, ma0, r0 + 0u, nb0, n0 + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, ma1, r0 + 16u, nb0, n0 + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, ma2, r0 + 32u, nb0, n0 + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, ma3, r0 + 48u, nb0, n0 + 0u, lane);
+}
+
+@compute @workgroup_size(WG)
+fn sgm_direct_1x4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let sg = tid / SG_SIZE;
+  let lane = tid % SG_SIZE;
+  let r0 = wid.y * (16u * SG_ROWS) + (sg / SG_COLS) * 16u;  // the subgroup's first row
+  let n0 = wid.x * (64u * SG_COLS) + (sg % SG_COLS) * 64u;  // and column
+  let ma0 = clamp_base(r0 + 0u, p.M);
+  let nb0 = clamp_base(n0 + 0u, p.N);
+  let nb1 = clamp_base(n0 + 16u, p.N);
+  let nb2 = clamp_base(n0 + 32u, p.N);
+  let nb3 = clamp_base(n0 + 48u, p.N);
+  let oa0 = ma0 * p.K;
+  let ob0 = nb0 * p.K;   // the block row's first element in either layout
+  let ob1 = nb1 * p.K;   // the block row's first element in either layout
+  let ob2 = nb2 * p.K;   // the block row's first element in either layout
+  let ob3 = nb3 * p.K;   // the block row's first element in either layout
+  let ws = select(p.K, 16u, WB16); let km = select(1u, 16u, WB16);   // right matrices' stride, a K step's scale
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c02 = subgroup_matrix_result<f32, 16, 16>();
+  var c03 = subgroup_matrix_result<f32, 16, 16>();
+  if (PREFETCH) {
+    var a00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + 0u, p.K);
+    var b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 0u * km, ws);
+    var b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 0u * km, ws);
+    var b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + 0u * km, ws);
+    var b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + 0u * km, ws);
+    for (var k = 0u; k < p.K; k += 16u) {
+      let kn = min(k + 16u, p.K - 16u);  // the last step reloads itself (in bounds, unused)
+      let na00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + kn + 0u, p.K);
+      let nb00_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + (kn + 0u) * km, ws);
+      let nb10_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + (kn + 0u) * km, ws);
+      let nb20_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + (kn + 0u) * km, ws);
+      let nb30_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + (kn + 0u) * km, ws);
+      c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a00, b20, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a00, b30, c03);
+      a00 = na00;
+      b00 = nb00_;
+      b10 = nb10_;
+      b20 = nb20_;
+      b30 = nb30_;
+    }
+  } else {
+    for (var k = 0u; k < p.K; k += 16u) {
+      let a00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + k + 0u, p.K);
+      let b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + (k + 0u) * km, ws);
+      let b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + (k + 0u) * km, ws);
+      let b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + (k + 0u) * km, ws);
+      let b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + (k + 0u) * km, ws);
+      c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a00, b20, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a00, b30, c03);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, ma0, r0 + 0u, nb0, n0 + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, ma0, r0 + 0u, nb1, n0 + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, ma0, r0 + 0u, nb2, n0 + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, ma0, r0 + 0u, nb3, n0 + 48u, lane);
+}
+
+@compute @workgroup_size(WG)
 fn sgm_direct_gated_2x2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let sg = tid / SG_SIZE;
   let lane = tid % SG_SIZE;
@@ -827,6 +964,7 @@ fn sgm_direct_gated_2x2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   let oa1 = ma1 * p.K;
   let ob0 = nb0 * p.K;
   let ob1 = nb1 * p.K;
+  let ws = select(p.K, 16u, WB16); let km = select(1u, 16u, WB16);
   var g00 = subgroup_matrix_result<f32, 16, 16>();
   var u00 = subgroup_matrix_result<f32, 16, 16>();
   var g01 = subgroup_matrix_result<f32, 16, 16>();
@@ -838,10 +976,10 @@ fn sgm_direct_gated_2x2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   for (var k = 0u; k < p.K; k += 16u) {
     let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + k, p.K);
     let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + k, p.K);
-    let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&wg, ob0 + k, p.K);
-    let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&wu, ob0 + k, p.K);
-    let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&wg, ob1 + k, p.K);
-    let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&wu, ob1 + k, p.K);
+    let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&wg, ob0 + k * km, ws);
+    let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&wu, ob0 + k * km, ws);
+    let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&wg, ob1 + k * km, ws);
+    let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&wu, ob1 + k * km, ws);
     g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
     u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
     g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
@@ -880,6 +1018,7 @@ fn sgm_direct_gated_2x4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   let ob1 = nb1 * p.K;
   let ob2 = nb2 * p.K;
   let ob3 = nb3 * p.K;
+  let ws = select(p.K, 16u, WB16); let km = select(1u, 16u, WB16);
   var g00 = subgroup_matrix_result<f32, 16, 16>();
   var u00 = subgroup_matrix_result<f32, 16, 16>();
   var g01 = subgroup_matrix_result<f32, 16, 16>();
@@ -899,14 +1038,14 @@ fn sgm_direct_gated_2x4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   for (var k = 0u; k < p.K; k += 16u) {
     let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + k, p.K);
     let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + k, p.K);
-    let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&wg, ob0 + k, p.K);
-    let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&wu, ob0 + k, p.K);
-    let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&wg, ob1 + k, p.K);
-    let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&wu, ob1 + k, p.K);
-    let bg2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&wg, ob2 + k, p.K);
-    let bu2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&wu, ob2 + k, p.K);
-    let bg3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&wg, ob3 + k, p.K);
-    let bu3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&wu, ob3 + k, p.K);
+    let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&wg, ob0 + k * km, ws);
+    let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&wu, ob0 + k * km, ws);
+    let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&wg, ob1 + k * km, ws);
+    let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&wu, ob1 + k * km, ws);
+    let bg2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&wg, ob2 + k * km, ws);
+    let bu2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&wu, ob2 + k * km, ws);
+    let bg3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&wg, ob3 + k * km, ws);
+    let bu3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&wu, ob3 + k * km, ws);
     g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
     u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
     g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);

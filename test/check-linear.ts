@@ -13,10 +13,12 @@ export interface LinearCase {
   bias?: boolean; act?: Activation; residual?: boolean; accumulate?: boolean;
 }
 
-/** A weight as the kernel reads it: in 64 × 64 blocks where the tuning's tile says so (SgmTileGenShape.wblk). */
+/** A weight as the kernel reads it: in 64 × 64 blocks for a tile with wblk, 16 × 16 for the direct kernel with wb16. */
 function stored(w: Float64Array, N: number, K: number, tune: GemmTuning | undefined): Float64Array {
   const s = tune?.sgm;
-  return typeof s === 'object' && 'kind' in s && s.kind === 'tile-gen' && s.wblk ? toWeightBlocks(w, N, K) : w;
+  if (typeof s !== 'object') return w;
+  if ('kind' in s) return s.kind === 'tile-gen' && s.wblk ? toWeightBlocks(w, N, K) : w;
+  return 'wb16' in s && s.wb16 ? toWeightBlocks(w, N, K, 16) : w;
 }
 
 export async function checkLinear(g: Gpu, c: LinearCase, what = 'linear'): Promise<void> {

@@ -15,7 +15,7 @@ import {
   DECODE_TILES_NO_PREFETCH_OFF, DECODE_TILES_DEEP_SPLIT, DECODE_TILES_WIDE, SGM_TILE_SHAPES, SPLITK_MAX, SPLITK_TARGET_SUBGROUPS, chooseDecodeTile, chooseSgmDirect, chooseSgmKernel, decodeTilesMode,
   DECODE_TILES_PREFETCH_FIXED_K, checkedTwin, decodeTilesNoPrefetch, gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenForShape, tileGenGeometry,
   tileOperandViews, tileWithinBuffers,
-  type SgmSkinnyShape, type SgmTileShape
+  type SgmDirectShape, type SgmSkinnyShape, type SgmTileShape
 } from '../src/kernels/gemm-sgm.js';
 import { SGM_DIAGNOSTIC, hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
 import {
@@ -778,7 +778,29 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
     expect(b[5 * 4096 + 64]).toBe(65 * K + 128);
     expect(() => toWeightBlocks(new Float32Array(96 * 64), 96, 64)).toThrow(ShapeError);
     expect(() => toWeightBlocks(new Float32Array(10), 64, 64)).toThrow(ShapeError);
+    // 16 × 16 blocks (the direct kernel's WB16): matrix (1, 2) of a 32 × 48 weight is elements 256·(1·3 + 2) .. +256.
+    const b16 = toWeightBlocks(new Float32Array(32 * 48).map((_, i) => i), 32, 48, 16);
+    expect(new Set(b16).size).toBe(32 * 48);
+    expect(Array.from(b16.subarray(5 * 256, 5 * 256 + 2))).toEqual([16 * 48 + 32, 16 * 48 + 33]);
+    expect(b16[5 * 256 + 16]).toBe(17 * 48 + 32);
+    expect(b16[weightBlockIndex(31, 47, 48, 16)]).toBe(31 * 48 + 47);
+    expect(() => toWeightBlocks(new Float32Array(24 * 48), 24, 48, 16)).toThrow(ShapeError);
   });
+
+  it('the direct kernel on weights in 16 × 16 blocks (WB16; tensor cores only): 64-row blocks of 4 subgroups, 4×4, gated', async (ctx) => {
+    const g = await gpu();
+    if (!g.caps.f16 || !hasSubgroupMatrixF16(g.caps)) { ctx.skip(); return; }
+    const shapes: SgmDirectShape[] = [
+      { tm: 4, tn: 1, sgRows: 1, sgCols: 4, prefetch: true, wb16: true }, { tm: 1, tn: 4, sgRows: 4, sgCols: 1, prefetch: false, wb16: true },
+      { tm: 4, tn: 4, sgRows: 2, sgCols: 2, prefetch: true, wb16: true }, { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: true, k32: true, wb16: true },
+    ];
+    // Ragged M (the clamped last row block); N whole 16-column blocks, several workgroups.
+    for (const sgm of shapes) await check(g, { M: 45, N: 144, K: 96, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm }, bias: true });
+    await checkGated(g, 37, 80, 64, { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: false, wb16: true }, 'gelu_tanh');
+    const x = g.tensor([16, 64], 'f16'), w = g.tensor([40, 64], 'f16'), out = g.tensor([16, 40], 'f16');
+    expect(() => linear(g, { x, w, out }, { path: 'subgroup-matrix', tune: { sgm: shapes[0]! } })).toThrow(ShapeError);   // N % 16 != 0
+    g.release(x, w, out);
+  }, 300_000);
 
   const CASES: [string, number, number, number, number?][] = [
     // [id, M, N, K, splits]

@@ -36,9 +36,15 @@ const sgmProgram = defineProgram<SgmCfg>({
 
 /** Direct-load subgroup-matrix kernel (shaders/gemm_sgm_direct.wgsl): TM × TN matrices per subgroup. */
 export interface SgmDirectShape {
-  tm: 2 | 4; tn: 2 | 4; sgRows: number; sgCols: number; prefetch: boolean;
+  tm: 1 | 2 | 4; tn: 1 | 2 | 4; sgRows: number; sgCols: number; prefetch: boolean;
   /** Two 16-deep K steps per loop iteration (entry *_k32; needs K % 32 == 0). */
   k32?: boolean;
+  /**
+   * The weights in 16 × 16 blocks (WGSL WB16; `toWeightBlocks(w, N, K, 16)`): each right matrix one contiguous 512-byte
+   * load, where row-major its rows lie K apart (session 13: the driver loads a matrix from storage at ≤ 1.4 TB/s that
+   * way). Benchmarks only; needs N % 16 == 0.
+   */
+  wb16?: boolean;
 }
 
 interface SgmDirectCfg { sgSize: number; entry: string; s: SgmDirectShape; epi: Epilogue }
@@ -51,7 +57,7 @@ const sgmDirectProgram = defineProgram<SgmDirectCfg>({
     diagnostics: [SGM_DIAGNOSTIC],
     aliases: { T: 'f16', T4: 'vec4<f16>' },
     constants: {
-      SG_SIZE: c.sgSize, SG_ROWS: c.s.sgRows, SG_COLS: c.s.sgCols, PREFETCH: c.s.prefetch,
+      SG_SIZE: c.sgSize, SG_ROWS: c.s.sgRows, SG_COLS: c.s.sgCols, PREFETCH: c.s.prefetch, WB16: c.s.wb16 === true,
       ...epilogueConstants(c.epi),
     },
   }),
@@ -59,7 +65,7 @@ const sgmDirectProgram = defineProgram<SgmDirectCfg>({
 
 /** Entries the WGSL file has (linear / gated). */
 const SGM_DIRECT_ENTRIES = new Set([
-  'sgm_direct_2x4', 'sgm_direct_4x4', 'sgm_direct_4x2', 'sgm_direct_2x4_k32', 'sgm_direct_4x2_k32', 'sgm_direct_4x4_k32',
+  'sgm_direct_2x4', 'sgm_direct_4x4', 'sgm_direct_4x2', 'sgm_direct_2x4_k32', 'sgm_direct_4x2_k32', 'sgm_direct_4x4_k32', 'sgm_direct_4x1', 'sgm_direct_1x4',
   'sgm_direct_gated_2x2', 'sgm_direct_gated_2x4',
 ]);
 
@@ -877,6 +883,7 @@ export function launchSgm(gpu: Gpu, l: GemmLaunch, pick?: SgmKernelChoice): Disp
   }
   assertShape(sgmDirectApplies(l.M, l.N, l.K), `gemm: the direct subgroup-matrix kernel needs M, N >= 16 and K % 16 == 0, got ${l.M}x${l.N}x${l.K}`);
   assertShape(!direct.k32 || l.K % 32 === 0, `gemm: the k32 subgroup-matrix variant needs K % 32 == 0, got K = ${l.K}`);
+  assertShape(!direct.wb16 || l.N % 16 === 0, `gemm: weights in 16 × 16 blocks need N % 16 == 0, got N = ${l.N}`);
   const entry = `sgm_direct_${gated ? 'gated_' : ''}${direct.tm}x${direct.tn}${direct.k32 ? '_k32' : ''}`;
   if (!SGM_DIRECT_ENTRIES.has(entry)) throw new LimitError(`gemm: no subgroup-matrix entry ${entry}`);
   const subgroups = direct.sgRows * direct.sgCols;
