@@ -188,6 +188,13 @@ fn wblk_chunk(c: u32) -> u32 { return select(c, (c / 8u) * 512u + c % 8u, WBLK);
 // alt by default).
 override STS_ALT: bool = true;
 
+// 8-byte staging (4-half chunks, one STS.64 each) with 8 chunks a row (BK 32, the prefill tiles): a store phase's 16
+// lanes are two rows of 64 bytes; rows 80 bytes apart put the second row's first two chunks on the first row's banks
+// (2-way). STS_ROWS: a workgroup's warps take rows w % 4, w % 4 + 4, + 8, + 12 (+ 16 per 4 warps) instead of 4
+// consecutive ones, so a phase's two rows lie 4 apart (320 bytes: the other half of the banks) — conflict-free. The
+// same rows are loaded, by other threads. Workgroups of 4k subgroups; the host sets it (FAPOOL_TILE_STS).
+override STS_ROWS: bool = false;
+
 // Measurement only (FAPOOL_TILE_DEBUG; wrong results; unchecked tiles only): every slice's x (XFIX) or weight (WFIX)
 // loads read K-slice 0's addresses (in a split-K entry too), so they hit the SM's L1 and the operand's L2 / DRAM
 // traffic is gone from the timing.
@@ -345,7 +352,11 @@ function entry(o, c) {
   P('  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)');
   P(`  let K4 = KK / ${u(cw)};`);
   P(`  let c4 = tid % ${u(qk)};   // the thread's ${cw}-half chunk of every staged row`);
-  P(`  let r0 = tid / ${u(qk)};   // its first staged row; then every ${rpt} rows`);
+  if (cw === 4 && qk === 8 && wg % 128 === 0) {
+    P(`  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every ${rpt} rows`);
+  } else {
+    P(`  let r0 = tid / ${u(qk)};   // its first staged row; then every ${rpt} rows`);
+  }
   P(`  let ws = r0 * ${u(lds)} + ${u(cw)} * c4;   // its first workgroup-tile element`);
   // STS_ALT (see the header): the lane's parity bit picks which 8-byte half of its chunk it stores first.
   const alt = cw === 8 && (qk === 8 || qk === 16);

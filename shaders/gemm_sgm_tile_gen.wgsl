@@ -58,6 +58,13 @@ fn wblk_chunk(c: u32) -> u32 { return select(c, (c / 8u) * 512u + c % 8u, WBLK);
 // alt by default).
 override STS_ALT: bool = true;
 
+// 8-byte staging (4-half chunks, one STS.64 each) with 8 chunks a row (BK 32, the prefill tiles): a store phase's 16
+// lanes are two rows of 64 bytes; rows 80 bytes apart put the second row's first two chunks on the first row's banks
+// (2-way). STS_ROWS: a workgroup's warps take rows w % 4, w % 4 + 4, + 8, + 12 (+ 16 per 4 warps) instead of 4
+// consecutive ones, so a phase's two rows lie 4 apart (320 bytes: the other half of the banks) — conflict-free. The
+// same rows are loaded, by other threads. Workgroups of 4k subgroups; the host sets it (FAPOOL_TILE_STS).
+override STS_ROWS: bool = false;
+
 // Measurement only (FAPOOL_TILE_DEBUG; wrong results; unchecked tiles only): every slice's x (XFIX) or weight (WFIX)
 // loads read K-slice 0's addresses (in a split-K entry too), so they hit the SM's L1 and the operand's L2 / DRAM
 // traffic is gone from the timing.
@@ -163,7 +170,7 @@ fn tg_t128x256_sg2x4_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 32u < p.M; let o1 = min(row0 + r0 + 32u, p.M - 1u) * K4;
@@ -474,7 +481,7 @@ fn tg_t256x128_sg4x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 32u < p.M; let o1 = min(row0 + r0 + 32u, p.M - 1u) * K4;
@@ -785,7 +792,7 @@ fn tg_t128x128_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
@@ -981,7 +988,7 @@ fn tg_t128x128_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
@@ -1349,7 +1356,7 @@ fn tg_t128x128_sg4x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 32u < p.M; let o1 = min(row0 + r0 + 32u, p.M - 1u) * K4;
@@ -1469,7 +1476,7 @@ fn tg_g128x128_sg2x4_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 32u < p.M; let o1 = min(row0 + r0 + 32u, p.M - 1u) * K4;
@@ -1637,7 +1644,7 @@ fn tg_g128x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
@@ -1854,7 +1861,7 @@ fn tg_t128x128_sg2x2_k32_b1_g8(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
@@ -2054,7 +2061,7 @@ fn tg_g128x128_sg2x4_k32_b1_g8(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 32u < p.M; let o1 = min(row0 + r0 + 32u, p.M - 1u) * K4;
@@ -2797,7 +2804,7 @@ fn tg_t64x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
@@ -3409,7 +3416,7 @@ fn tg_g64x64_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
@@ -4349,7 +4356,7 @@ fn tg_t32x32_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
@@ -4713,7 +4720,7 @@ fn tg_t32x32_sg2x2_k32_b1_g3(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
@@ -4843,7 +4850,7 @@ fn tg_t128x256_sg2x4_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = (col0 + r0) * K4 + c4;   // and w chunk
@@ -5013,7 +5020,7 @@ fn tg_t256x128_sg4x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = (col0 + r0) * K4 + c4;   // and w chunk
@@ -5183,7 +5190,7 @@ fn tg_t128x128_sg2x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = (col0 + r0) * K4 + c4;   // and w chunk
@@ -5369,7 +5376,7 @@ fn tg_g128x128_sg2x4_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = (col0 + r0) * K4 + c4;   // and w chunk
@@ -7356,7 +7363,7 @@ fn tg_t128x128_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = (col0 + r0) * K4 + c4;   // and w chunk
@@ -7519,7 +7526,7 @@ fn tg_t128x128_sg2x2_k32_b1_uf(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = (col0 + r0) * K4 + c4;   // and w chunk
@@ -7713,7 +7720,7 @@ fn tg_t128x256_sg2x4_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = (col0 + r0) * K4 + c4;   // and w chunk
@@ -7864,7 +7871,7 @@ fn tg_g128x128_sg2x4_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = (col0 + r0) * K4 + c4;   // and w chunk
@@ -8007,7 +8014,7 @@ fn tg_t32x32_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = (col0 + r0) * K4 + c4;   // and w chunk
@@ -8062,7 +8069,7 @@ fn tg_t32x32_sg2x2_k32_b1_uf(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = (col0 + r0) * K4 + c4;   // and w chunk
@@ -8130,7 +8137,7 @@ fn tg_t32x32_sg2x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = (col0 + r0) * K4 + c4;   // and w chunk
@@ -8355,7 +8362,7 @@ fn tg_t32x32_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
@@ -12625,7 +12632,7 @@ fn tgs_t64x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
@@ -13244,7 +13251,7 @@ fn tgs_g64x64_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
@@ -14195,7 +14202,7 @@ fn tgs_t32x32_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
@@ -18977,7 +18984,7 @@ fn tg_t32x32_sg2x2_k32_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;

@@ -61,6 +61,13 @@ fn wblk_chunk(c: u32) -> u32 { return select(c, (c / 8u) * 512u + c % 8u, WBLK);
 // alt by default).
 override STS_ALT: bool = true;
 
+// 8-byte staging (4-half chunks, one STS.64 each) with 8 chunks a row (BK 32, the prefill tiles): a store phase's 16
+// lanes are two rows of 64 bytes; rows 80 bytes apart put the second row's first two chunks on the first row's banks
+// (2-way). STS_ROWS: a workgroup's warps take rows w % 4, w % 4 + 4, + 8, + 12 (+ 16 per 4 warps) instead of 4
+// consecutive ones, so a phase's two rows lie 4 apart (320 bytes: the other half of the banks) — conflict-free. The
+// same rows are loaded, by other threads. Workgroups of 4k subgroups; the host sets it (FAPOOL_TILE_STS).
+override STS_ROWS: bool = false;
+
 // Measurement only (FAPOOL_TILE_DEBUG; wrong results; unchecked tiles only): every slice's x (XFIX) or weight (WFIX)
 // loads read K-slice 0's addresses (in a split-K entry too), so they hit the SM's L1 and the operand's L2 / DRAM
 // traffic is gone from the timing.
@@ -191,7 +198,7 @@ fn tg_t128x256_sg2x4_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 32u < p.M; let o1 = min(row0 + r0 + 32u, p.M - 1u) * K4;
@@ -502,7 +509,7 @@ fn tg_t256x128_sg4x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 32u < p.M; let o1 = min(row0 + r0 + 32u, p.M - 1u) * K4;
@@ -813,7 +820,7 @@ fn tg_t128x128_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
@@ -1009,7 +1016,7 @@ fn tg_t128x128_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
@@ -1377,7 +1384,7 @@ fn tg_t128x128_sg4x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 32u < p.M; let o1 = min(row0 + r0 + 32u, p.M - 1u) * K4;
@@ -1497,7 +1504,7 @@ fn tg_g128x128_sg2x4_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 32u < p.M; let o1 = min(row0 + r0 + 32u, p.M - 1u) * K4;
@@ -1665,7 +1672,7 @@ fn tg_g128x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
@@ -1882,7 +1889,7 @@ fn tg_t128x128_sg2x2_k32_b1_g8(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
@@ -2082,7 +2089,7 @@ fn tg_g128x128_sg2x4_k32_b1_g8(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 32u < p.M; let o1 = min(row0 + r0 + 32u, p.M - 1u) * K4;
@@ -2825,7 +2832,7 @@ fn tg_t64x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
@@ -3437,7 +3444,7 @@ fn tg_g64x64_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
@@ -4377,7 +4384,7 @@ fn tg_t32x32_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
@@ -4741,7 +4748,7 @@ fn tg_t32x32_sg2x2_k32_b1_g3(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
@@ -4871,7 +4878,7 @@ fn tg_t128x256_sg2x4_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = (col0 + r0) * K4 + c4;   // and w chunk
@@ -5041,7 +5048,7 @@ fn tg_t256x128_sg4x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = (col0 + r0) * K4 + c4;   // and w chunk
@@ -5211,7 +5218,7 @@ fn tg_t128x128_sg2x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = (col0 + r0) * K4 + c4;   // and w chunk
@@ -5397,7 +5404,7 @@ fn tg_g128x128_sg2x4_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = (col0 + r0) * K4 + c4;   // and w chunk
@@ -7384,7 +7391,7 @@ fn tg_t128x128_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = (col0 + r0) * K4 + c4;   // and w chunk
@@ -7547,7 +7554,7 @@ fn tg_t128x128_sg2x2_k32_b1_uf(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = (col0 + r0) * K4 + c4;   // and w chunk
@@ -7741,7 +7748,7 @@ fn tg_t128x256_sg2x4_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = (col0 + r0) * K4 + c4;   // and w chunk
@@ -7892,7 +7899,7 @@ fn tg_g128x128_sg2x4_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = (col0 + r0) * K4 + c4;   // and w chunk
@@ -8035,7 +8042,7 @@ fn tg_t32x32_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = (col0 + r0) * K4 + c4;   // and w chunk
@@ -8090,7 +8097,7 @@ fn tg_t32x32_sg2x2_k32_b1_uf(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = (col0 + r0) * K4 + c4;   // and w chunk
@@ -8158,7 +8165,7 @@ fn tg_t32x32_sg2x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = (col0 + r0) * K4 + c4;   // and w chunk
@@ -8383,7 +8390,7 @@ fn tg_t32x32_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
@@ -12653,7 +12660,7 @@ fn tgs_t64x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
@@ -13272,7 +13279,7 @@ fn tgs_g64x64_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
@@ -14223,7 +14230,7 @@ fn tgs_t32x32_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
@@ -19005,7 +19012,7 @@ fn tg_t32x32_sg2x2_k32_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
-  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
   let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;

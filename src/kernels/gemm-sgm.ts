@@ -313,13 +313,18 @@ export function tileDebugConstants(): Record<string, boolean> {
 let debugWarned = false;
 
 /**
- * FAPOOL_TILE_STS=alt|plain, alt by default: the 16-byte staging tiles with 8 or 16 chunks a row store each chunk's
- * 8-byte halves in an order alternating between bank partners (WGSL STS_ALT), so a store phase is conflict-free.
- * H100, session 41 (rounds/s41e.sh): the 64-row qkv tile without memory traffic 46.3 → 38.3 µs, with it 0.0683 →
- * 0.0660 ms; the b64 × 4K step 7225 → 7209 µs GPU (its four tile launches −21 µs), b8 × 32K unchanged; the same bits.
+ * FAPOOL_TILE_STS — how the tiles stage without bank conflicts: `alt` (the default) or `plain`, then optionally `,rows`.
+ * alt: the 16-byte staging tiles with 8 or 16 chunks a row store each chunk's 8-byte halves in an order alternating
+ * between bank partners (WGSL STS_ALT). H100, session 41 (rounds/s41e.sh): the 64-row qkv tile without memory traffic
+ * 46.3 → 38.3 µs, with it 0.0683 → 0.0660 ms; the b64 × 4K step 7225 → 7209 µs GPU, b8 × 32K unchanged; the same bits.
+ * rows: the 8-byte staging tiles with 8 chunks a row (the prefill tiles) pair rows 4 apart in a store phase (WGSL
+ * STS_ROWS); prepared in session 41, not timed (rounds/s42b.sh), off by default.
  */
 export function tileStoreConstants(): Record<string, boolean> {
-  return { STS_ALT: envChoice('FAPOOL_TILE_STS', ['alt', 'plain'] as const, 'alt', "expected 'alt' or 'plain'") === 'alt' };
+  const v = envVar('FAPOOL_TILE_STS')?.trim() ?? '';
+  const m = /^(alt|plain)?(,rows)?$/.exec(v);
+  if (!m || v === ',rows') throw new LimitError(`FAPOOL_TILE_STS=${v}: expected 'alt' or 'plain', optionally followed by ',rows'`);
+  return { STS_ALT: m[1] !== 'plain', STS_ROWS: m[2] !== undefined };
 }
 
 const [sgmTileGenProgram, sgmTileGenEmuProgram] = realAndEmulated<SgmTileGenCfg>({
