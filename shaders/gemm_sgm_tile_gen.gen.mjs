@@ -360,6 +360,7 @@ function entry(o, c) {
   P(`  let ws = r0 * ${u(lds)} + ${u(cw)} * c4;   // its first workgroup-tile element`);
   // STS_ALT (see the header): the lane's parity bit picks which 8-byte half of its chunk it stores first.
   const alt = cw === 8 && (qk === 8 || qk === 16);
+  const blk = cw === 8;   // WBLK applies: 16-byte staging, whose weight rows of one tile lie in one 64-row block
   if (alt) P(`  let alt = STS_ALT && ((c4${qk === 16 ? ' >> 3u' : ''}) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store`);
   // Staged register t's row, from the thread's first row of its operand (x: from row0; w: from col0, gated: the
   // gate rows, then the up rows, both from col0).
@@ -369,8 +370,7 @@ function entry(o, c) {
   if (c.unchecked) {
     // One base offset per operand, the registers' rows at constant steps from it (_r: one offset per weight register).
     P('  let xb = (row0 + r0) * K4 + c4;   // the thread\'s first x chunk');
-    // WBLK (16-byte staging only): rows of one tile lie in one 64-row block, a row wblk_row(1) = 8 chunks after the last.
-    const blk = cw === 8;
+    // WBLK: a staged weight row wblk_row(1) = 8 chunks after the last.
     if (!c.rope) P(blk ? '  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk' : '  let wb = (col0 + r0) * K4 + c4;   // and w chunk');
     else for (const t of T.slice(na)) P(blk ? `  let wb${t} = wblk_row(${wrow(`col0 + r0 + ${u(stagedRow(t))}`)}, K4) + wblk_chunk(c4);` : `  let wb${t} = ${wrow(`col0 + r0 + ${u(stagedRow(t))}`)} * K4 + c4;`);
     if (blk) P('  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next');
@@ -391,7 +391,6 @@ function entry(o, c) {
       P(`${ind}{`);
       P(`${ind}  let k4 = ${kt} * ${u(qk)};`);
       // kx, kw: the slice's chunk offsets in x and w (w's through the blocks with WBLK; both 0 with XFIX / WFIX).
-      const blk = cw === 8;
       P(`${ind}  let kx = select(k4, 0u, XFIX);`);
       P(`${ind}  let kw = select(${blk ? 'wblk_chunk(k4)' : 'k4'}, 0u, WFIX);`);
       for (const t of T) {
@@ -414,7 +413,7 @@ function entry(o, c) {
     for (const t of T) {
       const [arr, e, off] = t < na ? ['As', 'ea', t * rpt * lds] : ['Bs', 'eb', (t - na) * rpt * lds];
       const base = off ? `${e} + ${u(off)}` : e;
-      if (cw === 8 && alt) {
+      if (alt) {
         // 8 halves, the 8-byte half at pa first (STS_ALT): lo holds halves pa.., hi the others.
         P(`${ind}  let lo${t} = select(${r}${t}.xy, ${r}${t}.zw, alt); let hi${t} = select(${r}${t}.zw, ${r}${t}.xy, alt);`);
         const h = ['lo', 'lo', 'hi', 'hi'].map((v, i) => `let h${t}_${i} = bitcast<vec2<f16>>(${v}${t}.${i % 2 ? 'y' : 'x'});`).join(' ');

@@ -14,7 +14,7 @@ export interface LinearCase {
 }
 
 /** A weight as the kernel reads it: in 64 × 64 blocks for a tile with wblk, 16 × 16 for the direct kernel with wb16. */
-function stored(w: Float64Array, N: number, K: number, tune: GemmTuning | undefined): Float64Array {
+export function stored(w: Float64Array, N: number, K: number, tune: GemmTuning | undefined): Float64Array {
   const s = tune?.sgm;
   if (typeof s !== 'object') return w;
   if ('kind' in s) return s.kind === 'tile-gen' && s.wblk ? toWeightBlocks(w, N, K) : w;

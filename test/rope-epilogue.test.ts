@@ -15,7 +15,7 @@ import { checkedTwin, SGM_TILE_GEN_ROPE, sgmTileGenFits, tileGenGeometry } from 
 import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
 import { gemvRopeKernel, gemvSgApplies, gemvSgChoice } from '../src/kernels/gemv.js';
 import { ropeQkv, type RopeEpilogue, type RopeStyle } from '../src/kernels/rope.js';
-import { toWeightBlocks } from '../src/kernels/weight-blocks.js';
+import { stored } from './check-linear.js';
 import { validateConfig, type ModelConfig } from '../src/model/config.js';
 import { Generator } from '../src/model/generator.js';
 import { loadWeights } from '../src/model/load-weights.js';
@@ -61,9 +61,7 @@ async function runQkv(g: Gpu, c: Case, M: number, dtype: DType, tune: GemmTuning
   const rr = rng(seed); // the same inputs for both runs
   const { H, KV, D, K } = c, N = (H + 2 * KV) * D, slots = 3, capacity = 16, slotBase = 2;
   const x = upload(g, randomArray(rr, M * K, dtype), [M, K], dtype, 'x');
-  const wv = randomArray(rr, N * K, dtype, -0.5, 0.5), s = tune?.sgm;
-  const blocked = typeof s === 'object' && 'kind' in s && s.kind === 'tile-gen' && s.wblk === true;   // weights in 64 × 64 blocks
-  const w = upload(g, blocked ? toWeightBlocks(wv, N, K) : wv, [N, K], dtype, 'w');
+  const w = upload(g, stored(randomArray(rr, N * K, dtype, -0.5, 0.5), N, K, tune), [N, K], dtype, 'w');   // blocked where the tile reads blocks
   const bias = c.bias ? upload(g, randomArray(rr, N, dtype), [N], dtype, 'bias') : undefined;
   const nw = norm ? upload(g, randomArray(rr, K, dtype, 0.5, 1.5), [K], dtype, 'norm_w') : undefined;
   const rows = upload(g, makeRows(rr, M, slotBase, slots, capacity), [M, 2], 'u32', 'rows');
