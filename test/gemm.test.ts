@@ -847,7 +847,7 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
     }
   }, 300_000);
 
-  it('FAPOOL_TILE_STS: alt (a chunk\'s 8-byte halves stored in alternating order; the default), plain and ,rows (rows 4 apart a store phase): the same products', async (ctx) => {
+  it('FAPOOL_TILE_STS: alt (a chunk\'s 8-byte halves stored in alternating order) or plain, rows (rows 4 apart a store phase) or seq — default alt,rows: the same products', async (ctx) => {
     const g = await gpu();
     if (!g.caps.f16) { ctx.skip(); return; }
     const emulate = !hasSubgroupMatrixF16(g.caps);
@@ -864,24 +864,25 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
       return k;
     };
     expect([key(), await withEnv('FAPOOL_TILE_STS', 'plain', async () => key()), await withEnv('FAPOOL_TILE_STS', 'alt', async () => key())]).toEqual(['true', 'false', 'true']);
-    for (const bad of ['zigzag', ',rows', 'rows', 'alt,plain']) await expect(withEnv('FAPOOL_TILE_STS', bad, async () => key())).rejects.toThrow(/FAPOOL_TILE_STS/);
-    // ,rows: the 8-byte staging tiles of 8 chunks a row take their rows 4 apart a store phase — unchecked, checked
-    // (ragged) and double-buffered, a workgroup of 4 subgroups.
-    for (const sts of ['alt,rows', 'plain,rows']) {
+    for (const bad of ['zigzag', ',rows', 'alt,plain', 'rows,seq', 'rows,rows', 'alt,,rows']) await expect(withEnv('FAPOOL_TILE_STS', bad, async () => key())).rejects.toThrow(/FAPOOL_TILE_STS/);
+    // rows / seq: the 8-byte staging tiles of 8 chunks a row take their rows 4 apart a store phase, or consecutive ones
+    // — unchecked, checked (ragged) and double-buffered, a workgroup of 4 subgroups (the other tests run rows).
+    for (const sts of ['seq', 'plain,seq', 'plain']) {
       await withEnv('FAPOOL_TILE_STS', sts, async () => {
         await check(g, { M: 64, N: 64, K: 96, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_un', emulate } }, bias: true });
         await check(g, { M: 45, N: 77, K: 100, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1', emulate } } });
         await check(g, { M: 37, N: 40, K: 132, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b2', emulate } }, residual: true });
       });
     }
-    const rowsKey = await withEnv('FAPOOL_TILE_STS', 'alt,rows', async () => {
+    const rowsKey = () => {
       const x = g.tensor([32, 64], 'f16'), w = g.tensor([32, 64], 'f16'), out = g.tensor([32, 32], 'f16');
       const d = linear(g, { x, w, out }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_un', emulate } } });
       const k = /"STS_ROWS":(true|false)/.exec(d.program.key)?.[1];
       d.release(); g.release(x, w, out);
       return k;
-    });
-    expect(rowsKey).toBe('true');
+    };
+    expect([rowsKey(), await withEnv('FAPOOL_TILE_STS', 'seq', async () => rowsKey()), await withEnv('FAPOOL_TILE_STS', 'plain', async () => rowsKey()),
+      await withEnv('FAPOOL_TILE_STS', 'alt,rows', async () => rowsKey())]).toEqual(['true', 'false', 'true', 'true']);
     // FAPOOL_TILE_DEBUG (measurement only): its switches reach the pipeline; anything else is refused.
     const debugKey = (v: string) => withEnv('FAPOOL_TILE_DEBUG', v, async () => {
       const x = g.tensor([16, 128], 'f16'), w = g.tensor([64, 128], 'f16'), out = g.tensor([16, 64], 'f16');

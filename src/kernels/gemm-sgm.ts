@@ -313,18 +313,25 @@ export function tileDebugConstants(): Record<string, boolean> {
 let debugWarned = false;
 
 /**
- * FAPOOL_TILE_STS — how the tiles stage without bank conflicts: `alt` (the default) or `plain`, then optionally `,rows`.
+ * FAPOOL_TILE_STS — how the tiles stage without bank conflicts: comma-separated, `alt` or `plain`, and `rows` or `seq`;
+ * unset: `alt,rows`. A token left out keeps its default.
  * alt: the 16-byte staging tiles with 8 or 16 chunks a row store each chunk's 8-byte halves in an order alternating
  * between bank partners (WGSL STS_ALT). H100, session 41 (rounds/s41e.sh): the 64-row qkv tile without memory traffic
  * 46.3 → 38.3 µs, with it 0.0683 → 0.0660 ms; the b64 × 4K step 7225 → 7209 µs GPU, b8 × 32K unchanged; the same bits.
  * rows: the 8-byte staging tiles with 8 chunks a row (the prefill tiles) pair rows 4 apart in a store phase (WGSL
- * STS_ROWS); prepared in session 41, not timed (rounds/s42b.sh), off by default.
+ * STS_ROWS; seq: consecutive rows, 2-way conflicts). H100, session 42 (rounds/s42b.sh, two alternations): f16 4096³
+ * 227.1 → 242.5 TFLOP/s, gated 202.1 → 216.9; seed-4l TTFT 4K 42.8 → 41.3 ms, 32K 556.1 → 544.4.
  */
 export function tileStoreConstants(): Record<string, boolean> {
-  const v = envVar('FAPOOL_TILE_STS')?.trim() ?? '';
-  const m = /^(alt|plain)?(,rows)?$/.exec(v);
-  if (!m || v === ',rows') throw new LimitError(`FAPOOL_TILE_STS=${v}: expected 'alt' or 'plain', optionally followed by ',rows'`);
-  return { STS_ALT: m[1] !== 'plain', STS_ROWS: m[2] !== undefined };
+  const raw = envVar('FAPOOL_TILE_STS')?.trim() ?? '';
+  const bad = () => new LimitError(`FAPOOL_TILE_STS=${raw}: expected alt or plain and/or rows or seq, comma-separated (default alt,rows)`);
+  let alt: boolean | undefined, rows: boolean | undefined;
+  for (const t of raw ? raw.split(',').map((x) => x.trim()) : []) {
+    if ((t === 'alt' || t === 'plain') && alt === undefined) alt = t === 'alt';
+    else if ((t === 'rows' || t === 'seq') && rows === undefined) rows = t === 'rows';
+    else throw bad();
+  }
+  return { STS_ALT: alt ?? true, STS_ROWS: rows ?? true };
 }
 
 const [sgmTileGenProgram, sgmTileGenEmuProgram] = realAndEmulated<SgmTileGenCfg>({
