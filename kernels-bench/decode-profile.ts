@@ -94,6 +94,7 @@ gaps included) and each alone, grouped by part and kernel; the wall TPOT of a re
     batch: { type: 'string', default: '1', help: 'sequences decoding together' },
     'new-tokens': { type: 'string', default: '64', help: 'tokens generated per sequence, at least 2 (one decode step)' },
     'warm-tokens': { type: 'string', default: '4', help: 'tokens of the untimed warm-up generation' },
+    'warm-ms': { type: 'string', default: '600', help: "sustained load before the timed generation, so the GPU's clock governor has ramped up (0: none; the first request after idle)" },
     samples: { type: 'string', default: '10', help: `timed samples per list (median), 1–${MAX_SAMPLES}` },
     'target-ms': { type: 'string', default: '10', help: 'repeat a list within a sample until it takes about this long' },
     out: { type: 'string', help: 'write the figures as JSON' },
@@ -107,6 +108,7 @@ gaps included) and each alone, grouped by part and kernel; the wall TPOT of a re
   // Checked before the model loads (a NaN --target-ms once timed nothing and printed a table of NaN, exit 0).
   const context = int('context', v.context), B = int('batch', v.batch), newTokens = int('new-tokens', v['new-tokens'], 2);
   const samples = int('samples', v.samples, 1, MAX_SAMPLES), targetMs = num('target-ms', v['target-ms'], 0, 60_000, true), warmTokens = int('warm-tokens', v['warm-tokens']);
+  const warmLoadMs = num('warm-ms', v['warm-ms'], 0, 60_000);
   // A sampled step's last launch walks the vocabulary several times (top-k / top-p searches): profile what users run.
   const sampling: SamplingParams = {
     temperature: num('temperature', v.temperature, 0, 100), topK: int('top-k', v['top-k'], 0), topP: num('top-p', v['top-p'], 0, 1, true), seed: 1,
@@ -124,6 +126,18 @@ gaps included) and each alone, grouped by part and kernel; the wall TPOT of a re
     // it also warm the JavaScript that encodes a step: its first ~100 runs are not yet optimised code).
     let t0 = performance.now();
     await engine.run({ prompts: prompts.map((p) => p.slice(0, 64)), maxNewTokens: warmTokens, stopAtEos: false, sampling });
+    // Clock warm-up (--warm-ms): a Vulkan device gets the driver's adaptive clock governor, which drops the SM clock
+    // to its floor 0.6–2 s into an idle (H100: 1980 → 345 MHz) and needs a few hundred ms of sustained load to come
+    // back; a CUDA process holds its clock (NOTES, sessions 33 and 42). The first full-length prefill (new buffers,
+    // the GPU mostly idle) is the idle that drops it, so: one generation of the real prompts, then short-prompt
+    // generations until warm-ms of load has run, then at once the timed one — a warm figure, as the CUDA graph's.
+    if (warmLoadMs > 0) {
+      await engine.run({ prompts, maxNewTokens: 2, stopAtEos: false, sampling });
+      const tw = performance.now();
+      while (performance.now() - tw < warmLoadMs) {
+        await engine.run({ prompts: prompts.map((p) => p.slice(0, 64)), maxNewTokens: 64, stopAtEos: false, sampling });
+      }
+    }
     const warmupMs = performance.now() - t0;
     // The real generation (wall TPOT); its decode step is then the one profiled (KV lengths ≈ context + new tokens).
     // Sequence 0's token times: the gaps between steps give the steady step apart from the first one (which
@@ -152,7 +166,7 @@ gaps included) and each alone, grouped by part and kernel; the wall TPOT of a re
     const steps = Math.max(1, r.outputTokens / B - 1);
     const stepMs = r.decodeMs / steps;
     const wallLines = (): void => {
-      console.log(`wall: TPOT ${r.tpotMs.toFixed(3)} ms, decode step ${stepMs.toFixed(3)} ms (${newTokens} new tokens), TTFT ${r.prefillMs.toFixed(0)} ms, warm-up ${warmupMs.toFixed(0)} ms (${warmTokens} tokens)`);
+      console.log(`wall: TPOT ${r.tpotMs.toFixed(3)} ms, decode step ${stepMs.toFixed(3)} ms (${newTokens} new tokens), TTFT ${r.prefillMs.toFixed(0)} ms, warm-up ${warmupMs.toFixed(0)} ms (${warmTokens} tokens${warmLoadMs > 0 ? `, then ${warmLoadMs} ms of load` : ', no clock warm-up'})`);
       console.log(`wall per step: first ${firstStepMs.toFixed(3)} ms, steady ${steadyStepMs.toFixed(3)} ms (median of the later steps' token gaps), p90 ${p90StepMs.toFixed(3)}, max ${(later.at(-1) ?? NaN).toFixed(3)}; ${stalls.length} stalls (> 1.5× steady) add ${stallMs.toFixed(1)} ms`);
       // A slow start (steps after the first well over the steady one for a while, then not) shows in the quarters.
       const q = Math.max(1, Math.floor(gaps.length / 4));
@@ -174,7 +188,7 @@ gaps included) and each alone, grouped by part and kernel; the wall TPOT of a re
       if (v.out) {
         writeFileSync(String(v.out), JSON.stringify({
           created: new Date().toISOString(), args: process.argv.slice(2), device: engine.device, model: cfg.name, dtype: engine.dtype, batch: B, context, sampling,
-          newTokens, warmTokens, tpotMs: r.tpotMs, stepWallMs: stepMs, firstStepMs, steadyStepMs, p90StepMs, stallMs, stepGapsMs: gaps, ttftMs: r.prefillMs, warmupMs,
+          newTokens, warmTokens, tpotMs: r.tpotMs, stepWallMs: stepMs, firstStepMs, steadyStepMs, p90StepMs, stallMs, stepGapsMs: gaps, ttftMs: r.prefillMs, warmupMs, warmLoadMs,
           tokenAtMs: tokenAt, // performance.now() of each token: ms since the process's time origin (as --trace-gc prints)
           ...(v['step-timing'] ? { stepDecodeMs: stepHost.decodeMs, stepReadMs: stepHost.readMs.slice(1), firstReadMs: stepHost.readMs[0], submissionGpuMs: sub } : {}),
         }, null, 1));
@@ -258,7 +272,7 @@ gaps included) and each alone, grouped by part and kernel; the wall TPOT of a re
         created: new Date().toISOString(), args: process.argv.slice(2), device: engine.device, model: cfg.name, sampling,
         dtype: engine.dtype, batch: B, context, newTokens, warmTokens, launches: launches.length,
         stepGpuUs: wholeMs * 1e3, stepGpuMethod: whole.method, sumAloneUs: sumAloneMs * 1e3, byPart, withoutAttentionUs: restUs, hostEncodeUs: encodeUs,
-        tpotMs: r.tpotMs, stepWallMs: stepMs, firstStepMs, steadyStepMs, p90StepMs, stallMs, stepGapsMs: gaps, ttftMs: r.prefillMs, warmupMs, kernels: table, perLaunch,
+        tpotMs: r.tpotMs, stepWallMs: stepMs, firstStepMs, steadyStepMs, p90StepMs, stallMs, stepGapsMs: gaps, ttftMs: r.prefillMs, warmupMs, warmLoadMs, kernels: table, perLaunch,
         tokensSha, tokens: r.tokens,
       }, null, 1));
     }

@@ -210,6 +210,7 @@ describe('benchmark scripts: hostile command lines', () => {
     // TPOT 0.000 ms and NaN step figures from one token (the prefill's).
     refused('decode-profile', ['--preset', 'tiny', '--new-tokens', '1'], '--new-tokens must be an integer >= 2');
     refused('decode-profile', ['--preset', 'tiny', '--samples', '9999'], '--samples must be an integer in [1, 2048]');
+    refused('decode-profile', ['--preset', 'tiny', '--warm-ms', 'abc'], "--warm-ms must be a number in [0, 60000], got 'abc'");
     refused('decode-profile', ['--preset', 'tiny', '--init', 'randm'], "--init must be random, got 'randm'");
     refused('decode-profile', ['--model', join(tmp, 'nothing-here')], 'nothing-here does not exist');
     // The engine's own refusal (after the load): a stack trace before, one line now.

@@ -54,8 +54,11 @@ describe('benchmark scripts on the tiny preset', () => {
       '--temperature', '0.8', '--top-k', '40', '--top-p', '0.9', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/sampled \(temperature 0\.8, top-k 40, top-p 0\.9\)/);
-    const d = JSON.parse(readFileSync(out, 'utf8')) as { stepGpuUs: number; steadyStepMs: number; launches: number; tokensSha: string; tokens: number[][]; sampling: unknown };
+    const d = JSON.parse(readFileSync(out, 'utf8')) as { stepGpuUs: number; steadyStepMs: number; launches: number; tokensSha: string; tokens: number[][]; sampling: unknown; warmLoadMs: number };
     expect(d.sampling).toEqual({ temperature: 0.8, topK: 40, topP: 0.9, seed: 1 });
+    // The clock warm-up ran before the timed generation (600 ms of load by default) and says so.
+    expect(d.warmLoadMs).toBe(600);
+    expect(r.stdout).toMatch(/then 600 ms of load/);
     expect(d.stepGpuUs).toBeGreaterThan(0);
     expect(d.steadyStepMs).toBeGreaterThan(0);
     expect(d.launches).toBeGreaterThan(0);
