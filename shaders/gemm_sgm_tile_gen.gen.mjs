@@ -196,6 +196,14 @@ override STS_ALT: bool = true;
 // default: session 42, H100, f16 4096³ 227 → 242 TFLOP/s).
 override STS_ROWS: bool = true;
 
+// 16-byte staging (8-half chunks, two STS.64 each) with 4 chunks a row (BK 32: the robust prefill pair, the gated
+// 33–64-row decode tiles' _u8 / _un8 twins): a store phase's 16 lanes are 4 rows × 4 chunks, and with rows 80 bytes
+// apart consecutive rows conflict 3-way whatever the order of a chunk's halves. STS_ROWS16: a warp's lanes 0–15 take
+// rows w % 4, + 4, + 8, + 12 and lanes 16–31 the same + 16 (+ 32 per 4 warps), and rows with bit 3 set store their
+// chunk's second half first: rows r and r + 8 then fall on the same 64-bit bank pairs with opposite halves, rows
+// r + 4 and r + 12 on the other half of the banks — every phase conflict-free. Off until timed (FAPOOL_TILE_STS rows16).
+override STS_ROWS16: bool = false;
+
 // Measurement only (FAPOOL_TILE_DEBUG; wrong results; unchecked tiles only): every slice's x (XFIX) or weight (WFIX)
 // loads read K-slice 0's addresses (in a split-K entry too), so they hit the SM's L1 and the operand's L2 / DRAM
 // traffic is gone from the timing.
@@ -353,16 +361,23 @@ function entry(o, c) {
   P('  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)');
   P(`  let K4 = KK / ${u(cw)};`);
   P(`  let c4 = tid % ${u(qk)};   // the thread's ${cw}-half chunk of every staged row`);
+  const rows16 = cw === 8 && qk === 4 && wg % 128 === 0;   // STS_ROWS16 applies (see the header)
   if (cw === 4 && qk === 8 && wg % 128 === 0) {
     P(`  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every ${rpt} rows`);
+  } else if (rows16) {
+    P(`  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every ${rpt} rows`);
   } else {
     P(`  let r0 = tid / ${u(qk)};   // its first staged row; then every ${rpt} rows`);
   }
   P(`  let ws = r0 * ${u(lds)} + ${u(cw)} * c4;   // its first workgroup-tile element`);
   // STS_ALT (see the header): the lane's parity bit picks which 8-byte half of its chunk it stores first.
-  const alt = cw === 8 && (qk === 8 || qk === 16);
+  const alt = cw === 8 && (qk === 8 || qk === 16 || rows16);
   const blk = cw === 8;   // WBLK applies: 16-byte staging, whose weight rows of one tile lie in one 64-row block
-  if (alt) P(`  let alt = STS_ALT && ((c4${qk === 16 ? ' >> 3u' : ''}) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store`);
+  if (alt) {
+    // STS_ROWS16: the row's bit 3 (the same for every row the thread stages: they are a multiple of 16 rows apart).
+    const cond = rows16 ? 'STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u' : `STS_ALT && ((c4${qk === 16 ? ' >> 3u' : ''}) & 1u) == 1u`;
+    P(`  let alt = ${cond}; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store`);
+  }
   // Staged register t's row, from the thread's first row of its operand (x: from row0; w: from col0, gated: the
   // gate rows, then the up rows, both from col0).
   const stagedRow = (t) => t < na ? t * rpt : gated ? ((t - na) * rpt) % bn : (t - na) * rpt;

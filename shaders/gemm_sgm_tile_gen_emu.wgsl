@@ -69,6 +69,14 @@ override STS_ALT: bool = true;
 // default: session 42, H100, f16 4096³ 227 → 242 TFLOP/s).
 override STS_ROWS: bool = true;
 
+// 16-byte staging (8-half chunks, two STS.64 each) with 4 chunks a row (BK 32: the robust prefill pair, the gated
+// 33–64-row decode tiles' _u8 / _un8 twins): a store phase's 16 lanes are 4 rows × 4 chunks, and with rows 80 bytes
+// apart consecutive rows conflict 3-way whatever the order of a chunk's halves. STS_ROWS16: a warp's lanes 0–15 take
+// rows w % 4, + 4, + 8, + 12 and lanes 16–31 the same + 16 (+ 32 per 4 warps), and rows with bit 3 set store their
+// chunk's second half first: rows r and r + 8 then fall on the same 64-bit bank pairs with opposite halves, rows
+// r + 4 and r + 12 on the other half of the banks — every phase conflict-free. Off until timed (FAPOOL_TILE_STS rows16).
+override STS_ROWS16: bool = false;
+
 // Measurement only (FAPOOL_TILE_DEBUG; wrong results; unchecked tiles only): every slice's x (XFIX) or weight (WFIX)
 // loads read K-slice 0's addresses (in a split-K entry too), so they hit the SM's L1 and the operand's L2 / DRAM
 // traffic is gone from the timing.
@@ -5567,8 +5575,9 @@ fn tg_t128x128_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -5614,22 +5623,30 @@ fn tg_t128x128_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
     {
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
-      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
-      As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
-      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
-      As[ea + 2560u] = h2_0.x; As[ea + 2560u + 1u] = h2_0.y; As[ea + 2560u + 2u] = h2_1.x; As[ea + 2560u + 3u] = h2_1.y; As[ea + 2560u + 4u] = h2_2.x; As[ea + 2560u + 5u] = h2_2.y; As[ea + 2560u + 6u] = h2_3.x; As[ea + 2560u + 7u] = h2_3.y;
-      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
-      As[ea + 3840u] = h3_0.x; As[ea + 3840u + 1u] = h3_0.y; As[ea + 3840u + 2u] = h3_1.x; As[ea + 3840u + 3u] = h3_1.y; As[ea + 3840u + 4u] = h3_2.x; As[ea + 3840u + 5u] = h3_2.y; As[ea + 3840u + 6u] = h3_3.x; As[ea + 3840u + 7u] = h3_3.y;
-      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
-      Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
-      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
-      Bs[eb + 1280u] = h5_0.x; Bs[eb + 1280u + 1u] = h5_0.y; Bs[eb + 1280u + 2u] = h5_1.x; Bs[eb + 1280u + 3u] = h5_1.y; Bs[eb + 1280u + 4u] = h5_2.x; Bs[eb + 1280u + 5u] = h5_2.y; Bs[eb + 1280u + 6u] = h5_3.x; Bs[eb + 1280u + 7u] = h5_3.y;
-      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
-      Bs[eb + 2560u] = h6_0.x; Bs[eb + 2560u + 1u] = h6_0.y; Bs[eb + 2560u + 2u] = h6_1.x; Bs[eb + 2560u + 3u] = h6_1.y; Bs[eb + 2560u + 4u] = h6_2.x; Bs[eb + 2560u + 5u] = h6_2.y; Bs[eb + 2560u + 6u] = h6_3.x; Bs[eb + 2560u + 7u] = h6_3.y;
-      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
-      Bs[eb + 3840u] = h7_0.x; Bs[eb + 3840u + 1u] = h7_0.y; Bs[eb + 3840u + 2u] = h7_1.x; Bs[eb + 3840u + 3u] = h7_1.y; Bs[eb + 3840u + 4u] = h7_2.x; Bs[eb + 3840u + 5u] = h7_2.y; Bs[eb + 3840u + 6u] = h7_3.x; Bs[eb + 3840u + 7u] = h7_3.y;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      As[ea + 2560u + pa] = h2_0.x; As[ea + 2560u + pa + 1u] = h2_0.y; As[ea + 2560u + pa + 2u] = h2_1.x; As[ea + 2560u + pa + 3u] = h2_1.y; As[ea + 2560u + pb] = h2_2.x; As[ea + 2560u + pb + 1u] = h2_2.y; As[ea + 2560u + pb + 2u] = h2_3.x; As[ea + 2560u + pb + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      As[ea + 3840u + pa] = h3_0.x; As[ea + 3840u + pa + 1u] = h3_0.y; As[ea + 3840u + pa + 2u] = h3_1.x; As[ea + 3840u + pa + 3u] = h3_1.y; As[ea + 3840u + pb] = h3_2.x; As[ea + 3840u + pb + 1u] = h3_2.y; As[ea + 3840u + pb + 2u] = h3_3.x; As[ea + 3840u + pb + 3u] = h3_3.y;
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
+      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
+      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+      Bs[eb + 1280u + pa] = h5_0.x; Bs[eb + 1280u + pa + 1u] = h5_0.y; Bs[eb + 1280u + pa + 2u] = h5_1.x; Bs[eb + 1280u + pa + 3u] = h5_1.y; Bs[eb + 1280u + pb] = h5_2.x; Bs[eb + 1280u + pb + 1u] = h5_2.y; Bs[eb + 1280u + pb + 2u] = h5_3.x; Bs[eb + 1280u + pb + 3u] = h5_3.y;
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
+      let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
+      Bs[eb + 2560u + pa] = h6_0.x; Bs[eb + 2560u + pa + 1u] = h6_0.y; Bs[eb + 2560u + pa + 2u] = h6_1.x; Bs[eb + 2560u + pa + 3u] = h6_1.y; Bs[eb + 2560u + pb] = h6_2.x; Bs[eb + 2560u + pb + 1u] = h6_2.y; Bs[eb + 2560u + pb + 2u] = h6_3.x; Bs[eb + 2560u + pb + 3u] = h6_3.y;
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
+      let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
+      Bs[eb + 3840u + pa] = h7_0.x; Bs[eb + 3840u + pa + 1u] = h7_0.y; Bs[eb + 3840u + pa + 2u] = h7_1.x; Bs[eb + 3840u + pa + 3u] = h7_1.y; Bs[eb + 3840u + pb] = h7_2.x; Bs[eb + 3840u + pb + 1u] = h7_2.y; Bs[eb + 3840u + pb + 2u] = h7_3.x; Bs[eb + 3840u + pb + 3u] = h7_3.y;
     }
     workgroupBarrier();
     {
@@ -5715,8 +5732,9 @@ fn tg_g128x128_sg2x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 4u;   // its first staged row; then every 64 rows
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 64 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -5758,18 +5776,24 @@ fn tg_g128x128_sg2x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
-      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
-      As[ea + 2560u] = h1_0.x; As[ea + 2560u + 1u] = h1_0.y; As[ea + 2560u + 2u] = h1_1.x; As[ea + 2560u + 3u] = h1_1.y; As[ea + 2560u + 4u] = h1_2.x; As[ea + 2560u + 5u] = h1_2.y; As[ea + 2560u + 6u] = h1_3.x; As[ea + 2560u + 7u] = h1_3.y;
-      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
-      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
-      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
-      Bs[eb + 2560u] = h3_0.x; Bs[eb + 2560u + 1u] = h3_0.y; Bs[eb + 2560u + 2u] = h3_1.x; Bs[eb + 2560u + 3u] = h3_1.y; Bs[eb + 2560u + 4u] = h3_2.x; Bs[eb + 2560u + 5u] = h3_2.y; Bs[eb + 2560u + 6u] = h3_3.x; Bs[eb + 2560u + 7u] = h3_3.y;
-      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
-      Bs[eb + 5120u] = h4_0.x; Bs[eb + 5120u + 1u] = h4_0.y; Bs[eb + 5120u + 2u] = h4_1.x; Bs[eb + 5120u + 3u] = h4_1.y; Bs[eb + 5120u + 4u] = h4_2.x; Bs[eb + 5120u + 5u] = h4_2.y; Bs[eb + 5120u + 6u] = h4_3.x; Bs[eb + 5120u + 7u] = h4_3.y;
-      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
-      Bs[eb + 7680u] = h5_0.x; Bs[eb + 7680u + 1u] = h5_0.y; Bs[eb + 7680u + 2u] = h5_1.x; Bs[eb + 7680u + 3u] = h5_1.y; Bs[eb + 7680u + 4u] = h5_2.x; Bs[eb + 7680u + 5u] = h5_2.y; Bs[eb + 7680u + 6u] = h5_3.x; Bs[eb + 7680u + 7u] = h5_3.y;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      As[ea + 2560u + pa] = h1_0.x; As[ea + 2560u + pa + 1u] = h1_0.y; As[ea + 2560u + pa + 2u] = h1_1.x; As[ea + 2560u + pa + 3u] = h1_1.y; As[ea + 2560u + pb] = h1_2.x; As[ea + 2560u + pb + 1u] = h1_2.y; As[ea + 2560u + pb + 2u] = h1_3.x; As[ea + 2560u + pb + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      Bs[eb + 2560u + pa] = h3_0.x; Bs[eb + 2560u + pa + 1u] = h3_0.y; Bs[eb + 2560u + pa + 2u] = h3_1.x; Bs[eb + 2560u + pa + 3u] = h3_1.y; Bs[eb + 2560u + pb] = h3_2.x; Bs[eb + 2560u + pb + 1u] = h3_2.y; Bs[eb + 2560u + pb + 2u] = h3_3.x; Bs[eb + 2560u + pb + 3u] = h3_3.y;
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
+      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+      Bs[eb + 5120u + pa] = h4_0.x; Bs[eb + 5120u + pa + 1u] = h4_0.y; Bs[eb + 5120u + pa + 2u] = h4_1.x; Bs[eb + 5120u + pa + 3u] = h4_1.y; Bs[eb + 5120u + pb] = h4_2.x; Bs[eb + 5120u + pb + 1u] = h4_2.y; Bs[eb + 5120u + pb + 2u] = h4_3.x; Bs[eb + 5120u + pb + 3u] = h4_3.y;
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
+      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+      Bs[eb + 7680u + pa] = h5_0.x; Bs[eb + 7680u + pa + 1u] = h5_0.y; Bs[eb + 7680u + pa + 2u] = h5_1.x; Bs[eb + 7680u + pa + 3u] = h5_1.y; Bs[eb + 7680u + pb] = h5_2.x; Bs[eb + 7680u + pb + 1u] = h5_2.y; Bs[eb + 7680u + pb + 2u] = h5_3.x; Bs[eb + 7680u + pb + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -6000,8 +6024,9 @@ fn tg_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6035,18 +6060,24 @@ fn tg_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
-      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
-      As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
-      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
-      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
-      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
-      Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
-      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
-      Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
-      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
-      Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      Bs[eb + 1280u + pa] = h3_0.x; Bs[eb + 1280u + pa + 1u] = h3_0.y; Bs[eb + 1280u + pa + 2u] = h3_1.x; Bs[eb + 1280u + pa + 3u] = h3_1.y; Bs[eb + 1280u + pb] = h3_2.x; Bs[eb + 1280u + pb + 1u] = h3_2.y; Bs[eb + 1280u + pb + 2u] = h3_3.x; Bs[eb + 1280u + pb + 3u] = h3_3.y;
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
+      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+      Bs[eb + 2560u + pa] = h4_0.x; Bs[eb + 2560u + pa + 1u] = h4_0.y; Bs[eb + 2560u + pa + 2u] = h4_1.x; Bs[eb + 2560u + pa + 3u] = h4_1.y; Bs[eb + 2560u + pb] = h4_2.x; Bs[eb + 2560u + pb + 1u] = h4_2.y; Bs[eb + 2560u + pb + 2u] = h4_3.x; Bs[eb + 2560u + pb + 3u] = h4_3.y;
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
+      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+      Bs[eb + 3840u + pa] = h5_0.x; Bs[eb + 3840u + pa + 1u] = h5_0.y; Bs[eb + 3840u + pa + 2u] = h5_1.x; Bs[eb + 3840u + pa + 3u] = h5_1.y; Bs[eb + 3840u + pb] = h5_2.x; Bs[eb + 3840u + pb + 1u] = h5_2.y; Bs[eb + 3840u + pb + 2u] = h5_3.x; Bs[eb + 3840u + pb + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -6113,8 +6144,9 @@ fn tg_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6133,10 +6165,12 @@ fn tg_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
     {
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
-      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
-      Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
     }
     workgroupBarrier();
     {
@@ -6281,8 +6315,9 @@ fn tg_t128x128_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6328,22 +6363,30 @@ fn tg_t128x128_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
-      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
-      As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
-      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
-      As[ea + 2560u] = h2_0.x; As[ea + 2560u + 1u] = h2_0.y; As[ea + 2560u + 2u] = h2_1.x; As[ea + 2560u + 3u] = h2_1.y; As[ea + 2560u + 4u] = h2_2.x; As[ea + 2560u + 5u] = h2_2.y; As[ea + 2560u + 6u] = h2_3.x; As[ea + 2560u + 7u] = h2_3.y;
-      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
-      As[ea + 3840u] = h3_0.x; As[ea + 3840u + 1u] = h3_0.y; As[ea + 3840u + 2u] = h3_1.x; As[ea + 3840u + 3u] = h3_1.y; As[ea + 3840u + 4u] = h3_2.x; As[ea + 3840u + 5u] = h3_2.y; As[ea + 3840u + 6u] = h3_3.x; As[ea + 3840u + 7u] = h3_3.y;
-      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
-      Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
-      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
-      Bs[eb + 1280u] = h5_0.x; Bs[eb + 1280u + 1u] = h5_0.y; Bs[eb + 1280u + 2u] = h5_1.x; Bs[eb + 1280u + 3u] = h5_1.y; Bs[eb + 1280u + 4u] = h5_2.x; Bs[eb + 1280u + 5u] = h5_2.y; Bs[eb + 1280u + 6u] = h5_3.x; Bs[eb + 1280u + 7u] = h5_3.y;
-      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
-      Bs[eb + 2560u] = h6_0.x; Bs[eb + 2560u + 1u] = h6_0.y; Bs[eb + 2560u + 2u] = h6_1.x; Bs[eb + 2560u + 3u] = h6_1.y; Bs[eb + 2560u + 4u] = h6_2.x; Bs[eb + 2560u + 5u] = h6_2.y; Bs[eb + 2560u + 6u] = h6_3.x; Bs[eb + 2560u + 7u] = h6_3.y;
-      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
-      Bs[eb + 3840u] = h7_0.x; Bs[eb + 3840u + 1u] = h7_0.y; Bs[eb + 3840u + 2u] = h7_1.x; Bs[eb + 3840u + 3u] = h7_1.y; Bs[eb + 3840u + 4u] = h7_2.x; Bs[eb + 3840u + 5u] = h7_2.y; Bs[eb + 3840u + 6u] = h7_3.x; Bs[eb + 3840u + 7u] = h7_3.y;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      As[ea + 2560u + pa] = h2_0.x; As[ea + 2560u + pa + 1u] = h2_0.y; As[ea + 2560u + pa + 2u] = h2_1.x; As[ea + 2560u + pa + 3u] = h2_1.y; As[ea + 2560u + pb] = h2_2.x; As[ea + 2560u + pb + 1u] = h2_2.y; As[ea + 2560u + pb + 2u] = h2_3.x; As[ea + 2560u + pb + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      As[ea + 3840u + pa] = h3_0.x; As[ea + 3840u + pa + 1u] = h3_0.y; As[ea + 3840u + pa + 2u] = h3_1.x; As[ea + 3840u + pa + 3u] = h3_1.y; As[ea + 3840u + pb] = h3_2.x; As[ea + 3840u + pb + 1u] = h3_2.y; As[ea + 3840u + pb + 2u] = h3_3.x; As[ea + 3840u + pb + 3u] = h3_3.y;
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
+      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
+      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+      Bs[eb + 1280u + pa] = h5_0.x; Bs[eb + 1280u + pa + 1u] = h5_0.y; Bs[eb + 1280u + pa + 2u] = h5_1.x; Bs[eb + 1280u + pa + 3u] = h5_1.y; Bs[eb + 1280u + pb] = h5_2.x; Bs[eb + 1280u + pb + 1u] = h5_2.y; Bs[eb + 1280u + pb + 2u] = h5_3.x; Bs[eb + 1280u + pb + 3u] = h5_3.y;
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
+      let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
+      Bs[eb + 2560u + pa] = h6_0.x; Bs[eb + 2560u + pa + 1u] = h6_0.y; Bs[eb + 2560u + pa + 2u] = h6_1.x; Bs[eb + 2560u + pa + 3u] = h6_1.y; Bs[eb + 2560u + pb] = h6_2.x; Bs[eb + 2560u + pb + 1u] = h6_2.y; Bs[eb + 2560u + pb + 2u] = h6_3.x; Bs[eb + 2560u + pb + 3u] = h6_3.y;
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
+      let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
+      Bs[eb + 3840u + pa] = h7_0.x; Bs[eb + 3840u + pa + 1u] = h7_0.y; Bs[eb + 3840u + pa + 2u] = h7_1.x; Bs[eb + 3840u + pa + 3u] = h7_1.y; Bs[eb + 3840u + pb] = h7_2.x; Bs[eb + 3840u + pb + 1u] = h7_2.y; Bs[eb + 3840u + pb + 2u] = h7_3.x; Bs[eb + 3840u + pb + 3u] = h7_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -6444,8 +6487,9 @@ fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6489,22 +6533,30 @@ fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   }
   {
     let ea = ws; let eb = ws;
-    let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
-    As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-    let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
-    As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
-    let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
-    As[ea + 2560u] = h2_0.x; As[ea + 2560u + 1u] = h2_0.y; As[ea + 2560u + 2u] = h2_1.x; As[ea + 2560u + 3u] = h2_1.y; As[ea + 2560u + 4u] = h2_2.x; As[ea + 2560u + 5u] = h2_2.y; As[ea + 2560u + 6u] = h2_3.x; As[ea + 2560u + 7u] = h2_3.y;
-    let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
-    As[ea + 3840u] = h3_0.x; As[ea + 3840u + 1u] = h3_0.y; As[ea + 3840u + 2u] = h3_1.x; As[ea + 3840u + 3u] = h3_1.y; As[ea + 3840u + 4u] = h3_2.x; As[ea + 3840u + 5u] = h3_2.y; As[ea + 3840u + 6u] = h3_3.x; As[ea + 3840u + 7u] = h3_3.y;
-    let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
-    Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
-    let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
-    Bs[eb + 1280u] = h5_0.x; Bs[eb + 1280u + 1u] = h5_0.y; Bs[eb + 1280u + 2u] = h5_1.x; Bs[eb + 1280u + 3u] = h5_1.y; Bs[eb + 1280u + 4u] = h5_2.x; Bs[eb + 1280u + 5u] = h5_2.y; Bs[eb + 1280u + 6u] = h5_3.x; Bs[eb + 1280u + 7u] = h5_3.y;
-    let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
-    Bs[eb + 2560u] = h6_0.x; Bs[eb + 2560u + 1u] = h6_0.y; Bs[eb + 2560u + 2u] = h6_1.x; Bs[eb + 2560u + 3u] = h6_1.y; Bs[eb + 2560u + 4u] = h6_2.x; Bs[eb + 2560u + 5u] = h6_2.y; Bs[eb + 2560u + 6u] = h6_3.x; Bs[eb + 2560u + 7u] = h6_3.y;
-    let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
-    Bs[eb + 3840u] = h7_0.x; Bs[eb + 3840u + 1u] = h7_0.y; Bs[eb + 3840u + 2u] = h7_1.x; Bs[eb + 3840u + 3u] = h7_1.y; Bs[eb + 3840u + 4u] = h7_2.x; Bs[eb + 3840u + 5u] = h7_2.y; Bs[eb + 3840u + 6u] = h7_3.x; Bs[eb + 3840u + 7u] = h7_3.y;
+    let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+    let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+    As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+    let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+    let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+    As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+    let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+    let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+    As[ea + 2560u + pa] = h2_0.x; As[ea + 2560u + pa + 1u] = h2_0.y; As[ea + 2560u + pa + 2u] = h2_1.x; As[ea + 2560u + pa + 3u] = h2_1.y; As[ea + 2560u + pb] = h2_2.x; As[ea + 2560u + pb + 1u] = h2_2.y; As[ea + 2560u + pb + 2u] = h2_3.x; As[ea + 2560u + pb + 3u] = h2_3.y;
+    let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+    let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+    As[ea + 3840u + pa] = h3_0.x; As[ea + 3840u + pa + 1u] = h3_0.y; As[ea + 3840u + pa + 2u] = h3_1.x; As[ea + 3840u + pa + 3u] = h3_1.y; As[ea + 3840u + pb] = h3_2.x; As[ea + 3840u + pb + 1u] = h3_2.y; As[ea + 3840u + pb + 2u] = h3_3.x; As[ea + 3840u + pb + 3u] = h3_3.y;
+    let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
+    let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+    Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+    let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
+    let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+    Bs[eb + 1280u + pa] = h5_0.x; Bs[eb + 1280u + pa + 1u] = h5_0.y; Bs[eb + 1280u + pa + 2u] = h5_1.x; Bs[eb + 1280u + pa + 3u] = h5_1.y; Bs[eb + 1280u + pb] = h5_2.x; Bs[eb + 1280u + pb + 1u] = h5_2.y; Bs[eb + 1280u + pb + 2u] = h5_3.x; Bs[eb + 1280u + pb + 3u] = h5_3.y;
+    let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
+    let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
+    Bs[eb + 2560u + pa] = h6_0.x; Bs[eb + 2560u + pa + 1u] = h6_0.y; Bs[eb + 2560u + pa + 2u] = h6_1.x; Bs[eb + 2560u + pa + 3u] = h6_1.y; Bs[eb + 2560u + pb] = h6_2.x; Bs[eb + 2560u + pb + 1u] = h6_2.y; Bs[eb + 2560u + pb + 2u] = h6_3.x; Bs[eb + 2560u + pb + 3u] = h6_3.y;
+    let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
+    let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
+    Bs[eb + 3840u + pa] = h7_0.x; Bs[eb + 3840u + pa + 1u] = h7_0.y; Bs[eb + 3840u + pa + 2u] = h7_1.x; Bs[eb + 3840u + pa + 3u] = h7_1.y; Bs[eb + 3840u + pb] = h7_2.x; Bs[eb + 3840u + pb + 1u] = h7_2.y; Bs[eb + 3840u + pb + 2u] = h7_3.x; Bs[eb + 3840u + pb + 3u] = h7_3.y;
   }
   workgroupBarrier();
   for (var kt = k0; kt < nk; kt++) {
@@ -6582,22 +6634,30 @@ fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     if (kt + 1u < nk) {
       {
         let ea = (1u - buf) * 5120u + ws; let eb = (1u - buf) * 5120u + ws;
-        let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
-        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-        let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
-        As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
-        let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
-        As[ea + 2560u] = h2_0.x; As[ea + 2560u + 1u] = h2_0.y; As[ea + 2560u + 2u] = h2_1.x; As[ea + 2560u + 3u] = h2_1.y; As[ea + 2560u + 4u] = h2_2.x; As[ea + 2560u + 5u] = h2_2.y; As[ea + 2560u + 6u] = h2_3.x; As[ea + 2560u + 7u] = h2_3.y;
-        let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
-        As[ea + 3840u] = h3_0.x; As[ea + 3840u + 1u] = h3_0.y; As[ea + 3840u + 2u] = h3_1.x; As[ea + 3840u + 3u] = h3_1.y; As[ea + 3840u + 4u] = h3_2.x; As[ea + 3840u + 5u] = h3_2.y; As[ea + 3840u + 6u] = h3_3.x; As[ea + 3840u + 7u] = h3_3.y;
-        let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
-        Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
-        let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
-        Bs[eb + 1280u] = h5_0.x; Bs[eb + 1280u + 1u] = h5_0.y; Bs[eb + 1280u + 2u] = h5_1.x; Bs[eb + 1280u + 3u] = h5_1.y; Bs[eb + 1280u + 4u] = h5_2.x; Bs[eb + 1280u + 5u] = h5_2.y; Bs[eb + 1280u + 6u] = h5_3.x; Bs[eb + 1280u + 7u] = h5_3.y;
-        let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
-        Bs[eb + 2560u] = h6_0.x; Bs[eb + 2560u + 1u] = h6_0.y; Bs[eb + 2560u + 2u] = h6_1.x; Bs[eb + 2560u + 3u] = h6_1.y; Bs[eb + 2560u + 4u] = h6_2.x; Bs[eb + 2560u + 5u] = h6_2.y; Bs[eb + 2560u + 6u] = h6_3.x; Bs[eb + 2560u + 7u] = h6_3.y;
-        let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
-        Bs[eb + 3840u] = h7_0.x; Bs[eb + 3840u + 1u] = h7_0.y; Bs[eb + 3840u + 2u] = h7_1.x; Bs[eb + 3840u + 3u] = h7_1.y; Bs[eb + 3840u + 4u] = h7_2.x; Bs[eb + 3840u + 5u] = h7_2.y; Bs[eb + 3840u + 6u] = h7_3.x; Bs[eb + 3840u + 7u] = h7_3.y;
+        let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+        let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+        let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+        As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+        let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+        let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+        As[ea + 2560u + pa] = h2_0.x; As[ea + 2560u + pa + 1u] = h2_0.y; As[ea + 2560u + pa + 2u] = h2_1.x; As[ea + 2560u + pa + 3u] = h2_1.y; As[ea + 2560u + pb] = h2_2.x; As[ea + 2560u + pb + 1u] = h2_2.y; As[ea + 2560u + pb + 2u] = h2_3.x; As[ea + 2560u + pb + 3u] = h2_3.y;
+        let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+        let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+        As[ea + 3840u + pa] = h3_0.x; As[ea + 3840u + pa + 1u] = h3_0.y; As[ea + 3840u + pa + 2u] = h3_1.x; As[ea + 3840u + pa + 3u] = h3_1.y; As[ea + 3840u + pb] = h3_2.x; As[ea + 3840u + pb + 1u] = h3_2.y; As[ea + 3840u + pb + 2u] = h3_3.x; As[ea + 3840u + pb + 3u] = h3_3.y;
+        let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
+        let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+        Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+        let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
+        let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+        Bs[eb + 1280u + pa] = h5_0.x; Bs[eb + 1280u + pa + 1u] = h5_0.y; Bs[eb + 1280u + pa + 2u] = h5_1.x; Bs[eb + 1280u + pa + 3u] = h5_1.y; Bs[eb + 1280u + pb] = h5_2.x; Bs[eb + 1280u + pb + 1u] = h5_2.y; Bs[eb + 1280u + pb + 2u] = h5_3.x; Bs[eb + 1280u + pb + 3u] = h5_3.y;
+        let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
+        let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
+        Bs[eb + 2560u + pa] = h6_0.x; Bs[eb + 2560u + pa + 1u] = h6_0.y; Bs[eb + 2560u + pa + 2u] = h6_1.x; Bs[eb + 2560u + pa + 3u] = h6_1.y; Bs[eb + 2560u + pb] = h6_2.x; Bs[eb + 2560u + pb + 1u] = h6_2.y; Bs[eb + 2560u + pb + 2u] = h6_3.x; Bs[eb + 2560u + pb + 3u] = h6_3.y;
+        let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
+        let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
+        Bs[eb + 3840u + pa] = h7_0.x; Bs[eb + 3840u + pa + 1u] = h7_0.y; Bs[eb + 3840u + pa + 2u] = h7_1.x; Bs[eb + 3840u + pa + 3u] = h7_1.y; Bs[eb + 3840u + pb] = h7_2.x; Bs[eb + 3840u + pb + 1u] = h7_2.y; Bs[eb + 3840u + pb + 2u] = h7_3.x; Bs[eb + 3840u + pb + 3u] = h7_3.y;
       }
     }
     workgroupBarrier();
@@ -6632,8 +6692,9 @@ fn tg_t256x128_sg4x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 4u;   // its first staged row; then every 64 rows
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 64 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6675,18 +6736,24 @@ fn tg_t256x128_sg4x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
-      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
-      As[ea + 2560u] = h1_0.x; As[ea + 2560u + 1u] = h1_0.y; As[ea + 2560u + 2u] = h1_1.x; As[ea + 2560u + 3u] = h1_1.y; As[ea + 2560u + 4u] = h1_2.x; As[ea + 2560u + 5u] = h1_2.y; As[ea + 2560u + 6u] = h1_3.x; As[ea + 2560u + 7u] = h1_3.y;
-      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
-      As[ea + 5120u] = h2_0.x; As[ea + 5120u + 1u] = h2_0.y; As[ea + 5120u + 2u] = h2_1.x; As[ea + 5120u + 3u] = h2_1.y; As[ea + 5120u + 4u] = h2_2.x; As[ea + 5120u + 5u] = h2_2.y; As[ea + 5120u + 6u] = h2_3.x; As[ea + 5120u + 7u] = h2_3.y;
-      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
-      As[ea + 7680u] = h3_0.x; As[ea + 7680u + 1u] = h3_0.y; As[ea + 7680u + 2u] = h3_1.x; As[ea + 7680u + 3u] = h3_1.y; As[ea + 7680u + 4u] = h3_2.x; As[ea + 7680u + 5u] = h3_2.y; As[ea + 7680u + 6u] = h3_3.x; As[ea + 7680u + 7u] = h3_3.y;
-      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
-      Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
-      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
-      Bs[eb + 2560u] = h5_0.x; Bs[eb + 2560u + 1u] = h5_0.y; Bs[eb + 2560u + 2u] = h5_1.x; Bs[eb + 2560u + 3u] = h5_1.y; Bs[eb + 2560u + 4u] = h5_2.x; Bs[eb + 2560u + 5u] = h5_2.y; Bs[eb + 2560u + 6u] = h5_3.x; Bs[eb + 2560u + 7u] = h5_3.y;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      As[ea + 2560u + pa] = h1_0.x; As[ea + 2560u + pa + 1u] = h1_0.y; As[ea + 2560u + pa + 2u] = h1_1.x; As[ea + 2560u + pa + 3u] = h1_1.y; As[ea + 2560u + pb] = h1_2.x; As[ea + 2560u + pb + 1u] = h1_2.y; As[ea + 2560u + pb + 2u] = h1_3.x; As[ea + 2560u + pb + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      As[ea + 5120u + pa] = h2_0.x; As[ea + 5120u + pa + 1u] = h2_0.y; As[ea + 5120u + pa + 2u] = h2_1.x; As[ea + 5120u + pa + 3u] = h2_1.y; As[ea + 5120u + pb] = h2_2.x; As[ea + 5120u + pb + 1u] = h2_2.y; As[ea + 5120u + pb + 2u] = h2_3.x; As[ea + 5120u + pb + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      As[ea + 7680u + pa] = h3_0.x; As[ea + 7680u + pa + 1u] = h3_0.y; As[ea + 7680u + pa + 2u] = h3_1.x; As[ea + 7680u + pa + 3u] = h3_1.y; As[ea + 7680u + pb] = h3_2.x; As[ea + 7680u + pb + 1u] = h3_2.y; As[ea + 7680u + pb + 2u] = h3_3.x; As[ea + 7680u + pb + 3u] = h3_3.y;
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
+      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
+      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+      Bs[eb + 2560u + pa] = h5_0.x; Bs[eb + 2560u + pa + 1u] = h5_0.y; Bs[eb + 2560u + pa + 2u] = h5_1.x; Bs[eb + 2560u + pa + 3u] = h5_1.y; Bs[eb + 2560u + pb] = h5_2.x; Bs[eb + 2560u + pb + 1u] = h5_2.y; Bs[eb + 2560u + pb + 2u] = h5_3.x; Bs[eb + 2560u + pb + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -6785,8 +6852,9 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6803,10 +6871,12 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   }
   {
     let ea = ws; let eb = ws;
-    let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
-    As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-    let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
-    Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+    let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+    let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+    As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+    let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+    let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+    Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
   }
   workgroupBarrier();
   for (var kt = k0; kt < nk; kt++) {
@@ -6836,10 +6906,12 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     if (kt + 1u < nk) {
       {
         let ea = (1u - buf) * 1280u + ws; let eb = (1u - buf) * 1280u + ws;
-        let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
-        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-        let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
-        Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+        let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+        let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+        let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+        Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
       }
     }
     workgroupBarrier();
@@ -8999,8 +9071,9 @@ fn tg_g32x32_sg1x2_k32_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9024,12 +9097,15 @@ fn tg_g32x32_sg1x2_k32_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
-      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
-      Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
-      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
-      Bs[eb + 1280u] = h2_0.x; Bs[eb + 1280u + 1u] = h2_0.y; Bs[eb + 1280u + 2u] = h2_1.x; Bs[eb + 1280u + 3u] = h2_1.y; Bs[eb + 1280u + 4u] = h2_2.x; Bs[eb + 1280u + 5u] = h2_2.y; Bs[eb + 1280u + 6u] = h2_3.x; Bs[eb + 1280u + 7u] = h2_3.y;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      Bs[eb + 1280u + pa] = h2_0.x; Bs[eb + 1280u + pa + 1u] = h2_0.y; Bs[eb + 1280u + pa + 2u] = h2_1.x; Bs[eb + 1280u + pa + 3u] = h2_1.y; Bs[eb + 1280u + pb] = h2_2.x; Bs[eb + 1280u + pb + 1u] = h2_2.y; Bs[eb + 1280u + pb + 2u] = h2_3.x; Bs[eb + 1280u + pb + 3u] = h2_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -9663,8 +9739,9 @@ fn tg_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9698,18 +9775,24 @@ fn tg_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
     {
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
-      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
-      As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
-      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
-      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
-      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
-      Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
-      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
-      Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
-      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
-      Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      Bs[eb + 1280u + pa] = h3_0.x; Bs[eb + 1280u + pa + 1u] = h3_0.y; Bs[eb + 1280u + pa + 2u] = h3_1.x; Bs[eb + 1280u + pa + 3u] = h3_1.y; Bs[eb + 1280u + pb] = h3_2.x; Bs[eb + 1280u + pb + 1u] = h3_2.y; Bs[eb + 1280u + pb + 2u] = h3_3.x; Bs[eb + 1280u + pb + 3u] = h3_3.y;
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
+      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+      Bs[eb + 2560u + pa] = h4_0.x; Bs[eb + 2560u + pa + 1u] = h4_0.y; Bs[eb + 2560u + pa + 2u] = h4_1.x; Bs[eb + 2560u + pa + 3u] = h4_1.y; Bs[eb + 2560u + pb] = h4_2.x; Bs[eb + 2560u + pb + 1u] = h4_2.y; Bs[eb + 2560u + pb + 2u] = h4_3.x; Bs[eb + 2560u + pb + 3u] = h4_3.y;
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
+      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+      Bs[eb + 3840u + pa] = h5_0.x; Bs[eb + 3840u + pa + 1u] = h5_0.y; Bs[eb + 3840u + pa + 2u] = h5_1.x; Bs[eb + 3840u + pa + 3u] = h5_1.y; Bs[eb + 3840u + pb] = h5_2.x; Bs[eb + 3840u + pb + 1u] = h5_2.y; Bs[eb + 3840u + pb + 2u] = h5_3.x; Bs[eb + 3840u + pb + 3u] = h5_3.y;
     }
     workgroupBarrier();
     {
@@ -11287,8 +11370,9 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -11341,18 +11425,24 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
-      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
-      As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
-      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
-      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
-      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
-      Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
-      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
-      Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
-      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
-      Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      Bs[eb + 1280u + pa] = h3_0.x; Bs[eb + 1280u + pa + 1u] = h3_0.y; Bs[eb + 1280u + pa + 2u] = h3_1.x; Bs[eb + 1280u + pa + 3u] = h3_1.y; Bs[eb + 1280u + pb] = h3_2.x; Bs[eb + 1280u + pb + 1u] = h3_2.y; Bs[eb + 1280u + pb + 2u] = h3_3.x; Bs[eb + 1280u + pb + 3u] = h3_3.y;
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
+      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+      Bs[eb + 2560u + pa] = h4_0.x; Bs[eb + 2560u + pa + 1u] = h4_0.y; Bs[eb + 2560u + pa + 2u] = h4_1.x; Bs[eb + 2560u + pa + 3u] = h4_1.y; Bs[eb + 2560u + pb] = h4_2.x; Bs[eb + 2560u + pb + 1u] = h4_2.y; Bs[eb + 2560u + pb + 2u] = h4_3.x; Bs[eb + 2560u + pb + 3u] = h4_3.y;
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
+      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+      Bs[eb + 3840u + pa] = h5_0.x; Bs[eb + 3840u + pa + 1u] = h5_0.y; Bs[eb + 3840u + pa + 2u] = h5_1.x; Bs[eb + 3840u + pa + 3u] = h5_1.y; Bs[eb + 3840u + pb] = h5_2.x; Bs[eb + 3840u + pb + 1u] = h5_2.y; Bs[eb + 3840u + pb + 2u] = h5_3.x; Bs[eb + 3840u + pb + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -11404,18 +11494,24 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
-        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
-        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
-        As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
-        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
-        Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
-        let h3_0 = bitcast<vec2<f16>>(q3.x); let h3_1 = bitcast<vec2<f16>>(q3.y); let h3_2 = bitcast<vec2<f16>>(q3.z); let h3_3 = bitcast<vec2<f16>>(q3.w);
-        Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
-        let h4_0 = bitcast<vec2<f16>>(q4.x); let h4_1 = bitcast<vec2<f16>>(q4.y); let h4_2 = bitcast<vec2<f16>>(q4.z); let h4_3 = bitcast<vec2<f16>>(q4.w);
-        Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
-        let h5_0 = bitcast<vec2<f16>>(q5.x); let h5_1 = bitcast<vec2<f16>>(q5.y); let h5_2 = bitcast<vec2<f16>>(q5.z); let h5_3 = bitcast<vec2<f16>>(q5.w);
-        Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
+        let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
+        let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
+        let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+        As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+        let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
+        let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+        Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+        let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
+        let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+        Bs[eb + 1280u + pa] = h3_0.x; Bs[eb + 1280u + pa + 1u] = h3_0.y; Bs[eb + 1280u + pa + 2u] = h3_1.x; Bs[eb + 1280u + pa + 3u] = h3_1.y; Bs[eb + 1280u + pb] = h3_2.x; Bs[eb + 1280u + pb + 1u] = h3_2.y; Bs[eb + 1280u + pb + 2u] = h3_3.x; Bs[eb + 1280u + pb + 3u] = h3_3.y;
+        let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
+        let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+        Bs[eb + 2560u + pa] = h4_0.x; Bs[eb + 2560u + pa + 1u] = h4_0.y; Bs[eb + 2560u + pa + 2u] = h4_1.x; Bs[eb + 2560u + pa + 3u] = h4_1.y; Bs[eb + 2560u + pb] = h4_2.x; Bs[eb + 2560u + pb + 1u] = h4_2.y; Bs[eb + 2560u + pb + 2u] = h4_3.x; Bs[eb + 2560u + pb + 3u] = h4_3.y;
+        let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
+        let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+        Bs[eb + 3840u + pa] = h5_0.x; Bs[eb + 3840u + pa + 1u] = h5_0.y; Bs[eb + 3840u + pa + 2u] = h5_1.x; Bs[eb + 3840u + pa + 3u] = h5_1.y; Bs[eb + 3840u + pb] = h5_2.x; Bs[eb + 3840u + pb + 1u] = h5_2.y; Bs[eb + 3840u + pb + 2u] = h5_3.x; Bs[eb + 3840u + pb + 3u] = h5_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -11695,8 +11791,9 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -11726,10 +11823,12 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
-      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
-      Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -11755,10 +11854,12 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
-        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
-        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
-        Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+        let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
+        let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
+        let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+        Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -11799,8 +11900,9 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -11837,12 +11939,15 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
-      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
-      Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
-      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
-      Bs[eb + 1280u] = h2_0.x; Bs[eb + 1280u + 1u] = h2_0.y; Bs[eb + 1280u + 2u] = h2_1.x; Bs[eb + 1280u + 3u] = h2_1.y; Bs[eb + 1280u + 4u] = h2_2.x; Bs[eb + 1280u + 5u] = h2_2.y; Bs[eb + 1280u + 6u] = h2_3.x; Bs[eb + 1280u + 7u] = h2_3.y;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      Bs[eb + 1280u + pa] = h2_0.x; Bs[eb + 1280u + pa + 1u] = h2_0.y; Bs[eb + 1280u + pa + 2u] = h2_1.x; Bs[eb + 1280u + pa + 3u] = h2_1.y; Bs[eb + 1280u + pb] = h2_2.x; Bs[eb + 1280u + pb + 1u] = h2_2.y; Bs[eb + 1280u + pb + 2u] = h2_3.x; Bs[eb + 1280u + pb + 3u] = h2_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -11869,12 +11974,15 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
-        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
-        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
-        Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
-        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
-        Bs[eb + 1280u] = h2_0.x; Bs[eb + 1280u + 1u] = h2_0.y; Bs[eb + 1280u + 2u] = h2_1.x; Bs[eb + 1280u + 3u] = h2_1.y; Bs[eb + 1280u + 4u] = h2_2.x; Bs[eb + 1280u + 5u] = h2_2.y; Bs[eb + 1280u + 6u] = h2_3.x; Bs[eb + 1280u + 7u] = h2_3.y;
+        let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
+        let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
+        let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+        Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+        let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
+        let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+        Bs[eb + 1280u + pa] = h2_0.x; Bs[eb + 1280u + pa + 1u] = h2_0.y; Bs[eb + 1280u + pa + 2u] = h2_1.x; Bs[eb + 1280u + pa + 3u] = h2_1.y; Bs[eb + 1280u + pb] = h2_2.x; Bs[eb + 1280u + pb + 1u] = h2_2.y; Bs[eb + 1280u + pb + 2u] = h2_3.x; Bs[eb + 1280u + pb + 3u] = h2_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -15041,8 +15149,9 @@ fn tgs_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15077,18 +15186,24 @@ fn tgs_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
-      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
-      As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
-      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
-      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
-      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
-      Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
-      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
-      Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
-      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
-      Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      Bs[eb + 1280u + pa] = h3_0.x; Bs[eb + 1280u + pa + 1u] = h3_0.y; Bs[eb + 1280u + pa + 2u] = h3_1.x; Bs[eb + 1280u + pa + 3u] = h3_1.y; Bs[eb + 1280u + pb] = h3_2.x; Bs[eb + 1280u + pb + 1u] = h3_2.y; Bs[eb + 1280u + pb + 2u] = h3_3.x; Bs[eb + 1280u + pb + 3u] = h3_3.y;
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
+      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+      Bs[eb + 2560u + pa] = h4_0.x; Bs[eb + 2560u + pa + 1u] = h4_0.y; Bs[eb + 2560u + pa + 2u] = h4_1.x; Bs[eb + 2560u + pa + 3u] = h4_1.y; Bs[eb + 2560u + pb] = h4_2.x; Bs[eb + 2560u + pb + 1u] = h4_2.y; Bs[eb + 2560u + pb + 2u] = h4_3.x; Bs[eb + 2560u + pb + 3u] = h4_3.y;
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
+      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+      Bs[eb + 3840u + pa] = h5_0.x; Bs[eb + 3840u + pa + 1u] = h5_0.y; Bs[eb + 3840u + pa + 2u] = h5_1.x; Bs[eb + 3840u + pa + 3u] = h5_1.y; Bs[eb + 3840u + pb] = h5_2.x; Bs[eb + 3840u + pb + 1u] = h5_2.y; Bs[eb + 3840u + pb + 2u] = h5_3.x; Bs[eb + 3840u + pb + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -15159,8 +15274,9 @@ fn tgs_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15180,10 +15296,12 @@ fn tgs_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
     {
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
-      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
-      Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
     }
     workgroupBarrier();
     {
@@ -15813,8 +15931,9 @@ fn tgs_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15849,18 +15968,24 @@ fn tgs_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
     {
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
-      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
-      As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
-      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
-      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
-      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
-      Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
-      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
-      Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
-      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
-      Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      Bs[eb + 1280u + pa] = h3_0.x; Bs[eb + 1280u + pa + 1u] = h3_0.y; Bs[eb + 1280u + pa + 2u] = h3_1.x; Bs[eb + 1280u + pa + 3u] = h3_1.y; Bs[eb + 1280u + pb] = h3_2.x; Bs[eb + 1280u + pb + 1u] = h3_2.y; Bs[eb + 1280u + pb + 2u] = h3_3.x; Bs[eb + 1280u + pb + 3u] = h3_3.y;
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
+      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+      Bs[eb + 2560u + pa] = h4_0.x; Bs[eb + 2560u + pa + 1u] = h4_0.y; Bs[eb + 2560u + pa + 2u] = h4_1.x; Bs[eb + 2560u + pa + 3u] = h4_1.y; Bs[eb + 2560u + pb] = h4_2.x; Bs[eb + 2560u + pb + 1u] = h4_2.y; Bs[eb + 2560u + pb + 2u] = h4_3.x; Bs[eb + 2560u + pb + 3u] = h4_3.y;
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
+      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+      Bs[eb + 3840u + pa] = h5_0.x; Bs[eb + 3840u + pa + 1u] = h5_0.y; Bs[eb + 3840u + pa + 2u] = h5_1.x; Bs[eb + 3840u + pa + 3u] = h5_1.y; Bs[eb + 3840u + pb] = h5_2.x; Bs[eb + 3840u + pb + 1u] = h5_2.y; Bs[eb + 3840u + pb + 2u] = h5_3.x; Bs[eb + 3840u + pb + 3u] = h5_3.y;
     }
     workgroupBarrier();
     {
@@ -17154,8 +17279,9 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -17209,18 +17335,24 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
-      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
-      As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
-      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
-      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
-      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
-      Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
-      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
-      Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
-      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
-      Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      Bs[eb + 1280u + pa] = h3_0.x; Bs[eb + 1280u + pa + 1u] = h3_0.y; Bs[eb + 1280u + pa + 2u] = h3_1.x; Bs[eb + 1280u + pa + 3u] = h3_1.y; Bs[eb + 1280u + pb] = h3_2.x; Bs[eb + 1280u + pb + 1u] = h3_2.y; Bs[eb + 1280u + pb + 2u] = h3_3.x; Bs[eb + 1280u + pb + 3u] = h3_3.y;
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
+      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+      Bs[eb + 2560u + pa] = h4_0.x; Bs[eb + 2560u + pa + 1u] = h4_0.y; Bs[eb + 2560u + pa + 2u] = h4_1.x; Bs[eb + 2560u + pa + 3u] = h4_1.y; Bs[eb + 2560u + pb] = h4_2.x; Bs[eb + 2560u + pb + 1u] = h4_2.y; Bs[eb + 2560u + pb + 2u] = h4_3.x; Bs[eb + 2560u + pb + 3u] = h4_3.y;
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
+      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+      Bs[eb + 3840u + pa] = h5_0.x; Bs[eb + 3840u + pa + 1u] = h5_0.y; Bs[eb + 3840u + pa + 2u] = h5_1.x; Bs[eb + 3840u + pa + 3u] = h5_1.y; Bs[eb + 3840u + pb] = h5_2.x; Bs[eb + 3840u + pb + 1u] = h5_2.y; Bs[eb + 3840u + pb + 2u] = h5_3.x; Bs[eb + 3840u + pb + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -17272,18 +17404,24 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
-        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
-        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
-        As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
-        let h2_0 = bitcast<vec2<f16>>(q2.x); let h2_1 = bitcast<vec2<f16>>(q2.y); let h2_2 = bitcast<vec2<f16>>(q2.z); let h2_3 = bitcast<vec2<f16>>(q2.w);
-        Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
-        let h3_0 = bitcast<vec2<f16>>(q3.x); let h3_1 = bitcast<vec2<f16>>(q3.y); let h3_2 = bitcast<vec2<f16>>(q3.z); let h3_3 = bitcast<vec2<f16>>(q3.w);
-        Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
-        let h4_0 = bitcast<vec2<f16>>(q4.x); let h4_1 = bitcast<vec2<f16>>(q4.y); let h4_2 = bitcast<vec2<f16>>(q4.z); let h4_3 = bitcast<vec2<f16>>(q4.w);
-        Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
-        let h5_0 = bitcast<vec2<f16>>(q5.x); let h5_1 = bitcast<vec2<f16>>(q5.y); let h5_2 = bitcast<vec2<f16>>(q5.z); let h5_3 = bitcast<vec2<f16>>(q5.w);
-        Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
+        let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
+        let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
+        let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+        As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+        let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
+        let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+        Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+        let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
+        let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+        Bs[eb + 1280u + pa] = h3_0.x; Bs[eb + 1280u + pa + 1u] = h3_0.y; Bs[eb + 1280u + pa + 2u] = h3_1.x; Bs[eb + 1280u + pa + 3u] = h3_1.y; Bs[eb + 1280u + pb] = h3_2.x; Bs[eb + 1280u + pb + 1u] = h3_2.y; Bs[eb + 1280u + pb + 2u] = h3_3.x; Bs[eb + 1280u + pb + 3u] = h3_3.y;
+        let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
+        let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+        Bs[eb + 2560u + pa] = h4_0.x; Bs[eb + 2560u + pa + 1u] = h4_0.y; Bs[eb + 2560u + pa + 2u] = h4_1.x; Bs[eb + 2560u + pa + 3u] = h4_1.y; Bs[eb + 2560u + pb] = h4_2.x; Bs[eb + 2560u + pb + 1u] = h4_2.y; Bs[eb + 2560u + pb + 2u] = h4_3.x; Bs[eb + 2560u + pb + 3u] = h4_3.y;
+        let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
+        let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+        Bs[eb + 3840u + pa] = h5_0.x; Bs[eb + 3840u + pa + 1u] = h5_0.y; Bs[eb + 3840u + pa + 2u] = h5_1.x; Bs[eb + 3840u + pa + 3u] = h5_1.y; Bs[eb + 3840u + pb] = h5_2.x; Bs[eb + 3840u + pb + 1u] = h5_2.y; Bs[eb + 3840u + pb + 2u] = h5_3.x; Bs[eb + 3840u + pb + 3u] = h5_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -17355,8 +17493,9 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -17387,10 +17526,12 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
-      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
-      Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -17416,10 +17557,12 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
-        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
-        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
-        Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+        let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
+        let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
+        let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+        Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -19077,8 +19220,9 @@ fn tg_t32x32_sg2x2_k32_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb1 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -19097,10 +19241,12 @@ fn tg_t32x32_sg2x2_k32_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
     {
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
-      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
-      Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
     }
     workgroupBarrier();
     {
@@ -19875,8 +20021,9 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
-  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb1 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -19906,10 +20053,12 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let ea = ws; let eb = ws;
-      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
-      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
-      Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -19935,10 +20084,12 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       workgroupBarrier();   // every subgroup is done with the previous slice
       {
         let ea = ws; let eb = ws;
-        let h0_0 = bitcast<vec2<f16>>(q0.x); let h0_1 = bitcast<vec2<f16>>(q0.y); let h0_2 = bitcast<vec2<f16>>(q0.z); let h0_3 = bitcast<vec2<f16>>(q0.w);
-        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
-        let h1_0 = bitcast<vec2<f16>>(q1.x); let h1_1 = bitcast<vec2<f16>>(q1.y); let h1_2 = bitcast<vec2<f16>>(q1.z); let h1_3 = bitcast<vec2<f16>>(q1.w);
-        Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+        let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
+        let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
+        let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+        Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {

@@ -864,7 +864,7 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
       return k;
     };
     expect([key(), await withEnv('FAPOOL_TILE_STS', 'plain', async () => key()), await withEnv('FAPOOL_TILE_STS', 'alt', async () => key())]).toEqual(['true', 'false', 'true']);
-    for (const bad of ['zigzag', ',rows', 'alt,plain', 'rows,seq', 'rows,rows', 'alt,,rows']) await expect(withEnv('FAPOOL_TILE_STS', bad, async () => key())).rejects.toThrow(/FAPOOL_TILE_STS/);
+    for (const bad of ['zigzag', ',rows', 'alt,plain', 'rows,seq', 'rows,rows', 'alt,,rows', 'rows16,seq16', 'row16']) await expect(withEnv('FAPOOL_TILE_STS', bad, async () => key())).rejects.toThrow(/FAPOOL_TILE_STS/);
     // rows / seq: the 8-byte staging tiles of 8 chunks a row take their rows 4 apart a store phase, or consecutive ones
     // — unchecked, checked (ragged) and double-buffered, a workgroup of 4 subgroups (the other tests run rows).
     for (const sts of ['seq', 'plain,seq', 'plain']) {
@@ -874,6 +874,29 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
         await check(g, { M: 37, N: 40, K: 132, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b2', emulate } }, residual: true });
       });
     }
+    // rows16: the 16-byte staging tiles of 4 chunks a row take their rows 4 apart and bit-3 rows store their second
+    // half first — unchecked, prefetching two slices, split, blocked, gated, the RoPE entry's tile; workgroups of 4 and
+    // 8 subgroups (rows per pass 32 and 64).
+    await withEnv('FAPOOL_TILE_STS', 'rows16', async () => {
+      await check(g, { M: 64, N: 128, K: 192, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_un8', emulate } }, bias: true });
+      await check(g, { M: 32, N: 64, K: 320, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_u8p2', wblk: true, emulate } }, residual: true });
+      await check(g, { M: 32, N: 128, K: 384, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_un8', splits: 3, emulate } } });
+      await checkGated(g, 64, 128, 256, { kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1_u8', emulate }, 'gelu_tanh');
+      await checkGated(g, 64, 64, 192, { kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1_un8', wblk: true, emulate }, 'gelu_erf');
+    });
+    // STS_ROWS16's default is the device's robust buffer access (the robust prefill pair gains; without it the
+    // tiles lose): a device seen with robustness gets it on, unless FAPOOL_TILE_STS says seq16.
+    const robustG = Object.create(g, { caps: { value: { ...g.caps, robustBufferAccess: true } } }) as Gpu;
+    const rows16Flag = (gg: Gpu = g) => {
+      const x = g.tensor([32, 64], 'f16'), w = g.tensor([32, 64], 'f16'), out = g.tensor([32, 32], 'f16');
+      const d = linear(gg, { x, w, out }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_un8', emulate } } });
+      const k = /"STS_ROWS16":(true|false)/.exec(d.program.key)?.[1];
+      d.release(); g.release(x, w, out);
+      return k;
+    };
+    expect([g.caps.robustBufferAccess === false ? rows16Flag() : 'false', await withEnv('FAPOOL_TILE_STS', 'rows16', async () => rows16Flag()),
+      await withEnv('FAPOOL_TILE_STS', 'plain,seq,seq16', async () => rows16Flag()), rows16Flag(robustG),
+      await withEnv('FAPOOL_TILE_STS', 'alt,seq16', async () => rows16Flag(robustG))]).toEqual(['false', 'true', 'false', 'true', 'false']);
     const rowsKey = () => {
       const x = g.tensor([32, 64], 'f16'), w = g.tensor([32, 64], 'f16'), out = g.tensor([32, 32], 'f16');
       const d = linear(g, { x, w, out }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_un', emulate } } });

@@ -276,6 +276,8 @@ interface SgmTileGenCfg {
   id: string; epi: Epilogue; split: boolean; /** K fixed in the pipeline, 0: read from the uniforms */ kfix: number;
   /** The weights in 64 × 64 blocks (SgmTileGenShape.wblk). */
   wblk: boolean;
+  /** The device has robust buffer access (Caps.robustBufferAccess not false): STS_ROWS16's default (tileStoreConstants). */
+  robust: boolean;
   /** The RoPE epilogue's pipeline constants (ropeEpilogueConstants): the tg_{id}_r entry. */
   rope?: Record<string, number | boolean>;
 }
@@ -291,7 +293,7 @@ function sgmTileGenSpec(c: SgmTileGenCfg, emulate: boolean): Specialization {
       TileA: `array<f16, ${g.nbuf * g.bm * g.lds}>`, TileB: `array<f16, ${g.nbuf * g.brows * g.lds}>`,
       Scratch: `array<f32, ${256 * g.sgRows * g.sgCols * g.ks * (g.gated ? 2 : 1)}>`,
     },
-    constants: { ...epilogueConstants(c.epi), KFIX: c.kfix, WBLK: c.wblk, ...tileDebugConstants(), ...tileStoreConstants(), ...c.rope },
+    constants: { ...epilogueConstants(c.epi), KFIX: c.kfix, WBLK: c.wblk, ...tileDebugConstants(), ...tileStoreConstants(c.robust), ...c.rope },
   };
 }
 
@@ -321,17 +323,23 @@ let debugWarned = false;
  * rows: the 8-byte staging tiles with 8 chunks a row (the prefill tiles) pair rows 4 apart in a store phase (WGSL
  * STS_ROWS; seq: consecutive rows, 2-way conflicts). H100, session 42 (rounds/s42b.sh, two alternations): f16 4096³
  * 227.1 → 242.5 TFLOP/s, gated 202.1 → 216.9; seed-4l TTFT 4K 42.8 → 41.3 ms, 32K 556.1 → 544.4.
+ * rows16: the 16-byte staging tiles with 4 chunks a row (BK 32: the robust prefill pair, the gated 33–64-row decode
+ * tiles' 16-byte twins) likewise, their 3-way conflicts gone (WGSL STS_ROWS16). Its default is the device's robust
+ * buffer access (`robust`). H100, session 42 (rounds/s43e.sh, alternated): with robustness the prefill pair at 4096³
+ * 141.5–142.4 → 183.0 TFLOP/s, gated 162.4–163.4 → 211.0–215.1 (+29 %, +31 %); without it the same tiles lose
+ * (_un8 205.2 → 190.7–192.7, _u8 206.5–206.8 → 193.8–194.4, gated _u8 204.6 → 172.7), and they are not the defaults there.
  */
-export function tileStoreConstants(): Record<string, boolean> {
+export function tileStoreConstants(robust = false): Record<string, boolean> {
   const raw = envVar('FAPOOL_TILE_STS')?.trim() ?? '';
-  const bad = () => new LimitError(`FAPOOL_TILE_STS=${raw}: expected alt or plain and/or rows or seq, comma-separated (default alt,rows)`);
-  let alt: boolean | undefined, rows: boolean | undefined;
+  const bad = () => new LimitError(`FAPOOL_TILE_STS=${raw}: expected alt or plain, rows or seq, rows16 or seq16, comma-separated (default alt,rows and rows16 where the device has robust buffer access, else seq16)`);
+  let alt: boolean | undefined, rows: boolean | undefined, rows16: boolean | undefined;
   for (const t of raw ? raw.split(',').map((x) => x.trim()) : []) {
     if ((t === 'alt' || t === 'plain') && alt === undefined) alt = t === 'alt';
     else if ((t === 'rows' || t === 'seq') && rows === undefined) rows = t === 'rows';
+    else if ((t === 'rows16' || t === 'seq16') && rows16 === undefined) rows16 = t === 'rows16';
     else throw bad();
   }
-  return { STS_ALT: alt ?? true, STS_ROWS: rows ?? true };
+  return { STS_ALT: alt ?? true, STS_ROWS: rows ?? true, STS_ROWS16: rows16 ?? robust };
 }
 
 const [sgmTileGenProgram, sgmTileGenEmuProgram] = realAndEmulated<SgmTileGenCfg>({
@@ -436,17 +444,17 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Disp
   const operands: Record<string, Tensor> = { [`x${v}`]: ops.x, ...(gated ? { [`wg${v}`]: ops.wGate!, [`wu${v}`]: ops.wUp! } : { [`w${v}`]: ops.w! }) };
   const splits = s.splits ?? 1;
   const kfix = (s.fixK ?? tileFixKDefault()) ? l.K : 0;
-  const wblk = asked.wblk === true;
+  const wblk = asked.wblk === true, robust = caps.robustBufferAccess !== false;
   if (wblk) checkWeightBlocks(asked.id, s.id, g, l.N, l.K);
   if (l.rope) {
     if (splits !== 1 || !SGM_TILE_GEN_ROPE.includes(s.id)) throw new LimitError(`gemm: tile '${s.id}'${splits > 1 ? ` split ${splits} ways` : ''} has no RoPE-epilogue entry (have: ${SGM_TILE_GEN_ROPE.join(', ')}, unsplit)`);
-    const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false, kfix, wblk, rope: ropeEpilogueConstants(l.rope) });
+    const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false, kfix, wblk, robust, rope: ropeEpilogueConstants(l.rope) });
     const r = ropeEpilogueOperands(gpu, l.rope);
     return gpu.dispatch(prog, { bind: { ...operands, y: l.out, bias: l.bias ?? l.x, ...r.bind }, uniforms: { M: l.M, N: l.N, K: l.K, kper: 0, ...r.uniforms }, workgroups: grid(1) });
   }
   if (splits === 1) {
     if (l.thenNorm) throw new LimitError(`gemm: the row norm after a product runs in the split-K reduce; tile '${s.id}' is not split`);
-    const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false, kfix, wblk });
+    const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false, kfix, wblk, robust });
     const bind: Record<string, Tensor> = { ...operands, y: l.out, ...(gated ? {} : { bias: l.bias ?? l.x, residual: l.residual ?? l.x }) };
     return gpu.dispatch(prog, { bind, uniforms: { M: l.M, N: l.N, K: l.K, kper: 0, ...NO_ROPE_UNIFORMS }, workgroups: grid(1) });
   }
@@ -454,7 +462,7 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Disp
   if (!SGM_TILE_GEN_SPLIT_K.includes(s.id)) throw new LimitError(`gemm: generated tile '${s.id}' has no split-K entry (have: ${SGM_TILE_GEN_SPLIT_K.join(', ')})`);
   // Every split gets at least one slice: `splits` is an upper bound when K has few slices.
   const slices = ceilDiv(l.K, g.bk), kper = ceilDiv(slices, splits), S = ceilDiv(slices, kper);
-  return splitKReduce(gpu, l, S, (part) => gpu.dispatch(gpu.program(program, { id: s.id, epi: NO_EPILOGUE, split: true, kfix, wblk }), {
+  return splitKReduce(gpu, l, S, (part) => gpu.dispatch(gpu.program(program, { id: s.id, epi: NO_EPILOGUE, split: true, kfix, wblk, robust }), {
     bind: { ...operands, part }, uniforms: { M: l.M, N: l.N, K: l.K, kper, ...NO_ROPE_UNIFORMS }, workgroups: grid(S),
   }));
 }
