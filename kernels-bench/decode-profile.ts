@@ -129,19 +129,20 @@ gaps included) and each alone, grouped by part and kernel; the wall TPOT of a re
     // Clock warm-up (--warm-ms): a Vulkan device gets the driver's adaptive clock governor, which drops the SM clock
     // to its floor 0.6–2 s into an idle (H100: 1980 → 345 MHz) and needs a few hundred ms of sustained load to come
     // back; a CUDA process holds its clock (NOTES, sessions 33 and 42). The first full-length prefill (new buffers,
-    // the GPU mostly idle) is the idle that drops it, so: one generation of the real prompts, then short-prompt
-    // generations until warm-ms of load has run, then at once the timed one — a warm figure, as the CUDA graph's.
+    // the GPU mostly idle) is the idle that drops it, so: one generation of the real prompts and length (the timed
+    // run's capacities, so it reuses these buffers), then short-prompt generations until warm-ms of load has run,
+    // then at once the timed one — a warm figure, as the CUDA graph's.
     if (warmLoadMs > 0) {
-      await engine.run({ prompts, maxNewTokens: 2, stopAtEos: false, sampling });
+      await engine.run({ prompts, maxNewTokens: newTokens, stopAtEos: false, sampling });
+      const short = prompts.map((p) => p.slice(0, 64));
+      const shortNew = Math.max(2, Math.min(64, engine.config.maxSeq - Math.max(...short.map((p) => p.length))));
       const tw = performance.now();
-      while (performance.now() - tw < warmLoadMs) {
-        await engine.run({ prompts: prompts.map((p) => p.slice(0, 64)), maxNewTokens: 64, stopAtEos: false, sampling });
-      }
+      while (performance.now() - tw < warmLoadMs) await engine.run({ prompts: short, maxNewTokens: shortNew, stopAtEos: false, sampling });
     }
     const warmupMs = performance.now() - t0;
     // The real generation (wall TPOT); its decode step is then the one profiled (KV lengths ≈ context + new tokens).
     // Sequence 0's token times: the gaps between steps give the steady step apart from the first one (which
-    // builds the step's launches for the new batch shape).
+    // builds the step's launches for the new batch shape, unless the clock warm-up ran this shape already).
     const tokenAt: number[] = [];
     // --step-timing: how long each step's decode() (encode, uniform writes, submit) and token read take in the loop.
     const stepHost: { decodeMs: number[]; readMs: number[] } = { decodeMs: [], readMs: [] };

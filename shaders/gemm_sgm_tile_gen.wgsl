@@ -7,8 +7,8 @@
 // second group multiplying the second half of each slice) computes a BM × BN
 // block, each subgroup (BM/R) × (BN/C) outputs. Per BK-deep slice the workgroup copies x rows [BM][BK] and
 // w rows [BROWS][BK] (gated: BN gate rows then BN up rows) into padded tiles (row stride BK + 8 halves)
-// with vec4<f16> loads: a thread always loads the same 4-column chunk (tid % (BK/4)) of rows tid / (BK/4)
-// + t · (WG·4/BK), registers s0, s1, …; the next slice's loads go to those registers before this slice's
+// with vec4<f16> loads: a thread always loads the same 4-column chunk (tid % (BK/4)) of rows r0 + t · (WG·4/BK)
+// (r0 = tid / (BK/4), or the store-phase row maps STS_ROWS / STS_ROWS16 below), registers s0, s1, …; the next slice's loads go to those registers before this slice's
 // matrix math (register prefetch). NBUF 1: two barriers per slice; NBUF 2: tiles alternate, one barrier.
 // Tile order: workgroup (x, y) computes column block x and row block y, so the GPU, launching workgroups in
 // order, sweeps every column block of a row block before the next: each w block is fetched again for every row
@@ -54,8 +54,8 @@ fn wblk_chunk(c: u32) -> u32 { return select(c, (c / 8u) * 512u + c % 8u, WBLK);
 // odd-parity lanes (c4 & 1 at 8 chunks a row, (c4 >> 3) & 1 at 16) store bytes 8–15 first; each one's partner on the
 // same banks (one chunk back in the next row at 8 chunks, 8 chunks along at 16) has the other parity, so the phase is
 // conflict-free (session 41: half of a 64-row decode slice's workgroup-memory time was these stores). At 4 chunks a
-// row (BK 32) the conflict is 3-way and the order cannot fix it: no STS_ALT there. The host sets it (FAPOOL_TILE_STS,
-// alt by default).
+// row (BK 32) the conflict is 3-way and the order alone cannot fix it: STS_ROWS16 below. The host sets it
+// (FAPOOL_TILE_STS, alt by default).
 override STS_ALT: bool = true;
 
 // 8-byte staging (4-half chunks, one STS.64 each) with 8 chunks a row (BK 32, the prefill tiles): a store phase's 16
@@ -71,7 +71,9 @@ override STS_ROWS: bool = true;
 // apart consecutive rows conflict 3-way whatever the order of a chunk's halves. STS_ROWS16: a warp's lanes 0–15 take
 // rows w % 4, + 4, + 8, + 12 and lanes 16–31 the same + 16 (+ 32 per 4 warps), and rows with bit 3 set store their
 // chunk's second half first: rows r and r + 8 then fall on the same 64-bit bank pairs with opposite halves, rows
-// r + 4 and r + 12 on the other half of the banks — every phase conflict-free. Off until timed (FAPOOL_TILE_STS rows16).
+// r + 4 and r + 12 on the other half of the banks — every phase conflict-free. The host sets it (FAPOOL_TILE_STS
+// rows16 / seq16): by default where the device has robust buffer access (session 42, H100: the robust prefill pair
+// 142 → 183 TFLOP/s, gated 163 → 211–215), not without it (the same tiles 7–16 % slower there).
 override STS_ROWS16: bool = false;
 
 // Measurement only (FAPOOL_TILE_DEBUG; wrong results; unchecked tiles only): every slice's x (XFIX) or weight (WFIX)

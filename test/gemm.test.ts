@@ -875,14 +875,19 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
       });
     }
     // rows16: the 16-byte staging tiles of 4 chunks a row take their rows 4 apart and bit-3 rows store their second
-    // half first — unchecked, prefetching two slices, split, blocked, gated, the RoPE entry's tile; workgroups of 4 and
-    // 8 subgroups (rows per pass 32 and 64).
+    // half first — unchecked, prefetching two slices, split, blocked, gated, _ks2; workgroups of 4 and 8 subgroups
+    // (rows per pass 32 and 64). The RoPE entries: rope-epilogue.test.ts.
     await withEnv('FAPOOL_TILE_STS', 'rows16', async () => {
       await check(g, { M: 64, N: 128, K: 192, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_un8', emulate } }, bias: true });
       await check(g, { M: 32, N: 64, K: 320, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_u8p2', wblk: true, emulate } }, residual: true });
       await check(g, { M: 32, N: 128, K: 384, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_un8', splits: 3, emulate } } });
       await checkGated(g, 64, 128, 256, { kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1_u8', emulate }, 'gelu_tanh');
       await checkGated(g, 64, 64, 192, { kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1_un8', wblk: true, emulate }, 'gelu_erf');
+      // Eight subgroups (rows per pass 64: the robust gated prefill default; 47 KB of workgroup memory, more than a
+      // CPU adapter gives: tensor cores only) and the K-halved _ks2 tile.
+      const big = { kind: 'tile-gen' as const, id: 'g128x128_sg2x4_k32_b1_u8', emulate };
+      if (sgmTileGenFits(g.caps, big)) await checkGated(g, 128, 128, 64, big, 'gelu_tanh');
+      await checkGated(g, 32, 64, 128, { kind: 'tile-gen', id: 'g32x32_sg1x2_k32_b1_u8_ks2', emulate }, 'gelu_tanh');
     });
     // STS_ROWS16's default is the device's robust buffer access (the robust prefill pair gains; without it the
     // tiles lose): a device seen with robustness gets it on, unless FAPOOL_TILE_STS says seq16.

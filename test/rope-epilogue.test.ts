@@ -324,6 +324,26 @@ describe('RoPE in a decode tile\'s epilogue on weights in 64 × 64 blocks: the s
   }
 });
 
+// The RoPE entry of the 16-byte BK-32 tiles with STS_ROWS16 (rows 4 apart a store phase, halves ordered by row: the
+// default with robust buffer access, which Node's tests run without): the same bits as the checked tile.
+describe('RoPE in a decode tile\'s epilogue with FAPOOL_TILE_STS=rows16: the same bits as the checked tile', () => {
+  for (const [id, wblk] of [['t32x32_sg2x2_k32_b1_un8', false], ['t32x32_sg2x2_k32_b1_u8p2', true]] as const) {
+    it(`${id}${wblk ? ' on blocked weights' : ''}`, async (ctx) => {
+      const g = await gpu();
+      if (!g.caps.f16) { ctx.skip(); return; }
+      const real = hasSubgroupMatrixF16(g.caps), geo = tileGenGeometry(id);
+      const sgm = { kind: 'tile-gen' as const, id, emulate: !real, wblk };
+      const ref: GemmTuning = { sgm: { kind: 'tile-gen', id: checkedTwin(id), emulate: !real } };
+      const c: Case = { H: 4, KV: 2, D: 16, style: 'neox', K: 6 * geo.bk, bias: true };   // K % 64 == 0 for the blocks
+      const seed = rng().int(0, 2 ** 31);
+      const want = await runQkv(g, c, geo.bm, 'f16', ref, false, false, seed, 'subgroup-matrix');
+      const got = await withEnv('FAPOOL_TILE_STS', 'rows16', () => runQkv(g, c, geo.bm, 'f16', { sgm }, false, true, seed, 'subgroup-matrix'));
+      expect(got.label).toBe(`tg_${id}_r_f16`);
+      for (const k of ['qkv', 'q', 'k', 'v'] as const) expect(Array.from(got[k]), `${k} seed ${seed}`).toEqual(Array.from(want[k]));
+    }, 300_000);
+  }
+});
+
 // Where ropeEpilogueApplies says yes, the launch must find a RoPE entry (else the model would fail to build its step):
 // every GEMV row count and tuning switch that changes the kernel's choice, f32 and f16, with and without the prologue.
 describe('RoPE epilogue: where ropeEpilogueApplies says yes, the product has the entry', () => {

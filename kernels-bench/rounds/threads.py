@@ -14,7 +14,6 @@ ap.add_argument('--window', type=float, default=1.2)
 ap.add_argument('cmd', nargs=argparse.REMAINDER)
 a = ap.parse_args()
 cmd = a.cmd[1:] if a.cmd and a.cmd[0] == '--' else a.cmd
-HZ = os.sysconf('SC_CLK_TCK')
 
 
 def tasks(pid):
@@ -86,4 +85,4 @@ if len(win) >= 2:
 json.dump({'summary': summary, 'samples': [{'t': s['t'], 'tasks': {str(k): v for k, v in s['tasks'].items()}} for s in samples]},
           open(a.out, 'w'))
 print(json.dumps(summary))
-sys.exit(rc)
+sys.exit(128 - rc if rc < 0 else rc)   # a signal's number as a shell reports it

@@ -315,8 +315,9 @@ export function tileDebugConstants(): Record<string, boolean> {
 let debugWarned = false;
 
 /**
- * FAPOOL_TILE_STS — how the tiles stage without bank conflicts: comma-separated, `alt` or `plain`, and `rows` or `seq`;
- * unset: `alt,rows`. A token left out keeps its default.
+ * FAPOOL_TILE_STS — how the tiles stage without bank conflicts: comma-separated, `alt` or `plain`, `rows` or `seq`,
+ * `rows16` or `seq16`; unset: `alt,rows` and `rows16` where the device has robust buffer access, else `seq16`. A token
+ * left out keeps its default. (`plain` does not touch the rows16 tiles' half order: `seq16` turns that off.)
  * alt: the 16-byte staging tiles with 8 or 16 chunks a row store each chunk's 8-byte halves in an order alternating
  * between bank partners (WGSL STS_ALT). H100, session 41 (rounds/s41e.sh): the 64-row qkv tile without memory traffic
  * 46.3 → 38.3 µs, with it 0.0683 → 0.0660 ms; the b64 × 4K step 7225 → 7209 µs GPU, b8 × 32K unchanged; the same bits.
