@@ -34,7 +34,7 @@ import { fileURLToPath } from 'node:url';
  * one phase alone is wrong as well — the 16 K loads, the 16 V loads, the 2 P loads, even the 8 Q loads before the loop
  * (session 20, rounds/s20d.sh on commit a809102) — so no access can keep one.
  */
-const C = (D, BC, SG, o = {}) => ({ D, BC, SG, pf: false, qs: false, vt: false, il: false, db: false, x: '', dbg: false, ...o });
+const C = (D, BC, SG, o = {}) => ({ D, BC, SG, pf: false, qs: false, vt: false, il: false, db: false, s8: false, x: '', dbg: false, ...o });
 // (A switch sb — the scratch as 16×16 blocks of stride 16 — was wrong on the H200 even with loop-variant offsets,
 // right in emulation; unexplained, removed in session 3.)
 export const CONFIGS = [
@@ -44,16 +44,20 @@ export const CONFIGS = [
   C(128, 32, 4, { pf: true, il: true, db: true }), C(128, 32, 4, { db: true }),
   C(64, 32, 4, { pf: true, il: true, db: true }), C(64, 16, 4, { pf: true, il: true, db: true }),
   C(64, 64, 4), C(64, 64, 4, { pf: true }), C(64, 32, 4, { pf: true }), C(64, 32, 8, { pf: true }), C(64, 16, 4, { qs: true, vt: true }),
+  // s8: the S scratch's rows BC + 8 floats apart (not BC + 4), so the accumulators' 8-byte stores are conflict-free
+  // (session 42; BC 32 only: the softmax's read rotation is worked out for that width).
+  C(128, 32, 8, { pf: true, s8: true }), C(64, 32, 4, { pf: true, s8: true }),
   ...['sm', 's', 'pv', 'ld', 'bar'].map((x) => C(128, 32, 8, { pf: true, x })),
   C(128, 32, 4, { dbg: true }),
 ];
 
-export const configName = (c) => `${c.D}_${c.BC}_${c.SG}${c.pf ? '_pf' : ''}${c.qs ? '_qs' : ''}${c.vt ? '_vt' : ''}${c.il ? '_il' : ''}${c.db ? '_db' : ''}${c.x ? `_x${c.x}` : ''}${c.dbg ? '_dbg' : ''}`;
+export const configName = (c) => `${c.D}_${c.BC}_${c.SG}${c.pf ? '_pf' : ''}${c.qs ? '_qs' : ''}${c.vt ? '_vt' : ''}${c.il ? '_il' : ''}${c.db ? '_db' : ''}${c.s8 ? '_s8' : ''}${c.x ? `_x${c.x}` : ''}${c.dbg ? '_dbg' : ''}`;
 
 /** Workgroup-memory layout of a config (mirrored by sgmPrefillStorageBytes in src/kernels/attention.ts). */
 export function layout(c) {
   const { D, BC, SG } = c;
-  const LK = D + 8, LV = c.vt ? BC + 8 : D + 8, LP = BC + 8, SS = BC + 4, BR = 16 * SG;
+  if (c.s8 && BC !== 32) throw new Error(`s8 is worked out for BC 32, not ${BC}`);
+  const LK = D + 8, LV = c.vt ? BC + 8 : D + 8, LP = BC + 8, SS = BC + (c.s8 ? 8 : 4), BR = 16 * SG;
   const kSize = BC * LK, vSize = c.vt ? D * LV : BC * LK;
   const vOff = kSize;
   const buf = kSize + vSize, nbuf = c.db ? 2 : 1;   // one K/V buffer (db: two, by tile parity, at buf apart)
@@ -65,7 +69,9 @@ export function layout(c) {
   const halves = base + (pInK ? 0 : pNeed);
   const qc = Math.min(BR, Math.floor(halves / LK / 16) * 16); // query rows staged per chunk (Q in registers)
   const ssPer = 16 * SS;            // f32 scratch per subgroup: 16 rows of BC (+4: 16-byte aligned rows)
-  const bytes = halves * 2 + SG * ssPer * 4 + 2 * BR * 4 + 4;
+  // Each row's final (m, l): their own arrays, or (s8, to stay within 48 KiB) the S scratch's first 2·BR floats once
+  // the output rounds are done with it.
+  const bytes = halves * 2 + SG * ssPer * 4 + (c.s8 ? 0 : 2 * BR * 4) + 4;
   // dbg dump (f32): S scratch of the first tile at 0, P at dbgP, O after the first tile (D/BC rounds of the
   // scratch) at dbgO, then (m, l) per row at dbgML.
   // ... then the staged Q rows (the first chunk, or the Q region) at dbgQ and the staged K tile at dbgK.
@@ -166,6 +172,7 @@ function gen(cfg, emu) {
   const LV = emu ? '' : ' + lv';   // loop-variant offsets (see CONFIGS)
   const blkOff = (i) => `sb0 + ${i} * 16u` + LV;
   const blkStride = `${L.SS}u`;
+  const rowM = (i) => cfg.s8 ? `${ss}[${i}]` : `rowM_${X}[${i}]`, rowL = (i) => cfg.s8 ? `${ss}[${L.BR}u + ${i}]` : `rowL_${X}[${i}]`;
   const sAt = (c) => `${ss}[sb + ${c}]`;
   // K rows [key][d] are the columns of Kᵀ; V is [key][d] (row-major right operand) or [d][key] (column-major).
   // db: the tile's K/V buffer (and P where it sits over K) is at + kb.
@@ -184,9 +191,9 @@ ${cfg.vt ? `${sh}[${vb}(${d4} * 4u) * ${L.LV}u + ${c}] = ${vv}.x; ${sh}[${vb}(${
 // ${sh}: K tile [${BC}][${L.LK}] at 0, V ${cfg.vt ? `[${D}][${L.LV}]` : `[${BC}][${L.LK}]`} at ${L.vOff}${cfg.qs ? `, Q [${L.BR}][${L.LK}] at ${L.qOff}` : ''}, P [${SG * 16}][${L.LP}] at ${L.pOff}.
 var<workgroup> ${sh}: array<f16, ${L.halves}>;
 var<workgroup> ${ss}: array<f32, ${SG * L.ssPer}>;   // per subgroup: S / O scratch
-var<workgroup> rowM_${X}: array<f32, ${L.BR}>;
+${cfg.s8 ? '' : `var<workgroup> rowM_${X}: array<f32, ${L.BR}>;
 var<workgroup> rowL_${X}: array<f32, ${L.BR}>;
-var<workgroup> anyNeed_${X}: u32;
+`}var<workgroup> anyNeed_${X}: u32;
 `;
   if (emu) {
     o += `
@@ -343,10 +350,12 @@ ${cfg.dbg ? '  let dbgOn = t0 == 0u && h == 0u;\n' : ''}  let sg = tid / 32u;
     let lastRow = min(t0 + ${L.BR}u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
+  let rot = ${cfg.s8 ? 'r / 4u' : 'select(0u, 1u, r >= 8u)'};
   let row = sg * 16u + r;
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
@@ -413,7 +422,7 @@ ${ind(oRounds((rd) => `if (t < p.T) {
     out[(t * p.nHeads + h) * ${D4}u + (${rd} + c) / 4u] = T4(v);
   }
 }`, false).trimEnd(), 2)}
-  if (hh == 0u) { rowM_${X}[row] = m; rowL_${X}[row] = l; }
+  if (hh == 0u) { ${rowM('row')} = m; ${rowL('row')} = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 ${cfg.dbg ? `  if (dbgOn && hh == 0u) { dbg[${L.dbgML}u + row * 2u] = m; dbg[${L.dbgML}u + row * 2u + 1u] = l; }\n` : ''}`;
   const call = `  attend_${X}(wid, nwg, tid);`;
   o += `
@@ -434,9 +443,9 @@ ${call}
   workgroupBarrier();
   let t = (nwg.x - 1u - wid.x) * ${L.BR}u + tid;
   if (tid < ${L.BR}u && t < p.T) {
-    let sum = rowL_${X}[tid];
+    let sum = ${rowL('tid')};
     // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_${X}[tid] + log2(sum)) * LN2, sum > 0.0);
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (${rowM('tid')} + log2(sum)) * LN2, sum > 0.0);
   }
 }
 `;

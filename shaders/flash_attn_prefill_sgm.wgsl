@@ -65,7 +65,9 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -285,7 +287,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_4[row] = m; rowL_128_32_4[row] = l; }
+  if (hh == 0u) { rowM_128_32_4[row] = m; rowL_128_32_4[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -330,7 +332,9 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -698,7 +702,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_4_pf[row] = m; rowL_128_32_4_pf[row] = l; }
+  if (hh == 0u) { rowM_128_32_4_pf[row] = m; rowL_128_32_4_pf[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -743,7 +747,9 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 128u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -963,7 +969,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_8[row] = m; rowL_128_32_8[row] = l; }
+  if (hh == 0u) { rowM_128_32_8[row] = m; rowL_128_32_8[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -1008,7 +1014,9 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 128u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -1296,7 +1304,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_8_pf[row] = m; rowL_128_32_8_pf[row] = l; }
+  if (hh == 0u) { rowM_128_32_8_pf[row] = m; rowL_128_32_8_pf[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -1341,7 +1349,9 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 128u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -1625,7 +1635,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_16_8_pf[row] = m; rowL_128_16_8_pf[row] = l; }
+  if (hh == 0u) { rowM_128_16_8_pf[row] = m; rowL_128_16_8_pf[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -1670,7 +1680,9 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -2038,7 +2050,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_4_pf_vt[row] = m; rowL_128_32_4_pf_vt[row] = l; }
+  if (hh == 0u) { rowM_128_32_4_pf_vt[row] = m; rowL_128_32_4_pf_vt[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -2083,7 +2095,9 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -2429,7 +2443,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_4_pf_qs[row] = m; rowL_128_32_4_pf_qs[row] = l; }
+  if (hh == 0u) { rowM_128_32_4_pf_qs[row] = m; rowL_128_32_4_pf_qs[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -2474,7 +2488,9 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 128u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -2762,7 +2778,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_8_pf_vt[row] = m; rowL_128_32_8_pf_vt[row] = l; }
+  if (hh == 0u) { rowM_128_32_8_pf_vt[row] = m; rowL_128_32_8_pf_vt[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -2807,7 +2823,9 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -3173,7 +3191,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_4_pf_il[row] = m; rowL_128_32_4_pf_il[row] = l; }
+  if (hh == 0u) { rowM_128_32_4_pf_il[row] = m; rowL_128_32_4_pf_il[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -3218,7 +3236,9 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 128u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -3504,7 +3524,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_8_pf_il[row] = m; rowL_128_32_8_pf_il[row] = l; }
+  if (hh == 0u) { rowM_128_32_8_pf_il[row] = m; rowL_128_32_8_pf_il[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -3549,7 +3569,9 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -3916,7 +3938,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_4_pf_il_db[row] = m; rowL_128_32_4_pf_il_db[row] = l; }
+  if (hh == 0u) { rowM_128_32_4_pf_il_db[row] = m; rowL_128_32_4_pf_il_db[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -3961,7 +3983,9 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -4182,7 +4206,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_4_db[row] = m; rowL_128_32_4_db[row] = l; }
+  if (hh == 0u) { rowM_128_32_4_db[row] = m; rowL_128_32_4_db[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -4227,7 +4251,9 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -4456,7 +4482,7 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_64_32_4_pf_il_db[row] = m; rowL_64_32_4_pf_il_db[row] = l; }
+  if (hh == 0u) { rowM_64_32_4_pf_il_db[row] = m; rowL_64_32_4_pf_il_db[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -4501,7 +4527,9 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -4706,7 +4734,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_64_16_4_pf_il_db[row] = m; rowL_64_16_4_pf_il_db[row] = l; }
+  if (hh == 0u) { rowM_64_16_4_pf_il_db[row] = m; rowL_64_16_4_pf_il_db[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -4751,7 +4779,9 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -4930,7 +4960,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_64_64_4[row] = m; rowL_64_64_4[row] = l; }
+  if (hh == 0u) { rowM_64_64_4[row] = m; rowL_64_64_4[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -4975,7 +5005,9 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -5302,7 +5334,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_64_64_4_pf[row] = m; rowL_64_64_4_pf[row] = l; }
+  if (hh == 0u) { rowM_64_64_4_pf[row] = m; rowL_64_64_4_pf[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -5347,7 +5379,9 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -5577,7 +5611,7 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_64_32_4_pf[row] = m; rowL_64_32_4_pf[row] = l; }
+  if (hh == 0u) { rowM_64_32_4_pf[row] = m; rowL_64_32_4_pf[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -5622,7 +5656,9 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 128u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -5812,7 +5848,7 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_64_32_8_pf[row] = m; rowL_64_32_8_pf[row] = l; }
+  if (hh == 0u) { rowM_64_32_8_pf[row] = m; rowL_64_32_8_pf[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -5857,7 +5893,9 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -6019,7 +6057,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_64_16_4_qs_vt[row] = m; rowL_64_16_4_qs_vt[row] = l; }
+  if (hh == 0u) { rowM_64_16_4_qs_vt[row] = m; rowL_64_16_4_qs_vt[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -6039,6 +6077,614 @@ fn fa_sgm_64_16_4_qs_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_work
     let sum = rowL_64_16_4_qs_vt[tid];
     // Natural-log LSE of the scaled scores: m is in base-2 units.
     lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_16_4_qs_vt[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_s8: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 48132 bytes of workgroup memory ====
+// sh_128_32_8_pf_s8: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_s8: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_s8: array<f32, 5120>;   // per subgroup: S / O scratch
+var<workgroup> anyNeed_128_32_8_pf_s8: u32;
+
+fn attend_128_32_8_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = r / 4u;
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 640u;              // the subgroup's scratch
+  let sb = sb0 + r * 40u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_s8[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_s8[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_s8[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_s8[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, qo + 0u, 136u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, qo + 16u, 136u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, qo + 32u, 136u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, qo + 48u, 136u + zs);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, qo + 64u, 136u + zs);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, qo + 80u, 136u + zs);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, qo + 96u, 136u + zs);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, qo + 112u, 136u + zs);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_s8 = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_s8[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_s8[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_s8[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_s8[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_s8[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_s8[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_s8[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_s8[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_s8[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_s8[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_s8[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_s8[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_s8[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_s8[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_s8[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_s8[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 0u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 16u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 32u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 48u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 64u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 80u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 96u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 112u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, s, 40u + zs);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 2176u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 2192u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 2208u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 2224u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 2240u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 2256u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 2272u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 2288u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, s, 40u + zs);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_s8[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_s8 = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_s8[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_s8[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_s8) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, o0, 40u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, o1, 40u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_s8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, 40u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, 40u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, o2, 40u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, o3, 40u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_s8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, 40u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, 40u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, o4, 40u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, o5, 40u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_s8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, 40u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, 40u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, o6, 40u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, o7, 40u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_s8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, 40u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, 40u + zs);
+      workgroupBarrier();
+    }
+
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 8704u + sg * 640u + 0u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 4352u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 4368u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 4384u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 4400u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 4416u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 4432u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 4448u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 4464u + lv, 136u + zs), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 8704u + sg * 640u + 16u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 6528u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 6544u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 6560u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 6576u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 6592u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 6608u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 6624u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 6640u + lv, 136u + zs), o7);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, o0, 40u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, o1, 40u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_s8[sb + c], ss_128_32_8_pf_s8[sb + (c + 1u)], ss_128_32_8_pf_s8[sb + (c + 2u)], ss_128_32_8_pf_s8[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, o2, 40u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, o3, 40u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_s8[sb + c], ss_128_32_8_pf_s8[sb + (c + 1u)], ss_128_32_8_pf_s8[sb + (c + 2u)], ss_128_32_8_pf_s8[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, o4, 40u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, o5, 40u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_s8[sb + c], ss_128_32_8_pf_s8[sb + (c + 1u)], ss_128_32_8_pf_s8[sb + (c + 2u)], ss_128_32_8_pf_s8[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, o6, 40u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, o7, 40u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_s8[sb + c], ss_128_32_8_pf_s8[sb + (c + 1u)], ss_128_32_8_pf_s8[sb + (c + 2u)], ss_128_32_8_pf_s8[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { ss_128_32_8_pf_s8[row] = m; ss_128_32_8_pf_s8[128u + row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_s8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_s8(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_s8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_s8(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = ss_128_32_8_pf_s8[128u + tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (ss_128_32_8_pf_s8[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 64_32_4_pf_s8: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 24580 bytes of workgroup memory ====
+// sh_64_32_4_pf_s8: K tile [32][72] at 0, V [32][72] at 2304, P [64][40] at 4608.
+var<workgroup> sh_64_32_4_pf_s8: array<f16, 7168>;
+var<workgroup> ss_64_32_4_pf_s8: array<f32, 2560>;   // per subgroup: S / O scratch
+var<workgroup> anyNeed_64_32_4_pf_s8: u32;
+
+fn attend_64_32_4_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = r / 4u;
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 640u;              // the subgroup's scratch
+  let sb = sb0 + r * 40u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 1024u; i += 128u) {
+      let rr = i / 16u;
+      let d4 = i % 16u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
+      sh_64_32_4_pf_s8[rr * 72u + d4 * 4u] = v.x; sh_64_32_4_pf_s8[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_32_4_pf_s8[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_32_4_pf_s8[rr * 72u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 72u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, qo + 0u, 72u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, qo + 16u, 72u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, qo + 32u, 72u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, qo + 48u, 72u + zs);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 16u;
+    let d4 = (tid + 0u) % 16u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 128u) / 16u;
+    let d4 = (tid + 128u) % 16u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 16u;
+    let d4 = (tid + 256u) % 16u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 384u) / 16u;
+    let d4 = (tid + 384u) % 16u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_64_32_4_pf_s8 = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      sh_64_32_4_pf_s8[c * 72u + d4 * 4u] = pk0.x; sh_64_32_4_pf_s8[c * 72u + d4 * 4u + 1u] = pk0.y; sh_64_32_4_pf_s8[c * 72u + d4 * 4u + 2u] = pk0.z; sh_64_32_4_pf_s8[c * 72u + d4 * 4u + 3u] = pk0.w;
+      sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u] = pv0.x; sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u + 1u] = pv0.y; sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u + 2u] = pv0.z; sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
+      sh_64_32_4_pf_s8[c * 72u + d4 * 4u] = pk1.x; sh_64_32_4_pf_s8[c * 72u + d4 * 4u + 1u] = pk1.y; sh_64_32_4_pf_s8[c * 72u + d4 * 4u + 2u] = pk1.z; sh_64_32_4_pf_s8[c * 72u + d4 * 4u + 3u] = pk1.w;
+      sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u] = pv1.x; sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u + 1u] = pv1.y; sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u + 2u] = pv1.z; sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      sh_64_32_4_pf_s8[c * 72u + d4 * 4u] = pk2.x; sh_64_32_4_pf_s8[c * 72u + d4 * 4u + 1u] = pk2.y; sh_64_32_4_pf_s8[c * 72u + d4 * 4u + 2u] = pk2.z; sh_64_32_4_pf_s8[c * 72u + d4 * 4u + 3u] = pk2.w;
+      sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u] = pv2.x; sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u + 1u] = pv2.y; sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u + 2u] = pv2.z; sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 384u) / 16u;
+      let d4 = (tid + 384u) % 16u;
+      sh_64_32_4_pf_s8[c * 72u + d4 * 4u] = pk3.x; sh_64_32_4_pf_s8[c * 72u + d4 * 4u + 1u] = pk3.y; sh_64_32_4_pf_s8[c * 72u + d4 * 4u + 2u] = pk3.z; sh_64_32_4_pf_s8[c * 72u + d4 * 4u + 3u] = pk3.w;
+      sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u] = pv3.x; sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u + 1u] = pv3.y; sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u + 2u] = pv3.z; sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 384u) / 16u;
+      let d4 = (tid + 384u) % 16u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8, 0u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8, 16u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8, 32u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8, 48u + lv, 72u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 0u * 16u + lv, s, 40u + zs);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8, 1152u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8, 1168u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8, 1184u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8, 1200u + lv, 72u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 1u * 16u + lv, s, 40u + zs);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_64_32_4_pf_s8[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_64_32_4_pf_s8 = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 4608u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_64_32_4_pf_s8[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_64_32_4_pf_s8[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_64_32_4_pf_s8) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 0u * 16u + lv, o0, 40u + zs); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 1u * 16u + lv, o1, 40u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_4_pf_s8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_s8, sb0 + 0u * 16u + lv, 40u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_s8, sb0 + 1u * 16u + lv, 40u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 0u * 16u + lv, o2, 40u + zs); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 1u * 16u + lv, o3, 40u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_4_pf_s8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_s8, sb0 + 0u * 16u + lv, 40u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_s8, sb0 + 1u * 16u + lv, 40u + zs);
+      workgroupBarrier();
+    }
+
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 4608u + sg * 640u + 0u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 2304u + lv, 72u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 2320u + lv, 72u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 2336u + lv, 72u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 2352u + lv, 72u + zs), o3);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 4608u + sg * 640u + 16u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 3456u + lv, 72u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 3472u + lv, 72u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 3488u + lv, 72u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 3504u + lv, 72u + zs), o3);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 0u * 16u + lv, o0, 40u + zs); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 1u * 16u + lv, o1, 40u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_64_32_4_pf_s8[sb + c], ss_64_32_4_pf_s8[sb + (c + 1u)], ss_64_32_4_pf_s8[sb + (c + 2u)], ss_64_32_4_pf_s8[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 16u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 0u * 16u + lv, o2, 40u + zs); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 1u * 16u + lv, o3, 40u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_64_32_4_pf_s8[sb + c], ss_64_32_4_pf_s8[sb + (c + 1u)], ss_64_32_4_pf_s8[sb + (c + 2u)], ss_64_32_4_pf_s8[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 16u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { ss_64_32_4_pf_s8[row] = m; ss_64_32_4_pf_s8[64u + row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_32_4_pf_s8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_32_4_pf_s8(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_32_4_pf_s8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_32_4_pf_s8(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = ss_64_32_4_pf_s8[64u + tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (ss_64_32_4_pf_s8[tid] + log2(sum)) * LN2, sum > 0.0);
   }
 }
 
@@ -6064,7 +6710,9 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 128u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -6332,7 +6980,7 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_8_pf_xsm[row] = m; rowL_128_32_8_pf_xsm[row] = l; }
+  if (hh == 0u) { rowM_128_32_8_pf_xsm[row] = m; rowL_128_32_8_pf_xsm[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -6377,7 +7025,9 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 128u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -6642,7 +7292,7 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_8_pf_xs[row] = m; rowL_128_32_8_pf_xs[row] = l; }
+  if (hh == 0u) { rowM_128_32_8_pf_xs[row] = m; rowL_128_32_8_pf_xs[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -6687,7 +7337,9 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 128u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -6952,7 +7604,7 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_8_pf_xpv[row] = m; rowL_128_32_8_pf_xpv[row] = l; }
+  if (hh == 0u) { rowM_128_32_8_pf_xpv[row] = m; rowL_128_32_8_pf_xpv[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -6997,7 +7649,9 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 128u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -7237,7 +7891,7 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_8_pf_xld[row] = m; rowL_128_32_8_pf_xld[row] = l; }
+  if (hh == 0u) { rowM_128_32_8_pf_xld[row] = m; rowL_128_32_8_pf_xld[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -7282,7 +7936,9 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 128u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -7570,7 +8226,7 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_8_pf_xbar[row] = m; rowL_128_32_8_pf_xbar[row] = l; }
+  if (hh == 0u) { rowM_128_32_8_pf_xbar[row] = m; rowL_128_32_8_pf_xbar[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -7616,7 +8272,9 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -7858,7 +8516,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_4_dbg[row] = m; rowL_128_32_4_dbg[row] = l; }
+  if (hh == 0u) { rowM_128_32_4_dbg[row] = m; rowL_128_32_4_dbg[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
   if (dbgOn && hh == 0u) { dbg[14080u + row * 2u] = m; dbg[14080u + row * 2u + 1u] = l; }
 
 }

@@ -104,7 +104,9 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -226,7 +228,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_4[row] = m; rowL_128_32_4[row] = l; }
+  if (hh == 0u) { rowM_128_32_4[row] = m; rowL_128_32_4[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -297,7 +299,9 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -567,7 +571,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_4_pf[row] = m; rowL_128_32_4_pf[row] = l; }
+  if (hh == 0u) { rowM_128_32_4_pf[row] = m; rowL_128_32_4_pf[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -638,7 +642,9 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 128u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -760,7 +766,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_8[row] = m; rowL_128_32_8[row] = l; }
+  if (hh == 0u) { rowM_128_32_8[row] = m; rowL_128_32_8[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -831,7 +837,9 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 128u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -1021,7 +1029,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_8_pf[row] = m; rowL_128_32_8_pf[row] = l; }
+  if (hh == 0u) { rowM_128_32_8_pf[row] = m; rowL_128_32_8_pf[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -1092,7 +1100,9 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 128u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -1242,7 +1252,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_16_8_pf[row] = m; rowL_128_16_8_pf[row] = l; }
+  if (hh == 0u) { rowM_128_16_8_pf[row] = m; rowL_128_16_8_pf[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -1313,7 +1323,9 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -1583,7 +1595,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_4_pf_vt[row] = m; rowL_128_32_4_pf_vt[row] = l; }
+  if (hh == 0u) { rowM_128_32_4_pf_vt[row] = m; rowL_128_32_4_pf_vt[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -1654,7 +1666,9 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -1917,7 +1931,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_4_pf_qs[row] = m; rowL_128_32_4_pf_qs[row] = l; }
+  if (hh == 0u) { rowM_128_32_4_pf_qs[row] = m; rowL_128_32_4_pf_qs[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -1988,7 +2002,9 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 128u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -2178,7 +2194,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_8_pf_vt[row] = m; rowL_128_32_8_pf_vt[row] = l; }
+  if (hh == 0u) { rowM_128_32_8_pf_vt[row] = m; rowL_128_32_8_pf_vt[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -2249,7 +2265,9 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -2519,7 +2537,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_4_pf_il[row] = m; rowL_128_32_4_pf_il[row] = l; }
+  if (hh == 0u) { rowM_128_32_4_pf_il[row] = m; rowL_128_32_4_pf_il[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -2590,7 +2608,9 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 128u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -2780,7 +2800,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_8_pf_il[row] = m; rowL_128_32_8_pf_il[row] = l; }
+  if (hh == 0u) { rowM_128_32_8_pf_il[row] = m; rowL_128_32_8_pf_il[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -2851,7 +2871,9 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -3122,7 +3144,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_4_pf_il_db[row] = m; rowL_128_32_4_pf_il_db[row] = l; }
+  if (hh == 0u) { rowM_128_32_4_pf_il_db[row] = m; rowL_128_32_4_pf_il_db[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -3193,7 +3215,9 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -3316,7 +3340,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_4_db[row] = m; rowL_128_32_4_db[row] = l; }
+  if (hh == 0u) { rowM_128_32_4_db[row] = m; rowL_128_32_4_db[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -3387,7 +3411,9 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -3578,7 +3604,7 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_64_32_4_pf_il_db[row] = m; rowL_64_32_4_pf_il_db[row] = l; }
+  if (hh == 0u) { rowM_64_32_4_pf_il_db[row] = m; rowL_64_32_4_pf_il_db[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -3649,7 +3675,9 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -3800,7 +3828,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_64_16_4_pf_il_db[row] = m; rowL_64_16_4_pf_il_db[row] = l; }
+  if (hh == 0u) { rowM_64_16_4_pf_il_db[row] = m; rowL_64_16_4_pf_il_db[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -3871,7 +3899,9 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -3993,7 +4023,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_64_64_4[row] = m; rowL_64_64_4[row] = l; }
+  if (hh == 0u) { rowM_64_64_4[row] = m; rowL_64_64_4[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -4064,7 +4094,9 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -4334,7 +4366,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_64_64_4_pf[row] = m; rowL_64_64_4_pf[row] = l; }
+  if (hh == 0u) { rowM_64_64_4_pf[row] = m; rowL_64_64_4_pf[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -4405,7 +4437,9 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -4595,7 +4629,7 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_64_32_4_pf[row] = m; rowL_64_32_4_pf[row] = l; }
+  if (hh == 0u) { rowM_64_32_4_pf[row] = m; rowL_64_32_4_pf[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -4666,7 +4700,9 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 128u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -4816,7 +4852,7 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_64_32_8_pf[row] = m; rowL_64_32_8_pf[row] = l; }
+  if (hh == 0u) { rowM_64_32_8_pf[row] = m; rowL_64_32_8_pf[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -4887,7 +4923,9 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -5002,7 +5040,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_64_16_4_qs_vt[row] = m; rowL_64_16_4_qs_vt[row] = l; }
+  if (hh == 0u) { rowM_64_16_4_qs_vt[row] = m; rowL_64_16_4_qs_vt[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -5022,6 +5060,528 @@ fn fa_sgm_64_16_4_qs_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_work
     let sum = rowL_64_16_4_qs_vt[tid];
     // Natural-log LSE of the scaled scores: m is in base-2 units.
     lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_16_4_qs_vt[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_s8: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 48132 bytes of workgroup memory ====
+// sh_128_32_8_pf_s8: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_s8: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_s8: array<f32, 5120>;   // per subgroup: S / O scratch
+var<workgroup> anyNeed_128_32_8_pf_s8: u32;
+
+var<private> em_128_32_8_pf_s8: array<f32, 4864>;
+fn emu_zero_128_32_8_pf_s8(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_s8[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_8_pf_s8(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_8_pf_s8[m * 256u + e] = f32(sh_128_32_8_pf_s8[i]);
+  }
+}
+fn emu_ld_acc_128_32_8_pf_s8(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_s8[m * 256u + e] = ss_128_32_8_pf_s8[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_8_pf_s8(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_pf_s8[off + (e / 16u) * stride + e % 16u] = em_128_32_8_pf_s8[m * 256u + e]; }
+}
+fn emu_mma_128_32_8_pf_s8(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_8_pf_s8[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_pf_s8[a * 256u + i * 16u + k], em_128_32_8_pf_s8[b * 256u + k * 16u + j], acc); }
+      em_128_32_8_pf_s8[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_8_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = r / 4u;
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 640u;              // the subgroup's scratch
+  let sb = sb0 + r * 40u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_s8[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_s8[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_s8[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_s8[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_s8(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_pf_s8(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_s8 = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_s8[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_s8[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_s8[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_s8[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_s8[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_s8[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_s8[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_s8[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_s8[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_s8[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_s8[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_s8[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_s8[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_s8[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_s8[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_s8[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_s8[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_8_pf_s8(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_8_pf_s8(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_pf_s8(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_8_pf_s8(16u, sb0 + n * 16u, 40u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_s8[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_s8 = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_s8[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_s8[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_s8) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_s8(8u + rd * 2u + i, sb0 + i * 16u, 40u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_s8[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8_pf_s8(8u + rd * 2u + i, sb0 + i * 16u, 40u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_8_pf_s8(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_8_pf_s8(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_8_pf_s8(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_s8(8u + rd * 2u + i, sb0 + i * 16u, 40u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_8_pf_s8[sb + c], ss_128_32_8_pf_s8[sb + (c + 1u)], ss_128_32_8_pf_s8[sb + (c + 2u)], ss_128_32_8_pf_s8[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { ss_128_32_8_pf_s8[row] = m; ss_128_32_8_pf_s8[128u + row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_s8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_s8(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_s8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_s8(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = ss_128_32_8_pf_s8[128u + tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (ss_128_32_8_pf_s8[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 64_32_4_pf_s8: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 24580 bytes of workgroup memory ====
+// sh_64_32_4_pf_s8: K tile [32][72] at 0, V [32][72] at 2304, P [64][40] at 4608.
+var<workgroup> sh_64_32_4_pf_s8: array<f16, 7168>;
+var<workgroup> ss_64_32_4_pf_s8: array<f32, 2560>;   // per subgroup: S / O scratch
+var<workgroup> anyNeed_64_32_4_pf_s8: u32;
+
+var<private> em_64_32_4_pf_s8: array<f32, 2816>;
+fn emu_zero_64_32_4_pf_s8(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_32_4_pf_s8[m * 256u + e] = 0.0; }
+}
+fn emu_ld_64_32_4_pf_s8(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_64_32_4_pf_s8[m * 256u + e] = f32(sh_64_32_4_pf_s8[i]);
+  }
+}
+fn emu_ld_acc_64_32_4_pf_s8(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_32_4_pf_s8[m * 256u + e] = ss_64_32_4_pf_s8[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_64_32_4_pf_s8(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_64_32_4_pf_s8[off + (e / 16u) * stride + e % 16u] = em_64_32_4_pf_s8[m * 256u + e]; }
+}
+fn emu_mma_64_32_4_pf_s8(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_64_32_4_pf_s8[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_64_32_4_pf_s8[a * 256u + i * 16u + k], em_64_32_4_pf_s8[b * 256u + k * 16u + j], acc); }
+      em_64_32_4_pf_s8[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_64_32_4_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = r / 4u;
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 640u;              // the subgroup's scratch
+  let sb = sb0 + r * 40u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 1024u; i += 128u) {
+      let rr = i / 16u;
+      let d4 = i % 16u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
+      sh_64_32_4_pf_s8[rr * 72u + d4 * 4u] = v.x; sh_64_32_4_pf_s8[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_32_4_pf_s8[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_32_4_pf_s8[rr * 72u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 72u;
+      for (var k = 0u; k < 4u; k++) { emu_ld_64_32_4_pf_s8(k, qo + k * 16u, 72u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 4u; n++) { emu_zero_64_32_4_pf_s8(4u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 16u;
+    let d4 = (tid + 0u) % 16u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 128u) / 16u;
+    let d4 = (tid + 128u) % 16u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 16u;
+    let d4 = (tid + 256u) % 16u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 384u) / 16u;
+    let d4 = (tid + 384u) % 16u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_64_32_4_pf_s8 = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      sh_64_32_4_pf_s8[c * 72u + d4 * 4u] = pk0.x; sh_64_32_4_pf_s8[c * 72u + d4 * 4u + 1u] = pk0.y; sh_64_32_4_pf_s8[c * 72u + d4 * 4u + 2u] = pk0.z; sh_64_32_4_pf_s8[c * 72u + d4 * 4u + 3u] = pk0.w;
+      sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u] = pv0.x; sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u + 1u] = pv0.y; sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u + 2u] = pv0.z; sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
+      sh_64_32_4_pf_s8[c * 72u + d4 * 4u] = pk1.x; sh_64_32_4_pf_s8[c * 72u + d4 * 4u + 1u] = pk1.y; sh_64_32_4_pf_s8[c * 72u + d4 * 4u + 2u] = pk1.z; sh_64_32_4_pf_s8[c * 72u + d4 * 4u + 3u] = pk1.w;
+      sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u] = pv1.x; sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u + 1u] = pv1.y; sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u + 2u] = pv1.z; sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      sh_64_32_4_pf_s8[c * 72u + d4 * 4u] = pk2.x; sh_64_32_4_pf_s8[c * 72u + d4 * 4u + 1u] = pk2.y; sh_64_32_4_pf_s8[c * 72u + d4 * 4u + 2u] = pk2.z; sh_64_32_4_pf_s8[c * 72u + d4 * 4u + 3u] = pk2.w;
+      sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u] = pv2.x; sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u + 1u] = pv2.y; sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u + 2u] = pv2.z; sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 384u) / 16u;
+      let d4 = (tid + 384u) % 16u;
+      sh_64_32_4_pf_s8[c * 72u + d4 * 4u] = pk3.x; sh_64_32_4_pf_s8[c * 72u + d4 * 4u + 1u] = pk3.y; sh_64_32_4_pf_s8[c * 72u + d4 * 4u + 2u] = pk3.z; sh_64_32_4_pf_s8[c * 72u + d4 * 4u + 3u] = pk3.w;
+      sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u] = pv3.x; sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u + 1u] = pv3.y; sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u + 2u] = pv3.z; sh_64_32_4_pf_s8[2304u + c * 72u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 384u) / 16u;
+      let d4 = (tid + 384u) % 16u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_64_32_4_pf_s8(8u);
+      for (var k = 0u; k < 4u; k++) {
+        emu_ld_64_32_4_pf_s8(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_32_4_pf_s8(k, 10u, 8u);
+      }
+      emu_st_acc_64_32_4_pf_s8(8u, sb0 + n * 16u, 40u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_64_32_4_pf_s8[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_64_32_4_pf_s8 = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 4608u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_64_32_4_pf_s8[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_64_32_4_pf_s8[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_64_32_4_pf_s8) != 0u) {
+      for (var rd = 0u; rd < 2u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_64_32_4_pf_s8(4u + rd * 2u + i, sb0 + i * 16u, 40u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_4_pf_s8[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_64_32_4_pf_s8(4u + rd * 2u + i, sb0 + i * 16u, 40u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_64_32_4_pf_s8(9u, 4608u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 4u; n++) {
+        emu_ld_64_32_4_pf_s8(10u, 2304u + kk * 1152u + n * 16u, 72u, false); emu_mma_64_32_4_pf_s8(9u, 10u, 4u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 2u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_64_32_4_pf_s8(4u + rd * 2u + i, sb0 + i * 16u, 40u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_64_32_4_pf_s8[sb + c], ss_64_32_4_pf_s8[sb + (c + 1u)], ss_64_32_4_pf_s8[sb + (c + 2u)], ss_64_32_4_pf_s8[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 16u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { ss_64_32_4_pf_s8[row] = m; ss_64_32_4_pf_s8[64u + row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_32_4_pf_s8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_32_4_pf_s8(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_32_4_pf_s8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_32_4_pf_s8(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = ss_64_32_4_pf_s8[64u + tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (ss_64_32_4_pf_s8[tid] + log2(sum)) * LN2, sum > 0.0);
   }
 }
 
@@ -5073,7 +5633,9 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 128u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -5243,7 +5805,7 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_8_pf_xsm[row] = m; rowL_128_32_8_pf_xsm[row] = l; }
+  if (hh == 0u) { rowM_128_32_8_pf_xsm[row] = m; rowL_128_32_8_pf_xsm[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -5314,7 +5876,9 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 128u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -5498,7 +6062,7 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_8_pf_xs[row] = m; rowL_128_32_8_pf_xs[row] = l; }
+  if (hh == 0u) { rowM_128_32_8_pf_xs[row] = m; rowL_128_32_8_pf_xs[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -5569,7 +6133,9 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 128u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -5754,7 +6320,7 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_8_pf_xpv[row] = m; rowL_128_32_8_pf_xpv[row] = l; }
+  if (hh == 0u) { rowM_128_32_8_pf_xpv[row] = m; rowL_128_32_8_pf_xpv[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -5825,7 +6391,9 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 128u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -5967,7 +6535,7 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_8_pf_xld[row] = m; rowL_128_32_8_pf_xld[row] = l; }
+  if (hh == 0u) { rowM_128_32_8_pf_xld[row] = m; rowL_128_32_8_pf_xld[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -6038,7 +6606,9 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 128u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -6228,7 +6798,7 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_8_pf_xbar[row] = m; rowL_128_32_8_pf_xbar[row] = l; }
+  if (hh == 0u) { rowM_128_32_8_pf_xbar[row] = m; rowL_128_32_8_pf_xbar[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
 
 }
 
@@ -6300,7 +6870,9 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
@@ -6434,7 +7006,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_4_dbg[row] = m; rowL_128_32_4_dbg[row] = l; }
+  if (hh == 0u) { rowM_128_32_4_dbg[row] = m; rowL_128_32_4_dbg[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
   if (dbgOn && hh == 0u) { dbg[14080u + row * 2u] = m; dbg[14080u + row * 2u + 1u] = l; }
 
 }

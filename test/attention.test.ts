@@ -195,7 +195,7 @@ const SGM_CASES: PrefillCase[] = [
   { T: 70, nHeads: 2, nKv: 1, d: 64, qPos0: 9, kvBase: 0, kvLen: 79, cap: 80, scale: 1, grow: 8, what: 'growing scores (rescales mid-row)' },
   { T: 33, nHeads: 2, nKv: 2, d: 128, qPos0: 0, kvBase: 0, kvLen: 150, cap: 150, causal: false, scale: 0.5, grow: 10, what: 'non-causal, growing scores' },
 ];
-const EMU_CONFIGS = new Set(['128_32_4_pf', '64_16_4_pf_il_db', '64_16_4_qs_vt', '128_32_8']);
+const EMU_CONFIGS = new Set(['128_32_4_pf', '64_16_4_pf_il_db', '64_16_4_qs_vt', '128_32_8', '64_32_4_pf_s8']);
 const EMU_CASES = new Set(['cached prefix, MQA', 'one full block', 'KV block of a pool rank (early rows see nothing)', 'empty cache',
   'growing scores (rescales mid-row)', 'non-causal, growing scores']);
 

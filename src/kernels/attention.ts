@@ -106,6 +106,8 @@ export interface SgmPrefillConfig {
   interleaved?: boolean;
   /** K/V double-buffered by tile parity (one barrier a tile fewer). */
   doubleBuffer?: boolean;
+  /** The S scratch's rows BC + 8 floats apart (BC 32 only): the accumulators' 8-byte stores without bank conflicts. */
+  scratchPad8?: boolean;
   /** Timing ablation (entries …_x<stage>, wrong results): the tile loop leaves out sm, s, pv, ld or bar (see the generator). */
   ablation?: string;
   /** Device debugging (entry 128_32_4_dbg): dump the intermediate values of rows 0.. of head 0 into PrefillArgs.debugOut. */
@@ -115,10 +117,10 @@ export interface SgmPrefillConfig {
 }
 
 /** A generated entry (shaders/flash_attn_prefill_sgm.gen.mjs CONFIGS). */
-export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; il: boolean; db: boolean; x: string; dbg: boolean }
+export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; il: boolean; db: boolean; s8: boolean; x: string; dbg: boolean }
 
 const E = (d: number, bc: number, sg: number, o: Partial<SgmPrefillEntry> = {}): SgmPrefillEntry =>
-  ({ d, bc, sg, pf: false, qs: false, vt: false, il: false, db: false, x: '', dbg: false, ...o });
+  ({ d, bc, sg, pf: false, qs: false, vt: false, il: false, db: false, s8: false, x: '', dbg: false, ...o });
 
 /** The generated entries, in the generator's order. */
 export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
@@ -128,31 +130,32 @@ export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
   E(128, 32, 4, { pf: true, il: true, db: true }), E(128, 32, 4, { db: true }),
   E(64, 32, 4, { pf: true, il: true, db: true }), E(64, 16, 4, { pf: true, il: true, db: true }),
   E(64, 64, 4), E(64, 64, 4, { pf: true }), E(64, 32, 4, { pf: true }), E(64, 32, 8, { pf: true }), E(64, 16, 4, { qs: true, vt: true }),
+  E(128, 32, 8, { pf: true, s8: true }), E(64, 32, 4, { pf: true, s8: true }),
   ...['sm', 's', 'pv', 'ld', 'bar'].map((x) => E(128, 32, 8, { pf: true, x })),
   E(128, 32, 4, { dbg: true }),
 ];
 
 export const sgmEntryName = (e: SgmPrefillEntry): string =>
-  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.il ? '_il' : ''}${e.db ? '_db' : ''}${e.x ? `_x${e.x}` : ''}${e.dbg ? '_dbg' : ''}`;
+  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.il ? '_il' : ''}${e.db ? '_db' : ''}${e.s8 ? '_s8' : ''}${e.x ? `_x${e.x}` : ''}${e.dbg ? '_dbg' : ''}`;
 
 function entryOf(d: number, c: SgmPrefillConfig): SgmPrefillEntry {
-  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, il: c.interleaved ?? false, db: c.doubleBuffer ?? false, x: c.ablation ?? '', dbg: c.debug ?? false };
+  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, il: c.interleaved ?? false, db: c.doubleBuffer ?? false, s8: c.scratchPad8 ?? false, x: c.ablation ?? '', dbg: c.debug ?? false };
 }
 
 /** The config of a generated entry (sweeps and tests enumerate SGM_PREFILL_CONFIGS). */
 export function sgmConfigOf(e: SgmPrefillEntry, extra: Partial<SgmPrefillConfig> = {}): SgmPrefillConfig {
-  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, interleaved: e.il, doubleBuffer: e.db, ablation: e.x || undefined, debug: e.dbg, ...extra };
+  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, interleaved: e.il, doubleBuffer: e.db, scratchPad8: e.s8, ablation: e.x || undefined, debug: e.dbg, ...extra };
 }
 
 /** Workgroup memory of a generated entry in bytes (mirrors layout() in the generator); +1 KiB for the emulation's exchange array. */
 export function sgmPrefillStorageBytes(e: SgmPrefillEntry, emulate = false): number {
   const { halves, ssPer, br } = sgmHalves(e);
-  return halves * 2 + e.sg * ssPer * 4 + 2 * br * 4 + 4 + (emulate ? 1024 : 0);
+  return halves * 2 + e.sg * ssPer * 4 + (e.s8 ? 0 : 2 * br * 4) + 4 + (emulate ? 1024 : 0);   // s8: (m, l) in the scratch
 }
 
 /** f16 elements of workgroup memory and the Q rows staged per chunk (mirrors layout() in the generator). */
 function sgmHalves(e: SgmPrefillEntry): { halves: number; qc: number; ssPer: number; br: number } {
-  const lk = e.d + 8, lv = e.vt ? e.bc + 8 : e.d + 8, lp = e.bc + 8, ss = e.bc + 4, br = 16 * e.sg;
+  const lk = e.d + 8, lv = e.vt ? e.bc + 8 : e.d + 8, lp = e.bc + 8, ss = e.bc + (e.s8 ? 8 : 4), br = 16 * e.sg;
   const kSize = e.bc * lk, vSize = e.vt ? e.d * lv : e.bc * lk;
   const pNeed = e.sg * 16 * lp;
   const halves = (e.db ? 2 : 1) * (kSize + vSize) + (e.qs ? br * lk : 0) + (pNeed > kSize ? pNeed : 0);
@@ -169,7 +172,7 @@ export function sgmDebugLayout(e: SgmPrefillEntry): {
   lk: number; lp: number; ssPer: number; p: number; o: number; ml: number; q: number; qRows: number; k: number; size: number;
   s: (t: number, c: number) => number;
 } {
-  const ss = e.bc + 4, lp = e.bc + 8, lk = e.d + 8;
+  const ss = e.bc + (e.s8 ? 8 : 4), lp = e.bc + 8, lk = e.d + 8;
   const { qc, ssPer, br } = sgmHalves(e), qRows = e.qs ? br : qc;
   const p = e.sg * ssPer, o = p + e.sg * 16 * lp, ml = o + (e.d / e.bc) * e.sg * ssPer, q = ml + 2 * br, k = q + qRows * lk;
   const s = (t: number, c: number) => (t >> 4) * ssPer + (t & 15) * ss + c;
