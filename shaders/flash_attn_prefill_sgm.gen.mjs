@@ -68,7 +68,7 @@ export function layout(c) {
   const pOff = pInK ? 0 : base;
   const halves = base + (pInK ? 0 : pNeed);
   const qc = Math.min(BR, Math.floor(halves / LK / 16) * 16); // query rows staged per chunk (Q in registers)
-  const ssPer = 16 * SS;            // f32 scratch per subgroup: 16 rows of BC (+4: 16-byte aligned rows)
+  const ssPer = 16 * SS;            // f32 scratch per subgroup: 16 rows of BC (+4, s8 +8: 16-byte aligned rows)
   // Each row's final (m, l): their own arrays, or (s8, to stay within 48 KiB) the S scratch's first 2·BR floats once
   // the output rounds are done with it.
   const bytes = halves * 2 + SG * ssPer * 4 + (c.s8 ? 0 : 2 * BR * 4) + 4;
@@ -422,7 +422,7 @@ ${ind(oRounds((rd) => `if (t < p.T) {
     out[(t * p.nHeads + h) * ${D4}u + (${rd} + c) / 4u] = T4(v);
   }
 }`, false).trimEnd(), 2)}
-  if (hh == 0u) { ${rowM('row')} = m; ${rowL('row')} = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+${cfg.s8 ? '  workgroupBarrier();   // s8: (m, l) go into the scratch, which every subgroup is done reading\n' : ''}  if (hh == 0u) { ${rowM('row')} = m; ${rowL('row')} = l; }
 ${cfg.dbg ? `  if (dbgOn && hh == 0u) { dbg[${L.dbgML}u + row * 2u] = m; dbg[${L.dbgML}u + row * 2u + 1u] = l; }\n` : ''}`;
   const call = `  attend_${X}(wid, nwg, tid);`;
   o += `

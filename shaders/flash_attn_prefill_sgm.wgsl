@@ -287,7 +287,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_4[row] = m; rowL_128_32_4[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_4[row] = m; rowL_128_32_4[row] = l; }
 
 }
 
@@ -702,7 +702,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_4_pf[row] = m; rowL_128_32_4_pf[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_4_pf[row] = m; rowL_128_32_4_pf[row] = l; }
 
 }
 
@@ -969,7 +969,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_8[row] = m; rowL_128_32_8[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_8[row] = m; rowL_128_32_8[row] = l; }
 
 }
 
@@ -1304,7 +1304,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_8_pf[row] = m; rowL_128_32_8_pf[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_8_pf[row] = m; rowL_128_32_8_pf[row] = l; }
 
 }
 
@@ -1635,7 +1635,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_16_8_pf[row] = m; rowL_128_16_8_pf[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_16_8_pf[row] = m; rowL_128_16_8_pf[row] = l; }
 
 }
 
@@ -2050,7 +2050,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_4_pf_vt[row] = m; rowL_128_32_4_pf_vt[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_4_pf_vt[row] = m; rowL_128_32_4_pf_vt[row] = l; }
 
 }
 
@@ -2443,7 +2443,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_4_pf_qs[row] = m; rowL_128_32_4_pf_qs[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_4_pf_qs[row] = m; rowL_128_32_4_pf_qs[row] = l; }
 
 }
 
@@ -2778,7 +2778,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_8_pf_vt[row] = m; rowL_128_32_8_pf_vt[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_8_pf_vt[row] = m; rowL_128_32_8_pf_vt[row] = l; }
 
 }
 
@@ -3191,7 +3191,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_4_pf_il[row] = m; rowL_128_32_4_pf_il[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_4_pf_il[row] = m; rowL_128_32_4_pf_il[row] = l; }
 
 }
 
@@ -3524,7 +3524,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_8_pf_il[row] = m; rowL_128_32_8_pf_il[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_8_pf_il[row] = m; rowL_128_32_8_pf_il[row] = l; }
 
 }
 
@@ -3938,7 +3938,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_4_pf_il_db[row] = m; rowL_128_32_4_pf_il_db[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_4_pf_il_db[row] = m; rowL_128_32_4_pf_il_db[row] = l; }
 
 }
 
@@ -4206,7 +4206,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_4_db[row] = m; rowL_128_32_4_db[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_4_db[row] = m; rowL_128_32_4_db[row] = l; }
 
 }
 
@@ -4482,7 +4482,7 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_64_32_4_pf_il_db[row] = m; rowL_64_32_4_pf_il_db[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_64_32_4_pf_il_db[row] = m; rowL_64_32_4_pf_il_db[row] = l; }
 
 }
 
@@ -4734,7 +4734,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_64_16_4_pf_il_db[row] = m; rowL_64_16_4_pf_il_db[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_64_16_4_pf_il_db[row] = m; rowL_64_16_4_pf_il_db[row] = l; }
 
 }
 
@@ -4960,7 +4960,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_64_64_4[row] = m; rowL_64_64_4[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_64_64_4[row] = m; rowL_64_64_4[row] = l; }
 
 }
 
@@ -5334,7 +5334,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_64_64_4_pf[row] = m; rowL_64_64_4_pf[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_64_64_4_pf[row] = m; rowL_64_64_4_pf[row] = l; }
 
 }
 
@@ -5611,7 +5611,7 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_64_32_4_pf[row] = m; rowL_64_32_4_pf[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_64_32_4_pf[row] = m; rowL_64_32_4_pf[row] = l; }
 
 }
 
@@ -5848,7 +5848,7 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_64_32_8_pf[row] = m; rowL_64_32_8_pf[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_64_32_8_pf[row] = m; rowL_64_32_8_pf[row] = l; }
 
 }
 
@@ -6057,7 +6057,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_64_16_4_qs_vt[row] = m; rowL_64_16_4_qs_vt[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_64_16_4_qs_vt[row] = m; rowL_64_16_4_qs_vt[row] = l; }
 
 }
 
@@ -6390,7 +6390,8 @@ fn attend_128_32_8_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { ss_128_32_8_pf_s8[row] = m; ss_128_32_8_pf_s8[128u + row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  workgroupBarrier();   // s8: (m, l) go into the scratch, which every subgroup is done reading
+  if (hh == 0u) { ss_128_32_8_pf_s8[row] = m; ss_128_32_8_pf_s8[128u + row] = l; }
 
 }
 
@@ -6665,7 +6666,8 @@ fn attend_64_32_4_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { ss_64_32_4_pf_s8[row] = m; ss_64_32_4_pf_s8[64u + row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  workgroupBarrier();   // s8: (m, l) go into the scratch, which every subgroup is done reading
+  if (hh == 0u) { ss_64_32_4_pf_s8[row] = m; ss_64_32_4_pf_s8[64u + row] = l; }
 
 }
 
@@ -6980,7 +6982,7 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_8_pf_xsm[row] = m; rowL_128_32_8_pf_xsm[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_8_pf_xsm[row] = m; rowL_128_32_8_pf_xsm[row] = l; }
 
 }
 
@@ -7292,7 +7294,7 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_8_pf_xs[row] = m; rowL_128_32_8_pf_xs[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_8_pf_xs[row] = m; rowL_128_32_8_pf_xs[row] = l; }
 
 }
 
@@ -7604,7 +7606,7 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_8_pf_xpv[row] = m; rowL_128_32_8_pf_xpv[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_8_pf_xpv[row] = m; rowL_128_32_8_pf_xpv[row] = l; }
 
 }
 
@@ -7891,7 +7893,7 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_8_pf_xld[row] = m; rowL_128_32_8_pf_xld[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_8_pf_xld[row] = m; rowL_128_32_8_pf_xld[row] = l; }
 
 }
 
@@ -8226,7 +8228,7 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_8_pf_xbar[row] = m; rowL_128_32_8_pf_xbar[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_8_pf_xbar[row] = m; rowL_128_32_8_pf_xbar[row] = l; }
 
 }
 
@@ -8516,7 +8518,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_4_dbg[row] = m; rowL_128_32_4_dbg[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_4_dbg[row] = m; rowL_128_32_4_dbg[row] = l; }
   if (dbgOn && hh == 0u) { dbg[14080u + row * 2u] = m; dbg[14080u + row * 2u + 1u] = l; }
 
 }

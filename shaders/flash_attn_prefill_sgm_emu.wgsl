@@ -228,7 +228,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_4[row] = m; rowL_128_32_4[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_4[row] = m; rowL_128_32_4[row] = l; }
 
 }
 
@@ -571,7 +571,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_4_pf[row] = m; rowL_128_32_4_pf[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_4_pf[row] = m; rowL_128_32_4_pf[row] = l; }
 
 }
 
@@ -766,7 +766,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_8[row] = m; rowL_128_32_8[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_8[row] = m; rowL_128_32_8[row] = l; }
 
 }
 
@@ -1029,7 +1029,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_8_pf[row] = m; rowL_128_32_8_pf[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_8_pf[row] = m; rowL_128_32_8_pf[row] = l; }
 
 }
 
@@ -1252,7 +1252,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_16_8_pf[row] = m; rowL_128_16_8_pf[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_16_8_pf[row] = m; rowL_128_16_8_pf[row] = l; }
 
 }
 
@@ -1595,7 +1595,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_4_pf_vt[row] = m; rowL_128_32_4_pf_vt[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_4_pf_vt[row] = m; rowL_128_32_4_pf_vt[row] = l; }
 
 }
 
@@ -1931,7 +1931,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_4_pf_qs[row] = m; rowL_128_32_4_pf_qs[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_4_pf_qs[row] = m; rowL_128_32_4_pf_qs[row] = l; }
 
 }
 
@@ -2194,7 +2194,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_8_pf_vt[row] = m; rowL_128_32_8_pf_vt[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_8_pf_vt[row] = m; rowL_128_32_8_pf_vt[row] = l; }
 
 }
 
@@ -2537,7 +2537,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_4_pf_il[row] = m; rowL_128_32_4_pf_il[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_4_pf_il[row] = m; rowL_128_32_4_pf_il[row] = l; }
 
 }
 
@@ -2800,7 +2800,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_8_pf_il[row] = m; rowL_128_32_8_pf_il[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_8_pf_il[row] = m; rowL_128_32_8_pf_il[row] = l; }
 
 }
 
@@ -3144,7 +3144,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_4_pf_il_db[row] = m; rowL_128_32_4_pf_il_db[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_4_pf_il_db[row] = m; rowL_128_32_4_pf_il_db[row] = l; }
 
 }
 
@@ -3340,7 +3340,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_4_db[row] = m; rowL_128_32_4_db[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_4_db[row] = m; rowL_128_32_4_db[row] = l; }
 
 }
 
@@ -3604,7 +3604,7 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_64_32_4_pf_il_db[row] = m; rowL_64_32_4_pf_il_db[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_64_32_4_pf_il_db[row] = m; rowL_64_32_4_pf_il_db[row] = l; }
 
 }
 
@@ -3828,7 +3828,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_64_16_4_pf_il_db[row] = m; rowL_64_16_4_pf_il_db[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_64_16_4_pf_il_db[row] = m; rowL_64_16_4_pf_il_db[row] = l; }
 
 }
 
@@ -4023,7 +4023,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_64_64_4[row] = m; rowL_64_64_4[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_64_64_4[row] = m; rowL_64_64_4[row] = l; }
 
 }
 
@@ -4366,7 +4366,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_64_64_4_pf[row] = m; rowL_64_64_4_pf[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_64_64_4_pf[row] = m; rowL_64_64_4_pf[row] = l; }
 
 }
 
@@ -4629,7 +4629,7 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_64_32_4_pf[row] = m; rowL_64_32_4_pf[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_64_32_4_pf[row] = m; rowL_64_32_4_pf[row] = l; }
 
 }
 
@@ -4852,7 +4852,7 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_64_32_8_pf[row] = m; rowL_64_32_8_pf[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_64_32_8_pf[row] = m; rowL_64_32_8_pf[row] = l; }
 
 }
 
@@ -5040,7 +5040,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_64_16_4_qs_vt[row] = m; rowL_64_16_4_qs_vt[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_64_16_4_qs_vt[row] = m; rowL_64_16_4_qs_vt[row] = l; }
 
 }
 
@@ -5301,7 +5301,8 @@ fn attend_128_32_8_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { ss_128_32_8_pf_s8[row] = m; ss_128_32_8_pf_s8[128u + row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  workgroupBarrier();   // s8: (m, l) go into the scratch, which every subgroup is done reading
+  if (hh == 0u) { ss_128_32_8_pf_s8[row] = m; ss_128_32_8_pf_s8[128u + row] = l; }
 
 }
 
@@ -5562,7 +5563,8 @@ fn attend_64_32_4_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { ss_64_32_4_pf_s8[row] = m; ss_64_32_4_pf_s8[64u + row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  workgroupBarrier();   // s8: (m, l) go into the scratch, which every subgroup is done reading
+  if (hh == 0u) { ss_64_32_4_pf_s8[row] = m; ss_64_32_4_pf_s8[64u + row] = l; }
 
 }
 
@@ -5805,7 +5807,7 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_8_pf_xsm[row] = m; rowL_128_32_8_pf_xsm[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_8_pf_xsm[row] = m; rowL_128_32_8_pf_xsm[row] = l; }
 
 }
 
@@ -6062,7 +6064,7 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_8_pf_xs[row] = m; rowL_128_32_8_pf_xs[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_8_pf_xs[row] = m; rowL_128_32_8_pf_xs[row] = l; }
 
 }
 
@@ -6320,7 +6322,7 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_8_pf_xpv[row] = m; rowL_128_32_8_pf_xpv[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_8_pf_xpv[row] = m; rowL_128_32_8_pf_xpv[row] = l; }
 
 }
 
@@ -6535,7 +6537,7 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_8_pf_xld[row] = m; rowL_128_32_8_pf_xld[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_8_pf_xld[row] = m; rowL_128_32_8_pf_xld[row] = l; }
 
 }
 
@@ -6798,7 +6800,7 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_8_pf_xbar[row] = m; rowL_128_32_8_pf_xbar[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_8_pf_xbar[row] = m; rowL_128_32_8_pf_xbar[row] = l; }
 
 }
 
@@ -7006,7 +7008,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_4_dbg[row] = m; rowL_128_32_4_dbg[row] = l; }   // (s8: in the scratch, free after the rounds' last barrier)
+  if (hh == 0u) { rowM_128_32_4_dbg[row] = m; rowL_128_32_4_dbg[row] = l; }
   if (dbgOn && hh == 0u) { dbg[14080u + row * 2u] = m; dbg[14080u + row * 2u + 1u] = l; }
 
 }

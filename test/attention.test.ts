@@ -207,6 +207,14 @@ describe('generated WGSL', () => {
     }
   });
 
+  it('SGM_PREFILL_CONFIGS and sgmPrefillStorageBytes mirror the generator\'s CONFIGS and layout()', async () => {
+    const gen = await import(new URL('../shaders/flash_attn_prefill_sgm.gen.mjs', import.meta.url).href) as {
+      CONFIGS: object[]; configName(c: object): string; layout(c: object): { bytes: number };
+    };
+    expect(SGM_PREFILL_CONFIGS.map(sgmEntryName)).toEqual(gen.CONFIGS.map((c) => gen.configName(c)));
+    expect(SGM_PREFILL_CONFIGS.map((e) => sgmPrefillStorageBytes(e))).toEqual(gen.CONFIGS.map((c) => gen.layout(c).bytes));
+  });
+
   it('every subgroup-matrix load and store has a dynamic stride (+ zs): literal ones are wrong on the H200 without robustness', async () => {
     // Session 19: NVIDIA's driver gets these accesses wrong with a literal stride unless robust buffer access makes it
     // dynamic; nothing on lavapipe can see that, so the text is checked. Each call's last argument before ')' or '),'.
