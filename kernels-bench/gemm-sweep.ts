@@ -36,7 +36,7 @@ import { chooseGemmPath, linear, type GemmPath, type GemmTuning } from '../src/k
 import { gemvSgApplies } from '../src/kernels/gemv.js';
 import {
   SGM_SKINNY_SHAPES, SGM_TILE_GATED_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_IDS, SGM_TILE_GEN_SPLIT_K, SGM_TILE_SHAPES, sgmSkinnyApplies,
-  sgmSkinnyFits, sgmTileFits, sgmTileGenFits, tileGenGeometry, type SgmDirectShape
+  sgmSkinnyFits, sgmTileFits, sgmTileGenFits, tileGenGeometry, tileReadsWeightBlocks, type SgmDirectShape
 } from '../src/kernels/gemm-sgm.js';
 import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
 import {
@@ -263,8 +263,7 @@ function withWblk(v: Variant[]): Variant[] {
   return v.flatMap((x) => {
     const s = x.tune.sgm;
     if (typeof s !== 'object' || !('kind' in s) || s.kind !== 'tile-gen') return [x];
-    const g = tileGenGeometry(s.id);
-    return g.unchecked && g.wide && 64 % g.bn === 0 ? [x, { ...x, name: `${x.name} wblk`, blocks: 64, tune: { sgm: { ...s, wblk: true } } }] : [x];
+    return tileReadsWeightBlocks(tileGenGeometry(s.id)) ? [x, { ...x, name: `${x.name} wblk`, blocks: 64, tune: { sgm: { ...s, wblk: true } } }] : [x];
   });
 }
 

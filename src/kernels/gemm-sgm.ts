@@ -468,12 +468,17 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Disp
   }));
 }
 
+/** Whether a tile can read its weights in 64 × 64 blocks: unchecked 16-byte staging, its staged rows in one block (BN divides 64). */
+export function tileReadsWeightBlocks(g: TileGenGeometry): boolean {
+  return g.unchecked && g.wide && WEIGHT_BLOCK % g.bn === 0;
+}
+
 /**
- * A launch on blocked weights (SgmTileGenShape.wblk) runs the tile as asked: only unchecked 16-byte staging reads
- * blocks, and a tile's staged rows must lie in one block (BN divides 64) — so no checked twin can stand in.
+ * A launch on blocked weights (SgmTileGenShape.wblk) runs the tile as asked: only a tile that reads blocks
+ * (tileReadsWeightBlocks) can, so no checked twin can stand in.
  */
 function checkWeightBlocks(asked: string, id: string, g: TileGenGeometry, N: number, K: number): void {
-  if (!g.unchecked || !g.wide || 64 % g.bn !== 0) {
+  if (!tileReadsWeightBlocks(g)) {
     const twin = id !== asked ? ` ('${asked}' runs as its checked twin here: a ragged launch without robust buffer access)` : '';
     throw new LimitError(`gemm: tile '${id}' cannot read weights in 64 × 64 blocks (unchecked 16-byte tiles with BN dividing 64 only)${twin}`);
   }
