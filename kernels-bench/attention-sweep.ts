@@ -43,7 +43,7 @@ shapes on every output; the timed shapes on sampled rows) and timed (timestamp q
   'dec-kv': { type: 'string', default: '32', help: 'KV heads of the timed decode shapes (32 query heads; a divisor of 32)' },
   ...ROBUSTNESS_OPTIONS,
   emulate: { type: 'boolean', default: false, help: 'without subgroup matrices: the subgroup-matrix prefill variants run emulated (indexing, not speed)' },
-  'prefill-geos': { type: 'string', help: "the prefill check's geometries instead of the one ragged shape: ';'-separated T,qPos0,kvLen,cap,H,nKv, e.g. '256,0,256,256,8,8;300,37,337,345,8,2'" },
+  'prefill-geos': { type: 'string', help: "the prefill check's geometries instead of the one ragged shape: ';'-separated T,qPos0,kvLen,cap,H,nKv[,grow] (grow: key j scaled by 1 + j/grow, so the scores keep growing and the lazy rescale runs), e.g. '256,0,256,256,8,8;300,37,337,345,8,2,8'" },
 });
 
 interface TorchRow { name: string; shape: string; ms: number }
@@ -107,10 +107,11 @@ function relErr(got: Float64Array, want: Float64Array): number {
   return Math.sqrt(num / Math.max(den, 1e-30));
 }
 
-function hostRandom(n: number, seed: number): Uint16Array {
+/** Uniform [-1, 1) values as f16 (never 0), element i times scale(i) when given. */
+function hostRandom(n: number, seed: number, scale?: ((i: number) => number) | 0): Uint16Array {
   const f = new Float32Array(n);
   let s = seed >>> 0;
-  for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; f[i] = (s / 2 ** 32) * 2 - 1 || 0.25; }
+  for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; f[i] = ((s / 2 ** 32) * 2 - 1 || 0.25) * (scale ? scale(i) : 1); }
   return toF16Array(f);
 }
 
@@ -139,20 +140,20 @@ function prefillVariants(gpu: Gpu): PVariant[] {
 }
 
 /** The prefill check's geometries without D: --prefill-geos, else one ragged shape with a cached prefix and GQA. */
-type GeoNoD = Omit<Geo, 'D'>;
+type GeoNoD = Omit<Geo, 'D'> & { grow?: number };
 const RAGGED_GEO: GeoNoD = { T: 300, H: 8, nKv: 2, cap: 345, qPos0: 37, kvLen: 337, causal: true };
 function prefillGeos(spec: string | undefined): GeoNoD[] {
   if (!spec) return [RAGGED_GEO];
   return spec.split(';').map((part) => {
     const n = part.split(',').map(Number);
-    const [T, qPos0, kvLen, cap, H, nKv] = n as [number, number, number, number, number, number];
-    if (n.length !== 6 || !n.every((x) => Number.isInteger(x) && x >= 0) || T < 1 || H < 1 || nKv < 1 || H % nKv !== 0 || kvLen > cap || qPos0 + T > kvLen) {
-      throw new UsageError(`--prefill-geos '${part}': expected T,qPos0,kvLen,cap,H,nKv (integers; H a multiple of nKv; qPos0 + T ≤ kvLen ≤ cap)`);
+    const [T, qPos0, kvLen, cap, H, nKv, grow] = n as [number, number, number, number, number, number, number?];
+    if ((n.length !== 6 && n.length !== 7) || !n.every((x) => Number.isInteger(x) && x >= 0) || T < 1 || H < 1 || nKv < 1 || H % nKv !== 0 || kvLen > cap || qPos0 + T > kvLen || grow === 0) {
+      throw new UsageError(`--prefill-geos '${part}': expected T,qPos0,kvLen,cap,H,nKv[,grow] (integers; H a multiple of nKv; qPos0 + T ≤ kvLen ≤ cap; grow ≥ 1)`);
     }
-    return { T, qPos0, kvLen, cap, H, nKv, causal: true };
+    return { T, qPos0, kvLen, cap, H, nKv, causal: true, ...(grow ? { grow } : {}) };
   });
 }
-const geoStr = (g: GeoNoD, D: number) => `T=${g.T} qPos0=${g.qPos0} kv=${g.kvLen} cap=${g.cap} H=${g.H}/${g.nKv} D=${D}`;
+const geoStr = (g: GeoNoD, D: number) => `T=${g.T} qPos0=${g.qPos0} kv=${g.kvLen} cap=${g.cap} H=${g.H}/${g.nKv} D=${D}${g.grow ? ` grow=${g.grow}` : ''}`;
 
 /** Causal prefill of geometry g, every output checked (reference computed once per shape). */
 const raggedRef = new Map<string, { g: Geo; h: Host; want: Float64Array }>();
@@ -160,7 +161,7 @@ async function prefillRagged(gpu: Gpu, v: PVariant, D: number, g0: GeoNoD = RAGG
   let R = raggedRef.get(geoStr(g0, D));
   if (!R) {
     const g: Geo = { ...g0, D };
-    const h: Host = { q: hostRandom(g.T * g.H * D, 3), k: hostRandom(g.nKv * g.cap * D, 5), v: hostRandom(g.nKv * g.cap * D, 7) };
+    const h: Host = { q: hostRandom(g.T * g.H * D, 3), k: hostRandom(g.nKv * g.cap * D, 5, g0.grow && ((i) => 1 + (Math.floor(i / D) % g.cap) / g0.grow!)), v: hostRandom(g.nKv * g.cap * D, 7) };
     const want = new Float64Array(g.T * g.H * D);
     for (let t = 0; t < g.T; t++) for (let hd = 0; hd < g.H; hd++) want.set(refRow(h, g, t, hd, (t * g.H + hd) * D, 0), (t * g.H + hd) * D);
     R = { g, h, want };

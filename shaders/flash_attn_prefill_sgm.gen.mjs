@@ -27,16 +27,18 @@ import { fileURLToPath } from 'node:url';
  * NVIDIA's compiler (driver 580, H200) hoists subgroup-matrix loads with loop-invariant offsets out of the
  * tile loop — above the staging of K/V/P they must read — which made every tensor-core prefill wrong
  * (kernels-bench/notes/attn.md, session 3). Loop-variant offsets cannot be hoisted.
- * Every matrix load/store stride is + zs (p.zero again): with a literal stride the same driver gets the kernel wrong
- * (S wrong from the first tile with Q and K staged right) unless robust buffer access is on — whose clamp selects the
- * stride too, making it dynamic, the one difference it makes to these loads' SPIR-V (session 19: rounds/spv20.sh,
- * rob21.sh). Dynamic strides are right with robustness off too, where the kernel runs 34 % faster. A literal stride in any
- * one phase alone is wrong as well — the 16 K loads, the 16 V loads, the 2 P loads, even the 8 Q loads before the loop
- * (session 20, rounds/s20d.sh on commit a809102) — so no access can keep one.
+ * Every workgroup variable's size is a multiple of 16 bytes (anyNeed is a vec4<u32>, not a u32). NVIDIA's driver
+ * (580.159) lowers a matrix load with a literal stride to LDSM, which reads 16-byte rows, and lays the workgroup
+ * variables out so that one 4-byte variable leaves the arrays after it 4 bytes off a 16-byte boundary: with anyNeed a
+ * u32, every literal-stride access read shifted bytes (sessions 19–20 saw each phase wrong alone — K, Q, P ≈ 0.4, V and
+ * the O scratch ≈ 1.4 — and took it for a miscompile of literal strides; the probe and the GEMM tiles, whose variables
+ * are all multiples of 16 bytes, were right). The workaround then, a dynamic stride (+ p.zero) on every access, is
+ * lowered to per-element LDS.U16 + PRMT: 1481 instructions a KV tile against 1053 with LDSM, 102.6 against 128.1
+ * TFLOP/s at 16K (session 43, rounds/s45b.sh). test/attention.test.ts holds every workgroup variable to 16 bytes.
  */
-const C = (D, BC, SG, o = {}) => ({ D, BC, SG, pf: false, qs: false, vt: false, il: false, db: false, s8: false, x: '', dbg: false, ...o });
+const C = (D, BC, SG, o = {}) => ({ D, BC, SG, pf: false, qs: false, vt: false, il: false, db: false, s8: false, sc: false, x: '', dbg: false, ...o });
 // (A switch sb — the scratch as 16×16 blocks of stride 16 — was wrong on the H200 even with loop-variant offsets,
-// right in emulation; unexplained, removed in session 3.)
+// right in emulation; removed in session 3. Most likely the 4-byte anyNeed's misalignment above: session 43.)
 export const CONFIGS = [
   C(128, 32, 4), C(128, 32, 4, { pf: true }), C(128, 32, 8), C(128, 32, 8, { pf: true }), C(128, 16, 8, { pf: true }),
   C(128, 32, 4, { pf: true, vt: true }), C(128, 32, 4, { pf: true, qs: true }), C(128, 32, 8, { pf: true, vt: true }),
@@ -47,16 +49,20 @@ export const CONFIGS = [
   // s8: the S scratch's rows BC + 8 floats apart (not BC + 4), so the accumulators' 8-byte stores are conflict-free
   // (session 42; BC 32 only: the softmax's read rotation is worked out for that width).
   C(128, 32, 8, { pf: true, s8: true }), C(64, 32, 4, { pf: true, s8: true }),
+  // sc: the softmax reads its row's columns once, contiguous, 4 at a time, into registers (not twice, every other
+  // column, one at a time) and writes P 4 halves at a time (session 43: 131 → 167 TFLOP/s at 16K, the default).
+  C(128, 32, 8, { pf: true, s8: true, sc: true }), C(64, 32, 4, { pf: true, s8: true, sc: true }),
   ...['sm', 's', 'pv', 'ld', 'bar'].map((x) => C(128, 32, 8, { pf: true, x })),
   C(128, 32, 4, { dbg: true }),
 ];
 
-export const configName = (c) => `${c.D}_${c.BC}_${c.SG}${c.pf ? '_pf' : ''}${c.qs ? '_qs' : ''}${c.vt ? '_vt' : ''}${c.il ? '_il' : ''}${c.db ? '_db' : ''}${c.s8 ? '_s8' : ''}${c.x ? `_x${c.x}` : ''}${c.dbg ? '_dbg' : ''}`;
+export const configName = (c) => `${c.D}_${c.BC}_${c.SG}${c.pf ? '_pf' : ''}${c.qs ? '_qs' : ''}${c.vt ? '_vt' : ''}${c.il ? '_il' : ''}${c.db ? '_db' : ''}${c.s8 ? '_s8' : ''}${c.sc ? '_sc' : ''}${c.x ? `_x${c.x}` : ''}${c.dbg ? '_dbg' : ''}`;
 
 /** Workgroup-memory layout of a config (mirrored by sgmPrefillStorageBytes in src/kernels/attention.ts). */
 export function layout(c) {
   const { D, BC, SG } = c;
   if (c.s8 && BC !== 32) throw new Error(`s8 is worked out for BC 32, not ${BC}`);
+  if (c.sc && (BC % 8 !== 0 || c.x)) throw new Error(`sc needs BC a multiple of 8 and no ablation`);
   const LK = D + 8, LV = c.vt ? BC + 8 : D + 8, LP = BC + 8, SS = BC + (c.s8 ? 8 : 4), BR = 16 * SG;
   const kSize = BC * LK, vSize = c.vt ? D * LV : BC * LK;
   const vOff = kSize;
@@ -71,7 +77,7 @@ export function layout(c) {
   const ssPer = 16 * SS;            // f32 scratch per subgroup: 16 rows of BC (+4, s8 +8: 16-byte aligned rows)
   // Each row's final (m, l): their own arrays, or (s8, to stay within 48 KiB) the S scratch's first 2·BR floats once
   // the output rounds are done with it.
-  const bytes = halves * 2 + SG * ssPer * 4 + (c.s8 ? 0 : 2 * BR * 4) + 4;
+  const bytes = halves * 2 + SG * ssPer * 4 + (c.s8 ? 0 : 2 * BR * 4) + 16;
   // dbg dump (f32): S scratch of the first tile at 0, P at dbgP, O after the first tile (D/BC rounds of the
   // scratch) at dbgO, then (m, l) per row at dbgML.
   // ... then the staged Q rows (the first chunk, or the Q region) at dbgQ and the staged K tile at dbgK.
@@ -103,7 +109,7 @@ const HEADER = (emu) => `// Generated by shaders/flash_attn_prefill_sgm.gen.mjs:
 struct Params {
   T: u32, nHeads: u32, group: u32, nKv: u32,
   capacity: u32, slot: u32, qPos0: u32, kvBase: u32,
-  kvLen: u32, causal: u32, scale: f32, zero: u32,   // zero: always 0 (loop-variant matrix offsets and dynamic strides, see the generator)
+  kvLen: u32, causal: u32, scale: f32, zero: u32,   // zero: always 0 (loop-variant matrix offsets, see the generator)
 }
 
 override TH: f32 = 8.0;  // lazy-rescale threshold in log2 units (0: rescale whenever a row max grows)
@@ -154,19 +160,18 @@ function gen(cfg, emu) {
     : v[0] === 'q' ? Number(v.slice(1)) : ND + Number(v.slice(1));
   const NM = 2 * ND + 3;
   const RL = 'subgroup_matrix_left<f16, 16, 16>', RR = 'subgroup_matrix_right<f16, 16, 16>', RA = 'subgroup_matrix_result<f32, 16, 16>';
-  // Statements: real subgroup-matrix builtins, or the emulation helpers of this config. A real matrix access's
-  // stride is always + zs (dynamic: see CONFIGS).
+  // Statements: real subgroup-matrix builtins, or the emulation helpers of this config (literal strides: see CONFIGS).
   const declA = (v) => emu ? `emu_zero_${X}(${slot(v)}u);` : `var ${v} = ${RA}();`;
   const ldL = (v, off, stride) => emu ? `emu_ld_${X}(${slot(v)}u, ${off}, ${stride}, false);`
-    : `${v} = subgroupMatrixLoad<${RL}, row_major>(&${sh}, ${off}, ${stride} + zs);`;
+    : `${v} = subgroupMatrixLoad<${RL}, row_major>(&${sh}, ${off}, ${stride});`;
   // c += a · (right operand loaded from sh, column- or row-major)
   const mmaR = (a, colMajor, off, stride, c) => emu
     ? `emu_ld_${X}(${slot('tmp')}u, ${off}, ${stride}, ${colMajor}); emu_mma_${X}(${slot(a)}u, ${slot('tmp')}u, ${slot(c)}u);`
-    : `${c} = subgroupMatrixMultiplyAccumulate(${a}, subgroupMatrixLoad<${RR}, ${colMajor ? 'col_major' : 'row_major'}>(&${sh}, ${off}, ${stride} + zs), ${c});`;
+    : `${c} = subgroupMatrixMultiplyAccumulate(${a}, subgroupMatrixLoad<${RR}, ${colMajor ? 'col_major' : 'row_major'}>(&${sh}, ${off}, ${stride}), ${c});`;
   const ldA = (v, off, stride) => emu ? `emu_ld_acc_${X}(${slot(v)}u, ${off}, ${stride});`
-    : `${v} = subgroupMatrixLoad<${RA}, row_major>(&${ss}, ${off}, ${stride} + zs);`;
+    : `${v} = subgroupMatrixLoad<${RA}, row_major>(&${ss}, ${off}, ${stride});`;
   const stA = (off, v, stride) => emu ? `emu_st_acc_${X}(${slot(v)}u, ${off}, ${stride}, ln);`
-    : `subgroupMatrixStore<row_major>(&${ss}, ${off}, ${v}, ${stride} + zs);`;
+    : `subgroupMatrixStore<row_major>(&${ss}, ${off}, ${v}, ${stride});`;
   const xor16 = (x) => emu ? `emu_xor16(${x}, tid)` : `subgroupShuffleXor(${x}, 16u)`;
   // The scratch: block i of the subgroup (matrix offset and stride), and element (r, c) of its rows.
   const LV = emu ? '' : ' + lv';   // loop-variant offsets (see CONFIGS)
@@ -193,7 +198,7 @@ var<workgroup> ${sh}: array<f16, ${L.halves}>;
 var<workgroup> ${ss}: array<f32, ${SG * L.ssPer}>;   // per subgroup: S / O scratch
 ${cfg.s8 ? '' : `var<workgroup> rowM_${X}: array<f32, ${L.BR}>;
 var<workgroup> rowL_${X}: array<f32, ${L.BR}>;
-`}var<workgroup> anyNeed_${X}: u32;
+`}var<workgroup> anyNeed_${X}: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 `;
   if (emu) {
     o += `
@@ -337,6 +342,32 @@ ${ind(stageKV('c', 'd4', 'kv', 'vv'), 6)}
   const prologue = cfg.pf ? `${range(NPT).map((u) => `  var pk${u} = T4();\n  var pv${u} = T4();`).join('\n')}
 ${pfLoad('0u').replace(/^    /gm, '  ')}
 ` : '';
+  // sc: invocation (r, hh) owns columns hh·HALF .. + HALF of its row: read once as HALF/4 runs of 4 (the runs rotated
+  // by r / 4 at SS = BC + 8, where rows r, r + 4, r + 8, r + 12 share banks: 8 lanes a 16-byte phase hit 32 banks),
+  // held in registers for the max and the exponentials; P written 4 halves at a time.
+  const NQ = HALF / 4;
+  const runCol = (q) => `hh * ${HALF}u + 4u * ((${q}u + rotc) % ${NQ}u)`;
+  const vis = (q) => `vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c${q}))`;   // column c + i visible
+  const softmaxContiguous = `    let rotc = ${cfg.s8 ? 'r / 4u' : '0u'};
+${range(NQ).map((q) => `    let c${q} = ${runCol(q)};
+    let v${q} = select(vec4f(NEG), vec4f(${sAt(`c${q}`)}, ${sAt(`(c${q} + 1u)`)}, ${sAt(`(c${q} + 2u)`)}, ${sAt(`(c${q} + 3u)`)}) * scale2, ${vis(q)});`).join('\n')}
+    var mx = ${range(NQ).map((q) => `max(max(v${q}.x, v${q}.y), max(v${q}.z, v${q}.w))`).reduce((a, b) => `max(${a}, ${b})`)};
+    mx = max(mx, ${xor16('mx')});
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_${X}.x = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = ${B('p')}u + row * ${L.LP}u${PKB};
+${range(NQ).map((q) => `    {
+      let e = select(vec4f(0.0), exp2(v${q} - vec4f(m)), ${vis(q)});
+      sum += (e.x + e.y) + (e.z + e.w);
+      ${sh}[pb + c${q}] = f16(e.x); ${sh}[pb + c${q} + 1u] = f16(e.y); ${sh}[pb + c${q} + 2u] = f16(e.z); ${sh}[pb + c${q} + 3u] = f16(e.w);
+    }`).join('\n')}
+    l = l * alpha + sum;
+`;
   const body = `  let h = wid.y;
   let t0 = (nwg.x - 1u - wid.x) * ${L.BR}u;  // longest (most keys) blocks first
 ${cfg.dbg ? '  let dbgOn = t0 == 0u && h == 0u;\n' : ''}  let sg = tid / 32u;
@@ -362,14 +393,14 @@ ${cfg.dbg ? '  let dbgOn = t0 == 0u && h == 0u;\n' : ''}  let sg = tid / 32u;
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * ${L.ssPer}u;              // the subgroup's scratch
   let sb = sb0 + r * ${L.SS}u;               // this invocation's row in it (row layout)
-${emu ? '' : '  let zs = p.zero;   // 0: added to every matrix stride (see the generator)\n'}
+
 ${qSetup}
 ${oInit}
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
   var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
 ${prologue}  for (var j0 = 0u; j0 < kvEnd; j0 += ${BC}u) {
-    if (tid == 0u) { anyNeed_${X} = 0u; }
+    if (tid == 0u) { anyNeed_${X}.x = 0u; }
     lv = j0 * p.zero;
 ${cfg.db ? `    let kb = select(0u, ${L.buf}u, ((j0 / ${BC}u) & 1u) == 1u);   // this tile's K/V buffer
 ` : ''}${stageTile}${cfg.dbg ? `    if (dbgOn && j0 == 0u) { for (var i = tid; i < ${BC * L.LK}u; i += ${WG}u) { dbg[${L.dbgK}u + i] = f32(${sh}[i]); } }\n` : ''}
@@ -378,7 +409,7 @@ ${cfg.x === 's' ? '    // (ablation: no S)' : sBlock}
 ${cfg.x === 'bar' ? '    // (ablation: no barrier)' : '    workgroupBarrier();'}
 ${cfg.dbg ? `    if (dbgOn && j0 == 0u) { for (var i = tid; i < ${SG * L.ssPer}u; i += ${WG}u) { dbg[i] = ${ss}[i]; } }\n` : ''}
     // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-${cfg.x === 'sm' ? '    // (ablation: no softmax)\n    let alpha = 1.0;\n' : `    var mx = NEG;
+${cfg.x === 'sm' ? '    // (ablation: no softmax)\n    let alpha = 1.0;\n' : cfg.sc ? softmaxContiguous : `    var mx = NEG;
     for (var j = 0u; j < ${HALF}u; j++) {
       let c = hh + 2u * ((j + rot) % ${HALF}u);
       let x = select(NEG, ${sAt('c')} * scale2, i32(j0 + c) <= rowLim);
@@ -388,7 +419,7 @@ ${cfg.x === 'sm' ? '    // (ablation: no softmax)\n    let alpha = 1.0;\n' : `  
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_${X} = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_${X}.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -401,7 +432,7 @@ ${cfg.x === 'sm' ? '    // (ablation: no softmax)\n    let alpha = 1.0;\n' : `  
     }
     l = l * alpha + sum;
 `}    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_${X}) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_${X}).x != 0u) {
 ${ind(oRounds(() => `for (var c = hh * ${HALF}u; c < (hh + 1u) * ${HALF}u; c++) { ${sAt('c')} *= alpha; }`, true).trimEnd(), 6)}
     }
 

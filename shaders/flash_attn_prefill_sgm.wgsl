@@ -22,7 +22,7 @@
 struct Params {
   T: u32, nHeads: u32, group: u32, nKv: u32,
   capacity: u32, slot: u32, qPos0: u32, kvBase: u32,
-  kvLen: u32, causal: u32, scale: f32, zero: u32,   // zero: always 0 (loop-variant matrix offsets and dynamic strides, see the generator)
+  kvLen: u32, causal: u32, scale: f32, zero: u32,   // zero: always 0 (loop-variant matrix offsets, see the generator)
 }
 
 override TH: f32 = 8.0;  // lazy-rescale threshold in log2 units (0: rescale whenever a row max grows)
@@ -43,13 +43,13 @@ fn neg_inf() -> f32 {
   return bitcast<f32>(bits);
 }
 
-// ==== 128_32_4: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// ==== 128_32_4: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27152 bytes of workgroup memory ====
 // sh_128_32_4: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4: array<f16, 8704>;
 var<workgroup> ss_128_32_4: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4: array<f32, 64>;
 var<workgroup> rowL_128_32_4: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4: u32;
+var<workgroup> anyNeed_128_32_4: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -77,7 +77,6 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -100,14 +99,14 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 0u, 136u + zs);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 16u, 136u + zs);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 32u, 136u + zs);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 48u, 136u + zs);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 64u, 136u + zs);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 80u, 136u + zs);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 96u, 136u + zs);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 112u, 136u + zs);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 112u, 136u);
     }
     workgroupBarrier();
   }
@@ -124,7 +123,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
   var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4 = 0u; }
+    if (tid == 0u) { anyNeed_128_32_4.x = 0u; }
     lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
@@ -144,27 +143,27 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 0u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 16u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 32u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 48u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 64u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 80u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 96u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 112u + lv, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, s, 36u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2176u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2192u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2208u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2224u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2240u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2256u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2272u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2288u + lv, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, s, 36u);
     }
     workgroupBarrier();
 
@@ -179,7 +178,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4 = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_4.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -192,30 +191,30 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o1, 36u + zs);
+    if (workgroupUniformLoad(&anyNeed_128_32_4).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, 36u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o3, 36u + zs);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, 36u + zs);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o5, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, 36u + zs);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o5, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, 36u + zs);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
     }
 
@@ -223,27 +222,27 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, 0u + sg * 640u + 0u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4352u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4368u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4384u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4400u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4416u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4432u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4448u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4464u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, 0u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4464u + lv, 136u), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, 0u + sg * 640u + 16u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6528u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6544u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6560u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6576u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6592u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6608u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6624u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6640u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, 0u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6640u + lv, 136u), o7);
     }
     workgroupBarrier();
   }
@@ -251,7 +250,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o1, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -260,7 +259,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o3, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -269,7 +268,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o5, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o5, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -278,7 +277,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o7, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o7, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -310,13 +309,13 @@ fn fa_sgm_128_32_4_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
   }
 }
 
-// ==== 128_32_4_pf: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// ==== 128_32_4_pf: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 27152 bytes of workgroup memory ====
 // sh_128_32_4_pf: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf: array<f16, 8704>;
 var<workgroup> ss_128_32_4_pf: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_pf: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_pf: u32;
+var<workgroup> anyNeed_128_32_4_pf: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -344,7 +343,6 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -367,14 +365,14 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 0u, 136u + zs);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 16u, 136u + zs);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 32u, 136u + zs);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 48u, 136u + zs);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 64u, 136u + zs);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 80u, 136u + zs);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 96u, 136u + zs);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 112u, 136u + zs);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 112u, 136u);
     }
     workgroupBarrier();
   }
@@ -455,7 +453,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_pf = 0u; }
+    if (tid == 0u) { anyNeed_128_32_4_pf.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -559,27 +557,27 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 0u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 16u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 32u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 48u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 64u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 80u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 96u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 112u + lv, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, s, 36u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2176u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2192u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2208u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2224u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2240u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2256u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2272u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2288u + lv, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, s, 36u);
     }
     workgroupBarrier();
 
@@ -594,7 +592,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -607,30 +605,30 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_pf) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o1, 36u + zs);
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, 36u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o3, 36u + zs);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, 36u + zs);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o5, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, 36u + zs);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o5, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, 36u + zs);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
     }
 
@@ -638,27 +636,27 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 0u + sg * 640u + 0u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4352u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4368u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4384u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4400u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4416u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4432u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4448u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4464u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 0u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4464u + lv, 136u), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 0u + sg * 640u + 16u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6528u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6544u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6560u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6576u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6592u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6608u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6624u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6640u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 0u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6640u + lv, 136u), o7);
     }
     workgroupBarrier();
   }
@@ -666,7 +664,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o1, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -675,7 +673,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o3, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -684,7 +682,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o5, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o5, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -693,7 +691,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o7, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o7, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -725,13 +723,13 @@ fn fa_sgm_128_32_4_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
   }
 }
 
-// ==== 128_32_8: D = 128, BC = 32, SG = 8: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// ==== 128_32_8: D = 128, BC = 32, SG = 8: BR = 128 rows, 256 invocations, 47120 bytes of workgroup memory ====
 // sh_128_32_8: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8: array<f16, 13824>;
 var<workgroup> ss_128_32_8: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8: array<f32, 128>;
 var<workgroup> rowL_128_32_8: array<f32, 128>;
-var<workgroup> anyNeed_128_32_8: u32;
+var<workgroup> anyNeed_128_32_8: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -759,7 +757,6 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -782,14 +779,14 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 0u, 136u + zs);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 16u, 136u + zs);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 32u, 136u + zs);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 48u, 136u + zs);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 64u, 136u + zs);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 80u, 136u + zs);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 96u, 136u + zs);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 112u, 136u + zs);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 112u, 136u);
     }
     workgroupBarrier();
   }
@@ -806,7 +803,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
   var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8 = 0u; }
+    if (tid == 0u) { anyNeed_128_32_8.x = 0u; }
     lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 256u) {
       let c = i / 32u;
@@ -826,27 +823,27 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 0u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 16u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 32u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 48u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 64u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 80u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 96u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 112u + lv, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, s, 36u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2176u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2192u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2208u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2224u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2240u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2256u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2272u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2288u + lv, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, s, 36u);
     }
     workgroupBarrier();
 
@@ -861,7 +858,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8 = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_8.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -874,30 +871,30 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o1, 36u + zs);
+    if (workgroupUniformLoad(&anyNeed_128_32_8).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, 36u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o3, 36u + zs);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, 36u + zs);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o5, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, 36u + zs);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o5, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, 36u + zs);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
     }
 
@@ -905,27 +902,27 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, 8704u + sg * 640u + 0u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4352u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4368u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4384u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4400u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4416u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4432u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4448u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4464u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, 8704u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4464u + lv, 136u), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, 8704u + sg * 640u + 16u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6528u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6544u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6560u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6576u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6592u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6608u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6624u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6640u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, 8704u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6640u + lv, 136u), o7);
     }
     workgroupBarrier();
   }
@@ -933,7 +930,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o1, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -942,7 +939,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o3, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -951,7 +948,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o5, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o5, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -960,7 +957,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o7, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o7, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -992,13 +989,13 @@ fn fa_sgm_128_32_8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
   }
 }
 
-// ==== 128_32_8_pf: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// ==== 128_32_8_pf: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47120 bytes of workgroup memory ====
 // sh_128_32_8_pf: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf: array<f16, 13824>;
 var<workgroup> ss_128_32_8_pf: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8_pf: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf: array<f32, 128>;
-var<workgroup> anyNeed_128_32_8_pf: u32;
+var<workgroup> anyNeed_128_32_8_pf: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -1026,7 +1023,6 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -1049,14 +1045,14 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 0u, 136u + zs);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 16u, 136u + zs);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 32u, 136u + zs);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 48u, 136u + zs);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 64u, 136u + zs);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 80u, 136u + zs);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 96u, 136u + zs);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 112u, 136u + zs);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 112u, 136u);
     }
     workgroupBarrier();
   }
@@ -1105,7 +1101,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_pf = 0u; }
+    if (tid == 0u) { anyNeed_128_32_8_pf.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -1161,27 +1157,27 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 0u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 16u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 32u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 48u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 64u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 80u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 96u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 112u + lv, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, s, 36u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2176u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2192u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2208u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2224u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2240u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2256u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2272u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2288u + lv, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, s, 36u);
     }
     workgroupBarrier();
 
@@ -1196,7 +1192,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -1209,30 +1205,30 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_pf) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o1, 36u + zs);
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, 36u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o3, 36u + zs);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, 36u + zs);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o5, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, 36u + zs);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o5, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, 36u + zs);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
     }
 
@@ -1240,27 +1236,27 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 8704u + sg * 640u + 0u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4352u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4368u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4384u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4400u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4416u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4432u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4448u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4464u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 8704u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4464u + lv, 136u), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 8704u + sg * 640u + 16u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6528u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6544u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6560u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6576u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6592u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6608u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6624u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6640u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 8704u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6640u + lv, 136u), o7);
     }
     workgroupBarrier();
   }
@@ -1268,7 +1264,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o1, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -1277,7 +1273,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o3, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -1286,7 +1282,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o5, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o5, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -1295,7 +1291,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o7, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o7, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -1327,13 +1323,13 @@ fn fa_sgm_128_32_8_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
   }
 }
 
-// ==== 128_16_8_pf: D = 128, BC = 16, SG = 8, prefetch: BR = 128 rows, 256 invocations, 26116 bytes of workgroup memory ====
+// ==== 128_16_8_pf: D = 128, BC = 16, SG = 8, prefetch: BR = 128 rows, 256 invocations, 26128 bytes of workgroup memory ====
 // sh_128_16_8_pf: K tile [16][136] at 0, V [16][136] at 2176, P [128][24] at 4352.
 var<workgroup> sh_128_16_8_pf: array<f16, 7424>;
 var<workgroup> ss_128_16_8_pf: array<f32, 2560>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_16_8_pf: array<f32, 128>;
 var<workgroup> rowL_128_16_8_pf: array<f32, 128>;
-var<workgroup> anyNeed_128_16_8_pf: u32;
+var<workgroup> anyNeed_128_16_8_pf: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -1361,7 +1357,6 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 320u;              // the subgroup's scratch
   let sb = sb0 + r * 20u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 48 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -1384,14 +1379,14 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 48u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 0u, 136u + zs);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 16u, 136u + zs);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 32u, 136u + zs);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 48u, 136u + zs);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 64u, 136u + zs);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 80u, 136u + zs);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 96u, 136u + zs);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 112u, 136u + zs);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 112u, 136u);
     }
     workgroupBarrier();
   }
@@ -1424,7 +1419,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 16u) {
-    if (tid == 0u) { anyNeed_128_16_8_pf = 0u; }
+    if (tid == 0u) { anyNeed_128_16_8_pf.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -1456,15 +1451,15 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 0u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 16u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 32u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 48u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 64u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 80u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 96u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 112u + lv, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, s, 20u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, s, 20u);
     }
     workgroupBarrier();
 
@@ -1479,7 +1474,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_16_8_pf = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_16_8_pf.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -1492,54 +1487,54 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_16_8_pf) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o0, 20u + zs);
+    if (workgroupUniformLoad(&anyNeed_128_16_8_pf).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o0, 20u);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o1, 20u + zs);
-      workgroupBarrier();
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8_pf[sb + c] *= alpha; }
-      workgroupBarrier();
-      o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u + zs);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o2, 20u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o1, 20u);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u + zs);
+      o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o3, 20u + zs);
-      workgroupBarrier();
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8_pf[sb + c] *= alpha; }
-      workgroupBarrier();
-      o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u + zs);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o4, 20u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o2, 20u);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u + zs);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o5, 20u + zs);
-      workgroupBarrier();
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8_pf[sb + c] *= alpha; }
-      workgroupBarrier();
-      o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u + zs);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o6, 20u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o3, 20u);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u + zs);
+      o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o7, 20u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o4, 20u);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u + zs);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o5, 20u);
+      workgroupBarrier();
+      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8_pf[sb + c] *= alpha; }
+      workgroupBarrier();
+      o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o6, 20u);
+      workgroupBarrier();
+      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8_pf[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o7, 20u);
+      workgroupBarrier();
+      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8_pf[sb + c] *= alpha; }
+      workgroupBarrier();
+      o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u);
       workgroupBarrier();
     }
 
@@ -1547,15 +1542,15 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 4352u + sg * 384u + 0u + lv, 24u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2176u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2192u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2208u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2224u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2240u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2256u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2272u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2288u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 4352u + sg * 384u + 0u + lv, 24u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2176u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2192u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2208u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2224u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2240u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2256u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2272u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2288u + lv, 136u), o7);
     }
     workgroupBarrier();
   }
@@ -1563,7 +1558,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o0, 20u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o0, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -1572,7 +1567,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o1, 20u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o1, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -1581,7 +1576,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o2, 20u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o2, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -1590,7 +1585,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o3, 20u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o3, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -1599,7 +1594,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o4, 20u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o4, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -1608,7 +1603,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o5, 20u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o5, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -1617,7 +1612,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o6, 20u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o6, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -1626,7 +1621,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o7, 20u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o7, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -1658,13 +1653,13 @@ fn fa_sgm_128_16_8_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
   }
 }
 
-// ==== 128_32_4_pf_vt: D = 128, BC = 32, SG = 4, prefetch, V transposed: BR = 64 rows, 128 invocations, 28676 bytes of workgroup memory ====
+// ==== 128_32_4_pf_vt: D = 128, BC = 32, SG = 4, prefetch, V transposed: BR = 64 rows, 128 invocations, 28688 bytes of workgroup memory ====
 // sh_128_32_4_pf_vt: K tile [32][136] at 0, V [128][40] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf_vt: array<f16, 9472>;
 var<workgroup> ss_128_32_4_pf_vt: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_pf_vt: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf_vt: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_pf_vt: u32;
+var<workgroup> anyNeed_128_32_4_pf_vt: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -1692,7 +1687,6 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -1715,14 +1709,14 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 0u, 136u + zs);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 16u, 136u + zs);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 32u, 136u + zs);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 48u, 136u + zs);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 64u, 136u + zs);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 80u, 136u + zs);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 96u, 136u + zs);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 112u, 136u + zs);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 112u, 136u);
     }
     workgroupBarrier();
   }
@@ -1803,7 +1797,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_pf_vt = 0u; }
+    if (tid == 0u) { anyNeed_128_32_4_pf_vt.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -1907,27 +1901,27 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 0u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 16u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 32u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 48u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 64u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 80u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 96u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 112u + lv, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, s, 36u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2176u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2192u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2208u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2224u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2240u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2256u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2272u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2288u + lv, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, s, 36u);
     }
     workgroupBarrier();
 
@@ -1942,7 +1936,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_vt = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_vt.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -1955,30 +1949,30 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_vt) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o1, 36u + zs);
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_vt).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, 36u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o3, 36u + zs);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, 36u + zs);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o5, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, 36u + zs);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o5, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, 36u + zs);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
     }
 
@@ -1986,27 +1980,27 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, 0u + sg * 640u + 0u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 4352u + lv, 40u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 4992u + lv, 40u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 5632u + lv, 40u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 6272u + lv, 40u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 6912u + lv, 40u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 7552u + lv, 40u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 8192u + lv, 40u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 8832u + lv, 40u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, 0u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 4352u + lv, 40u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 4992u + lv, 40u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 5632u + lv, 40u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 6272u + lv, 40u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 6912u + lv, 40u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 7552u + lv, 40u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 8192u + lv, 40u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 8832u + lv, 40u), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, 0u + sg * 640u + 16u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 4368u + lv, 40u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 5008u + lv, 40u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 5648u + lv, 40u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 6288u + lv, 40u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 6928u + lv, 40u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 7568u + lv, 40u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 8208u + lv, 40u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 8848u + lv, 40u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, 0u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 4368u + lv, 40u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 5008u + lv, 40u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 5648u + lv, 40u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 6288u + lv, 40u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 6928u + lv, 40u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 7568u + lv, 40u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 8208u + lv, 40u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 8848u + lv, 40u), o7);
     }
     workgroupBarrier();
   }
@@ -2014,7 +2008,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o1, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -2023,7 +2017,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o3, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -2032,7 +2026,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o5, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o5, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -2041,7 +2035,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o7, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o7, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -2073,13 +2067,13 @@ fn fa_sgm_128_32_4_pf_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   }
 }
 
-// ==== 128_32_4_pf_qs: D = 128, BC = 32, SG = 4, prefetch, Q from workgroup memory: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
+// ==== 128_32_4_pf_qs: D = 128, BC = 32, SG = 4, prefetch, Q from workgroup memory: BR = 64 rows, 128 invocations, 44560 bytes of workgroup memory ====
 // sh_128_32_4_pf_qs: K tile [32][136] at 0, V [32][136] at 4352, Q [64][136] at 8704, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf_qs: array<f16, 17408>;
 var<workgroup> ss_128_32_4_pf_qs: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_pf_qs: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf_qs: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_pf_qs: u32;
+var<workgroup> anyNeed_128_32_4_pf_qs: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -2107,7 +2101,6 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged once (zero past T) into its region; fragments are loaded before every product.
   for (var i = tid; i < 2048u; i += 128u) {
@@ -2196,7 +2189,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_pf_qs = 0u; }
+    if (tid == 0u) { anyNeed_128_32_4_pf_qs.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -2300,27 +2293,27 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 0u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 0u + lv, 136u + zs), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 16u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 16u + lv, 136u + zs), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 32u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 32u + lv, 136u + zs), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 48u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 48u + lv, 136u + zs), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 64u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 64u + lv, 136u + zs), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 80u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 80u + lv, 136u + zs), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 96u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 96u + lv, 136u + zs), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 112u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 112u + lv, 136u + zs), s); }
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, s, 36u + zs);
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 0u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 0u + lv, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 16u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 16u + lv, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 32u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 32u + lv, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 48u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 48u + lv, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 64u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 64u + lv, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 80u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 80u + lv, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 96u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 96u + lv, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 112u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 112u + lv, 136u), s); }
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, s, 36u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 0u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2176u + lv, 136u + zs), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 16u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2192u + lv, 136u + zs), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 32u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2208u + lv, 136u + zs), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 48u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2224u + lv, 136u + zs), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 64u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2240u + lv, 136u + zs), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 80u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2256u + lv, 136u + zs), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 96u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2272u + lv, 136u + zs), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 112u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2288u + lv, 136u + zs), s); }
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, s, 36u + zs);
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 0u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2176u + lv, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 16u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2192u + lv, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 32u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2208u + lv, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 48u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2224u + lv, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 64u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2240u + lv, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 80u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2256u + lv, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 96u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2272u + lv, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 112u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2288u + lv, 136u), s); }
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, s, 36u);
     }
     workgroupBarrier();
 
@@ -2335,7 +2328,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_qs = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_qs.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -2348,30 +2341,30 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_qs) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o1, 36u + zs);
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_qs).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_qs[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, 36u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o3, 36u + zs);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_qs[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, 36u + zs);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o5, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_qs[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, 36u + zs);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o5, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_qs[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, 36u + zs);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_qs[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
     }
 
@@ -2379,27 +2372,27 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 0u + sg * 640u + 0u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4352u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4368u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4384u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4400u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4416u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4432u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4448u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4464u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 0u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4464u + lv, 136u), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 0u + sg * 640u + 16u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6528u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6544u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6560u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6576u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6592u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6608u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6624u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6640u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 0u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6640u + lv, 136u), o7);
     }
     workgroupBarrier();
   }
@@ -2407,7 +2400,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o1, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -2416,7 +2409,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o3, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -2425,7 +2418,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o5, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o5, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -2434,7 +2427,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o7, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o7, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -2466,13 +2459,13 @@ fn fa_sgm_128_32_4_pf_qs_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   }
 }
 
-// ==== 128_32_8_pf_vt: D = 128, BC = 32, SG = 8, prefetch, V transposed: BR = 128 rows, 256 invocations, 48644 bytes of workgroup memory ====
+// ==== 128_32_8_pf_vt: D = 128, BC = 32, SG = 8, prefetch, V transposed: BR = 128 rows, 256 invocations, 48656 bytes of workgroup memory ====
 // sh_128_32_8_pf_vt: K tile [32][136] at 0, V [128][40] at 4352, P [128][40] at 9472.
 var<workgroup> sh_128_32_8_pf_vt: array<f16, 14592>;
 var<workgroup> ss_128_32_8_pf_vt: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8_pf_vt: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf_vt: array<f32, 128>;
-var<workgroup> anyNeed_128_32_8_pf_vt: u32;
+var<workgroup> anyNeed_128_32_8_pf_vt: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -2500,7 +2493,6 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -2523,14 +2515,14 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 0u, 136u + zs);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 16u, 136u + zs);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 32u, 136u + zs);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 48u, 136u + zs);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 64u, 136u + zs);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 80u, 136u + zs);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 96u, 136u + zs);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 112u, 136u + zs);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 112u, 136u);
     }
     workgroupBarrier();
   }
@@ -2579,7 +2571,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_pf_vt = 0u; }
+    if (tid == 0u) { anyNeed_128_32_8_pf_vt.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -2635,27 +2627,27 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 0u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 16u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 32u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 48u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 64u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 80u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 96u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 112u + lv, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, s, 36u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2176u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2192u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2208u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2224u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2240u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2256u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2272u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2288u + lv, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, s, 36u);
     }
     workgroupBarrier();
 
@@ -2670,7 +2662,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_vt = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_vt.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -2683,30 +2675,30 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_vt) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o1, 36u + zs);
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_vt).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, 36u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o3, 36u + zs);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_vt[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, 36u + zs);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o5, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, 36u + zs);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o5, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, 36u + zs);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_vt[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
     }
 
@@ -2714,27 +2706,27 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, 9472u + sg * 640u + 0u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 4352u + lv, 40u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 4992u + lv, 40u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 5632u + lv, 40u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 6272u + lv, 40u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 6912u + lv, 40u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 7552u + lv, 40u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 8192u + lv, 40u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 8832u + lv, 40u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, 9472u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 4352u + lv, 40u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 4992u + lv, 40u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 5632u + lv, 40u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 6272u + lv, 40u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 6912u + lv, 40u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 7552u + lv, 40u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 8192u + lv, 40u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 8832u + lv, 40u), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, 9472u + sg * 640u + 16u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 4368u + lv, 40u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 5008u + lv, 40u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 5648u + lv, 40u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 6288u + lv, 40u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 6928u + lv, 40u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 7568u + lv, 40u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 8208u + lv, 40u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 8848u + lv, 40u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, 9472u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 4368u + lv, 40u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 5008u + lv, 40u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 5648u + lv, 40u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 6288u + lv, 40u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 6928u + lv, 40u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 7568u + lv, 40u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 8208u + lv, 40u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 8848u + lv, 40u), o7);
     }
     workgroupBarrier();
   }
@@ -2742,7 +2734,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o1, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -2751,7 +2743,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o3, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -2760,7 +2752,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o5, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o5, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -2769,7 +2761,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o7, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o7, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -2801,13 +2793,13 @@ fn fa_sgm_128_32_8_pf_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   }
 }
 
-// ==== 128_32_4_pf_il: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// ==== 128_32_4_pf_il: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 27152 bytes of workgroup memory ====
 // sh_128_32_4_pf_il: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf_il: array<f16, 8704>;
 var<workgroup> ss_128_32_4_pf_il: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_pf_il: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf_il: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_pf_il: u32;
+var<workgroup> anyNeed_128_32_4_pf_il: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -2835,7 +2827,6 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -2858,14 +2849,14 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 0u, 136u + zs);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 16u, 136u + zs);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 32u, 136u + zs);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 48u, 136u + zs);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 64u, 136u + zs);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 80u, 136u + zs);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 96u, 136u + zs);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 112u, 136u + zs);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 112u, 136u);
     }
     workgroupBarrier();
   }
@@ -2946,7 +2937,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_pf_il = 0u; }
+    if (tid == 0u) { anyNeed_128_32_4_pf_il.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -3051,24 +3042,24 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     {
       var s0 = subgroup_matrix_result<f32, 16, 16>();
       var s1 = subgroup_matrix_result<f32, 16, 16>();
-      s0 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 0u + lv, 136u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2176u + lv, 136u + zs), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 16u + lv, 136u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2192u + lv, 136u + zs), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 32u + lv, 136u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2208u + lv, 136u + zs), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 48u + lv, 136u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2224u + lv, 136u + zs), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 64u + lv, 136u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2240u + lv, 136u + zs), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 80u + lv, 136u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2256u + lv, 136u + zs), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 96u + lv, 136u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2272u + lv, 136u + zs), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 112u + lv, 136u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2288u + lv, 136u + zs), s1);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, s0, 36u + zs);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, s1, 36u + zs);
+      s0 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 0u + lv, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2176u + lv, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 16u + lv, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2192u + lv, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 32u + lv, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2208u + lv, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 48u + lv, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2224u + lv, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 64u + lv, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2240u + lv, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 80u + lv, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2256u + lv, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 96u + lv, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2272u + lv, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 112u + lv, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2288u + lv, 136u), s1);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, s0, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, s1, 36u);
     }
     workgroupBarrier();
 
@@ -3083,7 +3074,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_il = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_il.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -3096,30 +3087,30 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_il) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o1, 36u + zs);
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_il).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, 36u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o3, 36u + zs);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, 36u + zs);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o5, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, 36u + zs);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o5, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, 36u + zs);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
     }
 
@@ -3127,27 +3118,27 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 0u + sg * 640u + 0u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4352u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4368u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4384u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4400u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4416u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4432u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4448u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4464u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 0u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4464u + lv, 136u), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 0u + sg * 640u + 16u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6528u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6544u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6560u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6576u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6592u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6608u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6624u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6640u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 0u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6640u + lv, 136u), o7);
     }
     workgroupBarrier();
   }
@@ -3155,7 +3146,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o1, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -3164,7 +3155,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o3, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -3173,7 +3164,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o5, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o5, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -3182,7 +3173,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o7, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o7, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -3214,13 +3205,13 @@ fn fa_sgm_128_32_4_pf_il_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   }
 }
 
-// ==== 128_32_8_pf_il: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// ==== 128_32_8_pf_il: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47120 bytes of workgroup memory ====
 // sh_128_32_8_pf_il: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf_il: array<f16, 13824>;
 var<workgroup> ss_128_32_8_pf_il: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8_pf_il: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf_il: array<f32, 128>;
-var<workgroup> anyNeed_128_32_8_pf_il: u32;
+var<workgroup> anyNeed_128_32_8_pf_il: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -3248,7 +3239,6 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -3271,14 +3261,14 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 0u, 136u + zs);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 16u, 136u + zs);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 32u, 136u + zs);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 48u, 136u + zs);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 64u, 136u + zs);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 80u, 136u + zs);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 96u, 136u + zs);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 112u, 136u + zs);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 112u, 136u);
     }
     workgroupBarrier();
   }
@@ -3327,7 +3317,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_pf_il = 0u; }
+    if (tid == 0u) { anyNeed_128_32_8_pf_il.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -3384,24 +3374,24 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     {
       var s0 = subgroup_matrix_result<f32, 16, 16>();
       var s1 = subgroup_matrix_result<f32, 16, 16>();
-      s0 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 0u + lv, 136u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2176u + lv, 136u + zs), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 16u + lv, 136u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2192u + lv, 136u + zs), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 32u + lv, 136u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2208u + lv, 136u + zs), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 48u + lv, 136u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2224u + lv, 136u + zs), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 64u + lv, 136u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2240u + lv, 136u + zs), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 80u + lv, 136u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2256u + lv, 136u + zs), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 96u + lv, 136u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2272u + lv, 136u + zs), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 112u + lv, 136u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2288u + lv, 136u + zs), s1);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, s0, 36u + zs);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, s1, 36u + zs);
+      s0 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 0u + lv, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2176u + lv, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 16u + lv, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2192u + lv, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 32u + lv, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2208u + lv, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 48u + lv, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2224u + lv, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 64u + lv, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2240u + lv, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 80u + lv, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2256u + lv, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 96u + lv, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2272u + lv, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 112u + lv, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2288u + lv, 136u), s1);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, s0, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, s1, 36u);
     }
     workgroupBarrier();
 
@@ -3416,7 +3406,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_il = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_il.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -3429,30 +3419,30 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_il) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o1, 36u + zs);
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_il).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_il[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, 36u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o3, 36u + zs);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_il[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, 36u + zs);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o5, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_il[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, 36u + zs);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o5, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_il[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, 36u + zs);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_il[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
     }
 
@@ -3460,27 +3450,27 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 8704u + sg * 640u + 0u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4352u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4368u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4384u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4400u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4416u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4432u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4448u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4464u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 8704u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4464u + lv, 136u), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 8704u + sg * 640u + 16u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6528u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6544u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6560u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6576u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6592u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6608u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6624u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6640u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 8704u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6640u + lv, 136u), o7);
     }
     workgroupBarrier();
   }
@@ -3488,7 +3478,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o1, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -3497,7 +3487,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o3, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -3506,7 +3496,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o5, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o5, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -3515,7 +3505,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o7, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o7, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -3547,13 +3537,13 @@ fn fa_sgm_128_32_8_pf_il_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   }
 }
 
-// ==== 128_32_4_pf_il_db: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
+// ==== 128_32_4_pf_il_db: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 44560 bytes of workgroup memory ====
 // sh_128_32_4_pf_il_db: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf_il_db: array<f16, 17408>;
 var<workgroup> ss_128_32_4_pf_il_db: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_pf_il_db: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf_il_db: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_pf_il_db: u32;
+var<workgroup> anyNeed_128_32_4_pf_il_db: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -3581,7 +3571,6 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -3604,14 +3593,14 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 0u, 136u + zs);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 16u, 136u + zs);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 32u, 136u + zs);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 48u, 136u + zs);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 64u, 136u + zs);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 80u, 136u + zs);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 96u, 136u + zs);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 112u, 136u + zs);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 112u, 136u);
     }
     workgroupBarrier();
   }
@@ -3692,7 +3681,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_pf_il_db = 0u; }
+    if (tid == 0u) { anyNeed_128_32_4_pf_il_db.x = 0u; }
     lv = j0 * p.zero;
     let kb = select(0u, 8704u, ((j0 / 32u) & 1u) == 1u);   // this tile's K/V buffer
     {
@@ -3798,24 +3787,24 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     {
       var s0 = subgroup_matrix_result<f32, 16, 16>();
       var s1 = subgroup_matrix_result<f32, 16, 16>();
-      s0 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 0u + lv + kb, 136u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2176u + lv + kb, 136u + zs), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 16u + lv + kb, 136u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2192u + lv + kb, 136u + zs), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 32u + lv + kb, 136u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2208u + lv + kb, 136u + zs), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 48u + lv + kb, 136u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2224u + lv + kb, 136u + zs), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 64u + lv + kb, 136u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2240u + lv + kb, 136u + zs), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 80u + lv + kb, 136u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2256u + lv + kb, 136u + zs), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 96u + lv + kb, 136u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2272u + lv + kb, 136u + zs), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 112u + lv + kb, 136u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2288u + lv + kb, 136u + zs), s1);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, s0, 36u + zs);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, s1, 36u + zs);
+      s0 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 0u + lv + kb, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2176u + lv + kb, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 16u + lv + kb, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2192u + lv + kb, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 32u + lv + kb, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2208u + lv + kb, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 48u + lv + kb, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2224u + lv + kb, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 64u + lv + kb, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2240u + lv + kb, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 80u + lv + kb, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2256u + lv + kb, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 96u + lv + kb, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2272u + lv + kb, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 112u + lv + kb, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2288u + lv + kb, 136u), s1);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, s0, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, s1, 36u);
     }
     workgroupBarrier();
 
@@ -3830,7 +3819,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_il_db = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_il_db.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -3843,30 +3832,30 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_il_db) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o1, 36u + zs);
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_il_db).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il_db[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, 36u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o3, 36u + zs);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il_db[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, 36u + zs);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o5, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il_db[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, 36u + zs);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o5, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il_db[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, 36u + zs);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il_db[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
     }
 
@@ -3874,27 +3863,27 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 0u + sg * 640u + 0u + lv + kb, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4352u + lv + kb, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4368u + lv + kb, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4384u + lv + kb, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4400u + lv + kb, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4416u + lv + kb, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4432u + lv + kb, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4448u + lv + kb, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4464u + lv + kb, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 0u + sg * 640u + 0u + lv + kb, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4352u + lv + kb, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4368u + lv + kb, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4384u + lv + kb, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4400u + lv + kb, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4416u + lv + kb, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4432u + lv + kb, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4448u + lv + kb, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4464u + lv + kb, 136u), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 0u + sg * 640u + 16u + lv + kb, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6528u + lv + kb, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6544u + lv + kb, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6560u + lv + kb, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6576u + lv + kb, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6592u + lv + kb, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6608u + lv + kb, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6624u + lv + kb, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6640u + lv + kb, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 0u + sg * 640u + 16u + lv + kb, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6528u + lv + kb, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6544u + lv + kb, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6560u + lv + kb, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6576u + lv + kb, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6592u + lv + kb, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6608u + lv + kb, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6624u + lv + kb, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6640u + lv + kb, 136u), o7);
     }
     // (db: no barrier here; the next tile stages into the other buffer)
   }
@@ -3902,7 +3891,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o1, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -3911,7 +3900,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o3, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -3920,7 +3909,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o5, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o5, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -3929,7 +3918,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o7, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o7, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -3961,13 +3950,13 @@ fn fa_sgm_128_32_4_pf_il_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_
   }
 }
 
-// ==== 128_32_4_db: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
+// ==== 128_32_4_db: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 44560 bytes of workgroup memory ====
 // sh_128_32_4_db: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_db: array<f16, 17408>;
 var<workgroup> ss_128_32_4_db: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_db: array<f32, 64>;
 var<workgroup> rowL_128_32_4_db: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_db: u32;
+var<workgroup> anyNeed_128_32_4_db: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -3995,7 +3984,6 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -4018,14 +4006,14 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 0u, 136u + zs);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 16u, 136u + zs);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 32u, 136u + zs);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 48u, 136u + zs);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 64u, 136u + zs);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 80u, 136u + zs);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 96u, 136u + zs);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 112u, 136u + zs);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 112u, 136u);
     }
     workgroupBarrier();
   }
@@ -4042,7 +4030,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
   var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_db = 0u; }
+    if (tid == 0u) { anyNeed_128_32_4_db.x = 0u; }
     lv = j0 * p.zero;
     let kb = select(0u, 8704u, ((j0 / 32u) & 1u) == 1u);   // this tile's K/V buffer
     for (var i = tid; i < 1024u; i += 128u) {
@@ -4063,27 +4051,27 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 0u + lv + kb, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 16u + lv + kb, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 32u + lv + kb, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 48u + lv + kb, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 64u + lv + kb, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 80u + lv + kb, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 96u + lv + kb, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 112u + lv + kb, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 0u + lv + kb, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 16u + lv + kb, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 32u + lv + kb, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 48u + lv + kb, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 64u + lv + kb, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 80u + lv + kb, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 96u + lv + kb, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 112u + lv + kb, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, s, 36u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2176u + lv + kb, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2192u + lv + kb, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2208u + lv + kb, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2224u + lv + kb, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2240u + lv + kb, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2256u + lv + kb, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2272u + lv + kb, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2288u + lv + kb, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2176u + lv + kb, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2192u + lv + kb, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2208u + lv + kb, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2224u + lv + kb, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2240u + lv + kb, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2256u + lv + kb, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2272u + lv + kb, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2288u + lv + kb, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, s, 36u);
     }
     workgroupBarrier();
 
@@ -4098,7 +4086,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_db = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_db.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -4111,30 +4099,30 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_db) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o1, 36u + zs);
+    if (workgroupUniformLoad(&anyNeed_128_32_4_db).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_db[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, 36u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o3, 36u + zs);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_db[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, 36u + zs);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o5, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_db[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, 36u + zs);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o5, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_db[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, 36u + zs);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_db[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
     }
 
@@ -4142,27 +4130,27 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, 0u + sg * 640u + 0u + lv + kb, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4352u + lv + kb, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4368u + lv + kb, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4384u + lv + kb, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4400u + lv + kb, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4416u + lv + kb, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4432u + lv + kb, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4448u + lv + kb, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4464u + lv + kb, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, 0u + sg * 640u + 0u + lv + kb, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4352u + lv + kb, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4368u + lv + kb, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4384u + lv + kb, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4400u + lv + kb, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4416u + lv + kb, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4432u + lv + kb, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4448u + lv + kb, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4464u + lv + kb, 136u), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, 0u + sg * 640u + 16u + lv + kb, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6528u + lv + kb, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6544u + lv + kb, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6560u + lv + kb, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6576u + lv + kb, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6592u + lv + kb, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6608u + lv + kb, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6624u + lv + kb, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6640u + lv + kb, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, 0u + sg * 640u + 16u + lv + kb, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6528u + lv + kb, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6544u + lv + kb, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6560u + lv + kb, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6576u + lv + kb, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6592u + lv + kb, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6608u + lv + kb, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6624u + lv + kb, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6640u + lv + kb, 136u), o7);
     }
     // (db: no barrier here; the next tile stages into the other buffer)
   }
@@ -4170,7 +4158,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o1, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -4179,7 +4167,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o3, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -4188,7 +4176,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o5, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o5, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -4197,7 +4185,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o7, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o7, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -4229,13 +4217,13 @@ fn fa_sgm_128_32_4_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
   }
 }
 
-// ==== 64_32_4_pf_il_db: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 33284 bytes of workgroup memory ====
+// ==== 64_32_4_pf_il_db: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 33296 bytes of workgroup memory ====
 // sh_64_32_4_pf_il_db: K tile [32][72] at 0, V [32][72] at 2304, P [64][40] at 9216.
 var<workgroup> sh_64_32_4_pf_il_db: array<f16, 11776>;
 var<workgroup> ss_64_32_4_pf_il_db: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_32_4_pf_il_db: array<f32, 64>;
 var<workgroup> rowL_64_32_4_pf_il_db: array<f32, 64>;
-var<workgroup> anyNeed_64_32_4_pf_il_db: u32;
+var<workgroup> anyNeed_64_32_4_pf_il_db: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -4263,7 +4251,6 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -4282,10 +4269,10 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 72u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, qo + 0u, 72u + zs);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, qo + 16u, 72u + zs);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, qo + 32u, 72u + zs);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, qo + 48u, 72u + zs);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, qo + 0u, 72u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, qo + 16u, 72u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, qo + 32u, 72u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, qo + 48u, 72u);
     }
     workgroupBarrier();
   }
@@ -4330,7 +4317,7 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_64_32_4_pf_il_db = 0u; }
+    if (tid == 0u) { anyNeed_64_32_4_pf_il_db.x = 0u; }
     lv = j0 * p.zero;
     let kb = select(0u, 4608u, ((j0 / 32u) & 1u) == 1u);   // this tile's K/V buffer
     {
@@ -4388,16 +4375,16 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     {
       var s0 = subgroup_matrix_result<f32, 16, 16>();
       var s1 = subgroup_matrix_result<f32, 16, 16>();
-      s0 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 0u + lv + kb, 72u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 1152u + lv + kb, 72u + zs), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 16u + lv + kb, 72u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 1168u + lv + kb, 72u + zs), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 32u + lv + kb, 72u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 1184u + lv + kb, 72u + zs), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 48u + lv + kb, 72u + zs), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 1200u + lv + kb, 72u + zs), s1);
-      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, s0, 36u + zs);
-      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, s1, 36u + zs);
+      s0 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 0u + lv + kb, 72u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 1152u + lv + kb, 72u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 16u + lv + kb, 72u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 1168u + lv + kb, 72u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 32u + lv + kb, 72u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 1184u + lv + kb, 72u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 48u + lv + kb, 72u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 1200u + lv + kb, 72u), s1);
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, s0, 36u);
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, s1, 36u);
     }
     workgroupBarrier();
 
@@ -4412,7 +4399,7 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_64_32_4_pf_il_db = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_64_32_4_pf_il_db.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -4425,18 +4412,18 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_64_32_4_pf_il_db) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, o1, 36u + zs);
+    if (workgroupUniformLoad(&anyNeed_64_32_4_pf_il_db).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_4_pf_il_db[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, 36u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, o3, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_4_pf_il_db[sb + c] *= alpha; }
       workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, 36u + zs);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
     }
 
@@ -4444,19 +4431,19 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 9216u + sg * 640u + 0u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 2304u + lv + kb, 72u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 2320u + lv + kb, 72u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 2336u + lv + kb, 72u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 2352u + lv + kb, 72u + zs), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 9216u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 2304u + lv + kb, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 2320u + lv + kb, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 2336u + lv + kb, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 2352u + lv + kb, 72u), o3);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 9216u + sg * 640u + 16u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 3456u + lv + kb, 72u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 3472u + lv + kb, 72u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 3488u + lv + kb, 72u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 3504u + lv + kb, 72u + zs), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 9216u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 3456u + lv + kb, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 3472u + lv + kb, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 3488u + lv + kb, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 3504u + lv + kb, 72u), o3);
     }
     // (db: no barrier here; the next tile stages into the other buffer)
   }
@@ -4464,7 +4451,7 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, o1, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -4473,7 +4460,7 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, o3, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -4505,13 +4492,13 @@ fn fa_sgm_64_32_4_pf_il_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   }
 }
 
-// ==== 64_16_4_pf_il_db: D = 64, BC = 16, SG = 4, prefetch: BR = 64 rows, 128 invocations, 17924 bytes of workgroup memory ====
+// ==== 64_16_4_pf_il_db: D = 64, BC = 16, SG = 4, prefetch: BR = 64 rows, 128 invocations, 17936 bytes of workgroup memory ====
 // sh_64_16_4_pf_il_db: K tile [16][72] at 0, V [16][72] at 1152, P [64][24] at 4608.
 var<workgroup> sh_64_16_4_pf_il_db: array<f16, 6144>;
 var<workgroup> ss_64_16_4_pf_il_db: array<f32, 1280>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_16_4_pf_il_db: array<f32, 64>;
 var<workgroup> rowL_64_16_4_pf_il_db: array<f32, 64>;
-var<workgroup> anyNeed_64_16_4_pf_il_db: u32;
+var<workgroup> anyNeed_64_16_4_pf_il_db: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -4539,7 +4526,6 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 320u;              // the subgroup's scratch
   let sb = sb0 + r * 20u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -4558,10 +4544,10 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 72u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, qo + 0u, 72u + zs);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, qo + 16u, 72u + zs);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, qo + 32u, 72u + zs);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, qo + 48u, 72u + zs);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, qo + 0u, 72u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, qo + 16u, 72u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, qo + 32u, 72u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, qo + 48u, 72u);
     }
     workgroupBarrier();
   }
@@ -4590,7 +4576,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 16u) {
-    if (tid == 0u) { anyNeed_64_16_4_pf_il_db = 0u; }
+    if (tid == 0u) { anyNeed_64_16_4_pf_il_db.x = 0u; }
     lv = j0 * p.zero;
     let kb = select(0u, 2304u, ((j0 / 16u) & 1u) == 1u);   // this tile's K/V buffer
     {
@@ -4623,11 +4609,11 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s0 = subgroup_matrix_result<f32, 16, 16>();
-      s0 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_pf_il_db, 0u + lv + kb, 72u + zs), s0);
-      s0 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_pf_il_db, 16u + lv + kb, 72u + zs), s0);
-      s0 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_pf_il_db, 32u + lv + kb, 72u + zs), s0);
-      s0 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_pf_il_db, 48u + lv + kb, 72u + zs), s0);
-      subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, s0, 20u + zs);
+      s0 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_pf_il_db, 0u + lv + kb, 72u), s0);
+      s0 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_pf_il_db, 16u + lv + kb, 72u), s0);
+      s0 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_pf_il_db, 32u + lv + kb, 72u), s0);
+      s0 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_pf_il_db, 48u + lv + kb, 72u), s0);
+      subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, s0, 20u);
     }
     workgroupBarrier();
 
@@ -4642,7 +4628,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_64_16_4_pf_il_db = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_64_16_4_pf_il_db.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -4655,30 +4641,30 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_64_16_4_pf_il_db) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 20u + zs);
+    if (workgroupUniformLoad(&anyNeed_64_16_4_pf_il_db).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 20u);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_pf_il_db[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, 20u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, 20u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o1, 20u + zs);
-      workgroupBarrier();
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_pf_il_db[sb + c] *= alpha; }
-      workgroupBarrier();
-      o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, 20u + zs);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o2, 20u + zs);
+      subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o1, 20u);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_pf_il_db[sb + c] *= alpha; }
       workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, 20u + zs);
+      o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, 20u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o3, 20u + zs);
+      subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o2, 20u);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_pf_il_db[sb + c] *= alpha; }
       workgroupBarrier();
-      o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, 20u + zs);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, 20u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o3, 20u);
+      workgroupBarrier();
+      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_pf_il_db[sb + c] *= alpha; }
+      workgroupBarrier();
+      o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, 20u);
       workgroupBarrier();
     }
 
@@ -4686,11 +4672,11 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, 4608u + sg * 384u + 0u + lv, 24u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, 1152u + lv + kb, 72u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, 1168u + lv + kb, 72u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, 1184u + lv + kb, 72u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, 1200u + lv + kb, 72u + zs), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, 4608u + sg * 384u + 0u + lv, 24u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, 1152u + lv + kb, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, 1168u + lv + kb, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, 1184u + lv + kb, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, 1200u + lv + kb, 72u), o3);
     }
     // (db: no barrier here; the next tile stages into the other buffer)
   }
@@ -4698,7 +4684,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 20u + zs);
+  subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -4707,7 +4693,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o1, 20u + zs);
+  subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o1, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -4716,7 +4702,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o2, 20u + zs);
+  subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o2, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -4725,7 +4711,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o3, 20u + zs);
+  subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o3, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -4757,13 +4743,13 @@ fn fa_sgm_64_16_4_pf_il_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   }
 }
 
-// ==== 64_64_4: D = 64, BC = 64, SG = 4: BR = 64 rows, 128 invocations, 36356 bytes of workgroup memory ====
+// ==== 64_64_4: D = 64, BC = 64, SG = 4: BR = 64 rows, 128 invocations, 36368 bytes of workgroup memory ====
 // sh_64_64_4: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
 var<workgroup> sh_64_64_4: array<f16, 9216>;
 var<workgroup> ss_64_64_4: array<f32, 4352>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_64_4: array<f32, 64>;
 var<workgroup> rowL_64_64_4: array<f32, 64>;
-var<workgroup> anyNeed_64_64_4: u32;
+var<workgroup> anyNeed_64_64_4: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -4791,7 +4777,6 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 1088u;              // the subgroup's scratch
   let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -4810,10 +4795,10 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 72u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, qo + 0u, 72u + zs);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, qo + 16u, 72u + zs);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, qo + 32u, 72u + zs);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, qo + 48u, 72u + zs);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, qo + 0u, 72u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, qo + 16u, 72u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, qo + 32u, 72u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, qo + 48u, 72u);
     }
     workgroupBarrier();
   }
@@ -4826,7 +4811,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
   var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
   for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
-    if (tid == 0u) { anyNeed_64_64_4 = 0u; }
+    if (tid == 0u) { anyNeed_64_64_4.x = 0u; }
     lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 16u;
@@ -4846,35 +4831,35 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 0u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 16u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 32u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 48u + lv, 72u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 0u * 16u + lv, s, 68u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 0u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 16u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 32u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 48u + lv, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 0u * 16u + lv, s, 68u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 1152u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 1168u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 1184u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 1200u + lv, 72u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 1u * 16u + lv, s, 68u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 1152u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 1168u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 1184u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 1200u + lv, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 1u * 16u + lv, s, 68u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 2304u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 2320u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 2336u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 2352u + lv, 72u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 2u * 16u + lv, s, 68u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 2304u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 2320u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 2336u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 2352u + lv, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 2u * 16u + lv, s, 68u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 3456u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 3472u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 3488u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 3504u + lv, 72u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 3u * 16u + lv, s, 68u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 3456u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 3472u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 3488u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 3504u + lv, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 3u * 16u + lv, s, 68u);
     }
     workgroupBarrier();
 
@@ -4889,7 +4874,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_64_64_4 = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_64_64_4.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -4902,12 +4887,12 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_64_64_4) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 0u * 16u + lv, o0, 68u + zs); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 1u * 16u + lv, o1, 68u + zs); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 2u * 16u + lv, o2, 68u + zs); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 3u * 16u + lv, o3, 68u + zs);
+    if (workgroupUniformLoad(&anyNeed_64_64_4).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 0u * 16u + lv, o0, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 1u * 16u + lv, o1, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 2u * 16u + lv, o2, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 3u * 16u + lv, o3, 68u);
       workgroupBarrier();
       for (var c = hh * 32u; c < (hh + 1u) * 32u; c++) { ss_64_64_4[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4, sb0 + 0u * 16u + lv, 68u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4, sb0 + 1u * 16u + lv, 68u + zs); o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4, sb0 + 2u * 16u + lv, 68u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4, sb0 + 3u * 16u + lv, 68u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4, sb0 + 0u * 16u + lv, 68u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4, sb0 + 1u * 16u + lv, 68u); o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4, sb0 + 2u * 16u + lv, 68u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4, sb0 + 3u * 16u + lv, 68u);
       workgroupBarrier();
     }
 
@@ -4915,35 +4900,35 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, 0u + sg * 1152u + 0u + lv, 72u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 4608u + lv, 72u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 4624u + lv, 72u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 4640u + lv, 72u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 4656u + lv, 72u + zs), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, 0u + sg * 1152u + 0u + lv, 72u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 4608u + lv, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 4624u + lv, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 4640u + lv, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 4656u + lv, 72u), o3);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, 0u + sg * 1152u + 16u + lv, 72u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 5760u + lv, 72u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 5776u + lv, 72u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 5792u + lv, 72u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 5808u + lv, 72u + zs), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, 0u + sg * 1152u + 16u + lv, 72u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 5760u + lv, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 5776u + lv, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 5792u + lv, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 5808u + lv, 72u), o3);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, 0u + sg * 1152u + 32u + lv, 72u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 6912u + lv, 72u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 6928u + lv, 72u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 6944u + lv, 72u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 6960u + lv, 72u + zs), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, 0u + sg * 1152u + 32u + lv, 72u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 6912u + lv, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 6928u + lv, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 6944u + lv, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 6960u + lv, 72u), o3);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, 0u + sg * 1152u + 48u + lv, 72u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 8064u + lv, 72u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 8080u + lv, 72u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 8096u + lv, 72u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 8112u + lv, 72u + zs), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, 0u + sg * 1152u + 48u + lv, 72u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 8064u + lv, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 8080u + lv, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 8096u + lv, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 8112u + lv, 72u), o3);
     }
     workgroupBarrier();
   }
@@ -4951,7 +4936,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 0u * 16u + lv, o0, 68u + zs); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 1u * 16u + lv, o1, 68u + zs); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 2u * 16u + lv, o2, 68u + zs); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 3u * 16u + lv, o3, 68u + zs);
+  subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 0u * 16u + lv, o0, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 1u * 16u + lv, o1, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 2u * 16u + lv, o2, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 3u * 16u + lv, o3, 68u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 32u; c < (hh + 1u) * 32u; c += 4u) {
@@ -4983,13 +4968,13 @@ fn fa_sgm_64_64_4_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   }
 }
 
-// ==== 64_64_4_pf: D = 64, BC = 64, SG = 4, prefetch: BR = 64 rows, 128 invocations, 36356 bytes of workgroup memory ====
+// ==== 64_64_4_pf: D = 64, BC = 64, SG = 4, prefetch: BR = 64 rows, 128 invocations, 36368 bytes of workgroup memory ====
 // sh_64_64_4_pf: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
 var<workgroup> sh_64_64_4_pf: array<f16, 9216>;
 var<workgroup> ss_64_64_4_pf: array<f32, 4352>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_64_4_pf: array<f32, 64>;
 var<workgroup> rowL_64_64_4_pf: array<f32, 64>;
-var<workgroup> anyNeed_64_64_4_pf: u32;
+var<workgroup> anyNeed_64_64_4_pf: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -5017,7 +5002,6 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 1088u;              // the subgroup's scratch
   let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -5036,10 +5020,10 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 72u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, qo + 0u, 72u + zs);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, qo + 16u, 72u + zs);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, qo + 32u, 72u + zs);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, qo + 48u, 72u + zs);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, qo + 0u, 72u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, qo + 16u, 72u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, qo + 32u, 72u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, qo + 48u, 72u);
     }
     workgroupBarrier();
   }
@@ -5116,7 +5100,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
-    if (tid == 0u) { anyNeed_64_64_4_pf = 0u; }
+    if (tid == 0u) { anyNeed_64_64_4_pf.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 16u;
@@ -5220,35 +5204,35 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 0u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 16u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 32u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 48u + lv, 72u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 0u * 16u + lv, s, 68u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 0u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 16u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 32u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 48u + lv, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 0u * 16u + lv, s, 68u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 1152u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 1168u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 1184u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 1200u + lv, 72u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 1u * 16u + lv, s, 68u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 1152u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 1168u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 1184u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 1200u + lv, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 1u * 16u + lv, s, 68u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 2304u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 2320u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 2336u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 2352u + lv, 72u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 2u * 16u + lv, s, 68u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 2304u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 2320u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 2336u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 2352u + lv, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 2u * 16u + lv, s, 68u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 3456u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 3472u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 3488u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 3504u + lv, 72u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 3u * 16u + lv, s, 68u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 3456u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 3472u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 3488u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 3504u + lv, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 3u * 16u + lv, s, 68u);
     }
     workgroupBarrier();
 
@@ -5263,7 +5247,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_64_64_4_pf = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_64_64_4_pf.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -5276,12 +5260,12 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_64_64_4_pf) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 0u * 16u + lv, o0, 68u + zs); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 1u * 16u + lv, o1, 68u + zs); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 2u * 16u + lv, o2, 68u + zs); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 3u * 16u + lv, o3, 68u + zs);
+    if (workgroupUniformLoad(&anyNeed_64_64_4_pf).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 0u * 16u + lv, o0, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 1u * 16u + lv, o1, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 2u * 16u + lv, o2, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 3u * 16u + lv, o3, 68u);
       workgroupBarrier();
       for (var c = hh * 32u; c < (hh + 1u) * 32u; c++) { ss_64_64_4_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_pf, sb0 + 0u * 16u + lv, 68u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_pf, sb0 + 1u * 16u + lv, 68u + zs); o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_pf, sb0 + 2u * 16u + lv, 68u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_pf, sb0 + 3u * 16u + lv, 68u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_pf, sb0 + 0u * 16u + lv, 68u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_pf, sb0 + 1u * 16u + lv, 68u); o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_pf, sb0 + 2u * 16u + lv, 68u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_pf, sb0 + 3u * 16u + lv, 68u);
       workgroupBarrier();
     }
 
@@ -5289,35 +5273,35 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 0u + sg * 1152u + 0u + lv, 72u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 4608u + lv, 72u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 4624u + lv, 72u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 4640u + lv, 72u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 4656u + lv, 72u + zs), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 0u + sg * 1152u + 0u + lv, 72u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 4608u + lv, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 4624u + lv, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 4640u + lv, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 4656u + lv, 72u), o3);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 0u + sg * 1152u + 16u + lv, 72u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 5760u + lv, 72u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 5776u + lv, 72u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 5792u + lv, 72u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 5808u + lv, 72u + zs), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 0u + sg * 1152u + 16u + lv, 72u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 5760u + lv, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 5776u + lv, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 5792u + lv, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 5808u + lv, 72u), o3);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 0u + sg * 1152u + 32u + lv, 72u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 6912u + lv, 72u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 6928u + lv, 72u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 6944u + lv, 72u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 6960u + lv, 72u + zs), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 0u + sg * 1152u + 32u + lv, 72u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 6912u + lv, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 6928u + lv, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 6944u + lv, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 6960u + lv, 72u), o3);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 0u + sg * 1152u + 48u + lv, 72u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 8064u + lv, 72u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 8080u + lv, 72u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 8096u + lv, 72u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 8112u + lv, 72u + zs), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 0u + sg * 1152u + 48u + lv, 72u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 8064u + lv, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 8080u + lv, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 8096u + lv, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 8112u + lv, 72u), o3);
     }
     workgroupBarrier();
   }
@@ -5325,7 +5309,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 0u * 16u + lv, o0, 68u + zs); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 1u * 16u + lv, o1, 68u + zs); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 2u * 16u + lv, o2, 68u + zs); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 3u * 16u + lv, o3, 68u + zs);
+  subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 0u * 16u + lv, o0, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 1u * 16u + lv, o1, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 2u * 16u + lv, o2, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 3u * 16u + lv, o3, 68u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 32u; c < (hh + 1u) * 32u; c += 4u) {
@@ -5357,13 +5341,13 @@ fn fa_sgm_64_64_4_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
   }
 }
 
-// ==== 64_32_4_pf: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 24068 bytes of workgroup memory ====
+// ==== 64_32_4_pf: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 24080 bytes of workgroup memory ====
 // sh_64_32_4_pf: K tile [32][72] at 0, V [32][72] at 2304, P [64][40] at 4608.
 var<workgroup> sh_64_32_4_pf: array<f16, 7168>;
 var<workgroup> ss_64_32_4_pf: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_32_4_pf: array<f32, 64>;
 var<workgroup> rowL_64_32_4_pf: array<f32, 64>;
-var<workgroup> anyNeed_64_32_4_pf: u32;
+var<workgroup> anyNeed_64_32_4_pf: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -5391,7 +5375,6 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -5410,10 +5393,10 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 72u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf, qo + 0u, 72u + zs);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf, qo + 16u, 72u + zs);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf, qo + 32u, 72u + zs);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf, qo + 48u, 72u + zs);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf, qo + 0u, 72u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf, qo + 16u, 72u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf, qo + 32u, 72u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf, qo + 48u, 72u);
     }
     workgroupBarrier();
   }
@@ -5458,7 +5441,7 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_64_32_4_pf = 0u; }
+    if (tid == 0u) { anyNeed_64_32_4_pf.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 16u;
@@ -5514,19 +5497,19 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 0u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 16u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 32u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 48u + lv, 72u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 0u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 16u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 32u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 48u + lv, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, s, 36u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 1152u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 1168u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 1184u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 1200u + lv, 72u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 1152u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 1168u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 1184u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 1200u + lv, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, s, 36u);
     }
     workgroupBarrier();
 
@@ -5541,7 +5524,7 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_64_32_4_pf = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_64_32_4_pf.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -5554,18 +5537,18 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_64_32_4_pf) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, o1, 36u + zs);
+    if (workgroupUniformLoad(&anyNeed_64_32_4_pf).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_4_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, 36u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, o3, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_4_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, 36u + zs);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
     }
 
@@ -5573,19 +5556,19 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 4608u + sg * 640u + 0u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 2304u + lv, 72u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 2320u + lv, 72u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 2336u + lv, 72u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 2352u + lv, 72u + zs), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 4608u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 2304u + lv, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 2320u + lv, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 2336u + lv, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 2352u + lv, 72u), o3);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 4608u + sg * 640u + 16u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 3456u + lv, 72u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 3472u + lv, 72u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 3488u + lv, 72u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 3504u + lv, 72u + zs), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 4608u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 3456u + lv, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 3472u + lv, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 3488u + lv, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 3504u + lv, 72u), o3);
     }
     workgroupBarrier();
   }
@@ -5593,7 +5576,7 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, o1, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -5602,7 +5585,7 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, o3, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -5634,13 +5617,13 @@ fn fa_sgm_64_32_4_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
   }
 }
 
-// ==== 64_32_8_pf: D = 64, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 38916 bytes of workgroup memory ====
+// ==== 64_32_8_pf: D = 64, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 38928 bytes of workgroup memory ====
 // sh_64_32_8_pf: K tile [32][72] at 0, V [32][72] at 2304, P [128][40] at 4608.
 var<workgroup> sh_64_32_8_pf: array<f16, 9728>;
 var<workgroup> ss_64_32_8_pf: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_32_8_pf: array<f32, 128>;
 var<workgroup> rowL_64_32_8_pf: array<f32, 128>;
-var<workgroup> anyNeed_64_32_8_pf: u32;
+var<workgroup> anyNeed_64_32_8_pf: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -5668,7 +5651,6 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 128 rows, loaded once into 4 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -5687,10 +5669,10 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 128u) {
       let qo = (sg * 16u - c0) * 72u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_8_pf, qo + 0u, 72u + zs);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_8_pf, qo + 16u, 72u + zs);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_8_pf, qo + 32u, 72u + zs);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_8_pf, qo + 48u, 72u + zs);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_8_pf, qo + 0u, 72u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_8_pf, qo + 16u, 72u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_8_pf, qo + 32u, 72u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_8_pf, qo + 48u, 72u);
     }
     workgroupBarrier();
   }
@@ -5719,7 +5701,7 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_64_32_8_pf = 0u; }
+    if (tid == 0u) { anyNeed_64_32_8_pf.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 16u;
@@ -5751,19 +5733,19 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 0u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 16u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 32u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 48u + lv, 72u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 0u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 16u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 32u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 48u + lv, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, s, 36u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 1152u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 1168u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 1184u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 1200u + lv, 72u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 1152u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 1168u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 1184u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 1200u + lv, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, s, 36u);
     }
     workgroupBarrier();
 
@@ -5778,7 +5760,7 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_64_32_8_pf = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_64_32_8_pf.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -5791,18 +5773,18 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_64_32_8_pf) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, o1, 36u + zs);
+    if (workgroupUniformLoad(&anyNeed_64_32_8_pf).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_8_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, 36u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, o3, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_8_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, 36u + zs);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
     }
 
@@ -5810,19 +5792,19 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 4608u + sg * 640u + 0u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 2304u + lv, 72u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 2320u + lv, 72u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 2336u + lv, 72u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 2352u + lv, 72u + zs), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 4608u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 2304u + lv, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 2320u + lv, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 2336u + lv, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 2352u + lv, 72u), o3);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 4608u + sg * 640u + 16u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 3456u + lv, 72u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 3472u + lv, 72u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 3488u + lv, 72u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 3504u + lv, 72u + zs), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 4608u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 3456u + lv, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 3472u + lv, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 3488u + lv, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 3504u + lv, 72u), o3);
     }
     workgroupBarrier();
   }
@@ -5830,7 +5812,7 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, o1, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -5839,7 +5821,7 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, o3, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -5871,13 +5853,13 @@ fn fa_sgm_64_32_8_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
   }
 }
 
-// ==== 64_16_4_qs_vt: D = 64, BC = 16, SG = 4, Q from workgroup memory, V transposed: BR = 64 rows, 128 invocations, 23300 bytes of workgroup memory ====
+// ==== 64_16_4_qs_vt: D = 64, BC = 16, SG = 4, Q from workgroup memory, V transposed: BR = 64 rows, 128 invocations, 23312 bytes of workgroup memory ====
 // sh_64_16_4_qs_vt: K tile [16][72] at 0, V [64][24] at 1152, Q [64][72] at 2688, P [64][24] at 7296.
 var<workgroup> sh_64_16_4_qs_vt: array<f16, 8832>;
 var<workgroup> ss_64_16_4_qs_vt: array<f32, 1280>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_16_4_qs_vt: array<f32, 64>;
 var<workgroup> rowL_64_16_4_qs_vt: array<f32, 64>;
-var<workgroup> anyNeed_64_16_4_qs_vt: u32;
+var<workgroup> anyNeed_64_16_4_qs_vt: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -5905,7 +5887,6 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 320u;              // the subgroup's scratch
   let sb = sb0 + r * 20u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged once (zero past T) into its region; fragments are loaded before every product.
   for (var i = tid; i < 1024u; i += 128u) {
@@ -5926,7 +5907,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
   var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
   for (var j0 = 0u; j0 < kvEnd; j0 += 16u) {
-    if (tid == 0u) { anyNeed_64_16_4_qs_vt = 0u; }
+    if (tid == 0u) { anyNeed_64_16_4_qs_vt.x = 0u; }
     lv = j0 * p.zero;
     for (var i = tid; i < 256u; i += 128u) {
       let c = i / 16u;
@@ -5946,11 +5927,11 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt, 2688u + sg * 1152u + 0u + lv, 72u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 0u + lv, 72u + zs), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt, 2688u + sg * 1152u + 16u + lv, 72u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 16u + lv, 72u + zs), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt, 2688u + sg * 1152u + 32u + lv, 72u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 32u + lv, 72u + zs), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt, 2688u + sg * 1152u + 48u + lv, 72u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 48u + lv, 72u + zs), s); }
-      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, s, 20u + zs);
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt, 2688u + sg * 1152u + 0u + lv, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 0u + lv, 72u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt, 2688u + sg * 1152u + 16u + lv, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 16u + lv, 72u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt, 2688u + sg * 1152u + 32u + lv, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 32u + lv, 72u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt, 2688u + sg * 1152u + 48u + lv, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 48u + lv, 72u), s); }
+      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, s, 20u);
     }
     workgroupBarrier();
 
@@ -5965,7 +5946,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_64_16_4_qs_vt = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_64_16_4_qs_vt.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -5978,30 +5959,30 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_64_16_4_qs_vt) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o0, 20u + zs);
+    if (workgroupUniformLoad(&anyNeed_64_16_4_qs_vt).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o0, 20u);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_qs_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, 20u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, 20u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o1, 20u + zs);
-      workgroupBarrier();
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_qs_vt[sb + c] *= alpha; }
-      workgroupBarrier();
-      o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, 20u + zs);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o2, 20u + zs);
+      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o1, 20u);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_qs_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, 20u + zs);
+      o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, 20u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o3, 20u + zs);
+      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o2, 20u);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_qs_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, 20u + zs);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, 20u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o3, 20u);
+      workgroupBarrier();
+      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_qs_vt[sb + c] *= alpha; }
+      workgroupBarrier();
+      o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, 20u);
       workgroupBarrier();
     }
 
@@ -6009,11 +5990,11 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt, 7296u + sg * 384u + 0u + lv, 24u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 1152u + lv, 24u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 1536u + lv, 24u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 1920u + lv, 24u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 2304u + lv, 24u + zs), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt, 7296u + sg * 384u + 0u + lv, 24u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 1152u + lv, 24u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 1536u + lv, 24u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 1920u + lv, 24u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 2304u + lv, 24u), o3);
     }
     workgroupBarrier();
   }
@@ -6021,7 +6002,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o0, 20u + zs);
+  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o0, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -6030,7 +6011,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o1, 20u + zs);
+  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o1, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -6039,7 +6020,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o2, 20u + zs);
+  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o2, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -6048,7 +6029,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o3, 20u + zs);
+  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o3, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -6080,11 +6061,11 @@ fn fa_sgm_64_16_4_qs_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_work
   }
 }
 
-// ==== 128_32_8_pf_s8: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 48132 bytes of workgroup memory ====
+// ==== 128_32_8_pf_s8: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 48144 bytes of workgroup memory ====
 // sh_128_32_8_pf_s8: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf_s8: array<f16, 13824>;
 var<workgroup> ss_128_32_8_pf_s8: array<f32, 5120>;   // per subgroup: S / O scratch
-var<workgroup> anyNeed_128_32_8_pf_s8: u32;
+var<workgroup> anyNeed_128_32_8_pf_s8: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_128_32_8_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -6112,7 +6093,6 @@ fn attend_128_32_8_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 640u;              // the subgroup's scratch
   let sb = sb0 + r * 40u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -6135,14 +6115,14 @@ fn attend_128_32_8_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, qo + 0u, 136u + zs);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, qo + 16u, 136u + zs);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, qo + 32u, 136u + zs);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, qo + 48u, 136u + zs);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, qo + 64u, 136u + zs);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, qo + 80u, 136u + zs);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, qo + 96u, 136u + zs);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, qo + 112u, 136u + zs);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, qo + 112u, 136u);
     }
     workgroupBarrier();
   }
@@ -6191,7 +6171,7 @@ fn attend_128_32_8_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_pf_s8 = 0u; }
+    if (tid == 0u) { anyNeed_128_32_8_pf_s8.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -6247,27 +6227,27 @@ fn attend_128_32_8_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 0u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 16u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 32u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 48u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 64u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 80u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 96u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 112u + lv, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, s, 40u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, s, 40u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 2176u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 2192u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 2208u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 2224u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 2240u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 2256u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 2272u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 2288u + lv, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, s, 40u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, s, 40u);
     }
     workgroupBarrier();
 
@@ -6282,7 +6262,7 @@ fn attend_128_32_8_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_s8 = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_s8.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -6295,30 +6275,30 @@ fn attend_128_32_8_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_s8) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, o0, 40u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, o1, 40u + zs);
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_s8).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, o0, 40u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, o1, 40u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_s8[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, 40u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, 40u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, 40u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, 40u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, o2, 40u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, o3, 40u + zs);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_s8[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, 40u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, 40u + zs);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, o4, 40u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, o5, 40u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, o2, 40u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, o3, 40u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_s8[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, 40u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, 40u + zs);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, 40u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, 40u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, o6, 40u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, o7, 40u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, o4, 40u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, o5, 40u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_s8[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, 40u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, 40u + zs);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, 40u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, 40u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, o6, 40u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, o7, 40u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_s8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, 40u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, 40u);
       workgroupBarrier();
     }
 
@@ -6326,27 +6306,27 @@ fn attend_128_32_8_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 8704u + sg * 640u + 0u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 4352u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 4368u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 4384u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 4400u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 4416u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 4432u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 4448u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 4464u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 8704u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 4464u + lv, 136u), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 8704u + sg * 640u + 16u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 6528u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 6544u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 6560u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 6576u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 6592u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 6608u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 6624u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 6640u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 8704u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8, 6640u + lv, 136u), o7);
     }
     workgroupBarrier();
   }
@@ -6354,7 +6334,7 @@ fn attend_128_32_8_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, o0, 40u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, o1, 40u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, o0, 40u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, o1, 40u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -6363,7 +6343,7 @@ fn attend_128_32_8_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, o2, 40u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, o3, 40u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, o2, 40u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, o3, 40u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -6372,7 +6352,7 @@ fn attend_128_32_8_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, o4, 40u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, o5, 40u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, o4, 40u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, o5, 40u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -6381,7 +6361,7 @@ fn attend_128_32_8_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, o6, 40u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, o7, 40u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 0u * 16u + lv, o6, 40u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8, sb0 + 1u * 16u + lv, o7, 40u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -6414,11 +6394,11 @@ fn fa_sgm_128_32_8_pf_s8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   }
 }
 
-// ==== 64_32_4_pf_s8: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 24580 bytes of workgroup memory ====
+// ==== 64_32_4_pf_s8: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 24592 bytes of workgroup memory ====
 // sh_64_32_4_pf_s8: K tile [32][72] at 0, V [32][72] at 2304, P [64][40] at 4608.
 var<workgroup> sh_64_32_4_pf_s8: array<f16, 7168>;
 var<workgroup> ss_64_32_4_pf_s8: array<f32, 2560>;   // per subgroup: S / O scratch
-var<workgroup> anyNeed_64_32_4_pf_s8: u32;
+var<workgroup> anyNeed_64_32_4_pf_s8: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_64_32_4_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -6446,7 +6426,6 @@ fn attend_64_32_4_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 640u;              // the subgroup's scratch
   let sb = sb0 + r * 40u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -6465,10 +6444,10 @@ fn attend_64_32_4_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 72u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, qo + 0u, 72u + zs);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, qo + 16u, 72u + zs);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, qo + 32u, 72u + zs);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, qo + 48u, 72u + zs);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, qo + 0u, 72u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, qo + 16u, 72u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, qo + 32u, 72u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, qo + 48u, 72u);
     }
     workgroupBarrier();
   }
@@ -6513,7 +6492,7 @@ fn attend_64_32_4_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_64_32_4_pf_s8 = 0u; }
+    if (tid == 0u) { anyNeed_64_32_4_pf_s8.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 16u;
@@ -6569,19 +6548,19 @@ fn attend_64_32_4_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8, 0u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8, 16u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8, 32u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8, 48u + lv, 72u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 0u * 16u + lv, s, 40u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8, 0u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8, 16u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8, 32u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8, 48u + lv, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 0u * 16u + lv, s, 40u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8, 1152u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8, 1168u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8, 1184u + lv, 72u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8, 1200u + lv, 72u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 1u * 16u + lv, s, 40u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8, 1152u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8, 1168u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8, 1184u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8, 1200u + lv, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 1u * 16u + lv, s, 40u);
     }
     workgroupBarrier();
 
@@ -6596,7 +6575,7 @@ fn attend_64_32_4_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_64_32_4_pf_s8 = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_64_32_4_pf_s8.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -6609,18 +6588,18 @@ fn attend_64_32_4_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_64_32_4_pf_s8) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 0u * 16u + lv, o0, 40u + zs); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 1u * 16u + lv, o1, 40u + zs);
+    if (workgroupUniformLoad(&anyNeed_64_32_4_pf_s8).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 0u * 16u + lv, o0, 40u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 1u * 16u + lv, o1, 40u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_4_pf_s8[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_s8, sb0 + 0u * 16u + lv, 40u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_s8, sb0 + 1u * 16u + lv, 40u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_s8, sb0 + 0u * 16u + lv, 40u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_s8, sb0 + 1u * 16u + lv, 40u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 0u * 16u + lv, o2, 40u + zs); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 1u * 16u + lv, o3, 40u + zs);
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 0u * 16u + lv, o2, 40u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 1u * 16u + lv, o3, 40u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_4_pf_s8[sb + c] *= alpha; }
       workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_s8, sb0 + 0u * 16u + lv, 40u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_s8, sb0 + 1u * 16u + lv, 40u + zs);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_s8, sb0 + 0u * 16u + lv, 40u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_s8, sb0 + 1u * 16u + lv, 40u);
       workgroupBarrier();
     }
 
@@ -6628,19 +6607,19 @@ fn attend_64_32_4_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 4608u + sg * 640u + 0u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 2304u + lv, 72u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 2320u + lv, 72u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 2336u + lv, 72u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 2352u + lv, 72u + zs), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 4608u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 2304u + lv, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 2320u + lv, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 2336u + lv, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 2352u + lv, 72u), o3);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 4608u + sg * 640u + 16u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 3456u + lv, 72u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 3472u + lv, 72u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 3488u + lv, 72u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 3504u + lv, 72u + zs), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 4608u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 3456u + lv, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 3472u + lv, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 3488u + lv, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8, 3504u + lv, 72u), o3);
     }
     workgroupBarrier();
   }
@@ -6648,7 +6627,7 @@ fn attend_64_32_4_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 0u * 16u + lv, o0, 40u + zs); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 1u * 16u + lv, o1, 40u + zs);
+  subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 0u * 16u + lv, o0, 40u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 1u * 16u + lv, o1, 40u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -6657,7 +6636,7 @@ fn attend_64_32_4_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 0u * 16u + lv, o2, 40u + zs); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 1u * 16u + lv, o3, 40u + zs);
+  subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 0u * 16u + lv, o2, 40u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8, sb0 + 1u * 16u + lv, o3, 40u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -6690,15 +6669,13 @@ fn fa_sgm_64_32_4_pf_s8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_work
   }
 }
 
-// ==== 128_32_8_pf_xsm: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
-// sh_128_32_8_pf_xsm: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
-var<workgroup> sh_128_32_8_pf_xsm: array<f16, 13824>;
-var<workgroup> ss_128_32_8_pf_xsm: array<f32, 4608>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_8_pf_xsm: array<f32, 128>;
-var<workgroup> rowL_128_32_8_pf_xsm: array<f32, 128>;
-var<workgroup> anyNeed_128_32_8_pf_xsm: u32;
+// ==== 128_32_8_pf_s8_sc: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 48144 bytes of workgroup memory ====
+// sh_128_32_8_pf_s8_sc: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_s8_sc: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_s8_sc: array<f32, 5120>;   // per subgroup: S / O scratch
+var<workgroup> anyNeed_128_32_8_pf_s8_sc: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
-fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
+fn attend_128_32_8_pf_s8_sc(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
   let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
   let sg = tid / 32u;
@@ -6717,14 +6694,13 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
   // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
+  let rot = r / 4u;
   let row = sg * 16u + r;
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
+  let sb0 = sg * 640u;              // the subgroup's scratch
+  let sb = sb0 + r * 40u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -6742,19 +6718,19 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
       let tt = t0 + c0 + rr;
       var v = T4();
       if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_8_pf_xsm[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_xsm[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_xsm[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_xsm[rr * 136u + d4 * 4u + 3u] = v.w;
+      sh_128_32_8_pf_s8_sc[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_s8_sc[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_s8_sc[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_s8_sc[rr * 136u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 0u, 136u + zs);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 16u, 136u + zs);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 32u, 136u + zs);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 48u, 136u + zs);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 64u, 136u + zs);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 80u, 136u + zs);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 96u, 136u + zs);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 112u, 136u + zs);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, qo + 112u, 136u);
     }
     workgroupBarrier();
   }
@@ -6803,7 +6779,653 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_pf_xsm = 0u; }
+    if (tid == 0u) { anyNeed_128_32_8_pf_s8_sc.x = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8_sc, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8_sc, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8_sc, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8_sc, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8_sc, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8_sc, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8_sc, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8_sc, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 0u * 16u + lv, s, 40u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8_sc, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8_sc, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8_sc, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8_sc, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8_sc, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8_sc, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8_sc, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_s8_sc, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 1u * 16u + lv, s, 40u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    let rotc = r / 4u;
+    let c0 = hh * 16u + 4u * ((0u + rotc) % 4u);
+    let v0 = select(vec4f(NEG), vec4f(ss_128_32_8_pf_s8_sc[sb + c0], ss_128_32_8_pf_s8_sc[sb + (c0 + 1u)], ss_128_32_8_pf_s8_sc[sb + (c0 + 2u)], ss_128_32_8_pf_s8_sc[sb + (c0 + 3u)]) * scale2, vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c0)));
+    let c1 = hh * 16u + 4u * ((1u + rotc) % 4u);
+    let v1 = select(vec4f(NEG), vec4f(ss_128_32_8_pf_s8_sc[sb + c1], ss_128_32_8_pf_s8_sc[sb + (c1 + 1u)], ss_128_32_8_pf_s8_sc[sb + (c1 + 2u)], ss_128_32_8_pf_s8_sc[sb + (c1 + 3u)]) * scale2, vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c1)));
+    let c2 = hh * 16u + 4u * ((2u + rotc) % 4u);
+    let v2 = select(vec4f(NEG), vec4f(ss_128_32_8_pf_s8_sc[sb + c2], ss_128_32_8_pf_s8_sc[sb + (c2 + 1u)], ss_128_32_8_pf_s8_sc[sb + (c2 + 2u)], ss_128_32_8_pf_s8_sc[sb + (c2 + 3u)]) * scale2, vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c2)));
+    let c3 = hh * 16u + 4u * ((3u + rotc) % 4u);
+    let v3 = select(vec4f(NEG), vec4f(ss_128_32_8_pf_s8_sc[sb + c3], ss_128_32_8_pf_s8_sc[sb + (c3 + 1u)], ss_128_32_8_pf_s8_sc[sb + (c3 + 2u)], ss_128_32_8_pf_s8_sc[sb + (c3 + 3u)]) * scale2, vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c3)));
+    var mx = max(max(max(max(max(v0.x, v0.y), max(v0.z, v0.w)), max(max(v1.x, v1.y), max(v1.z, v1.w))), max(max(v2.x, v2.y), max(v2.z, v2.w))), max(max(v3.x, v3.y), max(v3.z, v3.w)));
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_s8_sc.x = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    {
+      let e = select(vec4f(0.0), exp2(v0 - vec4f(m)), vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c0)));
+      sum += (e.x + e.y) + (e.z + e.w);
+      sh_128_32_8_pf_s8_sc[pb + c0] = f16(e.x); sh_128_32_8_pf_s8_sc[pb + c0 + 1u] = f16(e.y); sh_128_32_8_pf_s8_sc[pb + c0 + 2u] = f16(e.z); sh_128_32_8_pf_s8_sc[pb + c0 + 3u] = f16(e.w);
+    }
+    {
+      let e = select(vec4f(0.0), exp2(v1 - vec4f(m)), vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c1)));
+      sum += (e.x + e.y) + (e.z + e.w);
+      sh_128_32_8_pf_s8_sc[pb + c1] = f16(e.x); sh_128_32_8_pf_s8_sc[pb + c1 + 1u] = f16(e.y); sh_128_32_8_pf_s8_sc[pb + c1 + 2u] = f16(e.z); sh_128_32_8_pf_s8_sc[pb + c1 + 3u] = f16(e.w);
+    }
+    {
+      let e = select(vec4f(0.0), exp2(v2 - vec4f(m)), vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c2)));
+      sum += (e.x + e.y) + (e.z + e.w);
+      sh_128_32_8_pf_s8_sc[pb + c2] = f16(e.x); sh_128_32_8_pf_s8_sc[pb + c2 + 1u] = f16(e.y); sh_128_32_8_pf_s8_sc[pb + c2 + 2u] = f16(e.z); sh_128_32_8_pf_s8_sc[pb + c2 + 3u] = f16(e.w);
+    }
+    {
+      let e = select(vec4f(0.0), exp2(v3 - vec4f(m)), vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c3)));
+      sum += (e.x + e.y) + (e.z + e.w);
+      sh_128_32_8_pf_s8_sc[pb + c3] = f16(e.x); sh_128_32_8_pf_s8_sc[pb + c3 + 1u] = f16(e.y); sh_128_32_8_pf_s8_sc[pb + c3 + 2u] = f16(e.z); sh_128_32_8_pf_s8_sc[pb + c3 + 3u] = f16(e.w);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_s8_sc).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 0u * 16u + lv, o0, 40u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 1u * 16u + lv, o1, 40u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_s8_sc[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 0u * 16u + lv, 40u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 1u * 16u + lv, 40u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 0u * 16u + lv, o2, 40u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 1u * 16u + lv, o3, 40u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_s8_sc[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 0u * 16u + lv, 40u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 1u * 16u + lv, 40u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 0u * 16u + lv, o4, 40u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 1u * 16u + lv, o5, 40u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_s8_sc[sb + c] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 0u * 16u + lv, 40u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 1u * 16u + lv, 40u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 0u * 16u + lv, o6, 40u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 1u * 16u + lv, o7, 40u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_s8_sc[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 0u * 16u + lv, 40u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 1u * 16u + lv, 40u);
+      workgroupBarrier();
+    }
+
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, 8704u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, 4464u + lv, 136u), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, 8704u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_s8_sc, 6640u + lv, 136u), o7);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 0u * 16u + lv, o0, 40u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 1u * 16u + lv, o1, 40u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_s8_sc[sb + c], ss_128_32_8_pf_s8_sc[sb + (c + 1u)], ss_128_32_8_pf_s8_sc[sb + (c + 2u)], ss_128_32_8_pf_s8_sc[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 0u * 16u + lv, o2, 40u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 1u * 16u + lv, o3, 40u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_s8_sc[sb + c], ss_128_32_8_pf_s8_sc[sb + (c + 1u)], ss_128_32_8_pf_s8_sc[sb + (c + 2u)], ss_128_32_8_pf_s8_sc[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 0u * 16u + lv, o4, 40u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 1u * 16u + lv, o5, 40u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_s8_sc[sb + c], ss_128_32_8_pf_s8_sc[sb + (c + 1u)], ss_128_32_8_pf_s8_sc[sb + (c + 2u)], ss_128_32_8_pf_s8_sc[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 0u * 16u + lv, o6, 40u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_s8_sc, sb0 + 1u * 16u + lv, o7, 40u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_s8_sc[sb + c], ss_128_32_8_pf_s8_sc[sb + (c + 1u)], ss_128_32_8_pf_s8_sc[sb + (c + 2u)], ss_128_32_8_pf_s8_sc[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  workgroupBarrier();   // s8: (m, l) go into the scratch, which every subgroup is done reading
+  if (hh == 0u) { ss_128_32_8_pf_s8_sc[row] = m; ss_128_32_8_pf_s8_sc[128u + row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_s8_sc(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_s8_sc(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_s8_sc_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_s8_sc(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = ss_128_32_8_pf_s8_sc[128u + tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (ss_128_32_8_pf_s8_sc[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 64_32_4_pf_s8_sc: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 24592 bytes of workgroup memory ====
+// sh_64_32_4_pf_s8_sc: K tile [32][72] at 0, V [32][72] at 2304, P [64][40] at 4608.
+var<workgroup> sh_64_32_4_pf_s8_sc: array<f16, 7168>;
+var<workgroup> ss_64_32_4_pf_s8_sc: array<f32, 2560>;   // per subgroup: S / O scratch
+var<workgroup> anyNeed_64_32_4_pf_s8_sc: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
+
+fn attend_64_32_4_pf_s8_sc(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = r / 4u;
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 640u;              // the subgroup's scratch
+  let sb = sb0 + r * 40u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 1024u; i += 128u) {
+      let rr = i / 16u;
+      let d4 = i % 16u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
+      sh_64_32_4_pf_s8_sc[rr * 72u + d4 * 4u] = v.x; sh_64_32_4_pf_s8_sc[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_32_4_pf_s8_sc[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_32_4_pf_s8_sc[rr * 72u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 72u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8_sc, qo + 0u, 72u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8_sc, qo + 16u, 72u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8_sc, qo + 32u, 72u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8_sc, qo + 48u, 72u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 16u;
+    let d4 = (tid + 0u) % 16u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 128u) / 16u;
+    let d4 = (tid + 128u) % 16u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 16u;
+    let d4 = (tid + 256u) % 16u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 384u) / 16u;
+    let d4 = (tid + 384u) % 16u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_64_32_4_pf_s8_sc.x = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u] = pk0.x; sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u + 1u] = pk0.y; sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u + 2u] = pk0.z; sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u + 3u] = pk0.w;
+      sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u] = pv0.x; sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u + 1u] = pv0.y; sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u + 2u] = pv0.z; sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
+      sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u] = pk1.x; sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u + 1u] = pk1.y; sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u + 2u] = pk1.z; sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u + 3u] = pk1.w;
+      sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u] = pv1.x; sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u + 1u] = pv1.y; sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u + 2u] = pv1.z; sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u] = pk2.x; sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u + 1u] = pk2.y; sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u + 2u] = pk2.z; sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u + 3u] = pk2.w;
+      sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u] = pv2.x; sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u + 1u] = pv2.y; sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u + 2u] = pv2.z; sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 384u) / 16u;
+      let d4 = (tid + 384u) % 16u;
+      sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u] = pk3.x; sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u + 1u] = pk3.y; sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u + 2u] = pk3.z; sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u + 3u] = pk3.w;
+      sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u] = pv3.x; sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u + 1u] = pv3.y; sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u + 2u] = pv3.z; sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 384u) / 16u;
+      let d4 = (tid + 384u) % 16u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8_sc, 0u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8_sc, 16u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8_sc, 32u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8_sc, 48u + lv, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8_sc, sb0 + 0u * 16u + lv, s, 40u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8_sc, 1152u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8_sc, 1168u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8_sc, 1184u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_s8_sc, 1200u + lv, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8_sc, sb0 + 1u * 16u + lv, s, 40u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    let rotc = r / 4u;
+    let c0 = hh * 16u + 4u * ((0u + rotc) % 4u);
+    let v0 = select(vec4f(NEG), vec4f(ss_64_32_4_pf_s8_sc[sb + c0], ss_64_32_4_pf_s8_sc[sb + (c0 + 1u)], ss_64_32_4_pf_s8_sc[sb + (c0 + 2u)], ss_64_32_4_pf_s8_sc[sb + (c0 + 3u)]) * scale2, vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c0)));
+    let c1 = hh * 16u + 4u * ((1u + rotc) % 4u);
+    let v1 = select(vec4f(NEG), vec4f(ss_64_32_4_pf_s8_sc[sb + c1], ss_64_32_4_pf_s8_sc[sb + (c1 + 1u)], ss_64_32_4_pf_s8_sc[sb + (c1 + 2u)], ss_64_32_4_pf_s8_sc[sb + (c1 + 3u)]) * scale2, vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c1)));
+    let c2 = hh * 16u + 4u * ((2u + rotc) % 4u);
+    let v2 = select(vec4f(NEG), vec4f(ss_64_32_4_pf_s8_sc[sb + c2], ss_64_32_4_pf_s8_sc[sb + (c2 + 1u)], ss_64_32_4_pf_s8_sc[sb + (c2 + 2u)], ss_64_32_4_pf_s8_sc[sb + (c2 + 3u)]) * scale2, vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c2)));
+    let c3 = hh * 16u + 4u * ((3u + rotc) % 4u);
+    let v3 = select(vec4f(NEG), vec4f(ss_64_32_4_pf_s8_sc[sb + c3], ss_64_32_4_pf_s8_sc[sb + (c3 + 1u)], ss_64_32_4_pf_s8_sc[sb + (c3 + 2u)], ss_64_32_4_pf_s8_sc[sb + (c3 + 3u)]) * scale2, vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c3)));
+    var mx = max(max(max(max(max(v0.x, v0.y), max(v0.z, v0.w)), max(max(v1.x, v1.y), max(v1.z, v1.w))), max(max(v2.x, v2.y), max(v2.z, v2.w))), max(max(v3.x, v3.y), max(v3.z, v3.w)));
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_64_32_4_pf_s8_sc.x = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 4608u + row * 40u;
+    {
+      let e = select(vec4f(0.0), exp2(v0 - vec4f(m)), vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c0)));
+      sum += (e.x + e.y) + (e.z + e.w);
+      sh_64_32_4_pf_s8_sc[pb + c0] = f16(e.x); sh_64_32_4_pf_s8_sc[pb + c0 + 1u] = f16(e.y); sh_64_32_4_pf_s8_sc[pb + c0 + 2u] = f16(e.z); sh_64_32_4_pf_s8_sc[pb + c0 + 3u] = f16(e.w);
+    }
+    {
+      let e = select(vec4f(0.0), exp2(v1 - vec4f(m)), vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c1)));
+      sum += (e.x + e.y) + (e.z + e.w);
+      sh_64_32_4_pf_s8_sc[pb + c1] = f16(e.x); sh_64_32_4_pf_s8_sc[pb + c1 + 1u] = f16(e.y); sh_64_32_4_pf_s8_sc[pb + c1 + 2u] = f16(e.z); sh_64_32_4_pf_s8_sc[pb + c1 + 3u] = f16(e.w);
+    }
+    {
+      let e = select(vec4f(0.0), exp2(v2 - vec4f(m)), vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c2)));
+      sum += (e.x + e.y) + (e.z + e.w);
+      sh_64_32_4_pf_s8_sc[pb + c2] = f16(e.x); sh_64_32_4_pf_s8_sc[pb + c2 + 1u] = f16(e.y); sh_64_32_4_pf_s8_sc[pb + c2 + 2u] = f16(e.z); sh_64_32_4_pf_s8_sc[pb + c2 + 3u] = f16(e.w);
+    }
+    {
+      let e = select(vec4f(0.0), exp2(v3 - vec4f(m)), vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c3)));
+      sum += (e.x + e.y) + (e.z + e.w);
+      sh_64_32_4_pf_s8_sc[pb + c3] = f16(e.x); sh_64_32_4_pf_s8_sc[pb + c3 + 1u] = f16(e.y); sh_64_32_4_pf_s8_sc[pb + c3 + 2u] = f16(e.z); sh_64_32_4_pf_s8_sc[pb + c3 + 3u] = f16(e.w);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_64_32_4_pf_s8_sc).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8_sc, sb0 + 0u * 16u + lv, o0, 40u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8_sc, sb0 + 1u * 16u + lv, o1, 40u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_4_pf_s8_sc[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_s8_sc, sb0 + 0u * 16u + lv, 40u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_s8_sc, sb0 + 1u * 16u + lv, 40u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8_sc, sb0 + 0u * 16u + lv, o2, 40u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8_sc, sb0 + 1u * 16u + lv, o3, 40u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_4_pf_s8_sc[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_s8_sc, sb0 + 0u * 16u + lv, 40u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_s8_sc, sb0 + 1u * 16u + lv, 40u);
+      workgroupBarrier();
+    }
+
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8_sc, 4608u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8_sc, 2304u + lv, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8_sc, 2320u + lv, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8_sc, 2336u + lv, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8_sc, 2352u + lv, 72u), o3);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8_sc, 4608u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8_sc, 3456u + lv, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8_sc, 3472u + lv, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8_sc, 3488u + lv, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_s8_sc, 3504u + lv, 72u), o3);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8_sc, sb0 + 0u * 16u + lv, o0, 40u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8_sc, sb0 + 1u * 16u + lv, o1, 40u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_64_32_4_pf_s8_sc[sb + c], ss_64_32_4_pf_s8_sc[sb + (c + 1u)], ss_64_32_4_pf_s8_sc[sb + (c + 2u)], ss_64_32_4_pf_s8_sc[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 16u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8_sc, sb0 + 0u * 16u + lv, o2, 40u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_s8_sc, sb0 + 1u * 16u + lv, o3, 40u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_64_32_4_pf_s8_sc[sb + c], ss_64_32_4_pf_s8_sc[sb + (c + 1u)], ss_64_32_4_pf_s8_sc[sb + (c + 2u)], ss_64_32_4_pf_s8_sc[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 16u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  workgroupBarrier();   // s8: (m, l) go into the scratch, which every subgroup is done reading
+  if (hh == 0u) { ss_64_32_4_pf_s8_sc[row] = m; ss_64_32_4_pf_s8_sc[64u + row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_32_4_pf_s8_sc(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_32_4_pf_s8_sc(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_32_4_pf_s8_sc_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_32_4_pf_s8_sc(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = ss_64_32_4_pf_s8_sc[64u + tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (ss_64_32_4_pf_s8_sc[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_xsm: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47120 bytes of workgroup memory ====
+// sh_128_32_8_pf_xsm: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_xsm: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_xsm: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_xsm: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_xsm: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_xsm: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
+
+fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_xsm[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_xsm[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_xsm[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_xsm[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 112u, 136u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_xsm.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -6859,27 +7481,27 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 0u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 16u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 32u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 48u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 64u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 80u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 96u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 112u + lv, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, s, 36u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2176u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2192u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2208u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2224u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2240u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2256u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2272u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2288u + lv, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, s, 36u);
     }
     workgroupBarrier();
 
@@ -6887,30 +7509,30 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
     // (ablation: no softmax)
     let alpha = 1.0;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xsm) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o1, 36u + zs);
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xsm).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xsm[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, 36u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o3, 36u + zs);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xsm[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, 36u + zs);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o5, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xsm[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, 36u + zs);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o5, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xsm[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, 36u + zs);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xsm[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
     }
 
@@ -6918,27 +7540,27 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 8704u + sg * 640u + 0u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4352u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4368u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4384u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4400u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4416u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4432u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4448u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4464u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 8704u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4464u + lv, 136u), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 8704u + sg * 640u + 16u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6528u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6544u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6560u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6576u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6592u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6608u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6624u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6640u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 8704u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6640u + lv, 136u), o7);
     }
     workgroupBarrier();
   }
@@ -6946,7 +7568,7 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o1, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -6955,7 +7577,7 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o3, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -6964,7 +7586,7 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o5, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o5, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -6973,7 +7595,7 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o7, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o7, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -7005,13 +7627,13 @@ fn fa_sgm_128_32_8_pf_xsm_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wo
   }
 }
 
-// ==== 128_32_8_pf_xs: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// ==== 128_32_8_pf_xs: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47120 bytes of workgroup memory ====
 // sh_128_32_8_pf_xs: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf_xs: array<f16, 13824>;
 var<workgroup> ss_128_32_8_pf_xs: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8_pf_xs: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf_xs: array<f32, 128>;
-var<workgroup> anyNeed_128_32_8_pf_xs: u32;
+var<workgroup> anyNeed_128_32_8_pf_xs: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -7039,7 +7661,6 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -7062,14 +7683,14 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 0u, 136u + zs);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 16u, 136u + zs);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 32u, 136u + zs);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 48u, 136u + zs);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 64u, 136u + zs);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 80u, 136u + zs);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 96u, 136u + zs);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 112u, 136u + zs);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 112u, 136u);
     }
     workgroupBarrier();
   }
@@ -7118,7 +7739,7 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_pf_xs = 0u; }
+    if (tid == 0u) { anyNeed_128_32_8_pf_xs.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -7186,7 +7807,7 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_xs = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_xs.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -7199,30 +7820,30 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xs) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o1, 36u + zs);
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xs).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xs[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, 36u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o3, 36u + zs);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xs[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, 36u + zs);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o5, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xs[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, 36u + zs);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o5, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xs[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, 36u + zs);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xs[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
     }
 
@@ -7230,27 +7851,27 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 8704u + sg * 640u + 0u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4352u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4368u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4384u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4400u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4416u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4432u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4448u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4464u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 8704u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4464u + lv, 136u), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 8704u + sg * 640u + 16u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6528u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6544u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6560u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6576u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6592u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6608u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6624u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6640u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 8704u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6640u + lv, 136u), o7);
     }
     workgroupBarrier();
   }
@@ -7258,7 +7879,7 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o1, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -7267,7 +7888,7 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o3, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -7276,7 +7897,7 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o5, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o5, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -7285,7 +7906,7 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o7, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o7, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -7317,13 +7938,13 @@ fn fa_sgm_128_32_8_pf_xs_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   }
 }
 
-// ==== 128_32_8_pf_xpv: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// ==== 128_32_8_pf_xpv: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47120 bytes of workgroup memory ====
 // sh_128_32_8_pf_xpv: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf_xpv: array<f16, 13824>;
 var<workgroup> ss_128_32_8_pf_xpv: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8_pf_xpv: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf_xpv: array<f32, 128>;
-var<workgroup> anyNeed_128_32_8_pf_xpv: u32;
+var<workgroup> anyNeed_128_32_8_pf_xpv: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -7351,7 +7972,6 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -7374,14 +7994,14 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 0u, 136u + zs);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 16u, 136u + zs);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 32u, 136u + zs);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 48u, 136u + zs);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 64u, 136u + zs);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 80u, 136u + zs);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 96u, 136u + zs);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 112u, 136u + zs);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 112u, 136u);
     }
     workgroupBarrier();
   }
@@ -7430,7 +8050,7 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_pf_xpv = 0u; }
+    if (tid == 0u) { anyNeed_128_32_8_pf_xpv.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -7486,27 +8106,27 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 0u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 16u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 32u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 48u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 64u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 80u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 96u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 112u + lv, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, s, 36u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2176u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2192u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2208u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2224u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2240u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2256u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2272u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2288u + lv, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, s, 36u);
     }
     workgroupBarrier();
 
@@ -7521,7 +8141,7 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_xpv = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_xpv.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -7534,30 +8154,30 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xpv) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o1, 36u + zs);
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xpv).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xpv[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, 36u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o3, 36u + zs);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xpv[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, 36u + zs);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o5, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xpv[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, 36u + zs);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o5, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xpv[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, 36u + zs);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xpv[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
     }
 
@@ -7570,7 +8190,7 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o1, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -7579,7 +8199,7 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o3, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -7588,7 +8208,7 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o5, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o5, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -7597,7 +8217,7 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o7, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o7, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -7629,13 +8249,13 @@ fn fa_sgm_128_32_8_pf_xpv_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wo
   }
 }
 
-// ==== 128_32_8_pf_xld: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// ==== 128_32_8_pf_xld: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47120 bytes of workgroup memory ====
 // sh_128_32_8_pf_xld: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf_xld: array<f16, 13824>;
 var<workgroup> ss_128_32_8_pf_xld: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8_pf_xld: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf_xld: array<f32, 128>;
-var<workgroup> anyNeed_128_32_8_pf_xld: u32;
+var<workgroup> anyNeed_128_32_8_pf_xld: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -7663,7 +8283,6 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -7686,14 +8305,14 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 0u, 136u + zs);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 16u, 136u + zs);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 32u, 136u + zs);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 48u, 136u + zs);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 64u, 136u + zs);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 80u, 136u + zs);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 96u, 136u + zs);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 112u, 136u + zs);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 112u, 136u);
     }
     workgroupBarrier();
   }
@@ -7742,7 +8361,7 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_pf_xld = 0u; }
+    if (tid == 0u) { anyNeed_128_32_8_pf_xld.x = 0u; }
     lv = j0 * p.zero;
     // (ablation: no K/V loads or staging)
     workgroupBarrier();
@@ -7750,27 +8369,27 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 0u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 16u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 32u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 48u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 64u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 80u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 96u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 112u + lv, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, s, 36u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2176u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2192u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2208u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2224u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2240u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2256u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2272u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2288u + lv, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, s, 36u);
     }
     workgroupBarrier();
 
@@ -7785,7 +8404,7 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_xld = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_xld.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -7798,30 +8417,30 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xld) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o1, 36u + zs);
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xld).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xld[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, 36u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o3, 36u + zs);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xld[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, 36u + zs);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o5, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xld[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, 36u + zs);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o5, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xld[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, 36u + zs);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xld[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
     }
 
@@ -7829,27 +8448,27 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 8704u + sg * 640u + 0u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4352u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4368u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4384u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4400u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4416u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4432u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4448u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4464u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 8704u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4464u + lv, 136u), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 8704u + sg * 640u + 16u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6528u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6544u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6560u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6576u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6592u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6608u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6624u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6640u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 8704u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6640u + lv, 136u), o7);
     }
     workgroupBarrier();
   }
@@ -7857,7 +8476,7 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o1, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -7866,7 +8485,7 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o3, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -7875,7 +8494,7 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o5, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o5, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -7884,7 +8503,7 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o7, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o7, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -7916,13 +8535,13 @@ fn fa_sgm_128_32_8_pf_xld_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wo
   }
 }
 
-// ==== 128_32_8_pf_xbar: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// ==== 128_32_8_pf_xbar: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47120 bytes of workgroup memory ====
 // sh_128_32_8_pf_xbar: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf_xbar: array<f16, 13824>;
 var<workgroup> ss_128_32_8_pf_xbar: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8_pf_xbar: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf_xbar: array<f32, 128>;
-var<workgroup> anyNeed_128_32_8_pf_xbar: u32;
+var<workgroup> anyNeed_128_32_8_pf_xbar: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -7950,7 +8569,6 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -7973,14 +8591,14 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 0u, 136u + zs);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 16u, 136u + zs);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 32u, 136u + zs);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 48u, 136u + zs);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 64u, 136u + zs);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 80u, 136u + zs);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 96u, 136u + zs);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 112u, 136u + zs);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 112u, 136u);
     }
     workgroupBarrier();
   }
@@ -8029,7 +8647,7 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_pf_xbar = 0u; }
+    if (tid == 0u) { anyNeed_128_32_8_pf_xbar.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -8085,27 +8703,27 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 0u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 16u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 32u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 48u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 64u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 80u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 96u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 112u + lv, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, s, 36u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2176u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2192u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2208u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2224u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2240u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2256u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2272u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2288u + lv, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, s, 36u);
     }
     // (ablation: no barrier)
 
@@ -8120,7 +8738,7 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_xbar = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_xbar.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -8133,30 +8751,30 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xbar) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o1, 36u + zs);
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xbar).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xbar[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, 36u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o3, 36u + zs);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xbar[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, 36u + zs);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o5, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xbar[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, 36u + zs);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o5, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xbar[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, 36u + zs);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xbar[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
     }
 
@@ -8164,27 +8782,27 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 8704u + sg * 640u + 0u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4352u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4368u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4384u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4400u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4416u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4432u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4448u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4464u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 8704u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4464u + lv, 136u), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 8704u + sg * 640u + 16u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6528u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6544u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6560u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6576u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6592u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6608u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6624u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6640u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 8704u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6640u + lv, 136u), o7);
     }
     // (ablation: no barrier)
   }
@@ -8192,7 +8810,7 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o1, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -8201,7 +8819,7 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o3, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -8210,7 +8828,7 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o5, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o5, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -8219,7 +8837,7 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o7, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o7, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -8251,13 +8869,13 @@ fn fa_sgm_128_32_8_pf_xbar_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   }
 }
 
-// ==== 128_32_4_dbg: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// ==== 128_32_4_dbg: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27152 bytes of workgroup memory ====
 // sh_128_32_4_dbg: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_dbg: array<f16, 8704>;
 var<workgroup> ss_128_32_4_dbg: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_dbg: array<f32, 64>;
 var<workgroup> rowL_128_32_4_dbg: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_dbg: u32;
+var<workgroup> anyNeed_128_32_4_dbg: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -8286,7 +8904,6 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -8310,14 +8927,14 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     if (dbgOn && c0 == 0u) { for (var i = tid; i < 8704u; i += 128u) { dbg[14208u + i] = f32(sh_128_32_4_dbg[i]); } }
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 0u, 136u + zs);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 16u, 136u + zs);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 32u, 136u + zs);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 48u, 136u + zs);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 64u, 136u + zs);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 80u, 136u + zs);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 96u, 136u + zs);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 112u, 136u + zs);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 112u, 136u);
     }
     workgroupBarrier();
   }
@@ -8334,7 +8951,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
   var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_dbg = 0u; }
+    if (tid == 0u) { anyNeed_128_32_4_dbg.x = 0u; }
     lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
@@ -8355,27 +8972,27 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 0u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 16u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 32u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 48u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 64u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 80u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 96u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 112u + lv, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, s, 36u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2176u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2192u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2208u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2224u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2240u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2256u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2272u + lv, 136u + zs), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2288u + lv, 136u + zs), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, s, 36u + zs);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, s, 36u);
     }
     workgroupBarrier();
     if (dbgOn && j0 == 0u) { for (var i = tid; i < 2304u; i += 128u) { dbg[i] = ss_128_32_4_dbg[i]; } }
@@ -8391,7 +9008,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_dbg = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_dbg.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -8404,30 +9021,30 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_dbg) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o1, 36u + zs);
+    if (workgroupUniformLoad(&anyNeed_128_32_4_dbg).x != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_dbg[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, 36u + zs);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o3, 36u + zs);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_dbg[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, 36u + zs);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o5, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_dbg[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, 36u + zs);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o5, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_dbg[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, 36u + zs);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_dbg[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
     }
 
@@ -8436,42 +9053,42 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 0u + sg * 640u + 0u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4352u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4368u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4384u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4400u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4416u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4432u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4448u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4464u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 0u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4464u + lv, 136u), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 0u + sg * 640u + 16u + lv, 40u + zs);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6528u + lv, 136u + zs), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6544u + lv, 136u + zs), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6560u + lv, 136u + zs), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6576u + lv, 136u + zs), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6592u + lv, 136u + zs), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6608u + lv, 136u + zs), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6624u + lv, 136u + zs), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6640u + lv, 136u + zs), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 0u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6640u + lv, 136u), o7);
     }
     if (j0 == 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o1, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o1, 36u);
       workgroupBarrier();
       if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (0u) / 32u * 2304u + i] = ss_128_32_4_dbg[i]; } }
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o3, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o3, 36u);
       workgroupBarrier();
       if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (32u) / 32u * 2304u + i] = ss_128_32_4_dbg[i]; } }
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o5, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o5, 36u);
       workgroupBarrier();
       if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (64u) / 32u * 2304u + i] = ss_128_32_4_dbg[i]; } }
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o7, 36u);
       workgroupBarrier();
       if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (96u) / 32u * 2304u + i] = ss_128_32_4_dbg[i]; } }
       workgroupBarrier();
@@ -8482,7 +9099,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o1, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -8491,7 +9108,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o3, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -8500,7 +9117,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o5, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o5, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -8509,7 +9126,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o7, 36u + zs);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o7, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {

@@ -22,7 +22,7 @@
 struct Params {
   T: u32, nHeads: u32, group: u32, nKv: u32,
   capacity: u32, slot: u32, qPos0: u32, kvBase: u32,
-  kvLen: u32, causal: u32, scale: f32, zero: u32,   // zero: always 0 (loop-variant matrix offsets and dynamic strides, see the generator)
+  kvLen: u32, causal: u32, scale: f32, zero: u32,   // zero: always 0 (loop-variant matrix offsets, see the generator)
 }
 
 override TH: f32 = 8.0;  // lazy-rescale threshold in log2 units (0: rescale whenever a row max grows)
@@ -56,13 +56,13 @@ fn emu_xor16(x: f32, tid: u32) -> f32 {
   return y;
 }
 
-// ==== 128_32_4: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// ==== 128_32_4: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27152 bytes of workgroup memory ====
 // sh_128_32_4: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4: array<f16, 8704>;
 var<workgroup> ss_128_32_4: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4: array<f32, 64>;
 var<workgroup> rowL_128_32_4: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4: u32;
+var<workgroup> anyNeed_128_32_4: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_128_32_4: array<f32, 4864>;
 fn emu_zero_128_32_4(m: u32) {
@@ -141,7 +141,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
   var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4 = 0u; }
+    if (tid == 0u) { anyNeed_128_32_4.x = 0u; }
     lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
@@ -179,7 +179,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4 = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_4.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -192,7 +192,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_128_32_4).x != 0u) {
       for (var rd = 0u; rd < 4u; rd++) {
         for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
         workgroupBarrier();
@@ -251,13 +251,13 @@ fn fa_sgm_128_32_4_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
   }
 }
 
-// ==== 128_32_4_pf: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// ==== 128_32_4_pf: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 27152 bytes of workgroup memory ====
 // sh_128_32_4_pf: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf: array<f16, 8704>;
 var<workgroup> ss_128_32_4_pf: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_pf: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_pf: u32;
+var<workgroup> anyNeed_128_32_4_pf: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_128_32_4_pf: array<f32, 4864>;
 fn emu_zero_128_32_4_pf(m: u32) {
@@ -400,7 +400,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_pf = 0u; }
+    if (tid == 0u) { anyNeed_128_32_4_pf.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -522,7 +522,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -535,7 +535,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_pf) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf).x != 0u) {
       for (var rd = 0u; rd < 4u; rd++) {
         for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
         workgroupBarrier();
@@ -594,13 +594,13 @@ fn fa_sgm_128_32_4_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
   }
 }
 
-// ==== 128_32_8: D = 128, BC = 32, SG = 8: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// ==== 128_32_8: D = 128, BC = 32, SG = 8: BR = 128 rows, 256 invocations, 47120 bytes of workgroup memory ====
 // sh_128_32_8: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8: array<f16, 13824>;
 var<workgroup> ss_128_32_8: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8: array<f32, 128>;
 var<workgroup> rowL_128_32_8: array<f32, 128>;
-var<workgroup> anyNeed_128_32_8: u32;
+var<workgroup> anyNeed_128_32_8: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_128_32_8: array<f32, 4864>;
 fn emu_zero_128_32_8(m: u32) {
@@ -679,7 +679,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
   var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8 = 0u; }
+    if (tid == 0u) { anyNeed_128_32_8.x = 0u; }
     lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 256u) {
       let c = i / 32u;
@@ -717,7 +717,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8 = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_8.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -730,7 +730,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_128_32_8).x != 0u) {
       for (var rd = 0u; rd < 4u; rd++) {
         for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
         workgroupBarrier();
@@ -789,13 +789,13 @@ fn fa_sgm_128_32_8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
   }
 }
 
-// ==== 128_32_8_pf: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// ==== 128_32_8_pf: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47120 bytes of workgroup memory ====
 // sh_128_32_8_pf: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf: array<f16, 13824>;
 var<workgroup> ss_128_32_8_pf: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8_pf: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf: array<f32, 128>;
-var<workgroup> anyNeed_128_32_8_pf: u32;
+var<workgroup> anyNeed_128_32_8_pf: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_128_32_8_pf: array<f32, 4864>;
 fn emu_zero_128_32_8_pf(m: u32) {
@@ -906,7 +906,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_pf = 0u; }
+    if (tid == 0u) { anyNeed_128_32_8_pf.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -980,7 +980,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -993,7 +993,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_pf) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf).x != 0u) {
       for (var rd = 0u; rd < 4u; rd++) {
         for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
         workgroupBarrier();
@@ -1052,13 +1052,13 @@ fn fa_sgm_128_32_8_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
   }
 }
 
-// ==== 128_16_8_pf: D = 128, BC = 16, SG = 8, prefetch: BR = 128 rows, 256 invocations, 26116 bytes of workgroup memory ====
+// ==== 128_16_8_pf: D = 128, BC = 16, SG = 8, prefetch: BR = 128 rows, 256 invocations, 26128 bytes of workgroup memory ====
 // sh_128_16_8_pf: K tile [16][136] at 0, V [16][136] at 2176, P [128][24] at 4352.
 var<workgroup> sh_128_16_8_pf: array<f16, 7424>;
 var<workgroup> ss_128_16_8_pf: array<f32, 2560>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_16_8_pf: array<f32, 128>;
 var<workgroup> rowL_128_16_8_pf: array<f32, 128>;
-var<workgroup> anyNeed_128_16_8_pf: u32;
+var<workgroup> anyNeed_128_16_8_pf: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_128_16_8_pf: array<f32, 4864>;
 fn emu_zero_128_16_8_pf(m: u32) {
@@ -1153,7 +1153,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 16u) {
-    if (tid == 0u) { anyNeed_128_16_8_pf = 0u; }
+    if (tid == 0u) { anyNeed_128_16_8_pf.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -1203,7 +1203,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_16_8_pf = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_16_8_pf.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -1216,7 +1216,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_16_8_pf) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_128_16_8_pf).x != 0u) {
       for (var rd = 0u; rd < 8u; rd++) {
         for (var i = 0u; i < 1u; i++) { emu_st_acc_128_16_8_pf(8u + rd * 1u + i, sb0 + i * 16u, 20u, ln); }
         workgroupBarrier();
@@ -1275,13 +1275,13 @@ fn fa_sgm_128_16_8_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
   }
 }
 
-// ==== 128_32_4_pf_vt: D = 128, BC = 32, SG = 4, prefetch, V transposed: BR = 64 rows, 128 invocations, 28676 bytes of workgroup memory ====
+// ==== 128_32_4_pf_vt: D = 128, BC = 32, SG = 4, prefetch, V transposed: BR = 64 rows, 128 invocations, 28688 bytes of workgroup memory ====
 // sh_128_32_4_pf_vt: K tile [32][136] at 0, V [128][40] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf_vt: array<f16, 9472>;
 var<workgroup> ss_128_32_4_pf_vt: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_pf_vt: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf_vt: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_pf_vt: u32;
+var<workgroup> anyNeed_128_32_4_pf_vt: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_128_32_4_pf_vt: array<f32, 4864>;
 fn emu_zero_128_32_4_pf_vt(m: u32) {
@@ -1424,7 +1424,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_pf_vt = 0u; }
+    if (tid == 0u) { anyNeed_128_32_4_pf_vt.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -1546,7 +1546,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_vt = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_vt.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -1559,7 +1559,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_vt) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_vt).x != 0u) {
       for (var rd = 0u; rd < 4u; rd++) {
         for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_vt(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
         workgroupBarrier();
@@ -1618,13 +1618,13 @@ fn fa_sgm_128_32_4_pf_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   }
 }
 
-// ==== 128_32_4_pf_qs: D = 128, BC = 32, SG = 4, prefetch, Q from workgroup memory: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
+// ==== 128_32_4_pf_qs: D = 128, BC = 32, SG = 4, prefetch, Q from workgroup memory: BR = 64 rows, 128 invocations, 44560 bytes of workgroup memory ====
 // sh_128_32_4_pf_qs: K tile [32][136] at 0, V [32][136] at 4352, Q [64][136] at 8704, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf_qs: array<f16, 17408>;
 var<workgroup> ss_128_32_4_pf_qs: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_pf_qs: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf_qs: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_pf_qs: u32;
+var<workgroup> anyNeed_128_32_4_pf_qs: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_128_32_4_pf_qs: array<f32, 4864>;
 fn emu_zero_128_32_4_pf_qs(m: u32) {
@@ -1759,7 +1759,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_pf_qs = 0u; }
+    if (tid == 0u) { anyNeed_128_32_4_pf_qs.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -1882,7 +1882,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_qs = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_qs.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -1895,7 +1895,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_qs) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_qs).x != 0u) {
       for (var rd = 0u; rd < 4u; rd++) {
         for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_qs(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
         workgroupBarrier();
@@ -1954,13 +1954,13 @@ fn fa_sgm_128_32_4_pf_qs_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   }
 }
 
-// ==== 128_32_8_pf_vt: D = 128, BC = 32, SG = 8, prefetch, V transposed: BR = 128 rows, 256 invocations, 48644 bytes of workgroup memory ====
+// ==== 128_32_8_pf_vt: D = 128, BC = 32, SG = 8, prefetch, V transposed: BR = 128 rows, 256 invocations, 48656 bytes of workgroup memory ====
 // sh_128_32_8_pf_vt: K tile [32][136] at 0, V [128][40] at 4352, P [128][40] at 9472.
 var<workgroup> sh_128_32_8_pf_vt: array<f16, 14592>;
 var<workgroup> ss_128_32_8_pf_vt: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8_pf_vt: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf_vt: array<f32, 128>;
-var<workgroup> anyNeed_128_32_8_pf_vt: u32;
+var<workgroup> anyNeed_128_32_8_pf_vt: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_128_32_8_pf_vt: array<f32, 4864>;
 fn emu_zero_128_32_8_pf_vt(m: u32) {
@@ -2071,7 +2071,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_pf_vt = 0u; }
+    if (tid == 0u) { anyNeed_128_32_8_pf_vt.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -2145,7 +2145,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_vt = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_vt.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -2158,7 +2158,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_vt) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_vt).x != 0u) {
       for (var rd = 0u; rd < 4u; rd++) {
         for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_vt(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
         workgroupBarrier();
@@ -2217,13 +2217,13 @@ fn fa_sgm_128_32_8_pf_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   }
 }
 
-// ==== 128_32_4_pf_il: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// ==== 128_32_4_pf_il: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 27152 bytes of workgroup memory ====
 // sh_128_32_4_pf_il: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf_il: array<f16, 8704>;
 var<workgroup> ss_128_32_4_pf_il: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_pf_il: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf_il: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_pf_il: u32;
+var<workgroup> anyNeed_128_32_4_pf_il: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_128_32_4_pf_il: array<f32, 4864>;
 fn emu_zero_128_32_4_pf_il(m: u32) {
@@ -2366,7 +2366,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_pf_il = 0u; }
+    if (tid == 0u) { anyNeed_128_32_4_pf_il.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -2488,7 +2488,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_il = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_il.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -2501,7 +2501,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_il) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_il).x != 0u) {
       for (var rd = 0u; rd < 4u; rd++) {
         for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_il(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
         workgroupBarrier();
@@ -2560,13 +2560,13 @@ fn fa_sgm_128_32_4_pf_il_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   }
 }
 
-// ==== 128_32_8_pf_il: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// ==== 128_32_8_pf_il: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47120 bytes of workgroup memory ====
 // sh_128_32_8_pf_il: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf_il: array<f16, 13824>;
 var<workgroup> ss_128_32_8_pf_il: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8_pf_il: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf_il: array<f32, 128>;
-var<workgroup> anyNeed_128_32_8_pf_il: u32;
+var<workgroup> anyNeed_128_32_8_pf_il: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_128_32_8_pf_il: array<f32, 4864>;
 fn emu_zero_128_32_8_pf_il(m: u32) {
@@ -2677,7 +2677,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_pf_il = 0u; }
+    if (tid == 0u) { anyNeed_128_32_8_pf_il.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -2751,7 +2751,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_il = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_il.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -2764,7 +2764,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_il) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_il).x != 0u) {
       for (var rd = 0u; rd < 4u; rd++) {
         for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_il(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
         workgroupBarrier();
@@ -2823,13 +2823,13 @@ fn fa_sgm_128_32_8_pf_il_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   }
 }
 
-// ==== 128_32_4_pf_il_db: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
+// ==== 128_32_4_pf_il_db: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 44560 bytes of workgroup memory ====
 // sh_128_32_4_pf_il_db: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf_il_db: array<f16, 17408>;
 var<workgroup> ss_128_32_4_pf_il_db: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_pf_il_db: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf_il_db: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_pf_il_db: u32;
+var<workgroup> anyNeed_128_32_4_pf_il_db: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_128_32_4_pf_il_db: array<f32, 4864>;
 fn emu_zero_128_32_4_pf_il_db(m: u32) {
@@ -2972,7 +2972,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_pf_il_db = 0u; }
+    if (tid == 0u) { anyNeed_128_32_4_pf_il_db.x = 0u; }
     lv = j0 * p.zero;
     let kb = select(0u, 8704u, ((j0 / 32u) & 1u) == 1u);   // this tile's K/V buffer
     {
@@ -3095,7 +3095,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_il_db = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_il_db.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -3108,7 +3108,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_il_db) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_il_db).x != 0u) {
       for (var rd = 0u; rd < 4u; rd++) {
         for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_il_db(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
         workgroupBarrier();
@@ -3167,13 +3167,13 @@ fn fa_sgm_128_32_4_pf_il_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_
   }
 }
 
-// ==== 128_32_4_db: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
+// ==== 128_32_4_db: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 44560 bytes of workgroup memory ====
 // sh_128_32_4_db: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_db: array<f16, 17408>;
 var<workgroup> ss_128_32_4_db: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_db: array<f32, 64>;
 var<workgroup> rowL_128_32_4_db: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_db: u32;
+var<workgroup> anyNeed_128_32_4_db: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_128_32_4_db: array<f32, 4864>;
 fn emu_zero_128_32_4_db(m: u32) {
@@ -3252,7 +3252,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
   var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_db = 0u; }
+    if (tid == 0u) { anyNeed_128_32_4_db.x = 0u; }
     lv = j0 * p.zero;
     let kb = select(0u, 8704u, ((j0 / 32u) & 1u) == 1u);   // this tile's K/V buffer
     for (var i = tid; i < 1024u; i += 128u) {
@@ -3291,7 +3291,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_db = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_db.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -3304,7 +3304,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_db) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_128_32_4_db).x != 0u) {
       for (var rd = 0u; rd < 4u; rd++) {
         for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_db(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
         workgroupBarrier();
@@ -3363,13 +3363,13 @@ fn fa_sgm_128_32_4_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
   }
 }
 
-// ==== 64_32_4_pf_il_db: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 33284 bytes of workgroup memory ====
+// ==== 64_32_4_pf_il_db: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 33296 bytes of workgroup memory ====
 // sh_64_32_4_pf_il_db: K tile [32][72] at 0, V [32][72] at 2304, P [64][40] at 9216.
 var<workgroup> sh_64_32_4_pf_il_db: array<f16, 11776>;
 var<workgroup> ss_64_32_4_pf_il_db: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_32_4_pf_il_db: array<f32, 64>;
 var<workgroup> rowL_64_32_4_pf_il_db: array<f32, 64>;
-var<workgroup> anyNeed_64_32_4_pf_il_db: u32;
+var<workgroup> anyNeed_64_32_4_pf_il_db: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_64_32_4_pf_il_db: array<f32, 2816>;
 fn emu_zero_64_32_4_pf_il_db(m: u32) {
@@ -3480,7 +3480,7 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_64_32_4_pf_il_db = 0u; }
+    if (tid == 0u) { anyNeed_64_32_4_pf_il_db.x = 0u; }
     lv = j0 * p.zero;
     let kb = select(0u, 4608u, ((j0 / 32u) & 1u) == 1u);   // this tile's K/V buffer
     {
@@ -3555,7 +3555,7 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_64_32_4_pf_il_db = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_64_32_4_pf_il_db.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -3568,7 +3568,7 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_64_32_4_pf_il_db) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_64_32_4_pf_il_db).x != 0u) {
       for (var rd = 0u; rd < 2u; rd++) {
         for (var i = 0u; i < 2u; i++) { emu_st_acc_64_32_4_pf_il_db(4u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
         workgroupBarrier();
@@ -3627,13 +3627,13 @@ fn fa_sgm_64_32_4_pf_il_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   }
 }
 
-// ==== 64_16_4_pf_il_db: D = 64, BC = 16, SG = 4, prefetch: BR = 64 rows, 128 invocations, 17924 bytes of workgroup memory ====
+// ==== 64_16_4_pf_il_db: D = 64, BC = 16, SG = 4, prefetch: BR = 64 rows, 128 invocations, 17936 bytes of workgroup memory ====
 // sh_64_16_4_pf_il_db: K tile [16][72] at 0, V [16][72] at 1152, P [64][24] at 4608.
 var<workgroup> sh_64_16_4_pf_il_db: array<f16, 6144>;
 var<workgroup> ss_64_16_4_pf_il_db: array<f32, 1280>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_16_4_pf_il_db: array<f32, 64>;
 var<workgroup> rowL_64_16_4_pf_il_db: array<f32, 64>;
-var<workgroup> anyNeed_64_16_4_pf_il_db: u32;
+var<workgroup> anyNeed_64_16_4_pf_il_db: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_64_16_4_pf_il_db: array<f32, 2816>;
 fn emu_zero_64_16_4_pf_il_db(m: u32) {
@@ -3728,7 +3728,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 16u) {
-    if (tid == 0u) { anyNeed_64_16_4_pf_il_db = 0u; }
+    if (tid == 0u) { anyNeed_64_16_4_pf_il_db.x = 0u; }
     lv = j0 * p.zero;
     let kb = select(0u, 2304u, ((j0 / 16u) & 1u) == 1u);   // this tile's K/V buffer
     {
@@ -3779,7 +3779,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_64_16_4_pf_il_db = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_64_16_4_pf_il_db.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -3792,7 +3792,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_64_16_4_pf_il_db) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_64_16_4_pf_il_db).x != 0u) {
       for (var rd = 0u; rd < 4u; rd++) {
         for (var i = 0u; i < 1u; i++) { emu_st_acc_64_16_4_pf_il_db(4u + rd * 1u + i, sb0 + i * 16u, 20u, ln); }
         workgroupBarrier();
@@ -3851,13 +3851,13 @@ fn fa_sgm_64_16_4_pf_il_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   }
 }
 
-// ==== 64_64_4: D = 64, BC = 64, SG = 4: BR = 64 rows, 128 invocations, 36356 bytes of workgroup memory ====
+// ==== 64_64_4: D = 64, BC = 64, SG = 4: BR = 64 rows, 128 invocations, 36368 bytes of workgroup memory ====
 // sh_64_64_4: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
 var<workgroup> sh_64_64_4: array<f16, 9216>;
 var<workgroup> ss_64_64_4: array<f32, 4352>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_64_4: array<f32, 64>;
 var<workgroup> rowL_64_64_4: array<f32, 64>;
-var<workgroup> anyNeed_64_64_4: u32;
+var<workgroup> anyNeed_64_64_4: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_64_64_4: array<f32, 2816>;
 fn emu_zero_64_64_4(m: u32) {
@@ -3936,7 +3936,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
   var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
   for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
-    if (tid == 0u) { anyNeed_64_64_4 = 0u; }
+    if (tid == 0u) { anyNeed_64_64_4.x = 0u; }
     lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 16u;
@@ -3974,7 +3974,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_64_64_4 = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_64_64_4.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -3987,7 +3987,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_64_64_4) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_64_64_4).x != 0u) {
       for (var rd = 0u; rd < 1u; rd++) {
         for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4(4u + rd * 4u + i, sb0 + i * 16u, 68u, ln); }
         workgroupBarrier();
@@ -4046,13 +4046,13 @@ fn fa_sgm_64_64_4_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   }
 }
 
-// ==== 64_64_4_pf: D = 64, BC = 64, SG = 4, prefetch: BR = 64 rows, 128 invocations, 36356 bytes of workgroup memory ====
+// ==== 64_64_4_pf: D = 64, BC = 64, SG = 4, prefetch: BR = 64 rows, 128 invocations, 36368 bytes of workgroup memory ====
 // sh_64_64_4_pf: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
 var<workgroup> sh_64_64_4_pf: array<f16, 9216>;
 var<workgroup> ss_64_64_4_pf: array<f32, 4352>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_64_4_pf: array<f32, 64>;
 var<workgroup> rowL_64_64_4_pf: array<f32, 64>;
-var<workgroup> anyNeed_64_64_4_pf: u32;
+var<workgroup> anyNeed_64_64_4_pf: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_64_64_4_pf: array<f32, 2816>;
 fn emu_zero_64_64_4_pf(m: u32) {
@@ -4195,7 +4195,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
-    if (tid == 0u) { anyNeed_64_64_4_pf = 0u; }
+    if (tid == 0u) { anyNeed_64_64_4_pf.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 16u;
@@ -4317,7 +4317,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_64_64_4_pf = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_64_64_4_pf.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -4330,7 +4330,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_64_64_4_pf) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_64_64_4_pf).x != 0u) {
       for (var rd = 0u; rd < 1u; rd++) {
         for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4_pf(4u + rd * 4u + i, sb0 + i * 16u, 68u, ln); }
         workgroupBarrier();
@@ -4389,13 +4389,13 @@ fn fa_sgm_64_64_4_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
   }
 }
 
-// ==== 64_32_4_pf: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 24068 bytes of workgroup memory ====
+// ==== 64_32_4_pf: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 24080 bytes of workgroup memory ====
 // sh_64_32_4_pf: K tile [32][72] at 0, V [32][72] at 2304, P [64][40] at 4608.
 var<workgroup> sh_64_32_4_pf: array<f16, 7168>;
 var<workgroup> ss_64_32_4_pf: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_32_4_pf: array<f32, 64>;
 var<workgroup> rowL_64_32_4_pf: array<f32, 64>;
-var<workgroup> anyNeed_64_32_4_pf: u32;
+var<workgroup> anyNeed_64_32_4_pf: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_64_32_4_pf: array<f32, 2816>;
 fn emu_zero_64_32_4_pf(m: u32) {
@@ -4506,7 +4506,7 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_64_32_4_pf = 0u; }
+    if (tid == 0u) { anyNeed_64_32_4_pf.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 16u;
@@ -4580,7 +4580,7 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_64_32_4_pf = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_64_32_4_pf.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -4593,7 +4593,7 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_64_32_4_pf) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_64_32_4_pf).x != 0u) {
       for (var rd = 0u; rd < 2u; rd++) {
         for (var i = 0u; i < 2u; i++) { emu_st_acc_64_32_4_pf(4u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
         workgroupBarrier();
@@ -4652,13 +4652,13 @@ fn fa_sgm_64_32_4_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
   }
 }
 
-// ==== 64_32_8_pf: D = 64, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 38916 bytes of workgroup memory ====
+// ==== 64_32_8_pf: D = 64, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 38928 bytes of workgroup memory ====
 // sh_64_32_8_pf: K tile [32][72] at 0, V [32][72] at 2304, P [128][40] at 4608.
 var<workgroup> sh_64_32_8_pf: array<f16, 9728>;
 var<workgroup> ss_64_32_8_pf: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_32_8_pf: array<f32, 128>;
 var<workgroup> rowL_64_32_8_pf: array<f32, 128>;
-var<workgroup> anyNeed_64_32_8_pf: u32;
+var<workgroup> anyNeed_64_32_8_pf: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_64_32_8_pf: array<f32, 2816>;
 fn emu_zero_64_32_8_pf(m: u32) {
@@ -4753,7 +4753,7 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_64_32_8_pf = 0u; }
+    if (tid == 0u) { anyNeed_64_32_8_pf.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 16u;
@@ -4803,7 +4803,7 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_64_32_8_pf = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_64_32_8_pf.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -4816,7 +4816,7 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_64_32_8_pf) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_64_32_8_pf).x != 0u) {
       for (var rd = 0u; rd < 2u; rd++) {
         for (var i = 0u; i < 2u; i++) { emu_st_acc_64_32_8_pf(4u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
         workgroupBarrier();
@@ -4875,13 +4875,13 @@ fn fa_sgm_64_32_8_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
   }
 }
 
-// ==== 64_16_4_qs_vt: D = 64, BC = 16, SG = 4, Q from workgroup memory, V transposed: BR = 64 rows, 128 invocations, 23300 bytes of workgroup memory ====
+// ==== 64_16_4_qs_vt: D = 64, BC = 16, SG = 4, Q from workgroup memory, V transposed: BR = 64 rows, 128 invocations, 23312 bytes of workgroup memory ====
 // sh_64_16_4_qs_vt: K tile [16][72] at 0, V [64][24] at 1152, Q [64][72] at 2688, P [64][24] at 7296.
 var<workgroup> sh_64_16_4_qs_vt: array<f16, 8832>;
 var<workgroup> ss_64_16_4_qs_vt: array<f32, 1280>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_16_4_qs_vt: array<f32, 64>;
 var<workgroup> rowL_64_16_4_qs_vt: array<f32, 64>;
-var<workgroup> anyNeed_64_16_4_qs_vt: u32;
+var<workgroup> anyNeed_64_16_4_qs_vt: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_64_16_4_qs_vt: array<f32, 2816>;
 fn emu_zero_64_16_4_qs_vt(m: u32) {
@@ -4952,7 +4952,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
   var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
   for (var j0 = 0u; j0 < kvEnd; j0 += 16u) {
-    if (tid == 0u) { anyNeed_64_16_4_qs_vt = 0u; }
+    if (tid == 0u) { anyNeed_64_16_4_qs_vt.x = 0u; }
     lv = j0 * p.zero;
     for (var i = tid; i < 256u; i += 128u) {
       let c = i / 16u;
@@ -4991,7 +4991,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_64_16_4_qs_vt = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_64_16_4_qs_vt.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -5004,7 +5004,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_64_16_4_qs_vt) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_64_16_4_qs_vt).x != 0u) {
       for (var rd = 0u; rd < 4u; rd++) {
         for (var i = 0u; i < 1u; i++) { emu_st_acc_64_16_4_qs_vt(4u + rd * 1u + i, sb0 + i * 16u, 20u, ln); }
         workgroupBarrier();
@@ -5063,11 +5063,11 @@ fn fa_sgm_64_16_4_qs_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_work
   }
 }
 
-// ==== 128_32_8_pf_s8: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 48132 bytes of workgroup memory ====
+// ==== 128_32_8_pf_s8: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 48144 bytes of workgroup memory ====
 // sh_128_32_8_pf_s8: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf_s8: array<f16, 13824>;
 var<workgroup> ss_128_32_8_pf_s8: array<f32, 5120>;   // per subgroup: S / O scratch
-var<workgroup> anyNeed_128_32_8_pf_s8: u32;
+var<workgroup> anyNeed_128_32_8_pf_s8: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_128_32_8_pf_s8: array<f32, 4864>;
 fn emu_zero_128_32_8_pf_s8(m: u32) {
@@ -5178,7 +5178,7 @@ fn attend_128_32_8_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_pf_s8 = 0u; }
+    if (tid == 0u) { anyNeed_128_32_8_pf_s8.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -5252,7 +5252,7 @@ fn attend_128_32_8_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_s8 = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_s8.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -5265,7 +5265,7 @@ fn attend_128_32_8_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_s8) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_s8).x != 0u) {
       for (var rd = 0u; rd < 4u; rd++) {
         for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_s8(8u + rd * 2u + i, sb0 + i * 16u, 40u, ln); }
         workgroupBarrier();
@@ -5325,11 +5325,11 @@ fn fa_sgm_128_32_8_pf_s8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   }
 }
 
-// ==== 64_32_4_pf_s8: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 24580 bytes of workgroup memory ====
+// ==== 64_32_4_pf_s8: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 24592 bytes of workgroup memory ====
 // sh_64_32_4_pf_s8: K tile [32][72] at 0, V [32][72] at 2304, P [64][40] at 4608.
 var<workgroup> sh_64_32_4_pf_s8: array<f16, 7168>;
 var<workgroup> ss_64_32_4_pf_s8: array<f32, 2560>;   // per subgroup: S / O scratch
-var<workgroup> anyNeed_64_32_4_pf_s8: u32;
+var<workgroup> anyNeed_64_32_4_pf_s8: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_64_32_4_pf_s8: array<f32, 2816>;
 fn emu_zero_64_32_4_pf_s8(m: u32) {
@@ -5440,7 +5440,7 @@ fn attend_64_32_4_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_64_32_4_pf_s8 = 0u; }
+    if (tid == 0u) { anyNeed_64_32_4_pf_s8.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 16u;
@@ -5514,7 +5514,7 @@ fn attend_64_32_4_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_64_32_4_pf_s8 = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_64_32_4_pf_s8.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -5527,7 +5527,7 @@ fn attend_64_32_4_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_64_32_4_pf_s8) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_64_32_4_pf_s8).x != 0u) {
       for (var rd = 0u; rd < 2u; rd++) {
         for (var i = 0u; i < 2u; i++) { emu_st_acc_64_32_4_pf_s8(4u + rd * 2u + i, sb0 + i * 16u, 40u, ln); }
         workgroupBarrier();
@@ -5587,13 +5587,573 @@ fn fa_sgm_64_32_4_pf_s8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_work
   }
 }
 
-// ==== 128_32_8_pf_xsm: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// ==== 128_32_8_pf_s8_sc: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 48144 bytes of workgroup memory ====
+// sh_128_32_8_pf_s8_sc: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_s8_sc: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_s8_sc: array<f32, 5120>;   // per subgroup: S / O scratch
+var<workgroup> anyNeed_128_32_8_pf_s8_sc: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
+
+var<private> em_128_32_8_pf_s8_sc: array<f32, 4864>;
+fn emu_zero_128_32_8_pf_s8_sc(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_s8_sc[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_8_pf_s8_sc(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_8_pf_s8_sc[m * 256u + e] = f32(sh_128_32_8_pf_s8_sc[i]);
+  }
+}
+fn emu_ld_acc_128_32_8_pf_s8_sc(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_s8_sc[m * 256u + e] = ss_128_32_8_pf_s8_sc[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_8_pf_s8_sc(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_pf_s8_sc[off + (e / 16u) * stride + e % 16u] = em_128_32_8_pf_s8_sc[m * 256u + e]; }
+}
+fn emu_mma_128_32_8_pf_s8_sc(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_8_pf_s8_sc[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_pf_s8_sc[a * 256u + i * 16u + k], em_128_32_8_pf_s8_sc[b * 256u + k * 16u + j], acc); }
+      em_128_32_8_pf_s8_sc[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_8_pf_s8_sc(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = r / 4u;
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 640u;              // the subgroup's scratch
+  let sb = sb0 + r * 40u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_s8_sc[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_s8_sc[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_s8_sc[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_s8_sc[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_s8_sc(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_pf_s8_sc(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_s8_sc.x = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_s8_sc[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_s8_sc[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_8_pf_s8_sc(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_8_pf_s8_sc(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_pf_s8_sc(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_8_pf_s8_sc(16u, sb0 + n * 16u, 40u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    let rotc = r / 4u;
+    let c0 = hh * 16u + 4u * ((0u + rotc) % 4u);
+    let v0 = select(vec4f(NEG), vec4f(ss_128_32_8_pf_s8_sc[sb + c0], ss_128_32_8_pf_s8_sc[sb + (c0 + 1u)], ss_128_32_8_pf_s8_sc[sb + (c0 + 2u)], ss_128_32_8_pf_s8_sc[sb + (c0 + 3u)]) * scale2, vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c0)));
+    let c1 = hh * 16u + 4u * ((1u + rotc) % 4u);
+    let v1 = select(vec4f(NEG), vec4f(ss_128_32_8_pf_s8_sc[sb + c1], ss_128_32_8_pf_s8_sc[sb + (c1 + 1u)], ss_128_32_8_pf_s8_sc[sb + (c1 + 2u)], ss_128_32_8_pf_s8_sc[sb + (c1 + 3u)]) * scale2, vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c1)));
+    let c2 = hh * 16u + 4u * ((2u + rotc) % 4u);
+    let v2 = select(vec4f(NEG), vec4f(ss_128_32_8_pf_s8_sc[sb + c2], ss_128_32_8_pf_s8_sc[sb + (c2 + 1u)], ss_128_32_8_pf_s8_sc[sb + (c2 + 2u)], ss_128_32_8_pf_s8_sc[sb + (c2 + 3u)]) * scale2, vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c2)));
+    let c3 = hh * 16u + 4u * ((3u + rotc) % 4u);
+    let v3 = select(vec4f(NEG), vec4f(ss_128_32_8_pf_s8_sc[sb + c3], ss_128_32_8_pf_s8_sc[sb + (c3 + 1u)], ss_128_32_8_pf_s8_sc[sb + (c3 + 2u)], ss_128_32_8_pf_s8_sc[sb + (c3 + 3u)]) * scale2, vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c3)));
+    var mx = max(max(max(max(max(v0.x, v0.y), max(v0.z, v0.w)), max(max(v1.x, v1.y), max(v1.z, v1.w))), max(max(v2.x, v2.y), max(v2.z, v2.w))), max(max(v3.x, v3.y), max(v3.z, v3.w)));
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_s8_sc.x = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    {
+      let e = select(vec4f(0.0), exp2(v0 - vec4f(m)), vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c0)));
+      sum += (e.x + e.y) + (e.z + e.w);
+      sh_128_32_8_pf_s8_sc[pb + c0] = f16(e.x); sh_128_32_8_pf_s8_sc[pb + c0 + 1u] = f16(e.y); sh_128_32_8_pf_s8_sc[pb + c0 + 2u] = f16(e.z); sh_128_32_8_pf_s8_sc[pb + c0 + 3u] = f16(e.w);
+    }
+    {
+      let e = select(vec4f(0.0), exp2(v1 - vec4f(m)), vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c1)));
+      sum += (e.x + e.y) + (e.z + e.w);
+      sh_128_32_8_pf_s8_sc[pb + c1] = f16(e.x); sh_128_32_8_pf_s8_sc[pb + c1 + 1u] = f16(e.y); sh_128_32_8_pf_s8_sc[pb + c1 + 2u] = f16(e.z); sh_128_32_8_pf_s8_sc[pb + c1 + 3u] = f16(e.w);
+    }
+    {
+      let e = select(vec4f(0.0), exp2(v2 - vec4f(m)), vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c2)));
+      sum += (e.x + e.y) + (e.z + e.w);
+      sh_128_32_8_pf_s8_sc[pb + c2] = f16(e.x); sh_128_32_8_pf_s8_sc[pb + c2 + 1u] = f16(e.y); sh_128_32_8_pf_s8_sc[pb + c2 + 2u] = f16(e.z); sh_128_32_8_pf_s8_sc[pb + c2 + 3u] = f16(e.w);
+    }
+    {
+      let e = select(vec4f(0.0), exp2(v3 - vec4f(m)), vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c3)));
+      sum += (e.x + e.y) + (e.z + e.w);
+      sh_128_32_8_pf_s8_sc[pb + c3] = f16(e.x); sh_128_32_8_pf_s8_sc[pb + c3 + 1u] = f16(e.y); sh_128_32_8_pf_s8_sc[pb + c3 + 2u] = f16(e.z); sh_128_32_8_pf_s8_sc[pb + c3 + 3u] = f16(e.w);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_s8_sc).x != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_s8_sc(8u + rd * 2u + i, sb0 + i * 16u, 40u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_s8_sc[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8_pf_s8_sc(8u + rd * 2u + i, sb0 + i * 16u, 40u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_8_pf_s8_sc(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_8_pf_s8_sc(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_8_pf_s8_sc(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_s8_sc(8u + rd * 2u + i, sb0 + i * 16u, 40u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_8_pf_s8_sc[sb + c], ss_128_32_8_pf_s8_sc[sb + (c + 1u)], ss_128_32_8_pf_s8_sc[sb + (c + 2u)], ss_128_32_8_pf_s8_sc[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  workgroupBarrier();   // s8: (m, l) go into the scratch, which every subgroup is done reading
+  if (hh == 0u) { ss_128_32_8_pf_s8_sc[row] = m; ss_128_32_8_pf_s8_sc[128u + row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_s8_sc(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_s8_sc(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_s8_sc_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_s8_sc(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = ss_128_32_8_pf_s8_sc[128u + tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (ss_128_32_8_pf_s8_sc[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 64_32_4_pf_s8_sc: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 24592 bytes of workgroup memory ====
+// sh_64_32_4_pf_s8_sc: K tile [32][72] at 0, V [32][72] at 2304, P [64][40] at 4608.
+var<workgroup> sh_64_32_4_pf_s8_sc: array<f16, 7168>;
+var<workgroup> ss_64_32_4_pf_s8_sc: array<f32, 2560>;   // per subgroup: S / O scratch
+var<workgroup> anyNeed_64_32_4_pf_s8_sc: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
+
+var<private> em_64_32_4_pf_s8_sc: array<f32, 2816>;
+fn emu_zero_64_32_4_pf_s8_sc(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_32_4_pf_s8_sc[m * 256u + e] = 0.0; }
+}
+fn emu_ld_64_32_4_pf_s8_sc(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_64_32_4_pf_s8_sc[m * 256u + e] = f32(sh_64_32_4_pf_s8_sc[i]);
+  }
+}
+fn emu_ld_acc_64_32_4_pf_s8_sc(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_32_4_pf_s8_sc[m * 256u + e] = ss_64_32_4_pf_s8_sc[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_64_32_4_pf_s8_sc(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_64_32_4_pf_s8_sc[off + (e / 16u) * stride + e % 16u] = em_64_32_4_pf_s8_sc[m * 256u + e]; }
+}
+fn emu_mma_64_32_4_pf_s8_sc(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_64_32_4_pf_s8_sc[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_64_32_4_pf_s8_sc[a * 256u + i * 16u + k], em_64_32_4_pf_s8_sc[b * 256u + k * 16u + j], acc); }
+      em_64_32_4_pf_s8_sc[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_64_32_4_pf_s8_sc(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = r / 4u;
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 640u;              // the subgroup's scratch
+  let sb = sb0 + r * 40u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 1024u; i += 128u) {
+      let rr = i / 16u;
+      let d4 = i % 16u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
+      sh_64_32_4_pf_s8_sc[rr * 72u + d4 * 4u] = v.x; sh_64_32_4_pf_s8_sc[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_32_4_pf_s8_sc[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_32_4_pf_s8_sc[rr * 72u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 72u;
+      for (var k = 0u; k < 4u; k++) { emu_ld_64_32_4_pf_s8_sc(k, qo + k * 16u, 72u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 4u; n++) { emu_zero_64_32_4_pf_s8_sc(4u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 16u;
+    let d4 = (tid + 0u) % 16u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 128u) / 16u;
+    let d4 = (tid + 128u) % 16u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 16u;
+    let d4 = (tid + 256u) % 16u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 384u) / 16u;
+    let d4 = (tid + 384u) % 16u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_64_32_4_pf_s8_sc.x = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u] = pk0.x; sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u + 1u] = pk0.y; sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u + 2u] = pk0.z; sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u + 3u] = pk0.w;
+      sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u] = pv0.x; sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u + 1u] = pv0.y; sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u + 2u] = pv0.z; sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
+      sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u] = pk1.x; sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u + 1u] = pk1.y; sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u + 2u] = pk1.z; sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u + 3u] = pk1.w;
+      sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u] = pv1.x; sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u + 1u] = pv1.y; sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u + 2u] = pv1.z; sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u] = pk2.x; sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u + 1u] = pk2.y; sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u + 2u] = pk2.z; sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u + 3u] = pk2.w;
+      sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u] = pv2.x; sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u + 1u] = pv2.y; sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u + 2u] = pv2.z; sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 384u) / 16u;
+      let d4 = (tid + 384u) % 16u;
+      sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u] = pk3.x; sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u + 1u] = pk3.y; sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u + 2u] = pk3.z; sh_64_32_4_pf_s8_sc[c * 72u + d4 * 4u + 3u] = pk3.w;
+      sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u] = pv3.x; sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u + 1u] = pv3.y; sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u + 2u] = pv3.z; sh_64_32_4_pf_s8_sc[2304u + c * 72u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 384u) / 16u;
+      let d4 = (tid + 384u) % 16u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_64_32_4_pf_s8_sc(8u);
+      for (var k = 0u; k < 4u; k++) {
+        emu_ld_64_32_4_pf_s8_sc(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_32_4_pf_s8_sc(k, 10u, 8u);
+      }
+      emu_st_acc_64_32_4_pf_s8_sc(8u, sb0 + n * 16u, 40u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    let rotc = r / 4u;
+    let c0 = hh * 16u + 4u * ((0u + rotc) % 4u);
+    let v0 = select(vec4f(NEG), vec4f(ss_64_32_4_pf_s8_sc[sb + c0], ss_64_32_4_pf_s8_sc[sb + (c0 + 1u)], ss_64_32_4_pf_s8_sc[sb + (c0 + 2u)], ss_64_32_4_pf_s8_sc[sb + (c0 + 3u)]) * scale2, vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c0)));
+    let c1 = hh * 16u + 4u * ((1u + rotc) % 4u);
+    let v1 = select(vec4f(NEG), vec4f(ss_64_32_4_pf_s8_sc[sb + c1], ss_64_32_4_pf_s8_sc[sb + (c1 + 1u)], ss_64_32_4_pf_s8_sc[sb + (c1 + 2u)], ss_64_32_4_pf_s8_sc[sb + (c1 + 3u)]) * scale2, vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c1)));
+    let c2 = hh * 16u + 4u * ((2u + rotc) % 4u);
+    let v2 = select(vec4f(NEG), vec4f(ss_64_32_4_pf_s8_sc[sb + c2], ss_64_32_4_pf_s8_sc[sb + (c2 + 1u)], ss_64_32_4_pf_s8_sc[sb + (c2 + 2u)], ss_64_32_4_pf_s8_sc[sb + (c2 + 3u)]) * scale2, vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c2)));
+    let c3 = hh * 16u + 4u * ((3u + rotc) % 4u);
+    let v3 = select(vec4f(NEG), vec4f(ss_64_32_4_pf_s8_sc[sb + c3], ss_64_32_4_pf_s8_sc[sb + (c3 + 1u)], ss_64_32_4_pf_s8_sc[sb + (c3 + 2u)], ss_64_32_4_pf_s8_sc[sb + (c3 + 3u)]) * scale2, vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c3)));
+    var mx = max(max(max(max(max(v0.x, v0.y), max(v0.z, v0.w)), max(max(v1.x, v1.y), max(v1.z, v1.w))), max(max(v2.x, v2.y), max(v2.z, v2.w))), max(max(v3.x, v3.y), max(v3.z, v3.w)));
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_64_32_4_pf_s8_sc.x = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 4608u + row * 40u;
+    {
+      let e = select(vec4f(0.0), exp2(v0 - vec4f(m)), vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c0)));
+      sum += (e.x + e.y) + (e.z + e.w);
+      sh_64_32_4_pf_s8_sc[pb + c0] = f16(e.x); sh_64_32_4_pf_s8_sc[pb + c0 + 1u] = f16(e.y); sh_64_32_4_pf_s8_sc[pb + c0 + 2u] = f16(e.z); sh_64_32_4_pf_s8_sc[pb + c0 + 3u] = f16(e.w);
+    }
+    {
+      let e = select(vec4f(0.0), exp2(v1 - vec4f(m)), vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c1)));
+      sum += (e.x + e.y) + (e.z + e.w);
+      sh_64_32_4_pf_s8_sc[pb + c1] = f16(e.x); sh_64_32_4_pf_s8_sc[pb + c1 + 1u] = f16(e.y); sh_64_32_4_pf_s8_sc[pb + c1 + 2u] = f16(e.z); sh_64_32_4_pf_s8_sc[pb + c1 + 3u] = f16(e.w);
+    }
+    {
+      let e = select(vec4f(0.0), exp2(v2 - vec4f(m)), vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c2)));
+      sum += (e.x + e.y) + (e.z + e.w);
+      sh_64_32_4_pf_s8_sc[pb + c2] = f16(e.x); sh_64_32_4_pf_s8_sc[pb + c2 + 1u] = f16(e.y); sh_64_32_4_pf_s8_sc[pb + c2 + 2u] = f16(e.z); sh_64_32_4_pf_s8_sc[pb + c2 + 3u] = f16(e.w);
+    }
+    {
+      let e = select(vec4f(0.0), exp2(v3 - vec4f(m)), vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c3)));
+      sum += (e.x + e.y) + (e.z + e.w);
+      sh_64_32_4_pf_s8_sc[pb + c3] = f16(e.x); sh_64_32_4_pf_s8_sc[pb + c3 + 1u] = f16(e.y); sh_64_32_4_pf_s8_sc[pb + c3 + 2u] = f16(e.z); sh_64_32_4_pf_s8_sc[pb + c3 + 3u] = f16(e.w);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_64_32_4_pf_s8_sc).x != 0u) {
+      for (var rd = 0u; rd < 2u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_64_32_4_pf_s8_sc(4u + rd * 2u + i, sb0 + i * 16u, 40u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_4_pf_s8_sc[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_64_32_4_pf_s8_sc(4u + rd * 2u + i, sb0 + i * 16u, 40u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_64_32_4_pf_s8_sc(9u, 4608u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 4u; n++) {
+        emu_ld_64_32_4_pf_s8_sc(10u, 2304u + kk * 1152u + n * 16u, 72u, false); emu_mma_64_32_4_pf_s8_sc(9u, 10u, 4u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 2u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_64_32_4_pf_s8_sc(4u + rd * 2u + i, sb0 + i * 16u, 40u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_64_32_4_pf_s8_sc[sb + c], ss_64_32_4_pf_s8_sc[sb + (c + 1u)], ss_64_32_4_pf_s8_sc[sb + (c + 2u)], ss_64_32_4_pf_s8_sc[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 16u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  workgroupBarrier();   // s8: (m, l) go into the scratch, which every subgroup is done reading
+  if (hh == 0u) { ss_64_32_4_pf_s8_sc[row] = m; ss_64_32_4_pf_s8_sc[64u + row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_32_4_pf_s8_sc(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_32_4_pf_s8_sc(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_32_4_pf_s8_sc_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_32_4_pf_s8_sc(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = ss_64_32_4_pf_s8_sc[64u + tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (ss_64_32_4_pf_s8_sc[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_xsm: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47120 bytes of workgroup memory ====
 // sh_128_32_8_pf_xsm: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf_xsm: array<f16, 13824>;
 var<workgroup> ss_128_32_8_pf_xsm: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8_pf_xsm: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf_xsm: array<f32, 128>;
-var<workgroup> anyNeed_128_32_8_pf_xsm: u32;
+var<workgroup> anyNeed_128_32_8_pf_xsm: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_128_32_8_pf_xsm: array<f32, 4864>;
 fn emu_zero_128_32_8_pf_xsm(m: u32) {
@@ -5704,7 +6264,7 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_pf_xsm = 0u; }
+    if (tid == 0u) { anyNeed_128_32_8_pf_xsm.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -5771,7 +6331,7 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
     // (ablation: no softmax)
     let alpha = 1.0;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xsm) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xsm).x != 0u) {
       for (var rd = 0u; rd < 4u; rd++) {
         for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_xsm(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
         workgroupBarrier();
@@ -5830,13 +6390,13 @@ fn fa_sgm_128_32_8_pf_xsm_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wo
   }
 }
 
-// ==== 128_32_8_pf_xs: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// ==== 128_32_8_pf_xs: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47120 bytes of workgroup memory ====
 // sh_128_32_8_pf_xs: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf_xs: array<f16, 13824>;
 var<workgroup> ss_128_32_8_pf_xs: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8_pf_xs: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf_xs: array<f32, 128>;
-var<workgroup> anyNeed_128_32_8_pf_xs: u32;
+var<workgroup> anyNeed_128_32_8_pf_xs: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_128_32_8_pf_xs: array<f32, 4864>;
 fn emu_zero_128_32_8_pf_xs(m: u32) {
@@ -5947,7 +6507,7 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_pf_xs = 0u; }
+    if (tid == 0u) { anyNeed_128_32_8_pf_xs.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -6015,7 +6575,7 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_xs = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_xs.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -6028,7 +6588,7 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xs) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xs).x != 0u) {
       for (var rd = 0u; rd < 4u; rd++) {
         for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_xs(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
         workgroupBarrier();
@@ -6087,13 +6647,13 @@ fn fa_sgm_128_32_8_pf_xs_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   }
 }
 
-// ==== 128_32_8_pf_xpv: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// ==== 128_32_8_pf_xpv: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47120 bytes of workgroup memory ====
 // sh_128_32_8_pf_xpv: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf_xpv: array<f16, 13824>;
 var<workgroup> ss_128_32_8_pf_xpv: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8_pf_xpv: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf_xpv: array<f32, 128>;
-var<workgroup> anyNeed_128_32_8_pf_xpv: u32;
+var<workgroup> anyNeed_128_32_8_pf_xpv: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_128_32_8_pf_xpv: array<f32, 4864>;
 fn emu_zero_128_32_8_pf_xpv(m: u32) {
@@ -6204,7 +6764,7 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_pf_xpv = 0u; }
+    if (tid == 0u) { anyNeed_128_32_8_pf_xpv.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -6278,7 +6838,7 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_xpv = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_xpv.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -6291,7 +6851,7 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xpv) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xpv).x != 0u) {
       for (var rd = 0u; rd < 4u; rd++) {
         for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_xpv(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
         workgroupBarrier();
@@ -6345,13 +6905,13 @@ fn fa_sgm_128_32_8_pf_xpv_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wo
   }
 }
 
-// ==== 128_32_8_pf_xld: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// ==== 128_32_8_pf_xld: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47120 bytes of workgroup memory ====
 // sh_128_32_8_pf_xld: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf_xld: array<f16, 13824>;
 var<workgroup> ss_128_32_8_pf_xld: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8_pf_xld: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf_xld: array<f32, 128>;
-var<workgroup> anyNeed_128_32_8_pf_xld: u32;
+var<workgroup> anyNeed_128_32_8_pf_xld: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_128_32_8_pf_xld: array<f32, 4864>;
 fn emu_zero_128_32_8_pf_xld(m: u32) {
@@ -6462,7 +7022,7 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_pf_xld = 0u; }
+    if (tid == 0u) { anyNeed_128_32_8_pf_xld.x = 0u; }
     lv = j0 * p.zero;
     // (ablation: no K/V loads or staging)
     workgroupBarrier();
@@ -6488,7 +7048,7 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_xld = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_xld.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -6501,7 +7061,7 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xld) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xld).x != 0u) {
       for (var rd = 0u; rd < 4u; rd++) {
         for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_xld(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
         workgroupBarrier();
@@ -6560,13 +7120,13 @@ fn fa_sgm_128_32_8_pf_xld_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wo
   }
 }
 
-// ==== 128_32_8_pf_xbar: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// ==== 128_32_8_pf_xbar: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47120 bytes of workgroup memory ====
 // sh_128_32_8_pf_xbar: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf_xbar: array<f16, 13824>;
 var<workgroup> ss_128_32_8_pf_xbar: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8_pf_xbar: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf_xbar: array<f32, 128>;
-var<workgroup> anyNeed_128_32_8_pf_xbar: u32;
+var<workgroup> anyNeed_128_32_8_pf_xbar: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_128_32_8_pf_xbar: array<f32, 4864>;
 fn emu_zero_128_32_8_pf_xbar(m: u32) {
@@ -6677,7 +7237,7 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_pf_xbar = 0u; }
+    if (tid == 0u) { anyNeed_128_32_8_pf_xbar.x = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
@@ -6751,7 +7311,7 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_xbar = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_xbar.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -6764,7 +7324,7 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xbar) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xbar).x != 0u) {
       for (var rd = 0u; rd < 4u; rd++) {
         for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_xbar(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
         workgroupBarrier();
@@ -6823,13 +7383,13 @@ fn fa_sgm_128_32_8_pf_xbar_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   }
 }
 
-// ==== 128_32_4_dbg: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// ==== 128_32_4_dbg: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27152 bytes of workgroup memory ====
 // sh_128_32_4_dbg: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_dbg: array<f16, 8704>;
 var<workgroup> ss_128_32_4_dbg: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_dbg: array<f32, 64>;
 var<workgroup> rowL_128_32_4_dbg: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_dbg: u32;
+var<workgroup> anyNeed_128_32_4_dbg: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
 
 var<private> em_128_32_4_dbg: array<f32, 4864>;
 fn emu_zero_128_32_4_dbg(m: u32) {
@@ -6910,7 +7470,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
   var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_dbg = 0u; }
+    if (tid == 0u) { anyNeed_128_32_4_dbg.x = 0u; }
     lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
@@ -6950,7 +7510,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_dbg = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_dbg.x = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
@@ -6963,7 +7523,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_dbg) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_128_32_4_dbg).x != 0u) {
       for (var rd = 0u; rd < 4u; rd++) {
         for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
         workgroupBarrier();

@@ -195,7 +195,7 @@ const SGM_CASES: PrefillCase[] = [
   { T: 70, nHeads: 2, nKv: 1, d: 64, qPos0: 9, kvBase: 0, kvLen: 79, cap: 80, scale: 1, grow: 8, what: 'growing scores (rescales mid-row)' },
   { T: 33, nHeads: 2, nKv: 2, d: 128, qPos0: 0, kvBase: 0, kvLen: 150, cap: 150, causal: false, scale: 0.5, grow: 10, what: 'non-causal, growing scores' },
 ];
-const EMU_CONFIGS = new Set(['128_32_4_pf', '64_16_4_pf_il_db', '64_16_4_qs_vt', '128_32_8', '64_32_4_pf_s8']);
+const EMU_CONFIGS = new Set(['128_32_4_pf', '64_16_4_pf_il_db', '64_16_4_qs_vt', '128_32_8', '64_32_4_pf_s8', '64_32_4_pf_s8_sc', '128_32_8_pf_s8_sc']);
 const EMU_CASES = new Set(['cached prefix, MQA', 'one full block', 'KV block of a pool rank (early rows see nothing)', 'empty cache',
   'growing scores (rescales mid-row)', 'non-causal, growing scores']);
 
@@ -215,14 +215,22 @@ describe('generated WGSL', () => {
     expect(SGM_PREFILL_CONFIGS.map((e) => sgmPrefillStorageBytes(e))).toEqual(gen.CONFIGS.map((c) => gen.layout(c).bytes));
   });
 
-  it('every subgroup-matrix load and store has a dynamic stride (+ zs): literal ones are wrong on the H200 without robustness', async () => {
-    // Session 19: NVIDIA's driver gets these accesses wrong with a literal stride unless robust buffer access makes it
-    // dynamic; nothing on lavapipe can see that, so the text is checked. Each call's last argument before ')' or '),'.
+  it('every workgroup variable of the tensor-core attention shaders is a multiple of 16 bytes', async () => {
+    // Session 43: NVIDIA's driver lowers a literal-stride matrix load to LDSM (16-byte rows) and packs workgroup
+    // variables so that a 4-byte one shifts every array after it off 16 bytes: the loads then read wrong bytes.
+    // Nothing on lavapipe can see that, so the declarations are checked; an unknown type fails (extend SIZES).
     const gen = await import(new URL('../shaders/flash_attn_prefill_sgm.gen.mjs', import.meta.url).href) as { file(emu: boolean): string };
-    const calls = [...gen.file(false).matchAll(/subgroupMatrix(Load|Store)<[^>]*(?:<[^>]*>)?[^>]*>\(([^;]*?)\)(?=[;,])/g)];
-    expect(calls.length).toBeGreaterThan(1000);
-    const literal = calls.filter((c) => !/, [0-9]+u \+ zs$/.test(c[2]!)).map((c) => c[0]);
-    expect(literal, 'matrix accesses without + zs').toEqual([]);
+    const SIZES: Record<string, number> = { f16: 2, f32: 4, u32: 4, i32: 4, 'vec4<u32>': 16, 'vec4f': 16, 'vec4<f32>': 16 };
+    const texts = [gen.file(false), gen.file(true), readFileSync(new URL('../shaders/flash_attn_sgm_probe.wgsl', import.meta.url), 'utf8')];
+    const decls = texts.flatMap((t) => [...t.matchAll(/var<workgroup>\s+(\w+)\s*:\s*([^;]+);/g)].map((m) => [m[1]!, m[2]!.trim()] as const));
+    expect(decls.length).toBeGreaterThan(50);
+    const bytes = (type: string): number => {
+      const a = /^array<(\w+(?:<\w+>)?),\s*(\d+)>$/.exec(type);
+      const n = a ? SIZES[a[1]!]! * Number(a[2]) : SIZES[type];
+      if (n === undefined || Number.isNaN(n)) throw new Error(`unknown workgroup type ${type}`);
+      return n;
+    };
+    expect(decls.filter(([, type]) => bytes(type) % 16 !== 0).map(([name, type]) => `${name}: ${type}`)).toEqual([]);
   });
 });
 
@@ -898,7 +906,7 @@ describe('FAPOOL_FA_PREFILL', () => {
     const caps = { maxWorkgroupStorage: 49152, maxInvocations: 1024, maxWorkgroupSizeX: 1024 } as unknown as Parameters<typeof chooseSgmPrefill>[0];
     restoringEnv('FAPOOL_FA_PREFILL', () => {
       delete process.env.FAPOOL_FA_PREFILL;
-      expect(chooseSgmPrefill(caps, 128)).toMatchObject({ bc: 32, subgroups: 8, prefetch: true });
+      expect(chooseSgmPrefill(caps, 128)).toMatchObject({ bc: 32, subgroups: 8, prefetch: true, scratchPad8: true, softmaxContiguous: true });
       process.env.FAPOOL_FA_PREFILL = 'tiled';
       expect(chooseSgmPrefill(caps, 128)).toBeNull();
       process.env.FAPOOL_FA_PREFILL = '128_32_4_pf';

@@ -108,6 +108,8 @@ export interface SgmPrefillConfig {
   doubleBuffer?: boolean;
   /** The S scratch's rows BC + 8 floats apart (BC 32 only): the accumulators' 8-byte stores without bank conflicts. */
   scratchPad8?: boolean;
+  /** The softmax reads its row's scores once, 4 contiguous columns at a time, into registers, and writes P 4 halves at a time. */
+  softmaxContiguous?: boolean;
   /** Timing ablation (entries …_x<stage>, wrong results): the tile loop leaves out sm, s, pv, ld or bar (see the generator). */
   ablation?: string;
   /** Device debugging (entry 128_32_4_dbg): dump the intermediate values of rows 0.. of head 0 into PrefillArgs.debugOut. */
@@ -117,10 +119,10 @@ export interface SgmPrefillConfig {
 }
 
 /** A generated entry (shaders/flash_attn_prefill_sgm.gen.mjs CONFIGS). */
-export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; il: boolean; db: boolean; s8: boolean; x: string; dbg: boolean }
+export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; il: boolean; db: boolean; s8: boolean; sc: boolean; x: string; dbg: boolean }
 
 const E = (d: number, bc: number, sg: number, o: Partial<SgmPrefillEntry> = {}): SgmPrefillEntry =>
-  ({ d, bc, sg, pf: false, qs: false, vt: false, il: false, db: false, s8: false, x: '', dbg: false, ...o });
+  ({ d, bc, sg, pf: false, qs: false, vt: false, il: false, db: false, s8: false, sc: false, x: '', dbg: false, ...o });
 
 /** The generated entries, in the generator's order. */
 export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
@@ -131,26 +133,27 @@ export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
   E(64, 32, 4, { pf: true, il: true, db: true }), E(64, 16, 4, { pf: true, il: true, db: true }),
   E(64, 64, 4), E(64, 64, 4, { pf: true }), E(64, 32, 4, { pf: true }), E(64, 32, 8, { pf: true }), E(64, 16, 4, { qs: true, vt: true }),
   E(128, 32, 8, { pf: true, s8: true }), E(64, 32, 4, { pf: true, s8: true }),
+  E(128, 32, 8, { pf: true, s8: true, sc: true }), E(64, 32, 4, { pf: true, s8: true, sc: true }),
   ...['sm', 's', 'pv', 'ld', 'bar'].map((x) => E(128, 32, 8, { pf: true, x })),
   E(128, 32, 4, { dbg: true }),
 ];
 
 export const sgmEntryName = (e: SgmPrefillEntry): string =>
-  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.il ? '_il' : ''}${e.db ? '_db' : ''}${e.s8 ? '_s8' : ''}${e.x ? `_x${e.x}` : ''}${e.dbg ? '_dbg' : ''}`;
+  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.il ? '_il' : ''}${e.db ? '_db' : ''}${e.s8 ? '_s8' : ''}${e.sc ? '_sc' : ''}${e.x ? `_x${e.x}` : ''}${e.dbg ? '_dbg' : ''}`;
 
 function entryOf(d: number, c: SgmPrefillConfig): SgmPrefillEntry {
-  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, il: c.interleaved ?? false, db: c.doubleBuffer ?? false, s8: c.scratchPad8 ?? false, x: c.ablation ?? '', dbg: c.debug ?? false };
+  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, il: c.interleaved ?? false, db: c.doubleBuffer ?? false, s8: c.scratchPad8 ?? false, sc: c.softmaxContiguous ?? false, x: c.ablation ?? '', dbg: c.debug ?? false };
 }
 
 /** The config of a generated entry (sweeps and tests enumerate SGM_PREFILL_CONFIGS). */
 export function sgmConfigOf(e: SgmPrefillEntry, extra: Partial<SgmPrefillConfig> = {}): SgmPrefillConfig {
-  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, interleaved: e.il, doubleBuffer: e.db, scratchPad8: e.s8, ablation: e.x || undefined, debug: e.dbg, ...extra };
+  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, interleaved: e.il, doubleBuffer: e.db, scratchPad8: e.s8, softmaxContiguous: e.sc, ablation: e.x || undefined, debug: e.dbg, ...extra };
 }
 
 /** Workgroup memory of a generated entry in bytes (mirrors layout() in the generator); +1 KiB for the emulation's exchange array. */
 export function sgmPrefillStorageBytes(e: SgmPrefillEntry, emulate = false): number {
   const { halves, ssPer, br } = sgmHalves(e);
-  return halves * 2 + e.sg * ssPer * 4 + (e.s8 ? 0 : 2 * br * 4) + 4 + (emulate ? 1024 : 0);   // s8: (m, l) in the scratch
+  return halves * 2 + e.sg * ssPer * 4 + (e.s8 ? 0 : 2 * br * 4) + 16 + (emulate ? 1024 : 0);   // s8: (m, l) in the scratch
 }
 
 /** f16 elements of workgroup memory and the Q rows staged per chunk (mirrors layout() in the generator). */
@@ -191,10 +194,11 @@ function sgmConfigFits(caps: Caps, d: number, c: SgmPrefillConfig): boolean {
     && 32 * c.subgroups <= Math.min(caps.maxInvocations, caps.maxWorkgroupSizeX);
 }
 
-// Default per head dim until the H200 sweep says otherwise (kernels-bench/notes/attn.md).
+// Default per head dim (kernels-bench/NOTES.md, session 43).
 const SGM_DEFAULT: Readonly<Record<number, SgmPrefillConfig>> = {
-  // H200 (session 3, kernels-bench/notes/attn.md): 128_32_8_pf 72 TF/s at 16K causal, 60 at 4K (128_32_4_pf 41 / 37).
-  128: { bc: 32, subgroups: 8, prefetch: true }, 64: { bc: 64, subgroups: 4, prefetch: true },
+  // 128_32_8_pf_s8_sc: 133.6 / 166.9 TFLOP/s at 4K / 16K causal (H100, session 43; 128_32_8_pf_s8 106–108 / 131–132,
+  // 128_32_8_pf 102.6 / 124.3 on the H200). D = 64 keeps session 3's 64_64_4_pf (its sc twin untimed).
+  128: { bc: 32, subgroups: 8, prefetch: true, scratchPad8: true, softmaxContiguous: true }, 64: { bc: 64, subgroups: 4, prefetch: true },
 };
 
 /** FAPOOL_FA_PREFILL: unset, `tiled`, or a generated entry by name (any other value is refused). */
