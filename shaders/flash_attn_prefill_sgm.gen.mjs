@@ -342,6 +342,17 @@ ${ind(stageKV('c', 'd4', 'kv', 'vv'), 6)}
   const prologue = cfg.pf ? `${range(NPT).map((u) => `  var pk${u} = T4();\n  var pv${u} = T4();`).join('\n')}
 ${pfLoad('0u').replace(/^    /gm, '  ')}
 ` : '';
+  // Both softmax forms: the row max across the row's two invocations, the lazy rescale decision, P's row in sh.
+  const rescaleDecision = `    mx = max(mx, ${xor16('mx')});
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_${X}.x = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = ${B('p')}u + row * ${L.LP}u${PKB};
+`;
   // sc: invocation (r, hh) owns columns hh·HALF .. + HALF of its row: read once as HALF/4 runs of 4 (the runs rotated
   // by r / 4 at SS = BC + 8, where rows r, r + 4, r + 8, r + 12 share banks: 8 lanes a 16-byte phase hit 32 banks),
   // held in registers for the max and the exponentials; P written 4 halves at a time.
@@ -352,16 +363,7 @@ ${pfLoad('0u').replace(/^    /gm, '  ')}
 ${range(NQ).map((q) => `    let c${q} = ${runCol(q)};
     let v${q} = select(vec4f(NEG), vec4f(${sAt(`c${q}`)}, ${sAt(`(c${q} + 1u)`)}, ${sAt(`(c${q} + 2u)`)}, ${sAt(`(c${q} + 3u)`)}) * scale2, ${vis(q)});`).join('\n')}
     var mx = ${range(NQ).map((q) => `max(max(v${q}.x, v${q}.y), max(v${q}.z, v${q}.w))`).reduce((a, b) => `max(${a}, ${b})`)};
-    mx = max(mx, ${xor16('mx')});
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_${X}.x = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = ${B('p')}u + row * ${L.LP}u${PKB};
-${range(NQ).map((q) => `    {
+${rescaleDecision}${range(NQ).map((q) => `    {
       let e = select(vec4f(0.0), exp2(v${q} - vec4f(m)), ${vis(q)});
       sum += (e.x + e.y) + (e.z + e.w);
       ${sh}[pb + c${q}] = f16(e.x); ${sh}[pb + c${q} + 1u] = f16(e.y); ${sh}[pb + c${q} + 2u] = f16(e.z); ${sh}[pb + c${q} + 3u] = f16(e.w);
@@ -415,16 +417,7 @@ ${cfg.x === 'sm' ? '    // (ablation: no softmax)\n    let alpha = 1.0;\n' : cfg
       let x = select(NEG, ${sAt('c')} * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
-    mx = max(mx, ${xor16('mx')});
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_${X}.x = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = ${B('p')}u + row * ${L.LP}u${PKB};
-    for (var j = 0u; j < ${HALF}u; j++) {
+${rescaleDecision}    for (var j = 0u; j < ${HALF}u; j++) {
       let c = hh + 2u * ((j + rot) % ${HALF}u);
       let e = select(0.0, exp2(fma(${sAt('c')}, scale2, -m)), i32(j0 + c) <= rowLim);
       sum += e;

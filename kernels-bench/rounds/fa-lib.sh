@@ -1,4 +1,4 @@
-# Sourced by the flash-attention prefill rounds of sessions 18-19 (rob19, rob20, rob21, spv20); needs R.
+# Sourced by the flash-attention prefill rounds of sessions 18-19 (rob19, rob20, rob21, spv20) and 43 (s45c, s45d); needs R.
 # stage_dumps <label> [VAR=value…] (assignments only: anything else would run as the command): vitest's stage dumps of the _dbg entries into $R/dump-<label>.log, their errors printed.
 stage_dumps() {
   local label=$1; shift
@@ -21,4 +21,29 @@ timed_both() {
     echo "== timed, $rb robustness: rc $?"
     grep -E "^prefill  S=|ragged" "$R/time-$rb.log" | sed -E 's/^\[ *[0-9.]+s\] //' | head -12
   done
+}
+# check_and_time <label> <entry>…: those generated entries (D = 128 and 64; th8) checked against float64 on six
+# geometries — ragged GQA with a cached prefix, aligned MHA 256, 1000 rows, MQA with growing scores (the lazy
+# rescale), one row, a cached prefix with growing scores — and the D = 128 ones timed at 4K / 16K causal, into
+# $R/attn-<label>.json; prints each entry's worst error, any wrong check, the timings (sessions 43: s45c, s45d).
+check_and_time() {
+  local label=$1 e only=''; shift
+  for e in "$@"; do only+="sgm $e th8|"; done
+  timeout -k 2 300 node dist/kernels-bench/attention-sweep.js --only "${only%|}" --samples ${SAMPLES:-6} --keep 8 \
+    --prefill-geos '300,37,337,345,8,2;256,0,256,256,8,8;1000,0,1000,1000,4,4;70,9,79,80,2,1,8;1,0,1,1,8,8;130,500,630,640,4,2,10' \
+    --out "$R/attn-$label.json" > "$R/attn-$label.log" 2>&1
+  echo "attention-sweep ($label) rc $?"
+  python3 - "$R/attn-$label.json" <<'PY'
+import json, sys, collections
+rows = json.load(open(sys.argv[1]))['rows']
+worst = collections.defaultdict(float); bad = []
+for r in rows:
+    if r.get('kind') == 'prefill-ragged':
+        if 'error' in r or not isinstance(r.get('err'), (int, float)) or r['err'] > 2e-2: bad.append((r['name'], r['shape'], r.get('err'), r.get('error', '')[:100]))
+        else: worst[r['name']] = max(worst[r['name']], r['err'])
+print('checked right (worst error):', ', '.join(f"{k.split()[1]} {v:.1e}" for k, v in worst.items()))
+for b in bad: print('WRONG', *b)
+for r in rows:
+    if r.get('kind') == 'prefill' and r.get('tflops'): print(f"{r['shape'][:7]} {r['name']:28s} {r['ms']:.4f} ms {r['tflops']:.1f} TF/s err {r.get('errSampled', 0):.1e}")
+PY
 }
