@@ -43,6 +43,7 @@ shapes on every output; the timed shapes on sampled rows) and timed (timestamp q
   'dec-kv': { type: 'string', default: '32', help: 'KV heads of the timed decode shapes (32 query heads; a divisor of 32)' },
   ...ROBUSTNESS_OPTIONS,
   emulate: { type: 'boolean', default: false, help: 'without subgroup matrices: the subgroup-matrix prefill variants run emulated (indexing, not speed)' },
+  'prefill-d': { type: 'string', default: '128', help: 'the head dim of the timed prefill shapes (32 heads, causal): 128 or 64' },
   'prefill-geos': { type: 'string', help: "the prefill check's geometries instead of the one ragged shape: ';'-separated T,qPos0,kvLen,cap,H,nKv[,grow] (grow: key j scaled by 1 + j/grow, so the scores keep growing and the lazy rescale runs), e.g. '256,0,256,256,8,8;300,37,337,345,8,2,8'" },
 });
 
@@ -181,8 +182,8 @@ async function prefillRagged(gpu: Gpu, v: PVariant, D: number, g0: GeoNoD = RAGG
   }
 }
 
-async function prefillBig(gpu: Gpu, vs: PVariant[], S: number): Promise<void> {
-  const H = 32, D = 128;
+async function prefillBig(gpu: Gpu, vs: PVariant[], S: number, D: number): Promise<void> {
+  const H = 32;
   const q = gpu.tensor([S, H, D], 'f16'), k = gpu.tensor([1, H, S, D], 'f16'), v = gpu.tensor([1, H, S, D], 'f16');
   const out = gpu.tensor([S, H, D], 'f16');
   for (const t of [q, k, v]) fillRandom(gpu, t);
@@ -343,8 +344,10 @@ async function decodeBig(gpu: Gpu, vs: DVariant[], S: number, B: number): Promis
 let SAMPLES = 10, DEC_KV = 32;
 
 /** The command line's values, checked before the GPU opens. */
-function checkArgs(): { keep: number; geos: GeoNoD[]; decShapes: number[][] | null } {
+function checkArgs(): { keep: number; geos: GeoNoD[]; decShapes: number[][] | null; prefillD: number } {
   SAMPLES = int('samples', args.samples, 1, MAX_SAMPLES);
+  const prefillD = int('prefill-d', args['prefill-d']);
+  if (prefillD !== 64 && prefillD !== 128) throw new UsageError(`--prefill-d ${prefillD}: 128 or 64`);
   const keep = int('keep', args.keep);
   DEC_KV = int('dec-kv', args['dec-kv'], 1, 32);
   if (32 % DEC_KV) throw new UsageError(`--dec-kv ${DEC_KV}: a divisor of the 32 query heads`);
@@ -365,7 +368,7 @@ function checkArgs(): { keep: number; geos: GeoNoD[]; decShapes: number[][] | nu
     copyGbs = (torch.find((r) => r.name === 'copy') as (TorchRow & { gbs?: number }) | undefined)?.gbs;
   }
   if (args.out !== undefined) outputPath('out', args.out, { torch: args.torch });
-  return { keep, geos, decShapes };
+  return { keep, geos, decShapes, prefillD };
 }
 
 /** The timed and checked shapes' tensors (the decode check's are fixed and small), for the device-limit check. */
@@ -449,7 +452,7 @@ async function main(): Promise<number | undefined> {
       const best = new Set(prev.sort((x, y) => (y.tflops as number) - (x.tflops as number)).slice(0, keep).map((r) => r.name as string));
       list = okPre.filter((v) => best.has(v.name));
     }
-    await prefillBig(gpu, list, S);
+    await prefillBig(gpu, list, S, a.prefillD);
   }
   for (const v of dv) {
     const row: Record<string, unknown> = { kind: 'decode-ragged', name: v.name, shape: 'B=8 ragged H=8/2 D=128' };

@@ -52,6 +52,7 @@ export const CONFIGS = [
   // sc: the softmax reads its row's columns once, contiguous, 4 at a time, into registers (not twice, every other
   // column, one at a time) and writes P 4 halves at a time (session 43: 131 → 167 TFLOP/s at 16K, the default).
   C(128, 32, 8, { pf: true, s8: true, sc: true }), C(64, 32, 4, { pf: true, s8: true, sc: true }),
+  C(64, 64, 4, { pf: true, sc: true }),   // D = 64's default with sc (runs unrotated at SS = 68: rows 4 banks apart)
   ...['sm', 's', 'pv', 'ld', 'bar'].map((x) => C(128, 32, 8, { pf: true, x })),
   C(128, 32, 4, { dbg: true }),
 ];
@@ -395,7 +396,6 @@ ${cfg.dbg ? '  let dbgOn = t0 == 0u && h == 0u;\n' : ''}  let sg = tid / 32u;
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * ${L.ssPer}u;              // the subgroup's scratch
   let sb = sb0 + r * ${L.SS}u;               // this invocation's row in it (row layout)
-
 ${qSetup}
 ${oInit}
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)

@@ -116,7 +116,6 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
 
   for (var c0 = 0u; c0 < 64u; c0 += 64u) {
@@ -311,7 +310,6 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
 
   for (var c0 = 0u; c0 < 64u; c0 += 64u) {
@@ -654,7 +652,6 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
 
   for (var c0 = 0u; c0 < 128u; c0 += 96u) {
@@ -849,7 +846,6 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
 
   for (var c0 = 0u; c0 < 128u; c0 += 96u) {
@@ -1112,7 +1108,6 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 320u;              // the subgroup's scratch
   let sb = sb0 + r * 20u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 48 rows, loaded once into 8 left matrices.
 
   for (var c0 = 0u; c0 < 128u; c0 += 48u) {
@@ -1335,7 +1330,6 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
 
   for (var c0 = 0u; c0 < 64u; c0 += 64u) {
@@ -1678,7 +1672,6 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
   // Q: staged once (zero past T) into its region; fragments are loaded before every product.
   for (var i = tid; i < 2048u; i += 128u) {
     let rr = i / 32u;
@@ -2014,7 +2007,6 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
 
   for (var c0 = 0u; c0 < 128u; c0 += 96u) {
@@ -2277,7 +2269,6 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
 
   for (var c0 = 0u; c0 < 64u; c0 += 64u) {
@@ -2620,7 +2611,6 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
 
   for (var c0 = 0u; c0 < 128u; c0 += 96u) {
@@ -2883,7 +2873,6 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
 
   for (var c0 = 0u; c0 < 64u; c0 += 64u) {
@@ -3227,7 +3216,6 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
 
   for (var c0 = 0u; c0 < 64u; c0 += 64u) {
@@ -3423,7 +3411,6 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
 
   for (var c0 = 0u; c0 < 64u; c0 += 64u) {
@@ -3687,7 +3674,6 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 320u;              // the subgroup's scratch
   let sb = sb0 + r * 20u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
 
   for (var c0 = 0u; c0 < 64u; c0 += 64u) {
@@ -3911,7 +3897,6 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 1088u;              // the subgroup's scratch
   let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
 
   for (var c0 = 0u; c0 < 64u; c0 += 64u) {
@@ -4106,7 +4091,6 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 1088u;              // the subgroup's scratch
   let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
 
   for (var c0 = 0u; c0 < 64u; c0 += 64u) {
@@ -4449,7 +4433,6 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
 
   for (var c0 = 0u; c0 < 64u; c0 += 64u) {
@@ -4712,7 +4695,6 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 128 rows, loaded once into 4 left matrices.
 
   for (var c0 = 0u; c0 < 128u; c0 += 128u) {
@@ -4935,7 +4917,6 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 320u;              // the subgroup's scratch
   let sb = sb0 + r * 20u;               // this invocation's row in it (row layout)
-
   // Q: staged once (zero past T) into its region; fragments are loaded before every product.
   for (var i = tid; i < 1024u; i += 128u) {
     let rr = i / 16u;
@@ -5121,7 +5102,6 @@ fn attend_128_32_8_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 640u;              // the subgroup's scratch
   let sb = sb0 + r * 40u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
 
   for (var c0 = 0u; c0 < 128u; c0 += 96u) {
@@ -5383,7 +5363,6 @@ fn attend_64_32_4_pf_s8(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 640u;              // the subgroup's scratch
   let sb = sb0 + r * 40u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
 
   for (var c0 = 0u; c0 < 64u; c0 += 64u) {
@@ -5645,7 +5624,6 @@ fn attend_128_32_8_pf_s8_sc(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 640u;              // the subgroup's scratch
   let sb = sb0 + r * 40u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
 
   for (var c0 = 0u; c0 < 128u; c0 += 96u) {
@@ -5925,7 +5903,6 @@ fn attend_64_32_4_pf_s8_sc(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 640u;              // the subgroup's scratch
   let sb = sb0 + r * 40u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
 
   for (var c0 = 0u; c0 < 64u; c0 += 64u) {
@@ -6147,6 +6124,394 @@ fn fa_sgm_64_32_4_pf_s8_sc_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   }
 }
 
+// ==== 64_64_4_pf_sc: D = 64, BC = 64, SG = 4, prefetch: BR = 64 rows, 128 invocations, 36368 bytes of workgroup memory ====
+// sh_64_64_4_pf_sc: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
+var<workgroup> sh_64_64_4_pf_sc: array<f16, 9216>;
+var<workgroup> ss_64_64_4_pf_sc: array<f32, 4352>;   // per subgroup: S / O scratch
+var<workgroup> rowM_64_64_4_pf_sc: array<f32, 64>;
+var<workgroup> rowL_64_64_4_pf_sc: array<f32, 64>;
+var<workgroup> anyNeed_64_64_4_pf_sc: vec4<u32>;   // .x; 16 bytes, so every workgroup variable is a multiple of 16 (see CONFIGS)
+
+var<private> em_64_64_4_pf_sc: array<f32, 2816>;
+fn emu_zero_64_64_4_pf_sc(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_64_4_pf_sc[m * 256u + e] = 0.0; }
+}
+fn emu_ld_64_64_4_pf_sc(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_64_64_4_pf_sc[m * 256u + e] = f32(sh_64_64_4_pf_sc[i]);
+  }
+}
+fn emu_ld_acc_64_64_4_pf_sc(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_64_4_pf_sc[m * 256u + e] = ss_64_64_4_pf_sc[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_64_64_4_pf_sc(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_64_64_4_pf_sc[off + (e / 16u) * stride + e % 16u] = em_64_64_4_pf_sc[m * 256u + e]; }
+}
+fn emu_mma_64_64_4_pf_sc(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_64_64_4_pf_sc[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_64_64_4_pf_sc[a * 256u + i * 16u + k], em_64_64_4_pf_sc[b * 256u + k * 16u + j], acc); }
+      em_64_64_4_pf_sc[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_64_64_4_pf_sc(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
+  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 1088u;              // the subgroup's scratch
+  let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 1024u; i += 128u) {
+      let rr = i / 16u;
+      let d4 = i % 16u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
+      sh_64_64_4_pf_sc[rr * 72u + d4 * 4u] = v.x; sh_64_64_4_pf_sc[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_64_4_pf_sc[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_64_4_pf_sc[rr * 72u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 72u;
+      for (var k = 0u; k < 4u; k++) { emu_ld_64_64_4_pf_sc(k, qo + k * 16u, 72u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 4u; n++) { emu_zero_64_64_4_pf_sc(4u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  var pk4 = T4();
+  var pv4 = T4();
+  var pk5 = T4();
+  var pv5 = T4();
+  var pk6 = T4();
+  var pv6 = T4();
+  var pk7 = T4();
+  var pv7 = T4();
+  {
+    let c = (tid + 0u) / 16u;
+    let d4 = (tid + 0u) % 16u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 128u) / 16u;
+    let d4 = (tid + 128u) % 16u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 16u;
+    let d4 = (tid + 256u) % 16u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 384u) / 16u;
+    let d4 = (tid + 384u) % 16u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 16u;
+    let d4 = (tid + 512u) % 16u;
+    pk4 = T4(); pv4 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+  }
+  {
+    let c = (tid + 640u) / 16u;
+    let d4 = (tid + 640u) % 16u;
+    pk5 = T4(); pv5 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 16u;
+    let d4 = (tid + 768u) % 16u;
+    pk6 = T4(); pv6 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+  }
+  {
+    let c = (tid + 896u) / 16u;
+    let d4 = (tid + 896u) % 16u;
+    pk7 = T4(); pv7 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
+    if (tid == 0u) { anyNeed_64_64_4_pf_sc.x = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      sh_64_64_4_pf_sc[c * 72u + d4 * 4u] = pk0.x; sh_64_64_4_pf_sc[c * 72u + d4 * 4u + 1u] = pk0.y; sh_64_64_4_pf_sc[c * 72u + d4 * 4u + 2u] = pk0.z; sh_64_64_4_pf_sc[c * 72u + d4 * 4u + 3u] = pk0.w;
+      sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u] = pv0.x; sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u + 1u] = pv0.y; sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u + 2u] = pv0.z; sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
+      sh_64_64_4_pf_sc[c * 72u + d4 * 4u] = pk1.x; sh_64_64_4_pf_sc[c * 72u + d4 * 4u + 1u] = pk1.y; sh_64_64_4_pf_sc[c * 72u + d4 * 4u + 2u] = pk1.z; sh_64_64_4_pf_sc[c * 72u + d4 * 4u + 3u] = pk1.w;
+      sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u] = pv1.x; sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u + 1u] = pv1.y; sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u + 2u] = pv1.z; sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      sh_64_64_4_pf_sc[c * 72u + d4 * 4u] = pk2.x; sh_64_64_4_pf_sc[c * 72u + d4 * 4u + 1u] = pk2.y; sh_64_64_4_pf_sc[c * 72u + d4 * 4u + 2u] = pk2.z; sh_64_64_4_pf_sc[c * 72u + d4 * 4u + 3u] = pk2.w;
+      sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u] = pv2.x; sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u + 1u] = pv2.y; sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u + 2u] = pv2.z; sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 384u) / 16u;
+      let d4 = (tid + 384u) % 16u;
+      sh_64_64_4_pf_sc[c * 72u + d4 * 4u] = pk3.x; sh_64_64_4_pf_sc[c * 72u + d4 * 4u + 1u] = pk3.y; sh_64_64_4_pf_sc[c * 72u + d4 * 4u + 2u] = pk3.z; sh_64_64_4_pf_sc[c * 72u + d4 * 4u + 3u] = pk3.w;
+      sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u] = pv3.x; sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u + 1u] = pv3.y; sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u + 2u] = pv3.z; sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u + 3u] = pv3.w;
+    }
+    {
+      let c = (tid + 512u) / 16u;
+      let d4 = (tid + 512u) % 16u;
+      sh_64_64_4_pf_sc[c * 72u + d4 * 4u] = pk4.x; sh_64_64_4_pf_sc[c * 72u + d4 * 4u + 1u] = pk4.y; sh_64_64_4_pf_sc[c * 72u + d4 * 4u + 2u] = pk4.z; sh_64_64_4_pf_sc[c * 72u + d4 * 4u + 3u] = pk4.w;
+      sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u] = pv4.x; sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u + 1u] = pv4.y; sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u + 2u] = pv4.z; sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u + 3u] = pv4.w;
+    }
+    {
+      let c = (tid + 640u) / 16u;
+      let d4 = (tid + 640u) % 16u;
+      sh_64_64_4_pf_sc[c * 72u + d4 * 4u] = pk5.x; sh_64_64_4_pf_sc[c * 72u + d4 * 4u + 1u] = pk5.y; sh_64_64_4_pf_sc[c * 72u + d4 * 4u + 2u] = pk5.z; sh_64_64_4_pf_sc[c * 72u + d4 * 4u + 3u] = pk5.w;
+      sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u] = pv5.x; sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u + 1u] = pv5.y; sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u + 2u] = pv5.z; sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u + 3u] = pv5.w;
+    }
+    {
+      let c = (tid + 768u) / 16u;
+      let d4 = (tid + 768u) % 16u;
+      sh_64_64_4_pf_sc[c * 72u + d4 * 4u] = pk6.x; sh_64_64_4_pf_sc[c * 72u + d4 * 4u + 1u] = pk6.y; sh_64_64_4_pf_sc[c * 72u + d4 * 4u + 2u] = pk6.z; sh_64_64_4_pf_sc[c * 72u + d4 * 4u + 3u] = pk6.w;
+      sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u] = pv6.x; sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u + 1u] = pv6.y; sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u + 2u] = pv6.z; sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u + 3u] = pv6.w;
+    }
+    {
+      let c = (tid + 896u) / 16u;
+      let d4 = (tid + 896u) % 16u;
+      sh_64_64_4_pf_sc[c * 72u + d4 * 4u] = pk7.x; sh_64_64_4_pf_sc[c * 72u + d4 * 4u + 1u] = pk7.y; sh_64_64_4_pf_sc[c * 72u + d4 * 4u + 2u] = pk7.z; sh_64_64_4_pf_sc[c * 72u + d4 * 4u + 3u] = pk7.w;
+      sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u] = pv7.x; sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u + 1u] = pv7.y; sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u + 2u] = pv7.z; sh_64_64_4_pf_sc[4608u + c * 72u + d4 * 4u + 3u] = pv7.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 64u + c < kvEnd) { let g = (kvRow0 + j0 + 64u + c) * 16u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 64u + c < kvEnd) { let g = (kvRow0 + j0 + 64u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 64u + c < kvEnd) { let g = (kvRow0 + j0 + 64u + c) * 16u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 384u) / 16u;
+      let d4 = (tid + 384u) % 16u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 64u + c < kvEnd) { let g = (kvRow0 + j0 + 64u + c) * 16u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 16u;
+      let d4 = (tid + 512u) % 16u;
+      pk4 = T4(); pv4 = T4();
+      if (j0 + 64u + c < kvEnd) { let g = (kvRow0 + j0 + 64u + c) * 16u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+    }
+    {
+      let c = (tid + 640u) / 16u;
+      let d4 = (tid + 640u) % 16u;
+      pk5 = T4(); pv5 = T4();
+      if (j0 + 64u + c < kvEnd) { let g = (kvRow0 + j0 + 64u + c) * 16u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 16u;
+      let d4 = (tid + 768u) % 16u;
+      pk6 = T4(); pv6 = T4();
+      if (j0 + 64u + c < kvEnd) { let g = (kvRow0 + j0 + 64u + c) * 16u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+    }
+    {
+      let c = (tid + 896u) / 16u;
+      let d4 = (tid + 896u) % 16u;
+      pk7 = T4(); pv7 = T4();
+      if (j0 + 64u + c < kvEnd) { let g = (kvRow0 + j0 + 64u + c) * 16u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 4u; n++) {
+      emu_zero_64_64_4_pf_sc(8u);
+      for (var k = 0u; k < 4u; k++) {
+        emu_ld_64_64_4_pf_sc(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_64_4_pf_sc(k, 10u, 8u);
+      }
+      emu_st_acc_64_64_4_pf_sc(8u, sb0 + n * 16u, 68u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    let rotc = 0u;
+    let c0 = hh * 32u + 4u * ((0u + rotc) % 8u);
+    let v0 = select(vec4f(NEG), vec4f(ss_64_64_4_pf_sc[sb + c0], ss_64_64_4_pf_sc[sb + (c0 + 1u)], ss_64_64_4_pf_sc[sb + (c0 + 2u)], ss_64_64_4_pf_sc[sb + (c0 + 3u)]) * scale2, vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c0)));
+    let c1 = hh * 32u + 4u * ((1u + rotc) % 8u);
+    let v1 = select(vec4f(NEG), vec4f(ss_64_64_4_pf_sc[sb + c1], ss_64_64_4_pf_sc[sb + (c1 + 1u)], ss_64_64_4_pf_sc[sb + (c1 + 2u)], ss_64_64_4_pf_sc[sb + (c1 + 3u)]) * scale2, vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c1)));
+    let c2 = hh * 32u + 4u * ((2u + rotc) % 8u);
+    let v2 = select(vec4f(NEG), vec4f(ss_64_64_4_pf_sc[sb + c2], ss_64_64_4_pf_sc[sb + (c2 + 1u)], ss_64_64_4_pf_sc[sb + (c2 + 2u)], ss_64_64_4_pf_sc[sb + (c2 + 3u)]) * scale2, vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c2)));
+    let c3 = hh * 32u + 4u * ((3u + rotc) % 8u);
+    let v3 = select(vec4f(NEG), vec4f(ss_64_64_4_pf_sc[sb + c3], ss_64_64_4_pf_sc[sb + (c3 + 1u)], ss_64_64_4_pf_sc[sb + (c3 + 2u)], ss_64_64_4_pf_sc[sb + (c3 + 3u)]) * scale2, vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c3)));
+    let c4 = hh * 32u + 4u * ((4u + rotc) % 8u);
+    let v4 = select(vec4f(NEG), vec4f(ss_64_64_4_pf_sc[sb + c4], ss_64_64_4_pf_sc[sb + (c4 + 1u)], ss_64_64_4_pf_sc[sb + (c4 + 2u)], ss_64_64_4_pf_sc[sb + (c4 + 3u)]) * scale2, vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c4)));
+    let c5 = hh * 32u + 4u * ((5u + rotc) % 8u);
+    let v5 = select(vec4f(NEG), vec4f(ss_64_64_4_pf_sc[sb + c5], ss_64_64_4_pf_sc[sb + (c5 + 1u)], ss_64_64_4_pf_sc[sb + (c5 + 2u)], ss_64_64_4_pf_sc[sb + (c5 + 3u)]) * scale2, vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c5)));
+    let c6 = hh * 32u + 4u * ((6u + rotc) % 8u);
+    let v6 = select(vec4f(NEG), vec4f(ss_64_64_4_pf_sc[sb + c6], ss_64_64_4_pf_sc[sb + (c6 + 1u)], ss_64_64_4_pf_sc[sb + (c6 + 2u)], ss_64_64_4_pf_sc[sb + (c6 + 3u)]) * scale2, vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c6)));
+    let c7 = hh * 32u + 4u * ((7u + rotc) % 8u);
+    let v7 = select(vec4f(NEG), vec4f(ss_64_64_4_pf_sc[sb + c7], ss_64_64_4_pf_sc[sb + (c7 + 1u)], ss_64_64_4_pf_sc[sb + (c7 + 2u)], ss_64_64_4_pf_sc[sb + (c7 + 3u)]) * scale2, vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c7)));
+    var mx = max(max(max(max(max(max(max(max(max(v0.x, v0.y), max(v0.z, v0.w)), max(max(v1.x, v1.y), max(v1.z, v1.w))), max(max(v2.x, v2.y), max(v2.z, v2.w))), max(max(v3.x, v3.y), max(v3.z, v3.w))), max(max(v4.x, v4.y), max(v4.z, v4.w))), max(max(v5.x, v5.y), max(v5.z, v5.w))), max(max(v6.x, v6.y), max(v6.z, v6.w))), max(max(v7.x, v7.y), max(v7.z, v7.w)));
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_64_64_4_pf_sc.x = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 72u;
+    {
+      let e = select(vec4f(0.0), exp2(v0 - vec4f(m)), vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c0)));
+      sum += (e.x + e.y) + (e.z + e.w);
+      sh_64_64_4_pf_sc[pb + c0] = f16(e.x); sh_64_64_4_pf_sc[pb + c0 + 1u] = f16(e.y); sh_64_64_4_pf_sc[pb + c0 + 2u] = f16(e.z); sh_64_64_4_pf_sc[pb + c0 + 3u] = f16(e.w);
+    }
+    {
+      let e = select(vec4f(0.0), exp2(v1 - vec4f(m)), vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c1)));
+      sum += (e.x + e.y) + (e.z + e.w);
+      sh_64_64_4_pf_sc[pb + c1] = f16(e.x); sh_64_64_4_pf_sc[pb + c1 + 1u] = f16(e.y); sh_64_64_4_pf_sc[pb + c1 + 2u] = f16(e.z); sh_64_64_4_pf_sc[pb + c1 + 3u] = f16(e.w);
+    }
+    {
+      let e = select(vec4f(0.0), exp2(v2 - vec4f(m)), vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c2)));
+      sum += (e.x + e.y) + (e.z + e.w);
+      sh_64_64_4_pf_sc[pb + c2] = f16(e.x); sh_64_64_4_pf_sc[pb + c2 + 1u] = f16(e.y); sh_64_64_4_pf_sc[pb + c2 + 2u] = f16(e.z); sh_64_64_4_pf_sc[pb + c2 + 3u] = f16(e.w);
+    }
+    {
+      let e = select(vec4f(0.0), exp2(v3 - vec4f(m)), vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c3)));
+      sum += (e.x + e.y) + (e.z + e.w);
+      sh_64_64_4_pf_sc[pb + c3] = f16(e.x); sh_64_64_4_pf_sc[pb + c3 + 1u] = f16(e.y); sh_64_64_4_pf_sc[pb + c3 + 2u] = f16(e.z); sh_64_64_4_pf_sc[pb + c3 + 3u] = f16(e.w);
+    }
+    {
+      let e = select(vec4f(0.0), exp2(v4 - vec4f(m)), vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c4)));
+      sum += (e.x + e.y) + (e.z + e.w);
+      sh_64_64_4_pf_sc[pb + c4] = f16(e.x); sh_64_64_4_pf_sc[pb + c4 + 1u] = f16(e.y); sh_64_64_4_pf_sc[pb + c4 + 2u] = f16(e.z); sh_64_64_4_pf_sc[pb + c4 + 3u] = f16(e.w);
+    }
+    {
+      let e = select(vec4f(0.0), exp2(v5 - vec4f(m)), vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c5)));
+      sum += (e.x + e.y) + (e.z + e.w);
+      sh_64_64_4_pf_sc[pb + c5] = f16(e.x); sh_64_64_4_pf_sc[pb + c5 + 1u] = f16(e.y); sh_64_64_4_pf_sc[pb + c5 + 2u] = f16(e.z); sh_64_64_4_pf_sc[pb + c5 + 3u] = f16(e.w);
+    }
+    {
+      let e = select(vec4f(0.0), exp2(v6 - vec4f(m)), vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c6)));
+      sum += (e.x + e.y) + (e.z + e.w);
+      sh_64_64_4_pf_sc[pb + c6] = f16(e.x); sh_64_64_4_pf_sc[pb + c6 + 1u] = f16(e.y); sh_64_64_4_pf_sc[pb + c6 + 2u] = f16(e.z); sh_64_64_4_pf_sc[pb + c6 + 3u] = f16(e.w);
+    }
+    {
+      let e = select(vec4f(0.0), exp2(v7 - vec4f(m)), vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c7)));
+      sum += (e.x + e.y) + (e.z + e.w);
+      sh_64_64_4_pf_sc[pb + c7] = f16(e.x); sh_64_64_4_pf_sc[pb + c7 + 1u] = f16(e.y); sh_64_64_4_pf_sc[pb + c7 + 2u] = f16(e.z); sh_64_64_4_pf_sc[pb + c7 + 3u] = f16(e.w);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_64_64_4_pf_sc).x != 0u) {
+      for (var rd = 0u; rd < 1u; rd++) {
+        for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4_pf_sc(4u + rd * 4u + i, sb0 + i * 16u, 68u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 32u; c < (hh + 1u) * 32u; c++) { ss_64_64_4_pf_sc[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 4u; i++) { emu_ld_acc_64_64_4_pf_sc(4u + rd * 4u + i, sb0 + i * 16u, 68u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 4u; kk++) {
+      emu_ld_64_64_4_pf_sc(9u, 0u + sg * 1152u + kk * 16u, 72u, false);
+      for (var n = 0u; n < 4u; n++) {
+        emu_ld_64_64_4_pf_sc(10u, 4608u + kk * 1152u + n * 16u, 72u, false); emu_mma_64_64_4_pf_sc(9u, 10u, 4u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 1u; rd++) {
+    for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4_pf_sc(4u + rd * 4u + i, sb0 + i * 16u, 68u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 32u; c < (hh + 1u) * 32u; c += 4u) {
+        let v = vec4f(ss_64_64_4_pf_sc[sb + c], ss_64_64_4_pf_sc[sb + (c + 1u)], ss_64_64_4_pf_sc[sb + (c + 2u)], ss_64_64_4_pf_sc[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 16u + (rd * 64u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_64_64_4_pf_sc[row] = m; rowL_64_64_4_pf_sc[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_64_4_pf_sc(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_64_4_pf_sc(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_64_4_pf_sc_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_64_4_pf_sc(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_64_64_4_pf_sc[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_64_4_pf_sc[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
 // ==== 128_32_8_pf_xsm: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47120 bytes of workgroup memory ====
 // sh_128_32_8_pf_xsm: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf_xsm: array<f16, 13824>;
@@ -6207,7 +6572,6 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
 
   for (var c0 = 0u; c0 < 128u; c0 += 96u) {
@@ -6450,7 +6814,6 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
 
   for (var c0 = 0u; c0 < 128u; c0 += 96u) {
@@ -6707,7 +7070,6 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
 
   for (var c0 = 0u; c0 < 128u; c0 += 96u) {
@@ -6965,7 +7327,6 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
 
   for (var c0 = 0u; c0 < 128u; c0 += 96u) {
@@ -7180,7 +7541,6 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
 
   for (var c0 = 0u; c0 < 128u; c0 += 96u) {
@@ -7444,7 +7804,6 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
 
   for (var c0 = 0u; c0 < 64u; c0 += 64u) {

@@ -163,7 +163,7 @@ describe('benchmark scripts: hostile command lines', () => {
     expect(r.stderr, 'no stack trace').not.toMatch(/\n\s+at /);
   }, 120_000);
 
-  it('attention-sweep: a missing --torch, an --only matching nothing, and --dec / --dec-kv / --dec-shapes / --prefill-geos are refused first', () => {
+  it('attention-sweep: a missing --torch, an --only matching nothing, and --dec / --dec-kv / --dec-shapes / --prefill-geos / --prefill-d are refused first', () => {
     // A missing --torch file was skipped without a word: no SDPA column, exit 0.
     refused('attention-sweep', ['--quick', '--defaults', '--torch', join(tmp, 'torch-typo.json')], 'torch-typo.json does not exist');
     writeFileSync(join(tmp, 'notorch.json'), '{"ms": {}}');
@@ -174,6 +174,8 @@ describe('benchmark scripts: hostile command lines', () => {
     refused('attention-sweep', ['--quick', '--dec-kv', '3'], '--dec-kv 3: a divisor of the 32 query heads');
     refused('attention-sweep', ['--quick', '--dec-shapes', '4096'], "--dec-shapes: bad shape '4096'");
     refused('attention-sweep', ['--quick', '--prefill-geos', '1,2,3'], "--prefill-geos '1,2,3': expected");
+    refused('attention-sweep', ['--quick', '--prefill-geos', '20,3,40,40,2,1,0'], "--prefill-geos '20,3,40,40,2,1,0': expected");
+    refused('attention-sweep', ['--quick', '--prefill-d', '96'], '--prefill-d 96: 128 or 64');
     refused('attention-sweep', ['--quick', '--keep', '0'], '--keep must be an integer >= 1');
     refused('attention-sweep', ['--quick', '--samples', 'abc'], '--samples must be an integer');
     const t = join(tmp, 'torch.json');

@@ -24,12 +24,12 @@ timed_both() {
 }
 # check_and_time <label> <entry>…: those generated entries (D = 128 and 64; th8) checked against float64 on six
 # geometries — ragged GQA with a cached prefix, aligned MHA 256, 1000 rows, MQA with growing scores (the lazy
-# rescale), one row, a cached prefix with growing scores — and the D = 128 ones timed at 4K / 16K causal, into
+# rescale), one row, a cached prefix with growing scores — and those of head dim PREFILL_D (128) timed at 4K / 16K causal, into
 # $R/attn-<label>.json; prints each entry's worst error, any wrong check, the timings (sessions 43: s45c, s45d).
 check_and_time() {
   local label=$1 e only=''; shift
   for e in "$@"; do only+="sgm $e th8|"; done
-  timeout -k 2 300 node dist/kernels-bench/attention-sweep.js --only "${only%|}" --samples ${SAMPLES:-6} --keep 8 \
+  timeout -k 2 300 node dist/kernels-bench/attention-sweep.js --only "${only%|}" --samples ${SAMPLES:-6} --keep 8 --prefill-d ${PREFILL_D:-128} \
     --prefill-geos '300,37,337,345,8,2;256,0,256,256,8,8;1000,0,1000,1000,4,4;70,9,79,80,2,1,8;1,0,1,1,8,8;130,500,630,640,4,2,10' \
     --out "$R/attn-$label.json" > "$R/attn-$label.log" 2>&1
   echo "attention-sweep ($label) rc $?"

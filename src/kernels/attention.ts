@@ -133,7 +133,7 @@ export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
   E(64, 32, 4, { pf: true, il: true, db: true }), E(64, 16, 4, { pf: true, il: true, db: true }),
   E(64, 64, 4), E(64, 64, 4, { pf: true }), E(64, 32, 4, { pf: true }), E(64, 32, 8, { pf: true }), E(64, 16, 4, { qs: true, vt: true }),
   E(128, 32, 8, { pf: true, s8: true }), E(64, 32, 4, { pf: true, s8: true }),
-  E(128, 32, 8, { pf: true, s8: true, sc: true }), E(64, 32, 4, { pf: true, s8: true, sc: true }),
+  E(128, 32, 8, { pf: true, s8: true, sc: true }), E(64, 32, 4, { pf: true, s8: true, sc: true }), E(64, 64, 4, { pf: true, sc: true }),
   ...['sm', 's', 'pv', 'ld', 'bar'].map((x) => E(128, 32, 8, { pf: true, x })),
   E(128, 32, 4, { dbg: true }),
 ];
