@@ -372,7 +372,7 @@ function checkArgs(): { keep: number; geos: GeoNoD[]; decShapes: number[][] | nu
 }
 
 /** The timed and checked shapes' tensors (the decode check's are fixed and small), for the device-limit check. */
-function plannedTensors(gpu: Gpu, pv: PVariant[], dv: DVariant[], geos: GeoNoD[], big: { pre: number[]; dec: number[][] }): PlannedTensor[] {
+function plannedTensors(gpu: Gpu, pv: PVariant[], dv: DVariant[], geos: GeoNoD[], big: { pre: number[]; dec: number[][] }, prefillD: number): PlannedTensor[] {
   const t: PlannedTensor[] = [];
   const geoOption = args['prefill-geos'] === undefined ? '' : ' (--prefill-geos)';
   for (const D of new Set(pv.flatMap((v) => (v.d ? [v.d] : [64, 128])))) {
@@ -382,7 +382,7 @@ function plannedTensors(gpu: Gpu, pv: PVariant[], dv: DVariant[], geos: GeoNoD[]
     }
   }
   if (pv.length && !(args.emulate && !hasSgmPrefill(gpu.caps))) {
-    for (const S of big.pre) t.push({ what: `prefill S=${S}${args.quick ? ' (--quick)' : ''}`, dtype: 'f16', shape: [S, 32, 128] });
+    for (const S of big.pre) t.push({ what: `prefill S=${S}${args.quick ? ' (--quick)' : ''}`, dtype: 'f16', shape: [S, 32, prefillD] });
   }
   const limit = tensorLimit(gpu.caps), decOption = args['dec-shapes'] === undefined ? '' : ' (--dec-shapes)';
   for (const [S, B] of dv.length ? big.dec : []) {
@@ -410,7 +410,7 @@ async function main(): Promise<number | undefined> {
   }
   const big = args.quick ? { pre: [512], dec: [[1024, 1], [1024, 4]] } : { pre: [4096, 16384], dec: [[4096, 1], [8192, 1], [16384, 1], [32768, 1], [4096, 8], [8192, 8], [16384, 8], [32768, 8]] };
   if (a.decShapes) big.dec = a.decShapes;
-  refuseOverLimit(gpu.caps, plannedTensors(gpu, pv, dv, a.geos, big));
+  refuseOverLimit(gpu.caps, plannedTensors(gpu, pv, dv, a.geos, big, a.prefillD));
   for (const shuffle of hasSgmPrefill(gpu.caps) && !args.defaults ? [true, false] : []) {
     const row: Record<string, unknown> = { kind: 'probe', shuffle };
     rows.push(row);

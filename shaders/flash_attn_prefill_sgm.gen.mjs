@@ -356,7 +356,8 @@ ${pfLoad('0u').replace(/^    /gm, '  ')}
 `;
   // sc: invocation (r, hh) owns columns hh·HALF .. + HALF of its row: read once as HALF/4 runs of 4 (the runs rotated
   // by r / 4 at SS = BC + 8, where rows r, r + 4, r + 8, r + 12 share banks: 8 lanes a 16-byte phase hit 32 banks),
-  // held in registers for the max and the exponentials; P written 4 halves at a time.
+  // held in registers for the max and the exponentials; P written 4 halves at a time (2-way conflicts there, if the
+  // driver merges them into 8-byte stores: a rotation for LP is untried).
   const NQ = HALF / 4;
   const runCol = (q) => `hh * ${HALF}u + 4u * ((${q}u + rotc) % ${NQ}u)`;
   const vis = (q) => `vec4<i32>(0, 1, 2, 3) <= vec4<i32>(rowLim - i32(j0 + c${q}))`;   // column c + i visible
@@ -384,13 +385,16 @@ ${cfg.dbg ? '  let dbgOn = t0 == 0u && h == 0u;\n' : ''}  let sg = tid / 32u;
     let lastRow = min(t0 + ${L.BR}u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
+${cfg.sc ? `  // Softmax layout (sc): invocation (r, hh) owns row r of the subgroup's 16 and its columns hh·${HALF} .. + ${HALF}.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+` : `  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
   // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
   // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = ${cfg.s8 ? 'r / 4u' : 'select(0u, 1u, r >= 8u)'};
-  let row = sg * 16u + r;
+`}  let row = sg * 16u + r;
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }

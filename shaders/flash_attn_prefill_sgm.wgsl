@@ -6668,12 +6668,9 @@ fn attend_128_32_8_pf_s8_sc(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 128u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
-  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
-  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
+  // Softmax layout (sc): invocation (r, hh) owns row r of the subgroup's 16 and its columns hh·16 .. + 16.
   let r = ln % 16u;
   let hh = ln / 16u;
-  let rot = r / 4u;
   let row = sg * 16u + r;
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
@@ -7018,12 +7015,9 @@ fn attend_64_32_4_pf_s8_sc(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
-  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
-  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
+  // Softmax layout (sc): invocation (r, hh) owns row r of the subgroup's 16 and its columns hh·16 .. + 16.
   let r = ln % 16u;
   let hh = ln / 16u;
-  let rot = r / 4u;
   let row = sg * 16u + r;
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
@@ -7312,12 +7306,9 @@ fn attend_64_64_4_pf_sc(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 64u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh; its reads
-  // start rot pairs along so the 32 hit 32 banks (rows SS = BC + 4 floats apart: rows r and r + 8 share banks, rot
-  // r / 8; s8, SS = BC + 8: rows r, r + 4, r + 8, r + 12 do, rot r / 4).
+  // Softmax layout (sc): invocation (r, hh) owns row r of the subgroup's 16 and its columns hh·32 .. + 32.
   let r = ln % 16u;
   let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
   let row = sg * 16u + r;
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)

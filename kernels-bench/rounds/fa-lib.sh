@@ -33,6 +33,7 @@ check_and_time() {
     --prefill-geos '300,37,337,345,8,2;256,0,256,256,8,8;1000,0,1000,1000,4,4;70,9,79,80,2,1,8;1,0,1,1,8,8;130,500,630,640,4,2,10' \
     --out "$R/attn-$label.json" > "$R/attn-$label.log" 2>&1
   echo "attention-sweep ($label) rc $?"
+  [ -s "$R/attn-$label.json" ] || { tail -5 "$R/attn-$label.log"; return; }
   python3 - "$R/attn-$label.json" <<'PY'
 import json, sys, collections
 rows = json.load(open(sys.argv[1]))['rows']
