@@ -856,13 +856,17 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
       await check(g, { M: 32, N: 64, K: 320, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k64_b1_u8_ks2', emulate } }, bias: true, residual: true });
       await check(g, { M: 16, N: 64, K: 512, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8', splits: 2, wblk: true, emulate } } });
     });
-    const key = () => {
-      const x = g.tensor([16, 128], 'f16'), w = g.tensor([64, 128], 'f16'), out = g.tensor([16, 64], 'f16');
-      const d = linear(g, { x, w, out }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8', emulate } } });
-      const k = /"STS_ALT":(true|false)/.exec(d.program.key)?.[1];
-      d.release(); g.release(x, w, out);
-      return k;
+    // The named pipeline constants of a generated tile's launch (x M × K, w N × K), read from its program key.
+    const tileFlags = (id: string, names: string[], [M, N, K]: [number, number, number], gg: Gpu = g): (string | undefined)[] => {
+      const x = g.tensor([M, K], 'f16'), w = g.tensor([N, K], 'f16'), out = g.tensor([M, N], 'f16');
+      try {
+        const d = linear(gg, { x, w, out }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id, emulate } } });
+        const k = names.map((n) => new RegExp(`"${n}":(true|false)`).exec(d.program.key)?.[1]);
+        d.release();
+        return k;
+      } finally { g.release(x, w, out); }
     };
+    const key = () => tileFlags('t16x32_sg1x2_k128_b1_u8', ['STS_ALT'], [16, 64, 128])[0];
     expect([key(), await withEnv('FAPOOL_TILE_STS', 'plain', async () => key()), await withEnv('FAPOOL_TILE_STS', 'alt', async () => key())]).toEqual(['true', 'false', 'true']);
     for (const bad of ['zigzag', ',rows', 'alt,plain', 'rows,seq', 'rows,rows', 'alt,,rows', 'rows16,seq16', 'row16']) await expect(withEnv('FAPOOL_TILE_STS', bad, async () => key())).rejects.toThrow(/FAPOOL_TILE_STS/);
     // rows / seq: the 8-byte staging tiles of 8 chunks a row take their rows 4 apart a store phase, or consecutive ones
@@ -892,35 +896,15 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
     // STS_ROWS16's default is the device's robust buffer access (the robust prefill pair gains; without it the
     // tiles lose): a device seen with robustness gets it on, unless FAPOOL_TILE_STS says seq16.
     const robustG = Object.create(g, { caps: { value: { ...g.caps, robustBufferAccess: true } } }) as Gpu;
-    const rows16Flag = (gg: Gpu = g) => {
-      const x = g.tensor([32, 64], 'f16'), w = g.tensor([32, 64], 'f16'), out = g.tensor([32, 32], 'f16');
-      const d = linear(gg, { x, w, out }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_un8', emulate } } });
-      const k = /"STS_ROWS16":(true|false)/.exec(d.program.key)?.[1];
-      d.release(); g.release(x, w, out);
-      return k;
-    };
+    const rows16Flag = (gg: Gpu = g) => tileFlags('t32x32_sg2x2_k32_b1_un8', ['STS_ROWS16'], [32, 32, 64], gg)[0];
     expect([g.caps.robustBufferAccess === false ? rows16Flag() : 'false', await withEnv('FAPOOL_TILE_STS', 'rows16', async () => rows16Flag()),
       await withEnv('FAPOOL_TILE_STS', 'plain,seq,seq16', async () => rows16Flag()), rows16Flag(robustG),
       await withEnv('FAPOOL_TILE_STS', 'alt,seq16', async () => rows16Flag(robustG))]).toEqual(['false', 'true', 'false', 'true', 'false']);
-    const rowsKey = () => {
-      const x = g.tensor([32, 64], 'f16'), w = g.tensor([32, 64], 'f16'), out = g.tensor([32, 32], 'f16');
-      const d = linear(g, { x, w, out }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_un', emulate } } });
-      const k = /"STS_ROWS":(true|false)/.exec(d.program.key)?.[1];
-      d.release(); g.release(x, w, out);
-      return k;
-    };
+    const rowsKey = () => tileFlags('t32x32_sg2x2_k32_b1_un', ['STS_ROWS'], [32, 32, 64])[0];
     expect([rowsKey(), await withEnv('FAPOOL_TILE_STS', 'seq', async () => rowsKey()), await withEnv('FAPOOL_TILE_STS', 'plain', async () => rowsKey()),
       await withEnv('FAPOOL_TILE_STS', 'alt,rows', async () => rowsKey())]).toEqual(['true', 'false', 'true', 'true']);
     // FAPOOL_TILE_DEBUG (measurement only): its switches reach the pipeline; anything else is refused.
-    const debugKey = (v: string) => withEnv('FAPOOL_TILE_DEBUG', v, async () => {
-      const x = g.tensor([16, 128], 'f16'), w = g.tensor([64, 128], 'f16'), out = g.tensor([16, 64], 'f16');
-      try {
-        const d = linear(g, { x, w, out }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8', emulate } } });
-        const k = [/"XFIX":(true|false)/.exec(d.program.key)?.[1], /"WFIX":(true|false)/.exec(d.program.key)?.[1]];
-        d.release();
-        return k;
-      } finally { g.release(x, w, out); }
-    });
+    const debugKey = (v: string) => withEnv('FAPOOL_TILE_DEBUG', v, async () => tileFlags('t16x32_sg1x2_k128_b1_u8', ['XFIX', 'WFIX'], [16, 64, 128]));
     expect([await debugKey('xfix'), await debugKey('wfix, xfix')]).toEqual([['true', 'false'], ['true', 'true']]);
     await expect(debugKey('nofix')).rejects.toThrow(LimitError);
   }, 300_000);
