@@ -109,7 +109,7 @@ function relErr(got: Float64Array, want: Float64Array): number {
 }
 
 /** Uniform [-1, 1) values as f16 (never 0), element i times scale(i) when given. */
-function hostRandom(n: number, seed: number, scale?: ((i: number) => number) | 0): Uint16Array {
+function hostRandom(n: number, seed: number, scale?: (i: number) => number): Uint16Array {
   const f = new Float32Array(n);
   let s = seed >>> 0;
   for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; f[i] = ((s / 2 ** 32) * 2 - 1 || 0.25) * (scale ? scale(i) : 1); }
@@ -162,7 +162,7 @@ async function prefillRagged(gpu: Gpu, v: PVariant, D: number, g0: GeoNoD = RAGG
   let R = raggedRef.get(geoStr(g0, D));
   if (!R) {
     const g: Geo = { ...g0, D };
-    const h: Host = { q: hostRandom(g.T * g.H * D, 3), k: hostRandom(g.nKv * g.cap * D, 5, g0.grow && ((i) => 1 + (Math.floor(i / D) % g.cap) / g0.grow!)), v: hostRandom(g.nKv * g.cap * D, 7) };
+    const h: Host = { q: hostRandom(g.T * g.H * D, 3), k: hostRandom(g.nKv * g.cap * D, 5, g0.grow ? (i) => 1 + (Math.floor(i / D) % g.cap) / g0.grow! : undefined), v: hostRandom(g.nKv * g.cap * D, 7) };
     const want = new Float64Array(g.T * g.H * D);
     for (let t = 0; t < g.T; t++) for (let hd = 0; hd < g.H; hd++) want.set(refRow(h, g, t, hd, (t * g.H + hd) * D, 0), (t * g.H + hd) * D);
     R = { g, h, want };

@@ -24,10 +24,4 @@ timeout -k 2 60 python3 kernels-bench/gemm-cublas.py --out "$R/cublas.json" --pr
 cub=(); [ -s "$R/cublas.json" ] && cub=(--cublas "$R/cublas.json")
 timeout -k 2 60 node dist/kernels-bench/gemm-sweep.js --parts f32 --pick 'f32 default path' --samples 8 "${cub[@]}" --out "$R/f32.json" 2>&1 | grep -E '^f32' | cut -c1-130
 timeout -k 2 90 node dist/kernels-bench/gemm-sweep.js --parts square --fixk --pick 'default path|gated default path' --samples 8 "${cub[@]}" --out "$R/f16.json" 2>&1 | grep -E '^square' | cut -c1-130
-timeout -k 2 90 python3 kernels-bench/torch_bench.py --only attention --out "$R/torch-attn.json" > "$R/torch-attn.log" 2>&1; echo "torch attention rc=$?"
-ta=(); [ -s "$R/torch-attn.json" ] && ta=(--torch "$R/torch-attn.json")
-timeout -k 2 150 node dist/kernels-bench/attention-sweep.js --defaults "${ta[@]}" --out "$R/attn.json" > "$R/attn.log" 2>&1; echo "attention rc=$?"; grep -E "^prefill" "$R/attn.log" | cut -c1-140 | head -8
-ttft ttft-4k 4096
-ttft ttft-32k 32768
-timeout 60 python3 test/fidelity/torch_reference.py --weights $W --dtype float16 --device cuda --time 4096,32768 --new-tokens 2 --repeat 3 --out "$R/torch-ttft.json" > "$R/torch-ttft.log" 2>&1
-echo "torch ttft rc $?: $(grep -o '"ttft_ms_runs": \[[^]]*\]' "$R/torch-ttft.log" | tr '\n' ' ')"
+prefill_figures

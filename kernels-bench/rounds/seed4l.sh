@@ -49,3 +49,14 @@ torch_ttft() {
     --out "$R/$n.json" > "$R/$n.log" 2>&1
   echo "$n rc $?: $(grep -o '"ttft_ms_runs": \[[^]]*\]' "$R/$n.log")"
 }
+# Issue 15's prefill figures with PyTorch's beside them: SDPA and the default flash-attention prefill at 4K / 16K
+# ($R/torch-attn.json, $R/attn.json), seed-4l's warm TTFT at 4K / 32K and PyTorch's ($R/ttft-*.json, $R/torch-ttft.json).
+prefill_figures() {
+  timeout -k 2 90 python3 kernels-bench/torch_bench.py --only attention --out "$R/torch-attn.json" > "$R/torch-attn.log" 2>&1; echo "torch attention rc=$?"
+  local ta=(); [ -s "$R/torch-attn.json" ] && ta=(--torch "$R/torch-attn.json")
+  timeout -k 2 150 node dist/kernels-bench/attention-sweep.js --defaults "${ta[@]}" --out "$R/attn.json" > "$R/attn.log" 2>&1; echo "attention rc=$?"; grep -E "^prefill" "$R/attn.log" | cut -c1-140 | head -8
+  ttft ttft-4k 4096
+  ttft ttft-32k 32768
+  timeout 60 python3 test/fidelity/torch_reference.py --weights $W --dtype float16 --device cuda --time 4096,32768 --new-tokens 2 --repeat 3 --out "$R/torch-ttft.json" > "$R/torch-ttft.log" 2>&1
+  echo "torch ttft rc $?: $(grep -o '"ttft_ms_runs": \[[^]]*\]' "$R/torch-ttft.log" | tr '\n' ' ')"
+}
