@@ -102,8 +102,14 @@ export function parseId(idSplit) {
     && (ks === 1 || (bk % 32 === 0 && nbuf === 1 && !group && unchecked && mode !== 'split'));
   if (!ok) throw new Error(`tile-gen id ${id}: not a whole number of matrices and staged rows per thread (_ks2: K halves of 16k, one unchecked tile buffer, no grouped order, no split-K)`);
   const lds = bk + 8;
+  // 16-byte staging: a row's BK halves sit at the end of its BK + 8 (the 8 pad halves first), so no staged chunk's
+  // store address is the bare row offset; the arrays keep their size. Session 44 (H100, machine code): with STS_HALVES
+  // 2 every chunk was stored as 2 STS.64 except those at offset 0 (the first staged row of x and of w), whose masked
+  // address the driver folds to ws + pa: 8 STS.U16 each. (Growing the arrays by 16 bytes instead took the 128 × 128
+  // tiles past 24 KB, and the driver then ran one workgroup a SM, not two: 247 → 144 TFLOP/s.)
+  const pad = cw === 8 ? lds - bk : 0;
   if (mode === 'rope' && (gated || ks > 1 || group)) throw new Error(`tile-gen id ${id}: the RoPE entry is for plain tiles without _ks2 or a grouped order`);
-  return { id, split: mode === 'split', rope: mode === 'rope', ks, cw, unchecked, noPrefetch, deep, streamB, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
+  return { id, split: mode === 'split', rope: mode === 'rope', ks, cw, unchecked, noPrefetch, deep, streamB, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, pad, na: bm / rpt, nb: brows / rpt };
 }
 
 const range = (n) => [...Array(n).keys()];
@@ -206,6 +212,13 @@ override STS_ROWS: bool = true;
 // 142 → 183 TFLOP/s, gated 163 → 211–215), not without it (the same tiles 7–16 % slower there).
 override STS_ROWS16: bool = false;
 
+// How STS_ALT / STS_ROWS16 compute a chunk's halves' store offsets pa, pb (both 0 or 4 halves): 0, pb = 4 − pa; 1,
+// pb = pa ^ 4; 2, that and both addresses ANDed with ~3. The values are the same; what differs is what the driver can
+// prove of their alignment. Session 43 (H100, machine code): with 4 − pa and rows16 it stores each chunk as 8
+// STS.U16 (seq16, with constant offsets: 2 STS.64), which is why rows16 loses without robust buffer access. The host
+// sets it (FAPOOL_TILE_STS sub / xor / mask).
+override STS_HALVES: u32 = 0u;
+
 // Measurement only (FAPOOL_TILE_DEBUG; wrong results; unchecked tiles only): every slice's x (XFIX) or weight (WFIX)
 // loads read K-slice 0's addresses (in a split-K entry too), so they hit the SM's L1 and the operand's L2 / DRAM
 // traffic is gone from the timing.
@@ -226,7 +239,7 @@ override WFIX: bool = false;
 @group(0) @binding(15) var<storage, read> wg8: array<vec4<u32>>;
 @group(0) @binding(16) var<storage, read> wu8: array<vec4<u32>>;
 
-var<workgroup> As: TileA;     // [NBUF][BM][BK + 8]    x rows
+var<workgroup> As: TileA;     // [NBUF][BM][BK + 8]    x rows (16-byte staging: the 8 pad halves first)
 var<workgroup> Bs: TileB;     // [NBUF][BROWS][BK + 8] w rows (gated: gate rows, then up rows)
 var<workgroup> Cs: Scratch;   // [subgroup][16][16] (gated: [subgroup][2][16][16]) epilogue scratch
 ${emu ? `
@@ -356,8 +369,9 @@ function entry(o, c) {
   }
   P('  let lane = tid % 32u;');
   const kOff = ks > 1 ? ` + kh * ${u(bk / ks)}` : '';
-  P(`  let sa = (sg / ${u(sgCols)}) * ${u(16 * tm * lds)}${kOff};   // the subgroup's first A-tile row (offset)`);
-  P(`  let sb = (sg % ${u(sgCols)}) * ${u(16 * tn * lds)}${kOff};   // and B-tile row`);
+  const padOff = c.pad ? ` + ${u(c.pad)}` : '';
+  P(`  let sa = (sg / ${u(sgCols)}) * ${u(16 * tm * lds)}${kOff}${padOff};   // the subgroup's first A-tile row (offset)`);
+  P(`  let sb = (sg % ${u(sgCols)}) * ${u(16 * tn * lds)}${kOff}${padOff};   // and B-tile row`);
   P(`  let sr = (sg / ${u(sgCols)}) * ${u(16 * tm)}; let sc = (sg % ${u(sgCols)}) * ${u(16 * tn)};`);
   const cw = c.cw;   // halves per staged chunk: 4 (vec4<f16>) or 8 (vec4<u32>)
   P('  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)');
@@ -371,14 +385,15 @@ function entry(o, c) {
   } else {
     P(`  let r0 = tid / ${u(qk)};   // its first staged row; then every ${rpt} rows`);
   }
-  P(`  let ws = r0 * ${u(lds)} + ${u(cw)} * c4;   // its first workgroup-tile element`);
+  P(`  let ws = r0 * ${u(lds)} + ${u(cw)} * c4${padOff};   // its first workgroup-tile element`);
   // STS_ALT (see the header): the lane's parity bit picks which 8-byte half of its chunk it stores first.
   const alt = cw === 8 && (qk === 8 || qk === 16 || rows16);
   const blk = cw === 8;   // WBLK applies: 16-byte staging, whose weight rows of one tile lie in one 64-row block
   if (alt) {
     // STS_ROWS16: the row's bit 3 (the same for every row the thread stages: they are a multiple of 16 rows apart).
     const cond = rows16 ? 'STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u' : `STS_ALT && ((c4${qk === 16 ? ' >> 3u' : ''}) & 1u) == 1u`;
-    P(`  let alt = ${cond}; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store`);
+    P(`  let alt = ${cond}; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store`);
+    P(`  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit`);
   }
   // Staged register t's row, from the thread's first row of its operand (x: from row0; w: from col0, gated: the
   // gate rows, then the up rows, both from col0).
@@ -436,7 +451,8 @@ function entry(o, c) {
         P(`${ind}  let lo${t} = select(${r}${t}.xy, ${r}${t}.zw, alt); let hi${t} = select(${r}${t}.zw, ${r}${t}.xy, alt);`);
         const h = ['lo', 'lo', 'hi', 'hi'].map((v, i) => `let h${t}_${i} = bitcast<vec2<f16>>(${v}${t}.${i % 2 ? 'y' : 'x'});`).join(' ');
         P(`${ind}  ${h}`);
-        P(`${ind}  ${[0, 1, 2, 3].map((i) => { const o = i < 2 ? 'pa' : 'pb', j = 2 * (i % 2); return `${arr}[${base} + ${o}${j ? ` + ${u(j)}` : ''}] = h${t}_${i}.x; ${arr}[${base} + ${o} + ${u(j + 1)}] = h${t}_${i}.y;`; }).join(' ')}`);
+        P(`${ind}  let ia${t} = (${base} + pa) & am; let ib${t} = (${base} + pb) & am;`);
+        P(`${ind}  ${[0, 1, 2, 3].map((i) => { const o = i < 2 ? `ia${t}` : `ib${t}`, j = 2 * (i % 2); return `${arr}[${o}${j ? ` + ${u(j)}` : ''}] = h${t}_${i}.x; ${arr}[${o} + ${u(j + 1)}] = h${t}_${i}.y;`; }).join(' ')}`);
         continue;
       }
       if (cw === 8) {

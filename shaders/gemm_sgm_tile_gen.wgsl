@@ -76,6 +76,13 @@ override STS_ROWS: bool = true;
 // 142 → 183 TFLOP/s, gated 163 → 211–215), not without it (the same tiles 7–16 % slower there).
 override STS_ROWS16: bool = false;
 
+// How STS_ALT / STS_ROWS16 compute a chunk's halves' store offsets pa, pb (both 0 or 4 halves): 0, pb = 4 − pa; 1,
+// pb = pa ^ 4; 2, that and both addresses ANDed with ~3. The values are the same; what differs is what the driver can
+// prove of their alignment. Session 43 (H100, machine code): with 4 − pa and rows16 it stores each chunk as 8
+// STS.U16 (seq16, with constant offsets: 2 STS.64), which is why rows16 loses without robust buffer access. The host
+// sets it (FAPOOL_TILE_STS sub / xor / mask).
+override STS_HALVES: u32 = 0u;
+
 // Measurement only (FAPOOL_TILE_DEBUG; wrong results; unchecked tiles only): every slice's x (XFIX) or weight (WFIX)
 // loads read K-slice 0's addresses (in a split-K entry too), so they hit the SM's L1 and the operand's L2 / DRAM
 // traffic is gone from the timing.
@@ -96,7 +103,7 @@ override WFIX: bool = false;
 @group(0) @binding(15) var<storage, read> wg8: array<vec4<u32>>;
 @group(0) @binding(16) var<storage, read> wu8: array<vec4<u32>>;
 
-var<workgroup> As: TileA;     // [NBUF][BM][BK + 8]    x rows
+var<workgroup> As: TileA;     // [NBUF][BM][BK + 8]    x rows (16-byte staging: the 8 pad halves first)
 var<workgroup> Bs: TileB;     // [NBUF][BROWS][BK + 8] w rows (gated: gate rows, then up rows)
 var<workgroup> Cs: Scratch;   // [subgroup][16][16] (gated: [subgroup][2][16][16]) epilogue scratch
 
@@ -5543,15 +5550,16 @@ fn tg_t128x128_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 128u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sa = (sg / 2u) * 2560u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -5599,28 +5607,36 @@ fn tg_t128x128_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2560u + pa] = h2_0.x; As[ea + 2560u + pa + 1u] = h2_0.y; As[ea + 2560u + pa + 2u] = h2_1.x; As[ea + 2560u + pa + 3u] = h2_1.y; As[ea + 2560u + pb] = h2_2.x; As[ea + 2560u + pb + 1u] = h2_2.y; As[ea + 2560u + pb + 2u] = h2_3.x; As[ea + 2560u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 2560u + pa) & am; let ib2 = (ea + 2560u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3840u + pa] = h3_0.x; As[ea + 3840u + pa + 1u] = h3_0.y; As[ea + 3840u + pa + 2u] = h3_1.x; As[ea + 3840u + pa + 3u] = h3_1.y; As[ea + 3840u + pb] = h3_2.x; As[ea + 3840u + pb + 1u] = h3_2.y; As[ea + 3840u + pb + 2u] = h3_3.x; As[ea + 3840u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 3840u + pa) & am; let ib3 = (ea + 3840u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1280u + pa] = h5_0.x; Bs[eb + 1280u + pa + 1u] = h5_0.y; Bs[eb + 1280u + pa + 2u] = h5_1.x; Bs[eb + 1280u + pa + 3u] = h5_1.y; Bs[eb + 1280u + pb] = h5_2.x; Bs[eb + 1280u + pb + 1u] = h5_2.y; Bs[eb + 1280u + pb + 2u] = h5_3.x; Bs[eb + 1280u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 1280u + pa) & am; let ib5 = (eb + 1280u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2560u + pa] = h6_0.x; Bs[eb + 2560u + pa + 1u] = h6_0.y; Bs[eb + 2560u + pa + 2u] = h6_1.x; Bs[eb + 2560u + pa + 3u] = h6_1.y; Bs[eb + 2560u + pb] = h6_2.x; Bs[eb + 2560u + pb + 1u] = h6_2.y; Bs[eb + 2560u + pb + 2u] = h6_3.x; Bs[eb + 2560u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 2560u + pa) & am; let ib6 = (eb + 2560u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3840u + pa] = h7_0.x; Bs[eb + 3840u + pa + 1u] = h7_0.y; Bs[eb + 3840u + pa + 2u] = h7_1.x; Bs[eb + 3840u + pa + 3u] = h7_1.y; Bs[eb + 3840u + pb] = h7_2.x; Bs[eb + 3840u + pb + 1u] = h7_2.y; Bs[eb + 3840u + pb + 2u] = h7_3.x; Bs[eb + 3840u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 3840u + pa) & am; let ib7 = (eb + 3840u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     {
@@ -5700,15 +5716,16 @@ fn tg_g128x128_sg2x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 128u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1280u;   // and B-tile row
+  let sa = (sg / 4u) * 2560u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1280u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 64 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -5752,22 +5769,28 @@ fn tg_g128x128_sg2x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 2560u + pa] = h1_0.x; As[ea + 2560u + pa + 1u] = h1_0.y; As[ea + 2560u + pa + 2u] = h1_1.x; As[ea + 2560u + pa + 3u] = h1_1.y; As[ea + 2560u + pb] = h1_2.x; As[ea + 2560u + pb + 1u] = h1_2.y; As[ea + 2560u + pb + 2u] = h1_3.x; As[ea + 2560u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 2560u + pa) & am; let ib1 = (ea + 2560u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2560u + pa] = h3_0.x; Bs[eb + 2560u + pa + 1u] = h3_0.y; Bs[eb + 2560u + pa + 2u] = h3_1.x; Bs[eb + 2560u + pa + 3u] = h3_1.y; Bs[eb + 2560u + pb] = h3_2.x; Bs[eb + 2560u + pb + 1u] = h3_2.y; Bs[eb + 2560u + pb + 2u] = h3_3.x; Bs[eb + 2560u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 2560u + pa) & am; let ib3 = (eb + 2560u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 5120u + pa] = h4_0.x; Bs[eb + 5120u + pa + 1u] = h4_0.y; Bs[eb + 5120u + pa + 2u] = h4_1.x; Bs[eb + 5120u + pa + 3u] = h4_1.y; Bs[eb + 5120u + pb] = h4_2.x; Bs[eb + 5120u + pb + 1u] = h4_2.y; Bs[eb + 5120u + pb + 2u] = h4_3.x; Bs[eb + 5120u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 5120u + pa) & am; let ib4 = (eb + 5120u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 7680u + pa] = h5_0.x; Bs[eb + 7680u + pa + 1u] = h5_0.y; Bs[eb + 7680u + pa + 2u] = h5_1.x; Bs[eb + 7680u + pa + 3u] = h5_1.y; Bs[eb + 7680u + pb] = h5_2.x; Bs[eb + 7680u + pb + 1u] = h5_2.y; Bs[eb + 7680u + pb + 2u] = h5_3.x; Bs[eb + 7680u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 7680u + pa) & am; let ib5 = (eb + 7680u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -5852,15 +5875,16 @@ fn tg_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -5896,28 +5920,36 @@ fn tg_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -5992,15 +6024,16 @@ fn tg_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 1280u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1280u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6036,22 +6069,28 @@ fn tg_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1280u + pa] = h3_0.x; Bs[eb + 1280u + pa + 1u] = h3_0.y; Bs[eb + 1280u + pa + 2u] = h3_1.x; Bs[eb + 1280u + pa + 3u] = h3_1.y; Bs[eb + 1280u + pb] = h3_2.x; Bs[eb + 1280u + pb + 1u] = h3_2.y; Bs[eb + 1280u + pb + 2u] = h3_3.x; Bs[eb + 1280u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2560u + pa] = h4_0.x; Bs[eb + 2560u + pa + 1u] = h4_0.y; Bs[eb + 2560u + pa + 2u] = h4_1.x; Bs[eb + 2560u + pa + 3u] = h4_1.y; Bs[eb + 2560u + pb] = h4_2.x; Bs[eb + 2560u + pb + 1u] = h4_2.y; Bs[eb + 2560u + pb + 2u] = h4_3.x; Bs[eb + 2560u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3840u + pa] = h5_0.x; Bs[eb + 3840u + pa + 1u] = h5_0.y; Bs[eb + 3840u + pa + 2u] = h5_1.x; Bs[eb + 3840u + pa + 3u] = h5_1.y; Bs[eb + 3840u + pb] = h5_2.x; Bs[eb + 3840u + pb + 1u] = h5_2.y; Bs[eb + 3840u + pb + 2u] = h5_3.x; Bs[eb + 3840u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -6112,15 +6151,16 @@ fn tg_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sa = (sg / 2u) * 640u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6141,10 +6181,12 @@ fn tg_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
     {
@@ -6167,14 +6209,14 @@ fn tg_g32x32_sg1x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6283,15 +6325,16 @@ fn tg_t128x128_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 128u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sa = (sg / 2u) * 2560u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6339,28 +6382,36 @@ fn tg_t128x128_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2560u + pa] = h2_0.x; As[ea + 2560u + pa + 1u] = h2_0.y; As[ea + 2560u + pa + 2u] = h2_1.x; As[ea + 2560u + pa + 3u] = h2_1.y; As[ea + 2560u + pb] = h2_2.x; As[ea + 2560u + pb + 1u] = h2_2.y; As[ea + 2560u + pb + 2u] = h2_3.x; As[ea + 2560u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 2560u + pa) & am; let ib2 = (ea + 2560u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3840u + pa] = h3_0.x; As[ea + 3840u + pa + 1u] = h3_0.y; As[ea + 3840u + pa + 2u] = h3_1.x; As[ea + 3840u + pa + 3u] = h3_1.y; As[ea + 3840u + pb] = h3_2.x; As[ea + 3840u + pb + 1u] = h3_2.y; As[ea + 3840u + pb + 2u] = h3_3.x; As[ea + 3840u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 3840u + pa) & am; let ib3 = (ea + 3840u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1280u + pa] = h5_0.x; Bs[eb + 1280u + pa + 1u] = h5_0.y; Bs[eb + 1280u + pa + 2u] = h5_1.x; Bs[eb + 1280u + pa + 3u] = h5_1.y; Bs[eb + 1280u + pb] = h5_2.x; Bs[eb + 1280u + pb + 1u] = h5_2.y; Bs[eb + 1280u + pb + 2u] = h5_3.x; Bs[eb + 1280u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 1280u + pa) & am; let ib5 = (eb + 1280u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2560u + pa] = h6_0.x; Bs[eb + 2560u + pa + 1u] = h6_0.y; Bs[eb + 2560u + pa + 2u] = h6_1.x; Bs[eb + 2560u + pa + 3u] = h6_1.y; Bs[eb + 2560u + pb] = h6_2.x; Bs[eb + 2560u + pb + 1u] = h6_2.y; Bs[eb + 2560u + pb + 2u] = h6_3.x; Bs[eb + 2560u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 2560u + pa) & am; let ib6 = (eb + 2560u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3840u + pa] = h7_0.x; Bs[eb + 3840u + pa + 1u] = h7_0.y; Bs[eb + 3840u + pa + 2u] = h7_1.x; Bs[eb + 3840u + pa + 3u] = h7_1.y; Bs[eb + 3840u + pb] = h7_2.x; Bs[eb + 3840u + pb + 1u] = h7_2.y; Bs[eb + 3840u + pb + 2u] = h7_3.x; Bs[eb + 3840u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 3840u + pa) & am; let ib7 = (eb + 3840u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -6455,15 +6506,16 @@ fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 128u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sa = (sg / 2u) * 2560u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6509,28 +6561,36 @@ fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     let ea = ws; let eb = ws;
     let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
     let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-    As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+    let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+    As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
     let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
     let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-    As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+    let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+    As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
     let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
     let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-    As[ea + 2560u + pa] = h2_0.x; As[ea + 2560u + pa + 1u] = h2_0.y; As[ea + 2560u + pa + 2u] = h2_1.x; As[ea + 2560u + pa + 3u] = h2_1.y; As[ea + 2560u + pb] = h2_2.x; As[ea + 2560u + pb + 1u] = h2_2.y; As[ea + 2560u + pb + 2u] = h2_3.x; As[ea + 2560u + pb + 3u] = h2_3.y;
+    let ia2 = (ea + 2560u + pa) & am; let ib2 = (ea + 2560u + pb) & am;
+    As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
     let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
     let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-    As[ea + 3840u + pa] = h3_0.x; As[ea + 3840u + pa + 1u] = h3_0.y; As[ea + 3840u + pa + 2u] = h3_1.x; As[ea + 3840u + pa + 3u] = h3_1.y; As[ea + 3840u + pb] = h3_2.x; As[ea + 3840u + pb + 1u] = h3_2.y; As[ea + 3840u + pb + 2u] = h3_3.x; As[ea + 3840u + pb + 3u] = h3_3.y;
+    let ia3 = (ea + 3840u + pa) & am; let ib3 = (ea + 3840u + pb) & am;
+    As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
     let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
     let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-    Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+    let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+    Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
     let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
     let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-    Bs[eb + 1280u + pa] = h5_0.x; Bs[eb + 1280u + pa + 1u] = h5_0.y; Bs[eb + 1280u + pa + 2u] = h5_1.x; Bs[eb + 1280u + pa + 3u] = h5_1.y; Bs[eb + 1280u + pb] = h5_2.x; Bs[eb + 1280u + pb + 1u] = h5_2.y; Bs[eb + 1280u + pb + 2u] = h5_3.x; Bs[eb + 1280u + pb + 3u] = h5_3.y;
+    let ia5 = (eb + 1280u + pa) & am; let ib5 = (eb + 1280u + pb) & am;
+    Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
     let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-    Bs[eb + 2560u + pa] = h6_0.x; Bs[eb + 2560u + pa + 1u] = h6_0.y; Bs[eb + 2560u + pa + 2u] = h6_1.x; Bs[eb + 2560u + pa + 3u] = h6_1.y; Bs[eb + 2560u + pb] = h6_2.x; Bs[eb + 2560u + pb + 1u] = h6_2.y; Bs[eb + 2560u + pb + 2u] = h6_3.x; Bs[eb + 2560u + pb + 3u] = h6_3.y;
+    let ia6 = (eb + 2560u + pa) & am; let ib6 = (eb + 2560u + pb) & am;
+    Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
     let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
     let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-    Bs[eb + 3840u + pa] = h7_0.x; Bs[eb + 3840u + pa + 1u] = h7_0.y; Bs[eb + 3840u + pa + 2u] = h7_1.x; Bs[eb + 3840u + pa + 3u] = h7_1.y; Bs[eb + 3840u + pb] = h7_2.x; Bs[eb + 3840u + pb + 1u] = h7_2.y; Bs[eb + 3840u + pb + 2u] = h7_3.x; Bs[eb + 3840u + pb + 3u] = h7_3.y;
+    let ia7 = (eb + 3840u + pa) & am; let ib7 = (eb + 3840u + pb) & am;
+    Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
   }
   workgroupBarrier();
   for (var kt = k0; kt < nk; kt++) {
@@ -6610,28 +6670,36 @@ fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = (1u - buf) * 5120u + ws; let eb = (1u - buf) * 5120u + ws;
         let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        As[ea + 2560u + pa] = h2_0.x; As[ea + 2560u + pa + 1u] = h2_0.y; As[ea + 2560u + pa + 2u] = h2_1.x; As[ea + 2560u + pa + 3u] = h2_1.y; As[ea + 2560u + pb] = h2_2.x; As[ea + 2560u + pb + 1u] = h2_2.y; As[ea + 2560u + pb + 2u] = h2_3.x; As[ea + 2560u + pb + 3u] = h2_3.y;
+        let ia2 = (ea + 2560u + pa) & am; let ib2 = (ea + 2560u + pb) & am;
+        As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        As[ea + 3840u + pa] = h3_0.x; As[ea + 3840u + pa + 1u] = h3_0.y; As[ea + 3840u + pa + 2u] = h3_1.x; As[ea + 3840u + pa + 3u] = h3_1.y; As[ea + 3840u + pb] = h3_2.x; As[ea + 3840u + pb + 1u] = h3_2.y; As[ea + 3840u + pb + 2u] = h3_3.x; As[ea + 3840u + pb + 3u] = h3_3.y;
+        let ia3 = (ea + 3840u + pa) & am; let ib3 = (ea + 3840u + pb) & am;
+        As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 1280u + pa] = h5_0.x; Bs[eb + 1280u + pa + 1u] = h5_0.y; Bs[eb + 1280u + pa + 2u] = h5_1.x; Bs[eb + 1280u + pa + 3u] = h5_1.y; Bs[eb + 1280u + pb] = h5_2.x; Bs[eb + 1280u + pb + 1u] = h5_2.y; Bs[eb + 1280u + pb + 2u] = h5_3.x; Bs[eb + 1280u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 1280u + pa) & am; let ib5 = (eb + 1280u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 2560u + pa] = h6_0.x; Bs[eb + 2560u + pa + 1u] = h6_0.y; Bs[eb + 2560u + pa + 2u] = h6_1.x; Bs[eb + 2560u + pa + 3u] = h6_1.y; Bs[eb + 2560u + pb] = h6_2.x; Bs[eb + 2560u + pb + 1u] = h6_2.y; Bs[eb + 2560u + pb + 2u] = h6_3.x; Bs[eb + 2560u + pb + 3u] = h6_3.y;
+        let ia6 = (eb + 2560u + pa) & am; let ib6 = (eb + 2560u + pb) & am;
+        Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 3840u + pa] = h7_0.x; Bs[eb + 3840u + pa + 1u] = h7_0.y; Bs[eb + 3840u + pa + 2u] = h7_1.x; Bs[eb + 3840u + pa + 3u] = h7_1.y; Bs[eb + 3840u + pb] = h7_2.x; Bs[eb + 3840u + pb + 1u] = h7_2.y; Bs[eb + 3840u + pb + 2u] = h7_3.x; Bs[eb + 3840u + pb + 3u] = h7_3.y;
+        let ia7 = (eb + 3840u + pa) & am; let ib7 = (eb + 3840u + pb) & am;
+        Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       }
     }
     workgroupBarrier();
@@ -6660,15 +6728,16 @@ fn tg_t256x128_sg4x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 256u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sa = (sg / 2u) * 2560u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 64 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6712,22 +6781,28 @@ fn tg_t256x128_sg4x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 2560u + pa] = h1_0.x; As[ea + 2560u + pa + 1u] = h1_0.y; As[ea + 2560u + pa + 2u] = h1_1.x; As[ea + 2560u + pa + 3u] = h1_1.y; As[ea + 2560u + pb] = h1_2.x; As[ea + 2560u + pb + 1u] = h1_2.y; As[ea + 2560u + pb + 2u] = h1_3.x; As[ea + 2560u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 2560u + pa) & am; let ib1 = (ea + 2560u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 5120u + pa] = h2_0.x; As[ea + 5120u + pa + 1u] = h2_0.y; As[ea + 5120u + pa + 2u] = h2_1.x; As[ea + 5120u + pa + 3u] = h2_1.y; As[ea + 5120u + pb] = h2_2.x; As[ea + 5120u + pb + 1u] = h2_2.y; As[ea + 5120u + pb + 2u] = h2_3.x; As[ea + 5120u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 5120u + pa) & am; let ib2 = (ea + 5120u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 7680u + pa] = h3_0.x; As[ea + 7680u + pa + 1u] = h3_0.y; As[ea + 7680u + pa + 2u] = h3_1.x; As[ea + 7680u + pa + 3u] = h3_1.y; As[ea + 7680u + pb] = h3_2.x; As[ea + 7680u + pb + 1u] = h3_2.y; As[ea + 7680u + pb + 2u] = h3_3.x; As[ea + 7680u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 7680u + pa) & am; let ib3 = (ea + 7680u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 2560u + pa] = h5_0.x; Bs[eb + 2560u + pa + 1u] = h5_0.y; Bs[eb + 2560u + pa + 2u] = h5_1.x; Bs[eb + 2560u + pa + 3u] = h5_1.y; Bs[eb + 2560u + pb] = h5_2.x; Bs[eb + 2560u + pb + 1u] = h5_2.y; Bs[eb + 2560u + pb + 2u] = h5_3.x; Bs[eb + 2560u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 2560u + pa) & am; let ib5 = (eb + 2560u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -6820,15 +6895,16 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sa = (sg / 2u) * 640u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6847,10 +6923,12 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     let ea = ws; let eb = ws;
     let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
     let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-    As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+    let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+    As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
     let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
     let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-    Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+    let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+    Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
   }
   workgroupBarrier();
   for (var kt = k0; kt < nk; kt++) {
@@ -6882,10 +6960,12 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
         let ea = (1u - buf) * 1280u + ws; let eb = (1u - buf) * 1280u + ws;
         let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+        Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       }
     }
     workgroupBarrier();
@@ -6899,15 +6979,16 @@ fn tg_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6948,40 +7029,52 @@ fn tg_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -7053,15 +7146,16 @@ fn tg_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -7091,22 +7185,28 @@ fn tg_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -7161,15 +7261,16 @@ fn tg_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 1152u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -7205,31 +7306,40 @@ fn tg_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + 1152u + pa] = h2_0.x; Bs[eb + 1152u + pa + 1u] = h2_0.y; Bs[eb + 1152u + pa + 2u] = h2_1.x; Bs[eb + 1152u + pa + 3u] = h2_1.y; Bs[eb + 1152u + pb] = h2_2.x; Bs[eb + 1152u + pb + 1u] = h2_2.y; Bs[eb + 1152u + pb + 2u] = h2_3.x; Bs[eb + 1152u + pb + 3u] = h2_3.y;
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 3456u + pa] = h4_0.x; Bs[eb + 3456u + pa + 1u] = h4_0.y; Bs[eb + 3456u + pa + 2u] = h4_1.x; Bs[eb + 3456u + pa + 3u] = h4_1.y; Bs[eb + 3456u + pb] = h4_2.x; Bs[eb + 3456u + pb + 1u] = h4_2.y; Bs[eb + 3456u + pb + 2u] = h4_3.x; Bs[eb + 3456u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 4608u + pa] = h5_0.x; Bs[eb + 4608u + pa + 1u] = h5_0.y; Bs[eb + 4608u + pa + 2u] = h5_1.x; Bs[eb + 4608u + pa + 3u] = h5_1.y; Bs[eb + 4608u + pb] = h5_2.x; Bs[eb + 4608u + pb + 1u] = h5_2.y; Bs[eb + 4608u + pb + 2u] = h5_3.x; Bs[eb + 4608u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 5760u + pa] = h6_0.x; Bs[eb + 5760u + pa + 1u] = h6_0.y; Bs[eb + 5760u + pa + 2u] = h6_1.x; Bs[eb + 5760u + pa + 3u] = h6_1.y; Bs[eb + 5760u + pb] = h6_2.x; Bs[eb + 5760u + pb + 1u] = h6_2.y; Bs[eb + 5760u + pb + 2u] = h6_3.x; Bs[eb + 5760u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 6912u + pa] = h7_0.x; Bs[eb + 6912u + pa + 1u] = h7_0.y; Bs[eb + 6912u + pa + 2u] = h7_1.x; Bs[eb + 6912u + pa + 3u] = h7_1.y; Bs[eb + 6912u + pb] = h7_2.x; Bs[eb + 6912u + pb + 1u] = h7_2.y; Bs[eb + 6912u + pb + 2u] = h7_3.x; Bs[eb + 6912u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 8064u + pa] = h8_0.x; Bs[eb + 8064u + pa + 1u] = h8_0.y; Bs[eb + 8064u + pa + 2u] = h8_1.x; Bs[eb + 8064u + pa + 3u] = h8_1.y; Bs[eb + 8064u + pb] = h8_2.x; Bs[eb + 8064u + pb + 1u] = h8_2.y; Bs[eb + 8064u + pb + 2u] = h8_3.x; Bs[eb + 8064u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -7286,15 +7396,16 @@ fn tg_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -7334,34 +7445,44 @@ fn tg_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 4608u + pa] = h6_0.x; Bs[eb + 4608u + pa + 1u] = h6_0.y; Bs[eb + 4608u + pa + 2u] = h6_1.x; Bs[eb + 4608u + pa + 3u] = h6_1.y; Bs[eb + 4608u + pb] = h6_2.x; Bs[eb + 4608u + pb + 1u] = h6_2.y; Bs[eb + 4608u + pb + 2u] = h6_3.x; Bs[eb + 4608u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 5760u + pa] = h7_0.x; Bs[eb + 5760u + pa + 1u] = h7_0.y; Bs[eb + 5760u + pa + 2u] = h7_1.x; Bs[eb + 5760u + pa + 3u] = h7_1.y; Bs[eb + 5760u + pb] = h7_2.x; Bs[eb + 5760u + pb + 1u] = h7_2.y; Bs[eb + 5760u + pb + 2u] = h7_3.x; Bs[eb + 5760u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 6912u + pa] = h8_0.x; Bs[eb + 6912u + pa + 1u] = h8_0.y; Bs[eb + 6912u + pa + 2u] = h8_1.x; Bs[eb + 6912u + pa + 3u] = h8_1.y; Bs[eb + 6912u + pb] = h8_2.x; Bs[eb + 6912u + pb + 1u] = h8_2.y; Bs[eb + 6912u + pb + 2u] = h8_3.x; Bs[eb + 6912u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 8064u + pa] = h9_0.x; Bs[eb + 8064u + pa + 1u] = h9_0.y; Bs[eb + 8064u + pa + 2u] = h9_1.x; Bs[eb + 8064u + pa + 3u] = h9_1.y; Bs[eb + 8064u + pb] = h9_2.x; Bs[eb + 8064u + pb + 1u] = h9_2.y; Bs[eb + 8064u + pb + 2u] = h9_3.x; Bs[eb + 8064u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -8706,15 +8827,16 @@ fn tg_g64x64_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 4u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2304u + kh * 32u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2304u + kh * 32u;   // and B-tile row
+  let sa = (sg / 2u) * 2304u + kh * 32u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2304u + kh * 32u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -8750,22 +8872,28 @@ fn tg_g64x64_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 2304u + pa] = h1_0.x; As[ea + 2304u + pa + 1u] = h1_0.y; As[ea + 2304u + pa + 2u] = h1_1.x; As[ea + 2304u + pa + 3u] = h1_1.y; As[ea + 2304u + pb] = h1_2.x; As[ea + 2304u + pb + 1u] = h1_2.y; As[ea + 2304u + pb + 2u] = h1_3.x; As[ea + 2304u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 2304u + pa) & am; let ib1 = (ea + 2304u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 4608u + pa] = h4_0.x; Bs[eb + 4608u + pa + 1u] = h4_0.y; Bs[eb + 4608u + pa + 2u] = h4_1.x; Bs[eb + 4608u + pa + 3u] = h4_1.y; Bs[eb + 4608u + pb] = h4_2.x; Bs[eb + 4608u + pb + 1u] = h4_2.y; Bs[eb + 4608u + pb + 2u] = h4_3.x; Bs[eb + 4608u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 4608u + pa) & am; let ib4 = (eb + 4608u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 6912u + pa] = h5_0.x; Bs[eb + 6912u + pa + 1u] = h5_0.y; Bs[eb + 6912u + pa + 2u] = h5_1.x; Bs[eb + 6912u + pa + 3u] = h5_1.y; Bs[eb + 6912u + pb] = h5_2.x; Bs[eb + 6912u + pb + 1u] = h5_2.y; Bs[eb + 6912u + pb + 2u] = h5_3.x; Bs[eb + 6912u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 6912u + pa) & am; let ib5 = (eb + 6912u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -8829,15 +8957,16 @@ fn tg_t64x64_sg1x4_k128_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 4u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 8704u + kh * 64u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 2176u + kh * 64u;   // and B-tile row
+  let sa = (sg / 4u) * 8704u + kh * 64u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2176u + kh * 64u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 16 rows
-  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -8873,28 +9002,36 @@ fn tg_t64x64_sg1x4_k128_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 2176u + pa] = h1_0.x; As[ea + 2176u + pa + 1u] = h1_0.y; As[ea + 2176u + pa + 2u] = h1_1.x; As[ea + 2176u + pa + 3u] = h1_1.y; As[ea + 2176u + pb] = h1_2.x; As[ea + 2176u + pb + 1u] = h1_2.y; As[ea + 2176u + pb + 2u] = h1_3.x; As[ea + 2176u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 2176u + pa) & am; let ib1 = (ea + 2176u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 4352u + pa] = h2_0.x; As[ea + 4352u + pa + 1u] = h2_0.y; As[ea + 4352u + pa + 2u] = h2_1.x; As[ea + 4352u + pa + 3u] = h2_1.y; As[ea + 4352u + pb] = h2_2.x; As[ea + 4352u + pb + 1u] = h2_2.y; As[ea + 4352u + pb + 2u] = h2_3.x; As[ea + 4352u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 4352u + pa) & am; let ib2 = (ea + 4352u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 6528u + pa] = h3_0.x; As[ea + 6528u + pa + 1u] = h3_0.y; As[ea + 6528u + pa + 2u] = h3_1.x; As[ea + 6528u + pa + 3u] = h3_1.y; As[ea + 6528u + pb] = h3_2.x; As[ea + 6528u + pb + 1u] = h3_2.y; As[ea + 6528u + pb + 2u] = h3_3.x; As[ea + 6528u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 6528u + pa) & am; let ib3 = (ea + 6528u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 2176u + pa] = h5_0.x; Bs[eb + 2176u + pa + 1u] = h5_0.y; Bs[eb + 2176u + pa + 2u] = h5_1.x; Bs[eb + 2176u + pa + 3u] = h5_1.y; Bs[eb + 2176u + pb] = h5_2.x; Bs[eb + 2176u + pb + 1u] = h5_2.y; Bs[eb + 2176u + pb + 2u] = h5_3.x; Bs[eb + 2176u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 2176u + pa) & am; let ib5 = (eb + 2176u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 4352u + pa] = h6_0.x; Bs[eb + 4352u + pa + 1u] = h6_0.y; Bs[eb + 4352u + pa + 2u] = h6_1.x; Bs[eb + 4352u + pa + 3u] = h6_1.y; Bs[eb + 4352u + pb] = h6_2.x; Bs[eb + 4352u + pb + 1u] = h6_2.y; Bs[eb + 4352u + pb + 2u] = h6_3.x; Bs[eb + 4352u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 4352u + pa) & am; let ib6 = (eb + 4352u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 6528u + pa] = h7_0.x; Bs[eb + 6528u + pa + 1u] = h7_0.y; Bs[eb + 6528u + pa + 2u] = h7_1.x; Bs[eb + 6528u + pa + 3u] = h7_1.y; Bs[eb + 6528u + pb] = h7_2.x; Bs[eb + 6528u + pb + 1u] = h7_2.y; Bs[eb + 6528u + pb + 2u] = h7_3.x; Bs[eb + 6528u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 6528u + pa) & am; let ib7 = (eb + 6528u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -8972,15 +9109,16 @@ fn tg_t32x32_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 4u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1152u + kh * 32u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 1152u + kh * 32u;   // and B-tile row
+  let sa = (sg / 2u) * 1152u + kh * 32u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1152u + kh * 32u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9001,10 +9139,12 @@ fn tg_t32x32_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -9039,15 +9179,16 @@ fn tg_g32x32_sg1x2_k32_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let kh = sgw / 2u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 2u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u + kh * 16u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u + kh * 16u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + kh * 16u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + kh * 16u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9073,13 +9214,16 @@ fn tg_g32x32_sg1x2_k32_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + 1280u + pa] = h2_0.x; Bs[eb + 1280u + pa + 1u] = h2_0.y; Bs[eb + 1280u + pa + 2u] = h2_1.x; Bs[eb + 1280u + pa + 3u] = h2_1.y; Bs[eb + 1280u + pb] = h2_2.x; Bs[eb + 1280u + pb + 1u] = h2_2.y; Bs[eb + 1280u + pb + 2u] = h2_3.x; Bs[eb + 1280u + pb + 3u] = h2_3.y;
+      let ia2 = (eb + 1280u + pa) & am; let ib2 = (eb + 1280u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -9114,15 +9258,16 @@ fn tg_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9163,40 +9308,52 @@ fn tg_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
     {
@@ -9249,15 +9406,16 @@ fn tg_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9287,22 +9445,28 @@ fn tg_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     {
@@ -9344,15 +9508,16 @@ fn tg_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9388,28 +9553,36 @@ fn tg_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     {
@@ -9469,15 +9642,16 @@ fn tg_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 1152u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9513,31 +9687,40 @@ fn tg_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + 1152u + pa] = h2_0.x; Bs[eb + 1152u + pa + 1u] = h2_0.y; Bs[eb + 1152u + pa + 2u] = h2_1.x; Bs[eb + 1152u + pa + 3u] = h2_1.y; Bs[eb + 1152u + pb] = h2_2.x; Bs[eb + 1152u + pb + 1u] = h2_2.y; Bs[eb + 1152u + pb + 2u] = h2_3.x; Bs[eb + 1152u + pb + 3u] = h2_3.y;
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 3456u + pa] = h4_0.x; Bs[eb + 3456u + pa + 1u] = h4_0.y; Bs[eb + 3456u + pa + 2u] = h4_1.x; Bs[eb + 3456u + pa + 3u] = h4_1.y; Bs[eb + 3456u + pb] = h4_2.x; Bs[eb + 3456u + pb + 1u] = h4_2.y; Bs[eb + 3456u + pb + 2u] = h4_3.x; Bs[eb + 3456u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 4608u + pa] = h5_0.x; Bs[eb + 4608u + pa + 1u] = h5_0.y; Bs[eb + 4608u + pa + 2u] = h5_1.x; Bs[eb + 4608u + pa + 3u] = h5_1.y; Bs[eb + 4608u + pb] = h5_2.x; Bs[eb + 4608u + pb + 1u] = h5_2.y; Bs[eb + 4608u + pb + 2u] = h5_3.x; Bs[eb + 4608u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 5760u + pa] = h6_0.x; Bs[eb + 5760u + pa + 1u] = h6_0.y; Bs[eb + 5760u + pa + 2u] = h6_1.x; Bs[eb + 5760u + pa + 3u] = h6_1.y; Bs[eb + 5760u + pb] = h6_2.x; Bs[eb + 5760u + pb + 1u] = h6_2.y; Bs[eb + 5760u + pb + 2u] = h6_3.x; Bs[eb + 5760u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 6912u + pa] = h7_0.x; Bs[eb + 6912u + pa + 1u] = h7_0.y; Bs[eb + 6912u + pa + 2u] = h7_1.x; Bs[eb + 6912u + pa + 3u] = h7_1.y; Bs[eb + 6912u + pb] = h7_2.x; Bs[eb + 6912u + pb + 1u] = h7_2.y; Bs[eb + 6912u + pb + 2u] = h7_3.x; Bs[eb + 6912u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 8064u + pa] = h8_0.x; Bs[eb + 8064u + pa + 1u] = h8_0.y; Bs[eb + 8064u + pa + 2u] = h8_1.x; Bs[eb + 8064u + pa + 3u] = h8_1.y; Bs[eb + 8064u + pb] = h8_2.x; Bs[eb + 8064u + pb + 1u] = h8_2.y; Bs[eb + 8064u + pb + 2u] = h8_3.x; Bs[eb + 8064u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
     {
@@ -9578,15 +9761,16 @@ fn tg_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9626,34 +9810,44 @@ fn tg_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 4608u + pa] = h6_0.x; Bs[eb + 4608u + pa + 1u] = h6_0.y; Bs[eb + 4608u + pa + 2u] = h6_1.x; Bs[eb + 4608u + pa + 3u] = h6_1.y; Bs[eb + 4608u + pb] = h6_2.x; Bs[eb + 4608u + pb + 1u] = h6_2.y; Bs[eb + 4608u + pb + 2u] = h6_3.x; Bs[eb + 4608u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 5760u + pa] = h7_0.x; Bs[eb + 5760u + pa + 1u] = h7_0.y; Bs[eb + 5760u + pa + 2u] = h7_1.x; Bs[eb + 5760u + pa + 3u] = h7_1.y; Bs[eb + 5760u + pb] = h7_2.x; Bs[eb + 5760u + pb + 1u] = h7_2.y; Bs[eb + 5760u + pb + 2u] = h7_3.x; Bs[eb + 5760u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 6912u + pa] = h8_0.x; Bs[eb + 6912u + pa + 1u] = h8_0.y; Bs[eb + 6912u + pa + 2u] = h8_1.x; Bs[eb + 6912u + pa + 3u] = h8_1.y; Bs[eb + 6912u + pb] = h8_2.x; Bs[eb + 6912u + pb + 1u] = h8_2.y; Bs[eb + 6912u + pb + 2u] = h8_3.x; Bs[eb + 6912u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 8064u + pa] = h9_0.x; Bs[eb + 8064u + pa + 1u] = h9_0.y; Bs[eb + 8064u + pa + 2u] = h9_1.x; Bs[eb + 8064u + pa + 3u] = h9_1.y; Bs[eb + 8064u + pb] = h9_2.x; Bs[eb + 8064u + pb + 1u] = h9_2.y; Bs[eb + 8064u + pb + 2u] = h9_3.x; Bs[eb + 8064u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
     {
@@ -9707,15 +9901,16 @@ fn tg_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 1280u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1280u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9751,22 +9946,28 @@ fn tg_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1280u + pa] = h3_0.x; Bs[eb + 1280u + pa + 1u] = h3_0.y; Bs[eb + 1280u + pa + 2u] = h3_1.x; Bs[eb + 1280u + pa + 3u] = h3_1.y; Bs[eb + 1280u + pb] = h3_2.x; Bs[eb + 1280u + pb + 1u] = h3_2.y; Bs[eb + 1280u + pb + 2u] = h3_3.x; Bs[eb + 1280u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2560u + pa] = h4_0.x; Bs[eb + 2560u + pa + 1u] = h4_0.y; Bs[eb + 2560u + pa + 2u] = h4_1.x; Bs[eb + 2560u + pa + 3u] = h4_1.y; Bs[eb + 2560u + pb] = h4_2.x; Bs[eb + 2560u + pb + 1u] = h4_2.y; Bs[eb + 2560u + pb + 2u] = h4_3.x; Bs[eb + 2560u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3840u + pa] = h5_0.x; Bs[eb + 3840u + pa + 1u] = h5_0.y; Bs[eb + 3840u + pa + 2u] = h5_1.x; Bs[eb + 3840u + pa + 3u] = h5_1.y; Bs[eb + 3840u + pb] = h5_2.x; Bs[eb + 3840u + pb + 1u] = h5_2.y; Bs[eb + 3840u + pb + 2u] = h5_3.x; Bs[eb + 3840u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     {
@@ -9816,15 +10017,16 @@ fn tg_g64x64_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 4u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2304u + kh * 32u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2304u + kh * 32u;   // and B-tile row
+  let sa = (sg / 2u) * 2304u + kh * 32u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2304u + kh * 32u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9860,22 +10062,28 @@ fn tg_g64x64_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 2304u + pa] = h1_0.x; As[ea + 2304u + pa + 1u] = h1_0.y; As[ea + 2304u + pa + 2u] = h1_1.x; As[ea + 2304u + pa + 3u] = h1_1.y; As[ea + 2304u + pb] = h1_2.x; As[ea + 2304u + pb + 1u] = h1_2.y; As[ea + 2304u + pb + 2u] = h1_3.x; As[ea + 2304u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 2304u + pa) & am; let ib1 = (ea + 2304u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 4608u + pa] = h4_0.x; Bs[eb + 4608u + pa + 1u] = h4_0.y; Bs[eb + 4608u + pa + 2u] = h4_1.x; Bs[eb + 4608u + pa + 3u] = h4_1.y; Bs[eb + 4608u + pb] = h4_2.x; Bs[eb + 4608u + pb + 1u] = h4_2.y; Bs[eb + 4608u + pb + 2u] = h4_3.x; Bs[eb + 4608u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 4608u + pa) & am; let ib4 = (eb + 4608u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 6912u + pa] = h5_0.x; Bs[eb + 6912u + pa + 1u] = h5_0.y; Bs[eb + 6912u + pa + 2u] = h5_1.x; Bs[eb + 6912u + pa + 3u] = h5_1.y; Bs[eb + 6912u + pb] = h5_2.x; Bs[eb + 6912u + pb + 1u] = h5_2.y; Bs[eb + 6912u + pb + 2u] = h5_3.x; Bs[eb + 6912u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 6912u + pa) & am; let ib5 = (eb + 6912u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     {
@@ -9926,15 +10134,16 @@ fn tg_t64x64_sg1x4_k128_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 4u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 8704u + kh * 64u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 2176u + kh * 64u;   // and B-tile row
+  let sa = (sg / 4u) * 8704u + kh * 64u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2176u + kh * 64u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 16 rows
-  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9970,28 +10179,36 @@ fn tg_t64x64_sg1x4_k128_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 2176u + pa] = h1_0.x; As[ea + 2176u + pa + 1u] = h1_0.y; As[ea + 2176u + pa + 2u] = h1_1.x; As[ea + 2176u + pa + 3u] = h1_1.y; As[ea + 2176u + pb] = h1_2.x; As[ea + 2176u + pb + 1u] = h1_2.y; As[ea + 2176u + pb + 2u] = h1_3.x; As[ea + 2176u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 2176u + pa) & am; let ib1 = (ea + 2176u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 4352u + pa] = h2_0.x; As[ea + 4352u + pa + 1u] = h2_0.y; As[ea + 4352u + pa + 2u] = h2_1.x; As[ea + 4352u + pa + 3u] = h2_1.y; As[ea + 4352u + pb] = h2_2.x; As[ea + 4352u + pb + 1u] = h2_2.y; As[ea + 4352u + pb + 2u] = h2_3.x; As[ea + 4352u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 4352u + pa) & am; let ib2 = (ea + 4352u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 6528u + pa] = h3_0.x; As[ea + 6528u + pa + 1u] = h3_0.y; As[ea + 6528u + pa + 2u] = h3_1.x; As[ea + 6528u + pa + 3u] = h3_1.y; As[ea + 6528u + pb] = h3_2.x; As[ea + 6528u + pb + 1u] = h3_2.y; As[ea + 6528u + pb + 2u] = h3_3.x; As[ea + 6528u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 6528u + pa) & am; let ib3 = (ea + 6528u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 2176u + pa] = h5_0.x; Bs[eb + 2176u + pa + 1u] = h5_0.y; Bs[eb + 2176u + pa + 2u] = h5_1.x; Bs[eb + 2176u + pa + 3u] = h5_1.y; Bs[eb + 2176u + pb] = h5_2.x; Bs[eb + 2176u + pb + 1u] = h5_2.y; Bs[eb + 2176u + pb + 2u] = h5_3.x; Bs[eb + 2176u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 2176u + pa) & am; let ib5 = (eb + 2176u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 4352u + pa] = h6_0.x; Bs[eb + 4352u + pa + 1u] = h6_0.y; Bs[eb + 4352u + pa + 2u] = h6_1.x; Bs[eb + 4352u + pa + 3u] = h6_1.y; Bs[eb + 4352u + pb] = h6_2.x; Bs[eb + 4352u + pb + 1u] = h6_2.y; Bs[eb + 4352u + pb + 2u] = h6_3.x; Bs[eb + 4352u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 4352u + pa) & am; let ib6 = (eb + 4352u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 6528u + pa] = h7_0.x; Bs[eb + 6528u + pa + 1u] = h7_0.y; Bs[eb + 6528u + pa + 2u] = h7_1.x; Bs[eb + 6528u + pa + 3u] = h7_1.y; Bs[eb + 6528u + pb] = h7_2.x; Bs[eb + 6528u + pb + 1u] = h7_2.y; Bs[eb + 6528u + pb + 2u] = h7_3.x; Bs[eb + 6528u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 6528u + pa) & am; let ib7 = (eb + 6528u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     {
@@ -10054,15 +10271,16 @@ fn tg_t32x32_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 4u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1152u + kh * 32u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 1152u + kh * 32u;   // and B-tile row
+  let sa = (sg / 2u) * 1152u + kh * 32u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1152u + kh * 32u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10083,10 +10301,12 @@ fn tg_t32x32_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
     {
@@ -10110,15 +10330,16 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10190,40 +10411,52 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -10291,40 +10524,52 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
+        let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+        As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
+        let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+        As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
+        let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+        Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
+        let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+        Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
+        let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+        Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
         let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-        Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
+        let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+        Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
         let lo10 = select(q10.xy, q10.zw, alt); let hi10 = select(q10.zw, q10.xy, alt);
         let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-        Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
+        let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+        Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
         let lo11 = select(q11.xy, q11.zw, alt); let hi11 = select(q11.zw, q11.xy, alt);
         let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-        Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
+        let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+        Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -10397,15 +10642,16 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10454,22 +10700,28 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -10519,22 +10771,28 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+        Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+        let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+        Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+        let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -10590,15 +10848,16 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10657,28 +10916,36 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -10746,28 +11013,36 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
+        let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+        As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
+        let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+        As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
+        let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+        Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
+        let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+        Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -10843,15 +11118,16 @@ fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 1152u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10912,31 +11188,40 @@ fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + 1152u + pa] = h2_0.x; Bs[eb + 1152u + pa + 1u] = h2_0.y; Bs[eb + 1152u + pa + 2u] = h2_1.x; Bs[eb + 1152u + pa + 3u] = h2_1.y; Bs[eb + 1152u + pb] = h2_2.x; Bs[eb + 1152u + pb + 1u] = h2_2.y; Bs[eb + 1152u + pb + 2u] = h2_3.x; Bs[eb + 1152u + pb + 3u] = h2_3.y;
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 3456u + pa] = h4_0.x; Bs[eb + 3456u + pa + 1u] = h4_0.y; Bs[eb + 3456u + pa + 2u] = h4_1.x; Bs[eb + 3456u + pa + 3u] = h4_1.y; Bs[eb + 3456u + pb] = h4_2.x; Bs[eb + 3456u + pb + 1u] = h4_2.y; Bs[eb + 3456u + pb + 2u] = h4_3.x; Bs[eb + 3456u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 4608u + pa] = h5_0.x; Bs[eb + 4608u + pa + 1u] = h5_0.y; Bs[eb + 4608u + pa + 2u] = h5_1.x; Bs[eb + 4608u + pa + 3u] = h5_1.y; Bs[eb + 4608u + pb] = h5_2.x; Bs[eb + 4608u + pb + 1u] = h5_2.y; Bs[eb + 4608u + pb + 2u] = h5_3.x; Bs[eb + 4608u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 5760u + pa] = h6_0.x; Bs[eb + 5760u + pa + 1u] = h6_0.y; Bs[eb + 5760u + pa + 2u] = h6_1.x; Bs[eb + 5760u + pa + 3u] = h6_1.y; Bs[eb + 5760u + pb] = h6_2.x; Bs[eb + 5760u + pb + 1u] = h6_2.y; Bs[eb + 5760u + pb + 2u] = h6_3.x; Bs[eb + 5760u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 6912u + pa] = h7_0.x; Bs[eb + 6912u + pa + 1u] = h7_0.y; Bs[eb + 6912u + pa + 2u] = h7_1.x; Bs[eb + 6912u + pa + 3u] = h7_1.y; Bs[eb + 6912u + pb] = h7_2.x; Bs[eb + 6912u + pb + 1u] = h7_2.y; Bs[eb + 6912u + pb + 2u] = h7_3.x; Bs[eb + 6912u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 8064u + pa] = h8_0.x; Bs[eb + 8064u + pa + 1u] = h8_0.y; Bs[eb + 8064u + pa + 2u] = h8_1.x; Bs[eb + 8064u + pa + 3u] = h8_1.y; Bs[eb + 8064u + pb] = h8_2.x; Bs[eb + 8064u + pb + 1u] = h8_2.y; Bs[eb + 8064u + pb + 2u] = h8_3.x; Bs[eb + 8064u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -10989,31 +11274,40 @@ fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+        Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        Bs[eb + 1152u + pa] = h2_0.x; Bs[eb + 1152u + pa + 1u] = h2_0.y; Bs[eb + 1152u + pa + 2u] = h2_1.x; Bs[eb + 1152u + pa + 3u] = h2_1.y; Bs[eb + 1152u + pb] = h2_2.x; Bs[eb + 1152u + pb + 1u] = h2_2.y; Bs[eb + 1152u + pb + 2u] = h2_3.x; Bs[eb + 1152u + pb + 3u] = h2_3.y;
+        let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+        Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
+        let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+        Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + 3456u + pa] = h4_0.x; Bs[eb + 3456u + pa + 1u] = h4_0.y; Bs[eb + 3456u + pa + 2u] = h4_1.x; Bs[eb + 3456u + pa + 3u] = h4_1.y; Bs[eb + 3456u + pb] = h4_2.x; Bs[eb + 3456u + pb + 1u] = h4_2.y; Bs[eb + 3456u + pb + 2u] = h4_3.x; Bs[eb + 3456u + pb + 3u] = h4_3.y;
+        let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 4608u + pa] = h5_0.x; Bs[eb + 4608u + pa + 1u] = h5_0.y; Bs[eb + 4608u + pa + 2u] = h5_1.x; Bs[eb + 4608u + pa + 3u] = h5_1.y; Bs[eb + 4608u + pb] = h5_2.x; Bs[eb + 4608u + pb + 1u] = h5_2.y; Bs[eb + 4608u + pb + 2u] = h5_3.x; Bs[eb + 4608u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 5760u + pa] = h6_0.x; Bs[eb + 5760u + pa + 1u] = h6_0.y; Bs[eb + 5760u + pa + 2u] = h6_1.x; Bs[eb + 5760u + pa + 3u] = h6_1.y; Bs[eb + 5760u + pb] = h6_2.x; Bs[eb + 5760u + pb + 1u] = h6_2.y; Bs[eb + 5760u + pb + 2u] = h6_3.x; Bs[eb + 5760u + pb + 3u] = h6_3.y;
+        let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+        Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 6912u + pa] = h7_0.x; Bs[eb + 6912u + pa + 1u] = h7_0.y; Bs[eb + 6912u + pa + 2u] = h7_1.x; Bs[eb + 6912u + pa + 3u] = h7_1.y; Bs[eb + 6912u + pb] = h7_2.x; Bs[eb + 6912u + pb + 1u] = h7_2.y; Bs[eb + 6912u + pb + 2u] = h7_3.x; Bs[eb + 6912u + pb + 3u] = h7_3.y;
+        let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+        Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        Bs[eb + 8064u + pa] = h8_0.x; Bs[eb + 8064u + pa + 1u] = h8_0.y; Bs[eb + 8064u + pa + 2u] = h8_1.x; Bs[eb + 8064u + pa + 3u] = h8_1.y; Bs[eb + 8064u + pb] = h8_2.x; Bs[eb + 8064u + pb + 1u] = h8_2.y; Bs[eb + 8064u + pb + 2u] = h8_3.x; Bs[eb + 8064u + pb + 3u] = h8_3.y;
+        let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+        Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -11071,15 +11365,16 @@ fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -11146,34 +11441,44 @@ fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 4608u + pa] = h6_0.x; Bs[eb + 4608u + pa + 1u] = h6_0.y; Bs[eb + 4608u + pa + 2u] = h6_1.x; Bs[eb + 4608u + pa + 3u] = h6_1.y; Bs[eb + 4608u + pb] = h6_2.x; Bs[eb + 4608u + pb + 1u] = h6_2.y; Bs[eb + 4608u + pb + 2u] = h6_3.x; Bs[eb + 4608u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 5760u + pa] = h7_0.x; Bs[eb + 5760u + pa + 1u] = h7_0.y; Bs[eb + 5760u + pa + 2u] = h7_1.x; Bs[eb + 5760u + pa + 3u] = h7_1.y; Bs[eb + 5760u + pb] = h7_2.x; Bs[eb + 5760u + pb + 1u] = h7_2.y; Bs[eb + 5760u + pb + 2u] = h7_3.x; Bs[eb + 5760u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 6912u + pa] = h8_0.x; Bs[eb + 6912u + pa + 1u] = h8_0.y; Bs[eb + 6912u + pa + 2u] = h8_1.x; Bs[eb + 6912u + pa + 3u] = h8_1.y; Bs[eb + 6912u + pb] = h8_2.x; Bs[eb + 6912u + pb + 1u] = h8_2.y; Bs[eb + 6912u + pb + 2u] = h8_3.x; Bs[eb + 6912u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 8064u + pa] = h9_0.x; Bs[eb + 8064u + pa + 1u] = h9_0.y; Bs[eb + 8064u + pa + 2u] = h9_1.x; Bs[eb + 8064u + pa + 3u] = h9_1.y; Bs[eb + 8064u + pb] = h9_2.x; Bs[eb + 8064u + pb + 1u] = h9_2.y; Bs[eb + 8064u + pb + 2u] = h9_3.x; Bs[eb + 8064u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -11239,34 +11544,44 @@ fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+        Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+        let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+        Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+        let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 4608u + pa] = h6_0.x; Bs[eb + 4608u + pa + 1u] = h6_0.y; Bs[eb + 4608u + pa + 2u] = h6_1.x; Bs[eb + 4608u + pa + 3u] = h6_1.y; Bs[eb + 4608u + pb] = h6_2.x; Bs[eb + 4608u + pb + 1u] = h6_2.y; Bs[eb + 4608u + pb + 2u] = h6_3.x; Bs[eb + 4608u + pb + 3u] = h6_3.y;
+        let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
+        Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 5760u + pa] = h7_0.x; Bs[eb + 5760u + pa + 1u] = h7_0.y; Bs[eb + 5760u + pa + 2u] = h7_1.x; Bs[eb + 5760u + pa + 3u] = h7_1.y; Bs[eb + 5760u + pb] = h7_2.x; Bs[eb + 5760u + pb + 1u] = h7_2.y; Bs[eb + 5760u + pb + 2u] = h7_3.x; Bs[eb + 5760u + pb + 3u] = h7_3.y;
+        let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
+        Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        Bs[eb + 6912u + pa] = h8_0.x; Bs[eb + 6912u + pa + 1u] = h8_0.y; Bs[eb + 6912u + pa + 2u] = h8_1.x; Bs[eb + 6912u + pa + 3u] = h8_1.y; Bs[eb + 6912u + pb] = h8_2.x; Bs[eb + 6912u + pb + 1u] = h8_2.y; Bs[eb + 6912u + pb + 2u] = h8_3.x; Bs[eb + 6912u + pb + 3u] = h8_3.y;
+        let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
+        Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
         let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-        Bs[eb + 8064u + pa] = h9_0.x; Bs[eb + 8064u + pa + 1u] = h9_0.y; Bs[eb + 8064u + pa + 2u] = h9_1.x; Bs[eb + 8064u + pa + 3u] = h9_1.y; Bs[eb + 8064u + pb] = h9_2.x; Bs[eb + 8064u + pb + 1u] = h9_2.y; Bs[eb + 8064u + pb + 2u] = h9_3.x; Bs[eb + 8064u + pb + 3u] = h9_3.y;
+        let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
+        Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -11338,15 +11653,16 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 1280u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1280u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -11401,22 +11717,28 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1280u + pa] = h3_0.x; Bs[eb + 1280u + pa + 1u] = h3_0.y; Bs[eb + 1280u + pa + 2u] = h3_1.x; Bs[eb + 1280u + pa + 3u] = h3_1.y; Bs[eb + 1280u + pb] = h3_2.x; Bs[eb + 1280u + pb + 1u] = h3_2.y; Bs[eb + 1280u + pb + 2u] = h3_3.x; Bs[eb + 1280u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2560u + pa] = h4_0.x; Bs[eb + 2560u + pa + 1u] = h4_0.y; Bs[eb + 2560u + pa + 2u] = h4_1.x; Bs[eb + 2560u + pa + 3u] = h4_1.y; Bs[eb + 2560u + pb] = h4_2.x; Bs[eb + 2560u + pb + 1u] = h4_2.y; Bs[eb + 2560u + pb + 2u] = h4_3.x; Bs[eb + 2560u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3840u + pa] = h5_0.x; Bs[eb + 3840u + pa + 1u] = h5_0.y; Bs[eb + 3840u + pa + 2u] = h5_1.x; Bs[eb + 3840u + pa + 3u] = h5_1.y; Bs[eb + 3840u + pb] = h5_2.x; Bs[eb + 3840u + pb + 1u] = h5_2.y; Bs[eb + 3840u + pb + 2u] = h5_3.x; Bs[eb + 3840u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -11470,22 +11792,28 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+        Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        Bs[eb + 1280u + pa] = h3_0.x; Bs[eb + 1280u + pa + 1u] = h3_0.y; Bs[eb + 1280u + pa + 2u] = h3_1.x; Bs[eb + 1280u + pa + 3u] = h3_1.y; Bs[eb + 1280u + pb] = h3_2.x; Bs[eb + 1280u + pb + 1u] = h3_2.y; Bs[eb + 1280u + pb + 2u] = h3_3.x; Bs[eb + 1280u + pb + 3u] = h3_3.y;
+        let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+        Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + 2560u + pa] = h4_0.x; Bs[eb + 2560u + pa + 1u] = h4_0.y; Bs[eb + 2560u + pa + 2u] = h4_1.x; Bs[eb + 2560u + pa + 3u] = h4_1.y; Bs[eb + 2560u + pb] = h4_2.x; Bs[eb + 2560u + pb + 1u] = h4_2.y; Bs[eb + 2560u + pb + 2u] = h4_3.x; Bs[eb + 2560u + pb + 3u] = h4_3.y;
+        let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 3840u + pa] = h5_0.x; Bs[eb + 3840u + pa + 1u] = h5_0.y; Bs[eb + 3840u + pa + 2u] = h5_1.x; Bs[eb + 3840u + pa + 3u] = h5_1.y; Bs[eb + 3840u + pb] = h5_2.x; Bs[eb + 3840u + pb + 1u] = h5_2.y; Bs[eb + 3840u + pb + 2u] = h5_3.x; Bs[eb + 3840u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -11549,15 +11877,16 @@ fn tg_g64x64_sg2x2_k64_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 4u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2304u + kh * 32u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2304u + kh * 32u;   // and B-tile row
+  let sa = (sg / 2u) * 2304u + kh * 32u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2304u + kh * 32u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -11612,22 +11941,28 @@ fn tg_g64x64_sg2x2_k64_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 2304u + pa] = h1_0.x; As[ea + 2304u + pa + 1u] = h1_0.y; As[ea + 2304u + pa + 2u] = h1_1.x; As[ea + 2304u + pa + 3u] = h1_1.y; As[ea + 2304u + pb] = h1_2.x; As[ea + 2304u + pb + 1u] = h1_2.y; As[ea + 2304u + pb + 2u] = h1_3.x; As[ea + 2304u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 2304u + pa) & am; let ib1 = (ea + 2304u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 4608u + pa] = h4_0.x; Bs[eb + 4608u + pa + 1u] = h4_0.y; Bs[eb + 4608u + pa + 2u] = h4_1.x; Bs[eb + 4608u + pa + 3u] = h4_1.y; Bs[eb + 4608u + pb] = h4_2.x; Bs[eb + 4608u + pb + 1u] = h4_2.y; Bs[eb + 4608u + pb + 2u] = h4_3.x; Bs[eb + 4608u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 4608u + pa) & am; let ib4 = (eb + 4608u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 6912u + pa] = h5_0.x; Bs[eb + 6912u + pa + 1u] = h5_0.y; Bs[eb + 6912u + pa + 2u] = h5_1.x; Bs[eb + 6912u + pa + 3u] = h5_1.y; Bs[eb + 6912u + pb] = h5_2.x; Bs[eb + 6912u + pb + 1u] = h5_2.y; Bs[eb + 6912u + pb + 2u] = h5_3.x; Bs[eb + 6912u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 6912u + pa) & am; let ib5 = (eb + 6912u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -11681,22 +12016,28 @@ fn tg_g64x64_sg2x2_k64_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 2304u + pa] = h1_0.x; As[ea + 2304u + pa + 1u] = h1_0.y; As[ea + 2304u + pa + 2u] = h1_1.x; As[ea + 2304u + pa + 3u] = h1_1.y; As[ea + 2304u + pb] = h1_2.x; As[ea + 2304u + pb + 1u] = h1_2.y; As[ea + 2304u + pb + 2u] = h1_3.x; As[ea + 2304u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 2304u + pa) & am; let ib1 = (ea + 2304u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+        Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
+        let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+        Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + 4608u + pa] = h4_0.x; Bs[eb + 4608u + pa + 1u] = h4_0.y; Bs[eb + 4608u + pa + 2u] = h4_1.x; Bs[eb + 4608u + pa + 3u] = h4_1.y; Bs[eb + 4608u + pb] = h4_2.x; Bs[eb + 4608u + pb + 1u] = h4_2.y; Bs[eb + 4608u + pb + 2u] = h4_3.x; Bs[eb + 4608u + pb + 3u] = h4_3.y;
+        let ia4 = (eb + 4608u + pa) & am; let ib4 = (eb + 4608u + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 6912u + pa] = h5_0.x; Bs[eb + 6912u + pa + 1u] = h5_0.y; Bs[eb + 6912u + pa + 2u] = h5_1.x; Bs[eb + 6912u + pa + 3u] = h5_1.y; Bs[eb + 6912u + pb] = h5_2.x; Bs[eb + 6912u + pb + 1u] = h5_2.y; Bs[eb + 6912u + pb + 2u] = h5_3.x; Bs[eb + 6912u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 6912u + pa) & am; let ib5 = (eb + 6912u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -11759,15 +12100,16 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sa = (sg / 2u) * 640u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -11799,10 +12141,12 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -11830,10 +12174,12 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+        Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -11868,15 +12214,16 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let kh = sgw / 2u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 2u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u + kh * 16u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u + kh * 16u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + kh * 16u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + kh * 16u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -11915,13 +12262,16 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + 1280u + pa] = h2_0.x; Bs[eb + 1280u + pa + 1u] = h2_0.y; Bs[eb + 1280u + pa + 2u] = h2_1.x; Bs[eb + 1280u + pa + 3u] = h2_1.y; Bs[eb + 1280u + pb] = h2_2.x; Bs[eb + 1280u + pb + 1u] = h2_2.y; Bs[eb + 1280u + pb + 2u] = h2_3.x; Bs[eb + 1280u + pb + 3u] = h2_3.y;
+      let ia2 = (eb + 1280u + pa) & am; let ib2 = (eb + 1280u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -11950,13 +12300,16 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+        Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        Bs[eb + 1280u + pa] = h2_0.x; Bs[eb + 1280u + pa + 1u] = h2_0.y; Bs[eb + 1280u + pa + 2u] = h2_1.x; Bs[eb + 1280u + pa + 3u] = h2_1.y; Bs[eb + 1280u + pb] = h2_2.x; Bs[eb + 1280u + pb + 1u] = h2_2.y; Bs[eb + 1280u + pb + 2u] = h2_3.x; Bs[eb + 1280u + pb + 3u] = h2_3.y;
+        let ia2 = (eb + 1280u + pa) & am; let ib2 = (eb + 1280u + pb) & am;
+        Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -11992,14 +12345,14 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -14436,15 +14789,16 @@ fn tgs_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -14486,40 +14840,52 @@ fn tgs_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -14591,15 +14957,16 @@ fn tgs_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -14630,22 +14997,28 @@ fn tgs_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -14700,15 +15073,16 @@ fn tgs_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -14745,28 +15119,36 @@ fn tgs_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -14841,15 +15223,16 @@ fn tgs_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 1152u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -14886,31 +15269,40 @@ fn tgs_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + 1152u + pa] = h2_0.x; Bs[eb + 1152u + pa + 1u] = h2_0.y; Bs[eb + 1152u + pa + 2u] = h2_1.x; Bs[eb + 1152u + pa + 3u] = h2_1.y; Bs[eb + 1152u + pb] = h2_2.x; Bs[eb + 1152u + pb + 1u] = h2_2.y; Bs[eb + 1152u + pb + 2u] = h2_3.x; Bs[eb + 1152u + pb + 3u] = h2_3.y;
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 3456u + pa] = h4_0.x; Bs[eb + 3456u + pa + 1u] = h4_0.y; Bs[eb + 3456u + pa + 2u] = h4_1.x; Bs[eb + 3456u + pa + 3u] = h4_1.y; Bs[eb + 3456u + pb] = h4_2.x; Bs[eb + 3456u + pb + 1u] = h4_2.y; Bs[eb + 3456u + pb + 2u] = h4_3.x; Bs[eb + 3456u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 4608u + pa] = h5_0.x; Bs[eb + 4608u + pa + 1u] = h5_0.y; Bs[eb + 4608u + pa + 2u] = h5_1.x; Bs[eb + 4608u + pa + 3u] = h5_1.y; Bs[eb + 4608u + pb] = h5_2.x; Bs[eb + 4608u + pb + 1u] = h5_2.y; Bs[eb + 4608u + pb + 2u] = h5_3.x; Bs[eb + 4608u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 5760u + pa] = h6_0.x; Bs[eb + 5760u + pa + 1u] = h6_0.y; Bs[eb + 5760u + pa + 2u] = h6_1.x; Bs[eb + 5760u + pa + 3u] = h6_1.y; Bs[eb + 5760u + pb] = h6_2.x; Bs[eb + 5760u + pb + 1u] = h6_2.y; Bs[eb + 5760u + pb + 2u] = h6_3.x; Bs[eb + 5760u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 6912u + pa] = h7_0.x; Bs[eb + 6912u + pa + 1u] = h7_0.y; Bs[eb + 6912u + pa + 2u] = h7_1.x; Bs[eb + 6912u + pa + 3u] = h7_1.y; Bs[eb + 6912u + pb] = h7_2.x; Bs[eb + 6912u + pb + 1u] = h7_2.y; Bs[eb + 6912u + pb + 2u] = h7_3.x; Bs[eb + 6912u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 8064u + pa] = h8_0.x; Bs[eb + 8064u + pa + 1u] = h8_0.y; Bs[eb + 8064u + pa + 2u] = h8_1.x; Bs[eb + 8064u + pa + 3u] = h8_1.y; Bs[eb + 8064u + pb] = h8_2.x; Bs[eb + 8064u + pb + 1u] = h8_2.y; Bs[eb + 8064u + pb + 2u] = h8_3.x; Bs[eb + 8064u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -14968,15 +15360,16 @@ fn tgs_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15017,34 +15410,44 @@ fn tgs_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 4608u + pa] = h6_0.x; Bs[eb + 4608u + pa + 1u] = h6_0.y; Bs[eb + 4608u + pa + 2u] = h6_1.x; Bs[eb + 4608u + pa + 3u] = h6_1.y; Bs[eb + 4608u + pb] = h6_2.x; Bs[eb + 4608u + pb + 1u] = h6_2.y; Bs[eb + 4608u + pb + 2u] = h6_3.x; Bs[eb + 4608u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 5760u + pa] = h7_0.x; Bs[eb + 5760u + pa + 1u] = h7_0.y; Bs[eb + 5760u + pa + 2u] = h7_1.x; Bs[eb + 5760u + pa + 3u] = h7_1.y; Bs[eb + 5760u + pb] = h7_2.x; Bs[eb + 5760u + pb + 1u] = h7_2.y; Bs[eb + 5760u + pb + 2u] = h7_3.x; Bs[eb + 5760u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 6912u + pa] = h8_0.x; Bs[eb + 6912u + pa + 1u] = h8_0.y; Bs[eb + 6912u + pa + 2u] = h8_1.x; Bs[eb + 6912u + pa + 3u] = h8_1.y; Bs[eb + 6912u + pb] = h8_2.x; Bs[eb + 6912u + pb + 1u] = h8_2.y; Bs[eb + 6912u + pb + 2u] = h8_3.x; Bs[eb + 6912u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 8064u + pa] = h9_0.x; Bs[eb + 8064u + pa + 1u] = h9_0.y; Bs[eb + 8064u + pa + 2u] = h9_1.x; Bs[eb + 8064u + pa + 3u] = h9_1.y; Bs[eb + 8064u + pb] = h9_2.x; Bs[eb + 8064u + pb + 1u] = h9_2.y; Bs[eb + 8064u + pb + 2u] = h9_3.x; Bs[eb + 8064u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -15117,15 +15520,16 @@ fn tgs_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 1280u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1280u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15162,22 +15566,28 @@ fn tgs_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1280u + pa] = h3_0.x; Bs[eb + 1280u + pa + 1u] = h3_0.y; Bs[eb + 1280u + pa + 2u] = h3_1.x; Bs[eb + 1280u + pa + 3u] = h3_1.y; Bs[eb + 1280u + pb] = h3_2.x; Bs[eb + 1280u + pb + 1u] = h3_2.y; Bs[eb + 1280u + pb + 2u] = h3_3.x; Bs[eb + 1280u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2560u + pa] = h4_0.x; Bs[eb + 2560u + pa + 1u] = h4_0.y; Bs[eb + 2560u + pa + 2u] = h4_1.x; Bs[eb + 2560u + pa + 3u] = h4_1.y; Bs[eb + 2560u + pb] = h4_2.x; Bs[eb + 2560u + pb + 1u] = h4_2.y; Bs[eb + 2560u + pb + 2u] = h4_3.x; Bs[eb + 2560u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3840u + pa] = h5_0.x; Bs[eb + 3840u + pa + 1u] = h5_0.y; Bs[eb + 3840u + pa + 2u] = h5_1.x; Bs[eb + 3840u + pa + 3u] = h5_1.y; Bs[eb + 3840u + pb] = h5_2.x; Bs[eb + 3840u + pb + 1u] = h5_2.y; Bs[eb + 3840u + pb + 2u] = h5_3.x; Bs[eb + 3840u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -15242,15 +15652,16 @@ fn tgs_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sa = (sg / 2u) * 640u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15272,10 +15683,12 @@ fn tgs_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
     {
@@ -15298,15 +15711,16 @@ fn tgs_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15348,40 +15762,52 @@ fn tgs_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
     {
@@ -15434,15 +15860,16 @@ fn tgs_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15473,22 +15900,28 @@ fn tgs_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     {
@@ -15530,15 +15963,16 @@ fn tgs_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15575,28 +16009,36 @@ fn tgs_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     {
@@ -15656,15 +16098,16 @@ fn tgs_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 1152u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15701,31 +16144,40 @@ fn tgs_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + 1152u + pa] = h2_0.x; Bs[eb + 1152u + pa + 1u] = h2_0.y; Bs[eb + 1152u + pa + 2u] = h2_1.x; Bs[eb + 1152u + pa + 3u] = h2_1.y; Bs[eb + 1152u + pb] = h2_2.x; Bs[eb + 1152u + pb + 1u] = h2_2.y; Bs[eb + 1152u + pb + 2u] = h2_3.x; Bs[eb + 1152u + pb + 3u] = h2_3.y;
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 3456u + pa] = h4_0.x; Bs[eb + 3456u + pa + 1u] = h4_0.y; Bs[eb + 3456u + pa + 2u] = h4_1.x; Bs[eb + 3456u + pa + 3u] = h4_1.y; Bs[eb + 3456u + pb] = h4_2.x; Bs[eb + 3456u + pb + 1u] = h4_2.y; Bs[eb + 3456u + pb + 2u] = h4_3.x; Bs[eb + 3456u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 4608u + pa] = h5_0.x; Bs[eb + 4608u + pa + 1u] = h5_0.y; Bs[eb + 4608u + pa + 2u] = h5_1.x; Bs[eb + 4608u + pa + 3u] = h5_1.y; Bs[eb + 4608u + pb] = h5_2.x; Bs[eb + 4608u + pb + 1u] = h5_2.y; Bs[eb + 4608u + pb + 2u] = h5_3.x; Bs[eb + 4608u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 5760u + pa] = h6_0.x; Bs[eb + 5760u + pa + 1u] = h6_0.y; Bs[eb + 5760u + pa + 2u] = h6_1.x; Bs[eb + 5760u + pa + 3u] = h6_1.y; Bs[eb + 5760u + pb] = h6_2.x; Bs[eb + 5760u + pb + 1u] = h6_2.y; Bs[eb + 5760u + pb + 2u] = h6_3.x; Bs[eb + 5760u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 6912u + pa] = h7_0.x; Bs[eb + 6912u + pa + 1u] = h7_0.y; Bs[eb + 6912u + pa + 2u] = h7_1.x; Bs[eb + 6912u + pa + 3u] = h7_1.y; Bs[eb + 6912u + pb] = h7_2.x; Bs[eb + 6912u + pb + 1u] = h7_2.y; Bs[eb + 6912u + pb + 2u] = h7_3.x; Bs[eb + 6912u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 8064u + pa] = h8_0.x; Bs[eb + 8064u + pa + 1u] = h8_0.y; Bs[eb + 8064u + pa + 2u] = h8_1.x; Bs[eb + 8064u + pa + 3u] = h8_1.y; Bs[eb + 8064u + pb] = h8_2.x; Bs[eb + 8064u + pb + 1u] = h8_2.y; Bs[eb + 8064u + pb + 2u] = h8_3.x; Bs[eb + 8064u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
     {
@@ -15767,15 +16219,16 @@ fn tgs_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15816,34 +16269,44 @@ fn tgs_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 4608u + pa] = h6_0.x; Bs[eb + 4608u + pa + 1u] = h6_0.y; Bs[eb + 4608u + pa + 2u] = h6_1.x; Bs[eb + 4608u + pa + 3u] = h6_1.y; Bs[eb + 4608u + pb] = h6_2.x; Bs[eb + 4608u + pb + 1u] = h6_2.y; Bs[eb + 4608u + pb + 2u] = h6_3.x; Bs[eb + 4608u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 5760u + pa] = h7_0.x; Bs[eb + 5760u + pa + 1u] = h7_0.y; Bs[eb + 5760u + pa + 2u] = h7_1.x; Bs[eb + 5760u + pa + 3u] = h7_1.y; Bs[eb + 5760u + pb] = h7_2.x; Bs[eb + 5760u + pb + 1u] = h7_2.y; Bs[eb + 5760u + pb + 2u] = h7_3.x; Bs[eb + 5760u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 6912u + pa] = h8_0.x; Bs[eb + 6912u + pa + 1u] = h8_0.y; Bs[eb + 6912u + pa + 2u] = h8_1.x; Bs[eb + 6912u + pa + 3u] = h8_1.y; Bs[eb + 6912u + pb] = h8_2.x; Bs[eb + 6912u + pb + 1u] = h8_2.y; Bs[eb + 6912u + pb + 2u] = h8_3.x; Bs[eb + 6912u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 8064u + pa] = h9_0.x; Bs[eb + 8064u + pa + 1u] = h9_0.y; Bs[eb + 8064u + pa + 2u] = h9_1.x; Bs[eb + 8064u + pa + 3u] = h9_1.y; Bs[eb + 8064u + pb] = h9_2.x; Bs[eb + 8064u + pb + 1u] = h9_2.y; Bs[eb + 8064u + pb + 2u] = h9_3.x; Bs[eb + 8064u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
     {
@@ -15899,15 +16362,16 @@ fn tgs_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 1280u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1280u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15944,22 +16408,28 @@ fn tgs_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1280u + pa] = h3_0.x; Bs[eb + 1280u + pa + 1u] = h3_0.y; Bs[eb + 1280u + pa + 2u] = h3_1.x; Bs[eb + 1280u + pa + 3u] = h3_1.y; Bs[eb + 1280u + pb] = h3_2.x; Bs[eb + 1280u + pb + 1u] = h3_2.y; Bs[eb + 1280u + pb + 2u] = h3_3.x; Bs[eb + 1280u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2560u + pa] = h4_0.x; Bs[eb + 2560u + pa + 1u] = h4_0.y; Bs[eb + 2560u + pa + 2u] = h4_1.x; Bs[eb + 2560u + pa + 3u] = h4_1.y; Bs[eb + 2560u + pb] = h4_2.x; Bs[eb + 2560u + pb + 1u] = h4_2.y; Bs[eb + 2560u + pb + 2u] = h4_3.x; Bs[eb + 2560u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3840u + pa] = h5_0.x; Bs[eb + 3840u + pa + 1u] = h5_0.y; Bs[eb + 3840u + pa + 2u] = h5_1.x; Bs[eb + 3840u + pa + 3u] = h5_1.y; Bs[eb + 3840u + pb] = h5_2.x; Bs[eb + 3840u + pb + 1u] = h5_2.y; Bs[eb + 3840u + pb + 2u] = h5_3.x; Bs[eb + 3840u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     {
@@ -16011,15 +16481,16 @@ fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16092,40 +16563,52 @@ fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -16193,40 +16676,52 @@ fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
+        let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+        As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
+        let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+        As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
+        let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+        Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
+        let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+        Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
+        let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+        Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
         let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-        Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
+        let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+        Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
         let lo10 = select(q10.xy, q10.zw, alt); let hi10 = select(q10.zw, q10.xy, alt);
         let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-        Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
+        let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+        Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
         let lo11 = select(q11.xy, q11.zw, alt); let hi11 = select(q11.zw, q11.xy, alt);
         let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-        Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
+        let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+        Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -16299,15 +16794,16 @@ fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16357,22 +16853,28 @@ fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -16422,22 +16924,28 @@ fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+        Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+        let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+        Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+        let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -16493,15 +17001,16 @@ fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16561,28 +17070,36 @@ fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -16650,28 +17167,36 @@ fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
+        let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+        As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
+        let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+        As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
+        let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+        Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
+        let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+        Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -16747,15 +17272,16 @@ fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 1152u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16817,31 +17343,40 @@ fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + 1152u + pa] = h2_0.x; Bs[eb + 1152u + pa + 1u] = h2_0.y; Bs[eb + 1152u + pa + 2u] = h2_1.x; Bs[eb + 1152u + pa + 3u] = h2_1.y; Bs[eb + 1152u + pb] = h2_2.x; Bs[eb + 1152u + pb + 1u] = h2_2.y; Bs[eb + 1152u + pb + 2u] = h2_3.x; Bs[eb + 1152u + pb + 3u] = h2_3.y;
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 3456u + pa] = h4_0.x; Bs[eb + 3456u + pa + 1u] = h4_0.y; Bs[eb + 3456u + pa + 2u] = h4_1.x; Bs[eb + 3456u + pa + 3u] = h4_1.y; Bs[eb + 3456u + pb] = h4_2.x; Bs[eb + 3456u + pb + 1u] = h4_2.y; Bs[eb + 3456u + pb + 2u] = h4_3.x; Bs[eb + 3456u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 4608u + pa] = h5_0.x; Bs[eb + 4608u + pa + 1u] = h5_0.y; Bs[eb + 4608u + pa + 2u] = h5_1.x; Bs[eb + 4608u + pa + 3u] = h5_1.y; Bs[eb + 4608u + pb] = h5_2.x; Bs[eb + 4608u + pb + 1u] = h5_2.y; Bs[eb + 4608u + pb + 2u] = h5_3.x; Bs[eb + 4608u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 5760u + pa] = h6_0.x; Bs[eb + 5760u + pa + 1u] = h6_0.y; Bs[eb + 5760u + pa + 2u] = h6_1.x; Bs[eb + 5760u + pa + 3u] = h6_1.y; Bs[eb + 5760u + pb] = h6_2.x; Bs[eb + 5760u + pb + 1u] = h6_2.y; Bs[eb + 5760u + pb + 2u] = h6_3.x; Bs[eb + 5760u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 6912u + pa] = h7_0.x; Bs[eb + 6912u + pa + 1u] = h7_0.y; Bs[eb + 6912u + pa + 2u] = h7_1.x; Bs[eb + 6912u + pa + 3u] = h7_1.y; Bs[eb + 6912u + pb] = h7_2.x; Bs[eb + 6912u + pb + 1u] = h7_2.y; Bs[eb + 6912u + pb + 2u] = h7_3.x; Bs[eb + 6912u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 8064u + pa] = h8_0.x; Bs[eb + 8064u + pa + 1u] = h8_0.y; Bs[eb + 8064u + pa + 2u] = h8_1.x; Bs[eb + 8064u + pa + 3u] = h8_1.y; Bs[eb + 8064u + pb] = h8_2.x; Bs[eb + 8064u + pb + 1u] = h8_2.y; Bs[eb + 8064u + pb + 2u] = h8_3.x; Bs[eb + 8064u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -16894,31 +17429,40 @@ fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+        Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        Bs[eb + 1152u + pa] = h2_0.x; Bs[eb + 1152u + pa + 1u] = h2_0.y; Bs[eb + 1152u + pa + 2u] = h2_1.x; Bs[eb + 1152u + pa + 3u] = h2_1.y; Bs[eb + 1152u + pb] = h2_2.x; Bs[eb + 1152u + pb + 1u] = h2_2.y; Bs[eb + 1152u + pb + 2u] = h2_3.x; Bs[eb + 1152u + pb + 3u] = h2_3.y;
+        let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+        Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
+        let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+        Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + 3456u + pa] = h4_0.x; Bs[eb + 3456u + pa + 1u] = h4_0.y; Bs[eb + 3456u + pa + 2u] = h4_1.x; Bs[eb + 3456u + pa + 3u] = h4_1.y; Bs[eb + 3456u + pb] = h4_2.x; Bs[eb + 3456u + pb + 1u] = h4_2.y; Bs[eb + 3456u + pb + 2u] = h4_3.x; Bs[eb + 3456u + pb + 3u] = h4_3.y;
+        let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 4608u + pa] = h5_0.x; Bs[eb + 4608u + pa + 1u] = h5_0.y; Bs[eb + 4608u + pa + 2u] = h5_1.x; Bs[eb + 4608u + pa + 3u] = h5_1.y; Bs[eb + 4608u + pb] = h5_2.x; Bs[eb + 4608u + pb + 1u] = h5_2.y; Bs[eb + 4608u + pb + 2u] = h5_3.x; Bs[eb + 4608u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 5760u + pa] = h6_0.x; Bs[eb + 5760u + pa + 1u] = h6_0.y; Bs[eb + 5760u + pa + 2u] = h6_1.x; Bs[eb + 5760u + pa + 3u] = h6_1.y; Bs[eb + 5760u + pb] = h6_2.x; Bs[eb + 5760u + pb + 1u] = h6_2.y; Bs[eb + 5760u + pb + 2u] = h6_3.x; Bs[eb + 5760u + pb + 3u] = h6_3.y;
+        let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+        Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 6912u + pa] = h7_0.x; Bs[eb + 6912u + pa + 1u] = h7_0.y; Bs[eb + 6912u + pa + 2u] = h7_1.x; Bs[eb + 6912u + pa + 3u] = h7_1.y; Bs[eb + 6912u + pb] = h7_2.x; Bs[eb + 6912u + pb + 1u] = h7_2.y; Bs[eb + 6912u + pb + 2u] = h7_3.x; Bs[eb + 6912u + pb + 3u] = h7_3.y;
+        let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+        Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        Bs[eb + 8064u + pa] = h8_0.x; Bs[eb + 8064u + pa + 1u] = h8_0.y; Bs[eb + 8064u + pa + 2u] = h8_1.x; Bs[eb + 8064u + pa + 3u] = h8_1.y; Bs[eb + 8064u + pb] = h8_2.x; Bs[eb + 8064u + pb + 1u] = h8_2.y; Bs[eb + 8064u + pb + 2u] = h8_3.x; Bs[eb + 8064u + pb + 3u] = h8_3.y;
+        let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+        Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -16977,15 +17521,16 @@ fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -17053,34 +17598,44 @@ fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 4608u + pa] = h6_0.x; Bs[eb + 4608u + pa + 1u] = h6_0.y; Bs[eb + 4608u + pa + 2u] = h6_1.x; Bs[eb + 4608u + pa + 3u] = h6_1.y; Bs[eb + 4608u + pb] = h6_2.x; Bs[eb + 4608u + pb + 1u] = h6_2.y; Bs[eb + 4608u + pb + 2u] = h6_3.x; Bs[eb + 4608u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 5760u + pa] = h7_0.x; Bs[eb + 5760u + pa + 1u] = h7_0.y; Bs[eb + 5760u + pa + 2u] = h7_1.x; Bs[eb + 5760u + pa + 3u] = h7_1.y; Bs[eb + 5760u + pb] = h7_2.x; Bs[eb + 5760u + pb + 1u] = h7_2.y; Bs[eb + 5760u + pb + 2u] = h7_3.x; Bs[eb + 5760u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 6912u + pa] = h8_0.x; Bs[eb + 6912u + pa + 1u] = h8_0.y; Bs[eb + 6912u + pa + 2u] = h8_1.x; Bs[eb + 6912u + pa + 3u] = h8_1.y; Bs[eb + 6912u + pb] = h8_2.x; Bs[eb + 6912u + pb + 1u] = h8_2.y; Bs[eb + 6912u + pb + 2u] = h8_3.x; Bs[eb + 6912u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 8064u + pa] = h9_0.x; Bs[eb + 8064u + pa + 1u] = h9_0.y; Bs[eb + 8064u + pa + 2u] = h9_1.x; Bs[eb + 8064u + pa + 3u] = h9_1.y; Bs[eb + 8064u + pb] = h9_2.x; Bs[eb + 8064u + pb + 1u] = h9_2.y; Bs[eb + 8064u + pb + 2u] = h9_3.x; Bs[eb + 8064u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -17146,34 +17701,44 @@ fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+        Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+        let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+        Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+        let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 4608u + pa] = h6_0.x; Bs[eb + 4608u + pa + 1u] = h6_0.y; Bs[eb + 4608u + pa + 2u] = h6_1.x; Bs[eb + 4608u + pa + 3u] = h6_1.y; Bs[eb + 4608u + pb] = h6_2.x; Bs[eb + 4608u + pb + 1u] = h6_2.y; Bs[eb + 4608u + pb + 2u] = h6_3.x; Bs[eb + 4608u + pb + 3u] = h6_3.y;
+        let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
+        Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 5760u + pa] = h7_0.x; Bs[eb + 5760u + pa + 1u] = h7_0.y; Bs[eb + 5760u + pa + 2u] = h7_1.x; Bs[eb + 5760u + pa + 3u] = h7_1.y; Bs[eb + 5760u + pb] = h7_2.x; Bs[eb + 5760u + pb + 1u] = h7_2.y; Bs[eb + 5760u + pb + 2u] = h7_3.x; Bs[eb + 5760u + pb + 3u] = h7_3.y;
+        let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
+        Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        Bs[eb + 6912u + pa] = h8_0.x; Bs[eb + 6912u + pa + 1u] = h8_0.y; Bs[eb + 6912u + pa + 2u] = h8_1.x; Bs[eb + 6912u + pa + 3u] = h8_1.y; Bs[eb + 6912u + pb] = h8_2.x; Bs[eb + 6912u + pb + 1u] = h8_2.y; Bs[eb + 6912u + pb + 2u] = h8_3.x; Bs[eb + 6912u + pb + 3u] = h8_3.y;
+        let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
+        Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
         let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-        Bs[eb + 8064u + pa] = h9_0.x; Bs[eb + 8064u + pa + 1u] = h9_0.y; Bs[eb + 8064u + pa + 2u] = h9_1.x; Bs[eb + 8064u + pa + 3u] = h9_1.y; Bs[eb + 8064u + pb] = h9_2.x; Bs[eb + 8064u + pb + 1u] = h9_2.y; Bs[eb + 8064u + pb + 2u] = h9_3.x; Bs[eb + 8064u + pb + 3u] = h9_3.y;
+        let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
+        Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -17247,15 +17812,16 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 1280u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1280u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -17311,22 +17877,28 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1280u + pa] = h3_0.x; Bs[eb + 1280u + pa + 1u] = h3_0.y; Bs[eb + 1280u + pa + 2u] = h3_1.x; Bs[eb + 1280u + pa + 3u] = h3_1.y; Bs[eb + 1280u + pb] = h3_2.x; Bs[eb + 1280u + pb + 1u] = h3_2.y; Bs[eb + 1280u + pb + 2u] = h3_3.x; Bs[eb + 1280u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2560u + pa] = h4_0.x; Bs[eb + 2560u + pa + 1u] = h4_0.y; Bs[eb + 2560u + pa + 2u] = h4_1.x; Bs[eb + 2560u + pa + 3u] = h4_1.y; Bs[eb + 2560u + pb] = h4_2.x; Bs[eb + 2560u + pb + 1u] = h4_2.y; Bs[eb + 2560u + pb + 2u] = h4_3.x; Bs[eb + 2560u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3840u + pa] = h5_0.x; Bs[eb + 3840u + pa + 1u] = h5_0.y; Bs[eb + 3840u + pa + 2u] = h5_1.x; Bs[eb + 3840u + pa + 3u] = h5_1.y; Bs[eb + 3840u + pb] = h5_2.x; Bs[eb + 3840u + pb + 1u] = h5_2.y; Bs[eb + 3840u + pb + 2u] = h5_3.x; Bs[eb + 3840u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -17380,22 +17952,28 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+        Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        Bs[eb + 1280u + pa] = h3_0.x; Bs[eb + 1280u + pa + 1u] = h3_0.y; Bs[eb + 1280u + pa + 2u] = h3_1.x; Bs[eb + 1280u + pa + 3u] = h3_1.y; Bs[eb + 1280u + pb] = h3_2.x; Bs[eb + 1280u + pb + 1u] = h3_2.y; Bs[eb + 1280u + pb + 2u] = h3_3.x; Bs[eb + 1280u + pb + 3u] = h3_3.y;
+        let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+        Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + 2560u + pa] = h4_0.x; Bs[eb + 2560u + pa + 1u] = h4_0.y; Bs[eb + 2560u + pa + 2u] = h4_1.x; Bs[eb + 2560u + pa + 3u] = h4_1.y; Bs[eb + 2560u + pb] = h4_2.x; Bs[eb + 2560u + pb + 1u] = h4_2.y; Bs[eb + 2560u + pb + 2u] = h4_3.x; Bs[eb + 2560u + pb + 3u] = h4_3.y;
+        let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 3840u + pa] = h5_0.x; Bs[eb + 3840u + pa + 1u] = h5_0.y; Bs[eb + 3840u + pa + 2u] = h5_1.x; Bs[eb + 3840u + pa + 3u] = h5_1.y; Bs[eb + 3840u + pb] = h5_2.x; Bs[eb + 3840u + pb + 1u] = h5_2.y; Bs[eb + 3840u + pb + 2u] = h5_3.x; Bs[eb + 3840u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -17461,15 +18039,16 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sa = (sg / 2u) * 640u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -17502,10 +18081,12 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -17533,10 +18114,12 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+        Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -17569,14 +18152,14 @@ fn tgs_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -18341,15 +18924,16 @@ fn tg_t16x32_sg1x2_k128_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 4u), K4) + wblk_chunk(c4);
@@ -18397,40 +18981,52 @@ fn tg_t16x32_sg1x2_k128_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -18502,15 +19098,16 @@ fn tg_t32x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb2 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb3 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -18543,22 +19140,28 @@ fn tg_t32x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -18613,15 +19216,16 @@ fn tg_t64x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -18660,28 +19264,36 @@ fn tg_t64x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -18756,15 +19368,16 @@ fn tg_t16x32_sg1x2_k128_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 4u), K4) + wblk_chunk(c4);
@@ -18812,40 +19425,52 @@ fn tg_t16x32_sg1x2_k128_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
     {
@@ -18898,15 +19523,16 @@ fn tg_t32x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb2 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb3 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -18939,22 +19565,28 @@ fn tg_t32x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     {
@@ -18996,15 +19628,16 @@ fn tg_t64x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -19043,28 +19676,36 @@ fn tg_t64x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     {
@@ -19188,15 +19829,16 @@ fn tg_t32x32_sg2x2_k32_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sa = (sg / 2u) * 640u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb1 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -19217,10 +19859,12 @@ fn tg_t32x32_sg2x2_k32_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
     {
@@ -19243,15 +19887,16 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 4u), K4) + wblk_chunk(c4);
@@ -19330,40 +19975,52 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -19431,40 +20088,52 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
+        let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+        As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
+        let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+        As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
+        let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+        Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
+        let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+        Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
+        let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+        Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
         let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-        Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
+        let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+        Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
         let lo10 = select(q10.xy, q10.zw, alt); let hi10 = select(q10.zw, q10.xy, alt);
         let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-        Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
+        let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+        Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
         let lo11 = select(q11.xy, q11.zw, alt); let hi11 = select(q11.zw, q11.xy, alt);
         let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-        Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
+        let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+        Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -19537,15 +20206,16 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb2 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb3 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -19597,22 +20267,28 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -19662,22 +20338,28 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+        Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+        let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+        Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+        let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -19733,15 +20415,16 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -19803,28 +20486,36 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -19892,28 +20583,36 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
+        let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+        As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
+        let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+        As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
+        let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+        Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
+        let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+        Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -19989,15 +20688,16 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sa = (sg / 2u) * 640u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb1 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -20029,10 +20729,12 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -20060,10 +20762,12 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+        Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {

@@ -79,6 +79,13 @@ override STS_ROWS: bool = true;
 // 142 → 183 TFLOP/s, gated 163 → 211–215), not without it (the same tiles 7–16 % slower there).
 override STS_ROWS16: bool = false;
 
+// How STS_ALT / STS_ROWS16 compute a chunk's halves' store offsets pa, pb (both 0 or 4 halves): 0, pb = 4 − pa; 1,
+// pb = pa ^ 4; 2, that and both addresses ANDed with ~3. The values are the same; what differs is what the driver can
+// prove of their alignment. Session 43 (H100, machine code): with 4 − pa and rows16 it stores each chunk as 8
+// STS.U16 (seq16, with constant offsets: 2 STS.64), which is why rows16 loses without robust buffer access. The host
+// sets it (FAPOOL_TILE_STS sub / xor / mask).
+override STS_HALVES: u32 = 0u;
+
 // Measurement only (FAPOOL_TILE_DEBUG; wrong results; unchecked tiles only): every slice's x (XFIX) or weight (WFIX)
 // loads read K-slice 0's addresses (in a split-K entry too), so they hit the SM's L1 and the operand's L2 / DRAM
 // traffic is gone from the timing.
@@ -99,7 +106,7 @@ override WFIX: bool = false;
 @group(0) @binding(15) var<storage, read> wg8: array<vec4<u32>>;
 @group(0) @binding(16) var<storage, read> wu8: array<vec4<u32>>;
 
-var<workgroup> As: TileA;     // [NBUF][BM][BK + 8]    x rows
+var<workgroup> As: TileA;     // [NBUF][BM][BK + 8]    x rows (16-byte staging: the 8 pad halves first)
 var<workgroup> Bs: TileB;     // [NBUF][BROWS][BK + 8] w rows (gated: gate rows, then up rows)
 var<workgroup> Cs: Scratch;   // [subgroup][16][16] (gated: [subgroup][2][16][16]) epilogue scratch
 
@@ -5571,15 +5578,16 @@ fn tg_t128x128_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 128u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sa = (sg / 2u) * 2560u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -5627,28 +5635,36 @@ fn tg_t128x128_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2560u + pa] = h2_0.x; As[ea + 2560u + pa + 1u] = h2_0.y; As[ea + 2560u + pa + 2u] = h2_1.x; As[ea + 2560u + pa + 3u] = h2_1.y; As[ea + 2560u + pb] = h2_2.x; As[ea + 2560u + pb + 1u] = h2_2.y; As[ea + 2560u + pb + 2u] = h2_3.x; As[ea + 2560u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 2560u + pa) & am; let ib2 = (ea + 2560u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3840u + pa] = h3_0.x; As[ea + 3840u + pa + 1u] = h3_0.y; As[ea + 3840u + pa + 2u] = h3_1.x; As[ea + 3840u + pa + 3u] = h3_1.y; As[ea + 3840u + pb] = h3_2.x; As[ea + 3840u + pb + 1u] = h3_2.y; As[ea + 3840u + pb + 2u] = h3_3.x; As[ea + 3840u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 3840u + pa) & am; let ib3 = (ea + 3840u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1280u + pa] = h5_0.x; Bs[eb + 1280u + pa + 1u] = h5_0.y; Bs[eb + 1280u + pa + 2u] = h5_1.x; Bs[eb + 1280u + pa + 3u] = h5_1.y; Bs[eb + 1280u + pb] = h5_2.x; Bs[eb + 1280u + pb + 1u] = h5_2.y; Bs[eb + 1280u + pb + 2u] = h5_3.x; Bs[eb + 1280u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 1280u + pa) & am; let ib5 = (eb + 1280u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2560u + pa] = h6_0.x; Bs[eb + 2560u + pa + 1u] = h6_0.y; Bs[eb + 2560u + pa + 2u] = h6_1.x; Bs[eb + 2560u + pa + 3u] = h6_1.y; Bs[eb + 2560u + pb] = h6_2.x; Bs[eb + 2560u + pb + 1u] = h6_2.y; Bs[eb + 2560u + pb + 2u] = h6_3.x; Bs[eb + 2560u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 2560u + pa) & am; let ib6 = (eb + 2560u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3840u + pa] = h7_0.x; Bs[eb + 3840u + pa + 1u] = h7_0.y; Bs[eb + 3840u + pa + 2u] = h7_1.x; Bs[eb + 3840u + pa + 3u] = h7_1.y; Bs[eb + 3840u + pb] = h7_2.x; Bs[eb + 3840u + pb + 1u] = h7_2.y; Bs[eb + 3840u + pb + 2u] = h7_3.x; Bs[eb + 3840u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 3840u + pa) & am; let ib7 = (eb + 3840u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     {
@@ -5728,15 +5744,16 @@ fn tg_g128x128_sg2x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 128u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1280u;   // and B-tile row
+  let sa = (sg / 4u) * 2560u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1280u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 64 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -5780,22 +5797,28 @@ fn tg_g128x128_sg2x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 2560u + pa] = h1_0.x; As[ea + 2560u + pa + 1u] = h1_0.y; As[ea + 2560u + pa + 2u] = h1_1.x; As[ea + 2560u + pa + 3u] = h1_1.y; As[ea + 2560u + pb] = h1_2.x; As[ea + 2560u + pb + 1u] = h1_2.y; As[ea + 2560u + pb + 2u] = h1_3.x; As[ea + 2560u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 2560u + pa) & am; let ib1 = (ea + 2560u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2560u + pa] = h3_0.x; Bs[eb + 2560u + pa + 1u] = h3_0.y; Bs[eb + 2560u + pa + 2u] = h3_1.x; Bs[eb + 2560u + pa + 3u] = h3_1.y; Bs[eb + 2560u + pb] = h3_2.x; Bs[eb + 2560u + pb + 1u] = h3_2.y; Bs[eb + 2560u + pb + 2u] = h3_3.x; Bs[eb + 2560u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 2560u + pa) & am; let ib3 = (eb + 2560u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 5120u + pa] = h4_0.x; Bs[eb + 5120u + pa + 1u] = h4_0.y; Bs[eb + 5120u + pa + 2u] = h4_1.x; Bs[eb + 5120u + pa + 3u] = h4_1.y; Bs[eb + 5120u + pb] = h4_2.x; Bs[eb + 5120u + pb + 1u] = h4_2.y; Bs[eb + 5120u + pb + 2u] = h4_3.x; Bs[eb + 5120u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 5120u + pa) & am; let ib4 = (eb + 5120u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 7680u + pa] = h5_0.x; Bs[eb + 7680u + pa + 1u] = h5_0.y; Bs[eb + 7680u + pa + 2u] = h5_1.x; Bs[eb + 7680u + pa + 3u] = h5_1.y; Bs[eb + 7680u + pb] = h5_2.x; Bs[eb + 7680u + pb + 1u] = h5_2.y; Bs[eb + 7680u + pb + 2u] = h5_3.x; Bs[eb + 7680u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 7680u + pa) & am; let ib5 = (eb + 7680u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -5880,15 +5903,16 @@ fn tg_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -5924,28 +5948,36 @@ fn tg_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -6020,15 +6052,16 @@ fn tg_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 1280u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1280u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6064,22 +6097,28 @@ fn tg_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1280u + pa] = h3_0.x; Bs[eb + 1280u + pa + 1u] = h3_0.y; Bs[eb + 1280u + pa + 2u] = h3_1.x; Bs[eb + 1280u + pa + 3u] = h3_1.y; Bs[eb + 1280u + pb] = h3_2.x; Bs[eb + 1280u + pb + 1u] = h3_2.y; Bs[eb + 1280u + pb + 2u] = h3_3.x; Bs[eb + 1280u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2560u + pa] = h4_0.x; Bs[eb + 2560u + pa + 1u] = h4_0.y; Bs[eb + 2560u + pa + 2u] = h4_1.x; Bs[eb + 2560u + pa + 3u] = h4_1.y; Bs[eb + 2560u + pb] = h4_2.x; Bs[eb + 2560u + pb + 1u] = h4_2.y; Bs[eb + 2560u + pb + 2u] = h4_3.x; Bs[eb + 2560u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3840u + pa] = h5_0.x; Bs[eb + 3840u + pa + 1u] = h5_0.y; Bs[eb + 3840u + pa + 2u] = h5_1.x; Bs[eb + 3840u + pa + 3u] = h5_1.y; Bs[eb + 3840u + pb] = h5_2.x; Bs[eb + 3840u + pb + 1u] = h5_2.y; Bs[eb + 3840u + pb + 2u] = h5_3.x; Bs[eb + 3840u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -6140,15 +6179,16 @@ fn tg_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sa = (sg / 2u) * 640u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6169,10 +6209,12 @@ fn tg_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
     {
@@ -6195,14 +6237,14 @@ fn tg_g32x32_sg1x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6311,15 +6353,16 @@ fn tg_t128x128_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 128u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sa = (sg / 2u) * 2560u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6367,28 +6410,36 @@ fn tg_t128x128_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2560u + pa] = h2_0.x; As[ea + 2560u + pa + 1u] = h2_0.y; As[ea + 2560u + pa + 2u] = h2_1.x; As[ea + 2560u + pa + 3u] = h2_1.y; As[ea + 2560u + pb] = h2_2.x; As[ea + 2560u + pb + 1u] = h2_2.y; As[ea + 2560u + pb + 2u] = h2_3.x; As[ea + 2560u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 2560u + pa) & am; let ib2 = (ea + 2560u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3840u + pa] = h3_0.x; As[ea + 3840u + pa + 1u] = h3_0.y; As[ea + 3840u + pa + 2u] = h3_1.x; As[ea + 3840u + pa + 3u] = h3_1.y; As[ea + 3840u + pb] = h3_2.x; As[ea + 3840u + pb + 1u] = h3_2.y; As[ea + 3840u + pb + 2u] = h3_3.x; As[ea + 3840u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 3840u + pa) & am; let ib3 = (ea + 3840u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1280u + pa] = h5_0.x; Bs[eb + 1280u + pa + 1u] = h5_0.y; Bs[eb + 1280u + pa + 2u] = h5_1.x; Bs[eb + 1280u + pa + 3u] = h5_1.y; Bs[eb + 1280u + pb] = h5_2.x; Bs[eb + 1280u + pb + 1u] = h5_2.y; Bs[eb + 1280u + pb + 2u] = h5_3.x; Bs[eb + 1280u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 1280u + pa) & am; let ib5 = (eb + 1280u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2560u + pa] = h6_0.x; Bs[eb + 2560u + pa + 1u] = h6_0.y; Bs[eb + 2560u + pa + 2u] = h6_1.x; Bs[eb + 2560u + pa + 3u] = h6_1.y; Bs[eb + 2560u + pb] = h6_2.x; Bs[eb + 2560u + pb + 1u] = h6_2.y; Bs[eb + 2560u + pb + 2u] = h6_3.x; Bs[eb + 2560u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 2560u + pa) & am; let ib6 = (eb + 2560u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3840u + pa] = h7_0.x; Bs[eb + 3840u + pa + 1u] = h7_0.y; Bs[eb + 3840u + pa + 2u] = h7_1.x; Bs[eb + 3840u + pa + 3u] = h7_1.y; Bs[eb + 3840u + pb] = h7_2.x; Bs[eb + 3840u + pb + 1u] = h7_2.y; Bs[eb + 3840u + pb + 2u] = h7_3.x; Bs[eb + 3840u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 3840u + pa) & am; let ib7 = (eb + 3840u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -6483,15 +6534,16 @@ fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 128u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sa = (sg / 2u) * 2560u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6537,28 +6589,36 @@ fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     let ea = ws; let eb = ws;
     let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
     let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-    As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+    let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+    As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
     let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
     let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-    As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+    let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+    As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
     let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
     let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-    As[ea + 2560u + pa] = h2_0.x; As[ea + 2560u + pa + 1u] = h2_0.y; As[ea + 2560u + pa + 2u] = h2_1.x; As[ea + 2560u + pa + 3u] = h2_1.y; As[ea + 2560u + pb] = h2_2.x; As[ea + 2560u + pb + 1u] = h2_2.y; As[ea + 2560u + pb + 2u] = h2_3.x; As[ea + 2560u + pb + 3u] = h2_3.y;
+    let ia2 = (ea + 2560u + pa) & am; let ib2 = (ea + 2560u + pb) & am;
+    As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
     let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
     let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-    As[ea + 3840u + pa] = h3_0.x; As[ea + 3840u + pa + 1u] = h3_0.y; As[ea + 3840u + pa + 2u] = h3_1.x; As[ea + 3840u + pa + 3u] = h3_1.y; As[ea + 3840u + pb] = h3_2.x; As[ea + 3840u + pb + 1u] = h3_2.y; As[ea + 3840u + pb + 2u] = h3_3.x; As[ea + 3840u + pb + 3u] = h3_3.y;
+    let ia3 = (ea + 3840u + pa) & am; let ib3 = (ea + 3840u + pb) & am;
+    As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
     let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
     let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-    Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+    let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+    Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
     let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
     let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-    Bs[eb + 1280u + pa] = h5_0.x; Bs[eb + 1280u + pa + 1u] = h5_0.y; Bs[eb + 1280u + pa + 2u] = h5_1.x; Bs[eb + 1280u + pa + 3u] = h5_1.y; Bs[eb + 1280u + pb] = h5_2.x; Bs[eb + 1280u + pb + 1u] = h5_2.y; Bs[eb + 1280u + pb + 2u] = h5_3.x; Bs[eb + 1280u + pb + 3u] = h5_3.y;
+    let ia5 = (eb + 1280u + pa) & am; let ib5 = (eb + 1280u + pb) & am;
+    Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
     let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-    Bs[eb + 2560u + pa] = h6_0.x; Bs[eb + 2560u + pa + 1u] = h6_0.y; Bs[eb + 2560u + pa + 2u] = h6_1.x; Bs[eb + 2560u + pa + 3u] = h6_1.y; Bs[eb + 2560u + pb] = h6_2.x; Bs[eb + 2560u + pb + 1u] = h6_2.y; Bs[eb + 2560u + pb + 2u] = h6_3.x; Bs[eb + 2560u + pb + 3u] = h6_3.y;
+    let ia6 = (eb + 2560u + pa) & am; let ib6 = (eb + 2560u + pb) & am;
+    Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
     let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
     let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-    Bs[eb + 3840u + pa] = h7_0.x; Bs[eb + 3840u + pa + 1u] = h7_0.y; Bs[eb + 3840u + pa + 2u] = h7_1.x; Bs[eb + 3840u + pa + 3u] = h7_1.y; Bs[eb + 3840u + pb] = h7_2.x; Bs[eb + 3840u + pb + 1u] = h7_2.y; Bs[eb + 3840u + pb + 2u] = h7_3.x; Bs[eb + 3840u + pb + 3u] = h7_3.y;
+    let ia7 = (eb + 3840u + pa) & am; let ib7 = (eb + 3840u + pb) & am;
+    Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
   }
   workgroupBarrier();
   for (var kt = k0; kt < nk; kt++) {
@@ -6638,28 +6698,36 @@ fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = (1u - buf) * 5120u + ws; let eb = (1u - buf) * 5120u + ws;
         let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        As[ea + 2560u + pa] = h2_0.x; As[ea + 2560u + pa + 1u] = h2_0.y; As[ea + 2560u + pa + 2u] = h2_1.x; As[ea + 2560u + pa + 3u] = h2_1.y; As[ea + 2560u + pb] = h2_2.x; As[ea + 2560u + pb + 1u] = h2_2.y; As[ea + 2560u + pb + 2u] = h2_3.x; As[ea + 2560u + pb + 3u] = h2_3.y;
+        let ia2 = (ea + 2560u + pa) & am; let ib2 = (ea + 2560u + pb) & am;
+        As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        As[ea + 3840u + pa] = h3_0.x; As[ea + 3840u + pa + 1u] = h3_0.y; As[ea + 3840u + pa + 2u] = h3_1.x; As[ea + 3840u + pa + 3u] = h3_1.y; As[ea + 3840u + pb] = h3_2.x; As[ea + 3840u + pb + 1u] = h3_2.y; As[ea + 3840u + pb + 2u] = h3_3.x; As[ea + 3840u + pb + 3u] = h3_3.y;
+        let ia3 = (ea + 3840u + pa) & am; let ib3 = (ea + 3840u + pb) & am;
+        As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 1280u + pa] = h5_0.x; Bs[eb + 1280u + pa + 1u] = h5_0.y; Bs[eb + 1280u + pa + 2u] = h5_1.x; Bs[eb + 1280u + pa + 3u] = h5_1.y; Bs[eb + 1280u + pb] = h5_2.x; Bs[eb + 1280u + pb + 1u] = h5_2.y; Bs[eb + 1280u + pb + 2u] = h5_3.x; Bs[eb + 1280u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 1280u + pa) & am; let ib5 = (eb + 1280u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 2560u + pa] = h6_0.x; Bs[eb + 2560u + pa + 1u] = h6_0.y; Bs[eb + 2560u + pa + 2u] = h6_1.x; Bs[eb + 2560u + pa + 3u] = h6_1.y; Bs[eb + 2560u + pb] = h6_2.x; Bs[eb + 2560u + pb + 1u] = h6_2.y; Bs[eb + 2560u + pb + 2u] = h6_3.x; Bs[eb + 2560u + pb + 3u] = h6_3.y;
+        let ia6 = (eb + 2560u + pa) & am; let ib6 = (eb + 2560u + pb) & am;
+        Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 3840u + pa] = h7_0.x; Bs[eb + 3840u + pa + 1u] = h7_0.y; Bs[eb + 3840u + pa + 2u] = h7_1.x; Bs[eb + 3840u + pa + 3u] = h7_1.y; Bs[eb + 3840u + pb] = h7_2.x; Bs[eb + 3840u + pb + 1u] = h7_2.y; Bs[eb + 3840u + pb + 2u] = h7_3.x; Bs[eb + 3840u + pb + 3u] = h7_3.y;
+        let ia7 = (eb + 3840u + pa) & am; let ib7 = (eb + 3840u + pb) & am;
+        Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       }
     }
     workgroupBarrier();
@@ -6688,15 +6756,16 @@ fn tg_t256x128_sg4x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 256u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sa = (sg / 2u) * 2560u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 64 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6740,22 +6809,28 @@ fn tg_t256x128_sg4x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 2560u + pa] = h1_0.x; As[ea + 2560u + pa + 1u] = h1_0.y; As[ea + 2560u + pa + 2u] = h1_1.x; As[ea + 2560u + pa + 3u] = h1_1.y; As[ea + 2560u + pb] = h1_2.x; As[ea + 2560u + pb + 1u] = h1_2.y; As[ea + 2560u + pb + 2u] = h1_3.x; As[ea + 2560u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 2560u + pa) & am; let ib1 = (ea + 2560u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 5120u + pa] = h2_0.x; As[ea + 5120u + pa + 1u] = h2_0.y; As[ea + 5120u + pa + 2u] = h2_1.x; As[ea + 5120u + pa + 3u] = h2_1.y; As[ea + 5120u + pb] = h2_2.x; As[ea + 5120u + pb + 1u] = h2_2.y; As[ea + 5120u + pb + 2u] = h2_3.x; As[ea + 5120u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 5120u + pa) & am; let ib2 = (ea + 5120u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 7680u + pa] = h3_0.x; As[ea + 7680u + pa + 1u] = h3_0.y; As[ea + 7680u + pa + 2u] = h3_1.x; As[ea + 7680u + pa + 3u] = h3_1.y; As[ea + 7680u + pb] = h3_2.x; As[ea + 7680u + pb + 1u] = h3_2.y; As[ea + 7680u + pb + 2u] = h3_3.x; As[ea + 7680u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 7680u + pa) & am; let ib3 = (ea + 7680u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 2560u + pa] = h5_0.x; Bs[eb + 2560u + pa + 1u] = h5_0.y; Bs[eb + 2560u + pa + 2u] = h5_1.x; Bs[eb + 2560u + pa + 3u] = h5_1.y; Bs[eb + 2560u + pb] = h5_2.x; Bs[eb + 2560u + pb + 1u] = h5_2.y; Bs[eb + 2560u + pb + 2u] = h5_3.x; Bs[eb + 2560u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 2560u + pa) & am; let ib5 = (eb + 2560u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -6848,15 +6923,16 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sa = (sg / 2u) * 640u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6875,10 +6951,12 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     let ea = ws; let eb = ws;
     let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
     let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-    As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+    let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+    As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
     let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
     let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-    Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+    let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+    Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
   }
   workgroupBarrier();
   for (var kt = k0; kt < nk; kt++) {
@@ -6910,10 +6988,12 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
         let ea = (1u - buf) * 1280u + ws; let eb = (1u - buf) * 1280u + ws;
         let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+        Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       }
     }
     workgroupBarrier();
@@ -6927,15 +7007,16 @@ fn tg_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6976,40 +7057,52 @@ fn tg_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -7081,15 +7174,16 @@ fn tg_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -7119,22 +7213,28 @@ fn tg_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -7189,15 +7289,16 @@ fn tg_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 1152u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -7233,31 +7334,40 @@ fn tg_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + 1152u + pa] = h2_0.x; Bs[eb + 1152u + pa + 1u] = h2_0.y; Bs[eb + 1152u + pa + 2u] = h2_1.x; Bs[eb + 1152u + pa + 3u] = h2_1.y; Bs[eb + 1152u + pb] = h2_2.x; Bs[eb + 1152u + pb + 1u] = h2_2.y; Bs[eb + 1152u + pb + 2u] = h2_3.x; Bs[eb + 1152u + pb + 3u] = h2_3.y;
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 3456u + pa] = h4_0.x; Bs[eb + 3456u + pa + 1u] = h4_0.y; Bs[eb + 3456u + pa + 2u] = h4_1.x; Bs[eb + 3456u + pa + 3u] = h4_1.y; Bs[eb + 3456u + pb] = h4_2.x; Bs[eb + 3456u + pb + 1u] = h4_2.y; Bs[eb + 3456u + pb + 2u] = h4_3.x; Bs[eb + 3456u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 4608u + pa] = h5_0.x; Bs[eb + 4608u + pa + 1u] = h5_0.y; Bs[eb + 4608u + pa + 2u] = h5_1.x; Bs[eb + 4608u + pa + 3u] = h5_1.y; Bs[eb + 4608u + pb] = h5_2.x; Bs[eb + 4608u + pb + 1u] = h5_2.y; Bs[eb + 4608u + pb + 2u] = h5_3.x; Bs[eb + 4608u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 5760u + pa] = h6_0.x; Bs[eb + 5760u + pa + 1u] = h6_0.y; Bs[eb + 5760u + pa + 2u] = h6_1.x; Bs[eb + 5760u + pa + 3u] = h6_1.y; Bs[eb + 5760u + pb] = h6_2.x; Bs[eb + 5760u + pb + 1u] = h6_2.y; Bs[eb + 5760u + pb + 2u] = h6_3.x; Bs[eb + 5760u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 6912u + pa] = h7_0.x; Bs[eb + 6912u + pa + 1u] = h7_0.y; Bs[eb + 6912u + pa + 2u] = h7_1.x; Bs[eb + 6912u + pa + 3u] = h7_1.y; Bs[eb + 6912u + pb] = h7_2.x; Bs[eb + 6912u + pb + 1u] = h7_2.y; Bs[eb + 6912u + pb + 2u] = h7_3.x; Bs[eb + 6912u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 8064u + pa] = h8_0.x; Bs[eb + 8064u + pa + 1u] = h8_0.y; Bs[eb + 8064u + pa + 2u] = h8_1.x; Bs[eb + 8064u + pa + 3u] = h8_1.y; Bs[eb + 8064u + pb] = h8_2.x; Bs[eb + 8064u + pb + 1u] = h8_2.y; Bs[eb + 8064u + pb + 2u] = h8_3.x; Bs[eb + 8064u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -7314,15 +7424,16 @@ fn tg_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -7362,34 +7473,44 @@ fn tg_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 4608u + pa] = h6_0.x; Bs[eb + 4608u + pa + 1u] = h6_0.y; Bs[eb + 4608u + pa + 2u] = h6_1.x; Bs[eb + 4608u + pa + 3u] = h6_1.y; Bs[eb + 4608u + pb] = h6_2.x; Bs[eb + 4608u + pb + 1u] = h6_2.y; Bs[eb + 4608u + pb + 2u] = h6_3.x; Bs[eb + 4608u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 5760u + pa] = h7_0.x; Bs[eb + 5760u + pa + 1u] = h7_0.y; Bs[eb + 5760u + pa + 2u] = h7_1.x; Bs[eb + 5760u + pa + 3u] = h7_1.y; Bs[eb + 5760u + pb] = h7_2.x; Bs[eb + 5760u + pb + 1u] = h7_2.y; Bs[eb + 5760u + pb + 2u] = h7_3.x; Bs[eb + 5760u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 6912u + pa] = h8_0.x; Bs[eb + 6912u + pa + 1u] = h8_0.y; Bs[eb + 6912u + pa + 2u] = h8_1.x; Bs[eb + 6912u + pa + 3u] = h8_1.y; Bs[eb + 6912u + pb] = h8_2.x; Bs[eb + 6912u + pb + 1u] = h8_2.y; Bs[eb + 6912u + pb + 2u] = h8_3.x; Bs[eb + 6912u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 8064u + pa] = h9_0.x; Bs[eb + 8064u + pa + 1u] = h9_0.y; Bs[eb + 8064u + pa + 2u] = h9_1.x; Bs[eb + 8064u + pa + 3u] = h9_1.y; Bs[eb + 8064u + pb] = h9_2.x; Bs[eb + 8064u + pb + 1u] = h9_2.y; Bs[eb + 8064u + pb + 2u] = h9_3.x; Bs[eb + 8064u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -8734,15 +8855,16 @@ fn tg_g64x64_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 4u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2304u + kh * 32u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2304u + kh * 32u;   // and B-tile row
+  let sa = (sg / 2u) * 2304u + kh * 32u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2304u + kh * 32u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -8778,22 +8900,28 @@ fn tg_g64x64_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 2304u + pa] = h1_0.x; As[ea + 2304u + pa + 1u] = h1_0.y; As[ea + 2304u + pa + 2u] = h1_1.x; As[ea + 2304u + pa + 3u] = h1_1.y; As[ea + 2304u + pb] = h1_2.x; As[ea + 2304u + pb + 1u] = h1_2.y; As[ea + 2304u + pb + 2u] = h1_3.x; As[ea + 2304u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 2304u + pa) & am; let ib1 = (ea + 2304u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 4608u + pa] = h4_0.x; Bs[eb + 4608u + pa + 1u] = h4_0.y; Bs[eb + 4608u + pa + 2u] = h4_1.x; Bs[eb + 4608u + pa + 3u] = h4_1.y; Bs[eb + 4608u + pb] = h4_2.x; Bs[eb + 4608u + pb + 1u] = h4_2.y; Bs[eb + 4608u + pb + 2u] = h4_3.x; Bs[eb + 4608u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 4608u + pa) & am; let ib4 = (eb + 4608u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 6912u + pa] = h5_0.x; Bs[eb + 6912u + pa + 1u] = h5_0.y; Bs[eb + 6912u + pa + 2u] = h5_1.x; Bs[eb + 6912u + pa + 3u] = h5_1.y; Bs[eb + 6912u + pb] = h5_2.x; Bs[eb + 6912u + pb + 1u] = h5_2.y; Bs[eb + 6912u + pb + 2u] = h5_3.x; Bs[eb + 6912u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 6912u + pa) & am; let ib5 = (eb + 6912u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -8857,15 +8985,16 @@ fn tg_t64x64_sg1x4_k128_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 4u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 8704u + kh * 64u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 2176u + kh * 64u;   // and B-tile row
+  let sa = (sg / 4u) * 8704u + kh * 64u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2176u + kh * 64u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 16 rows
-  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -8901,28 +9030,36 @@ fn tg_t64x64_sg1x4_k128_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 2176u + pa] = h1_0.x; As[ea + 2176u + pa + 1u] = h1_0.y; As[ea + 2176u + pa + 2u] = h1_1.x; As[ea + 2176u + pa + 3u] = h1_1.y; As[ea + 2176u + pb] = h1_2.x; As[ea + 2176u + pb + 1u] = h1_2.y; As[ea + 2176u + pb + 2u] = h1_3.x; As[ea + 2176u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 2176u + pa) & am; let ib1 = (ea + 2176u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 4352u + pa] = h2_0.x; As[ea + 4352u + pa + 1u] = h2_0.y; As[ea + 4352u + pa + 2u] = h2_1.x; As[ea + 4352u + pa + 3u] = h2_1.y; As[ea + 4352u + pb] = h2_2.x; As[ea + 4352u + pb + 1u] = h2_2.y; As[ea + 4352u + pb + 2u] = h2_3.x; As[ea + 4352u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 4352u + pa) & am; let ib2 = (ea + 4352u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 6528u + pa] = h3_0.x; As[ea + 6528u + pa + 1u] = h3_0.y; As[ea + 6528u + pa + 2u] = h3_1.x; As[ea + 6528u + pa + 3u] = h3_1.y; As[ea + 6528u + pb] = h3_2.x; As[ea + 6528u + pb + 1u] = h3_2.y; As[ea + 6528u + pb + 2u] = h3_3.x; As[ea + 6528u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 6528u + pa) & am; let ib3 = (ea + 6528u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 2176u + pa] = h5_0.x; Bs[eb + 2176u + pa + 1u] = h5_0.y; Bs[eb + 2176u + pa + 2u] = h5_1.x; Bs[eb + 2176u + pa + 3u] = h5_1.y; Bs[eb + 2176u + pb] = h5_2.x; Bs[eb + 2176u + pb + 1u] = h5_2.y; Bs[eb + 2176u + pb + 2u] = h5_3.x; Bs[eb + 2176u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 2176u + pa) & am; let ib5 = (eb + 2176u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 4352u + pa] = h6_0.x; Bs[eb + 4352u + pa + 1u] = h6_0.y; Bs[eb + 4352u + pa + 2u] = h6_1.x; Bs[eb + 4352u + pa + 3u] = h6_1.y; Bs[eb + 4352u + pb] = h6_2.x; Bs[eb + 4352u + pb + 1u] = h6_2.y; Bs[eb + 4352u + pb + 2u] = h6_3.x; Bs[eb + 4352u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 4352u + pa) & am; let ib6 = (eb + 4352u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 6528u + pa] = h7_0.x; Bs[eb + 6528u + pa + 1u] = h7_0.y; Bs[eb + 6528u + pa + 2u] = h7_1.x; Bs[eb + 6528u + pa + 3u] = h7_1.y; Bs[eb + 6528u + pb] = h7_2.x; Bs[eb + 6528u + pb + 1u] = h7_2.y; Bs[eb + 6528u + pb + 2u] = h7_3.x; Bs[eb + 6528u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 6528u + pa) & am; let ib7 = (eb + 6528u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -9000,15 +9137,16 @@ fn tg_t32x32_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 4u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1152u + kh * 32u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 1152u + kh * 32u;   // and B-tile row
+  let sa = (sg / 2u) * 1152u + kh * 32u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1152u + kh * 32u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9029,10 +9167,12 @@ fn tg_t32x32_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -9067,15 +9207,16 @@ fn tg_g32x32_sg1x2_k32_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let kh = sgw / 2u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 2u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u + kh * 16u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u + kh * 16u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + kh * 16u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + kh * 16u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9101,13 +9242,16 @@ fn tg_g32x32_sg1x2_k32_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + 1280u + pa] = h2_0.x; Bs[eb + 1280u + pa + 1u] = h2_0.y; Bs[eb + 1280u + pa + 2u] = h2_1.x; Bs[eb + 1280u + pa + 3u] = h2_1.y; Bs[eb + 1280u + pb] = h2_2.x; Bs[eb + 1280u + pb + 1u] = h2_2.y; Bs[eb + 1280u + pb + 2u] = h2_3.x; Bs[eb + 1280u + pb + 3u] = h2_3.y;
+      let ia2 = (eb + 1280u + pa) & am; let ib2 = (eb + 1280u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -9142,15 +9286,16 @@ fn tg_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9191,40 +9336,52 @@ fn tg_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
     {
@@ -9277,15 +9434,16 @@ fn tg_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9315,22 +9473,28 @@ fn tg_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     {
@@ -9372,15 +9536,16 @@ fn tg_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9416,28 +9581,36 @@ fn tg_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     {
@@ -9497,15 +9670,16 @@ fn tg_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 1152u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9541,31 +9715,40 @@ fn tg_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + 1152u + pa] = h2_0.x; Bs[eb + 1152u + pa + 1u] = h2_0.y; Bs[eb + 1152u + pa + 2u] = h2_1.x; Bs[eb + 1152u + pa + 3u] = h2_1.y; Bs[eb + 1152u + pb] = h2_2.x; Bs[eb + 1152u + pb + 1u] = h2_2.y; Bs[eb + 1152u + pb + 2u] = h2_3.x; Bs[eb + 1152u + pb + 3u] = h2_3.y;
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 3456u + pa] = h4_0.x; Bs[eb + 3456u + pa + 1u] = h4_0.y; Bs[eb + 3456u + pa + 2u] = h4_1.x; Bs[eb + 3456u + pa + 3u] = h4_1.y; Bs[eb + 3456u + pb] = h4_2.x; Bs[eb + 3456u + pb + 1u] = h4_2.y; Bs[eb + 3456u + pb + 2u] = h4_3.x; Bs[eb + 3456u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 4608u + pa] = h5_0.x; Bs[eb + 4608u + pa + 1u] = h5_0.y; Bs[eb + 4608u + pa + 2u] = h5_1.x; Bs[eb + 4608u + pa + 3u] = h5_1.y; Bs[eb + 4608u + pb] = h5_2.x; Bs[eb + 4608u + pb + 1u] = h5_2.y; Bs[eb + 4608u + pb + 2u] = h5_3.x; Bs[eb + 4608u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 5760u + pa] = h6_0.x; Bs[eb + 5760u + pa + 1u] = h6_0.y; Bs[eb + 5760u + pa + 2u] = h6_1.x; Bs[eb + 5760u + pa + 3u] = h6_1.y; Bs[eb + 5760u + pb] = h6_2.x; Bs[eb + 5760u + pb + 1u] = h6_2.y; Bs[eb + 5760u + pb + 2u] = h6_3.x; Bs[eb + 5760u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 6912u + pa] = h7_0.x; Bs[eb + 6912u + pa + 1u] = h7_0.y; Bs[eb + 6912u + pa + 2u] = h7_1.x; Bs[eb + 6912u + pa + 3u] = h7_1.y; Bs[eb + 6912u + pb] = h7_2.x; Bs[eb + 6912u + pb + 1u] = h7_2.y; Bs[eb + 6912u + pb + 2u] = h7_3.x; Bs[eb + 6912u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 8064u + pa] = h8_0.x; Bs[eb + 8064u + pa + 1u] = h8_0.y; Bs[eb + 8064u + pa + 2u] = h8_1.x; Bs[eb + 8064u + pa + 3u] = h8_1.y; Bs[eb + 8064u + pb] = h8_2.x; Bs[eb + 8064u + pb + 1u] = h8_2.y; Bs[eb + 8064u + pb + 2u] = h8_3.x; Bs[eb + 8064u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
     {
@@ -9606,15 +9789,16 @@ fn tg_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9654,34 +9838,44 @@ fn tg_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 4608u + pa] = h6_0.x; Bs[eb + 4608u + pa + 1u] = h6_0.y; Bs[eb + 4608u + pa + 2u] = h6_1.x; Bs[eb + 4608u + pa + 3u] = h6_1.y; Bs[eb + 4608u + pb] = h6_2.x; Bs[eb + 4608u + pb + 1u] = h6_2.y; Bs[eb + 4608u + pb + 2u] = h6_3.x; Bs[eb + 4608u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 5760u + pa] = h7_0.x; Bs[eb + 5760u + pa + 1u] = h7_0.y; Bs[eb + 5760u + pa + 2u] = h7_1.x; Bs[eb + 5760u + pa + 3u] = h7_1.y; Bs[eb + 5760u + pb] = h7_2.x; Bs[eb + 5760u + pb + 1u] = h7_2.y; Bs[eb + 5760u + pb + 2u] = h7_3.x; Bs[eb + 5760u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 6912u + pa] = h8_0.x; Bs[eb + 6912u + pa + 1u] = h8_0.y; Bs[eb + 6912u + pa + 2u] = h8_1.x; Bs[eb + 6912u + pa + 3u] = h8_1.y; Bs[eb + 6912u + pb] = h8_2.x; Bs[eb + 6912u + pb + 1u] = h8_2.y; Bs[eb + 6912u + pb + 2u] = h8_3.x; Bs[eb + 6912u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 8064u + pa] = h9_0.x; Bs[eb + 8064u + pa + 1u] = h9_0.y; Bs[eb + 8064u + pa + 2u] = h9_1.x; Bs[eb + 8064u + pa + 3u] = h9_1.y; Bs[eb + 8064u + pb] = h9_2.x; Bs[eb + 8064u + pb + 1u] = h9_2.y; Bs[eb + 8064u + pb + 2u] = h9_3.x; Bs[eb + 8064u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
     {
@@ -9735,15 +9929,16 @@ fn tg_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 1280u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1280u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9779,22 +9974,28 @@ fn tg_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1280u + pa] = h3_0.x; Bs[eb + 1280u + pa + 1u] = h3_0.y; Bs[eb + 1280u + pa + 2u] = h3_1.x; Bs[eb + 1280u + pa + 3u] = h3_1.y; Bs[eb + 1280u + pb] = h3_2.x; Bs[eb + 1280u + pb + 1u] = h3_2.y; Bs[eb + 1280u + pb + 2u] = h3_3.x; Bs[eb + 1280u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2560u + pa] = h4_0.x; Bs[eb + 2560u + pa + 1u] = h4_0.y; Bs[eb + 2560u + pa + 2u] = h4_1.x; Bs[eb + 2560u + pa + 3u] = h4_1.y; Bs[eb + 2560u + pb] = h4_2.x; Bs[eb + 2560u + pb + 1u] = h4_2.y; Bs[eb + 2560u + pb + 2u] = h4_3.x; Bs[eb + 2560u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3840u + pa] = h5_0.x; Bs[eb + 3840u + pa + 1u] = h5_0.y; Bs[eb + 3840u + pa + 2u] = h5_1.x; Bs[eb + 3840u + pa + 3u] = h5_1.y; Bs[eb + 3840u + pb] = h5_2.x; Bs[eb + 3840u + pb + 1u] = h5_2.y; Bs[eb + 3840u + pb + 2u] = h5_3.x; Bs[eb + 3840u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     {
@@ -9844,15 +10045,16 @@ fn tg_g64x64_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 4u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2304u + kh * 32u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2304u + kh * 32u;   // and B-tile row
+  let sa = (sg / 2u) * 2304u + kh * 32u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2304u + kh * 32u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9888,22 +10090,28 @@ fn tg_g64x64_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 2304u + pa] = h1_0.x; As[ea + 2304u + pa + 1u] = h1_0.y; As[ea + 2304u + pa + 2u] = h1_1.x; As[ea + 2304u + pa + 3u] = h1_1.y; As[ea + 2304u + pb] = h1_2.x; As[ea + 2304u + pb + 1u] = h1_2.y; As[ea + 2304u + pb + 2u] = h1_3.x; As[ea + 2304u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 2304u + pa) & am; let ib1 = (ea + 2304u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 4608u + pa] = h4_0.x; Bs[eb + 4608u + pa + 1u] = h4_0.y; Bs[eb + 4608u + pa + 2u] = h4_1.x; Bs[eb + 4608u + pa + 3u] = h4_1.y; Bs[eb + 4608u + pb] = h4_2.x; Bs[eb + 4608u + pb + 1u] = h4_2.y; Bs[eb + 4608u + pb + 2u] = h4_3.x; Bs[eb + 4608u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 4608u + pa) & am; let ib4 = (eb + 4608u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 6912u + pa] = h5_0.x; Bs[eb + 6912u + pa + 1u] = h5_0.y; Bs[eb + 6912u + pa + 2u] = h5_1.x; Bs[eb + 6912u + pa + 3u] = h5_1.y; Bs[eb + 6912u + pb] = h5_2.x; Bs[eb + 6912u + pb + 1u] = h5_2.y; Bs[eb + 6912u + pb + 2u] = h5_3.x; Bs[eb + 6912u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 6912u + pa) & am; let ib5 = (eb + 6912u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     {
@@ -9954,15 +10162,16 @@ fn tg_t64x64_sg1x4_k128_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 4u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 8704u + kh * 64u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 2176u + kh * 64u;   // and B-tile row
+  let sa = (sg / 4u) * 8704u + kh * 64u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2176u + kh * 64u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 16 rows
-  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9998,28 +10207,36 @@ fn tg_t64x64_sg1x4_k128_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 2176u + pa] = h1_0.x; As[ea + 2176u + pa + 1u] = h1_0.y; As[ea + 2176u + pa + 2u] = h1_1.x; As[ea + 2176u + pa + 3u] = h1_1.y; As[ea + 2176u + pb] = h1_2.x; As[ea + 2176u + pb + 1u] = h1_2.y; As[ea + 2176u + pb + 2u] = h1_3.x; As[ea + 2176u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 2176u + pa) & am; let ib1 = (ea + 2176u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 4352u + pa] = h2_0.x; As[ea + 4352u + pa + 1u] = h2_0.y; As[ea + 4352u + pa + 2u] = h2_1.x; As[ea + 4352u + pa + 3u] = h2_1.y; As[ea + 4352u + pb] = h2_2.x; As[ea + 4352u + pb + 1u] = h2_2.y; As[ea + 4352u + pb + 2u] = h2_3.x; As[ea + 4352u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 4352u + pa) & am; let ib2 = (ea + 4352u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 6528u + pa] = h3_0.x; As[ea + 6528u + pa + 1u] = h3_0.y; As[ea + 6528u + pa + 2u] = h3_1.x; As[ea + 6528u + pa + 3u] = h3_1.y; As[ea + 6528u + pb] = h3_2.x; As[ea + 6528u + pb + 1u] = h3_2.y; As[ea + 6528u + pb + 2u] = h3_3.x; As[ea + 6528u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 6528u + pa) & am; let ib3 = (ea + 6528u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 2176u + pa] = h5_0.x; Bs[eb + 2176u + pa + 1u] = h5_0.y; Bs[eb + 2176u + pa + 2u] = h5_1.x; Bs[eb + 2176u + pa + 3u] = h5_1.y; Bs[eb + 2176u + pb] = h5_2.x; Bs[eb + 2176u + pb + 1u] = h5_2.y; Bs[eb + 2176u + pb + 2u] = h5_3.x; Bs[eb + 2176u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 2176u + pa) & am; let ib5 = (eb + 2176u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 4352u + pa] = h6_0.x; Bs[eb + 4352u + pa + 1u] = h6_0.y; Bs[eb + 4352u + pa + 2u] = h6_1.x; Bs[eb + 4352u + pa + 3u] = h6_1.y; Bs[eb + 4352u + pb] = h6_2.x; Bs[eb + 4352u + pb + 1u] = h6_2.y; Bs[eb + 4352u + pb + 2u] = h6_3.x; Bs[eb + 4352u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 4352u + pa) & am; let ib6 = (eb + 4352u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 6528u + pa] = h7_0.x; Bs[eb + 6528u + pa + 1u] = h7_0.y; Bs[eb + 6528u + pa + 2u] = h7_1.x; Bs[eb + 6528u + pa + 3u] = h7_1.y; Bs[eb + 6528u + pb] = h7_2.x; Bs[eb + 6528u + pb + 1u] = h7_2.y; Bs[eb + 6528u + pb + 2u] = h7_3.x; Bs[eb + 6528u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 6528u + pa) & am; let ib7 = (eb + 6528u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     {
@@ -10082,15 +10299,16 @@ fn tg_t32x32_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 4u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1152u + kh * 32u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 1152u + kh * 32u;   // and B-tile row
+  let sa = (sg / 2u) * 1152u + kh * 32u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1152u + kh * 32u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10111,10 +10329,12 @@ fn tg_t32x32_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
     {
@@ -10138,15 +10358,16 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10218,40 +10439,52 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -10319,40 +10552,52 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
+        let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+        As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
+        let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+        As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
+        let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+        Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
+        let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+        Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
+        let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+        Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
         let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-        Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
+        let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+        Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
         let lo10 = select(q10.xy, q10.zw, alt); let hi10 = select(q10.zw, q10.xy, alt);
         let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-        Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
+        let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+        Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
         let lo11 = select(q11.xy, q11.zw, alt); let hi11 = select(q11.zw, q11.xy, alt);
         let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-        Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
+        let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+        Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -10425,15 +10670,16 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10482,22 +10728,28 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -10547,22 +10799,28 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+        Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+        let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+        Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+        let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -10618,15 +10876,16 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10685,28 +10944,36 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -10774,28 +11041,36 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
+        let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+        As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
+        let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+        As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
+        let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+        Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
+        let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+        Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -10871,15 +11146,16 @@ fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 1152u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10940,31 +11216,40 @@ fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + 1152u + pa] = h2_0.x; Bs[eb + 1152u + pa + 1u] = h2_0.y; Bs[eb + 1152u + pa + 2u] = h2_1.x; Bs[eb + 1152u + pa + 3u] = h2_1.y; Bs[eb + 1152u + pb] = h2_2.x; Bs[eb + 1152u + pb + 1u] = h2_2.y; Bs[eb + 1152u + pb + 2u] = h2_3.x; Bs[eb + 1152u + pb + 3u] = h2_3.y;
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 3456u + pa] = h4_0.x; Bs[eb + 3456u + pa + 1u] = h4_0.y; Bs[eb + 3456u + pa + 2u] = h4_1.x; Bs[eb + 3456u + pa + 3u] = h4_1.y; Bs[eb + 3456u + pb] = h4_2.x; Bs[eb + 3456u + pb + 1u] = h4_2.y; Bs[eb + 3456u + pb + 2u] = h4_3.x; Bs[eb + 3456u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 4608u + pa] = h5_0.x; Bs[eb + 4608u + pa + 1u] = h5_0.y; Bs[eb + 4608u + pa + 2u] = h5_1.x; Bs[eb + 4608u + pa + 3u] = h5_1.y; Bs[eb + 4608u + pb] = h5_2.x; Bs[eb + 4608u + pb + 1u] = h5_2.y; Bs[eb + 4608u + pb + 2u] = h5_3.x; Bs[eb + 4608u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 5760u + pa] = h6_0.x; Bs[eb + 5760u + pa + 1u] = h6_0.y; Bs[eb + 5760u + pa + 2u] = h6_1.x; Bs[eb + 5760u + pa + 3u] = h6_1.y; Bs[eb + 5760u + pb] = h6_2.x; Bs[eb + 5760u + pb + 1u] = h6_2.y; Bs[eb + 5760u + pb + 2u] = h6_3.x; Bs[eb + 5760u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 6912u + pa] = h7_0.x; Bs[eb + 6912u + pa + 1u] = h7_0.y; Bs[eb + 6912u + pa + 2u] = h7_1.x; Bs[eb + 6912u + pa + 3u] = h7_1.y; Bs[eb + 6912u + pb] = h7_2.x; Bs[eb + 6912u + pb + 1u] = h7_2.y; Bs[eb + 6912u + pb + 2u] = h7_3.x; Bs[eb + 6912u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 8064u + pa] = h8_0.x; Bs[eb + 8064u + pa + 1u] = h8_0.y; Bs[eb + 8064u + pa + 2u] = h8_1.x; Bs[eb + 8064u + pa + 3u] = h8_1.y; Bs[eb + 8064u + pb] = h8_2.x; Bs[eb + 8064u + pb + 1u] = h8_2.y; Bs[eb + 8064u + pb + 2u] = h8_3.x; Bs[eb + 8064u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -11017,31 +11302,40 @@ fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+        Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        Bs[eb + 1152u + pa] = h2_0.x; Bs[eb + 1152u + pa + 1u] = h2_0.y; Bs[eb + 1152u + pa + 2u] = h2_1.x; Bs[eb + 1152u + pa + 3u] = h2_1.y; Bs[eb + 1152u + pb] = h2_2.x; Bs[eb + 1152u + pb + 1u] = h2_2.y; Bs[eb + 1152u + pb + 2u] = h2_3.x; Bs[eb + 1152u + pb + 3u] = h2_3.y;
+        let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+        Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
+        let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+        Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + 3456u + pa] = h4_0.x; Bs[eb + 3456u + pa + 1u] = h4_0.y; Bs[eb + 3456u + pa + 2u] = h4_1.x; Bs[eb + 3456u + pa + 3u] = h4_1.y; Bs[eb + 3456u + pb] = h4_2.x; Bs[eb + 3456u + pb + 1u] = h4_2.y; Bs[eb + 3456u + pb + 2u] = h4_3.x; Bs[eb + 3456u + pb + 3u] = h4_3.y;
+        let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 4608u + pa] = h5_0.x; Bs[eb + 4608u + pa + 1u] = h5_0.y; Bs[eb + 4608u + pa + 2u] = h5_1.x; Bs[eb + 4608u + pa + 3u] = h5_1.y; Bs[eb + 4608u + pb] = h5_2.x; Bs[eb + 4608u + pb + 1u] = h5_2.y; Bs[eb + 4608u + pb + 2u] = h5_3.x; Bs[eb + 4608u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 5760u + pa] = h6_0.x; Bs[eb + 5760u + pa + 1u] = h6_0.y; Bs[eb + 5760u + pa + 2u] = h6_1.x; Bs[eb + 5760u + pa + 3u] = h6_1.y; Bs[eb + 5760u + pb] = h6_2.x; Bs[eb + 5760u + pb + 1u] = h6_2.y; Bs[eb + 5760u + pb + 2u] = h6_3.x; Bs[eb + 5760u + pb + 3u] = h6_3.y;
+        let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+        Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 6912u + pa] = h7_0.x; Bs[eb + 6912u + pa + 1u] = h7_0.y; Bs[eb + 6912u + pa + 2u] = h7_1.x; Bs[eb + 6912u + pa + 3u] = h7_1.y; Bs[eb + 6912u + pb] = h7_2.x; Bs[eb + 6912u + pb + 1u] = h7_2.y; Bs[eb + 6912u + pb + 2u] = h7_3.x; Bs[eb + 6912u + pb + 3u] = h7_3.y;
+        let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+        Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        Bs[eb + 8064u + pa] = h8_0.x; Bs[eb + 8064u + pa + 1u] = h8_0.y; Bs[eb + 8064u + pa + 2u] = h8_1.x; Bs[eb + 8064u + pa + 3u] = h8_1.y; Bs[eb + 8064u + pb] = h8_2.x; Bs[eb + 8064u + pb + 1u] = h8_2.y; Bs[eb + 8064u + pb + 2u] = h8_3.x; Bs[eb + 8064u + pb + 3u] = h8_3.y;
+        let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+        Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -11099,15 +11393,16 @@ fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -11174,34 +11469,44 @@ fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 4608u + pa] = h6_0.x; Bs[eb + 4608u + pa + 1u] = h6_0.y; Bs[eb + 4608u + pa + 2u] = h6_1.x; Bs[eb + 4608u + pa + 3u] = h6_1.y; Bs[eb + 4608u + pb] = h6_2.x; Bs[eb + 4608u + pb + 1u] = h6_2.y; Bs[eb + 4608u + pb + 2u] = h6_3.x; Bs[eb + 4608u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 5760u + pa] = h7_0.x; Bs[eb + 5760u + pa + 1u] = h7_0.y; Bs[eb + 5760u + pa + 2u] = h7_1.x; Bs[eb + 5760u + pa + 3u] = h7_1.y; Bs[eb + 5760u + pb] = h7_2.x; Bs[eb + 5760u + pb + 1u] = h7_2.y; Bs[eb + 5760u + pb + 2u] = h7_3.x; Bs[eb + 5760u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 6912u + pa] = h8_0.x; Bs[eb + 6912u + pa + 1u] = h8_0.y; Bs[eb + 6912u + pa + 2u] = h8_1.x; Bs[eb + 6912u + pa + 3u] = h8_1.y; Bs[eb + 6912u + pb] = h8_2.x; Bs[eb + 6912u + pb + 1u] = h8_2.y; Bs[eb + 6912u + pb + 2u] = h8_3.x; Bs[eb + 6912u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 8064u + pa] = h9_0.x; Bs[eb + 8064u + pa + 1u] = h9_0.y; Bs[eb + 8064u + pa + 2u] = h9_1.x; Bs[eb + 8064u + pa + 3u] = h9_1.y; Bs[eb + 8064u + pb] = h9_2.x; Bs[eb + 8064u + pb + 1u] = h9_2.y; Bs[eb + 8064u + pb + 2u] = h9_3.x; Bs[eb + 8064u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -11267,34 +11572,44 @@ fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+        Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+        let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+        Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+        let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 4608u + pa] = h6_0.x; Bs[eb + 4608u + pa + 1u] = h6_0.y; Bs[eb + 4608u + pa + 2u] = h6_1.x; Bs[eb + 4608u + pa + 3u] = h6_1.y; Bs[eb + 4608u + pb] = h6_2.x; Bs[eb + 4608u + pb + 1u] = h6_2.y; Bs[eb + 4608u + pb + 2u] = h6_3.x; Bs[eb + 4608u + pb + 3u] = h6_3.y;
+        let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
+        Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 5760u + pa] = h7_0.x; Bs[eb + 5760u + pa + 1u] = h7_0.y; Bs[eb + 5760u + pa + 2u] = h7_1.x; Bs[eb + 5760u + pa + 3u] = h7_1.y; Bs[eb + 5760u + pb] = h7_2.x; Bs[eb + 5760u + pb + 1u] = h7_2.y; Bs[eb + 5760u + pb + 2u] = h7_3.x; Bs[eb + 5760u + pb + 3u] = h7_3.y;
+        let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
+        Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        Bs[eb + 6912u + pa] = h8_0.x; Bs[eb + 6912u + pa + 1u] = h8_0.y; Bs[eb + 6912u + pa + 2u] = h8_1.x; Bs[eb + 6912u + pa + 3u] = h8_1.y; Bs[eb + 6912u + pb] = h8_2.x; Bs[eb + 6912u + pb + 1u] = h8_2.y; Bs[eb + 6912u + pb + 2u] = h8_3.x; Bs[eb + 6912u + pb + 3u] = h8_3.y;
+        let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
+        Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
         let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-        Bs[eb + 8064u + pa] = h9_0.x; Bs[eb + 8064u + pa + 1u] = h9_0.y; Bs[eb + 8064u + pa + 2u] = h9_1.x; Bs[eb + 8064u + pa + 3u] = h9_1.y; Bs[eb + 8064u + pb] = h9_2.x; Bs[eb + 8064u + pb + 1u] = h9_2.y; Bs[eb + 8064u + pb + 2u] = h9_3.x; Bs[eb + 8064u + pb + 3u] = h9_3.y;
+        let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
+        Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -11366,15 +11681,16 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 1280u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1280u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -11429,22 +11745,28 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1280u + pa] = h3_0.x; Bs[eb + 1280u + pa + 1u] = h3_0.y; Bs[eb + 1280u + pa + 2u] = h3_1.x; Bs[eb + 1280u + pa + 3u] = h3_1.y; Bs[eb + 1280u + pb] = h3_2.x; Bs[eb + 1280u + pb + 1u] = h3_2.y; Bs[eb + 1280u + pb + 2u] = h3_3.x; Bs[eb + 1280u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2560u + pa] = h4_0.x; Bs[eb + 2560u + pa + 1u] = h4_0.y; Bs[eb + 2560u + pa + 2u] = h4_1.x; Bs[eb + 2560u + pa + 3u] = h4_1.y; Bs[eb + 2560u + pb] = h4_2.x; Bs[eb + 2560u + pb + 1u] = h4_2.y; Bs[eb + 2560u + pb + 2u] = h4_3.x; Bs[eb + 2560u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3840u + pa] = h5_0.x; Bs[eb + 3840u + pa + 1u] = h5_0.y; Bs[eb + 3840u + pa + 2u] = h5_1.x; Bs[eb + 3840u + pa + 3u] = h5_1.y; Bs[eb + 3840u + pb] = h5_2.x; Bs[eb + 3840u + pb + 1u] = h5_2.y; Bs[eb + 3840u + pb + 2u] = h5_3.x; Bs[eb + 3840u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -11498,22 +11820,28 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+        Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        Bs[eb + 1280u + pa] = h3_0.x; Bs[eb + 1280u + pa + 1u] = h3_0.y; Bs[eb + 1280u + pa + 2u] = h3_1.x; Bs[eb + 1280u + pa + 3u] = h3_1.y; Bs[eb + 1280u + pb] = h3_2.x; Bs[eb + 1280u + pb + 1u] = h3_2.y; Bs[eb + 1280u + pb + 2u] = h3_3.x; Bs[eb + 1280u + pb + 3u] = h3_3.y;
+        let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+        Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + 2560u + pa] = h4_0.x; Bs[eb + 2560u + pa + 1u] = h4_0.y; Bs[eb + 2560u + pa + 2u] = h4_1.x; Bs[eb + 2560u + pa + 3u] = h4_1.y; Bs[eb + 2560u + pb] = h4_2.x; Bs[eb + 2560u + pb + 1u] = h4_2.y; Bs[eb + 2560u + pb + 2u] = h4_3.x; Bs[eb + 2560u + pb + 3u] = h4_3.y;
+        let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 3840u + pa] = h5_0.x; Bs[eb + 3840u + pa + 1u] = h5_0.y; Bs[eb + 3840u + pa + 2u] = h5_1.x; Bs[eb + 3840u + pa + 3u] = h5_1.y; Bs[eb + 3840u + pb] = h5_2.x; Bs[eb + 3840u + pb + 1u] = h5_2.y; Bs[eb + 3840u + pb + 2u] = h5_3.x; Bs[eb + 3840u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -11577,15 +11905,16 @@ fn tg_g64x64_sg2x2_k64_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 4u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2304u + kh * 32u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2304u + kh * 32u;   // and B-tile row
+  let sa = (sg / 2u) * 2304u + kh * 32u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2304u + kh * 32u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -11640,22 +11969,28 @@ fn tg_g64x64_sg2x2_k64_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 2304u + pa] = h1_0.x; As[ea + 2304u + pa + 1u] = h1_0.y; As[ea + 2304u + pa + 2u] = h1_1.x; As[ea + 2304u + pa + 3u] = h1_1.y; As[ea + 2304u + pb] = h1_2.x; As[ea + 2304u + pb + 1u] = h1_2.y; As[ea + 2304u + pb + 2u] = h1_3.x; As[ea + 2304u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 2304u + pa) & am; let ib1 = (ea + 2304u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 4608u + pa] = h4_0.x; Bs[eb + 4608u + pa + 1u] = h4_0.y; Bs[eb + 4608u + pa + 2u] = h4_1.x; Bs[eb + 4608u + pa + 3u] = h4_1.y; Bs[eb + 4608u + pb] = h4_2.x; Bs[eb + 4608u + pb + 1u] = h4_2.y; Bs[eb + 4608u + pb + 2u] = h4_3.x; Bs[eb + 4608u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 4608u + pa) & am; let ib4 = (eb + 4608u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 6912u + pa] = h5_0.x; Bs[eb + 6912u + pa + 1u] = h5_0.y; Bs[eb + 6912u + pa + 2u] = h5_1.x; Bs[eb + 6912u + pa + 3u] = h5_1.y; Bs[eb + 6912u + pb] = h5_2.x; Bs[eb + 6912u + pb + 1u] = h5_2.y; Bs[eb + 6912u + pb + 2u] = h5_3.x; Bs[eb + 6912u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 6912u + pa) & am; let ib5 = (eb + 6912u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -11709,22 +12044,28 @@ fn tg_g64x64_sg2x2_k64_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 2304u + pa] = h1_0.x; As[ea + 2304u + pa + 1u] = h1_0.y; As[ea + 2304u + pa + 2u] = h1_1.x; As[ea + 2304u + pa + 3u] = h1_1.y; As[ea + 2304u + pb] = h1_2.x; As[ea + 2304u + pb + 1u] = h1_2.y; As[ea + 2304u + pb + 2u] = h1_3.x; As[ea + 2304u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 2304u + pa) & am; let ib1 = (ea + 2304u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+        Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
+        let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+        Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + 4608u + pa] = h4_0.x; Bs[eb + 4608u + pa + 1u] = h4_0.y; Bs[eb + 4608u + pa + 2u] = h4_1.x; Bs[eb + 4608u + pa + 3u] = h4_1.y; Bs[eb + 4608u + pb] = h4_2.x; Bs[eb + 4608u + pb + 1u] = h4_2.y; Bs[eb + 4608u + pb + 2u] = h4_3.x; Bs[eb + 4608u + pb + 3u] = h4_3.y;
+        let ia4 = (eb + 4608u + pa) & am; let ib4 = (eb + 4608u + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 6912u + pa] = h5_0.x; Bs[eb + 6912u + pa + 1u] = h5_0.y; Bs[eb + 6912u + pa + 2u] = h5_1.x; Bs[eb + 6912u + pa + 3u] = h5_1.y; Bs[eb + 6912u + pb] = h5_2.x; Bs[eb + 6912u + pb + 1u] = h5_2.y; Bs[eb + 6912u + pb + 2u] = h5_3.x; Bs[eb + 6912u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 6912u + pa) & am; let ib5 = (eb + 6912u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -11787,15 +12128,16 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sa = (sg / 2u) * 640u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -11827,10 +12169,12 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -11858,10 +12202,12 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+        Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -11896,15 +12242,16 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let kh = sgw / 2u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 2u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u + kh * 16u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u + kh * 16u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + kh * 16u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + kh * 16u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -11943,13 +12290,16 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + 1280u + pa] = h2_0.x; Bs[eb + 1280u + pa + 1u] = h2_0.y; Bs[eb + 1280u + pa + 2u] = h2_1.x; Bs[eb + 1280u + pa + 3u] = h2_1.y; Bs[eb + 1280u + pb] = h2_2.x; Bs[eb + 1280u + pb + 1u] = h2_2.y; Bs[eb + 1280u + pb + 2u] = h2_3.x; Bs[eb + 1280u + pb + 3u] = h2_3.y;
+      let ia2 = (eb + 1280u + pa) & am; let ib2 = (eb + 1280u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -11978,13 +12328,16 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+        Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        Bs[eb + 1280u + pa] = h2_0.x; Bs[eb + 1280u + pa + 1u] = h2_0.y; Bs[eb + 1280u + pa + 2u] = h2_1.x; Bs[eb + 1280u + pa + 3u] = h2_1.y; Bs[eb + 1280u + pb] = h2_2.x; Bs[eb + 1280u + pb + 1u] = h2_2.y; Bs[eb + 1280u + pb + 2u] = h2_3.x; Bs[eb + 1280u + pb + 3u] = h2_3.y;
+        let ia2 = (eb + 1280u + pa) & am; let ib2 = (eb + 1280u + pb) & am;
+        Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -12020,14 +12373,14 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -14464,15 +14817,16 @@ fn tgs_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -14514,40 +14868,52 @@ fn tgs_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -14619,15 +14985,16 @@ fn tgs_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -14658,22 +15025,28 @@ fn tgs_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -14728,15 +15101,16 @@ fn tgs_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -14773,28 +15147,36 @@ fn tgs_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -14869,15 +15251,16 @@ fn tgs_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 1152u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -14914,31 +15297,40 @@ fn tgs_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + 1152u + pa] = h2_0.x; Bs[eb + 1152u + pa + 1u] = h2_0.y; Bs[eb + 1152u + pa + 2u] = h2_1.x; Bs[eb + 1152u + pa + 3u] = h2_1.y; Bs[eb + 1152u + pb] = h2_2.x; Bs[eb + 1152u + pb + 1u] = h2_2.y; Bs[eb + 1152u + pb + 2u] = h2_3.x; Bs[eb + 1152u + pb + 3u] = h2_3.y;
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 3456u + pa] = h4_0.x; Bs[eb + 3456u + pa + 1u] = h4_0.y; Bs[eb + 3456u + pa + 2u] = h4_1.x; Bs[eb + 3456u + pa + 3u] = h4_1.y; Bs[eb + 3456u + pb] = h4_2.x; Bs[eb + 3456u + pb + 1u] = h4_2.y; Bs[eb + 3456u + pb + 2u] = h4_3.x; Bs[eb + 3456u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 4608u + pa] = h5_0.x; Bs[eb + 4608u + pa + 1u] = h5_0.y; Bs[eb + 4608u + pa + 2u] = h5_1.x; Bs[eb + 4608u + pa + 3u] = h5_1.y; Bs[eb + 4608u + pb] = h5_2.x; Bs[eb + 4608u + pb + 1u] = h5_2.y; Bs[eb + 4608u + pb + 2u] = h5_3.x; Bs[eb + 4608u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 5760u + pa] = h6_0.x; Bs[eb + 5760u + pa + 1u] = h6_0.y; Bs[eb + 5760u + pa + 2u] = h6_1.x; Bs[eb + 5760u + pa + 3u] = h6_1.y; Bs[eb + 5760u + pb] = h6_2.x; Bs[eb + 5760u + pb + 1u] = h6_2.y; Bs[eb + 5760u + pb + 2u] = h6_3.x; Bs[eb + 5760u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 6912u + pa] = h7_0.x; Bs[eb + 6912u + pa + 1u] = h7_0.y; Bs[eb + 6912u + pa + 2u] = h7_1.x; Bs[eb + 6912u + pa + 3u] = h7_1.y; Bs[eb + 6912u + pb] = h7_2.x; Bs[eb + 6912u + pb + 1u] = h7_2.y; Bs[eb + 6912u + pb + 2u] = h7_3.x; Bs[eb + 6912u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 8064u + pa] = h8_0.x; Bs[eb + 8064u + pa + 1u] = h8_0.y; Bs[eb + 8064u + pa + 2u] = h8_1.x; Bs[eb + 8064u + pa + 3u] = h8_1.y; Bs[eb + 8064u + pb] = h8_2.x; Bs[eb + 8064u + pb + 1u] = h8_2.y; Bs[eb + 8064u + pb + 2u] = h8_3.x; Bs[eb + 8064u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -14996,15 +15388,16 @@ fn tgs_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15045,34 +15438,44 @@ fn tgs_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 4608u + pa] = h6_0.x; Bs[eb + 4608u + pa + 1u] = h6_0.y; Bs[eb + 4608u + pa + 2u] = h6_1.x; Bs[eb + 4608u + pa + 3u] = h6_1.y; Bs[eb + 4608u + pb] = h6_2.x; Bs[eb + 4608u + pb + 1u] = h6_2.y; Bs[eb + 4608u + pb + 2u] = h6_3.x; Bs[eb + 4608u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 5760u + pa] = h7_0.x; Bs[eb + 5760u + pa + 1u] = h7_0.y; Bs[eb + 5760u + pa + 2u] = h7_1.x; Bs[eb + 5760u + pa + 3u] = h7_1.y; Bs[eb + 5760u + pb] = h7_2.x; Bs[eb + 5760u + pb + 1u] = h7_2.y; Bs[eb + 5760u + pb + 2u] = h7_3.x; Bs[eb + 5760u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 6912u + pa] = h8_0.x; Bs[eb + 6912u + pa + 1u] = h8_0.y; Bs[eb + 6912u + pa + 2u] = h8_1.x; Bs[eb + 6912u + pa + 3u] = h8_1.y; Bs[eb + 6912u + pb] = h8_2.x; Bs[eb + 6912u + pb + 1u] = h8_2.y; Bs[eb + 6912u + pb + 2u] = h8_3.x; Bs[eb + 6912u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 8064u + pa] = h9_0.x; Bs[eb + 8064u + pa + 1u] = h9_0.y; Bs[eb + 8064u + pa + 2u] = h9_1.x; Bs[eb + 8064u + pa + 3u] = h9_1.y; Bs[eb + 8064u + pb] = h9_2.x; Bs[eb + 8064u + pb + 1u] = h9_2.y; Bs[eb + 8064u + pb + 2u] = h9_3.x; Bs[eb + 8064u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -15145,15 +15548,16 @@ fn tgs_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 1280u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1280u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15190,22 +15594,28 @@ fn tgs_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1280u + pa] = h3_0.x; Bs[eb + 1280u + pa + 1u] = h3_0.y; Bs[eb + 1280u + pa + 2u] = h3_1.x; Bs[eb + 1280u + pa + 3u] = h3_1.y; Bs[eb + 1280u + pb] = h3_2.x; Bs[eb + 1280u + pb + 1u] = h3_2.y; Bs[eb + 1280u + pb + 2u] = h3_3.x; Bs[eb + 1280u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2560u + pa] = h4_0.x; Bs[eb + 2560u + pa + 1u] = h4_0.y; Bs[eb + 2560u + pa + 2u] = h4_1.x; Bs[eb + 2560u + pa + 3u] = h4_1.y; Bs[eb + 2560u + pb] = h4_2.x; Bs[eb + 2560u + pb + 1u] = h4_2.y; Bs[eb + 2560u + pb + 2u] = h4_3.x; Bs[eb + 2560u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3840u + pa] = h5_0.x; Bs[eb + 3840u + pa + 1u] = h5_0.y; Bs[eb + 3840u + pa + 2u] = h5_1.x; Bs[eb + 3840u + pa + 3u] = h5_1.y; Bs[eb + 3840u + pb] = h5_2.x; Bs[eb + 3840u + pb + 1u] = h5_2.y; Bs[eb + 3840u + pb + 2u] = h5_3.x; Bs[eb + 3840u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -15270,15 +15680,16 @@ fn tgs_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sa = (sg / 2u) * 640u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15300,10 +15711,12 @@ fn tgs_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
     {
@@ -15326,15 +15739,16 @@ fn tgs_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15376,40 +15790,52 @@ fn tgs_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
     {
@@ -15462,15 +15888,16 @@ fn tgs_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15501,22 +15928,28 @@ fn tgs_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     {
@@ -15558,15 +15991,16 @@ fn tgs_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15603,28 +16037,36 @@ fn tgs_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     {
@@ -15684,15 +16126,16 @@ fn tgs_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 1152u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15729,31 +16172,40 @@ fn tgs_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + 1152u + pa] = h2_0.x; Bs[eb + 1152u + pa + 1u] = h2_0.y; Bs[eb + 1152u + pa + 2u] = h2_1.x; Bs[eb + 1152u + pa + 3u] = h2_1.y; Bs[eb + 1152u + pb] = h2_2.x; Bs[eb + 1152u + pb + 1u] = h2_2.y; Bs[eb + 1152u + pb + 2u] = h2_3.x; Bs[eb + 1152u + pb + 3u] = h2_3.y;
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 3456u + pa] = h4_0.x; Bs[eb + 3456u + pa + 1u] = h4_0.y; Bs[eb + 3456u + pa + 2u] = h4_1.x; Bs[eb + 3456u + pa + 3u] = h4_1.y; Bs[eb + 3456u + pb] = h4_2.x; Bs[eb + 3456u + pb + 1u] = h4_2.y; Bs[eb + 3456u + pb + 2u] = h4_3.x; Bs[eb + 3456u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 4608u + pa] = h5_0.x; Bs[eb + 4608u + pa + 1u] = h5_0.y; Bs[eb + 4608u + pa + 2u] = h5_1.x; Bs[eb + 4608u + pa + 3u] = h5_1.y; Bs[eb + 4608u + pb] = h5_2.x; Bs[eb + 4608u + pb + 1u] = h5_2.y; Bs[eb + 4608u + pb + 2u] = h5_3.x; Bs[eb + 4608u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 5760u + pa] = h6_0.x; Bs[eb + 5760u + pa + 1u] = h6_0.y; Bs[eb + 5760u + pa + 2u] = h6_1.x; Bs[eb + 5760u + pa + 3u] = h6_1.y; Bs[eb + 5760u + pb] = h6_2.x; Bs[eb + 5760u + pb + 1u] = h6_2.y; Bs[eb + 5760u + pb + 2u] = h6_3.x; Bs[eb + 5760u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 6912u + pa] = h7_0.x; Bs[eb + 6912u + pa + 1u] = h7_0.y; Bs[eb + 6912u + pa + 2u] = h7_1.x; Bs[eb + 6912u + pa + 3u] = h7_1.y; Bs[eb + 6912u + pb] = h7_2.x; Bs[eb + 6912u + pb + 1u] = h7_2.y; Bs[eb + 6912u + pb + 2u] = h7_3.x; Bs[eb + 6912u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 8064u + pa] = h8_0.x; Bs[eb + 8064u + pa + 1u] = h8_0.y; Bs[eb + 8064u + pa + 2u] = h8_1.x; Bs[eb + 8064u + pa + 3u] = h8_1.y; Bs[eb + 8064u + pb] = h8_2.x; Bs[eb + 8064u + pb + 1u] = h8_2.y; Bs[eb + 8064u + pb + 2u] = h8_3.x; Bs[eb + 8064u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
     {
@@ -15795,15 +16247,16 @@ fn tgs_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15844,34 +16297,44 @@ fn tgs_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 4608u + pa] = h6_0.x; Bs[eb + 4608u + pa + 1u] = h6_0.y; Bs[eb + 4608u + pa + 2u] = h6_1.x; Bs[eb + 4608u + pa + 3u] = h6_1.y; Bs[eb + 4608u + pb] = h6_2.x; Bs[eb + 4608u + pb + 1u] = h6_2.y; Bs[eb + 4608u + pb + 2u] = h6_3.x; Bs[eb + 4608u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 5760u + pa] = h7_0.x; Bs[eb + 5760u + pa + 1u] = h7_0.y; Bs[eb + 5760u + pa + 2u] = h7_1.x; Bs[eb + 5760u + pa + 3u] = h7_1.y; Bs[eb + 5760u + pb] = h7_2.x; Bs[eb + 5760u + pb + 1u] = h7_2.y; Bs[eb + 5760u + pb + 2u] = h7_3.x; Bs[eb + 5760u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 6912u + pa] = h8_0.x; Bs[eb + 6912u + pa + 1u] = h8_0.y; Bs[eb + 6912u + pa + 2u] = h8_1.x; Bs[eb + 6912u + pa + 3u] = h8_1.y; Bs[eb + 6912u + pb] = h8_2.x; Bs[eb + 6912u + pb + 1u] = h8_2.y; Bs[eb + 6912u + pb + 2u] = h8_3.x; Bs[eb + 6912u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 8064u + pa] = h9_0.x; Bs[eb + 8064u + pa + 1u] = h9_0.y; Bs[eb + 8064u + pa + 2u] = h9_1.x; Bs[eb + 8064u + pa + 3u] = h9_1.y; Bs[eb + 8064u + pb] = h9_2.x; Bs[eb + 8064u + pb + 1u] = h9_2.y; Bs[eb + 8064u + pb + 2u] = h9_3.x; Bs[eb + 8064u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
     {
@@ -15927,15 +16390,16 @@ fn tgs_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 1280u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1280u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15972,22 +16436,28 @@ fn tgs_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1280u + pa] = h3_0.x; Bs[eb + 1280u + pa + 1u] = h3_0.y; Bs[eb + 1280u + pa + 2u] = h3_1.x; Bs[eb + 1280u + pa + 3u] = h3_1.y; Bs[eb + 1280u + pb] = h3_2.x; Bs[eb + 1280u + pb + 1u] = h3_2.y; Bs[eb + 1280u + pb + 2u] = h3_3.x; Bs[eb + 1280u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2560u + pa] = h4_0.x; Bs[eb + 2560u + pa + 1u] = h4_0.y; Bs[eb + 2560u + pa + 2u] = h4_1.x; Bs[eb + 2560u + pa + 3u] = h4_1.y; Bs[eb + 2560u + pb] = h4_2.x; Bs[eb + 2560u + pb + 1u] = h4_2.y; Bs[eb + 2560u + pb + 2u] = h4_3.x; Bs[eb + 2560u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3840u + pa] = h5_0.x; Bs[eb + 3840u + pa + 1u] = h5_0.y; Bs[eb + 3840u + pa + 2u] = h5_1.x; Bs[eb + 3840u + pa + 3u] = h5_1.y; Bs[eb + 3840u + pb] = h5_2.x; Bs[eb + 3840u + pb + 1u] = h5_2.y; Bs[eb + 3840u + pb + 2u] = h5_3.x; Bs[eb + 3840u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     {
@@ -16039,15 +16509,16 @@ fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16120,40 +16591,52 @@ fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -16221,40 +16704,52 @@ fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
+        let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+        As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
+        let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+        As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
+        let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+        Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
+        let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+        Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
+        let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+        Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
         let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-        Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
+        let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+        Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
         let lo10 = select(q10.xy, q10.zw, alt); let hi10 = select(q10.zw, q10.xy, alt);
         let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-        Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
+        let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+        Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
         let lo11 = select(q11.xy, q11.zw, alt); let hi11 = select(q11.zw, q11.xy, alt);
         let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-        Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
+        let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+        Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -16327,15 +16822,16 @@ fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16385,22 +16881,28 @@ fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -16450,22 +16952,28 @@ fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+        Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+        let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+        Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+        let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -16521,15 +17029,16 @@ fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16589,28 +17098,36 @@ fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -16678,28 +17195,36 @@ fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
+        let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+        As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
+        let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+        As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
+        let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+        Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
+        let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+        Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -16775,15 +17300,16 @@ fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 1152u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16845,31 +17371,40 @@ fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + 1152u + pa] = h2_0.x; Bs[eb + 1152u + pa + 1u] = h2_0.y; Bs[eb + 1152u + pa + 2u] = h2_1.x; Bs[eb + 1152u + pa + 3u] = h2_1.y; Bs[eb + 1152u + pb] = h2_2.x; Bs[eb + 1152u + pb + 1u] = h2_2.y; Bs[eb + 1152u + pb + 2u] = h2_3.x; Bs[eb + 1152u + pb + 3u] = h2_3.y;
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 3456u + pa] = h4_0.x; Bs[eb + 3456u + pa + 1u] = h4_0.y; Bs[eb + 3456u + pa + 2u] = h4_1.x; Bs[eb + 3456u + pa + 3u] = h4_1.y; Bs[eb + 3456u + pb] = h4_2.x; Bs[eb + 3456u + pb + 1u] = h4_2.y; Bs[eb + 3456u + pb + 2u] = h4_3.x; Bs[eb + 3456u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 4608u + pa] = h5_0.x; Bs[eb + 4608u + pa + 1u] = h5_0.y; Bs[eb + 4608u + pa + 2u] = h5_1.x; Bs[eb + 4608u + pa + 3u] = h5_1.y; Bs[eb + 4608u + pb] = h5_2.x; Bs[eb + 4608u + pb + 1u] = h5_2.y; Bs[eb + 4608u + pb + 2u] = h5_3.x; Bs[eb + 4608u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 5760u + pa] = h6_0.x; Bs[eb + 5760u + pa + 1u] = h6_0.y; Bs[eb + 5760u + pa + 2u] = h6_1.x; Bs[eb + 5760u + pa + 3u] = h6_1.y; Bs[eb + 5760u + pb] = h6_2.x; Bs[eb + 5760u + pb + 1u] = h6_2.y; Bs[eb + 5760u + pb + 2u] = h6_3.x; Bs[eb + 5760u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 6912u + pa] = h7_0.x; Bs[eb + 6912u + pa + 1u] = h7_0.y; Bs[eb + 6912u + pa + 2u] = h7_1.x; Bs[eb + 6912u + pa + 3u] = h7_1.y; Bs[eb + 6912u + pb] = h7_2.x; Bs[eb + 6912u + pb + 1u] = h7_2.y; Bs[eb + 6912u + pb + 2u] = h7_3.x; Bs[eb + 6912u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 8064u + pa] = h8_0.x; Bs[eb + 8064u + pa + 1u] = h8_0.y; Bs[eb + 8064u + pa + 2u] = h8_1.x; Bs[eb + 8064u + pa + 3u] = h8_1.y; Bs[eb + 8064u + pb] = h8_2.x; Bs[eb + 8064u + pb + 1u] = h8_2.y; Bs[eb + 8064u + pb + 2u] = h8_3.x; Bs[eb + 8064u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -16922,31 +17457,40 @@ fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+        Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        Bs[eb + 1152u + pa] = h2_0.x; Bs[eb + 1152u + pa + 1u] = h2_0.y; Bs[eb + 1152u + pa + 2u] = h2_1.x; Bs[eb + 1152u + pa + 3u] = h2_1.y; Bs[eb + 1152u + pb] = h2_2.x; Bs[eb + 1152u + pb + 1u] = h2_2.y; Bs[eb + 1152u + pb + 2u] = h2_3.x; Bs[eb + 1152u + pb + 3u] = h2_3.y;
+        let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+        Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        Bs[eb + 2304u + pa] = h3_0.x; Bs[eb + 2304u + pa + 1u] = h3_0.y; Bs[eb + 2304u + pa + 2u] = h3_1.x; Bs[eb + 2304u + pa + 3u] = h3_1.y; Bs[eb + 2304u + pb] = h3_2.x; Bs[eb + 2304u + pb + 1u] = h3_2.y; Bs[eb + 2304u + pb + 2u] = h3_3.x; Bs[eb + 2304u + pb + 3u] = h3_3.y;
+        let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+        Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + 3456u + pa] = h4_0.x; Bs[eb + 3456u + pa + 1u] = h4_0.y; Bs[eb + 3456u + pa + 2u] = h4_1.x; Bs[eb + 3456u + pa + 3u] = h4_1.y; Bs[eb + 3456u + pb] = h4_2.x; Bs[eb + 3456u + pb + 1u] = h4_2.y; Bs[eb + 3456u + pb + 2u] = h4_3.x; Bs[eb + 3456u + pb + 3u] = h4_3.y;
+        let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 4608u + pa] = h5_0.x; Bs[eb + 4608u + pa + 1u] = h5_0.y; Bs[eb + 4608u + pa + 2u] = h5_1.x; Bs[eb + 4608u + pa + 3u] = h5_1.y; Bs[eb + 4608u + pb] = h5_2.x; Bs[eb + 4608u + pb + 1u] = h5_2.y; Bs[eb + 4608u + pb + 2u] = h5_3.x; Bs[eb + 4608u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 5760u + pa] = h6_0.x; Bs[eb + 5760u + pa + 1u] = h6_0.y; Bs[eb + 5760u + pa + 2u] = h6_1.x; Bs[eb + 5760u + pa + 3u] = h6_1.y; Bs[eb + 5760u + pb] = h6_2.x; Bs[eb + 5760u + pb + 1u] = h6_2.y; Bs[eb + 5760u + pb + 2u] = h6_3.x; Bs[eb + 5760u + pb + 3u] = h6_3.y;
+        let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+        Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 6912u + pa] = h7_0.x; Bs[eb + 6912u + pa + 1u] = h7_0.y; Bs[eb + 6912u + pa + 2u] = h7_1.x; Bs[eb + 6912u + pa + 3u] = h7_1.y; Bs[eb + 6912u + pb] = h7_2.x; Bs[eb + 6912u + pb + 1u] = h7_2.y; Bs[eb + 6912u + pb + 2u] = h7_3.x; Bs[eb + 6912u + pb + 3u] = h7_3.y;
+        let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+        Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        Bs[eb + 8064u + pa] = h8_0.x; Bs[eb + 8064u + pa + 1u] = h8_0.y; Bs[eb + 8064u + pa + 2u] = h8_1.x; Bs[eb + 8064u + pa + 3u] = h8_1.y; Bs[eb + 8064u + pb] = h8_2.x; Bs[eb + 8064u + pb + 1u] = h8_2.y; Bs[eb + 8064u + pb + 2u] = h8_3.x; Bs[eb + 8064u + pb + 3u] = h8_3.y;
+        let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+        Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -17005,15 +17549,16 @@ fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -17081,34 +17626,44 @@ fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 4608u + pa] = h6_0.x; Bs[eb + 4608u + pa + 1u] = h6_0.y; Bs[eb + 4608u + pa + 2u] = h6_1.x; Bs[eb + 4608u + pa + 3u] = h6_1.y; Bs[eb + 4608u + pb] = h6_2.x; Bs[eb + 4608u + pb + 1u] = h6_2.y; Bs[eb + 4608u + pb + 2u] = h6_3.x; Bs[eb + 4608u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 5760u + pa] = h7_0.x; Bs[eb + 5760u + pa + 1u] = h7_0.y; Bs[eb + 5760u + pa + 2u] = h7_1.x; Bs[eb + 5760u + pa + 3u] = h7_1.y; Bs[eb + 5760u + pb] = h7_2.x; Bs[eb + 5760u + pb + 1u] = h7_2.y; Bs[eb + 5760u + pb + 2u] = h7_3.x; Bs[eb + 5760u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 6912u + pa] = h8_0.x; Bs[eb + 6912u + pa + 1u] = h8_0.y; Bs[eb + 6912u + pa + 2u] = h8_1.x; Bs[eb + 6912u + pa + 3u] = h8_1.y; Bs[eb + 6912u + pb] = h8_2.x; Bs[eb + 6912u + pb + 1u] = h8_2.y; Bs[eb + 6912u + pb + 2u] = h8_3.x; Bs[eb + 6912u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 8064u + pa] = h9_0.x; Bs[eb + 8064u + pa + 1u] = h9_0.y; Bs[eb + 8064u + pa + 2u] = h9_1.x; Bs[eb + 8064u + pa + 3u] = h9_1.y; Bs[eb + 8064u + pb] = h9_2.x; Bs[eb + 8064u + pb + 1u] = h9_2.y; Bs[eb + 8064u + pb + 2u] = h9_3.x; Bs[eb + 8064u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -17174,34 +17729,44 @@ fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+        Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+        let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+        Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+        let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 4608u + pa] = h6_0.x; Bs[eb + 4608u + pa + 1u] = h6_0.y; Bs[eb + 4608u + pa + 2u] = h6_1.x; Bs[eb + 4608u + pa + 3u] = h6_1.y; Bs[eb + 4608u + pb] = h6_2.x; Bs[eb + 4608u + pb + 1u] = h6_2.y; Bs[eb + 4608u + pb + 2u] = h6_3.x; Bs[eb + 4608u + pb + 3u] = h6_3.y;
+        let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
+        Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 5760u + pa] = h7_0.x; Bs[eb + 5760u + pa + 1u] = h7_0.y; Bs[eb + 5760u + pa + 2u] = h7_1.x; Bs[eb + 5760u + pa + 3u] = h7_1.y; Bs[eb + 5760u + pb] = h7_2.x; Bs[eb + 5760u + pb + 1u] = h7_2.y; Bs[eb + 5760u + pb + 2u] = h7_3.x; Bs[eb + 5760u + pb + 3u] = h7_3.y;
+        let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
+        Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        Bs[eb + 6912u + pa] = h8_0.x; Bs[eb + 6912u + pa + 1u] = h8_0.y; Bs[eb + 6912u + pa + 2u] = h8_1.x; Bs[eb + 6912u + pa + 3u] = h8_1.y; Bs[eb + 6912u + pb] = h8_2.x; Bs[eb + 6912u + pb + 1u] = h8_2.y; Bs[eb + 6912u + pb + 2u] = h8_3.x; Bs[eb + 6912u + pb + 3u] = h8_3.y;
+        let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
+        Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
         let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-        Bs[eb + 8064u + pa] = h9_0.x; Bs[eb + 8064u + pa + 1u] = h9_0.y; Bs[eb + 8064u + pa + 2u] = h9_1.x; Bs[eb + 8064u + pa + 3u] = h9_1.y; Bs[eb + 8064u + pb] = h9_2.x; Bs[eb + 8064u + pb + 1u] = h9_2.y; Bs[eb + 8064u + pb + 2u] = h9_3.x; Bs[eb + 8064u + pb + 3u] = h9_3.y;
+        let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
+        Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -17275,15 +17840,16 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 1280u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1280u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -17339,22 +17905,28 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1280u + pa] = h3_0.x; Bs[eb + 1280u + pa + 1u] = h3_0.y; Bs[eb + 1280u + pa + 2u] = h3_1.x; Bs[eb + 1280u + pa + 3u] = h3_1.y; Bs[eb + 1280u + pb] = h3_2.x; Bs[eb + 1280u + pb + 1u] = h3_2.y; Bs[eb + 1280u + pb + 2u] = h3_3.x; Bs[eb + 1280u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2560u + pa] = h4_0.x; Bs[eb + 2560u + pa + 1u] = h4_0.y; Bs[eb + 2560u + pa + 2u] = h4_1.x; Bs[eb + 2560u + pa + 3u] = h4_1.y; Bs[eb + 2560u + pb] = h4_2.x; Bs[eb + 2560u + pb + 1u] = h4_2.y; Bs[eb + 2560u + pb + 2u] = h4_3.x; Bs[eb + 2560u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3840u + pa] = h5_0.x; Bs[eb + 3840u + pa + 1u] = h5_0.y; Bs[eb + 3840u + pa + 2u] = h5_1.x; Bs[eb + 3840u + pa + 3u] = h5_1.y; Bs[eb + 3840u + pb] = h5_2.x; Bs[eb + 3840u + pb + 1u] = h5_2.y; Bs[eb + 3840u + pb + 2u] = h5_3.x; Bs[eb + 3840u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -17408,22 +17980,28 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1280u + pa] = h1_0.x; As[ea + 1280u + pa + 1u] = h1_0.y; As[ea + 1280u + pa + 2u] = h1_1.x; As[ea + 1280u + pa + 3u] = h1_1.y; As[ea + 1280u + pb] = h1_2.x; As[ea + 1280u + pb + 1u] = h1_2.y; As[ea + 1280u + pb + 2u] = h1_3.x; As[ea + 1280u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+        Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        Bs[eb + 1280u + pa] = h3_0.x; Bs[eb + 1280u + pa + 1u] = h3_0.y; Bs[eb + 1280u + pa + 2u] = h3_1.x; Bs[eb + 1280u + pa + 3u] = h3_1.y; Bs[eb + 1280u + pb] = h3_2.x; Bs[eb + 1280u + pb + 1u] = h3_2.y; Bs[eb + 1280u + pb + 2u] = h3_3.x; Bs[eb + 1280u + pb + 3u] = h3_3.y;
+        let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+        Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + 2560u + pa] = h4_0.x; Bs[eb + 2560u + pa + 1u] = h4_0.y; Bs[eb + 2560u + pa + 2u] = h4_1.x; Bs[eb + 2560u + pa + 3u] = h4_1.y; Bs[eb + 2560u + pb] = h4_2.x; Bs[eb + 2560u + pb + 1u] = h4_2.y; Bs[eb + 2560u + pb + 2u] = h4_3.x; Bs[eb + 2560u + pb + 3u] = h4_3.y;
+        let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 3840u + pa] = h5_0.x; Bs[eb + 3840u + pa + 1u] = h5_0.y; Bs[eb + 3840u + pa + 2u] = h5_1.x; Bs[eb + 3840u + pa + 3u] = h5_1.y; Bs[eb + 3840u + pb] = h5_2.x; Bs[eb + 3840u + pb + 1u] = h5_2.y; Bs[eb + 3840u + pb + 2u] = h5_3.x; Bs[eb + 3840u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -17489,15 +18067,16 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sa = (sg / 2u) * 640u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -17530,10 +18109,12 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -17561,10 +18142,12 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+        Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -17597,14 +18180,14 @@ fn tgs_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -18369,15 +18952,16 @@ fn tg_t16x32_sg1x2_k128_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 4u), K4) + wblk_chunk(c4);
@@ -18425,40 +19009,52 @@ fn tg_t16x32_sg1x2_k128_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -18530,15 +19126,16 @@ fn tg_t32x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb2 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb3 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -18571,22 +19168,28 @@ fn tg_t32x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -18641,15 +19244,16 @@ fn tg_t64x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -18688,28 +19292,36 @@ fn tg_t64x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     if (kt + 1u < nk) {
@@ -18784,15 +19396,16 @@ fn tg_t16x32_sg1x2_k128_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 4u), K4) + wblk_chunk(c4);
@@ -18840,40 +19453,52 @@ fn tg_t16x32_sg1x2_k128_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
     {
@@ -18926,15 +19551,16 @@ fn tg_t32x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb2 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb3 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -18967,22 +19593,28 @@ fn tg_t32x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     {
@@ -19024,15 +19656,16 @@ fn tg_t64x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -19071,28 +19704,36 @@ fn tg_t64x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     {
@@ -19216,15 +19857,16 @@ fn tg_t32x32_sg2x2_k32_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sa = (sg / 2u) * 640u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb1 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -19245,10 +19887,12 @@ fn tg_t32x32_sg2x2_k32_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
     {
@@ -19271,15 +19915,16 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 4u), K4) + wblk_chunk(c4);
@@ -19358,40 +20003,52 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -19459,40 +20116,52 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 544u + pa] = h1_0.x; As[ea + 544u + pa + 1u] = h1_0.y; As[ea + 544u + pa + 2u] = h1_1.x; As[ea + 544u + pa + 3u] = h1_1.y; As[ea + 544u + pb] = h1_2.x; As[ea + 544u + pb + 1u] = h1_2.y; As[ea + 544u + pb + 2u] = h1_3.x; As[ea + 544u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        As[ea + 1088u + pa] = h2_0.x; As[ea + 1088u + pa + 1u] = h2_0.y; As[ea + 1088u + pa + 2u] = h2_1.x; As[ea + 1088u + pa + 3u] = h2_1.y; As[ea + 1088u + pb] = h2_2.x; As[ea + 1088u + pb + 1u] = h2_2.y; As[ea + 1088u + pb + 2u] = h2_3.x; As[ea + 1088u + pb + 3u] = h2_3.y;
+        let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+        As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        As[ea + 1632u + pa] = h3_0.x; As[ea + 1632u + pa + 1u] = h3_0.y; As[ea + 1632u + pa + 2u] = h3_1.x; As[ea + 1632u + pa + 3u] = h3_1.y; As[ea + 1632u + pb] = h3_2.x; As[ea + 1632u + pb + 1u] = h3_2.y; As[ea + 1632u + pb + 2u] = h3_3.x; As[ea + 1632u + pb + 3u] = h3_3.y;
+        let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+        As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 544u + pa] = h5_0.x; Bs[eb + 544u + pa + 1u] = h5_0.y; Bs[eb + 544u + pa + 2u] = h5_1.x; Bs[eb + 544u + pa + 3u] = h5_1.y; Bs[eb + 544u + pb] = h5_2.x; Bs[eb + 544u + pb + 1u] = h5_2.y; Bs[eb + 544u + pb + 2u] = h5_3.x; Bs[eb + 544u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 1088u + pa] = h6_0.x; Bs[eb + 1088u + pa + 1u] = h6_0.y; Bs[eb + 1088u + pa + 2u] = h6_1.x; Bs[eb + 1088u + pa + 3u] = h6_1.y; Bs[eb + 1088u + pb] = h6_2.x; Bs[eb + 1088u + pb + 1u] = h6_2.y; Bs[eb + 1088u + pb + 2u] = h6_3.x; Bs[eb + 1088u + pb + 3u] = h6_3.y;
+        let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+        Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 1632u + pa] = h7_0.x; Bs[eb + 1632u + pa + 1u] = h7_0.y; Bs[eb + 1632u + pa + 2u] = h7_1.x; Bs[eb + 1632u + pa + 3u] = h7_1.y; Bs[eb + 1632u + pb] = h7_2.x; Bs[eb + 1632u + pb + 1u] = h7_2.y; Bs[eb + 1632u + pb + 2u] = h7_3.x; Bs[eb + 1632u + pb + 3u] = h7_3.y;
+        let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+        Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        Bs[eb + 2176u + pa] = h8_0.x; Bs[eb + 2176u + pa + 1u] = h8_0.y; Bs[eb + 2176u + pa + 2u] = h8_1.x; Bs[eb + 2176u + pa + 3u] = h8_1.y; Bs[eb + 2176u + pb] = h8_2.x; Bs[eb + 2176u + pb + 1u] = h8_2.y; Bs[eb + 2176u + pb + 2u] = h8_3.x; Bs[eb + 2176u + pb + 3u] = h8_3.y;
+        let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+        Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
         let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-        Bs[eb + 2720u + pa] = h9_0.x; Bs[eb + 2720u + pa + 1u] = h9_0.y; Bs[eb + 2720u + pa + 2u] = h9_1.x; Bs[eb + 2720u + pa + 3u] = h9_1.y; Bs[eb + 2720u + pb] = h9_2.x; Bs[eb + 2720u + pb + 1u] = h9_2.y; Bs[eb + 2720u + pb + 2u] = h9_3.x; Bs[eb + 2720u + pb + 3u] = h9_3.y;
+        let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+        Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
         let lo10 = select(q10.xy, q10.zw, alt); let hi10 = select(q10.zw, q10.xy, alt);
         let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-        Bs[eb + 3264u + pa] = h10_0.x; Bs[eb + 3264u + pa + 1u] = h10_0.y; Bs[eb + 3264u + pa + 2u] = h10_1.x; Bs[eb + 3264u + pa + 3u] = h10_1.y; Bs[eb + 3264u + pb] = h10_2.x; Bs[eb + 3264u + pb + 1u] = h10_2.y; Bs[eb + 3264u + pb + 2u] = h10_3.x; Bs[eb + 3264u + pb + 3u] = h10_3.y;
+        let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+        Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
         let lo11 = select(q11.xy, q11.zw, alt); let hi11 = select(q11.zw, q11.xy, alt);
         let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-        Bs[eb + 3808u + pa] = h11_0.x; Bs[eb + 3808u + pa + 1u] = h11_0.y; Bs[eb + 3808u + pa + 2u] = h11_1.x; Bs[eb + 3808u + pa + 3u] = h11_1.y; Bs[eb + 3808u + pb] = h11_2.x; Bs[eb + 3808u + pb + 1u] = h11_2.y; Bs[eb + 3808u + pb + 2u] = h11_3.x; Bs[eb + 3808u + pb + 3u] = h11_3.y;
+        let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+        Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -19565,15 +20234,16 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb2 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb3 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -19625,22 +20295,28 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -19690,22 +20366,28 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        Bs[eb + pa] = h2_0.x; Bs[eb + pa + 1u] = h2_0.y; Bs[eb + pa + 2u] = h2_1.x; Bs[eb + pa + 3u] = h2_1.y; Bs[eb + pb] = h2_2.x; Bs[eb + pb + 1u] = h2_2.y; Bs[eb + pb + 2u] = h2_3.x; Bs[eb + pb + 3u] = h2_3.y;
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+        Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        Bs[eb + 1152u + pa] = h3_0.x; Bs[eb + 1152u + pa + 1u] = h3_0.y; Bs[eb + 1152u + pa + 2u] = h3_1.x; Bs[eb + 1152u + pa + 3u] = h3_1.y; Bs[eb + 1152u + pb] = h3_2.x; Bs[eb + 1152u + pb + 1u] = h3_2.y; Bs[eb + 1152u + pb + 2u] = h3_3.x; Bs[eb + 1152u + pb + 3u] = h3_3.y;
+        let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+        Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + 2304u + pa] = h4_0.x; Bs[eb + 2304u + pa + 1u] = h4_0.y; Bs[eb + 2304u + pa + 2u] = h4_1.x; Bs[eb + 2304u + pa + 3u] = h4_1.y; Bs[eb + 2304u + pb] = h4_2.x; Bs[eb + 2304u + pb + 1u] = h4_2.y; Bs[eb + 2304u + pb + 2u] = h4_3.x; Bs[eb + 2304u + pb + 3u] = h4_3.y;
+        let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 3456u + pa] = h5_0.x; Bs[eb + 3456u + pa + 1u] = h5_0.y; Bs[eb + 3456u + pa + 2u] = h5_1.x; Bs[eb + 3456u + pa + 3u] = h5_1.y; Bs[eb + 3456u + pb] = h5_2.x; Bs[eb + 3456u + pb + 1u] = h5_2.y; Bs[eb + 3456u + pb + 2u] = h5_3.x; Bs[eb + 3456u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -19761,15 +20443,16 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -19831,28 +20514,36 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -19920,28 +20611,36 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        As[ea + 1152u + pa] = h1_0.x; As[ea + 1152u + pa + 1u] = h1_0.y; As[ea + 1152u + pa + 2u] = h1_1.x; As[ea + 1152u + pa + 3u] = h1_1.y; As[ea + 1152u + pb] = h1_2.x; As[ea + 1152u + pb + 1u] = h1_2.y; As[ea + 1152u + pb + 2u] = h1_3.x; As[ea + 1152u + pb + 3u] = h1_3.y;
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+        As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        As[ea + 2304u + pa] = h2_0.x; As[ea + 2304u + pa + 1u] = h2_0.y; As[ea + 2304u + pa + 2u] = h2_1.x; As[ea + 2304u + pa + 3u] = h2_1.y; As[ea + 2304u + pb] = h2_2.x; As[ea + 2304u + pb + 1u] = h2_2.y; As[ea + 2304u + pb + 2u] = h2_3.x; As[ea + 2304u + pb + 3u] = h2_3.y;
+        let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+        As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        As[ea + 3456u + pa] = h3_0.x; As[ea + 3456u + pa + 1u] = h3_0.y; As[ea + 3456u + pa + 2u] = h3_1.x; As[ea + 3456u + pa + 3u] = h3_1.y; As[ea + 3456u + pb] = h3_2.x; As[ea + 3456u + pb + 1u] = h3_2.y; As[ea + 3456u + pb + 2u] = h3_3.x; As[ea + 3456u + pb + 3u] = h3_3.y;
+        let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+        As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        Bs[eb + pa] = h4_0.x; Bs[eb + pa + 1u] = h4_0.y; Bs[eb + pa + 2u] = h4_1.x; Bs[eb + pa + 3u] = h4_1.y; Bs[eb + pb] = h4_2.x; Bs[eb + pb + 1u] = h4_2.y; Bs[eb + pb + 2u] = h4_3.x; Bs[eb + pb + 3u] = h4_3.y;
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        Bs[eb + 1152u + pa] = h5_0.x; Bs[eb + 1152u + pa + 1u] = h5_0.y; Bs[eb + 1152u + pa + 2u] = h5_1.x; Bs[eb + 1152u + pa + 3u] = h5_1.y; Bs[eb + 1152u + pb] = h5_2.x; Bs[eb + 1152u + pb + 1u] = h5_2.y; Bs[eb + 1152u + pb + 2u] = h5_3.x; Bs[eb + 1152u + pb + 3u] = h5_3.y;
+        let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        Bs[eb + 2304u + pa] = h6_0.x; Bs[eb + 2304u + pa + 1u] = h6_0.y; Bs[eb + 2304u + pa + 2u] = h6_1.x; Bs[eb + 2304u + pa + 3u] = h6_1.y; Bs[eb + 2304u + pb] = h6_2.x; Bs[eb + 2304u + pb + 1u] = h6_2.y; Bs[eb + 2304u + pb + 2u] = h6_3.x; Bs[eb + 2304u + pb + 3u] = h6_3.y;
+        let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+        Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        Bs[eb + 3456u + pa] = h7_0.x; Bs[eb + 3456u + pa + 1u] = h7_0.y; Bs[eb + 3456u + pa + 2u] = h7_1.x; Bs[eb + 3456u + pa + 3u] = h7_1.y; Bs[eb + 3456u + pb] = h7_2.x; Bs[eb + 3456u + pb + 1u] = h7_2.y; Bs[eb + 3456u + pb + 2u] = h7_3.x; Bs[eb + 3456u + pb + 3u] = h7_3.y;
+        let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+        Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {
@@ -20017,15 +20716,16 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sa = (sg / 2u) * 640u + 8u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = 4u - pa;   // halves' offsets of a chunk's first and second store
+  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb1 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -20057,10 +20757,12 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
     if (kt + 2u < nk) {
@@ -20088,10 +20790,12 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        As[ea + pa] = h0_0.x; As[ea + pa + 1u] = h0_0.y; As[ea + pa + 2u] = h0_1.x; As[ea + pa + 3u] = h0_1.y; As[ea + pb] = h0_2.x; As[ea + pb + 1u] = h0_2.y; As[ea + pb + 2u] = h0_3.x; As[ea + pb + 3u] = h0_3.y;
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        Bs[eb + pa] = h1_0.x; Bs[eb + pa + 1u] = h1_0.y; Bs[eb + pa + 2u] = h1_1.x; Bs[eb + pa + 3u] = h1_1.y; Bs[eb + pb] = h1_2.x; Bs[eb + pb + 1u] = h1_2.y; Bs[eb + pb + 2u] = h1_3.x; Bs[eb + pb + 3u] = h1_3.y;
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+        Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       }
       workgroupBarrier();
       if (kt + 3u < nk) {

@@ -494,11 +494,11 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
       delete process.env.FAPOOL_GEMM_PREFILL;
       expect(chooseSgmKernel(caps, 2048, 4096, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x128_sg2x2_k32_b1_u8' });
       expect(chooseSgmKernel(caps, 2048, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g128x128_sg2x4_k32_b1_u8' });
-      // Without robust buffer access the tiles without register prefetch (GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS).
+      // Without robust buffer access the gated tile without register prefetch (GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS).
       const bare = { ...caps, robustBufferAccess: false };
       expect(gemmPrefillDefault(bare)).toBe(GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS);
       expect(gemmPrefillDefault(caps)).toBe(GEMM_PREFILL_DEFAULT);
-      expect(chooseSgmKernel(bare, 2048, 4096, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x128_sg2x2_k32_b1_un' });
+      expect(chooseSgmKernel(bare, 2048, 4096, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x128_sg2x2_k32_b1_u8' });
       expect(chooseSgmKernel(bare, 2048, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g128x128_sg2x4_k32_b1_un' });
       expect(chooseSgmKernel(bare, 2048, 4096, 4100, true)).toEqual({ kind: 'tile-gen', id: 'g128x128_sg2x4_k32_b1' });
       expect(chooseSgmKernel(bare, 2048, 4096, 4100, false)).toEqual({ kind: 'tile-gen', id: 't128x128_sg2x2_k32_b1' });
@@ -861,7 +861,7 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
       const x = g.tensor([M, K], 'f16'), w = g.tensor([N, K], 'f16'), out = g.tensor([M, N], 'f16');
       try {
         const d = linear(gg, { x, w, out }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id, emulate } } });
-        const k = names.map((n) => new RegExp(`"${n}":(true|false)`).exec(d.program.key)?.[1]);
+        const k = names.map((n) => new RegExp(`"${n}":(true|false|\\d+)`).exec(d.program.key)?.[1]);
         d.release();
         return k;
       } finally { g.release(x, w, out); }
@@ -878,10 +878,11 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
         await check(g, { M: 37, N: 40, K: 132, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b2', emulate } }, residual: true });
       });
     }
-    // rows16: the 16-byte staging tiles of 4 chunks a row take their rows 4 apart and bit-3 rows store their second
-    // half first — unchecked, prefetching two slices, split, blocked, gated, _ks2; workgroups of 4 and 8 subgroups
-    // (rows per pass 32 and 64). The RoPE entries: rope-epilogue.test.ts.
-    await withEnv('FAPOOL_TILE_STS', 'rows16', async () => {
+    // rows16 (the default; the other tests run it) and seq16: the 16-byte staging tiles of 4 chunks a row take their
+    // rows 4 apart and bit-3 rows store their second half first, or consecutive rows — unchecked, prefetching two
+    // slices, split, blocked, gated, _ks2; workgroups of 4 and 8 subgroups (rows per pass 32 and 64). The RoPE
+    // entries: rope-epilogue.test.ts.
+    for (const sts of ['rows16', 'seq16']) await withEnv('FAPOOL_TILE_STS', sts, async () => {
       await check(g, { M: 64, N: 128, K: 192, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_un8', emulate } }, bias: true });
       await check(g, { M: 32, N: 64, K: 320, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_u8p2', wblk: true, emulate } }, residual: true });
       await check(g, { M: 32, N: 128, K: 384, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_un8', splits: 3, emulate } } });
@@ -893,13 +894,27 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
       if (sgmTileGenFits(g.caps, big)) await checkGated(g, 128, 128, 64, big, 'gelu_tanh');
       await checkGated(g, 32, 64, 128, { kind: 'tile-gen', id: 'g32x32_sg1x2_k32_b1_u8_ks2', emulate }, 'gelu_tanh');
     });
-    // STS_ROWS16's default is the device's robust buffer access (the robust prefill pair gains; without it the
-    // tiles lose): a device seen with robustness gets it on, unless FAPOOL_TILE_STS says seq16.
+    // sub / xor / mask: the same offsets written three ways (STS_HALVES), under rows16 and under alt (16 chunks a row).
+    for (const halves of ['xor', 'sub']) {
+      await withEnv('FAPOOL_TILE_STS', `rows16,${halves}`, async () => {
+        await check(g, { M: 64, N: 128, K: 192, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_un8', emulate } }, bias: true });
+        await checkGated(g, 64, 64, 192, { kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1_un8', wblk: true, emulate }, 'gelu_erf');
+      });
+      await withEnv('FAPOOL_TILE_STS', halves, async () => {
+        await check(g, { M: 16, N: 64, K: 512, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8', splits: 2, wblk: true, emulate } } });
+      });
+    }
+    const halvesKey = () => tileFlags('t16x32_sg1x2_k128_b1_u8', ['STS_HALVES'], [16, 64, 128])[0];
+    expect([halvesKey(), await withEnv('FAPOOL_TILE_STS', 'xor', async () => halvesKey()), await withEnv('FAPOOL_TILE_STS', 'alt,mask', async () => halvesKey()),
+      await withEnv('FAPOOL_TILE_STS', 'sub', async () => halvesKey())]).toEqual(['2', '1', '2', '0']);
+    await expect(withEnv('FAPOOL_TILE_STS', 'xor,mask', async () => halvesKey())).rejects.toThrow(/FAPOOL_TILE_STS/);
+    // STS_ROWS16 is on by default, with or without robust buffer access (since mask), unless FAPOOL_TILE_STS says seq16.
     const robustG = Object.create(g, { caps: { value: { ...g.caps, robustBufferAccess: true } } }) as Gpu;
+    const bareG = Object.create(g, { caps: { value: { ...g.caps, robustBufferAccess: false } } }) as Gpu;
     const rows16Flag = (gg: Gpu = g) => tileFlags('t32x32_sg2x2_k32_b1_un8', ['STS_ROWS16'], [32, 32, 64], gg)[0];
-    expect([g.caps.robustBufferAccess === false ? rows16Flag() : 'false', await withEnv('FAPOOL_TILE_STS', 'rows16', async () => rows16Flag()),
+    expect([rows16Flag(bareG), await withEnv('FAPOOL_TILE_STS', 'rows16', async () => rows16Flag()),
       await withEnv('FAPOOL_TILE_STS', 'plain,seq,seq16', async () => rows16Flag()), rows16Flag(robustG),
-      await withEnv('FAPOOL_TILE_STS', 'alt,seq16', async () => rows16Flag(robustG))]).toEqual(['false', 'true', 'false', 'true', 'false']);
+      await withEnv('FAPOOL_TILE_STS', 'alt,seq16', async () => rows16Flag(robustG))]).toEqual(['true', 'true', 'false', 'true', 'false']);
     const rowsKey = () => tileFlags('t32x32_sg2x2_k32_b1_un', ['STS_ROWS'], [32, 32, 64])[0];
     expect([rowsKey(), await withEnv('FAPOOL_TILE_STS', 'seq', async () => rowsKey()), await withEnv('FAPOOL_TILE_STS', 'plain', async () => rowsKey()),
       await withEnv('FAPOOL_TILE_STS', 'alt,rows', async () => rowsKey())]).toEqual(['true', 'false', 'true', 'true']);
