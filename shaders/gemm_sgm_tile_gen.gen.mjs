@@ -102,11 +102,7 @@ export function parseId(idSplit) {
     && (ks === 1 || (bk % 32 === 0 && nbuf === 1 && !group && unchecked && mode !== 'split'));
   if (!ok) throw new Error(`tile-gen id ${id}: not a whole number of matrices and staged rows per thread (_ks2: K halves of 16k, one unchecked tile buffer, no grouped order, no split-K)`);
   const lds = bk + 8;
-  // 16-byte staging: a row's BK halves sit at the end of its BK + 8 (the 8 pad halves first), so no staged chunk's
-  // store address is the bare row offset; the arrays keep their size. Session 44 (H100, machine code): with STS_HALVES
-  // 2 every chunk was stored as 2 STS.64 except those at offset 0 (the first staged row of x and of w), whose masked
-  // address the driver folds to ws + pa: 8 STS.U16 each. (Growing the arrays by 16 bytes instead took the 128 × 128
-  // tiles past 24 KB, and the driver then ran one workgroup a SM, not two: 247 → 144 TFLOP/s.)
+  // STS_PAD (16-byte staging; see the header): the halves a row's BK sit after.
   const pad = cw === 8 ? lds - bk : 0;
   if (mode === 'rope' && (gated || ks > 1 || group)) throw new Error(`tile-gen id ${id}: the RoPE entry is for plain tiles without _ks2 or a grouped order`);
   return { id, split: mode === 'split', rope: mode === 'rope', ks, cw, unchecked, noPrefetch, deep, streamB, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, pad, na: bm / rpt, nb: brows / rpt };
@@ -219,6 +215,14 @@ override STS_ROWS16: bool = false;
 // sets it (FAPOOL_TILE_STS sub / xor / mask).
 override STS_HALVES: u32 = 0u;
 
+// 16-byte staging: a row's BK halves sit at the end of its BK + 8 (the 8 pad halves first), so no staged chunk's
+// store address is the bare row offset; the arrays keep their size. Session 44 (H100, machine code): with STS_HALVES
+// 2 every chunk was stored as 2 STS.64 except those at offset 0 (the first staged row of x and of w), whose masked
+// address the driver folds to ws + pa: 8 STS.U16 each. (Growing the arrays by 16 bytes instead took the 128 × 128
+// tiles past 24 KB, and the driver then ran one workgroup a SM, not two: 247 → 144 TFLOP/s.) Not timed in this form;
+// the host sets it (FAPOOL_TILE_STS pad / nopad, nopad by default).
+override STS_PAD: bool = false;
+
 // Measurement only (FAPOOL_TILE_DEBUG; wrong results; unchecked tiles only): every slice's x (XFIX) or weight (WFIX)
 // loads read K-slice 0's addresses (in a split-K entry too), so they hit the SM's L1 and the operand's L2 / DRAM
 // traffic is gone from the timing.
@@ -239,7 +243,7 @@ override WFIX: bool = false;
 @group(0) @binding(15) var<storage, read> wg8: array<vec4<u32>>;
 @group(0) @binding(16) var<storage, read> wu8: array<vec4<u32>>;
 
-var<workgroup> As: TileA;     // [NBUF][BM][BK + 8]    x rows (16-byte staging: the 8 pad halves first)
+var<workgroup> As: TileA;     // [NBUF][BM][BK + 8]    x rows (STS_PAD: the 8 pad halves first)
 var<workgroup> Bs: TileB;     // [NBUF][BROWS][BK + 8] w rows (gated: gate rows, then up rows)
 var<workgroup> Cs: Scratch;   // [subgroup][16][16] (gated: [subgroup][2][16][16]) epilogue scratch
 ${emu ? `
@@ -369,7 +373,7 @@ function entry(o, c) {
   }
   P('  let lane = tid % 32u;');
   const kOff = ks > 1 ? ` + kh * ${u(bk / ks)}` : '';
-  const padOff = c.pad ? ` + ${u(c.pad)}` : '';
+  const padOff = c.pad ? ` + select(0u, ${u(c.pad)}, STS_PAD)` : '';
   P(`  let sa = (sg / ${u(sgCols)}) * ${u(16 * tm * lds)}${kOff}${padOff};   // the subgroup's first A-tile row (offset)`);
   P(`  let sb = (sg % ${u(sgCols)}) * ${u(16 * tn * lds)}${kOff}${padOff};   // and B-tile row`);
   P(`  let sr = (sg / ${u(sgCols)}) * ${u(16 * tm)}; let sc = (sg % ${u(sgCols)}) * ${u(16 * tn)};`);

@@ -86,6 +86,14 @@ override STS_ROWS16: bool = false;
 // sets it (FAPOOL_TILE_STS sub / xor / mask).
 override STS_HALVES: u32 = 0u;
 
+// 16-byte staging: a row's BK halves sit at the end of its BK + 8 (the 8 pad halves first), so no staged chunk's
+// store address is the bare row offset; the arrays keep their size. Session 44 (H100, machine code): with STS_HALVES
+// 2 every chunk was stored as 2 STS.64 except those at offset 0 (the first staged row of x and of w), whose masked
+// address the driver folds to ws + pa: 8 STS.U16 each. (Growing the arrays by 16 bytes instead took the 128 × 128
+// tiles past 24 KB, and the driver then ran one workgroup a SM, not two: 247 → 144 TFLOP/s.) Not timed in this form;
+// the host sets it (FAPOOL_TILE_STS pad / nopad, nopad by default).
+override STS_PAD: bool = false;
+
 // Measurement only (FAPOOL_TILE_DEBUG; wrong results; unchecked tiles only): every slice's x (XFIX) or weight (WFIX)
 // loads read K-slice 0's addresses (in a split-K entry too), so they hit the SM's L1 and the operand's L2 / DRAM
 // traffic is gone from the timing.
@@ -106,7 +114,7 @@ override WFIX: bool = false;
 @group(0) @binding(15) var<storage, read> wg8: array<vec4<u32>>;
 @group(0) @binding(16) var<storage, read> wu8: array<vec4<u32>>;
 
-var<workgroup> As: TileA;     // [NBUF][BM][BK + 8]    x rows (16-byte staging: the 8 pad halves first)
+var<workgroup> As: TileA;     // [NBUF][BM][BK + 8]    x rows (STS_PAD: the 8 pad halves first)
 var<workgroup> Bs: TileB;     // [NBUF][BROWS][BK + 8] w rows (gated: gate rows, then up rows)
 var<workgroup> Cs: Scratch;   // [subgroup][16][16] (gated: [subgroup][2][16][16]) epilogue scratch
 
@@ -5578,14 +5586,14 @@ fn tg_t128x128_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 128u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2560u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2560u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 2560u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -5744,14 +5752,14 @@ fn tg_g128x128_sg2x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 128u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2560u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1280u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 2560u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1280u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 64 rows
-  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -5903,14 +5911,14 @@ fn tg_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -6052,14 +6060,14 @@ fn tg_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 1280u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1280u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -6179,14 +6187,14 @@ fn tg_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 640u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -6237,14 +6245,14 @@ fn tg_g32x32_sg1x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
-  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6353,14 +6361,14 @@ fn tg_t128x128_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 128u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2560u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2560u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 2560u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -6534,14 +6542,14 @@ fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 128u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2560u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2560u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 2560u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -6756,14 +6764,14 @@ fn tg_t256x128_sg4x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 256u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2560u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2560u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 2560u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 64 rows
-  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -6923,14 +6931,14 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 640u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -7007,14 +7015,14 @@ fn tg_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -7174,14 +7182,14 @@ fn tg_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -7289,14 +7297,14 @@ fn tg_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 1152u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 1152u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -7424,14 +7432,14 @@ fn tg_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -8855,14 +8863,14 @@ fn tg_g64x64_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 4u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2304u + kh * 32u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2304u + kh * 32u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 2304u + kh * 32u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2304u + kh * 32u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -8985,14 +8993,14 @@ fn tg_t64x64_sg1x4_k128_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 4u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 8704u + kh * 64u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 2176u + kh * 64u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 8704u + kh * 64u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2176u + kh * 64u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 16 rows
-  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -9137,14 +9145,14 @@ fn tg_t32x32_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 4u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1152u + kh * 32u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 1152u + kh * 32u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 1152u + kh * 32u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1152u + kh * 32u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -9207,14 +9215,14 @@ fn tg_g32x32_sg1x2_k32_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let kh = sgw / 2u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 2u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u + kh * 16u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u + kh * 16u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + kh * 16u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + kh * 16u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -9286,14 +9294,14 @@ fn tg_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -9434,14 +9442,14 @@ fn tg_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -9536,14 +9544,14 @@ fn tg_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -9670,14 +9678,14 @@ fn tg_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 1152u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 1152u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -9789,14 +9797,14 @@ fn tg_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -9929,14 +9937,14 @@ fn tg_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 1280u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1280u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -10045,14 +10053,14 @@ fn tg_g64x64_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 4u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2304u + kh * 32u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2304u + kh * 32u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 2304u + kh * 32u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2304u + kh * 32u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -10162,14 +10170,14 @@ fn tg_t64x64_sg1x4_k128_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 4u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 8704u + kh * 64u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 2176u + kh * 64u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 8704u + kh * 64u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2176u + kh * 64u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 16 rows
-  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -10299,14 +10307,14 @@ fn tg_t32x32_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 4u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1152u + kh * 32u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 1152u + kh * 32u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 1152u + kh * 32u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1152u + kh * 32u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -10358,14 +10366,14 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -10670,14 +10678,14 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -10876,14 +10884,14 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -11146,14 +11154,14 @@ fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 1152u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 1152u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -11393,14 +11401,14 @@ fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -11681,14 +11689,14 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 1280u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1280u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -11905,14 +11913,14 @@ fn tg_g64x64_sg2x2_k64_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 4u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2304u + kh * 32u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2304u + kh * 32u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 2304u + kh * 32u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2304u + kh * 32u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -12128,14 +12136,14 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 640u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -12242,14 +12250,14 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let kh = sgw / 2u;   // the K half of every slice this subgroup multiplies
   let sg = sgw % 2u;   // its place among the R × C output blocks
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u + kh * 16u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u + kh * 16u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + kh * 16u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + kh * 16u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -12373,14 +12381,14 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
-  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -14817,14 +14825,14 @@ fn tgs_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -14985,14 +14993,14 @@ fn tgs_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -15101,14 +15109,14 @@ fn tgs_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -15251,14 +15259,14 @@ fn tgs_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 1152u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 1152u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -15388,14 +15396,14 @@ fn tgs_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -15548,14 +15556,14 @@ fn tgs_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 1280u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1280u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -15680,14 +15688,14 @@ fn tgs_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 640u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -15739,14 +15747,14 @@ fn tgs_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -15888,14 +15896,14 @@ fn tgs_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -15991,14 +15999,14 @@ fn tgs_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -16126,14 +16134,14 @@ fn tgs_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 1152u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 1152u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -16247,14 +16255,14 @@ fn tgs_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -16390,14 +16398,14 @@ fn tgs_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 1280u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1280u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -16509,14 +16517,14 @@ fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -16822,14 +16830,14 @@ fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -17029,14 +17037,14 @@ fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -17300,14 +17308,14 @@ fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 1152u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 1152u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -17549,14 +17557,14 @@ fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -17840,14 +17848,14 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 1280u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1280u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -18067,14 +18075,14 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 640u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -18180,14 +18188,14 @@ fn tgs_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 1280u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
-  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -18952,14 +18960,14 @@ fn tg_t16x32_sg1x2_k128_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -19126,14 +19134,14 @@ fn tg_t32x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -19244,14 +19252,14 @@ fn tg_t64x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -19396,14 +19404,14 @@ fn tg_t16x32_sg1x2_k128_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -19551,14 +19559,14 @@ fn tg_t32x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -19656,14 +19664,14 @@ fn tg_t64x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -19857,14 +19865,14 @@ fn tg_t32x32_sg2x2_k32_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 640u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -19915,14 +19923,14 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2176u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 2176u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 2176u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
-  let ws = r0 * 136u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -20234,14 +20242,14 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -20443,14 +20451,14 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 4u) * 1152u + 8u;   // and B-tile row
+  let sa = (sg / 4u) * 4608u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
-  let ws = r0 * 72u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -20716,14 +20724,14 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u + 8u;   // the subgroup's first A-tile row (offset)
-  let sb = (sg % 2u) * 640u + 8u;   // and B-tile row
+  let sa = (sg / 2u) * 640u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
   let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
-  let ws = r0 * 40u + 8u * c4 + 8u;   // its first workgroup-tile element
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk

@@ -894,8 +894,9 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
       if (sgmTileGenFits(g.caps, big)) await checkGated(g, 128, 128, 64, big, 'gelu_tanh');
       await checkGated(g, 32, 64, 128, { kind: 'tile-gen', id: 'g32x32_sg1x2_k32_b1_u8_ks2', emulate }, 'gelu_tanh');
     });
-    // sub / xor / mask: the same offsets written three ways (STS_HALVES), under rows16 and under alt (16 chunks a row).
-    for (const halves of ['xor', 'sub']) {
+    // sub / xor / mask: the same offsets written three ways (STS_HALVES), under rows16 and under alt (16 chunks a row);
+    // pad: the 16-byte staging rows past their pad (STS_PAD).
+    for (const halves of ['xor', 'sub', 'pad', 'sub,pad']) {
       await withEnv('FAPOOL_TILE_STS', `rows16,${halves}`, async () => {
         await check(g, { M: 64, N: 128, K: 192, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_un8', emulate } }, bias: true });
         await checkGated(g, 64, 64, 192, { kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1_un8', wblk: true, emulate }, 'gelu_erf');
@@ -904,13 +905,17 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
         await check(g, { M: 16, N: 64, K: 512, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8', splits: 2, wblk: true, emulate } } });
       });
     }
-    const halvesKey = () => tileFlags('t16x32_sg1x2_k128_b1_u8', ['STS_HALVES'], [16, 64, 128])[0];
-    expect([halvesKey(), await withEnv('FAPOOL_TILE_STS', 'xor', async () => halvesKey()), await withEnv('FAPOOL_TILE_STS', 'alt,mask', async () => halvesKey()),
-      await withEnv('FAPOOL_TILE_STS', 'sub', async () => halvesKey())]).toEqual(['2', '1', '2', '0']);
-    await expect(withEnv('FAPOOL_TILE_STS', 'xor,mask', async () => halvesKey())).rejects.toThrow(/FAPOOL_TILE_STS/);
-    // STS_ROWS16 is on by default, with or without robust buffer access (since mask), unless FAPOOL_TILE_STS says seq16.
+    // mask by default without robust buffer access, sub with it.
     const robustG = Object.create(g, { caps: { value: { ...g.caps, robustBufferAccess: true } } }) as Gpu;
     const bareG = Object.create(g, { caps: { value: { ...g.caps, robustBufferAccess: false } } }) as Gpu;
+    const halvesKey = (gg: Gpu = g) => tileFlags('t16x32_sg1x2_k128_b1_u8', ['STS_HALVES'], [16, 64, 128], gg)[0];
+    expect([halvesKey(bareG), halvesKey(robustG), await withEnv('FAPOOL_TILE_STS', 'xor', async () => halvesKey()), await withEnv('FAPOOL_TILE_STS', 'alt,mask', async () => halvesKey(robustG)),
+      await withEnv('FAPOOL_TILE_STS', 'sub', async () => halvesKey(bareG))]).toEqual(['2', '0', '1', '2', '0']);
+    await expect(withEnv('FAPOOL_TILE_STS', 'xor,mask', async () => halvesKey())).rejects.toThrow(/FAPOOL_TILE_STS/);
+    await expect(withEnv('FAPOOL_TILE_STS', 'pad,nopad', async () => halvesKey())).rejects.toThrow(/FAPOOL_TILE_STS/);
+    const padKey = () => tileFlags('t16x32_sg1x2_k128_b1_u8', ['STS_PAD'], [16, 64, 128])[0];
+    expect([padKey(), await withEnv('FAPOOL_TILE_STS', 'pad', async () => padKey()), await withEnv('FAPOOL_TILE_STS', 'mask,nopad', async () => padKey())]).toEqual(['false', 'true', 'false']);
+    // STS_ROWS16 is on by default, with or without robust buffer access (since mask), unless FAPOOL_TILE_STS says seq16.
     const rows16Flag = (gg: Gpu = g) => tileFlags('t32x32_sg2x2_k32_b1_un8', ['STS_ROWS16'], [32, 32, 64], gg)[0];
     expect([rows16Flag(bareG), await withEnv('FAPOOL_TILE_STS', 'rows16', async () => rows16Flag()),
       await withEnv('FAPOOL_TILE_STS', 'plain,seq,seq16', async () => rows16Flag()), rows16Flag(robustG),

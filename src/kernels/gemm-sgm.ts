@@ -276,6 +276,8 @@ interface SgmTileGenCfg {
   id: string; epi: Epilogue; split: boolean; /** K fixed in the pipeline, 0: read from the uniforms */ kfix: number;
   /** The weights in 64 × 64 blocks (SgmTileGenShape.wblk). */
   wblk: boolean;
+  /** The device has robust buffer access (Caps.robustBufferAccess not false): STS_HALVES's default (tileStoreConstants). */
+  robust: boolean;
   /** The RoPE epilogue's pipeline constants (ropeEpilogueConstants): the tg_{id}_r entry. */
   rope?: Record<string, number | boolean>;
 }
@@ -291,7 +293,7 @@ function sgmTileGenSpec(c: SgmTileGenCfg, emulate: boolean): Specialization {
       TileA: `array<f16, ${g.nbuf * g.bm * g.lds}>`, TileB: `array<f16, ${g.nbuf * g.brows * g.lds}>`,
       Scratch: `array<f32, ${256 * g.sgRows * g.sgCols * g.ks * (g.gated ? 2 : 1)}>`,
     },
-    constants: { ...epilogueConstants(c.epi), KFIX: c.kfix, WBLK: c.wblk, ...tileDebugConstants(), ...tileStoreConstants(), ...c.rope },
+    constants: { ...epilogueConstants(c.epi), KFIX: c.kfix, WBLK: c.wblk, ...tileDebugConstants(), ...tileStoreConstants(c.robust), ...c.rope },
   };
 }
 
@@ -314,7 +316,9 @@ let debugWarned = false;
 
 /**
  * FAPOOL_TILE_STS — how the tiles stage without bank conflicts: comma-separated, `alt` or `plain`, `rows` or `seq`,
- * `rows16` or `seq16`, `sub`, `xor` or `mask`; unset: `alt,rows,rows16,mask`. A token left out keeps its default. (`plain` does not touch the rows16 tiles' half order: `seq16` turns that off.)
+ * `rows16` or `seq16`, `sub`, `xor` or `mask`, `pad` or `nopad`; unset: `alt,rows,rows16,nopad` and `mask` without
+ * robust buffer access, `sub` with it (whose clamps make every store per element anyway). A token left out keeps its
+ * default. (`plain` does not touch the rows16 tiles' half order: `seq16` turns that off.)
  * alt: the 16-byte staging tiles with 8 or 16 chunks a row store each chunk's 8-byte halves in an order alternating
  * between bank partners (WGSL STS_ALT). H100, session 41 (rounds/s41e.sh): the 64-row qkv tile without memory traffic
  * 46.3 → 38.3 µs, with it 0.0683 → 0.0660 ms; the b64 × 4K step 7225 → 7209 µs GPU, b8 × 32K unchanged; the same bits.
@@ -328,23 +332,27 @@ let debugWarned = false;
  * sub / xor / mask: how alt and rows16 write a chunk's second half's offset (4 − pa, pa ^ 4, or both addresses ANDed
  * with ~3: WGSL STS_HALVES) — the same values, but what the driver proves of their alignment decides whether it merges
  * a chunk's 2-byte stores into 8-byte ones. H100, session 44 (rounds/s46b.sh, machine code and 4096³ without
- * robustness): with sub or xor rows16 stores every chunk as 8 STS.U16; with mask as 2 STS.64 (all of them once the
- * 16-byte staging rows start past their pad), and rows16 wins there too: _un8 190.7 → 237.7, _u8 → 244.2–247.6
- * TFLOP/s (seq16 205–208). alt's tiles (BK 64 / 128) stored 8-byte halves already: the decode steps did not move.
+ * robustness, two alternations): with sub or xor rows16 stores every chunk as 8 STS.U16, with mask as 2 STS.64 but for
+ * the chunks at tile offset 0; rows16 then wins there too: _un8 190.7 → 237.7, _u8 205.9–207.8 → 244.2–247.6 TFLOP/s,
+ * the same errors (the default _un: 240.9). alt's tiles (BK 64 / 128) stored 8-byte halves already: the decode steps'
+ * time and tokens did not move.
+ * pad / nopad: whether the 16-byte staging rows start past their 8 pad halves (WGSL STS_PAD), so that the chunks at
+ * offset 0 merge too (machine code: no STS.U16 left); not timed in this form.
  */
-export function tileStoreConstants(): Record<string, boolean | number> {
+export function tileStoreConstants(robust = false): Record<string, boolean | number> {
   const raw = envVar('FAPOOL_TILE_STS')?.trim() ?? '';
-  const bad = () => new LimitError(`FAPOOL_TILE_STS=${raw}: expected alt or plain, rows or seq, rows16 or seq16, sub, xor or mask, comma-separated (default alt,rows,rows16,mask)`);
-  let alt: boolean | undefined, rows: boolean | undefined, rows16: boolean | undefined, halves: number | undefined;
+  const bad = () => new LimitError(`FAPOOL_TILE_STS=${raw}: expected alt or plain, rows or seq, rows16 or seq16, sub, xor or mask, pad or nopad, comma-separated (default alt,rows,rows16,nopad and mask, sub with robust buffer access)`);
+  let alt: boolean | undefined, rows: boolean | undefined, rows16: boolean | undefined, halves: number | undefined, pad: boolean | undefined;
   for (const t of raw ? raw.split(',').map((x) => x.trim()) : []) {
     const h = HALVES_FORMS.indexOf(t);
     if (h >= 0 && halves === undefined) halves = h;
+    else if ((t === 'pad' || t === 'nopad') && pad === undefined) pad = t === 'pad';
     else if ((t === 'alt' || t === 'plain') && alt === undefined) alt = t === 'alt';
     else if ((t === 'rows' || t === 'seq') && rows === undefined) rows = t === 'rows';
     else if ((t === 'rows16' || t === 'seq16') && rows16 === undefined) rows16 = t === 'rows16';
     else throw bad();
   }
-  return { STS_ALT: alt ?? true, STS_ROWS: rows ?? true, STS_ROWS16: rows16 ?? true, STS_HALVES: halves ?? 2 };
+  return { STS_ALT: alt ?? true, STS_ROWS: rows ?? true, STS_ROWS16: rows16 ?? true, STS_HALVES: halves ?? (robust ? 0 : 2), STS_PAD: pad ?? false };
 }
 /** FAPOOL_TILE_STS's forms of a chunk's halves' offsets, by their WGSL STS_HALVES value. */
 const HALVES_FORMS = ['sub', 'xor', 'mask'];
@@ -451,17 +459,17 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Disp
   const operands: Record<string, Tensor> = { [`x${v}`]: ops.x, ...(gated ? { [`wg${v}`]: ops.wGate!, [`wu${v}`]: ops.wUp! } : { [`w${v}`]: ops.w! }) };
   const splits = s.splits ?? 1;
   const kfix = (s.fixK ?? tileFixKDefault()) ? l.K : 0;
-  const wblk = asked.wblk === true;
+  const wblk = asked.wblk === true, robust = caps.robustBufferAccess !== false;
   if (wblk) checkWeightBlocks(asked.id, s.id, g, l.N, l.K);
   if (l.rope) {
     if (splits !== 1 || !SGM_TILE_GEN_ROPE.includes(s.id)) throw new LimitError(`gemm: tile '${s.id}'${splits > 1 ? ` split ${splits} ways` : ''} has no RoPE-epilogue entry (have: ${SGM_TILE_GEN_ROPE.join(', ')}, unsplit)`);
-    const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false, kfix, wblk, rope: ropeEpilogueConstants(l.rope) });
+    const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false, kfix, wblk, robust, rope: ropeEpilogueConstants(l.rope) });
     const r = ropeEpilogueOperands(gpu, l.rope);
     return gpu.dispatch(prog, { bind: { ...operands, y: l.out, bias: l.bias ?? l.x, ...r.bind }, uniforms: { M: l.M, N: l.N, K: l.K, kper: 0, ...r.uniforms }, workgroups: grid(1) });
   }
   if (splits === 1) {
     if (l.thenNorm) throw new LimitError(`gemm: the row norm after a product runs in the split-K reduce; tile '${s.id}' is not split`);
-    const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false, kfix, wblk });
+    const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false, kfix, wblk, robust });
     const bind: Record<string, Tensor> = { ...operands, y: l.out, ...(gated ? {} : { bias: l.bias ?? l.x, residual: l.residual ?? l.x }) };
     return gpu.dispatch(prog, { bind, uniforms: { M: l.M, N: l.N, K: l.K, kper: 0, ...NO_ROPE_UNIFORMS }, workgroups: grid(1) });
   }
@@ -469,7 +477,7 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Disp
   if (!SGM_TILE_GEN_SPLIT_K.includes(s.id)) throw new LimitError(`gemm: generated tile '${s.id}' has no split-K entry (have: ${SGM_TILE_GEN_SPLIT_K.join(', ')})`);
   // Every split gets at least one slice: `splits` is an upper bound when K has few slices.
   const slices = ceilDiv(l.K, g.bk), kper = ceilDiv(slices, splits), S = ceilDiv(slices, kper);
-  return splitKReduce(gpu, l, S, (part) => gpu.dispatch(gpu.program(program, { id: s.id, epi: NO_EPILOGUE, split: true, kfix, wblk }), {
+  return splitKReduce(gpu, l, S, (part) => gpu.dispatch(gpu.program(program, { id: s.id, epi: NO_EPILOGUE, split: true, kfix, wblk, robust }), {
     bind: { ...operands, part }, uniforms: { M: l.M, N: l.N, K: l.K, kper, ...NO_ROPE_UNIFORMS }, workgroups: grid(S),
   }));
 }
@@ -527,8 +535,9 @@ export const GEMM_PREFILL_DEFAULT = 'tile-gen:t128x128_sg2x2_k32_b1_u8,g128x128_
  * and selects seem to keep it from scheduling the prefetch that far ahead), and the tiles without register prefetch
  * win. H200 session 20, 4096³ TFLOP/s without robustness (rounds/s20a.sh): plain _un 215.1, _un8 201.1, _u8 188.2;
  * gated _un 193.2, _u8 162.4 (with robustness, same call: plain _u8 197.0, _un 188.2; gated _u8 207.8, _u 173.2).
- * Session 44 (H100, rounds/s46b.sh – s46d.sh): once its rows16 stores are 8 bytes wide (FAPOOL_TILE_STS mask), the
- * plain _u8 tile passes _un: 244–248 against 239–241 TFLOP/s; the gated pair is within 1 % and keeps _un.
+ * Session 44 (H100, rounds/s46b.sh, two alternations): once its rows16 stores are 8 bytes wide (FAPOOL_TILE_STS mask),
+ * the plain _u8 tile passes _un at 4096³, 244.2–247.6 against 240.9 TFLOP/s, the same errors; the gated _u8 is within
+ * 1 % of _un (218.8 against 217.9), which stays.
  */
 export const GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS = 'tile-gen:t128x128_sg2x2_k32_b1_u8,g128x128_sg2x4_k32_b1_un';
 
