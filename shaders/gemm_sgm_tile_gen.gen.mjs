@@ -204,15 +204,16 @@ override STS_ROWS: bool = true;
 // rows w % 4, + 4, + 8, + 12 and lanes 16–31 the same + 16 (+ 32 per 4 warps), and rows with bit 3 set store their
 // chunk's second half first: rows r and r + 8 then fall on the same 64-bit bank pairs with opposite halves, rows
 // r + 4 and r + 12 on the other half of the banks — every phase conflict-free. The host sets it (FAPOOL_TILE_STS
-// rows16 / seq16): by default where the device has robust buffer access (session 42, H100: the robust prefill pair
-// 142 → 183 TFLOP/s, gated 163 → 211–215), not without it (the same tiles 7–16 % slower there).
+// rows16 / seq16, rows16 by default; session 42, H100: the robust prefill pair 142 → 183 TFLOP/s, gated 163 →
+// 211–215; without robustness it needs STS_HALVES 2, below).
 override STS_ROWS16: bool = false;
 
 // How STS_ALT / STS_ROWS16 compute a chunk's halves' store offsets pa, pb (both 0 or 4 halves): 0, pb = 4 − pa; 1,
 // pb = pa ^ 4; 2, that and both addresses ANDed with ~3. The values are the same; what differs is what the driver can
-// prove of their alignment. Session 43 (H100, machine code): with 4 − pa and rows16 it stores each chunk as 8
-// STS.U16 (seq16, with constant offsets: 2 STS.64), which is why rows16 loses without robust buffer access. The host
-// sets it (FAPOOL_TILE_STS sub / xor / mask).
+// prove of their alignment. Without robust buffer access (session 44, H100, machine code of the rows16 128 × 128
+// tile): with 0 or 1 it stores each chunk as 8 STS.U16 (seq16, with constant offsets: 2 STS.64); with 2 as 2 STS.64,
+// and the tile 206 → 244–248 TFLOP/s. The host sets it (FAPOOL_TILE_STS sub / xor / mask: mask without robustness,
+// sub with it, whose clamps store per element anyway).
 override STS_HALVES: u32 = 0u;
 
 // 16-byte staging: a row's BK halves sit at the end of its BK + 8 (the 8 pad halves first), so no staged chunk's
