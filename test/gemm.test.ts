@@ -896,7 +896,7 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
     });
     // sub / xor / mask: the same offsets written three ways (STS_HALVES), under rows16 and under alt (16 chunks a row);
     // pad: the 16-byte staging rows past their pad (STS_PAD).
-    for (const halves of ['xor', 'sub', 'pad', 'sub,pad']) {
+    for (const halves of ['xor', 'sub', 'mask', 'pad', 'sub,pad']) {
       await withEnv('FAPOOL_TILE_STS', `rows16,${halves}`, async () => {
         await check(g, { M: 64, N: 128, K: 192, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_un8', emulate } }, bias: true });
         await checkGated(g, 64, 64, 192, { kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1_un8', wblk: true, emulate }, 'gelu_erf');
@@ -905,6 +905,12 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
         await check(g, { M: 16, N: 64, K: 512, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8', splits: 2, wblk: true, emulate } } });
       });
     }
+    // pad on the other 16-byte staging forms: K halves (_ks2), two tile buffers, two slices prefetched.
+    await withEnv('FAPOOL_TILE_STS', 'mask,pad', async () => {
+      await check(g, { M: 32, N: 64, K: 320, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k64_b1_u8_ks2', emulate } }, bias: true });
+      await check(g, { M: 32, N: 64, K: 192, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b2_u8', emulate } }, residual: true });
+      await check(g, { M: 32, N: 128, K: 384, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_u8p2', splits: 3, emulate } } });
+    });
     // mask by default without robust buffer access, sub with it.
     const robustG = Object.create(g, { caps: { value: { ...g.caps, robustBufferAccess: true } } }) as Gpu;
     const bareG = Object.create(g, { caps: { value: { ...g.caps, robustBufferAccess: false } } }) as Gpu;

@@ -337,7 +337,8 @@ let debugWarned = false;
  * the same errors (the default _un: 240.9). alt's tiles (BK 64 / 128) stored 8-byte halves already: the decode steps'
  * time and tokens did not move.
  * pad / nopad: whether the 16-byte staging rows start past their 8 pad halves (WGSL STS_PAD), so that the chunks at
- * offset 0 merge too (machine code: no STS.U16 left); not timed in this form.
+ * offset 0 merge too. Neither timed nor read in this form: the machine code without STS.U16 (rounds/s46c.sh) is of the
+ * same offsets in 16-byte-longer arrays, which cost the tile its second workgroup a SM.
  */
 export function tileStoreConstants(robust = false): Record<string, boolean | number> {
   const raw = envVar('FAPOOL_TILE_STS')?.trim() ?? '';
@@ -533,7 +534,7 @@ export const GEMM_PREFILL_DEFAULT = 'tile-gen:t128x128_sg2x2_k32_b1_u8,g128x128_
  * 128×128 tiles of four subgroups to the 255-register cap with spills and more machine code (plain 2.6–2.9×, gated
  * 1.3–1.6×; the _u8 pair: 50.7 / 48.3 KB against 19.2 / 36.7 KB and 242 / 223 registers with robustness, whose clamps
  * and selects seem to keep it from scheduling the prefetch that far ahead), and the tiles without register prefetch
- * win. H200 session 20, 4096³ TFLOP/s without robustness (rounds/s20a.sh): plain _un 215.1, _un8 201.1, _u8 188.2;
+ * won, until session 44 (below). H200 session 20, 4096³ TFLOP/s without robustness (rounds/s20a.sh): plain _un 215.1, _un8 201.1, _u8 188.2;
  * gated _un 193.2, _u8 162.4 (with robustness, same call: plain _u8 197.0, _un 188.2; gated _u8 207.8, _u 173.2).
  * Session 44 (H100, rounds/s46b.sh, two alternations): once its rows16 stores are 8 bytes wide (FAPOOL_TILE_STS mask),
  * the plain _u8 tile passes _un at 4096³, 244.2–247.6 against 240.9 TFLOP/s, the same errors; the gated _u8 is within
