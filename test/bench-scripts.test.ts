@@ -88,4 +88,16 @@ describe('benchmark scripts on the tiny preset', () => {
     }
     expect(rows.filter((x) => x.err !== undefined).length, 'some rows were checked').toBeGreaterThan(4);
   }, 300_000);
+
+  it('smem-probe: every workgroup-memory size runs its chains to the host-computed end, and a size over the limit is refused', () => {
+    const out = join(tmp, 'smem.json');
+    const r = bench('smem-probe.js', ['--kb', '1,4.5', '--iters', '64', '--sms', '4', '--waves', '2', '--samples', '2', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const d = JSON.parse(readFileSync(out, 'utf8')) as { rows: { bytes: number; oneMs: number; gridMs: number; residentPerSm: number }[] };
+    expect(d.rows.map((x) => x.bytes)).toEqual([1024, 4608]);
+    for (const x of d.rows) expect(x.residentPerSm, String(x.bytes)).toBeGreaterThan(0);
+    const big = bench('smem-probe.js', ['--kb', '100000', '--iters', '4', '--sms', '1', '--waves', '1']);
+    expect(big.code).not.toBe(0);
+    expect(big.stderr).toMatch(/over this device's \d+ bytes of workgroup memory/);
+  }, 300_000);
 });
