@@ -911,16 +911,19 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
       await check(g, { M: 32, N: 64, K: 192, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b2_u8', emulate } }, residual: true });
       await check(g, { M: 32, N: 128, K: 384, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_u8p2', splits: 3, emulate } } });
     });
-    // mask by default without robust buffer access, sub with it.
+    // mask,pad by default on the rows16 tiles (16-byte chunks, BK 32) without robust buffer access; sub,nopad on the
+    // alt tiles (BK 64 / 128: the 8-row split decode tiles lost with mask) and with robust buffer access. A token given
+    // applies to every tile.
     const robustG = Object.create(g, { caps: { value: { ...g.caps, robustBufferAccess: true } } }) as Gpu;
     const bareG = Object.create(g, { caps: { value: { ...g.caps, robustBufferAccess: false } } }) as Gpu;
-    const halvesKey = (gg: Gpu = g) => tileFlags('t16x32_sg1x2_k128_b1_u8', ['STS_HALVES'], [16, 64, 128], gg)[0];
-    expect([halvesKey(bareG), halvesKey(robustG), await withEnv('FAPOOL_TILE_STS', 'xor', async () => halvesKey()), await withEnv('FAPOOL_TILE_STS', 'alt,mask', async () => halvesKey(robustG)),
-      await withEnv('FAPOOL_TILE_STS', 'sub', async () => halvesKey(bareG))]).toEqual(['2', '0', '1', '2', '0']);
-    await expect(withEnv('FAPOOL_TILE_STS', 'xor,mask', async () => halvesKey())).rejects.toThrow(/FAPOOL_TILE_STS/);
-    await expect(withEnv('FAPOOL_TILE_STS', 'pad,nopad', async () => halvesKey())).rejects.toThrow(/FAPOOL_TILE_STS/);
-    const padKey = () => tileFlags('t16x32_sg1x2_k128_b1_u8', ['STS_PAD'], [16, 64, 128])[0];
-    expect([padKey(), await withEnv('FAPOOL_TILE_STS', 'pad', async () => padKey()), await withEnv('FAPOOL_TILE_STS', 'mask,nopad', async () => padKey())]).toEqual(['false', 'true', 'false']);
+    const stsKey = (id: string, gg: Gpu) => tileFlags(id, ['STS_HALVES', 'STS_PAD'], id.startsWith('t16x32') ? [16, 64, 128] : [32, 32, 64], gg).join(' ');
+    const rows16Id = 't32x32_sg2x2_k32_b1_un8', altId = 't16x32_sg1x2_k128_b1_u8';
+    expect([stsKey(rows16Id, bareG), stsKey(altId, bareG), stsKey(rows16Id, robustG), stsKey(altId, robustG)]).toEqual(['2 true', '0 false', '0 false', '0 false']);
+    expect([await withEnv('FAPOOL_TILE_STS', 'xor', async () => stsKey(rows16Id, bareG)), await withEnv('FAPOOL_TILE_STS', 'alt,mask', async () => stsKey(altId, robustG)),
+      await withEnv('FAPOOL_TILE_STS', 'sub', async () => stsKey(rows16Id, bareG)), await withEnv('FAPOOL_TILE_STS', 'mask,pad', async () => stsKey(altId, bareG)),
+      await withEnv('FAPOOL_TILE_STS', 'nopad', async () => stsKey(rows16Id, bareG))]).toEqual(['1 true', '2 false', '0 true', '2 true', '2 false']);
+    await expect(withEnv('FAPOOL_TILE_STS', 'xor,mask', async () => stsKey(altId, g))).rejects.toThrow(/FAPOOL_TILE_STS/);
+    await expect(withEnv('FAPOOL_TILE_STS', 'pad,nopad', async () => stsKey(altId, g))).rejects.toThrow(/FAPOOL_TILE_STS/);
     // STS_ROWS16 is on by default, with or without robust buffer access (since mask), unless FAPOOL_TILE_STS says seq16.
     const rows16Flag = (gg: Gpu = g) => tileFlags('t32x32_sg2x2_k32_b1_un8', ['STS_ROWS16'], [32, 32, 64], gg)[0];
     expect([rows16Flag(bareG), await withEnv('FAPOOL_TILE_STS', 'rows16', async () => rows16Flag()),

@@ -293,7 +293,7 @@ function sgmTileGenSpec(c: SgmTileGenCfg, emulate: boolean): Specialization {
       TileA: `array<f16, ${g.nbuf * g.bm * g.lds}>`, TileB: `array<f16, ${g.nbuf * g.brows * g.lds}>`,
       Scratch: `array<f32, ${256 * g.sgRows * g.sgCols * g.ks * (g.gated ? 2 : 1)}>`,
     },
-    constants: { ...epilogueConstants(c.epi), KFIX: c.kfix, WBLK: c.wblk, ...tileDebugConstants(), ...tileStoreConstants(c.robust), ...c.rope },
+    constants: { ...epilogueConstants(c.epi), KFIX: c.kfix, WBLK: c.wblk, ...tileDebugConstants(), ...tileStoreConstants(c.robust, rows16Tile(g)), ...c.rope },
   };
 }
 
@@ -316,9 +316,10 @@ let debugWarned = false;
 
 /**
  * FAPOOL_TILE_STS — how the tiles stage without bank conflicts: comma-separated, `alt` or `plain`, `rows` or `seq`,
- * `rows16` or `seq16`, `sub`, `xor` or `mask`, `pad` or `nopad`; unset: `alt,rows,rows16,nopad` and `mask` without
- * robust buffer access, `sub` with it (whose clamps make every store per element anyway). A token left out keeps its
- * default. (`plain` does not touch the rows16 tiles' half order: `seq16` turns that off.)
+ * `rows16` or `seq16`, `sub`, `xor` or `mask`, `pad` or `nopad`; unset: `alt,rows,rows16`, and `mask,pad` on the tiles
+ * rows16 applies to (16-byte chunks, BK 32: the prefill pair) without robust buffer access, `sub,nopad` on every other
+ * tile and with robust buffer access (whose clamps make every store per element anyway). A token given applies to
+ * every tile; one left out keeps its default. (`plain` does not touch the rows16 tiles' half order: `seq16` turns that off.)
  * alt: the 16-byte staging tiles with 8 or 16 chunks a row store each chunk's 8-byte halves in an order alternating
  * between bank partners (WGSL STS_ALT). H100, session 41 (rounds/s41e.sh): the 64-row qkv tile without memory traffic
  * 46.3 → 38.3 µs, with it 0.0683 → 0.0660 ms; the b64 × 4K step 7225 → 7209 µs GPU, b8 × 32K unchanged; the same bits.
@@ -334,26 +335,35 @@ let debugWarned = false;
  * a chunk's 2-byte stores into 8-byte ones. H100, session 44 (rounds/s46b.sh, machine code and 4096³ without
  * robustness, two alternations): with sub or xor rows16 stores every chunk as 8 STS.U16, with mask as 2 STS.64 but for
  * the chunks at tile offset 0; rows16 then wins there too: _un8 190.7 → 237.7, _u8 205.9–207.8 → 244.2–247.6 TFLOP/s,
- * the same errors (the default _un: 240.9). alt's tiles (BK 64 / 128) stored 8-byte halves already: the decode steps'
- * time and tokens did not move.
+ * the same errors (the default _un: 240.9). alt's tiles (BK 64 / 128) stored 8-byte halves already, and mask costs
+ * their 8-row split tiles time: H100, session 45 (rounds/s46g.sh, two alternations), b8 × 4K 1878.7 µs GPU with sub,
+ * 1926.8 with mask (down ×4 258–262 → 275), 1939.9 with mask,pad; b64 unchanged (7077.9); so they keep sub.
  * pad / nopad: whether the 16-byte staging rows start past their 8 pad halves (WGSL STS_PAD), so that the chunks at
- * offset 0 merge too. Neither timed nor read in this form: the machine code without STS.U16 (rounds/s46c.sh) is of the
- * same offsets in 16-byte-longer arrays, which cost the tile its second workgroup a SM.
+ * offset 0 merge too (rounds/s46d.sh: no STS.U16 left in the `_u8` loop). H200, session 45 (rounds/s46d.sh, 4096³, the
+ * same call): `_u8` mask,nopad 237.7 TFLOP/s, mask,pad **244.2** (session 43's seq16,sub `_un` 236.1); gated 209.1 →
+ * 209.7. H100 (rounds/s46g.sh, alternated): TTFT 4K 38.9 / 38.3 → 38.0 / 38.1 ms, 32K 428.2 → 427.4; tokens the same.
  */
-export function tileStoreConstants(robust = false): Record<string, boolean | number> {
+export function tileStoreConstants(robust = false, rows16Tile = true): Record<string, boolean | number> {
   const raw = envVar('FAPOOL_TILE_STS')?.trim() ?? '';
-  const bad = () => new LimitError(`FAPOOL_TILE_STS=${raw}: expected alt or plain, rows or seq, rows16 or seq16, sub, xor or mask, pad or nopad, comma-separated (default alt,rows,rows16,nopad and mask, sub with robust buffer access)`);
-  let alt: boolean | undefined, rows: boolean | undefined, rows16: boolean | undefined, halves: number | undefined, pad: boolean | undefined;
+  const bad = () => new LimitError(`FAPOOL_TILE_STS=${raw}: expected alt or plain, rows or seq, rows16 or seq16, sub, xor or mask, pad or nopad, comma-separated (default alt,rows,rows16; without robust buffer access mask,pad on the BK-32 16-byte tiles, else sub,nopad)`);
+  let alt: boolean | undefined, rows: boolean | undefined, rowsSw: boolean | undefined, halves: number | undefined, pad: boolean | undefined;
   for (const t of raw ? raw.split(',').map((x) => x.trim()) : []) {
     const h = HALVES_FORMS.indexOf(t);
     if (h >= 0 && halves === undefined) halves = h;
     else if ((t === 'pad' || t === 'nopad') && pad === undefined) pad = t === 'pad';
     else if ((t === 'alt' || t === 'plain') && alt === undefined) alt = t === 'alt';
     else if ((t === 'rows' || t === 'seq') && rows === undefined) rows = t === 'rows';
-    else if ((t === 'rows16' || t === 'seq16') && rows16 === undefined) rows16 = t === 'rows16';
+    else if ((t === 'rows16' || t === 'seq16') && rowsSw === undefined) rowsSw = t === 'rows16';
     else throw bad();
   }
-  return { STS_ALT: alt ?? true, STS_ROWS: rows ?? true, STS_ROWS16: rows16 ?? true, STS_HALVES: halves ?? (robust ? 0 : 2), STS_PAD: pad ?? false };
+  // mask and pad by default only where they were measured to win: the rows16 tiles without robust buffer access.
+  const bare16 = !robust && rows16Tile;
+  return { STS_ALT: alt ?? true, STS_ROWS: rows ?? true, STS_ROWS16: rowsSw ?? true, STS_HALVES: halves ?? (bare16 ? 2 : 0), STS_PAD: pad ?? bare16 };
+}
+
+/** Whether a tile stages 16-byte chunks four a row (BK 32): the tiles STS_ROWS16 applies to (the generator's test). */
+function rows16Tile(g: { wide: boolean; bk: number; wg: number }): boolean {
+  return g.wide && g.bk === 32 && g.wg % 128 === 0;
 }
 /** FAPOOL_TILE_STS's forms of a chunk's halves' offsets, by their WGSL STS_HALVES value. */
 const HALVES_FORMS = ['sub', 'xor', 'mask'];
