@@ -9,8 +9,9 @@
 # Prediction: if s46e shows a 48 KB cap and the k32 tiles take ≤ 128 registers, qkv 66 → 45–55 µs (H100; H200 64 →
 # 40–50), gate+up (k32, 3 a SM) 130 → 100–115, down / o split ×4 −10 to −20 %; if registers cap them at two a SM
 # anyway, ±5 % (the deeper loop's extra barriers against the shorter chain).
-# Outcome (call 1, H200): the k32 tiles lost every product (qkv 0.0625 → 0.0851–0.0874 ms, o ×4 0.0240 → 0.0305, down ×4
-# 0.0745 → 0.0920; gated k32 0.1321 against the _ks2 default's 0.1286), so they were removed again. To rerun, add
+# Outcome (call 1, H200): the k32 tiles lost or tied every product (qkv 0.0625 → 0.0851–0.0874 ms unsplit, 0.0623 split
+# ×2; o ×4 0.0240 → 0.0305, down ×4 0.0745 → 0.0920; gated k32 0.1321 against the _ks2 default's 0.1286), so they were
+# removed again. To rerun, add
 # 't64x64_sg2x2_k32_b1', 't64x64_sg2x2_k32_b1_u8', 't64x64_sg2x2_k32_b1_un8' to CONFIGS, SPLIT_K and ROPE in
 # shaders/gemm_sgm_tile_gen.gen.mjs and the four lists of src/kernels/gemm-sgm.ts, and regenerate.
 #   OUT=$OUT bash kernels-bench/rounds/round.sh s46f    (carry .device, dist, kernels-bench/pipeline-stats/build; ≈ 3 min)
