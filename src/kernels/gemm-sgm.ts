@@ -343,7 +343,7 @@ let debugWarned = false;
  * same call): `_u8` mask,nopad 237.7 TFLOP/s, mask,pad **244.2** (session 43's seq16,sub `_un` 236.1); gated 209.1 →
  * 209.7. H100 (rounds/s46g.sh, alternated): TTFT 4K 38.9 / 38.3 → 38.0 / 38.1 ms, 32K 428.2 → 427.4; tokens the same.
  */
-export function tileStoreConstants(robust = false, rows16Tile = true): Record<string, boolean | number> {
+export function tileStoreConstants(robust = false, rows16Staging = true): Record<string, boolean | number> {
   const raw = envVar('FAPOOL_TILE_STS')?.trim() ?? '';
   const bad = () => new LimitError(`FAPOOL_TILE_STS=${raw}: expected alt or plain, rows or seq, rows16 or seq16, sub, xor or mask, pad or nopad, comma-separated (default alt,rows,rows16; without robust buffer access mask,pad on the BK-32 16-byte tiles, else sub,nopad)`);
   let alt: boolean | undefined, rows: boolean | undefined, rowsSw: boolean | undefined, halves: number | undefined, pad: boolean | undefined;
@@ -357,7 +357,7 @@ export function tileStoreConstants(robust = false, rows16Tile = true): Record<st
     else throw bad();
   }
   // mask and pad by default only where they were measured to win: the rows16 tiles without robust buffer access.
-  const bare16 = !robust && rows16Tile;
+  const bare16 = !robust && rows16Staging;
   return { STS_ALT: alt ?? true, STS_ROWS: rows ?? true, STS_ROWS16: rowsSw ?? true, STS_HALVES: halves ?? (bare16 ? 2 : 0), STS_PAD: pad ?? bare16 };
 }
 
