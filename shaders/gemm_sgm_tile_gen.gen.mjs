@@ -163,7 +163,7 @@ function header(emu) {
 // epilogue.
 // Specialised by: enable f16${emu ? '' : ' + subgroups + chromium_experimental_subgroup_matrix, the uniformity diagnostic off'},
 // aliases T = f16, T4 = vec4<f16>, TileA = array<f16, NBUF·BM·(BK+8)>, TileB = array<f16, NBUF·BROWS·(BK+8)>,
-// Scratch = array<f32, 256·R·C (·2 gated, ·2 _ks2)> for the configuration's entry; the epilogue overrides.
+// Scratch = array<f32, 256·R·C (·2 gated, ·2 _ks2) / CS_TURNS> for the configuration's entry; the epilogue overrides.
 
 // kper: K slices per split (split-K entries only); slots, capacity, slotBase: the _r entries' cache group.
 struct Params { M: u32, N: u32, K: u32, kper: u32, slots: u32, capacity: u32, slotBase: u32, _pad: u32 }
@@ -224,6 +224,13 @@ override STS_HALVES: u32 = 0u;
 // the host sets it (FAPOOL_TILE_STS pad / nopad, nopad by default).
 override STS_PAD: bool = false;
 
+// The decode tiles (BM ≤ 64, no _ks2): the subgroups flush their results through the epilogue scratch in CS_TURNS
+// turns, R·C / CS_TURNS of them at a time, so Cs holds a 1 / CS_TURNS share (the host sizes Scratch to match). NVIDIA's
+// Vulkan driver gives a compute pipeline 48 KB of shared memory a SM (session 45, kernels-bench/smem-probe.ts): the
+// t32x64 tiles' 13.5 KB of staging + 4 KB of scratch fit two a SM, with 2 KB of scratch three. Each turn costs the
+// flush two more barriers. The host sets it (FAPOOL_TILE_CS); 1 elsewhere.
+override CS_TURNS: u32 = 1u;
+
 // Measurement only (FAPOOL_TILE_DEBUG; wrong results; unchecked tiles only): every slice's x (XFIX) or weight (WFIX)
 // loads read K-slice 0's addresses (in a split-K entry too), so they hit the SM's L1 and the operand's L2 / DRAM
 // traffic is gone from the timing.
@@ -276,44 +283,52 @@ fn store_e(o: u32, c: SmC, lane: u32) {
 // Epilogue switches (ACT, HAS_BIAS, HAS_RESIDUAL, ACCUMULATE), activate() and epilogue(m, n, v):
 // shaders/gemm_epilogue.wgsl, prepended by the runtime (ProgramDef.includes).
 
-// The subgroup's 16×16 result at Cs[cb..cb+256) covers rows m0.., columns n0..: through the epilogue.
-// Called by every invocation (barriers); each lane handles 8 elements.
-fn flush(cb: u32, m0: u32, n0: u32, lane: u32) {
+// The subgroup's 16×16 result at Cs[cb..cb+256) covers rows m0.., columns n0..: through the epilogue when \`on\` (its
+// turn). Called by every invocation (barriers); each lane handles 8 elements.
+fn flush(cb: u32, m0: u32, n0: u32, lane: u32, on: bool) {
   workgroupBarrier();
-  for (var e = lane; e < 256u; e += 32u) {
-    let m = m0 + e / 16u; let n = n0 + e % 16u;
-    if (m < p.M && n < p.N) { epilogue(m, n, Cs[cb + e]); }
+  if (on) {
+    for (var e = lane; e < 256u; e += 32u) {
+      let m = m0 + e / 16u; let n = n0 + e % 16u;
+      if (m < p.M && n < p.N) { epilogue(m, n, Cs[cb + e]); }
+    }
   }
   workgroupBarrier();
 }
 
 // _r: the 16×16 result at Cs[cb..) of slots n0.. (n0 even) as rotation pairs (columns 2i, 2i + 1 of each row) through
 // rope_pair (shaders/rope_epilogue.wgsl). Called by every invocation (barriers); each lane handles 4 pairs.
-fn flush_rope(cb: u32, m0: u32, n0: u32, lane: u32) {
+fn flush_rope(cb: u32, m0: u32, n0: u32, lane: u32, on: bool) {
   workgroupBarrier();
-  for (var e = 2u * lane; e < 256u; e += 64u) {
-    let m = m0 + e / 16u; let c = n0 + e % 16u;
-    if (m < p.M && c < p.N) { rope_pair(m, c, Cs[cb + e], Cs[cb + e + 1u]); }
+  if (on) {
+    for (var e = 2u * lane; e < 256u; e += 64u) {
+      let m = m0 + e / 16u; let c = n0 + e % 16u;
+      if (m < p.M && c < p.N) { rope_pair(m, c, Cs[cb + e], Cs[cb + e + 1u]); }
+    }
   }
   workgroupBarrier();
 }
 
 // Split-K: the 16×16 partial sum at Cs[cb..) into part[z][m][col + n] (row stride np), in-range outputs only.
-fn flush_part(cb: u32, m0: u32, n0: u32, lane: u32, z: u32, col: u32, np: u32) {
+fn flush_part(cb: u32, m0: u32, n0: u32, lane: u32, on: bool, z: u32, col: u32, np: u32) {
   workgroupBarrier();
-  for (var e = lane; e < 256u; e += 32u) {
-    let m = m0 + e / 16u; let n = n0 + e % 16u;
-    if (m < p.M && n < p.N) { part[(z * p.M + m) * np + col + n] = Cs[cb + e]; }
+  if (on) {
+    for (var e = lane; e < 256u; e += 32u) {
+      let m = m0 + e / 16u; let n = n0 + e % 16u;
+      if (m < p.M && n < p.N) { part[(z * p.M + m) * np + col + n] = Cs[cb + e]; }
+    }
   }
   workgroupBarrier();
 }
 
 // Gated: gate result at Cs[cb..), up result at Cs[cb + 256..): y = act(gate) ⊙ up.
-fn flush_gated(cb: u32, m0: u32, n0: u32, lane: u32) {
+fn flush_gated(cb: u32, m0: u32, n0: u32, lane: u32, on: bool) {
   workgroupBarrier();
-  for (var e = lane; e < 256u; e += 32u) {
-    let m = m0 + e / 16u; let n = n0 + e % 16u;
-    if (m < p.M && n < p.N) { y[m * p.N + n] = T(activate(Cs[cb + e]) * Cs[cb + 256u + e]); }
+  if (on) {
+    for (var e = lane; e < 256u; e += 32u) {
+      let m = m0 + e / 16u; let n = n0 + e % 16u;
+      if (m < p.M && n < p.N) { y[m * p.N + n] = T(activate(Cs[cb + e]) * Cs[cb + 256u + e]); }
+    }
   }
   workgroupBarrier();
 }
@@ -574,8 +589,19 @@ function entry(o, c) {
     P('    workgroupBarrier();');
     P('  }');
   }
-  P(`  let cb = ${ks > 1 ? 'sgw' : 'sg'} * ${gated ? '512u' : '256u'};`);
+  // The decode tiles flush in CS_TURNS turns (the header): subgroup sg stores into region sg % (R·C / CS_TURNS) in turn
+  // sg / (R·C / CS_TURNS); every invocation walks every turn (barriers).
+  const turns = ks === 1 && bm <= 64;
+  if (turns) {
+    P(`  let cs_n = ${u(rc)} / CS_TURNS;   // subgroups flushing at once`);
+    P(`  let cb = (sg % cs_n) * ${gated ? '512u' : '256u'}; let turn = sg / cs_n;`);
+  } else {
+    P(`  let cb = ${ks > 1 ? 'sgw' : 'sg'} * ${gated ? '512u' : '256u'};`);
+  }
   if (ks > 1) P(`  let cb2 = cb + ${u(rc * (gated ? 512 : 256))};   // the second half's partner (read by the first half)`);
+  const flushOne = (store, call) => turns
+    ? P(`  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { ${store}; } ${call.replace('ON', 'turn == t')}; }`)
+    : P(`  ${store}; ${call.replace('ON', 'true')};`);
   for (const i of I) {
     for (const j of J) {
       const at = `row0 + sr + ${u(16 * i)}, col0 + sc + ${u(16 * j)}, lane`;
@@ -584,14 +610,14 @@ function entry(o, c) {
       } else if (ks > 1) {
         P(`  ${o.store('cb', `c${i}${j}`)}; flush2(cb, cb2, ${at}, kh == 0u);`);
       } else if (c.split && gated) {
-        P(`  ${o.store('cb', `g${i}${j}`)}; flush_part(cb, ${at}, wid.z, 0u, 2u * p.N);`);
-        P(`  ${o.store('cb', `u${i}${j}`)}; flush_part(cb, ${at}, wid.z, p.N, 2u * p.N);`);
+        flushOne(o.store('cb', `g${i}${j}`), `flush_part(cb, ${at}, ON, wid.z, 0u, 2u * p.N)`);
+        flushOne(o.store('cb', `u${i}${j}`), `flush_part(cb, ${at}, ON, wid.z, p.N, 2u * p.N)`);
       } else if (c.split) {
-        P(`  ${o.store('cb', `c${i}${j}`)}; flush_part(cb, ${at}, wid.z, 0u, p.N);`);
+        flushOne(o.store('cb', `c${i}${j}`), `flush_part(cb, ${at}, ON, wid.z, 0u, p.N)`);
       } else if (gated) {
-        P(`  ${o.store('cb', `g${i}${j}`)}; ${o.store('cb + 256u', `u${i}${j}`)}; flush_gated(cb, ${at});`);
+        flushOne(`${o.store('cb', `g${i}${j}`)}; ${o.store('cb + 256u', `u${i}${j}`)}`, `flush_gated(cb, ${at}, ON)`);
       } else {
-        P(`  ${o.store('cb', `c${i}${j}`)}; ${c.rope ? 'flush_rope' : 'flush'}(cb, ${at});`);
+        flushOne(o.store('cb', `c${i}${j}`), `${c.rope ? 'flush_rope' : 'flush'}(cb, ${at}, ON)`);
       }
     }
   }

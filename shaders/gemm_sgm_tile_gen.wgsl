@@ -31,7 +31,7 @@
 // epilogue.
 // Specialised by: enable f16 + subgroups + chromium_experimental_subgroup_matrix, the uniformity diagnostic off,
 // aliases T = f16, T4 = vec4<f16>, TileA = array<f16, NBUF·BM·(BK+8)>, TileB = array<f16, NBUF·BROWS·(BK+8)>,
-// Scratch = array<f32, 256·R·C (·2 gated, ·2 _ks2)> for the configuration's entry; the epilogue overrides.
+// Scratch = array<f32, 256·R·C (·2 gated, ·2 _ks2) / CS_TURNS> for the configuration's entry; the epilogue overrides.
 
 // kper: K slices per split (split-K entries only); slots, capacity, slotBase: the _r entries' cache group.
 struct Params { M: u32, N: u32, K: u32, kper: u32, slots: u32, capacity: u32, slotBase: u32, _pad: u32 }
@@ -92,6 +92,13 @@ override STS_HALVES: u32 = 0u;
 // the host sets it (FAPOOL_TILE_STS pad / nopad, nopad by default).
 override STS_PAD: bool = false;
 
+// The decode tiles (BM ≤ 64, no _ks2): the subgroups flush their results through the epilogue scratch in CS_TURNS
+// turns, R·C / CS_TURNS of them at a time, so Cs holds a 1 / CS_TURNS share (the host sizes Scratch to match). NVIDIA's
+// Vulkan driver gives a compute pipeline 48 KB of shared memory a SM (session 45, kernels-bench/smem-probe.ts): the
+// t32x64 tiles' 13.5 KB of staging + 4 KB of scratch fit two a SM, with 2 KB of scratch three. Each turn costs the
+// flush two more barriers. The host sets it (FAPOOL_TILE_CS); 1 elsewhere.
+override CS_TURNS: u32 = 1u;
+
 // Measurement only (FAPOOL_TILE_DEBUG; wrong results; unchecked tiles only): every slice's x (XFIX) or weight (WFIX)
 // loads read K-slice 0's addresses (in a split-K entry too), so they hit the SM's L1 and the operand's L2 / DRAM
 // traffic is gone from the timing.
@@ -119,44 +126,52 @@ var<workgroup> Cs: Scratch;   // [subgroup][16][16] (gated: [subgroup][2][16][16
 // Epilogue switches (ACT, HAS_BIAS, HAS_RESIDUAL, ACCUMULATE), activate() and epilogue(m, n, v):
 // shaders/gemm_epilogue.wgsl, prepended by the runtime (ProgramDef.includes).
 
-// The subgroup's 16×16 result at Cs[cb..cb+256) covers rows m0.., columns n0..: through the epilogue.
-// Called by every invocation (barriers); each lane handles 8 elements.
-fn flush(cb: u32, m0: u32, n0: u32, lane: u32) {
+// The subgroup's 16×16 result at Cs[cb..cb+256) covers rows m0.., columns n0..: through the epilogue when `on` (its
+// turn). Called by every invocation (barriers); each lane handles 8 elements.
+fn flush(cb: u32, m0: u32, n0: u32, lane: u32, on: bool) {
   workgroupBarrier();
-  for (var e = lane; e < 256u; e += 32u) {
-    let m = m0 + e / 16u; let n = n0 + e % 16u;
-    if (m < p.M && n < p.N) { epilogue(m, n, Cs[cb + e]); }
+  if (on) {
+    for (var e = lane; e < 256u; e += 32u) {
+      let m = m0 + e / 16u; let n = n0 + e % 16u;
+      if (m < p.M && n < p.N) { epilogue(m, n, Cs[cb + e]); }
+    }
   }
   workgroupBarrier();
 }
 
 // _r: the 16×16 result at Cs[cb..) of slots n0.. (n0 even) as rotation pairs (columns 2i, 2i + 1 of each row) through
 // rope_pair (shaders/rope_epilogue.wgsl). Called by every invocation (barriers); each lane handles 4 pairs.
-fn flush_rope(cb: u32, m0: u32, n0: u32, lane: u32) {
+fn flush_rope(cb: u32, m0: u32, n0: u32, lane: u32, on: bool) {
   workgroupBarrier();
-  for (var e = 2u * lane; e < 256u; e += 64u) {
-    let m = m0 + e / 16u; let c = n0 + e % 16u;
-    if (m < p.M && c < p.N) { rope_pair(m, c, Cs[cb + e], Cs[cb + e + 1u]); }
+  if (on) {
+    for (var e = 2u * lane; e < 256u; e += 64u) {
+      let m = m0 + e / 16u; let c = n0 + e % 16u;
+      if (m < p.M && c < p.N) { rope_pair(m, c, Cs[cb + e], Cs[cb + e + 1u]); }
+    }
   }
   workgroupBarrier();
 }
 
 // Split-K: the 16×16 partial sum at Cs[cb..) into part[z][m][col + n] (row stride np), in-range outputs only.
-fn flush_part(cb: u32, m0: u32, n0: u32, lane: u32, z: u32, col: u32, np: u32) {
+fn flush_part(cb: u32, m0: u32, n0: u32, lane: u32, on: bool, z: u32, col: u32, np: u32) {
   workgroupBarrier();
-  for (var e = lane; e < 256u; e += 32u) {
-    let m = m0 + e / 16u; let n = n0 + e % 16u;
-    if (m < p.M && n < p.N) { part[(z * p.M + m) * np + col + n] = Cs[cb + e]; }
+  if (on) {
+    for (var e = lane; e < 256u; e += 32u) {
+      let m = m0 + e / 16u; let n = n0 + e % 16u;
+      if (m < p.M && n < p.N) { part[(z * p.M + m) * np + col + n] = Cs[cb + e]; }
+    }
   }
   workgroupBarrier();
 }
 
 // Gated: gate result at Cs[cb..), up result at Cs[cb + 256..): y = act(gate) ⊙ up.
-fn flush_gated(cb: u32, m0: u32, n0: u32, lane: u32) {
+fn flush_gated(cb: u32, m0: u32, n0: u32, lane: u32, on: bool) {
   workgroupBarrier();
-  for (var e = lane; e < 256u; e += 32u) {
-    let m = m0 + e / 16u; let n = n0 + e % 16u;
-    if (m < p.M && n < p.N) { y[m * p.N + n] = T(activate(Cs[cb + e]) * Cs[cb + 256u + e]); }
+  if (on) {
+    for (var e = lane; e < 256u; e += 32u) {
+      let m = m0 + e / 16u; let n = n0 + e % 16u;
+      if (m < p.M && n < p.N) { y[m * p.N + n] = T(activate(Cs[cb + e]) * Cs[cb + 256u + e]); }
+    }
   }
   workgroupBarrier();
 }
@@ -344,22 +359,22 @@ fn tg_t128x256_sg2x4_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(256)
@@ -479,22 +494,22 @@ fn tg_t128x256_sg2x4_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     workgroupBarrier();
   }
   let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(256)
@@ -655,22 +670,22 @@ fn tg_t256x128_sg4x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(256)
@@ -790,22 +805,22 @@ fn tg_t256x128_sg4x2_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     workgroupBarrier();
   }
   let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -986,22 +1001,22 @@ fn tg_t128x128_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -1207,22 +1222,22 @@ fn tg_t128x128_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     workgroupBarrier();
   }
   let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -1354,22 +1369,22 @@ fn tg_t128x128_sg2x2_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     workgroupBarrier();
   }
   let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(256)
@@ -1482,14 +1497,14 @@ fn tg_t128x128_sg4x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(256)
@@ -1650,14 +1665,14 @@ fn tg_g128x128_sg2x4_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g20, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u20, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g21, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u21, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g30, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u30, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g31, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u31, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g20, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u20, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g21, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u21, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g30, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u30, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g31, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u31, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -1863,14 +1878,14 @@ fn tg_g128x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     workgroupBarrier();
   }
   let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g20, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u20, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g21, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u21, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g30, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u30, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g31, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u31, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g20, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u20, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g21, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u21, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g30, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u30, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g31, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u31, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -2055,22 +2070,22 @@ fn tg_t128x128_sg2x2_k32_b1_g8(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
     }
   }
   let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(256)
@@ -2235,14 +2250,14 @@ fn tg_g128x128_sg2x4_k32_b1_g8(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
     }
   }
   let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g20, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u20, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g21, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u21, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g30, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u30, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g31, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u31, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g20, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u20, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g21, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u21, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g30, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u30, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g31, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u31, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -2364,8 +2379,9 @@ fn tg_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
     workgroupBarrier();
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -2538,8 +2554,9 @@ fn tg_t16x64_sg1x4_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -2691,9 +2708,10 @@ fn tg_t16x128_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -2815,9 +2833,10 @@ fn tg_t32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -2930,11 +2949,12 @@ fn tg_t64x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
     workgroupBarrier();
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -3094,11 +3114,12 @@ fn tg_t64x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); } flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); } flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -3250,8 +3271,9 @@ fn tg_g16x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -3427,9 +3449,10 @@ fn tg_g32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -3561,11 +3584,12 @@ fn tg_g64x64_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -3668,8 +3692,9 @@ fn tg_t64x16_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -3782,8 +3807,9 @@ fn tg_t32x16_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -3905,9 +3931,10 @@ fn tg_t64x32_sg2x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -4029,9 +4056,10 @@ fn tg_t64x32_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -4224,8 +4252,9 @@ fn tg_t16x32_sg1x2_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -4367,9 +4396,10 @@ fn tg_t32x32_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -4432,8 +4462,9 @@ fn tg_t32x32_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -4524,11 +4555,12 @@ fn tg_t64x32_sg2x1_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
     workgroupBarrier();
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -4665,9 +4697,10 @@ fn tg_g32x32_sg1x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
     workgroupBarrier();
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -4728,8 +4761,9 @@ fn tg_g32x16_sg2x1_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -4796,8 +4830,9 @@ fn tg_t32x32_sg2x2_k32_b1_g3(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -4862,8 +4897,9 @@ fn tg_g32x16_sg2x1_k16_b1_g2(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
       u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(256)
@@ -5018,22 +5054,22 @@ fn tg_t128x256_sg2x4_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(256)
@@ -5188,22 +5224,22 @@ fn tg_t256x128_sg4x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -5374,22 +5410,22 @@ fn tg_t128x128_sg2x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(256)
@@ -5544,14 +5580,14 @@ fn tg_g128x128_sg2x4_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g20, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u20, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g21, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u21, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g30, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u30, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g31, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u31, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g20, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u20, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g21, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u21, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g30, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u30, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g31, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u31, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -5702,22 +5738,22 @@ fn tg_t128x128_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(256)
@@ -5869,14 +5905,14 @@ fn tg_g128x128_sg2x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g20, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u20, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g21, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u21, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g30, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u30, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g31, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u31, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g20, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u20, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g21, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u21, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g30, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u30, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g31, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u31, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -6021,11 +6057,12 @@ fn tg_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); } flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); } flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -6148,11 +6185,12 @@ fn tg_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -6209,8 +6247,9 @@ fn tg_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -6324,9 +6363,10 @@ fn tg_g32x32_sg1x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     }
     workgroupBarrier();
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -6492,22 +6532,22 @@ fn tg_t128x128_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -6714,22 +6754,22 @@ fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     workgroupBarrier();
   }
   let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(256)
@@ -6881,22 +6921,22 @@ fn tg_t256x128_sg4x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -6979,8 +7019,9 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     }
     workgroupBarrier();
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -7146,8 +7187,9 @@ fn tg_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -7260,9 +7302,10 @@ fn tg_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -7396,8 +7439,9 @@ fn tg_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -7552,9 +7596,10 @@ fn tg_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -7702,22 +7747,22 @@ fn tg_t128x128_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -7896,22 +7941,22 @@ fn tg_t128x128_sg2x2_k32_b1_uf(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(256)
@@ -8047,22 +8092,22 @@ fn tg_t128x256_sg2x4_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(256)
@@ -8198,14 +8243,14 @@ fn tg_g128x128_sg2x4_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g20, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u20, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g21, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u21, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g30, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u30, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g31, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u31, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g20, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u20, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g21, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u21, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g30, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u30, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  subgroupMatrixStore<row_major>(&Cs, cb, g31, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u31, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -8259,8 +8304,9 @@ fn tg_t32x32_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -8327,8 +8373,9 @@ fn tg_t32x32_sg2x2_k32_b1_uf(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       }
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -8393,8 +8440,9 @@ fn tg_t32x32_sg2x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -8485,11 +8533,12 @@ fn tg_t64x32_sg2x1_k16_b2_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
     workgroupBarrier();
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -8552,8 +8601,9 @@ fn tg_g32x16_sg2x1_k16_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
       u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -8629,8 +8679,9 @@ fn tg_t32x32_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
     workgroupBarrier();
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -8706,9 +8757,10 @@ fn tg_g32x32_sg1x2_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -8824,9 +8876,10 @@ fn tg_g32x32_sg1x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(256)
@@ -9406,8 +9459,9 @@ fn tg_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -9507,9 +9561,10 @@ fn tg_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -9639,11 +9694,12 @@ fn tg_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); } flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); } flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -9761,8 +9817,9 @@ fn tg_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -9900,9 +9957,10 @@ fn tg_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -10012,11 +10070,12 @@ fn tg_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t); }
 }
 
 @compute @workgroup_size(256)
@@ -10642,8 +10701,9 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       }
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -10847,9 +10907,10 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       }
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -11115,11 +11176,12 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       }
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); } flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); } flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -11365,8 +11427,9 @@ fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       }
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -11652,9 +11715,10 @@ fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       }
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -11872,11 +11936,12 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       }
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t); }
 }
 
 @compute @workgroup_size(256)
@@ -12212,8 +12277,9 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       }
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -12510,9 +12576,10 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       }
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -12635,8 +12702,9 @@ fn tgs_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
     workgroupBarrier();
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -12810,8 +12878,9 @@ fn tgs_t16x64_sg1x4_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -12964,9 +13033,10 @@ fn tgs_t16x128_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
       c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -13089,9 +13159,10 @@ fn tgs_t32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -13205,11 +13276,12 @@ fn tgs_t64x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
     workgroupBarrier();
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -13370,11 +13442,12 @@ fn tgs_t64x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); } flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); } flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -13527,9 +13600,10 @@ fn tgs_g16x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -13706,11 +13780,12 @@ fn tgs_g32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -13843,15 +13918,16 @@ fn tgs_g64x64_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u01, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u11, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -13955,8 +14031,9 @@ fn tgs_t64x16_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(64)
@@ -14070,8 +14147,9 @@ fn tgs_t32x16_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -14194,9 +14272,10 @@ fn tgs_t64x32_sg2x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -14319,9 +14398,10 @@ fn tgs_t64x32_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(64)
@@ -14515,8 +14595,9 @@ fn tgs_t16x32_sg1x2_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(64)
@@ -14659,9 +14740,10 @@ fn tgs_t32x32_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -14725,8 +14807,9 @@ fn tgs_t32x32_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(64)
@@ -14788,9 +14871,10 @@ fn tgs_g32x16_sg2x1_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(64)
@@ -14957,8 +15041,9 @@ fn tgs_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -15072,9 +15157,10 @@ fn tgs_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -15220,11 +15306,12 @@ fn tgs_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); } flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); } flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -15359,9 +15446,10 @@ fn tgs_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -15517,11 +15605,12 @@ fn tgs_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -15645,15 +15734,16 @@ fn tgs_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u01, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u11, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -15711,8 +15801,9 @@ fn tgs_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(64)
@@ -15860,8 +15951,9 @@ fn tgs_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -15962,9 +16054,10 @@ fn tgs_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -16095,11 +16188,12 @@ fn tgs_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); } flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); } flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -16218,9 +16312,10 @@ fn tgs_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -16359,11 +16454,12 @@ fn tgs_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -16474,15 +16570,16 @@ fn tgs_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u01, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u11, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(64)
@@ -16794,8 +16891,9 @@ fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       }
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -17000,9 +17098,10 @@ fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       }
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -17269,11 +17368,12 @@ fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       }
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); } flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); } flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -17520,9 +17620,10 @@ fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       }
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -17809,11 +17910,12 @@ fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       }
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -18032,15 +18134,16 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       }
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u01, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u11, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -18152,8 +18255,9 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       }
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(64)
@@ -18318,11 +18422,12 @@ fn tgs_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       }
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(64)
@@ -18439,11 +18544,12 @@ fn tgs_g32x32_sg1x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
     }
   }
-  let cb = sg * 512u;
-  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(64)
@@ -18636,8 +18742,9 @@ fn tg_t16x32_sg1x2_k128_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -18759,9 +18866,10 @@ fn tg_t32x64_sg1x4_k64_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
       c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -18921,11 +19029,12 @@ fn tg_t64x64_sg1x4_k64_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
       c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush_rope(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); } flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); } flush_rope(cb, row0 + sr + 48u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -19098,8 +19207,9 @@ fn tg_t16x32_sg1x2_k128_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -19215,9 +19325,10 @@ fn tg_t32x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
       c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -19365,11 +19476,12 @@ fn tg_t64x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
       c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush_rope(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); } flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); } flush_rope(cb, row0 + sr + 48u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -19523,8 +19635,9 @@ fn tg_t16x32_sg1x2_k128_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -19627,9 +19740,10 @@ fn tg_t32x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -19762,11 +19876,12 @@ fn tg_t64x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush_rope(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); } flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); } flush_rope(cb, row0 + sr + 48u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -19829,8 +19944,9 @@ fn tg_t32x32_sg2x2_k32_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -19887,8 +20003,9 @@ fn tg_t32x32_sg2x2_k32_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -20206,8 +20323,9 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       }
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -20414,9 +20532,10 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       }
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -20685,11 +20804,12 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       }
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush_rope(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); } flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); } flush_rope(cb, row0 + sr + 48u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -20800,6 +20920,7 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       }
     }
   }
-  let cb = sg * 256u;
-  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }

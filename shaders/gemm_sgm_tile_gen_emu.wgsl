@@ -34,7 +34,7 @@
 // epilogue.
 // Specialised by: enable f16,
 // aliases T = f16, T4 = vec4<f16>, TileA = array<f16, NBUF·BM·(BK+8)>, TileB = array<f16, NBUF·BROWS·(BK+8)>,
-// Scratch = array<f32, 256·R·C (·2 gated, ·2 _ks2)> for the configuration's entry; the epilogue overrides.
+// Scratch = array<f32, 256·R·C (·2 gated, ·2 _ks2) / CS_TURNS> for the configuration's entry; the epilogue overrides.
 
 // kper: K slices per split (split-K entries only); slots, capacity, slotBase: the _r entries' cache group.
 struct Params { M: u32, N: u32, K: u32, kper: u32, slots: u32, capacity: u32, slotBase: u32, _pad: u32 }
@@ -95,6 +95,13 @@ override STS_HALVES: u32 = 0u;
 // the host sets it (FAPOOL_TILE_STS pad / nopad, nopad by default).
 override STS_PAD: bool = false;
 
+// The decode tiles (BM ≤ 64, no _ks2): the subgroups flush their results through the epilogue scratch in CS_TURNS
+// turns, R·C / CS_TURNS of them at a time, so Cs holds a 1 / CS_TURNS share (the host sizes Scratch to match). NVIDIA's
+// Vulkan driver gives a compute pipeline 48 KB of shared memory a SM (session 45, kernels-bench/smem-probe.ts): the
+// t32x64 tiles' 13.5 KB of staging + 4 KB of scratch fit two a SM, with 2 KB of scratch three. Each turn costs the
+// flush two more barriers. The host sets it (FAPOOL_TILE_CS); 1 elsewhere.
+override CS_TURNS: u32 = 1u;
+
 // Measurement only (FAPOOL_TILE_DEBUG; wrong results; unchecked tiles only): every slice's x (XFIX) or weight (WFIX)
 // loads read K-slice 0's addresses (in a split-K entry too), so they hit the SM's L1 and the operand's L2 / DRAM
 // traffic is gone from the timing.
@@ -147,44 +154,52 @@ fn store_e(o: u32, c: SmC, lane: u32) {
 // Epilogue switches (ACT, HAS_BIAS, HAS_RESIDUAL, ACCUMULATE), activate() and epilogue(m, n, v):
 // shaders/gemm_epilogue.wgsl, prepended by the runtime (ProgramDef.includes).
 
-// The subgroup's 16×16 result at Cs[cb..cb+256) covers rows m0.., columns n0..: through the epilogue.
-// Called by every invocation (barriers); each lane handles 8 elements.
-fn flush(cb: u32, m0: u32, n0: u32, lane: u32) {
+// The subgroup's 16×16 result at Cs[cb..cb+256) covers rows m0.., columns n0..: through the epilogue when `on` (its
+// turn). Called by every invocation (barriers); each lane handles 8 elements.
+fn flush(cb: u32, m0: u32, n0: u32, lane: u32, on: bool) {
   workgroupBarrier();
-  for (var e = lane; e < 256u; e += 32u) {
-    let m = m0 + e / 16u; let n = n0 + e % 16u;
-    if (m < p.M && n < p.N) { epilogue(m, n, Cs[cb + e]); }
+  if (on) {
+    for (var e = lane; e < 256u; e += 32u) {
+      let m = m0 + e / 16u; let n = n0 + e % 16u;
+      if (m < p.M && n < p.N) { epilogue(m, n, Cs[cb + e]); }
+    }
   }
   workgroupBarrier();
 }
 
 // _r: the 16×16 result at Cs[cb..) of slots n0.. (n0 even) as rotation pairs (columns 2i, 2i + 1 of each row) through
 // rope_pair (shaders/rope_epilogue.wgsl). Called by every invocation (barriers); each lane handles 4 pairs.
-fn flush_rope(cb: u32, m0: u32, n0: u32, lane: u32) {
+fn flush_rope(cb: u32, m0: u32, n0: u32, lane: u32, on: bool) {
   workgroupBarrier();
-  for (var e = 2u * lane; e < 256u; e += 64u) {
-    let m = m0 + e / 16u; let c = n0 + e % 16u;
-    if (m < p.M && c < p.N) { rope_pair(m, c, Cs[cb + e], Cs[cb + e + 1u]); }
+  if (on) {
+    for (var e = 2u * lane; e < 256u; e += 64u) {
+      let m = m0 + e / 16u; let c = n0 + e % 16u;
+      if (m < p.M && c < p.N) { rope_pair(m, c, Cs[cb + e], Cs[cb + e + 1u]); }
+    }
   }
   workgroupBarrier();
 }
 
 // Split-K: the 16×16 partial sum at Cs[cb..) into part[z][m][col + n] (row stride np), in-range outputs only.
-fn flush_part(cb: u32, m0: u32, n0: u32, lane: u32, z: u32, col: u32, np: u32) {
+fn flush_part(cb: u32, m0: u32, n0: u32, lane: u32, on: bool, z: u32, col: u32, np: u32) {
   workgroupBarrier();
-  for (var e = lane; e < 256u; e += 32u) {
-    let m = m0 + e / 16u; let n = n0 + e % 16u;
-    if (m < p.M && n < p.N) { part[(z * p.M + m) * np + col + n] = Cs[cb + e]; }
+  if (on) {
+    for (var e = lane; e < 256u; e += 32u) {
+      let m = m0 + e / 16u; let n = n0 + e % 16u;
+      if (m < p.M && n < p.N) { part[(z * p.M + m) * np + col + n] = Cs[cb + e]; }
+    }
   }
   workgroupBarrier();
 }
 
 // Gated: gate result at Cs[cb..), up result at Cs[cb + 256..): y = act(gate) ⊙ up.
-fn flush_gated(cb: u32, m0: u32, n0: u32, lane: u32) {
+fn flush_gated(cb: u32, m0: u32, n0: u32, lane: u32, on: bool) {
   workgroupBarrier();
-  for (var e = lane; e < 256u; e += 32u) {
-    let m = m0 + e / 16u; let n = n0 + e % 16u;
-    if (m < p.M && n < p.N) { y[m * p.N + n] = T(activate(Cs[cb + e]) * Cs[cb + 256u + e]); }
+  if (on) {
+    for (var e = lane; e < 256u; e += 32u) {
+      let m = m0 + e / 16u; let n = n0 + e % 16u;
+      if (m < p.M && n < p.N) { y[m * p.N + n] = T(activate(Cs[cb + e]) * Cs[cb + 256u + e]); }
+    }
   }
   workgroupBarrier();
 }
@@ -372,22 +387,22 @@ fn tg_t128x256_sg2x4_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(256)
@@ -507,22 +522,22 @@ fn tg_t128x256_sg2x4_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     workgroupBarrier();
   }
   let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(256)
@@ -683,22 +698,22 @@ fn tg_t256x128_sg4x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(256)
@@ -818,22 +833,22 @@ fn tg_t256x128_sg4x2_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     workgroupBarrier();
   }
   let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -1014,22 +1029,22 @@ fn tg_t128x128_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -1235,22 +1250,22 @@ fn tg_t128x128_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     workgroupBarrier();
   }
   let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -1382,22 +1397,22 @@ fn tg_t128x128_sg2x2_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     workgroupBarrier();
   }
   let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(256)
@@ -1510,14 +1525,14 @@ fn tg_t128x128_sg4x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(256)
@@ -1678,14 +1693,14 @@ fn tg_g128x128_sg2x4_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  store_e(cb, g20, lane); store_e(cb + 256u, u20, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, g21, lane); store_e(cb + 256u, u21, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  store_e(cb, g30, lane); store_e(cb + 256u, u30, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  store_e(cb, g31, lane); store_e(cb + 256u, u31, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, g20, lane); store_e(cb + 256u, u20, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, g21, lane); store_e(cb + 256u, u21, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, g30, lane); store_e(cb + 256u, u30, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, g31, lane); store_e(cb + 256u, u31, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -1891,14 +1906,14 @@ fn tg_g128x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     workgroupBarrier();
   }
   let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  store_e(cb, g20, lane); store_e(cb + 256u, u20, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, g21, lane); store_e(cb + 256u, u21, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  store_e(cb, g30, lane); store_e(cb + 256u, u30, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  store_e(cb, g31, lane); store_e(cb + 256u, u31, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, g20, lane); store_e(cb + 256u, u20, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, g21, lane); store_e(cb + 256u, u21, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, g30, lane); store_e(cb + 256u, u30, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, g31, lane); store_e(cb + 256u, u31, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -2083,22 +2098,22 @@ fn tg_t128x128_sg2x2_k32_b1_g8(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
     }
   }
   let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(256)
@@ -2263,14 +2278,14 @@ fn tg_g128x128_sg2x4_k32_b1_g8(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
     }
   }
   let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  store_e(cb, g20, lane); store_e(cb + 256u, u20, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, g21, lane); store_e(cb + 256u, u21, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  store_e(cb, g30, lane); store_e(cb + 256u, u30, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  store_e(cb, g31, lane); store_e(cb + 256u, u31, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, g20, lane); store_e(cb + 256u, u20, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, g21, lane); store_e(cb + 256u, u21, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, g30, lane); store_e(cb + 256u, u30, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, g31, lane); store_e(cb + 256u, u31, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -2392,8 +2407,9 @@ fn tg_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
     workgroupBarrier();
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -2566,8 +2582,9 @@ fn tg_t16x64_sg1x4_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       c00 = mma_e(a0, b0, c00, 136u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -2719,9 +2736,10 @@ fn tg_t16x128_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       c01 = mma_e(a0, b1, c01, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c01, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -2843,9 +2861,10 @@ fn tg_t32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       c10 = mma_e(a1, b0, c10, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -2958,11 +2977,12 @@ fn tg_t64x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
     workgroupBarrier();
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c01, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c11, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -3122,11 +3142,12 @@ fn tg_t64x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       c30 = mma_e(a3, b0, c30, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c20, lane); } flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c30, lane); } flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -3278,8 +3299,9 @@ fn tg_g16x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       u00 = mma_e(a0, bu0, u00, 72u, lane);
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -3455,9 +3477,10 @@ fn tg_g32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       u10 = mma_e(a1, bu0, u10, 72u, lane);
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -3589,11 +3612,12 @@ fn tg_g64x64_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       u11 = mma_e(a1, bu1, u11, 40u, lane);
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -3696,8 +3720,9 @@ fn tg_t64x16_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       c00 = mma_e(a0, b0, c00, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -3810,8 +3835,9 @@ fn tg_t32x16_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       c00 = mma_e(a0, b0, c00, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -3933,9 +3959,10 @@ fn tg_t64x32_sg2x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       c10 = mma_e(a1, b0, c10, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -4057,9 +4084,10 @@ fn tg_t64x32_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       c01 = mma_e(a0, b1, c01, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c01, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -4252,8 +4280,9 @@ fn tg_t16x32_sg1x2_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       c00 = mma_e(a0, b0, c00, 136u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -4395,9 +4424,10 @@ fn tg_t32x32_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       c01 = mma_e(a0, b1, c01, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c01, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -4460,8 +4490,9 @@ fn tg_t32x32_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       c00 = mma_e(a0, b0, c00, 40u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -4552,11 +4583,12 @@ fn tg_t64x32_sg2x1_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
     workgroupBarrier();
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c01, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c11, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -4693,9 +4725,10 @@ fn tg_g32x32_sg1x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
     workgroupBarrier();
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -4756,8 +4789,9 @@ fn tg_g32x16_sg2x1_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       u00 = mma_e(a0, bu0, u00, 24u, lane);
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -4824,8 +4858,9 @@ fn tg_t32x32_sg2x2_k32_b1_g3(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
       c00 = mma_e(a0, b0, c00, 40u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -4890,8 +4925,9 @@ fn tg_g32x16_sg2x1_k16_b1_g2(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
       u00 = mma_e(a0, bu0, u00, 24u, lane);
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(256)
@@ -5046,22 +5082,22 @@ fn tg_t128x256_sg2x4_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(256)
@@ -5216,22 +5252,22 @@ fn tg_t256x128_sg4x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -5402,22 +5438,22 @@ fn tg_t128x128_sg2x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(256)
@@ -5572,14 +5608,14 @@ fn tg_g128x128_sg2x4_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  store_e(cb, g20, lane); store_e(cb + 256u, u20, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, g21, lane); store_e(cb + 256u, u21, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  store_e(cb, g30, lane); store_e(cb + 256u, u30, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  store_e(cb, g31, lane); store_e(cb + 256u, u31, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, g20, lane); store_e(cb + 256u, u20, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, g21, lane); store_e(cb + 256u, u21, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, g30, lane); store_e(cb + 256u, u30, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, g31, lane); store_e(cb + 256u, u31, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -5730,22 +5766,22 @@ fn tg_t128x128_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(256)
@@ -5897,14 +5933,14 @@ fn tg_g128x128_sg2x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  store_e(cb, g20, lane); store_e(cb + 256u, u20, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, g21, lane); store_e(cb + 256u, u21, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  store_e(cb, g30, lane); store_e(cb + 256u, u30, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  store_e(cb, g31, lane); store_e(cb + 256u, u31, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, g20, lane); store_e(cb + 256u, u20, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, g21, lane); store_e(cb + 256u, u21, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, g30, lane); store_e(cb + 256u, u30, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, g31, lane); store_e(cb + 256u, u31, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -6049,11 +6085,12 @@ fn tg_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       c30 = mma_e(a3, b0, c30, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c20, lane); } flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c30, lane); } flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -6176,11 +6213,12 @@ fn tg_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       u11 = mma_e(a1, bu1, u11, 40u, lane);
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -6237,8 +6275,9 @@ fn tg_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       c00 = mma_e(a0, b0, c00, 40u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -6352,9 +6391,10 @@ fn tg_g32x32_sg1x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     }
     workgroupBarrier();
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -6520,22 +6560,22 @@ fn tg_t128x128_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -6742,22 +6782,22 @@ fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     workgroupBarrier();
   }
   let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(256)
@@ -6909,22 +6949,22 @@ fn tg_t256x128_sg4x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -7007,8 +7047,9 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     }
     workgroupBarrier();
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -7174,8 +7215,9 @@ fn tg_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       c00 = mma_e(a0, b0, c00, 136u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -7288,9 +7330,10 @@ fn tg_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       c10 = mma_e(a1, b0, c10, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -7424,8 +7467,9 @@ fn tg_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       u00 = mma_e(a0, bu0, u00, 72u, lane);
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -7580,9 +7624,10 @@ fn tg_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       u10 = mma_e(a1, bu0, u10, 72u, lane);
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -7730,22 +7775,22 @@ fn tg_t128x128_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -7924,22 +7969,22 @@ fn tg_t128x128_sg2x2_k32_b1_uf(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(256)
@@ -8075,22 +8120,22 @@ fn tg_t128x256_sg2x4_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
-  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
-  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
-  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
-  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
-  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
-  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
-  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
 }
 
 @compute @workgroup_size(256)
@@ -8226,14 +8271,14 @@ fn tg_g128x128_sg2x4_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
-  store_e(cb, g20, lane); store_e(cb + 256u, u20, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, g21, lane); store_e(cb + 256u, u21, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
-  store_e(cb, g30, lane); store_e(cb + 256u, u30, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
-  store_e(cb, g31, lane); store_e(cb + 256u, u31, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, g20, lane); store_e(cb + 256u, u20, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, g21, lane); store_e(cb + 256u, u21, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, g30, lane); store_e(cb + 256u, u30, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, g31, lane); store_e(cb + 256u, u31, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
 }
 
 @compute @workgroup_size(128)
@@ -8287,8 +8332,9 @@ fn tg_t32x32_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       c00 = mma_e(a0, b0, c00, 40u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -8355,8 +8401,9 @@ fn tg_t32x32_sg2x2_k32_b1_uf(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       }
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -8421,8 +8468,9 @@ fn tg_t32x32_sg2x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
       c00 = mma_e(a0, b0, c00, 40u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -8513,11 +8561,12 @@ fn tg_t64x32_sg2x1_k16_b2_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
     workgroupBarrier();
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c01, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c11, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -8580,8 +8629,9 @@ fn tg_g32x16_sg2x1_k16_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
       u00 = mma_e(a0, bu0, u00, 24u, lane);
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -8657,8 +8707,9 @@ fn tg_t32x32_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
     workgroupBarrier();
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -8734,9 +8785,10 @@ fn tg_g32x32_sg1x2_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       u10 = mma_e(a1, bu0, u10, 24u, lane);
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -8852,9 +8904,10 @@ fn tg_g32x32_sg1x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       u10 = mma_e(a1, bu0, u10, 40u, lane);
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(256)
@@ -9434,8 +9487,9 @@ fn tg_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       c00 = mma_e(a0, b0, c00, 136u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -9535,9 +9589,10 @@ fn tg_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       c10 = mma_e(a1, b0, c10, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -9667,11 +9722,12 @@ fn tg_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       c30 = mma_e(a3, b0, c30, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c20, lane); } flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c30, lane); } flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -9789,8 +9845,9 @@ fn tg_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       u00 = mma_e(a0, bu0, u00, 72u, lane);
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -9928,9 +9985,10 @@ fn tg_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       u10 = mma_e(a1, bu0, u10, 72u, lane);
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -10040,11 +10098,12 @@ fn tg_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       u11 = mma_e(a1, bu1, u11, 40u, lane);
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t); }
 }
 
 @compute @workgroup_size(256)
@@ -10670,8 +10729,9 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       }
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -10875,9 +10935,10 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       }
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -11143,11 +11204,12 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       }
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c20, lane); } flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c30, lane); } flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -11393,8 +11455,9 @@ fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       }
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -11680,9 +11743,10 @@ fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       }
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -11900,11 +11964,12 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       }
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
-  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t); }
 }
 
 @compute @workgroup_size(256)
@@ -12240,8 +12305,9 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       }
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -12538,9 +12604,10 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       }
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -12663,8 +12730,9 @@ fn tgs_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
     workgroupBarrier();
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -12838,8 +12906,9 @@ fn tgs_t16x64_sg1x4_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
       c00 = mma_e(a0, b0, c00, 136u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -12992,9 +13061,10 @@ fn tgs_t16x128_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
       c01 = mma_e(a0, b1, c01, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  store_e(cb, c01, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c01, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -13117,9 +13187,10 @@ fn tgs_t32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       c10 = mma_e(a1, b0, c10, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  store_e(cb, c10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -13233,11 +13304,12 @@ fn tgs_t64x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
     workgroupBarrier();
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  store_e(cb, c01, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
-  store_e(cb, c10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  store_e(cb, c11, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c01, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c11, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -13398,11 +13470,12 @@ fn tgs_t64x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       c30 = mma_e(a3, b0, c30, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  store_e(cb, c10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  store_e(cb, c20, lane); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  store_e(cb, c30, lane); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c20, lane); } flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c30, lane); } flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -13555,9 +13628,10 @@ fn tgs_g16x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       u00 = mma_e(a0, bu0, u00, 72u, lane);
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -13734,11 +13808,12 @@ fn tgs_g32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       u10 = mma_e(a1, bu0, u10, 72u, lane);
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  store_e(cb, g10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -13871,15 +13946,16 @@ fn tgs_g64x64_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       u11 = mma_e(a1, bu1, u11, 40u, lane);
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  store_e(cb, g01, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u01, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
-  store_e(cb, g10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  store_e(cb, g11, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u11, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g01, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u01, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g11, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u11, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -13983,8 +14059,9 @@ fn tgs_t64x16_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       c00 = mma_e(a0, b0, c00, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(64)
@@ -14098,8 +14175,9 @@ fn tgs_t32x16_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       c00 = mma_e(a0, b0, c00, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -14222,9 +14300,10 @@ fn tgs_t64x32_sg2x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       c10 = mma_e(a1, b0, c10, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  store_e(cb, c10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -14347,9 +14426,10 @@ fn tgs_t64x32_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       c01 = mma_e(a0, b1, c01, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  store_e(cb, c01, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c01, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(64)
@@ -14543,8 +14623,9 @@ fn tgs_t16x32_sg1x2_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
       c00 = mma_e(a0, b0, c00, 136u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(64)
@@ -14687,9 +14768,10 @@ fn tgs_t32x32_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       c01 = mma_e(a0, b1, c01, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  store_e(cb, c01, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c01, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -14753,8 +14835,9 @@ fn tgs_t32x32_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       c00 = mma_e(a0, b0, c00, 40u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(64)
@@ -14816,9 +14899,10 @@ fn tgs_g32x16_sg2x1_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       u00 = mma_e(a0, bu0, u00, 24u, lane);
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(64)
@@ -14985,8 +15069,9 @@ fn tgs_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       c00 = mma_e(a0, b0, c00, 136u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -15100,9 +15185,10 @@ fn tgs_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       c10 = mma_e(a1, b0, c10, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  store_e(cb, c10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -15248,11 +15334,12 @@ fn tgs_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       c30 = mma_e(a3, b0, c30, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  store_e(cb, c10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  store_e(cb, c20, lane); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  store_e(cb, c30, lane); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c20, lane); } flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c30, lane); } flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -15387,9 +15474,10 @@ fn tgs_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       u00 = mma_e(a0, bu0, u00, 72u, lane);
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -15545,11 +15633,12 @@ fn tgs_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       u10 = mma_e(a1, bu0, u10, 72u, lane);
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  store_e(cb, g10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -15673,15 +15762,16 @@ fn tgs_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       u11 = mma_e(a1, bu1, u11, 40u, lane);
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  store_e(cb, g01, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u01, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
-  store_e(cb, g10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  store_e(cb, g11, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u11, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g01, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u01, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g11, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u11, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -15739,8 +15829,9 @@ fn tgs_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       c00 = mma_e(a0, b0, c00, 40u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(64)
@@ -15888,8 +15979,9 @@ fn tgs_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       c00 = mma_e(a0, b0, c00, 136u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -15990,9 +16082,10 @@ fn tgs_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       c10 = mma_e(a1, b0, c10, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  store_e(cb, c10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -16123,11 +16216,12 @@ fn tgs_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       c30 = mma_e(a3, b0, c30, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  store_e(cb, c10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  store_e(cb, c20, lane); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  store_e(cb, c30, lane); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c20, lane); } flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c30, lane); } flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -16246,9 +16340,10 @@ fn tgs_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       u00 = mma_e(a0, bu0, u00, 72u, lane);
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -16387,11 +16482,12 @@ fn tgs_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       u10 = mma_e(a1, bu0, u10, 72u, lane);
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  store_e(cb, g10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -16502,15 +16598,16 @@ fn tgs_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       u11 = mma_e(a1, bu1, u11, 40u, lane);
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  store_e(cb, g01, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u01, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
-  store_e(cb, g10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  store_e(cb, g11, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u11, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g01, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u01, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g11, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u11, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(64)
@@ -16822,8 +16919,9 @@ fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       }
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -17028,9 +17126,10 @@ fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       }
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  store_e(cb, c10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -17297,11 +17396,12 @@ fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       }
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  store_e(cb, c10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  store_e(cb, c20, lane); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
-  store_e(cb, c30, lane); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c20, lane); } flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c30, lane); } flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -17548,9 +17648,10 @@ fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       }
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -17837,11 +17938,12 @@ fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       }
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  store_e(cb, g10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -18060,15 +18162,16 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       }
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  store_e(cb, g01, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u01, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
-  store_e(cb, g10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  store_e(cb, g11, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u11, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g01, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u01, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g11, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u11, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(128)
@@ -18180,8 +18283,9 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       }
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(64)
@@ -18346,11 +18450,12 @@ fn tgs_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       }
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  store_e(cb, g10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(64)
@@ -18467,11 +18572,12 @@ fn tgs_g32x32_sg1x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       u10 = mma_e(a1, bu0, u10, 40u, lane);
     }
   }
-  let cb = sg * 512u;
-  store_e(cb, g00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u00, lane); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
-  store_e(cb, g10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
-  store_e(cb, u10, lane); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
 
 @compute @workgroup_size(64)
@@ -18664,8 +18770,9 @@ fn tg_t16x32_sg1x2_k128_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       c00 = mma_e(a0, b0, c00, 136u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -18787,9 +18894,10 @@ fn tg_t32x64_sg1x4_k64_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
       c10 = mma_e(a1, b0, c10, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c10, lane); flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -18949,11 +19057,12 @@ fn tg_t64x64_sg1x4_k64_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
       c30 = mma_e(a3, b0, c30, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c10, lane); flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c20, lane); flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c30, lane); flush_rope(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c20, lane); } flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c30, lane); } flush_rope(cb, row0 + sr + 48u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -19126,8 +19235,9 @@ fn tg_t16x32_sg1x2_k128_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       c00 = mma_e(a0, b0, c00, 136u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -19243,9 +19353,10 @@ fn tg_t32x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
       c10 = mma_e(a1, b0, c10, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c10, lane); flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -19393,11 +19504,12 @@ fn tg_t64x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
       c30 = mma_e(a3, b0, c30, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c10, lane); flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c20, lane); flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c30, lane); flush_rope(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c20, lane); } flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c30, lane); } flush_rope(cb, row0 + sr + 48u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -19551,8 +19663,9 @@ fn tg_t16x32_sg1x2_k128_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       c00 = mma_e(a0, b0, c00, 136u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -19655,9 +19768,10 @@ fn tg_t32x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       c10 = mma_e(a1, b0, c10, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c10, lane); flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -19790,11 +19904,12 @@ fn tg_t64x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       c30 = mma_e(a3, b0, c30, 72u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c10, lane); flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c20, lane); flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c30, lane); flush_rope(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c20, lane); } flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c30, lane); } flush_rope(cb, row0 + sr + 48u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -19857,8 +19972,9 @@ fn tg_t32x32_sg2x2_k32_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
       c00 = mma_e(a0, b0, c00, 40u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -19915,8 +20031,9 @@ fn tg_t32x32_sg2x2_k32_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       c00 = mma_e(a0, b0, c00, 40u, lane);
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(64)
@@ -20234,8 +20351,9 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       }
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -20442,9 +20560,10 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       }
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c10, lane); flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -20713,11 +20832,12 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       }
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
-  store_e(cb, c10, lane); flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
-  store_e(cb, c20, lane); flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
-  store_e(cb, c30, lane); flush_rope(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c20, lane); } flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c30, lane); } flush_rope(cb, row0 + sr + 48u, col0 + sc + 0u, lane, turn == t); }
 }
 
 @compute @workgroup_size(128)
@@ -20828,6 +20948,7 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       }
     }
   }
-  let cb = sg * 256u;
-  store_e(cb, c00, lane); flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }

@@ -14,7 +14,7 @@ import {
   DECODE_TILE_MIN_N, GEMM_PREFILL_DEFAULT, GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS, gemmPrefillDefault, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_GEN_ROPE, SGM_TILE_GEN_SPLIT_K,
   DECODE_TILES_NO_PREFETCH_OFF, DECODE_TILES_DEEP_SPLIT, DECODE_TILES_WIDE, SGM_TILE_SHAPES, SPLITK_MAX, SPLITK_TARGET_SUBGROUPS, chooseDecodeTile, chooseSgmDirect, chooseSgmKernel, decodeTilesMode,
   DECODE_TILES_PREFETCH_FIXED_K, checkedTwin, decodeTilesNoPrefetch, gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenForShape, tileGenGeometry,
-  tileOperandViews, tileWithinBuffers,
+  tileCsMode, tileCsTurns, tileGenBytes, tileOperandViews, tileWithinBuffers,
   type SgmDirectShape, type SgmSkinnyShape, type SgmTileShape
 } from '../src/kernels/gemm-sgm.js';
 import { SGM_DIAGNOSTIC, hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
@@ -845,6 +845,46 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
         d.release(); g.release(xt, wt, out);
       });
     }
+  }, 300_000);
+
+  it('epilogue scratch in turns (CS_TURNS): plain, split-K, gated and RoPE-free decode tiles give the same products; FAPOOL_TILE_CS and the auto choice', async (ctx) => {
+    const g = await gpu();
+    if (!g.caps.f16) { ctx.skip(); return; }
+    const emulate = !hasSubgroupMatrixF16(g.caps);
+    const sgm = (id: string, csTurns: number, splits?: number) => ({ kind: 'tile-gen' as const, id, csTurns, emulate, ...(splits ? { splits } : {}) });
+    // Four subgroups sharing one, two or four regions (turns 4, 2, 1... as asked); ragged M and N, several slices.
+    for (const t of [2, 4]) {
+      await check(g, { M: 45, N: 77, K: 192, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t32x32_sg2x2_k32_b1_un8', t) }, bias: true, residual: true });
+      await check(g, { M: 32, N: 64, K: 384, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t32x32_sg2x2_k32_b1_u8p2', t, 3) } });
+    }
+    // Accumulate: an epilogue that ran twice (a region flushed out of its turn) would add twice.
+    await check(g, { M: 40, N: 64, K: 128, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t32x32_sg2x2_k32_b1_un8', 2) }, accumulate: true });
+    // Two subgroups, gated, unsplit and split.
+    await checkGated(g, 33, 40, 64, sgm('g32x32_sg1x2_k32_b1', 2), 'gelu_tanh');
+    await checkGated(g, 32, 64, 192, sgm('g32x32_sg1x2_k32_b1_u8p2', 2, 3), 'gelu_erf');
+    // The key: CS_TURNS only when turns > 1; a count that does not divide the subgroups is refused.
+    const key = (id: string, csTurns?: number) => {
+      const x = g.tensor([32, 64], 'f16'), w = g.tensor([32, 64], 'f16'), out = g.tensor([32, 32], 'f16');
+      try {
+        const d = linear(g, { x, w, out }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id, emulate, ...(csTurns ? { csTurns } : {}) } } });
+        const k = /"CS_TURNS":(\d+)/.exec(d.program.key)?.[1] ?? 'none';
+        d.release();
+        return k;
+      } finally { g.release(x, w, out); }
+    };
+    expect([key('t32x32_sg2x2_k32_b1_un8'), key('t32x32_sg2x2_k32_b1_un8', 4), await withEnv('FAPOOL_TILE_CS', '2', async () => key('t32x32_sg2x2_k32_b1_un8'))]).toEqual(['none', '4', '2']);
+    expect(() => key('t32x32_sg2x2_k32_b1_un8', 3)).toThrow(LimitError);
+    // FAPOOL_TILE_CS: whole (default), auto, a power of two; anything else refused.
+    expect([tileCsMode(), await withEnv('FAPOOL_TILE_CS', 'auto', async () => tileCsMode()), await withEnv('FAPOOL_TILE_CS', '4', async () => tileCsMode())]).toEqual(['whole', 'auto', 4]);
+    for (const bad of ['3', 'half', '0', '32']) await expect(withEnv('FAPOOL_TILE_CS', bad, async () => tileCsMode())).rejects.toThrow(/FAPOOL_TILE_CS/);
+    // auto at NVIDIA's 48 KB: the t32x64 decode tiles (13.5 KB staging + 4 KB scratch: two a SM) take 2 turns (three a
+    // SM); the 64-row tile (18 + 4 KB) gains nothing; the prefill and _ks2 tiles have no turns; a turn count that does
+    // not divide a tile's subgroups leaves it whole.
+    const nv = { maxWorkgroupStorage: 49152 };
+    const auto = (id: string) => tileCsTurns(nv, tileGenGeometry(id), undefined, 'auto');
+    expect([auto('t32x64_sg1x4_k64_b1_u8p2'), auto('t64x64_sg1x4_k64_b1_u8'), auto('t128x128_sg2x2_k32_b1_u8'), auto('g64x64_sg2x2_k64_b1_u8_ks2')]).toEqual([2, 1, 1, 1]);
+    expect([tileGenBytes(tileGenGeometry('t32x64_sg1x4_k64_b1_u8p2')), tileGenBytes(tileGenGeometry('t32x64_sg1x4_k64_b1_u8p2'), 2)]).toEqual([17920, 15872]);
+    expect([tileCsTurns(nv, tileGenGeometry('g32x32_sg1x2_k32_b1'), undefined, 4), tileCsTurns(nv, tileGenGeometry('t32x64_sg1x4_k64_b1_u8p2'), undefined, 'whole')]).toEqual([1, 1]);
   }, 300_000);
 
   it('FAPOOL_TILE_STS: alt (a chunk\'s 8-byte halves stored in alternating order) or plain, rows (rows 4 apart a store phase) or seq — default alt,rows: the same products', async (ctx) => {

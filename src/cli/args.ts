@@ -155,6 +155,8 @@ export function helpText(): string {
     '                        pad or nopad: whether the 16-byte staging rows start past their row pad (default: mask,pad',
     '                        on the rows16 tiles, sub,nopad on the others and with robust buffer access: FAPOOL_ROBUSTNESS=on,',
     '                        a browser; a token given applies to every tile)',
+    '  FAPOOL_TILE_CS        the decode tiles\' epilogue scratch: whole (default), auto (flushed in the fewest turns that fit',
+    '                        one more workgroup a SM in the device\'s workgroup memory) or a turn count (2, 4, …)',
     '  FAPOOL_TILE_DEBUG     measurement only, wrong products: xfix, wfix or xfix,wfix — the unchecked tiles\' x or weight',
     '                        loads read K-slice 0 every slice (L1 hits), to time them without that operand\'s memory traffic',
     '  FAPOOL_GEMM_SKINNY    decode rows 9-64 on the skinny tensor-core kernels: gen[:<id>,min=M,max=M] or array (unset:',

@@ -4,7 +4,7 @@
 import { decodeMergeMode, decodePairMode, decodeSgDefaults, decodeSplitsMode, faPrefillSwitch } from './attention.js';
 import { envVar } from './common.js';
 import { normEpilogueOn, ropeEpilogueMode } from './gemm.js';
-import { decodeTilesMode, gemmPrefillOverride, tileDebugConstants, tileFixKDefault, tileStoreConstants } from './gemm-sgm.js';
+import { decodeTilesMode, gemmPrefillOverride, tileCsMode, tileDebugConstants, tileFixKDefault, tileStoreConstants } from './gemm-sgm.js';
 import { gemmSkinnyOverride } from './gemm-skinny-gen.js';
 import { gemvCptDefault, gemvHalfDefault } from './gemv.js';
 
@@ -13,6 +13,7 @@ export function checkKernelSwitches(): void {
   decodeTilesMode();
   tileFixKDefault();
   tileStoreConstants();
+  tileCsMode();
   tileDebugConstants();
   normEpilogueOn();
   ropeEpilogueMode();

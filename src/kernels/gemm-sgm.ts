@@ -168,6 +168,11 @@ export interface SgmTileGenShape {
    * one contiguous run. Unchecked 16-byte tiles (_u8, _un8, _u8p2) whose BN divides 64, N and K whole blocks.
    */
   wblk?: boolean;
+  /**
+   * The decode tiles (BM ≤ 64, no _ks2) flush their results through the epilogue scratch in this many turns (WGSL
+   * CS_TURNS; it divides the tile's subgroup count), so the scratch is that much smaller. Absent: FAPOOL_TILE_CS.
+   */
+  csTurns?: number;
 }
 
 /** Configurations the generator writes (CONFIGS in shaders/gemm_sgm_tile_gen.gen.mjs; a test keeps them equal). */
@@ -280,6 +285,8 @@ interface SgmTileGenCfg {
   robust: boolean;
   /** The RoPE epilogue's pipeline constants (ropeEpilogueConstants): the tg_{id}_r entry. */
   rope?: Record<string, number | boolean>;
+  /** The epilogue scratch's turns (WGSL CS_TURNS, tileCsTurns): Scratch is 1 / turns of the whole. */
+  turns: number;
 }
 
 function sgmTileGenSpec(c: SgmTileGenCfg, emulate: boolean): Specialization {
@@ -291,9 +298,10 @@ function sgmTileGenSpec(c: SgmTileGenCfg, emulate: boolean): Specialization {
     aliases: {
       T: 'f16', T4: 'vec4<f16>',
       TileA: `array<f16, ${g.nbuf * g.bm * g.lds}>`, TileB: `array<f16, ${g.nbuf * g.brows * g.lds}>`,
-      Scratch: `array<f32, ${256 * g.sgRows * g.sgCols * g.ks * (g.gated ? 2 : 1)}>`,
+      Scratch: `array<f32, ${(256 * g.sgRows * g.sgCols * g.ks * (g.gated ? 2 : 1)) / c.turns}>`,
     },
-    constants: { ...epilogueConstants(c.epi), KFIX: c.kfix, WBLK: c.wblk, ...tileDebugConstants(), ...tileStoreConstants(c.robust, rows16Tile(g)), ...c.rope },
+    constants: { ...epilogueConstants(c.epi), KFIX: c.kfix, WBLK: c.wblk, ...tileDebugConstants(), ...tileStoreConstants(c.robust, rows16Tile(g)), ...c.rope,
+      ...(c.turns > 1 ? { CS_TURNS: c.turns } : {}) },
   };
 }
 
@@ -471,16 +479,17 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Disp
   const splits = s.splits ?? 1;
   const kfix = (s.fixK ?? tileFixKDefault()) ? l.K : 0;
   const wblk = asked.wblk === true, robust = caps.robustBufferAccess !== false;
+  const turns = tileCsTurns(caps, g, asked.csTurns);
   if (wblk) checkWeightBlocks(asked.id, s.id, g, l.N, l.K);
   if (l.rope) {
     if (splits !== 1 || !SGM_TILE_GEN_ROPE.includes(s.id)) throw new LimitError(`gemm: tile '${s.id}'${splits > 1 ? ` split ${splits} ways` : ''} has no RoPE-epilogue entry (have: ${SGM_TILE_GEN_ROPE.join(', ')}, unsplit)`);
-    const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false, kfix, wblk, robust, rope: ropeEpilogueConstants(l.rope) });
+    const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false, kfix, wblk, robust, turns, rope: ropeEpilogueConstants(l.rope) });
     const r = ropeEpilogueOperands(gpu, l.rope);
     return gpu.dispatch(prog, { bind: { ...operands, y: l.out, bias: l.bias ?? l.x, ...r.bind }, uniforms: { M: l.M, N: l.N, K: l.K, kper: 0, ...r.uniforms }, workgroups: grid(1) });
   }
   if (splits === 1) {
     if (l.thenNorm) throw new LimitError(`gemm: the row norm after a product runs in the split-K reduce; tile '${s.id}' is not split`);
-    const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false, kfix, wblk, robust });
+    const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false, kfix, wblk, robust, turns });
     const bind: Record<string, Tensor> = { ...operands, y: l.out, ...(gated ? {} : { bias: l.bias ?? l.x, residual: l.residual ?? l.x }) };
     return gpu.dispatch(prog, { bind, uniforms: { M: l.M, N: l.N, K: l.K, kper: 0, ...NO_ROPE_UNIFORMS }, workgroups: grid(1) });
   }
@@ -488,7 +497,7 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Disp
   if (!SGM_TILE_GEN_SPLIT_K.includes(s.id)) throw new LimitError(`gemm: generated tile '${s.id}' has no split-K entry (have: ${SGM_TILE_GEN_SPLIT_K.join(', ')})`);
   // Every split gets at least one slice: `splits` is an upper bound when K has few slices.
   const slices = ceilDiv(l.K, g.bk), kper = ceilDiv(slices, splits), S = ceilDiv(slices, kper);
-  return splitKReduce(gpu, l, S, (part) => gpu.dispatch(gpu.program(program, { id: s.id, epi: NO_EPILOGUE, split: true, kfix, wblk, robust }), {
+  return splitKReduce(gpu, l, S, (part) => gpu.dispatch(gpu.program(program, { id: s.id, epi: NO_EPILOGUE, split: true, kfix, wblk, robust, turns }), {
     bind: { ...operands, part }, uniforms: { M: l.M, N: l.N, K: l.K, kper, ...NO_ROPE_UNIFORMS }, workgroups: grid(S),
   }));
 }
@@ -519,6 +528,48 @@ function checkWeightBlocks(asked: string, id: string, g: TileGenGeometry, N: num
  */
 export function tileFixKDefault(): boolean {
   return envChoice('FAPOOL_TILE_FIXK', ['on', 'off'] as const, 'on', "expected 'on' or 'off'") === 'on';
+}
+
+/**
+ * FAPOOL_TILE_CS — how the decode tiles (BM ≤ 64, no _ks2) hold their epilogue scratch: `whole` (the default: every
+ * subgroup its own 16 × 16 region), `auto` (the fewest turns that let one more workgroup fit the device's workgroup
+ * memory a SM: session 45 measured 48 KB a SM on NVIDIA's Vulkan driver, its maxComputeWorkgroupStorageSize; the
+ * t32x64 decode tiles' 17.5 KB → 15.5 KB, three a SM instead of two) or a turn count (2, 4, …: where it divides a
+ * tile's subgroups). Not timed yet: `rounds/s46k.sh`.
+ */
+export function tileCsMode(): 'whole' | 'auto' | number {
+  const raw = envVar('FAPOOL_TILE_CS')?.trim() ?? '';
+  if (raw === '' || raw === 'whole') return 'whole';
+  if (raw === 'auto') return 'auto';
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || (n & (n - 1)) !== 0 || n > 16) throw new LimitError(`FAPOOL_TILE_CS=${raw}: expected whole, auto or a power of two from 1 to 16 (epilogue scratch turns)`);
+  return n;
+}
+
+/** Workgroup-memory bytes of a generated tile whose epilogue scratch is flushed in `turns` turns. */
+export function tileGenBytes(g: TileGenGeometry, turns = 1): number {
+  return g.bytes - (4 * 256 * g.sgRows * g.sgCols * g.ks * (g.gated ? 2 : 1)) * (1 - 1 / turns);
+}
+
+/**
+ * The epilogue scratch turns of a tile (WGSL CS_TURNS): `asked` (SgmTileGenShape.csTurns) or FAPOOL_TILE_CS; 1 where the
+ * tile has no turns (BM > 64 or _ks2) or the count does not divide its subgroups. `auto`: the fewest turns with the
+ * most workgroups a SM by workgroup memory (caps.maxWorkgroupStorage as the SM's share).
+ */
+export function tileCsTurns(caps: Pick<Caps, 'maxWorkgroupStorage'>, g: TileGenGeometry, asked?: number, mode: 'whole' | 'auto' | number = tileCsMode()): number {
+  const rc = g.sgRows * g.sgCols;
+  if (g.bm > 64 || g.ks !== 1) return 1;
+  const ok = (t: number) => Number.isInteger(t) && t >= 1 && rc % t === 0;
+  if (asked !== undefined) {
+    if (!ok(asked)) throw new LimitError(`gemm: ${asked} epilogue scratch turns do not divide the tile's ${rc} subgroups`);
+    return asked;
+  }
+  if (mode === 'whole') return 1;
+  if (typeof mode === 'number') return ok(mode) ? mode : 1;
+  const fit = (t: number) => Math.floor(caps.maxWorkgroupStorage / tileGenBytes(g, t));
+  let best = 1;
+  for (let t = 2; t <= rc; t *= 2) if (ok(t) && fit(t) > fit(best)) best = t;
+  return best;
 }
 
 const NO_EPILOGUE: Epilogue = { act: 'none', bias: false, residual: false, accumulate: false };
