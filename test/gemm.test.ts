@@ -857,6 +857,11 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
       await check(g, { M: 45, N: 77, K: 192, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t32x32_sg2x2_k32_b1_un8', t) }, bias: true, residual: true });
       await check(g, { M: 32, N: 64, K: 384, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t32x32_sg2x2_k32_b1_u8p2', t, 3) } });
     }
+    // The 64 × 32 decode tiles on 16-byte staging (session 45), whole and in turns, unsplit and split.
+    for (const t of [1, 2]) {
+      await check(g, { M: 64, N: 96, K: 192, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x32_sg2x2_k64_b1_u8', t) }, bias: true });
+      await check(g, { M: 50, N: 64, K: 320, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x32_sg2x2_k64_b1_un8', t, 2) } });
+    }
     // Accumulate: an epilogue that ran twice (a region flushed out of its turn) would add twice.
     await check(g, { M: 40, N: 64, K: 128, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t32x32_sg2x2_k32_b1_un8', 2) }, accumulate: true });
     // Two subgroups, gated, unsplit and split.
@@ -882,7 +887,8 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
     // not divide a tile's subgroups leaves it whole.
     const nv = { maxWorkgroupStorage: 49152 };
     const auto = (id: string) => tileCsTurns(nv, tileGenGeometry(id), undefined, 'auto');
-    expect([auto('t32x64_sg1x4_k64_b1_u8p2'), auto('t64x64_sg1x4_k64_b1_u8'), auto('t128x128_sg2x2_k32_b1_u8'), auto('g64x64_sg2x2_k64_b1_u8_ks2')]).toEqual([2, 1, 1, 1]);
+    expect([auto('t32x64_sg1x4_k64_b1_u8p2'), auto('t64x32_sg2x2_k64_b1_u8'), auto('t64x64_sg1x4_k64_b1_u8'), auto('t128x128_sg2x2_k32_b1_u8'), auto('g64x64_sg2x2_k64_b1_u8_ks2')])
+      .toEqual([2, 2, 1, 1, 1]);
     expect([tileGenBytes(tileGenGeometry('t32x64_sg1x4_k64_b1_u8p2')), tileGenBytes(tileGenGeometry('t32x64_sg1x4_k64_b1_u8p2'), 2)]).toEqual([17920, 15872]);
     expect([tileCsTurns(nv, tileGenGeometry('g32x32_sg1x2_k32_b1'), undefined, 4), tileCsTurns(nv, tileGenGeometry('t32x64_sg1x4_k64_b1_u8p2'), undefined, 'whole')]).toEqual([1, 1]);
   }, 300_000);

@@ -203,6 +203,8 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   // The decode tiles prefetching two slices ahead (_u8p2, session 40), and two small ones for the emulation tests.
   't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 't64x64_sg1x4_k64_b1_u8p2', 'g16x64_sg1x4_k64_b1_u8p2', 'g32x64_sg1x4_k64_b1_u8p2', 'g64x64_sg2x2_k32_b1_u8p2',
   'g64x64_sg2x2_k64_b1_u8p2_ks2', 't32x32_sg2x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1_u8p2_ks2', 'g32x32_sg1x2_k32_b1_u8p2',
+  // 64 rows × 32 columns on 16-byte staging (session 45): 13.5 KB of staging, three a SM with the scratch in turns.
+  't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
 ];
 
 /**
@@ -224,6 +226,9 @@ export const SGM_TILE_GEN_DECODE: readonly string[] = [
   'g64x64_sg2x2_k64_b1_un8_ks2', 't64x64_sg1x4_k128_b1_un8_ks2',
   // Their twins prefetching two slices ahead (_u8p2, session 40: two slices' loads in flight a workgroup).
   't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 't64x64_sg1x4_k64_b1_u8p2', 'g16x64_sg1x4_k64_b1_u8p2', 'g32x64_sg1x4_k64_b1_u8p2', 'g64x64_sg2x2_k32_b1_u8p2', 'g64x64_sg2x2_k64_b1_u8p2_ks2',
+  // 64 × 32 on 16-byte staging (session 45): twice the workgroups of t64x64 at 13.5 KB of staging each (three a SM
+  // with the epilogue scratch in turns, FAPOOL_TILE_CS), for the 64-row products' warps a SM.
+  't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
 ];
 
 /**
@@ -248,6 +253,7 @@ export const SGM_TILE_GEN_SPLIT_K: readonly string[] = [
   't32x32_sg2x2_k32_b1_un8',
   't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8', 'g16x64_sg1x4_k64_b1_un8', 'g32x64_sg1x4_k64_b1_un8', 'g64x64_sg2x2_k32_b1_un8',
   't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 't64x64_sg1x4_k64_b1_u8p2', 'g16x64_sg1x4_k64_b1_u8p2', 'g32x64_sg1x4_k64_b1_u8p2', 'g64x64_sg2x2_k32_b1_u8p2', 't32x32_sg2x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1',
+  't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
 ];
 
 /** The generated configurations meant for big GPUs (the rest are small ones for the emulation tests). */
