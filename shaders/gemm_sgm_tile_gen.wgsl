@@ -21364,3 +21364,349 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
+
+@compute @workgroup_size(128)
+fn tg_t64x32_sg2x2_k64_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2304u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1152u;   // and B-tile row
+  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
+  let r0 = tid / 16u;   // its first staged row; then every 8 rows
+  let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
+  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
+  let v1 = row0 + r0 + 8u < p.M; let o1 = min(row0 + r0 + 8u, p.M - 1u) * K4;
+  let v2 = row0 + r0 + 16u < p.M; let o2 = min(row0 + r0 + 16u, p.M - 1u) * K4;
+  let v3 = row0 + r0 + 24u < p.M; let o3 = min(row0 + r0 + 24u, p.M - 1u) * K4;
+  let v4 = row0 + r0 + 32u < p.M; let o4 = min(row0 + r0 + 32u, p.M - 1u) * K4;
+  let v5 = row0 + r0 + 40u < p.M; let o5 = min(row0 + r0 + 40u, p.M - 1u) * K4;
+  let v6 = row0 + r0 + 48u < p.M; let o6 = min(row0 + r0 + 48u, p.M - 1u) * K4;
+  let v7 = row0 + r0 + 56u < p.M; let o7 = min(row0 + r0 + 56u, p.M - 1u) * K4;
+  let v8 = col0 + r0 + 0u < p.N; let o8 = min(rope_col(col0 + r0 + 0u), p.N - 1u) * K4;
+  let v9 = col0 + r0 + 8u < p.N; let o9 = min(rope_col(col0 + r0 + 8u), p.N - 1u) * K4;
+  let v10 = col0 + r0 + 16u < p.N; let o10 = min(rope_col(col0 + r0 + 16u), p.N - 1u) * K4;
+  let v11 = col0 + r0 + 24u < p.N; let o11 = min(rope_col(col0 + r0 + 24u), p.N - 1u) * K4;
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
+  {
+    let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+    s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
+    s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
+    s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
+    s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
+    s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+    s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+    s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+    s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 576u] = s1.x; As[ea + 576u + 1u] = s1.y; As[ea + 576u + 2u] = s1.z; As[ea + 576u + 3u] = s1.w;
+      As[ea + 1152u] = s2.x; As[ea + 1152u + 1u] = s2.y; As[ea + 1152u + 2u] = s2.z; As[ea + 1152u + 3u] = s2.w;
+      As[ea + 1728u] = s3.x; As[ea + 1728u + 1u] = s3.y; As[ea + 1728u + 2u] = s3.z; As[ea + 1728u + 3u] = s3.w;
+      As[ea + 2304u] = s4.x; As[ea + 2304u + 1u] = s4.y; As[ea + 2304u + 2u] = s4.z; As[ea + 2304u + 3u] = s4.w;
+      As[ea + 2880u] = s5.x; As[ea + 2880u + 1u] = s5.y; As[ea + 2880u + 2u] = s5.z; As[ea + 2880u + 3u] = s5.w;
+      As[ea + 3456u] = s6.x; As[ea + 3456u + 1u] = s6.y; As[ea + 3456u + 2u] = s6.z; As[ea + 3456u + 3u] = s6.w;
+      As[ea + 4032u] = s7.x; As[ea + 4032u + 1u] = s7.y; As[ea + 4032u + 2u] = s7.z; As[ea + 4032u + 3u] = s7.w;
+      Bs[eb] = s8.x; Bs[eb + 1u] = s8.y; Bs[eb + 2u] = s8.z; Bs[eb + 3u] = s8.w;
+      Bs[eb + 576u] = s9.x; Bs[eb + 576u + 1u] = s9.y; Bs[eb + 576u + 2u] = s9.z; Bs[eb + 576u + 3u] = s9.w;
+      Bs[eb + 1152u] = s10.x; Bs[eb + 1152u + 1u] = s10.y; Bs[eb + 1152u + 2u] = s10.z; Bs[eb + 1152u + 3u] = s10.w;
+      Bs[eb + 1728u] = s11.x; Bs[eb + 1728u + 1u] = s11.y; Bs[eb + 1728u + 2u] = s11.z; Bs[eb + 1728u + 3u] = s11.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+        s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
+        s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
+        s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
+        s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
+        s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+        s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+        s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+        s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+  }
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+}
+
+@compute @workgroup_size(128)
+fn tg_t64x32_sg2x2_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
+  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
+  let wb5 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
+  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
+  {
+    let k4 = k0 * 8u;
+    let kx = select(k4, 0u, XFIX);
+    let kw = select(wblk_chunk(k4), 0u, WFIX);
+    s0 = x8[xb + kx];
+    s1 = x8[xb + 16u * K4 + kx];
+    s2 = x8[xb + 32u * K4 + kx];
+    s3 = x8[xb + 48u * K4 + kx];
+    s4 = w8[wb4 + kw];
+    s5 = w8[wb5 + kw];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
+      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
+      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u;
+        let kx = select(k4, 0u, XFIX);
+        let kw = select(wblk_chunk(k4), 0u, WFIX);
+        s0 = x8[xb + kx];
+        s1 = x8[xb + 16u * K4 + kx];
+        s2 = x8[xb + 32u * K4 + kx];
+        s3 = x8[xb + 48u * K4 + kx];
+        s4 = w8[wb4 + kw];
+        s5 = w8[wb5 + kw];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+  }
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+}
+
+@compute @workgroup_size(128)
+fn tg_t64x32_sg2x2_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
+  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
+  let wb5 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
+  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 8u;
+      let kx = select(k4, 0u, XFIX);
+      let kw = select(wblk_chunk(k4), 0u, WFIX);
+      s0 = x8[xb + kx];
+      s1 = x8[xb + 16u * K4 + kx];
+      s2 = x8[xb + 32u * K4 + kx];
+      s3 = x8[xb + 48u * K4 + kx];
+      s4 = w8[wb4 + kw];
+      s5 = w8[wb5 + kw];
+    }
+    {
+      let ea = ws; let eb = ws;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
+      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
+      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
+    }
+    workgroupBarrier();
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+  }
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+}

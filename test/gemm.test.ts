@@ -1192,6 +1192,13 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           const cpu = { ...caps, subgroupMatrix: [] } as typeof caps;
           expect(chooseDecodeTile(cpu, 64, 4096, 16384, false, decodeTilesMode('split'))).toBeNull();
           expect(chooseDecodeTile(cpu, 64, 4096, 16384, false, decodeTilesMode('split:emu'))).toMatchObject({ kind: 'tile-gen', splits: 4, emulate: true });
+          // :bn32 (before :emu): the plain products of 33..64 rows on 64 × 32 tiles; gated ones and 32 rows keep theirs.
+          const bn32 = decodeTilesMode('split:u8:ks2=off:bn32');
+          expect(bn32.bn32).toBe(true);
+          expect([chooseDecodeTile(caps, 64, 12288, 4096, false, bn32)?.id, chooseDecodeTile(caps, 32, 12288, 4096, false, bn32)?.id,
+            chooseDecodeTile(caps, 64, 16384, 4096, true, bn32)?.id]).toEqual(['t64x32_sg2x2_k64_b1_u8', 't32x64_sg1x4_k64_b1_u8', 'g64x64_sg2x2_k32_b1_u8']);
+          expect(decodeTilesMode('split:bn32:emu')).toMatchObject({ bn32: true, emulate: true });
+          for (const bad of ['split:u8p2:bn32', 'split:u4:bn32', 'split:bn32:ks2']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
           expect(decodeTilesMode('')).toEqual({ split: true, minRows: 9, wide: DECODE_TILES_WIDE, explicitRows: false, ks2: DECODE_TILES_WIDE ? 'gated' : 'off' });
           // Without robust buffer access (the _un8 twins by default) the unsplit 33..64-row tiles prefetch again while K
           // is fixed in the pipeline (DECODE_TILES_PREFETCH_FIXED_K); split ones, fewer rows, :un8 or FAPOOL_TILE_FIXK=off keep _un8.

@@ -303,6 +303,26 @@ describe('RoPE in the decode tiles\' epilogue: the same bits as the (checked) ti
   }
 });
 
+// The RoPE entry with the epilogue scratch in turns (CS_TURNS): the subgroups' rotation pairs flushed one group after
+// another, the same bits as the checked tile flushed whole.
+describe('RoPE in a decode tile\'s epilogue with the scratch in turns (FAPOOL_TILE_CS)', () => {
+  for (const [id, turns] of [['t32x32_sg2x2_k32_b1_un8', 2], ['t64x32_sg2x2_k64_b1_u8', 4]] as const) {
+    it(`${id}, ${turns} turns`, async (ctx) => {
+      const g = await gpu();
+      if (!g.caps.f16) { ctx.skip(); return; }
+      const real = hasSubgroupMatrixF16(g.caps), geo = tileGenGeometry(id);
+      const sgm = { kind: 'tile-gen' as const, id, emulate: !real, csTurns: turns };
+      if (!sgmTileGenFits(g.caps, sgm)) { ctx.skip(); return; }
+      const c: Case = { H: 4, KV: 2, D: 16, style: 'neox', K: 3 * geo.bk, bias: true };
+      const seed = rng().int(0, 2 ** 31);
+      const want = await runQkv(g, c, geo.bm, 'f16', { sgm: { kind: 'tile-gen', id: checkedTwin(id), emulate: !real } }, false, false, seed, 'subgroup-matrix');
+      const got = await runQkv(g, c, geo.bm, 'f16', { sgm }, false, true, seed, 'subgroup-matrix');
+      expect(got.label).toBe(`tg_${id}_r_f16`);
+      for (const k of ['qkv', 'q', 'k', 'v'] as const) expect(Array.from(got[k]), `${k} seed ${seed}`).toEqual(Array.from(want[k]));
+    }, 300_000);
+  }
+});
+
 // The RoPE entry on weights in 64 × 64 blocks (wblk): each rotation pair's two weight rows gathered from the blocks.
 describe('RoPE in a decode tile\'s epilogue on weights in 64 × 64 blocks: the same bits as the checked tile on row-major ones', () => {
   for (const id of ['t32x32_sg2x2_k32_b1_u8p2', 't16x32_sg1x2_k128_b1_u8']) {

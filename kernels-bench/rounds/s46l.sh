@@ -6,10 +6,12 @@
 # of 396 slots, ≈ 12 warps a SM, at the price of staging x twice as often (workgroup-memory traffic per product +50 %).
 # Sweep at 64 rows (seed-4l's qkv, o, down and a 32000-row LM head; 3 weight copies rotated), whole and auto, with every
 # pipeline's registers and workgroup memory (carry kernels-bench/pipeline-stats/build); then the b64 × 4K step whole /
-# auto (auto changes no default tile at 64 rows: a control).
+# auto (auto changes no default tile at 64 rows: a control), and with the plain products on t64x32 (FAPOOL_DECODE_TILES
+# split:bn32, whole and auto). A tile's shape does not change an output's K order, but its split count may (o, down),
+# and with it how the partial sums are grouped: the tokens may then differ in a few places (compared, not required).
 # Prediction (weak): qkv 0.0625 → 0.045–0.055 ms on the H200 with auto, LM head likewise; o / down split ×2 within ±10 % of
 # the default ×4; whole (two a SM) no better than t64x64. If qkv and the LM head win, chooseDecodeTile's 33–64-row plain
-# base follows (and a RoPE entry for the qkv tile).
+# base follows (the qkv tile's RoPE entry exists: tg_t64x32_sg2x2_k64_b1_u8_r).
 #   OUT=$OUT bash kernels-bench/rounds/round.sh s46l    (carry .device, dist, kernels-bench/pipeline-stats/build; ≈ 4 min)
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
@@ -28,3 +30,7 @@ for cs in whole auto; do
 done
 source kernels-bench/rounds/seed4l.sh
 decstep b64-whole 64 4096; decstep b64-auto 64 4096 FAPOOL_TILE_CS=auto; same b64-whole b64-auto
+# The whole step with the 33–64-row plain products on the 64 × 32 tiles (FAPOOL_DECODE_TILES=split:bn32), whole and auto.
+decstep b64-bn32 64 4096 FAPOOL_DECODE_TILES=split:bn32; decstep b64-bn32-auto 64 4096 FAPOOL_DECODE_TILES=split:bn32 FAPOOL_TILE_CS=auto
+same b64-whole b64-bn32; same b64-whole b64-bn32-auto
+dec_kernels b64-whole pre oProj ffn head; dec_kernels b64-bn32-auto pre oProj ffn head
