@@ -598,7 +598,7 @@ function entry(o, c) {
   const turns = ks === 1 && bm <= 64;
   if (turns) {
     P(`  let cs_n = ${u(rc)} / CS_TURNS;   // subgroups flushing at once`);
-    P(`  let cb = (sg % cs_n) * ${gated ? '512u' : '256u'}; let turn = sg / cs_n;`);
+    P(`  let cb = (sg % cs_n) * ${gated ? '512u' : '256u'}; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)`);
   } else {
     P(`  let cb = ${ks > 1 ? 'sgw' : 'sg'} * ${gated ? '512u' : '256u'};`);
   }

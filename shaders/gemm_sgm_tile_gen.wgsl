@@ -2380,7 +2380,7 @@ fn tg_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     workgroupBarrier();
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -2555,7 +2555,7 @@ fn tg_t16x64_sg1x4_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -2709,7 +2709,7 @@ fn tg_t16x128_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
 }
@@ -2834,7 +2834,7 @@ fn tg_t32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -2950,7 +2950,7 @@ fn tg_t64x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     workgroupBarrier();
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
@@ -3115,7 +3115,7 @@ fn tg_t64x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); } flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
@@ -3272,7 +3272,7 @@ fn tg_g16x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -3450,7 +3450,7 @@ fn tg_g32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -3585,7 +3585,7 @@ fn tg_g64x64_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
@@ -3693,7 +3693,7 @@ fn tg_t64x16_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -3808,7 +3808,7 @@ fn tg_t32x16_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -3932,7 +3932,7 @@ fn tg_t64x32_sg2x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -4057,7 +4057,7 @@ fn tg_t64x32_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
 }
@@ -4253,7 +4253,7 @@ fn tg_t16x32_sg1x2_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -4397,7 +4397,7 @@ fn tg_t32x32_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
 }
@@ -4463,7 +4463,7 @@ fn tg_t32x32_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -4556,7 +4556,7 @@ fn tg_t64x32_sg2x1_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     workgroupBarrier();
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
@@ -4698,7 +4698,7 @@ fn tg_g32x32_sg1x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     workgroupBarrier();
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -4762,7 +4762,7 @@ fn tg_g32x16_sg2x1_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -4831,7 +4831,7 @@ fn tg_t32x32_sg2x2_k32_b1_g3(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -4898,7 +4898,7 @@ fn tg_g32x16_sg2x1_k16_b1_g2(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -6058,7 +6058,7 @@ fn tg_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); } flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
@@ -6186,7 +6186,7 @@ fn tg_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
@@ -6248,7 +6248,7 @@ fn tg_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -6364,7 +6364,7 @@ fn tg_g32x32_sg1x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     workgroupBarrier();
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -7020,7 +7020,7 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     workgroupBarrier();
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -7188,7 +7188,7 @@ fn tg_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -7303,7 +7303,7 @@ fn tg_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -7440,7 +7440,7 @@ fn tg_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -7597,7 +7597,7 @@ fn tg_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -8305,7 +8305,7 @@ fn tg_t32x32_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -8374,7 +8374,7 @@ fn tg_t32x32_sg2x2_k32_b1_uf(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -8441,7 +8441,7 @@ fn tg_t32x32_sg2x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -8534,7 +8534,7 @@ fn tg_t64x32_sg2x1_k16_b2_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     workgroupBarrier();
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
@@ -8602,7 +8602,7 @@ fn tg_g32x16_sg2x1_k16_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -8680,7 +8680,7 @@ fn tg_t32x32_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     workgroupBarrier();
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -8758,7 +8758,7 @@ fn tg_g32x32_sg1x2_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -8877,7 +8877,7 @@ fn tg_g32x32_sg1x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -9460,7 +9460,7 @@ fn tg_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -9562,7 +9562,7 @@ fn tg_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -9695,7 +9695,7 @@ fn tg_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); } flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
@@ -9818,7 +9818,7 @@ fn tg_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -9958,7 +9958,7 @@ fn tg_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -10071,7 +10071,7 @@ fn tg_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
@@ -10702,7 +10702,7 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -10908,7 +10908,7 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -11177,7 +11177,7 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); } flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
@@ -11428,7 +11428,7 @@ fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -11716,7 +11716,7 @@ fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -11937,7 +11937,7 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
@@ -12278,7 +12278,7 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -12577,7 +12577,7 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -12693,7 +12693,7 @@ fn tg_t64x32_sg2x2_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -12796,7 +12796,7 @@ fn tg_t64x32_sg2x2_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -12922,7 +12922,7 @@ fn tgs_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     workgroupBarrier();
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
@@ -13098,7 +13098,7 @@ fn tgs_t16x64_sg1x4_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
@@ -13253,7 +13253,7 @@ fn tgs_t16x128_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
 }
@@ -13379,7 +13379,7 @@ fn tgs_t32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
@@ -13496,7 +13496,7 @@ fn tgs_t64x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     workgroupBarrier();
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
@@ -13662,7 +13662,7 @@ fn tgs_t64x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); } flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
@@ -13820,7 +13820,7 @@ fn tgs_g16x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
@@ -14000,7 +14000,7 @@ fn tgs_g32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
@@ -14138,7 +14138,7 @@ fn tgs_g64x64_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, 2u * p.N); }
@@ -14251,7 +14251,7 @@ fn tgs_t64x16_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
@@ -14367,7 +14367,7 @@ fn tgs_t32x16_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
@@ -14492,7 +14492,7 @@ fn tgs_t64x32_sg2x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
@@ -14618,7 +14618,7 @@ fn tgs_t64x32_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
 }
@@ -14815,7 +14815,7 @@ fn tgs_t16x32_sg1x2_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
@@ -14960,7 +14960,7 @@ fn tgs_t32x32_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
 }
@@ -15027,7 +15027,7 @@ fn tgs_t32x32_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
@@ -15091,7 +15091,7 @@ fn tgs_g32x16_sg2x1_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
@@ -15261,7 +15261,7 @@ fn tgs_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
@@ -15377,7 +15377,7 @@ fn tgs_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
@@ -15526,7 +15526,7 @@ fn tgs_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); } flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
@@ -15666,7 +15666,7 @@ fn tgs_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
@@ -15825,7 +15825,7 @@ fn tgs_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
@@ -15954,7 +15954,7 @@ fn tgs_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, 2u * p.N); }
@@ -16021,7 +16021,7 @@ fn tgs_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
@@ -16171,7 +16171,7 @@ fn tgs_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
@@ -16274,7 +16274,7 @@ fn tgs_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
@@ -16408,7 +16408,7 @@ fn tgs_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); } flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
@@ -16532,7 +16532,7 @@ fn tgs_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
@@ -16674,7 +16674,7 @@ fn tgs_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
@@ -16790,7 +16790,7 @@ fn tgs_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, 2u * p.N); }
@@ -17111,7 +17111,7 @@ fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
@@ -17318,7 +17318,7 @@ fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
@@ -17588,7 +17588,7 @@ fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); } flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
@@ -17840,7 +17840,7 @@ fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
@@ -18130,7 +18130,7 @@ fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
@@ -18354,7 +18354,7 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, 2u * p.N); }
@@ -18475,7 +18475,7 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
@@ -18642,7 +18642,7 @@ fn tgs_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
@@ -18764,7 +18764,7 @@ fn tgs_g32x32_sg1x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
@@ -18883,7 +18883,7 @@ fn tgs_t64x32_sg2x2_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
@@ -18987,7 +18987,7 @@ fn tgs_t64x32_sg2x2_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
@@ -19183,7 +19183,7 @@ fn tg_t16x32_sg1x2_k128_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -19307,7 +19307,7 @@ fn tg_t32x64_sg1x4_k64_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -19470,7 +19470,7 @@ fn tg_t64x64_sg1x4_k64_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); } flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
@@ -19648,7 +19648,7 @@ fn tg_t16x32_sg1x2_k128_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -19766,7 +19766,7 @@ fn tg_t32x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -19917,7 +19917,7 @@ fn tg_t64x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); } flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
@@ -20076,7 +20076,7 @@ fn tg_t16x32_sg1x2_k128_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -20181,7 +20181,7 @@ fn tg_t32x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -20317,7 +20317,7 @@ fn tg_t64x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); } flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
@@ -20385,7 +20385,7 @@ fn tg_t32x32_sg2x2_k32_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -20444,7 +20444,7 @@ fn tg_t32x32_sg2x2_k32_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -20764,7 +20764,7 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -20973,7 +20973,7 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -21245,7 +21245,7 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); } flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
@@ -21361,7 +21361,7 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -21485,7 +21485,7 @@ fn tg_t64x32_sg2x2_k64_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -21602,7 +21602,7 @@ fn tg_t64x32_sg2x2_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -21706,7 +21706,7 @@ fn tg_t64x32_sg2x2_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }

@@ -2408,7 +2408,7 @@ fn tg_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     workgroupBarrier();
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -2583,7 +2583,7 @@ fn tg_t16x64_sg1x4_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -2737,7 +2737,7 @@ fn tg_t16x128_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c01, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
 }
@@ -2862,7 +2862,7 @@ fn tg_t32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -2978,7 +2978,7 @@ fn tg_t64x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     workgroupBarrier();
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c01, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
@@ -3143,7 +3143,7 @@ fn tg_t64x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c20, lane); } flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
@@ -3300,7 +3300,7 @@ fn tg_g16x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -3478,7 +3478,7 @@ fn tg_g32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -3613,7 +3613,7 @@ fn tg_g64x64_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
@@ -3721,7 +3721,7 @@ fn tg_t64x16_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -3836,7 +3836,7 @@ fn tg_t32x16_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -3960,7 +3960,7 @@ fn tg_t64x32_sg2x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -4085,7 +4085,7 @@ fn tg_t64x32_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c01, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
 }
@@ -4281,7 +4281,7 @@ fn tg_t16x32_sg1x2_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -4425,7 +4425,7 @@ fn tg_t32x32_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c01, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
 }
@@ -4491,7 +4491,7 @@ fn tg_t32x32_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -4584,7 +4584,7 @@ fn tg_t64x32_sg2x1_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     workgroupBarrier();
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c01, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
@@ -4726,7 +4726,7 @@ fn tg_g32x32_sg1x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     workgroupBarrier();
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -4790,7 +4790,7 @@ fn tg_g32x16_sg2x1_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -4859,7 +4859,7 @@ fn tg_t32x32_sg2x2_k32_b1_g3(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -4926,7 +4926,7 @@ fn tg_g32x16_sg2x1_k16_b1_g2(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -6086,7 +6086,7 @@ fn tg_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c20, lane); } flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
@@ -6214,7 +6214,7 @@ fn tg_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
@@ -6276,7 +6276,7 @@ fn tg_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -6392,7 +6392,7 @@ fn tg_g32x32_sg1x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     workgroupBarrier();
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -7048,7 +7048,7 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     workgroupBarrier();
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -7216,7 +7216,7 @@ fn tg_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -7331,7 +7331,7 @@ fn tg_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -7468,7 +7468,7 @@ fn tg_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -7625,7 +7625,7 @@ fn tg_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -8333,7 +8333,7 @@ fn tg_t32x32_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -8402,7 +8402,7 @@ fn tg_t32x32_sg2x2_k32_b1_uf(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -8469,7 +8469,7 @@ fn tg_t32x32_sg2x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -8562,7 +8562,7 @@ fn tg_t64x32_sg2x1_k16_b2_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     workgroupBarrier();
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c01, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
@@ -8630,7 +8630,7 @@ fn tg_g32x16_sg2x1_k16_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -8708,7 +8708,7 @@ fn tg_t32x32_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     workgroupBarrier();
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -8786,7 +8786,7 @@ fn tg_g32x32_sg1x2_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -8905,7 +8905,7 @@ fn tg_g32x32_sg1x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -9488,7 +9488,7 @@ fn tg_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -9590,7 +9590,7 @@ fn tg_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -9723,7 +9723,7 @@ fn tg_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c20, lane); } flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
@@ -9846,7 +9846,7 @@ fn tg_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -9986,7 +9986,7 @@ fn tg_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -10099,7 +10099,7 @@ fn tg_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
@@ -10730,7 +10730,7 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -10936,7 +10936,7 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -11205,7 +11205,7 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c20, lane); } flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
@@ -11456,7 +11456,7 @@ fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -11744,7 +11744,7 @@ fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -11965,7 +11965,7 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
@@ -12306,7 +12306,7 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -12605,7 +12605,7 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); } flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); } flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -12721,7 +12721,7 @@ fn tg_t64x32_sg2x2_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -12824,7 +12824,7 @@ fn tg_t64x32_sg2x2_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -12950,7 +12950,7 @@ fn tgs_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     workgroupBarrier();
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
@@ -13126,7 +13126,7 @@ fn tgs_t16x64_sg1x4_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
@@ -13281,7 +13281,7 @@ fn tgs_t16x128_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c01, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
 }
@@ -13407,7 +13407,7 @@ fn tgs_t32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
@@ -13524,7 +13524,7 @@ fn tgs_t64x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     workgroupBarrier();
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c01, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
@@ -13690,7 +13690,7 @@ fn tgs_t64x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c20, lane); } flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
@@ -13848,7 +13848,7 @@ fn tgs_g16x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
@@ -14028,7 +14028,7 @@ fn tgs_g32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
@@ -14166,7 +14166,7 @@ fn tgs_g64x64_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g01, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, 2u * p.N); }
@@ -14279,7 +14279,7 @@ fn tgs_t64x16_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
@@ -14395,7 +14395,7 @@ fn tgs_t32x16_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
@@ -14520,7 +14520,7 @@ fn tgs_t64x32_sg2x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
@@ -14646,7 +14646,7 @@ fn tgs_t64x32_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c01, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
 }
@@ -14843,7 +14843,7 @@ fn tgs_t16x32_sg1x2_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
@@ -14988,7 +14988,7 @@ fn tgs_t32x32_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c01, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
 }
@@ -15055,7 +15055,7 @@ fn tgs_t32x32_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
@@ -15119,7 +15119,7 @@ fn tgs_g32x16_sg2x1_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
@@ -15289,7 +15289,7 @@ fn tgs_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
@@ -15405,7 +15405,7 @@ fn tgs_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
@@ -15554,7 +15554,7 @@ fn tgs_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c20, lane); } flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
@@ -15694,7 +15694,7 @@ fn tgs_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
@@ -15853,7 +15853,7 @@ fn tgs_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
@@ -15982,7 +15982,7 @@ fn tgs_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g01, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, 2u * p.N); }
@@ -16049,7 +16049,7 @@ fn tgs_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
@@ -16199,7 +16199,7 @@ fn tgs_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
@@ -16302,7 +16302,7 @@ fn tgs_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
@@ -16436,7 +16436,7 @@ fn tgs_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c20, lane); } flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
@@ -16560,7 +16560,7 @@ fn tgs_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
@@ -16702,7 +16702,7 @@ fn tgs_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
@@ -16818,7 +16818,7 @@ fn tgs_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g01, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, 2u * p.N); }
@@ -17139,7 +17139,7 @@ fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
@@ -17346,7 +17346,7 @@ fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
@@ -17616,7 +17616,7 @@ fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c20, lane); } flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
@@ -17868,7 +17868,7 @@ fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
 }
@@ -18158,7 +18158,7 @@ fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
@@ -18382,7 +18382,7 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g01, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, 2u * p.N); }
@@ -18503,7 +18503,7 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
@@ -18670,7 +18670,7 @@ fn tgs_g32x32_sg1x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
@@ -18792,7 +18792,7 @@ fn tgs_g32x32_sg1x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 512u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 512u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, u00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, p.N, 2u * p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, g10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, 2u * p.N); }
@@ -18911,7 +18911,7 @@ fn tgs_t64x32_sg2x2_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
@@ -19015,7 +19015,7 @@ fn tgs_t64x32_sg2x2_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
@@ -19211,7 +19211,7 @@ fn tg_t16x32_sg1x2_k128_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -19335,7 +19335,7 @@ fn tg_t32x64_sg1x4_k64_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -19498,7 +19498,7 @@ fn tg_t64x64_sg1x4_k64_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c20, lane); } flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
@@ -19676,7 +19676,7 @@ fn tg_t16x32_sg1x2_k128_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -19794,7 +19794,7 @@ fn tg_t32x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -19945,7 +19945,7 @@ fn tg_t64x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c20, lane); } flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
@@ -20104,7 +20104,7 @@ fn tg_t16x32_sg1x2_k128_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -20209,7 +20209,7 @@ fn tg_t32x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -20345,7 +20345,7 @@ fn tg_t64x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c20, lane); } flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
@@ -20413,7 +20413,7 @@ fn tg_t32x32_sg2x2_k32_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -20472,7 +20472,7 @@ fn tg_t32x32_sg2x2_k32_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -20792,7 +20792,7 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
     }
   }
   let cs_n = 2u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -21001,7 +21001,7 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -21273,7 +21273,7 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c20, lane); } flush_rope(cb, row0 + sr + 32u, col0 + sc + 0u, lane, turn == t); }
@@ -21389,7 +21389,7 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
 }
 
@@ -21513,7 +21513,7 @@ fn tg_t64x32_sg2x2_k64_b1_r(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -21630,7 +21630,7 @@ fn tg_t64x32_sg2x2_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }
@@ -21734,7 +21734,7 @@ fn tg_t64x32_sg2x2_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     }
   }
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
-  let cb = (sg % cs_n) * 256u; let turn = sg / cs_n;
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_rope(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_rope(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
 }

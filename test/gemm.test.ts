@@ -852,7 +852,7 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
     if (!g.caps.f16) { ctx.skip(); return; }
     const emulate = !hasSubgroupMatrixF16(g.caps);
     const sgm = (id: string, csTurns: number, splits?: number) => ({ kind: 'tile-gen' as const, id, csTurns, emulate, ...(splits ? { splits } : {}) });
-    // Four subgroups sharing one, two or four regions (turns 4, 2, 1... as asked); ragged M and N, several slices.
+    // Four subgroups sharing two regions (2 turns) or one (4 turns); ragged M and N, several slices.
     for (const t of [2, 4]) {
       await check(g, { M: 45, N: 77, K: 192, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t32x32_sg2x2_k32_b1_un8', t) }, bias: true, residual: true });
       await check(g, { M: 32, N: 64, K: 384, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t32x32_sg2x2_k32_b1_u8p2', t, 3) } });
@@ -879,9 +879,13 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
     };
     expect([key('t32x32_sg2x2_k32_b1_un8'), key('t32x32_sg2x2_k32_b1_un8', 4), await withEnv('FAPOOL_TILE_CS', '2', async () => key('t32x32_sg2x2_k32_b1_un8'))]).toEqual(['none', '4', '2']);
     expect(() => key('t32x32_sg2x2_k32_b1_un8', 3)).toThrow(LimitError);
+    // Turns asked of a tile that flushes whole (BM > 64, _ks2) are refused too; FAPOOL_TILE_CS leaves such tiles whole.
+    expect(() => tileCsTurns(g.caps, tileGenGeometry('t128x128_sg2x2_k32_b1_u8'), 2)).toThrow(/flushes whole/);
+    expect(() => tileCsTurns(g.caps, tileGenGeometry('g64x64_sg2x2_k64_b1_u8_ks2'), 2)).toThrow(/flushes whole/);
+    expect([tileCsTurns(g.caps, tileGenGeometry('t128x128_sg2x2_k32_b1_u8'), undefined, 2), tileCsTurns(g.caps, tileGenGeometry('t128x128_sg2x2_k32_b1_u8'), 1)]).toEqual([1, 1]);
     // FAPOOL_TILE_CS: whole (default), auto, a power of two; anything else refused.
     expect([tileCsMode(), await withEnv('FAPOOL_TILE_CS', 'auto', async () => tileCsMode()), await withEnv('FAPOOL_TILE_CS', '4', async () => tileCsMode())]).toEqual(['whole', 'auto', 4]);
-    for (const bad of ['3', 'half', '0', '32']) await expect(withEnv('FAPOOL_TILE_CS', bad, async () => tileCsMode())).rejects.toThrow(/FAPOOL_TILE_CS/);
+    for (const bad of ['3', 'half', '0', '8', '0x4', '4.0']) await expect(withEnv('FAPOOL_TILE_CS', bad, async () => tileCsMode())).rejects.toThrow(/FAPOOL_TILE_CS/);
     // auto at NVIDIA's 48 KB: the t32x64 decode tiles (13.5 KB staging + 4 KB scratch: two a SM) take 2 turns (three a
     // SM); the 64-row tile (18 + 4 KB) gains nothing; the prefill and _ks2 tiles have no turns; a turn count that does
     // not divide a tile's subgroups leaves it whole.
@@ -890,7 +894,8 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
     expect([auto('t32x64_sg1x4_k64_b1_u8p2'), auto('t64x32_sg2x2_k64_b1_u8'), auto('t64x64_sg1x4_k64_b1_u8'), auto('t128x128_sg2x2_k32_b1_u8'), auto('g64x64_sg2x2_k64_b1_u8_ks2')])
       .toEqual([2, 2, 1, 1, 1]);
     expect([tileGenBytes(tileGenGeometry('t32x64_sg1x4_k64_b1_u8p2')), tileGenBytes(tileGenGeometry('t32x64_sg1x4_k64_b1_u8p2'), 2)]).toEqual([17920, 15872]);
-    expect([tileCsTurns(nv, tileGenGeometry('g32x32_sg1x2_k32_b1'), undefined, 4), tileCsTurns(nv, tileGenGeometry('t32x64_sg1x4_k64_b1_u8p2'), undefined, 'whole')]).toEqual([1, 1]);
+    expect([tileCsTurns(nv, tileGenGeometry('g32x32_sg1x2_k32_b1'), undefined, 4), tileCsTurns(nv, tileGenGeometry('t32x64_sg1x4_k64_b1_u8p2'), undefined, 'whole'),
+      auto('g16x64_sg1x4_k64_b1_u8p2')]).toEqual([1, 1, 4]);
   }, 300_000);
 
   it('FAPOOL_TILE_STS: alt (a chunk\'s 8-byte halves stored in alternating order) or plain, rows (rows 4 apart a store phase) or seq — default alt,rows: the same products', async (ctx) => {

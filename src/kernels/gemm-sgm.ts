@@ -280,7 +280,7 @@ export function tileGenGeometry(id: string): TileGenGeometry {
   const gated = m[1] === 'g', group = Number(m[8] ?? 0), ks = m[10] ? 2 : 1;
   const [bm, bn, sgRows, sgCols, bk, nbuf] = m.slice(2, 8).map(Number) as [number, number, number, number, number, number];
   const brows = gated ? 2 * bn : bn, lds = bk + 8, subgroups = sgRows * sgCols * ks;
-  const bytes = 2 * nbuf * (bm + brows) * lds + 4 * 256 * subgroups * (gated ? 2 : 1);
+  const bytes = 2 * nbuf * (bm + brows) * lds + 4 * scratchFloats({ sgRows, sgCols, ks, gated });
   return { gated, bm, bn, sgRows, sgCols, bk, nbuf, group, unchecked: m[9] !== undefined, wide: m[9] === '_u8' || m[9] === '_un8' || m[9] === '_u8p2', ks, tm: bm / (16 * sgRows), tn: bn / (16 * sgCols), wg: 32 * subgroups, brows, lds, bytes };
 }
 
@@ -305,7 +305,7 @@ function sgmTileGenSpec(c: SgmTileGenCfg, emulate: boolean): Specialization {
     aliases: {
       T: 'f16', T4: 'vec4<f16>',
       TileA: `array<f16, ${g.nbuf * g.bm * g.lds}>`, TileB: `array<f16, ${g.nbuf * g.brows * g.lds}>`,
-      Scratch: `array<f32, ${(256 * g.sgRows * g.sgCols * g.ks * (g.gated ? 2 : 1)) / c.turns}>`,
+      Scratch: `array<f32, ${scratchFloats(g) / c.turns}>`,
     },
     constants: { ...epilogueConstants(c.epi), KFIX: c.kfix, WBLK: c.wblk, ...tileDebugConstants(), ...tileStoreConstants(c.robust, rows16Tile(g)), ...c.rope,
       ...(c.turns > 1 ? { CS_TURNS: c.turns } : {}) },
@@ -332,7 +332,8 @@ let debugWarned = false;
 /**
  * FAPOOL_TILE_STS — how the tiles stage without bank conflicts: comma-separated, `alt` or `plain`, `rows` or `seq`,
  * `rows16` or `seq16`, `sub`, `xor` or `mask`, `pad` or `nopad`; unset: `alt,rows,rows16`, and `mask,pad` on the tiles
- * rows16 applies to (16-byte chunks, BK 32: the prefill pair) without robust buffer access, `sub,nopad` on every other
+ * rows16 applies to (16-byte chunks, BK 32: the prefill pair, and the gated g64x64_sg2x2_k32 decode twins — those untimed
+ * with pad; the default 64-row gated product runs their _ks2 twin) without robust buffer access, `sub,nopad` on every other
  * tile and with robust buffer access (whose clamps make every store per element anyway). A token given applies to
  * every tile; one left out keeps its default. (`plain` does not touch the rows16 tiles' half order: `seq16` turns that off.)
  * alt: the 16-byte staging tiles with 8 or 16 chunks a row store each chunk's 8-byte halves in an order alternating
@@ -540,22 +541,27 @@ export function tileFixKDefault(): boolean {
 /**
  * FAPOOL_TILE_CS — how the decode tiles (BM ≤ 64, no _ks2) hold their epilogue scratch: `whole` (the default: every
  * subgroup its own 16 × 16 region), `auto` (the fewest turns that let one more workgroup fit the device's workgroup
- * memory a SM: session 45 measured 48 KB a SM on NVIDIA's Vulkan driver, its maxComputeWorkgroupStorageSize; the
- * t32x64 decode tiles' 17.5 KB → 15.5 KB, three a SM instead of two) or a turn count (2, 4, …: where it divides a
- * tile's subgroups). Not timed yet: `rounds/s46k.sh`.
+ * memory — caps.maxWorkgroupStorage taken as a SM's share, which session 45 measured on NVIDIA's Vulkan driver: 48 KB;
+ * the t32x64 decode tiles' 17.5 KB → 15.5 KB, three a SM instead of two) or a turn count (1, 2 or 4: on the tiles whose
+ * subgroups it divides; the others flush whole). Not timed yet: `rounds/s46k.sh`.
  */
 export function tileCsMode(): 'whole' | 'auto' | number {
   const raw = envVar('FAPOOL_TILE_CS')?.trim() ?? '';
   if (raw === '' || raw === 'whole') return 'whole';
   if (raw === 'auto') return 'auto';
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || (n & (n - 1)) !== 0 || n > 16) throw new LimitError(`FAPOOL_TILE_CS=${raw}: expected whole, auto or a power of two from 1 to 16 (epilogue scratch turns)`);
-  return n;
+  // The decode tiles have 2 or 4 subgroups: more turns than that would apply to none.
+  if (!/^[124]$/.test(raw)) throw new LimitError(`FAPOOL_TILE_CS=${raw}: expected whole, auto, 1, 2 or 4 (epilogue scratch turns; a count applies to the tiles whose subgroups it divides)`);
+  return Number(raw);
+}
+
+/** The f32 words of a generated tile's whole epilogue scratch: a 16 × 16 region a subgroup (two gated). */
+function scratchFloats(g: Pick<TileGenGeometry, 'sgRows' | 'sgCols' | 'ks' | 'gated'>): number {
+  return 256 * g.sgRows * g.sgCols * g.ks * (g.gated ? 2 : 1);
 }
 
 /** Workgroup-memory bytes of a generated tile whose epilogue scratch is flushed in `turns` turns. */
 export function tileGenBytes(g: TileGenGeometry, turns = 1): number {
-  return g.bytes - (4 * 256 * g.sgRows * g.sgCols * g.ks * (g.gated ? 2 : 1)) * (1 - 1 / turns);
+  return g.bytes - 4 * scratchFloats(g) * (1 - 1 / turns);
 }
 
 /**
@@ -564,14 +570,13 @@ export function tileGenBytes(g: TileGenGeometry, turns = 1): number {
  * most workgroups a SM by workgroup memory (caps.maxWorkgroupStorage as the SM's share).
  */
 export function tileCsTurns(caps: Pick<Caps, 'maxWorkgroupStorage'>, g: TileGenGeometry, asked?: number, mode: 'whole' | 'auto' | number = tileCsMode()): number {
-  const rc = g.sgRows * g.sgCols;
-  if (g.bm > 64 || g.ks !== 1) return 1;
-  const ok = (t: number) => Number.isInteger(t) && t >= 1 && rc % t === 0;
+  const rc = g.sgRows * g.sgCols, turns = g.bm <= 64 && g.ks === 1;
+  const ok = (t: number) => Number.isInteger(t) && t >= 1 && rc % t === 0 && (turns || t === 1);
   if (asked !== undefined) {
-    if (!ok(asked)) throw new LimitError(`gemm: ${asked} epilogue scratch turns do not divide the tile's ${rc} subgroups`);
+    if (!ok(asked)) throw new LimitError(`gemm: ${asked} epilogue scratch turns: ${turns ? `they do not divide the tile's ${rc} subgroups` : 'the tile flushes whole (BM > 64 or _ks2)'}`);
     return asked;
   }
-  if (mode === 'whole') return 1;
+  if (!turns || mode === 'whole') return 1;
   if (typeof mode === 'number') return ok(mode) ? mode : 1;
   const fit = (t: number) => Math.floor(caps.maxWorkgroupStorage / tileGenBytes(g, t));
   let best = 1;
