@@ -60,20 +60,20 @@ async function measure(gpu: Gpu, bytes: number, sms: number, waves: number, iter
 
 async function main(): Promise<number> {
   const sms = int('sms', v.sms), waves = int('waves', v.waves), iters = int('iters', v.iters), samples = int('samples', v.samples, 1, 2048);
-  const kbs = v.kb.split(',').map((s) => {
+  const sizes = v.kb.split(',').map((s) => {
     const x = Number(s);
     if (!s.trim() || !Number.isFinite(x) || x <= 0) throw new UsageError(`--kb: '${s}' is not a positive size in KiB`);
-    return x;
+    return { kb: s.trim(), bytes: Math.max(4, Math.floor(x * 256) * 4) };   // whole words
   });
   if (v.out !== undefined) outputPath('out', v.out);
   const gpu = await openGpu({ label: 'smem-probe' });
   console.log(`device: ${describeCaps(gpu.caps)}; workgroup memory limit ${gpu.caps.maxWorkgroupStorage} bytes`);
-  const over = kbs.filter((k) => Math.floor(k * 256) * 4 > gpu.caps.maxWorkgroupStorage);
+  const over = sizes.filter((z) => z.bytes > gpu.caps.maxWorkgroupStorage).map((z) => z.kb);
   if (over.length) throw new LimitError(`--kb ${over.join(',')}: over this device's ${gpu.caps.maxWorkgroupStorage} bytes of workgroup memory`);
   const rows: Row[] = [];
   console.log(`${'KiB'.padStart(8)} ${'bytes'.padStart(7)} ${'one (ms)'.padStart(9)} ${'grid (ms)'.padStart(9)} ${'resident/SM'.padStart(11)}`);
-  for (const kb of kbs) {
-    const r = await measure(gpu, Math.max(4, Math.floor(kb * 256) * 4), sms, waves, iters, samples);
+  for (const { bytes } of sizes) {
+    const r = await measure(gpu, bytes, sms, waves, iters, samples);
     rows.push(r);
     console.log(`${r.kb.toFixed(2).padStart(8)} ${String(r.bytes).padStart(7)} ${r.oneMs.toFixed(4).padStart(9)} ${r.gridMs.toFixed(4).padStart(9)} ${r.residentPerSm.toFixed(2).padStart(11)}`);
     if (v.out !== undefined) writeFileSync(v.out, JSON.stringify({ device: gpu.caps.device, sms, waves, iters, rows }, null, 1));

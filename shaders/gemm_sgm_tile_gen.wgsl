@@ -80,16 +80,18 @@ override STS_ROWS16: bool = false;
 // pb = pa ^ 4; 2, that and both addresses ANDed with ~3. The values are the same; what differs is what the driver can
 // prove of their alignment. Without robust buffer access (session 44, H100, machine code of the rows16 128 × 128
 // tile): with 0 or 1 it stores each chunk as 8 STS.U16 (seq16, with constant offsets: 2 STS.64); with 2 as 2 STS.64,
-// and the tile 206 → 244–248 TFLOP/s. The host sets it (FAPOOL_TILE_STS sub / xor / mask: mask without robustness,
-// sub with it, whose clamps store per element anyway).
+// and the tile 206 → 244–248 TFLOP/s. The host sets it (FAPOOL_TILE_STS sub / xor / mask: mask on the rows16 tiles
+// without robustness; sub on the alt tiles, whose 8-row split decode steps lost 2.6 % with mask, and with robustness,
+// whose clamps store per element anyway).
 override STS_HALVES: u32 = 0u;
 
 // 16-byte staging: a row's BK halves sit at the end of its BK + 8 (the 8 pad halves first), so no staged chunk's
 // store address is the bare row offset; the arrays keep their size. Session 44 (H100, machine code): with STS_HALVES
 // 2 every chunk was stored as 2 STS.64 except those at offset 0 (the first staged row of x and of w), whose masked
 // address the driver folds to ws + pa: 8 STS.U16 each. (Growing the arrays by 16 bytes instead took the 128 × 128
-// tiles past 24 KB, and the driver then ran one workgroup a SM, not two: 247 → 144 TFLOP/s.) Not timed in this form;
-// the host sets it (FAPOOL_TILE_STS pad / nopad, nopad by default).
+// tiles past 24 KB, and the driver then ran one workgroup a SM, not two: 247 → 144 TFLOP/s.) In this form (session
+// 45, H200) the _u8 prefill tile 237.7 → 244.2 TFLOP/s. The host sets it (FAPOOL_TILE_STS pad / nopad: pad on the
+// rows16 tiles without robustness, nopad elsewhere).
 override STS_PAD: bool = false;
 
 // The decode tiles (BM ≤ 64, no _ks2): the subgroups flush their results through the epilogue scratch in CS_TURNS

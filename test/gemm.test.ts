@@ -15,7 +15,7 @@ import {
   DECODE_TILES_NO_PREFETCH_OFF, DECODE_TILES_DEEP_SPLIT, DECODE_TILES_WIDE, SGM_TILE_SHAPES, SPLITK_MAX, SPLITK_TARGET_SUBGROUPS, chooseDecodeTile, chooseSgmDirect, chooseSgmKernel, decodeTilesMode,
   DECODE_TILES_PREFETCH_FIXED_K, checkedTwin, decodeTilesNoPrefetch, gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenForShape, tileGenGeometry,
   tileCsMode, tileCsTurns, tileGenBytes, tileOperandViews, tileWithinBuffers,
-  type SgmDirectShape, type SgmSkinnyShape, type SgmTileShape
+  type SgmDirectShape, type SgmSkinnyShape, type SgmTileGenShape, type SgmTileShape
 } from '../src/kernels/gemm-sgm.js';
 import { SGM_DIAGNOSTIC, hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
 import {
@@ -332,6 +332,20 @@ describe('linear: subgroup-matrix tile and skinny kernels (scalar-emulated on ad
 });
 
 /** A gated product on the subgroup-matrix path with the given kernel, against float64. */
+/**
+ * The named pipeline constants of a generated tile's launch (x M × K, w N × K; `shape`: more of its SgmTileGenShape),
+ * read from its program key. `launchOn`: a view of `g` with other caps (the tensors stay `g`'s).
+ */
+function tileConstants(g: Gpu, id: string, names: string[], [M, N, K]: [number, number, number], launchOn: Gpu = g, shape: Partial<SgmTileGenShape> = {}): (string | undefined)[] {
+  const x = g.tensor([M, K], 'f16'), w = g.tensor([N, K], 'f16'), out = g.tensor([M, N], 'f16');
+  try {
+    const d = linear(launchOn, { x, w, out }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id, emulate: !hasSubgroupMatrixF16(g.caps), ...shape } } });
+    const k = names.map((n) => new RegExp(`"${n}":(true|false|\\d+)`).exec(d.program.key)?.[1]);
+    d.release();
+    return k;
+  } finally { g.release(x, w, out); }
+}
+
 const checkGated = (g: Gpu, M: number, F: number, K: number, sgm: GemmTuning['sgm'], act: 'gelu_tanh' | 'gelu_erf') =>
   checkGatedLinear(g, M, F, K, act, { path: 'subgroup-matrix', tune: { sgm } });
 
@@ -868,15 +882,7 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
     await checkGated(g, 33, 40, 64, sgm('g32x32_sg1x2_k32_b1', 2), 'gelu_tanh');
     await checkGated(g, 32, 64, 192, sgm('g32x32_sg1x2_k32_b1_u8p2', 2, 3), 'gelu_erf');
     // The key: CS_TURNS only when turns > 1; a count that does not divide the subgroups is refused.
-    const key = (id: string, csTurns?: number) => {
-      const x = g.tensor([32, 64], 'f16'), w = g.tensor([32, 64], 'f16'), out = g.tensor([32, 32], 'f16');
-      try {
-        const d = linear(g, { x, w, out }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id, emulate, ...(csTurns ? { csTurns } : {}) } } });
-        const k = /"CS_TURNS":(\d+)/.exec(d.program.key)?.[1] ?? 'none';
-        d.release();
-        return k;
-      } finally { g.release(x, w, out); }
-    };
+    const key = (id: string, csTurns?: number) => tileConstants(g, id, ['CS_TURNS'], [32, 32, 64], g, csTurns ? { csTurns } : {})[0] ?? 'none';
     expect([key('t32x32_sg2x2_k32_b1_un8'), key('t32x32_sg2x2_k32_b1_un8', 4), await withEnv('FAPOOL_TILE_CS', '2', async () => key('t32x32_sg2x2_k32_b1_un8'))]).toEqual(['none', '4', '2']);
     expect(() => key('t32x32_sg2x2_k32_b1_un8', 3)).toThrow(LimitError);
     // Turns asked of a tile that flushes whole (BM > 64, _ks2) are refused too; FAPOOL_TILE_CS leaves such tiles whole.
@@ -907,16 +913,7 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
       await check(g, { M: 32, N: 64, K: 320, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k64_b1_u8_ks2', emulate } }, bias: true, residual: true });
       await check(g, { M: 16, N: 64, K: 512, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8', splits: 2, wblk: true, emulate } } });
     });
-    // The named pipeline constants of a generated tile's launch (x M × K, w N × K), read from its program key.
-    const tileFlags = (id: string, names: string[], [M, N, K]: [number, number, number], gg: Gpu = g): (string | undefined)[] => {
-      const x = g.tensor([M, K], 'f16'), w = g.tensor([N, K], 'f16'), out = g.tensor([M, N], 'f16');
-      try {
-        const d = linear(gg, { x, w, out }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id, emulate } } });
-        const k = names.map((n) => new RegExp(`"${n}":(true|false|\\d+)`).exec(d.program.key)?.[1]);
-        d.release();
-        return k;
-      } finally { g.release(x, w, out); }
-    };
+    const tileFlags = (id: string, names: string[], dims: [number, number, number], gg: Gpu = g) => tileConstants(g, id, names, dims, gg);
     const key = () => tileFlags('t16x32_sg1x2_k128_b1_u8', ['STS_ALT'], [16, 64, 128])[0];
     expect([key(), await withEnv('FAPOOL_TILE_STS', 'plain', async () => key()), await withEnv('FAPOOL_TILE_STS', 'alt', async () => key())]).toEqual(['true', 'false', 'true']);
     for (const bad of ['zigzag', ',rows', 'alt,plain', 'rows,seq', 'rows,rows', 'alt,,rows', 'rows16,seq16', 'row16']) await expect(withEnv('FAPOOL_TILE_STS', bad, async () => key())).rejects.toThrow(/FAPOOL_TILE_STS/);
