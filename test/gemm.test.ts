@@ -429,26 +429,14 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
     await check(g, { M: 37, N: 33, K: 160, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t32x16_sg2x1_k64_b1', 2) } });
     await checkGated(g, 33, 40, 64, sgm('g32x32_sg1x2_k32_b1_u8_ks2'), 'gelu_tanh');
     // The pipeline's key holds K: two depths, two pipelines; without fixK, KFIX 0.
-    const key = (K: number, fixK: boolean) => {
-      const x = g.tensor([8, K], 'f16'), w = g.tensor([32, K], 'f16'), out = g.tensor([8, 32], 'f16');
-      const d = linear(g, { x, w, out }, { path: 'subgroup-matrix', tune: { sgm: { ...sgm('t32x32_sg2x2_k32_b1_un'), fixK } } });
-      const k = /"KFIX":(\d+)/.exec(d.program.key)?.[1];
-      d.release(); g.release(x, w, out);
-      return Number(k);
-    };
+    const key = (K: number, fixK: boolean) => Number(tileConstants(g, 't32x32_sg2x2_k32_b1_un', ['KFIX'], [8, 32, K], g, { fixK })[0]);
     expect([key(64, true), key(96, true), key(64, false)]).toEqual([64, 96, 0]);
     // A shape that does not say takes FAPOOL_TILE_FIXK (on by default); other values are refused.
     const keyEnv = (v: string | undefined) => {
       const old = process.env.FAPOOL_TILE_FIXK;
       if (v === undefined) delete process.env.FAPOOL_TILE_FIXK; else process.env.FAPOOL_TILE_FIXK = v;
       try {
-        const x = g.tensor([8, 64], 'f16'), w = g.tensor([32, 64], 'f16'), out = g.tensor([8, 32], 'f16');
-        try {
-          const d = linear(g, { x, w, out }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_un', emulate: !real } } });
-          const k = Number(/"KFIX":(\d+)/.exec(d.program.key)?.[1]);
-          d.release();
-          return k;
-        } finally { g.release(x, w, out); }
+        return Number(tileConstants(g, 't32x32_sg2x2_k32_b1_un', ['KFIX'], [8, 32, 64])[0]);
       } finally { if (old === undefined) delete process.env.FAPOOL_TILE_FIXK; else process.env.FAPOOL_TILE_FIXK = old; }
     };
     expect([keyEnv(undefined), keyEnv('off'), keyEnv('on')]).toEqual([64, 0, 64]);
