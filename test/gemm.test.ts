@@ -11,7 +11,7 @@ import { rmsnorm } from '../src/kernels/rmsnorm.js';
 import { gemvSgChoice } from '../src/kernels/gemv.js';
 import { type Activation } from '../src/kernels/gemm-common.js';
 import {
-  DECODE_TILE_MIN_N, GEMM_PREFILL_DEFAULT, GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS, gemmPrefillDefault, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_GEN_ROPE, SGM_TILE_GEN_SPLIT_K,
+  DECODE_TILE_BN32_MAX_N, DECODE_TILE_MIN_N, GEMM_PREFILL_DEFAULT, GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS, gemmPrefillDefault, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_GEN_ROPE, SGM_TILE_GEN_SPLIT_K,
   DECODE_TILES_NO_PREFETCH_OFF, DECODE_TILES_DEEP_SPLIT, DECODE_TILES_WIDE, SGM_TILE_SHAPES, SPLITK_MAX, SPLITK_TARGET_SUBGROUPS, chooseDecodeTile, chooseSgmDirect, chooseSgmKernel, decodeTilesMode,
   DECODE_TILES_PREFETCH_FIXED_K, checkedTwin, decodeTilesNoPrefetch, gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenForShape, tileGenGeometry,
   tileCsMode, tileCsTurns, tileGenBytes, tileOperandViews, tileWithinBuffers,
@@ -878,7 +878,8 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
     expect(() => tileCsTurns(g.caps, tileGenGeometry('g64x64_sg2x2_k64_b1_u8_ks2'), 2)).toThrow(/flushes whole/);
     expect([tileCsTurns(g.caps, tileGenGeometry('t128x128_sg2x2_k32_b1_u8'), undefined, 2), tileCsTurns(g.caps, tileGenGeometry('t128x128_sg2x2_k32_b1_u8'), 1)]).toEqual([1, 1]);
     // FAPOOL_TILE_CS: whole (default), auto, a power of two; anything else refused.
-    expect([tileCsMode(), await withEnv('FAPOOL_TILE_CS', 'auto', async () => tileCsMode()), await withEnv('FAPOOL_TILE_CS', '4', async () => tileCsMode())]).toEqual(['whole', 'auto', 4]);
+    expect([tileCsMode(), await withEnv('FAPOOL_TILE_CS', 'auto', async () => tileCsMode()), await withEnv('FAPOOL_TILE_CS', '4', async () => tileCsMode()),
+      await withEnv('FAPOOL_TILE_CS', 'whole', async () => tileCsMode())]).toEqual(['tile', 'auto', 4, 'whole']);
     for (const bad of ['3', 'half', '0', '8', '0x4', '4.0']) await expect(withEnv('FAPOOL_TILE_CS', bad, async () => tileCsMode())).rejects.toThrow(/FAPOOL_TILE_CS/);
     // auto at NVIDIA's 48 KB: the t32x64 decode tiles (13.5 KB staging + 4 KB scratch: two a SM) take 2 turns (three a
     // SM); the 64-row tile (18 + 4 KB) gains nothing; the prefill and _ks2 tiles have no turns; a turn count that does
@@ -890,6 +891,10 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
     expect([tileGenBytes(tileGenGeometry('t32x64_sg1x4_k64_b1_u8p2')), tileGenBytes(tileGenGeometry('t32x64_sg1x4_k64_b1_u8p2'), 2)]).toEqual([17920, 15872]);
     expect([tileCsTurns(nv, tileGenGeometry('g32x32_sg1x2_k32_b1'), undefined, 4), tileCsTurns(nv, tileGenGeometry('t32x64_sg1x4_k64_b1_u8p2'), undefined, 'whole'),
       auto('g16x64_sg1x4_k64_b1_u8p2')]).toEqual([1, 1, 4]);
+    // tile (the default): auto on the gated decode tiles and the 64 × 32 ones, whole on the other plain ones.
+    const tile = (id: string) => tileCsTurns(nv, tileGenGeometry(id), undefined, 'tile');
+    expect([tile('g16x64_sg1x4_k64_b1_u8p2'), tile('t64x32_sg2x2_k64_b1_u8'), tile('t32x64_sg1x4_k64_b1_u8p2'), tile('t64x64_sg1x4_k64_b1_u8'),
+      tile('g64x64_sg2x2_k64_b1_u8_ks2'), tile('t128x128_sg2x2_k32_b1_u8')]).toEqual([4, 2, 1, 1, 1, 1]);
   }, 300_000);
 
   it('FAPOOL_TILE_STS: alt (a chunk\'s 8-byte halves stored in alternating order) or plain, rows (rows 4 apart a store phase) or seq — default alt,rows: the same products', async (ctx) => {
@@ -1096,7 +1101,11 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           expect(tile(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: w('t64x64_sg1x4_k64_b1'), splits: 4 });
           expect(tile(9, 12288, 4096)).toEqual({ kind: 'tile-gen', id: w('t16x32_sg1x2_k128_b1') });
           expect(tile(17, 32000, 4096)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });
-          expect(tile(33, 12288, 4096)).toEqual({ kind: 'tile-gen', id: w('t64x64_sg1x4_k64_b1') });
+          // 33..64 rows: a wide product under DECODE_TILE_BN32_MAX_N columns (qkv) on the 64 × 32 tile (16-byte staging),
+          // a wider one (the LM head) on 64 × 64.
+          expect(tile(33, 12288, 4096)).toEqual({ kind: 'tile-gen', id: DECODE_TILES_WIDE ? 't64x32_sg2x2_k64_b1_u8' : 't64x64_sg1x4_k64_b1' });
+          expect(tile(64, DECODE_TILE_BN32_MAX_N, 4096)).toEqual({ kind: 'tile-gen', id: w('t64x64_sg1x4_k64_b1') });
+          expect(tile(64, 32000, 4096)).toEqual({ kind: 'tile-gen', id: w('t64x64_sg1x4_k64_b1') });
           // 33..64 gated rows: the _ks2 twin by default (16-byte tiles).
           expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: DECODE_TILES_WIDE ? 'g64x64_sg2x2_k64_b1_u8_ks2' : 'g64x64_sg2x2_k32_b1' });
           expect(tile(17, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: w('g32x64_sg1x4_k64_b1') });
@@ -1141,7 +1150,7 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           expect(decodeTilesMode('split:u8:ks2')).toEqual({ split: true, minRows: 9, wide: true, explicitRows: false, ks2: 'all', noPrefetch: false });
           expect(decodeTilesMode('split:ks2=gated')).toMatchObject({ ks2: 'gated' });
           process.env.FAPOOL_DECODE_TILES = 'split:ks2=gated';
-          expect(tile(33, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_u8' });   // plain: not by default
+          expect(tile(33, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x32_sg2x2_k64_b1_u8' });   // plain: not by default (64 × 32)
           expect(() => decodeTilesMode('split:u4:ks2')).toThrow(/16-byte tiles only/);
           expect(decodeTilesMode('split:u4:ks2=off')).toMatchObject({ wide: false, ks2: 'off' });
           expect(decodeTilesMode('nosplit:ks2=off')).toMatchObject({ split: false, ks2: 'off' });
@@ -1182,13 +1191,17 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           const cpu = { ...caps, subgroupMatrix: [] } as typeof caps;
           expect(chooseDecodeTile(cpu, 64, 4096, 16384, false, decodeTilesMode('split'))).toBeNull();
           expect(chooseDecodeTile(cpu, 64, 4096, 16384, false, decodeTilesMode('split:emu'))).toMatchObject({ kind: 'tile-gen', splits: 4, emulate: true });
-          // :bn32 (before :emu): the plain products of 33..64 rows on 64 × 32 tiles; gated ones and 32 rows keep theirs.
-          const bn32 = decodeTilesMode('split:u8:ks2=off:bn32');
-          expect(bn32.bn32).toBe(true);
-          expect([chooseDecodeTile(caps, 64, 12288, 4096, false, bn32)?.id, chooseDecodeTile(caps, 32, 12288, 4096, false, bn32)?.id,
-            chooseDecodeTile(caps, 64, 16384, 4096, true, bn32)?.id]).toEqual(['t64x32_sg2x2_k64_b1_u8', 't32x64_sg1x4_k64_b1_u8', 'g64x64_sg2x2_k32_b1_u8']);
-          expect(decodeTilesMode('split:bn32:emu')).toMatchObject({ bn32: true, emulate: true });
-          for (const bad of ['split:u8p2:bn32', 'split:u4:bn32', 'split:bn32:ks2']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
+          // :bn32 (before :emu): every plain product of 33..64 rows on 64 × 32 tiles; gated ones and 32 rows keep theirs.
+          // :bn64: none (the LM head's and the split ones' choice for every product).
+          const bn32 = decodeTilesMode('split:u8:ks2=off:bn32'), bn64 = decodeTilesMode('split:u8:bn64');
+          expect([bn32.bn32, bn64.bn32]).toEqual(['all', 'off']);
+          expect([chooseDecodeTile(caps, 64, 12288, 4096, false, bn32)?.id, chooseDecodeTile(caps, 64, 32000, 4096, false, bn32)?.id,
+            chooseDecodeTile(caps, 32, 12288, 4096, false, bn32)?.id, chooseDecodeTile(caps, 64, 16384, 4096, true, bn32)?.id])
+            .toEqual(['t64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_u8', 't32x64_sg1x4_k64_b1_u8', 'g64x64_sg2x2_k32_b1_u8']);
+          expect(chooseDecodeTile(caps, 64, 12288, 4096, false, bn64)?.id).toBe('t64x64_sg1x4_k64_b1_u8');
+          expect(decodeTilesMode('split:bn32:emu')).toMatchObject({ bn32: 'all', emulate: true });
+          expect([decodeTilesMode('split:u8p2:bn64').bn32, decodeTilesMode('split:u4:bn64').bn32]).toEqual(['off', 'off']);
+          for (const bad of ['split:u8p2:bn32', 'split:u4:bn32', 'split:bn32:ks2', 'split:bn16', 'split:bn32:bn64']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
           expect(decodeTilesMode('')).toEqual({ split: true, minRows: 9, wide: DECODE_TILES_WIDE, explicitRows: false, ks2: DECODE_TILES_WIDE ? 'gated' : 'off' });
           // Without robust buffer access (the _un8 twins by default) the unsplit 33..64-row tiles prefetch again while K
           // is fixed in the pipeline (DECODE_TILES_PREFETCH_FIXED_K); split ones, fewer rows, :un8 or FAPOOL_TILE_FIXK=off keep _un8.
@@ -1197,7 +1210,7 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
             const off = (M: number, N: number, K: number, gated = false) => chooseDecodeTile({ ...caps, robustBufferAccess: false }, M, N, K, gated);
             restoringEnv('FAPOOL_TILE_FIXK', () => {
               delete process.env.FAPOOL_TILE_FIXK;
-              expect(off(64, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_u8' });
+              expect(off(64, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x32_sg2x2_k64_b1_u8' });
               expect(off(33, 32000, 4096)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_u8' });
               expect(off(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k64_b1_u8_ks2' });
               expect(off(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_un8', splits: 4 });
@@ -1205,10 +1218,11 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
               // Split tiles of up to 32 rows prefetch two slices ahead (DECODE_TILES_DEEP_SPLIT); 64 rows keep _un8.
               if (DECODE_TILES_DEEP_SPLIT) expect(off(8, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1_u8p2', splits: 4 });
               process.env.FAPOOL_DECODE_TILES = 'split:un8';   // asked for: every one
-              expect(off(64, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_un8' });
+              expect(off(64, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x32_sg2x2_k64_b1_un8' });
+              expect(off(64, 32000, 4096)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_un8' });
               delete process.env.FAPOOL_DECODE_TILES;
               process.env.FAPOOL_TILE_FIXK = 'off';
-              expect(off(64, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_un8' });
+              expect(off(64, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x32_sg2x2_k64_b1_un8' });
               expect(off(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k64_b1_un8_ks2' });
             });
           }

@@ -542,18 +542,26 @@ export function tileFixKDefault(): boolean {
 }
 
 /**
- * FAPOOL_TILE_CS — how the decode tiles (BM ≤ 64, no _ks2) hold their epilogue scratch: `whole` (the default: every
+ * FAPOOL_TILE_CS — how the decode tiles (BM ≤ 64, no _ks2) hold their epilogue scratch: `tile` (the default: `auto` on
+ * the gated decode tiles and the 64 × 32 ones, `whole` on the other plain ones — as measured, below), `whole` (every
  * subgroup its own 16 × 16 region), `auto` (the fewest turns that let one more workgroup fit the device's workgroup
- * memory — caps.maxWorkgroupStorage taken as a SM's share, which session 45 measured on NVIDIA's Vulkan driver: 48 KB;
- * the t32x64 decode tiles' 17.5 KB → 15.5 KB, three a SM instead of two) or a turn count (1, 2 or 4: on the tiles whose
- * subgroups it divides; the others flush whole). Not timed yet: `rounds/s46k.sh`.
+ * memory — caps.maxWorkgroupStorage taken as a SM's share, which session 45 measured on NVIDIA's Vulkan driver: 48 KB)
+ * or a turn count (1, 2 or 4: on the tiles whose subgroups it divides; the others flush whole). H100, session 46
+ * (rounds/s46k.sh, s46l.sh; ms, whole → auto): the gated g16x64 at 16 rows 0.1311 → 0.1092 (28.3 → 22.3 KB: two a SM
+ * instead of one; the b16 × 4K step's gate+up 524 → 438 µs), g32x64 0.1380 either way; t64x32 at 64 rows (qkv, unsplit)
+ * 0.0888 → 0.0578 (17.5 → 15.5 KB, three a SM); but the plain t32x64 split tiles lose (8 rows: o 0.0247 → 0.0261, down
+ * 0.0762 → 0.0784; the b8 × 4K step 1913.7 → 1992.3 / 2018.5 µs GPU): a third workgroup a SM does not pay for the
+ * flush's extra barriers there.
  */
-export function tileCsMode(): 'whole' | 'auto' | number {
+/** FAPOOL_TILE_CS's values (tileCsMode). */
+export type TileCsMode = 'tile' | 'whole' | 'auto' | number;
+
+export function tileCsMode(): TileCsMode {
   const raw = envVar('FAPOOL_TILE_CS')?.trim() ?? '';
-  if (raw === '' || raw === 'whole') return 'whole';
-  if (raw === 'auto') return 'auto';
+  if (raw === '' || raw === 'tile') return 'tile';
+  if (raw === 'whole' || raw === 'auto') return raw;
   // The decode tiles have 2 or 4 subgroups: more turns than that would apply to none.
-  if (!/^[124]$/.test(raw)) throw new LimitError(`FAPOOL_TILE_CS=${raw}: expected whole, auto, 1, 2 or 4 (epilogue scratch turns; a count applies to the tiles whose subgroups it divides)`);
+  if (!/^[124]$/.test(raw)) throw new LimitError(`FAPOOL_TILE_CS=${raw}: expected tile, whole, auto, 1, 2 or 4 (epilogue scratch turns; a count applies to the tiles whose subgroups it divides)`);
   return Number(raw);
 }
 
@@ -570,15 +578,18 @@ export function tileGenBytes(g: TileGenGeometry, turns = 1): number {
 /**
  * The epilogue scratch turns of a tile (WGSL CS_TURNS): `asked` (SgmTileGenShape.csTurns) or FAPOOL_TILE_CS; 1 where the
  * tile has no turns (BM > 64 or _ks2) or the count does not divide its subgroups. `auto`: the fewest turns with the
- * most workgroups a SM by workgroup memory (caps.maxWorkgroupStorage as the SM's share).
+ * most workgroups a SM by workgroup memory (caps.maxWorkgroupStorage as the SM's share); `tile`: auto on the gated and
+ * 64 × 32 tiles, whole on the others.
  */
-export function tileCsTurns(caps: Pick<Caps, 'maxWorkgroupStorage'>, g: TileGenGeometry, asked?: number, mode: 'whole' | 'auto' | number = tileCsMode()): number {
+export function tileCsTurns(caps: Pick<Caps, 'maxWorkgroupStorage'>, g: TileGenGeometry, asked?: number, mode: TileCsMode = tileCsMode()): number {
   const rc = g.sgRows * g.sgCols, turns = g.bm <= 64 && g.ks === 1;
   const ok = (t: number) => Number.isInteger(t) && t >= 1 && rc % t === 0 && (turns || t === 1);
   if (asked !== undefined) {
     if (!ok(asked)) throw new LimitError(`gemm: ${asked} epilogue scratch turns: ${turns ? `they do not divide the tile's ${rc} subgroups` : 'the tile flushes whole (BM > 64 or _ks2)'}`);
     return asked;
   }
+  // `tile`: auto where it was measured to win (tileCsMode's note), whole elsewhere.
+  if (mode === 'tile') mode = g.gated || (g.bm === 64 && g.bn === 32) ? 'auto' : 'whole';
   if (!turns || mode === 'whole') return 1;
   if (typeof mode === 'number') return ok(mode) ? mode : 1;
   const fit = (t: number) => Math.floor(caps.maxWorkgroupStorage / tileGenBytes(g, t));
@@ -765,7 +776,7 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
   const wide = N >= DECODE_TILE_MIN_N;
   if (!mode.split && (M <= GEMV_MAX_M || !wide)) return null;
   const base = gated ? (M <= 16 ? 'g16x64_sg1x4_k64_b1' : M <= 32 ? 'g32x64_sg1x4_k64_b1' : 'g64x64_sg2x2_k32_b1')
-    : mode.split && wide && M <= 16 ? 't16x32_sg1x2_k128_b1' : M <= 32 ? 't32x64_sg1x4_k64_b1' : mode.bn32 ? 't64x32_sg2x2_k64_b1' : 't64x64_sg1x4_k64_b1';
+    : mode.split && wide && M <= 16 ? 't16x32_sg1x2_k128_b1' : M <= 32 ? 't32x64_sg1x4_k64_b1' : bn32Tile(mode, N, K) ? 't64x32_sg2x2_k64_b1' : 't64x64_sg1x4_k64_b1';
   // The 16-byte twin where K is whole slices (else the checked base: 8-byte staging); without register prefetch
   // (_un8) where decodeTilesNoPrefetch says so; prefetching two slices ahead (_u8p2) with `:u8p2`.
   const staged = (noPrefetch: boolean) => mode.wide ? tileGenForShape(`${base}${mode.deep ? '_u8p2' : noPrefetch ? '_un8' : '_u8'}`, K) : base;
@@ -788,6 +799,25 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
   const s: SgmTileGenShape = ks2 && K % tileGenGeometry(ks2).bk === 0 && sgmTileGenFits(caps, { kind: 'tile-gen', id: ks2, ...e }) ? { kind: 'tile-gen', id: ks2, ...e }
     : splits > 1 ? { kind: 'tile-gen', id, splits, ...e } : { kind: 'tile-gen', id, ...e };
   return (hasSubgroupMatrixF16(caps) || emulate) && sgmTileGenFits(caps, s) ? s : null;
+}
+
+/**
+ * Columns under which a wide plain product of 33..64 rows takes the 64 × 32 tile (DecodeTilesMode.bn32 unsaid): its 64 × 64
+ * grid would leave most of a wave's slots empty (qkv, N = 12288: 192 workgroups, on 132 SMs × 2 a SM). H100, session 46
+ * (rounds/s46l.sh, 64 rows, ms): qkv t64x64 0.0655 against t64x32 with its scratch in two turns (three a SM) 0.0578, in the
+ * b64 × 4K step (RoPE epilogue) 274.6 → 236.8 µs; the LM head (N = 32000, 500 workgroups) loses on it, 0.1400 → 0.1617,
+ * and so do the split o and down (their split count halves: o 111.5 → 136.3, down 317.9 → 405.5 µs a step).
+ */
+export const DECODE_TILE_BN32_MAX_N = 16384;
+
+/**
+ * Whether a plain product of 33..64 rows runs on the 64 × 32 tile: `:bn32` every one, `:bn64` none, else the wide ones
+ * under DECODE_TILE_BN32_MAX_N columns, where K is whole slices (the measured 16-byte tile; not with `:u8p2` or `:ks2` =
+ * all, whose twins it has not).
+ */
+function bn32Tile(mode: DecodeTilesMode, N: number, K: number): boolean {
+  if (mode.bn32 !== undefined) return mode.bn32 === 'all';
+  return mode.wide && !mode.deep && mode.ks2 !== 'all' && K % 64 === 0 && N >= DECODE_TILE_MIN_N && N < DECODE_TILE_BN32_MAX_N;
 }
 
 /**
@@ -879,10 +909,11 @@ export interface DecodeTilesMode {
   /** `:emu`: on a device without subgroup matrices, the tiles' scalar-emulated twins (slow: for tests on CPU adapters). */
   emulate?: boolean;
   /**
-   * `:bn32`: the plain products of 33..64 rows on 64 × 32 tiles (t64x32_sg2x2_k64: twice the workgroups of the 64 × 64
-   * ones, 13.5 KB of staging; session 45, untimed: rounds/s46l.sh). Not with `:u8p2` (no such twin) or 8-byte staging.
+   * Which plain products of 33..64 rows run on 64 × 32 tiles (t64x32_sg2x2_k64: twice the workgroups of the 64 × 64 ones,
+   * 13.5 KB of staging): `:bn32` every one (`all`), `:bn64` none (`off`); unsaid, the wide ones under
+   * DECODE_TILE_BN32_MAX_N columns (bn32Tile). Not with `:u8p2` (no such twin) or 8-byte staging.
    */
-  bn32?: boolean;
+  bn32?: 'all' | 'off';
 }
 
 /**
@@ -900,22 +931,23 @@ export const DECODE_TILES_WIDE = true;
  * GEMV's rows go to the tiles too), or `nosplit` (session 5's choice: wide products of 9..64 rows, one workgroup
  * per tile); then optionally `:u8` (16-byte staging loads), `:un8` (those without register prefetch), `:u8p2` (those
  * prefetching two slices ahead) or `:u4` (8-byte ones); then optionally `:ks2=<off|gated|all>`
- * (which products take the _ks2 twins, DecodeTilesMode.ks2); then optionally `:emu` (DecodeTilesMode.emulate).
+ * (which products take the _ks2 twins, DecodeTilesMode.ks2); then optionally `:bn32` or `:bn64` (DecodeTilesMode.bn32);
+ * then optionally `:emu` (DecodeTilesMode.emulate).
  */
 export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTilesMode {
   const v = value?.trim() || 'split';
-  const m = /^(?:(nosplit)|split(?::rows=(\d+))?)(?::(u4|u8|un8|u8p2))?(:ks2(?:=(off|gated|all))?)?(:bn32)?(:emu)?$/.exec(v);
+  const m = /^(?:(nosplit)|split(?::rows=(\d+))?)(?::(u4|u8|un8|u8p2))?(:ks2(?:=(off|gated|all))?)?(:bn(?:32|64))?(:emu)?$/.exec(v);
   const lo = m ? (m[1] ? GEMV_MAX_M + 1 : Number(m[2] ?? GEMV_MAX_M + 1)) : NaN;
   const wide = m?.[3] ? m[3] !== 'u4' : DECODE_TILES_WIDE;
-  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (m[4] && !wide && m[5] !== 'off') || (m[6] && (!wide || m[3] === 'u8p2'))) {
-    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' or 'nosplit', then optionally ':u4', ':u8', ':un8' or ':u8p2', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all), then ':bn32' (16-byte tiles, not :u8p2), then ':emu'`);
+  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (m[4] && !wide && m[5] !== 'off') || (m[6] === ':bn32' && (!wide || m[3] === 'u8p2'))) {
+    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' or 'nosplit', then optionally ':u4', ':u8', ':un8' or ':u8p2', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all), then ':bn32' or ':bn64' (16-byte tiles, not :u8p2), then ':emu'`);
   }
   // The twins stage 16 bytes a load: none for 8-byte tiles.
   const ks2: KsTwinMode = !wide ? 'off' : m[4] ? ((m[5] as KsTwinMode | undefined) ?? 'all') : 'gated';
   const mode: DecodeTilesMode = { split: !m[1], minRows: lo, wide, explicitRows: m[2] !== undefined, ks2 };
   if (m[3] === 'u8' || m[3] === 'un8') mode.noPrefetch = m[3] === 'un8';
   if (m[3] === 'u8p2') mode.deep = true;
-  if (m[6]) mode.bn32 = true;
+  if (m[6]) mode.bn32 = m[6] === ':bn32' ? 'all' : 'off';
   if (m[7]) mode.emulate = true;
   return mode;
 }
