@@ -60,9 +60,6 @@ export const CONFIGS = [
   'g64x64_sg2x2_k64_b1_u8p2_ks2', 't32x32_sg2x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1_u8p2_ks2', 'g32x32_sg1x2_k32_b1_u8p2',
   // 64 rows × 32 columns on 16-byte staging (session 45): 13.5 KB of staging, three a SM with the scratch in turns.
   't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
-  // 128 × 128 over eight subgroups with two staging buffers (session 45): 40 KB + 8 KB of scratch = the 48 KB a SM the
-  // driver gives, one workgroup (8 warps) a SM that stores slice k + 1 while it multiplies slice k.
-  't128x128_sg2x4_k32_b2_u8', 't128x128_sg4x2_k32_b2_u8', 't128x128_sg2x4_k32_b2', 't128x128_sg4x2_k32_b2',
 ];
 
 /** Configurations that also get a RoPE-epilogue entry (tg_{id}_r): the plain decode tiles, their twins. */

@@ -7,6 +7,8 @@
 # with K fixed, twice, cuBLAS in the same call; the sweep checks each against float64 (errSampled).
 # Prediction (weak): 200–260 TFLOP/s — the second stage against 6 LDSM for 8 HMMA a subgroup (the default: 8 for 16);
 # session 2's single-buffered t128x128_sg4x2 lost on that reuse.
+# Outcome (session 46, H100): 188.2 / 180.5 against the default's 250.2–251.1 (NOTES.md). Lost; the four tiles were removed
+# again — to re-run this, put them back into CONFIGS and SGM_TILE_GEN_IDS as commit 56faa1d had them and regenerate.
 #   OUT=$OUT bash kernels-bench/rounds/round.sh s46m    (carry .device, dist; ≈ 2 min)
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)

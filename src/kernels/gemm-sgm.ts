@@ -205,9 +205,6 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   'g64x64_sg2x2_k64_b1_u8p2_ks2', 't32x32_sg2x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1_u8p2_ks2', 'g32x32_sg1x2_k32_b1_u8p2',
   // 64 rows × 32 columns on 16-byte staging (session 45): 13.5 KB of staging, three a SM with the scratch in turns.
   't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
-  // 128 × 128 over eight subgroups with two staging buffers (session 45): 40 KB + 8 KB of scratch = the 48 KB a SM the
-  // driver gives, one workgroup (8 warps) a SM that stores slice k + 1 while it multiplies slice k.
-  't128x128_sg2x4_k32_b2_u8', 't128x128_sg4x2_k32_b2_u8', 't128x128_sg2x4_k32_b2', 't128x128_sg4x2_k32_b2',
 ];
 
 /**
@@ -541,6 +538,9 @@ export function tileFixKDefault(): boolean {
   return envChoice('FAPOOL_TILE_FIXK', ['on', 'off'] as const, 'on', "expected 'on' or 'off'") === 'on';
 }
 
+/** FAPOOL_TILE_CS's values (tileCsMode). */
+export type TileCsMode = 'tile' | 'whole' | 'auto' | number;
+
 /**
  * FAPOOL_TILE_CS — how the decode tiles (BM ≤ 64, no _ks2) hold their epilogue scratch: `tile` (the default: `auto` on
  * the gated decode tiles and the 64 × 32 ones, `whole` on the other plain ones — as measured, below), `whole` (every
@@ -553,9 +553,6 @@ export function tileFixKDefault(): boolean {
  * 0.0762 → 0.0784; the b8 × 4K step 1913.7 → 1992.3 / 2018.5 µs GPU): a third workgroup a SM does not pay for the
  * flush's extra barriers there.
  */
-/** FAPOOL_TILE_CS's values (tileCsMode). */
-export type TileCsMode = 'tile' | 'whole' | 'auto' | number;
-
 export function tileCsMode(): TileCsMode {
   const raw = envVar('FAPOOL_TILE_CS')?.trim() ?? '';
   if (raw === '' || raw === 'tile') return 'tile';
