@@ -1101,10 +1101,11 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           expect(tile(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: w('t64x64_sg1x4_k64_b1'), splits: 4 });
           expect(tile(9, 12288, 4096)).toEqual({ kind: 'tile-gen', id: w('t16x32_sg1x2_k128_b1') });
           expect(tile(17, 32000, 4096)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });
-          // 33..64 rows: a wide product under DECODE_TILE_BN32_MAX_N columns (qkv) on the 64 × 32 tile (16-byte staging),
+          // 33..64 rows: a wide product of up to DECODE_TILE_BN32_MAX_N columns (qkv) on the 64 × 32 tile (16-byte staging),
           // a wider one (the LM head) on 64 × 64.
           expect(tile(33, 12288, 4096)).toEqual({ kind: 'tile-gen', id: DECODE_TILES_WIDE ? 't64x32_sg2x2_k64_b1_u8' : 't64x64_sg1x4_k64_b1' });
-          expect(tile(64, DECODE_TILE_BN32_MAX_N, 4096)).toEqual({ kind: 'tile-gen', id: w('t64x64_sg1x4_k64_b1') });
+          expect(tile(64, DECODE_TILE_BN32_MAX_N, 4096)).toEqual({ kind: 'tile-gen', id: DECODE_TILES_WIDE ? 't64x32_sg2x2_k64_b1_u8' : 't64x64_sg1x4_k64_b1' });
+          expect(tile(64, DECODE_TILE_BN32_MAX_N + 64, 4096)).toEqual({ kind: 'tile-gen', id: w('t64x64_sg1x4_k64_b1') });
           expect(tile(64, 32000, 4096)).toEqual({ kind: 'tile-gen', id: w('t64x64_sg1x4_k64_b1') });
           // 33..64 gated rows: the _ks2 twin by default (16-byte tiles).
           expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: DECODE_TILES_WIDE ? 'g64x64_sg2x2_k64_b1_u8_ks2' : 'g64x64_sg2x2_k32_b1' });

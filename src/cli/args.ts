@@ -176,7 +176,7 @@ export function helpText(): string {
     '                        two subgroup groups share, where their tile has such a twin — the plain :u8p2 one has none;',
     '                        default gated: gate+up; :ks2 alone is all); then :bn32 (every plain product of 33-64 rows on',
     '                        64 x 32 tiles, twice the workgroups; 16-byte staging, not :u8p2) or :bn64 (none; by default',
-    '                        those of 8192-16383 columns, e.g. QKV, 16-byte staging, not :u8p2); then :emu (on a device',
+    '                        those of 8192-12288 columns, e.g. QKV, 16-byte staging, not :u8p2); then :emu (on a device',
     '                        without subgroup matrices, their scalar-emulated twins: slow, for tests on CPU adapters)',
     '  FAPOOL_NORM_EPILOGUE  on (default: where a decode step\'s O or down projection is a split-K tile, its reduce also',
     '                        writes the next block\'s RMSNorm, and the embedding the first layer\'s, so those norms need',

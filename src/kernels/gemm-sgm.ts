@@ -799,22 +799,23 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
 }
 
 /**
- * Columns under which a wide plain product of 33..64 rows takes the 64 × 32 tile (DecodeTilesMode.bn32 unsaid): its 64 × 64
- * grid would leave most of a wave's slots empty (qkv, N = 12288: 192 workgroups, on 132 SMs × 2 a SM). H100, session 46
- * (rounds/s46l.sh, 64 rows, ms): qkv t64x64 0.0655 against t64x32 with its scratch in two turns (three a SM) 0.0578, in the
+ * Most columns of a wide plain product of 33..64 rows that takes the 64 × 32 tile (DecodeTilesMode.bn32 unsaid): its 64 × 64
+ * grid would leave a wave's slots empty (qkv, N = 12288: 192 workgroups, on 132 SMs × 2 a SM; the 64 × 32 tile's 384
+ * fill 0.97 of 132 × 3). Of the wider products only the LM head's was measured, and it lost, so the measured width is
+ * the bound. H100, session 46 (rounds/s46l.sh, 64 rows, ms): qkv t64x64 0.0655 against t64x32 with its scratch in two turns (three a SM) 0.0578, in the
  * b64 × 4K step (RoPE epilogue) 274.6 → 236.8 µs; the LM head (N = 32000, 500 workgroups) loses on it, 0.1400 → 0.1617,
  * and so do the split o and down (their split count halves: o 111.5 → 136.3, down 317.9 → 405.5 µs a step).
  */
-export const DECODE_TILE_BN32_MAX_N = 16384;
+export const DECODE_TILE_BN32_MAX_N = 12288;
 
 /**
  * Whether a plain product of 33..64 rows runs on the 64 × 32 tile: `:bn32` every one, `:bn64` none, else the wide ones
- * under DECODE_TILE_BN32_MAX_N columns, where K is whole slices (the measured 16-byte tile; not with `:u8p2` or `:ks2` =
+ * of up to DECODE_TILE_BN32_MAX_N columns, where K is whole slices (the measured 16-byte tile; not with `:u8p2` or `:ks2` =
  * all, whose twins it has not).
  */
 function bn32Tile(mode: DecodeTilesMode, N: number, K: number): boolean {
   if (mode.bn32 !== undefined) return mode.bn32 === 'all';
-  return mode.wide && !mode.deep && mode.ks2 !== 'all' && K % 64 === 0 && N >= DECODE_TILE_MIN_N && N < DECODE_TILE_BN32_MAX_N;
+  return mode.wide && !mode.deep && mode.ks2 !== 'all' && K % 64 === 0 && N >= DECODE_TILE_MIN_N && N <= DECODE_TILE_BN32_MAX_N;
 }
 
 /**
@@ -907,7 +908,7 @@ export interface DecodeTilesMode {
   emulate?: boolean;
   /**
    * Which plain products of 33..64 rows run on 64 × 32 tiles (t64x32_sg2x2_k64: twice the workgroups of the 64 × 64 ones,
-   * 13.5 KB of staging): `:bn32` every one (`all`), `:bn64` none (`off`); unsaid, the wide ones under
+   * 13.5 KB of staging): `:bn32` every one (`all`), `:bn64` none (`off`); unsaid, the wide ones of up to
    * DECODE_TILE_BN32_MAX_N columns (bn32Tile). Not with `:u8p2` (no such twin) or 8-byte staging.
    */
   bn32?: 'all' | 'off';
