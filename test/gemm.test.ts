@@ -877,7 +877,7 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
     expect(() => tileCsTurns(g.caps, tileGenGeometry('t128x128_sg2x2_k32_b1_u8'), 2)).toThrow(/flushes whole/);
     expect(() => tileCsTurns(g.caps, tileGenGeometry('g64x64_sg2x2_k64_b1_u8_ks2'), 2)).toThrow(/flushes whole/);
     expect([tileCsTurns(g.caps, tileGenGeometry('t128x128_sg2x2_k32_b1_u8'), undefined, 2), tileCsTurns(g.caps, tileGenGeometry('t128x128_sg2x2_k32_b1_u8'), 1)]).toEqual([1, 1]);
-    // FAPOOL_TILE_CS: whole (default), auto, a power of two; anything else refused.
+    // FAPOOL_TILE_CS: tile (default), whole, auto, a power of two; anything else refused.
     expect([tileCsMode(), await withEnv('FAPOOL_TILE_CS', 'auto', async () => tileCsMode()), await withEnv('FAPOOL_TILE_CS', '4', async () => tileCsMode()),
       await withEnv('FAPOOL_TILE_CS', 'whole', async () => tileCsMode())]).toEqual(['tile', 'auto', 4, 'whole']);
     for (const bad of ['3', 'half', '0', '8', '0x4', '4.0']) await expect(withEnv('FAPOOL_TILE_CS', bad, async () => tileCsMode())).rejects.toThrow(/FAPOOL_TILE_CS/);

@@ -773,7 +773,7 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
   const wide = N >= DECODE_TILE_MIN_N;
   if (!mode.split && (M <= GEMV_MAX_M || !wide)) return null;
   const base = gated ? (M <= 16 ? 'g16x64_sg1x4_k64_b1' : M <= 32 ? 'g32x64_sg1x4_k64_b1' : 'g64x64_sg2x2_k32_b1')
-    : mode.split && wide && M <= 16 ? 't16x32_sg1x2_k128_b1' : M <= 32 ? 't32x64_sg1x4_k64_b1' : bn32Tile(mode, N, K) ? 't64x32_sg2x2_k64_b1' : 't64x64_sg1x4_k64_b1';
+    : mode.split && wide && M <= 16 ? 't16x32_sg1x2_k128_b1' : M <= 32 ? 't32x64_sg1x4_k64_b1' : bn32Tile(mode, N, K) ? BN32_BASE : 't64x64_sg1x4_k64_b1';
   // The 16-byte twin where K is whole slices (else the checked base: 8-byte staging); without register prefetch
   // (_un8) where decodeTilesNoPrefetch says so; prefetching two slices ahead (_u8p2) with `:u8p2`.
   const staged = (noPrefetch: boolean) => mode.wide ? tileGenForShape(`${base}${mode.deep ? '_u8p2' : noPrefetch ? '_un8' : '_u8'}`, K) : base;
@@ -802,11 +802,15 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
  * Most columns of a wide plain product of 33..64 rows that takes the 64 × 32 tile (DecodeTilesMode.bn32 unsaid): its 64 × 64
  * grid would leave a wave's slots empty (qkv, N = 12288: 192 workgroups, on 132 SMs × 2 a SM; the 64 × 32 tile's 384
  * fill 0.97 of 132 × 3). Of the wider products only the LM head's was measured, and it lost, so the measured width is
- * the bound. H100, session 46 (rounds/s46l.sh, 64 rows, ms): qkv t64x64 0.0655 against t64x32 with its scratch in two turns (three a SM) 0.0578, in the
- * b64 × 4K step (RoPE epilogue) 274.6 → 236.8 µs; the LM head (N = 32000, 500 workgroups) loses on it, 0.1400 → 0.1617,
- * and so do the split o and down (their split count halves: o 111.5 → 136.3, down 317.9 → 405.5 µs a step).
+ * the bound. H100, session 46 (rounds/s46l.sh, 64 rows, ms): qkv t64x64 0.0655 against t64x32 with its scratch in two
+ * turns (three a SM) 0.0578, in the b64 × 4K step (RoPE epilogue) 274.6 → 236.8 µs; the LM head (N = 32000, 500
+ * workgroups) loses on it, 0.1400 → 0.1617, and so do the split o and down (their split count halves: o 111.5 → 136.3,
+ * down 317.9 → 405.5 µs a step).
  */
 export const DECODE_TILE_BN32_MAX_N = 12288;
+
+/** The 64 × 32 decode tile's checked base (chooseDecodeTile stages it 16 bytes a load where K is whole slices). */
+const BN32_BASE = 't64x32_sg2x2_k64_b1';
 
 /**
  * Whether a plain product of 33..64 rows runs on the 64 × 32 tile: `:bn32` every one, `:bn64` none, else the wide ones
@@ -815,7 +819,7 @@ export const DECODE_TILE_BN32_MAX_N = 12288;
  */
 function bn32Tile(mode: DecodeTilesMode, N: number, K: number): boolean {
   if (mode.bn32 !== undefined) return mode.bn32 === 'all';
-  return mode.wide && !mode.deep && mode.ks2 !== 'all' && K % 64 === 0 && N >= DECODE_TILE_MIN_N && N <= DECODE_TILE_BN32_MAX_N;
+  return mode.wide && !mode.deep && mode.ks2 !== 'all' && K % tileGenGeometry(BN32_BASE).bk === 0 && N >= DECODE_TILE_MIN_N && N <= DECODE_TILE_BN32_MAX_N;
 }
 
 /**
@@ -938,7 +942,7 @@ export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTi
   const lo = m ? (m[1] ? GEMV_MAX_M + 1 : Number(m[2] ?? GEMV_MAX_M + 1)) : NaN;
   const wide = m?.[3] ? m[3] !== 'u4' : DECODE_TILES_WIDE;
   if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (m[4] && !wide && m[5] !== 'off') || (m[6] === ':bn32' && (!wide || m[3] === 'u8p2'))) {
-    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' or 'nosplit', then optionally ':u4', ':u8', ':un8' or ':u8p2', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all), then ':bn32' or ':bn64' (16-byte tiles, not :u8p2), then ':emu'`);
+    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' or 'nosplit', then optionally ':u4', ':u8', ':un8' or ':u8p2', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all), then ':bn32' (16-byte tiles, not :u8p2) or ':bn64', then ':emu'`);
   }
   // The twins stage 16 bytes a load: none for 8-byte tiles.
   const ks2: KsTwinMode = !wide ? 'off' : m[4] ? ((m[5] as KsTwinMode | undefined) ?? 'all') : 'gated';
