@@ -5,7 +5,7 @@
 // reproduces a run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type CompletionEvent, type Engine } from '../src/index.js';
-import { rng } from './helpers.js';
+import { codePointSlice, rng } from './helpers.js';
 
 let single: Engine, pooled: Engine;
 beforeAll(async () => {
@@ -31,12 +31,12 @@ describe.each([['one device', () => single], ['FA Pool (2 in-process ranks)', ()
       const res = await e.run({ prompts: [p.prompt], maxNewTokens: p.maxTokens, stopAtEos: false });
       alone.push({ tokens: res.result.tokens[0]!, text: res.texts[0]! });
     }
-    // A stop string: two characters of the text it makes alone, from its second half (when it has one).
+    // A stop string: two characters (code points) of the text it makes alone, from its second half (when it has one).
     const stops = plans.map((p, i) => {
-      const t = alone[i]!.text;
-      if (!p.stop || t.length < 4) return undefined;
-      const at = r.int(Math.floor(t.length / 2), t.length - 1);
-      return t.slice(at, at + 2);
+      const t = alone[i]!.text, n = Array.from(t).length;
+      if (!p.stop || n < 4) return undefined;
+      const at = r.int(Math.floor(n / 2), n - 1);
+      return codePointSlice(t, at, at + 2);
     });
     const got = await Promise.all(plans.map(async (p, i) => {
       await new Promise((res) => setTimeout(res, p.delayMs));

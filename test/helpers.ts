@@ -68,6 +68,12 @@ export function rng(seed = Number(process.env.FAPOOL_TEST_SEED ?? Math.floor(Mat
 }
 export type Rng = ReturnType<typeof rng>;
 
+/** text.slice by code points (negative ends count from the end): a UTF-16 cut could split a surrogate pair, and the
+ *  engine rightly refuses a stop string with a lone surrogate. */
+export function codePointSlice(text: string, start: number, end?: number): string {
+  return Array.from(text).slice(start, end).join('');
+}
+
 /** Random values in [lo, hi), already rounded to what the GPU stores for dtype (so the reference sees the same inputs). */
 export function randomArray(r: Rng, n: number, dtype: DType = 'f32', lo = -1, hi = 1): Float64Array {
   const a = new Float64Array(n);

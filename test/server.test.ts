@@ -19,7 +19,7 @@ import { parseCompletionRequest } from '../src/cli/serve-schema.js';
 import { serveLog, startServer, type RunningServer, type ServedEngine } from '../src/cli/serve.js';
 import { presetConfig } from '../src/model/config.js';
 import { QueueFullError, type CompletionEvent, type CompletionRequest, type Engine } from '../src/orchestrator/engine.js';
-import { expectGreedyAgree, rng } from './helpers.js';
+import { codePointSlice, expectGreedyAgree, rng } from './helpers.js';
 import { privateDist } from './private-dist.js';
 import { refWeights } from './random-config.js';
 import { RefModel, type RefWeights } from './ref/model.js';
@@ -406,7 +406,7 @@ describe('serve (in process, tiny model)', () => {
     }));
     const refs: Ref[] = [];
     for (const p of plans) refs.push(await reference(p.prompt, p.max));
-    const stops = plans.map((p, i) => (p.stop && refs[i]!.text.length >= 4 ? refs[i]!.text.slice(refs[i]!.text.length - 3, refs[i]!.text.length - 1) : undefined));
+    const stops = plans.map((p, i) => (p.stop && Array.from(refs[i]!.text).length >= 4 ? codePointSlice(refs[i]!.text, -3, -1) : undefined));
     const answers = await Promise.all(plans.map(async (p, i) => {
       await new Promise((res) => setTimeout(res, p.delay));
       const body = { prompt: p.prompt, max_tokens: p.max, temperature: 0, stream: p.stream, return_token_ids: true, ...(stops[i] ? { stop: stops[i] } : {}) };
