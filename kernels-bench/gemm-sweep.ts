@@ -19,8 +19,9 @@
 // part times every variant of `square` that --only/--pick leave instead of the --top fastest.
 // --splits 2,4,8 (decode part, M ≥ 8): every split-K configuration also with these splits ('gen <id> s<S>').
 // --fixk: every generated tile variant also with K fixed in its pipeline ('gen <id> fixk', 'gen <id> s<S> fixk').
-// --emulate: the subgroup-matrix variants that have a scalar-emulated twin run emulated (the small
-// generated tile configurations), so the sweep runs end to end on a CPU adapter (smoke runs only).
+// --emulate: the subgroup-matrix variants that have a scalar-emulated twin run emulated (the generated tiles; the
+// decode part's big ones too, each 5–25 s of compiling on lavapipe: --pick a round's few), so the sweep runs end to
+// end on a CPU adapter (smoke runs only).
 //   node dist/kernels-bench/gemm-sweep.js [--parts square,prefill,decode,f32] [--cublas cublas.json]
 //        [--out sweep.json] [--md table.md] [--repeat 2] [--samples 8] [--only SUBSTR] [--top 3]
 //        [--size 4096] [--shape-div 1]   (smaller square / projection shapes: smoke runs on a CPU adapter)
@@ -72,7 +73,7 @@ run, is an error.`,
   ...ROBUSTNESS_OPTIONS,
   'prefill-m': { type: 'string', default: '2048,4096', help: 'prefill: comma-separated M' },
   'prefill-all': { type: 'boolean', default: false, help: "prefill: every variant of 'square' instead of the --top fastest" },
-  emulate: { type: 'boolean', default: false, help: 'without subgroup matrices: the small generated tiles run emulated (smoke runs)' },
+  emulate: { type: 'boolean', default: false, help: "without subgroup matrices: the generated tiles run emulated (smoke runs; in 'decode' --pick a few: a big tile compiles 5-25 s on lavapipe)" },
   'decode-shapes': { type: 'string', help: "decode: 'NxK[g],…' instead of seed-4l's projections (g: gated, N = F)" },
   'decode-m': { type: 'string', default: '1,8,16,32,64', help: 'decode: comma-separated M' },
   splits: { type: 'string', help: "decode (M >= 8): every split-K configuration also with these splits ('gen <id> s<S>')" },
@@ -267,8 +268,9 @@ function withWblk(v: Variant[]): Variant[] {
   });
 }
 
-function tileGenVariants(gpu: Gpu, gated: boolean, emulate: boolean): Variant[] {
-  const ids = emulate ? SGM_TILE_GEN_IDS.filter((id) => !SGM_TILE_GEN_BIG.includes(id)) : SGM_TILE_GEN_BIG;
+/** The generated tiles as variants: the big ones, or emulated the small ones (`everyEmulated`: every one). */
+function tileGenVariants(gpu: Gpu, gated: boolean, emulate: boolean, everyEmulated = false): Variant[] {
+  const ids = !emulate ? SGM_TILE_GEN_BIG : everyEmulated ? SGM_TILE_GEN_IDS : SGM_TILE_GEN_IDS.filter((id) => !SGM_TILE_GEN_BIG.includes(id));
   return withWblk(withFixK(ids.filter((id) => tileGenGeometry(id).gated === gated && sgmTileGenFits(gpu.caps, { kind: 'tile-gen', id, emulate }))
     .map((id): Variant => ({ name: `gen ${id}`, dtype: 'f16', path: 'subgroup-matrix', gated, tune: { sgm: { kind: 'tile-gen', id, emulate } } }))));
 }
@@ -501,7 +503,8 @@ function decodeVariants(gpu: Gpu, sgm: boolean, M: number, g: boolean, splits: n
     }
   }
   if (sgm || args.emulate) v.push(...skinnyGenVariants(gpu, M, g, !sgm));
-  if (sgm && M >= 8) v.push(...tileGenVariants(gpu, g, false));   // the prefill and decode tiles on decode rows
+  // The prefill and decode tiles on decode rows (emulated with --emulate: a smoke run of a round's --pick).
+  if ((sgm || args.emulate) && M >= 8) v.push(...tileGenVariants(gpu, g, !sgm, true));
   return v;
 }
 

@@ -864,6 +864,14 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
       await check(g, { M: 64, N: 96, K: 192, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x32_sg2x2_k64_b1_u8', t) }, bias: true });
       await check(g, { M: 50, N: 64, K: 320, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x32_sg2x2_k64_b1_un8', t, 2) } });
     }
+    // The 64 × 64 tile on a 2 × 2 subgroup grid (session 47): split, in turns and whole, the checked base on ragged K.
+    await check(g, { M: 57, N: 96, K: 320, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x64_sg2x2_k64_b1_u8', 2, 2) }, residual: true });
+    await check(g, { M: 40, N: 64, K: 200, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x64_sg2x2_k64_b1', 1, 3) } });
+    // The gated 64 × 32 tiles (session 47): ragged rows and columns, whole and in turns (the four-turn k32 one: one region
+    // for its four subgroups); the checked k64 base on a K that is not whole slices.
+    for (const [id, t, K] of [['g64x32_sg2x2_k64_b1_u8', 2, 192], ['g64x32_sg2x2_k32_b1_un8', 4, 160], ['g64x32_sg2x2_k64_b1', 1, 200]] as const) {
+      await checkGated(g, 64 - (K % 7), 80 - (K % 5), K, sgm(id, t), K % 2 ? 'gelu_erf' : 'gelu_tanh');
+    }
     // Accumulate: an epilogue that ran twice (a region flushed out of its turn) would add twice.
     await check(g, { M: 40, N: 64, K: 128, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t32x32_sg2x2_k32_b1_un8', 2) }, accumulate: true });
     // Two subgroups, gated, unsplit and split.
@@ -891,6 +899,8 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
     expect([tileGenBytes(tileGenGeometry('t32x64_sg1x4_k64_b1_u8p2')), tileGenBytes(tileGenGeometry('t32x64_sg1x4_k64_b1_u8p2'), 2)]).toEqual([17920, 15872]);
     expect([tileCsTurns(nv, tileGenGeometry('g32x32_sg1x2_k32_b1'), undefined, 4), tileCsTurns(nv, tileGenGeometry('t32x64_sg1x4_k64_b1_u8p2'), undefined, 'whole'),
       auto('g16x64_sg1x4_k64_b1_u8p2')]).toEqual([1, 1, 4]);
+    // The gated 64 × 32 tiles: k64 (26 KB whole) two a SM from two turns; k32 (18 KB whole) four a SM in four turns (12 KB).
+    expect([auto('g64x32_sg2x2_k64_b1_u8'), auto('g64x32_sg2x2_k32_b1_u8'), tileGenBytes(tileGenGeometry('g64x32_sg2x2_k32_b1_u8'), 4)]).toEqual([2, 4, 12288]);
     // tile (the default): auto on the gated decode tiles and the 64 × 32 ones, whole on the other plain ones.
     const tile = (id: string) => tileCsTurns(nv, tileGenGeometry(id), undefined, 'tile');
     expect([tile('g16x64_sg1x4_k64_b1_u8p2'), tile('t64x32_sg2x2_k64_b1_u8'), tile('t32x64_sg1x4_k64_b1_u8p2'), tile('t64x64_sg1x4_k64_b1_u8'),
@@ -1203,6 +1213,16 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           expect(decodeTilesMode('split:bn32:emu')).toMatchObject({ bn32: 'all', emulate: true });
           expect([decodeTilesMode('split:u8p2:bn64').bn32, decodeTilesMode('split:u4:bn64').bn32]).toEqual(['off', 'off']);
           for (const bad of ['split:u8p2:bn32', 'split:u4:bn32', 'split:bn32:ks2', 'split:bn16', 'split:bn32:bn64']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
+          // :gbn32 / :gbn32=k32 (after :bn32 / :bn64): the gated 33..64-row products on the gated 64 × 32 tiles (no _ks2 twin:
+          // unsplit, one group); the checked base where K is not whole slices; plain products and 32 gated rows keep theirs.
+          const g64 = decodeTilesMode('split:u8:gbn32'), g32 = decodeTilesMode('split:u8:bn64:gbn32=k32:emu');
+          expect([g64.gatedBn32, g32.gatedBn32, g32.bn32, g32.emulate, decodeTilesMode('split').gatedBn32]).toEqual(['k64', 'k32', 'off', true, undefined]);
+          expect([chooseDecodeTile(caps, 64, 16384, 4096, true, g64)?.id, chooseDecodeTile(caps, 33, 16384, 4096, true, g32)?.id,
+            chooseDecodeTile(caps, 64, 16384, 4128, true, g64)?.id, chooseDecodeTile(caps, 32, 16384, 4096, true, g64)?.id,
+            chooseDecodeTile(caps, 64, 12288, 4096, false, g64)?.id])
+            .toEqual(['g64x32_sg2x2_k64_b1_u8', 'g64x32_sg2x2_k32_b1_u8', 'g64x32_sg2x2_k64_b1', 'g32x64_sg1x4_k64_b1_u8', 't64x32_sg2x2_k64_b1_u8']);
+          expect(chooseDecodeTile(caps, 64, 16384, 4096, true, decodeTilesMode('split:un8:gbn32'))?.id).toBe('g64x32_sg2x2_k64_b1_un8');
+          for (const bad of ['split:u8p2:gbn32', 'split:u4:gbn32', 'split:gbn32:bn32', 'split:gbn32=k16', 'split:gbn64', 'split:emu:gbn32']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
           expect(decodeTilesMode('')).toEqual({ split: true, minRows: 9, wide: DECODE_TILES_WIDE, explicitRows: false, ks2: DECODE_TILES_WIDE ? 'gated' : 'off' });
           // Without robust buffer access (the _un8 twins by default) the unsplit 33..64-row tiles prefetch again while K
           // is fixed in the pipeline (DECODE_TILES_PREFETCH_FIXED_K); split ones, fewer rows, :un8 or FAPOOL_TILE_FIXK=off keep _un8.

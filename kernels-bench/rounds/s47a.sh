@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Prepared in session 47 (no device time left), issue 16 at batch 64: the 64-row gate+up product on the gated 64 × 32
+# tiles. Today it runs on g64x64's _ks2 twin (8 subgroups, 44 KB: one workgroup a SM, 256 workgroups; H100 session 46:
+# 549 µs of the b64 × 4K step against cuBLAS's ≈ 407). g64x32_sg2x2_k64_b1_u8 (new) stages 18 KB (x 64 rows, gate 32 +
+# up 32 rows, K slices of 64); its scratch in two turns (FAPOOL_TILE_CS=tile, the default: auto on gated tiles) makes it
+# 22.5 KB, two a SM; k32 stages 10 KB, four a SM with its scratch in four turns (12 KB; auto's choice). 512 workgroups
+# either way. The bet, from s46m: two workgroups with their own barriers cover each other's staging better than one
+# workgroup of twice the subgroups.
+# Against it: a 64 × 32 gated tile stages x once per 32 columns (workgroup-memory traffic a product +50 %) and its
+# subgroups load one A per MMA where g64x64's load 0.75.
+# Sweep at 64 and 48 rows (seed-4l's gate+up, 3 weight copies rotated), with every pipeline's registers and workgroup
+# memory (carry kernels-bench/pipeline-stats/build), the scratch as the default (tile), whole and in four turns; cuBLAS
+# beside it; then the b64 × 4K step, default against FAPOOL_DECODE_TILES=split:gbn32 and split:gbn32=k32, alternating,
+# tokens compared (_ks2 adds two K halves in its epilogue where g64x32 walks K in one pass: the tokens may differ in a
+# few places; compared, not required).
+# Prediction (weak): k64 in two turns 0.125–0.140 ms against _ks2's 0.1382 (H100, session 35) — a step's gate+up 549 →
+# 500–540 µs; k32 no better than k64 (slices of 32 halve the bytes a barrier, session 45's s46f lost that way on the plain
+# 64-row tiles). If k64 wins, chooseDecodeTile's gated 33..64-row base becomes g64x32 (one line: DecodeTilesMode.gatedBn32
+# by default) and the notes on DecodeTilesMode.ks2 follow.
+#   OUT=$OUT bash kernels-bench/rounds/round.sh s47a    (carry .device, dist, kernels-bench/pipeline-stats/build; ≈ 4 min)
+set -uo pipefail
+: "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
+export PYTHONUNBUFFERED=1
+L=$PWD/kernels-bench/pipeline-stats/build
+SH=16384x4096g
+source kernels-bench/rounds/gemm-lib.sh
+cublas_decode 64 90
+P='default path*|gen g64x64_sg2x2_k64_b1_u8_ks2|gen g64x64_sg2x2_k32_b1_u8'
+for id in g64x32_sg2x2_k64_b1_u8 g64x32_sg2x2_k64_b1_un8 g64x32_sg2x2_k32_b1_u8 g64x32_sg2x2_k32_b1_un8; do P+="|gen $id"; done
+for cs in tile whole 4; do
+  for m in 64 48; do
+    mkdir -p "$R/stats-$cs"
+    FAPOOL_TILE_CS=$cs VK_LAYER_PATH=$L VK_INSTANCE_LAYERS=VK_LAYER_FAPOOL_pipeline_stats FAPOOL_PIPESTATS_DIR=$R/stats-$cs timeout -k 2 120 \
+      node dist/kernels-bench/gemm-sweep.js --parts decode --decode-shapes $SH --decode-m $m --pick "$P" "${cub[@]}" \
+      --copies 3 --samples 6 --out "$R/sweep-$cs-m$m.json" 2>&1 | grep -v '^Warning' > "$R/sweep-$cs-m$m.log"
+    echo "sweep $cs m$m rc=${PIPESTATUS[0]}"; sed -E 's/ +/ /g' "$R/sweep-$cs-m$m.log" | grep -E '^decode' | sed "s/^/$cs /" | cut -c1-120
+  done
+  node kernels-bench/pipeline-stats/summarize.mjs "$R/stats-$cs" --grep g64x --json "$R/stats-$cs.json" 2>&1 | sort -u | cut -c1-160
+done
+# The split o and down at 64 rows (session 46: down on t64x64_sg1x4 ×4 322 µs a step against cuBLAS's ≈ 218) on the
+# 2 × 2 subgroup grid (t64x64_sg2x2_k64_b1_u8 / _un8, new: each subgroup 32 × 32, one A or B load a MMA where sg1x4's
+# 64 × 16 needs 1.25; the same 22.5 KB). Prediction (weak): −3 to −8 % at the same split count.
+SH=4096x4096,4096x16384
+mv "$R/cublas.json" "$R/cublas-gated.json" 2>/dev/null; mv "$R/cublas.log" "$R/cublas-gated.log" 2>/dev/null
+cublas_decode 64 90
+P='default path*'
+for id in t64x64_sg1x4_k64_b1_u8 t64x64_sg1x4_k64_b1_un8 t64x64_sg2x2_k64_b1_u8 t64x64_sg2x2_k64_b1_un8; do for s in 2 4 8; do P+="|gen $id s$s"; done; done
+FAPOOL_TILE_CS=tile VK_LAYER_PATH=$L VK_INSTANCE_LAYERS=VK_LAYER_FAPOOL_pipeline_stats FAPOOL_PIPESTATS_DIR=$R/stats-plain timeout -k 2 120 \
+  node dist/kernels-bench/gemm-sweep.js --parts decode --decode-shapes $SH --decode-m 64 --splits 2,4,8 --pick "$P" "${cub[@]}" \
+  --copies 3 --samples 6 --out "$R/sweep-plain.json" 2>&1 | grep -v '^Warning' > "$R/sweep-plain.log"
+echo "sweep plain rc=${PIPESTATUS[0]}"; sed -E 's/ +/ /g' "$R/sweep-plain.log" | grep -E '^decode' | cut -c1-120
+node kernels-bench/pipeline-stats/summarize.mjs "$R/stats-plain" --grep t64x64 --json "$R/stats-plain.json" 2>&1 | sort -u | cut -c1-160
+source kernels-bench/rounds/seed4l.sh
+for k in a b; do
+  decstep b64-def-$k 64 4096; decstep b64-g32-$k 64 4096 FAPOOL_DECODE_TILES=split:gbn32; decstep b64-g32k32-$k 64 4096 FAPOOL_DECODE_TILES=split:gbn32=k32
+done
+same b64-def-a b64-g32-a; same b64-def-a b64-g32k32-a; same b64-def-a b64-def-b
+dec_kernels b64-def-a ffn; dec_kernels b64-g32-a ffn; dec_kernels b64-g32k32-a ffn
