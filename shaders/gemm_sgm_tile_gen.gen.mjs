@@ -63,8 +63,9 @@ export const CONFIGS = [
   // The gated 64 × 32 tiles (session 47, prepared): 64 rows of x and 32 gate + 32 up rows a slice, two workgroups a SM
   // (k64, 18 KB of staging) or three (k32, 10 KB) with the epilogue scratch in turns, where g64x64's _ks2 twin runs one.
   'g64x32_sg2x2_k64_b1', 'g64x32_sg2x2_k64_b1_u8', 'g64x32_sg2x2_k64_b1_un8', 'g64x32_sg2x2_k32_b1', 'g64x32_sg2x2_k32_b1_u8', 'g64x32_sg2x2_k32_b1_un8',
-  // 64 × 64 on a 2 × 2 subgroup grid (session 47, prepared): each subgroup 32 × 32 (one A or B load a MMA, sg1x4's 1.25).
-  't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8',
+  // 64 × 64 on a 2 × 2 subgroup grid (session 47, prepared): each subgroup 32 × 32 (one A or B load a MMA, sg1x4's 1.25);
+  // 64 × 128 on K slices of 32 (15 KB of staging): each subgroup 32 × 64, 0.75 loads a MMA.
+  't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8', 't64x128_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1_u8', 't64x128_sg2x2_k32_b1_un8',
 ];
 
 /** Configurations that also get a RoPE-epilogue entry (tg_{id}_r): the plain decode tiles, their twins. */
@@ -88,7 +89,7 @@ export const SPLIT_K = [
   't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8', 'g16x64_sg1x4_k64_b1_un8', 'g32x64_sg1x4_k64_b1_un8', 'g64x64_sg2x2_k32_b1_un8',
   't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 't64x64_sg1x4_k64_b1_u8p2', 'g16x64_sg1x4_k64_b1_u8p2', 'g32x64_sg1x4_k64_b1_u8p2', 'g64x64_sg2x2_k32_b1_u8p2', 't32x32_sg2x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1',
   't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
-  't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8',
+  't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8', 't64x128_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1_u8', 't64x128_sg2x2_k32_b1_un8',
 ];
 
 const SG = 32;   // lanes per subgroup (NVIDIA's; the emulation's EMU_SG)

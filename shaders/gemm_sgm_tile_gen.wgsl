@@ -13954,6 +13954,398 @@ fn tg_t64x64_sg2x2_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
 }
 
 @compute @workgroup_size(128)
+fn tg_t64x128_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 64u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
+  let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
+  let v2 = row0 + r0 + 32u < p.M; let o2 = min(row0 + r0 + 32u, p.M - 1u) * K4;
+  let v3 = row0 + r0 + 48u < p.M; let o3 = min(row0 + r0 + 48u, p.M - 1u) * K4;
+  let v4 = col0 + r0 + 0u < p.N; let o4 = min(col0 + r0 + 0u, p.N - 1u) * K4;
+  let v5 = col0 + r0 + 16u < p.N; let o5 = min(col0 + r0 + 16u, p.N - 1u) * K4;
+  let v6 = col0 + r0 + 32u < p.N; let o6 = min(col0 + r0 + 32u, p.N - 1u) * K4;
+  let v7 = col0 + r0 + 48u < p.N; let o7 = min(col0 + r0 + 48u, p.N - 1u) * K4;
+  let v8 = col0 + r0 + 64u < p.N; let o8 = min(col0 + r0 + 64u, p.N - 1u) * K4;
+  let v9 = col0 + r0 + 80u < p.N; let o9 = min(col0 + r0 + 80u, p.N - 1u) * K4;
+  let v10 = col0 + r0 + 96u < p.N; let o10 = min(col0 + r0 + 96u, p.N - 1u) * K4;
+  let v11 = col0 + r0 + 112u < p.N; let o11 = min(col0 + r0 + 112u, p.N - 1u) * K4;
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c02 = subgroup_matrix_result<f32, 16, 16>();
+  var c03 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c12 = subgroup_matrix_result<f32, 16, 16>();
+  var c13 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
+  {
+    let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+    s4 = select(vec4<f16>(), w4[o4 + kc], v4 && kin);
+    s5 = select(vec4<f16>(), w4[o5 + kc], v5 && kin);
+    s6 = select(vec4<f16>(), w4[o6 + kc], v6 && kin);
+    s7 = select(vec4<f16>(), w4[o7 + kc], v7 && kin);
+    s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+    s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+    s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+    s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 640u] = s1.x; As[ea + 640u + 1u] = s1.y; As[ea + 640u + 2u] = s1.z; As[ea + 640u + 3u] = s1.w;
+      As[ea + 1280u] = s2.x; As[ea + 1280u + 1u] = s2.y; As[ea + 1280u + 2u] = s2.z; As[ea + 1280u + 3u] = s2.w;
+      As[ea + 1920u] = s3.x; As[ea + 1920u + 1u] = s3.y; As[ea + 1920u + 2u] = s3.z; As[ea + 1920u + 3u] = s3.w;
+      Bs[eb] = s4.x; Bs[eb + 1u] = s4.y; Bs[eb + 2u] = s4.z; Bs[eb + 3u] = s4.w;
+      Bs[eb + 640u] = s5.x; Bs[eb + 640u + 1u] = s5.y; Bs[eb + 640u + 2u] = s5.z; Bs[eb + 640u + 3u] = s5.w;
+      Bs[eb + 1280u] = s6.x; Bs[eb + 1280u + 1u] = s6.y; Bs[eb + 1280u + 2u] = s6.z; Bs[eb + 1280u + 3u] = s6.w;
+      Bs[eb + 1920u] = s7.x; Bs[eb + 1920u + 1u] = s7.y; Bs[eb + 1920u + 2u] = s7.z; Bs[eb + 1920u + 3u] = s7.w;
+      Bs[eb + 2560u] = s8.x; Bs[eb + 2560u + 1u] = s8.y; Bs[eb + 2560u + 2u] = s8.z; Bs[eb + 2560u + 3u] = s8.w;
+      Bs[eb + 3200u] = s9.x; Bs[eb + 3200u + 1u] = s9.y; Bs[eb + 3200u + 2u] = s9.z; Bs[eb + 3200u + 3u] = s9.w;
+      Bs[eb + 3840u] = s10.x; Bs[eb + 3840u + 1u] = s10.y; Bs[eb + 3840u + 2u] = s10.z; Bs[eb + 3840u + 3u] = s10.w;
+      Bs[eb + 4480u] = s11.x; Bs[eb + 4480u + 1u] = s11.y; Bs[eb + 4480u + 2u] = s11.z; Bs[eb + 4480u + 3u] = s11.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+        s4 = select(vec4<f16>(), w4[o4 + kc], v4 && kin);
+        s5 = select(vec4<f16>(), w4[o5 + kc], v5 && kin);
+        s6 = select(vec4<f16>(), w4[o6 + kc], v6 && kin);
+        s7 = select(vec4<f16>(), w4[o7 + kc], v7 && kin);
+        s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+        s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+        s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+        s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1920u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1296u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1936u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+    }
+  }
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, turn == t); }
+}
+
+@compute @workgroup_size(128)
+fn tg_t64x128_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 1280u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u + select(0u, 8u, STS_PAD);   // and B-tile row
+  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 64u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
+  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c02 = subgroup_matrix_result<f32, 16, 16>();
+  var c03 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c12 = subgroup_matrix_result<f32, 16, 16>();
+  var c13 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
+  {
+    let k4 = k0 * 4u;
+    let kx = select(k4, 0u, XFIX);
+    let kw = select(wblk_chunk(k4), 0u, WFIX);
+    s0 = x8[xb + kx];
+    s1 = x8[xb + 32u * K4 + kx];
+    s2 = w8[wb + kw];
+    s3 = w8[wb + 32u * WR + kw];
+    s4 = w8[wb + 64u * WR + kw];
+    s5 = w8[wb + 96u * WR + kw];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
+      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
+      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 4u;
+        let kx = select(k4, 0u, XFIX);
+        let kw = select(wblk_chunk(k4), 0u, WFIX);
+        s0 = x8[xb + kx];
+        s1 = x8[xb + 32u * K4 + kx];
+        s2 = w8[wb + kw];
+        s3 = w8[wb + 32u * WR + kw];
+        s4 = w8[wb + 64u * WR + kw];
+        s5 = w8[wb + 96u * WR + kw];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1920u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1296u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1936u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+    }
+  }
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, turn == t); }
+}
+
+@compute @workgroup_size(128)
+fn tg_t64x128_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 1280u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u + select(0u, 8u, STS_PAD);   // and B-tile row
+  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 64u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
+  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c02 = subgroup_matrix_result<f32, 16, 16>();
+  var c03 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c12 = subgroup_matrix_result<f32, 16, 16>();
+  var c13 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 4u;
+      let kx = select(k4, 0u, XFIX);
+      let kw = select(wblk_chunk(k4), 0u, WFIX);
+      s0 = x8[xb + kx];
+      s1 = x8[xb + 32u * K4 + kx];
+      s2 = w8[wb + kw];
+      s3 = w8[wb + 32u * WR + kw];
+      s4 = w8[wb + 64u * WR + kw];
+      s5 = w8[wb + 96u * WR + kw];
+    }
+    {
+      let ea = ws; let eb = ws;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
+      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
+      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
+    }
+    workgroupBarrier();
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1920u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1296u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1936u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+    }
+  }
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); } flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); } flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, turn == t); }
+}
+
+@compute @workgroup_size(128)
 fn tgs_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
@@ -20583,6 +20975,401 @@ fn tgs_t64x64_sg2x2_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
+}
+
+@compute @workgroup_size(128)
+fn tgs_t64x128_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 64u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
+  let r0 = select(tid / 8u, (tid / 32u) % 4u + ((tid % 32u) / 8u) * 4u + (tid / 128u) * 16u, STS_ROWS);   // its first staged row (STS_ROWS: rows 4 apart a store phase); then every 16 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
+  let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
+  let v2 = row0 + r0 + 32u < p.M; let o2 = min(row0 + r0 + 32u, p.M - 1u) * K4;
+  let v3 = row0 + r0 + 48u < p.M; let o3 = min(row0 + r0 + 48u, p.M - 1u) * K4;
+  let v4 = col0 + r0 + 0u < p.N; let o4 = min(col0 + r0 + 0u, p.N - 1u) * K4;
+  let v5 = col0 + r0 + 16u < p.N; let o5 = min(col0 + r0 + 16u, p.N - 1u) * K4;
+  let v6 = col0 + r0 + 32u < p.N; let o6 = min(col0 + r0 + 32u, p.N - 1u) * K4;
+  let v7 = col0 + r0 + 48u < p.N; let o7 = min(col0 + r0 + 48u, p.N - 1u) * K4;
+  let v8 = col0 + r0 + 64u < p.N; let o8 = min(col0 + r0 + 64u, p.N - 1u) * K4;
+  let v9 = col0 + r0 + 80u < p.N; let o9 = min(col0 + r0 + 80u, p.N - 1u) * K4;
+  let v10 = col0 + r0 + 96u < p.N; let o10 = min(col0 + r0 + 96u, p.N - 1u) * K4;
+  let v11 = col0 + r0 + 112u < p.N; let o11 = min(col0 + r0 + 112u, p.N - 1u) * K4;
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c02 = subgroup_matrix_result<f32, 16, 16>();
+  var c03 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c12 = subgroup_matrix_result<f32, 16, 16>();
+  var c13 = subgroup_matrix_result<f32, 16, 16>();
+  let nkAll = (KK + 31u) / 32u;
+  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
+  {
+    let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+    s4 = select(vec4<f16>(), w4[o4 + kc], v4 && kin);
+    s5 = select(vec4<f16>(), w4[o5 + kc], v5 && kin);
+    s6 = select(vec4<f16>(), w4[o6 + kc], v6 && kin);
+    s7 = select(vec4<f16>(), w4[o7 + kc], v7 && kin);
+    s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+    s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+    s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+    s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 640u] = s1.x; As[ea + 640u + 1u] = s1.y; As[ea + 640u + 2u] = s1.z; As[ea + 640u + 3u] = s1.w;
+      As[ea + 1280u] = s2.x; As[ea + 1280u + 1u] = s2.y; As[ea + 1280u + 2u] = s2.z; As[ea + 1280u + 3u] = s2.w;
+      As[ea + 1920u] = s3.x; As[ea + 1920u + 1u] = s3.y; As[ea + 1920u + 2u] = s3.z; As[ea + 1920u + 3u] = s3.w;
+      Bs[eb] = s4.x; Bs[eb + 1u] = s4.y; Bs[eb + 2u] = s4.z; Bs[eb + 3u] = s4.w;
+      Bs[eb + 640u] = s5.x; Bs[eb + 640u + 1u] = s5.y; Bs[eb + 640u + 2u] = s5.z; Bs[eb + 640u + 3u] = s5.w;
+      Bs[eb + 1280u] = s6.x; Bs[eb + 1280u + 1u] = s6.y; Bs[eb + 1280u + 2u] = s6.z; Bs[eb + 1280u + 3u] = s6.w;
+      Bs[eb + 1920u] = s7.x; Bs[eb + 1920u + 1u] = s7.y; Bs[eb + 1920u + 2u] = s7.z; Bs[eb + 1920u + 3u] = s7.w;
+      Bs[eb + 2560u] = s8.x; Bs[eb + 2560u + 1u] = s8.y; Bs[eb + 2560u + 2u] = s8.z; Bs[eb + 2560u + 3u] = s8.w;
+      Bs[eb + 3200u] = s9.x; Bs[eb + 3200u + 1u] = s9.y; Bs[eb + 3200u + 2u] = s9.z; Bs[eb + 3200u + 3u] = s9.w;
+      Bs[eb + 3840u] = s10.x; Bs[eb + 3840u + 1u] = s10.y; Bs[eb + 3840u + 2u] = s10.z; Bs[eb + 3840u + 3u] = s10.w;
+      Bs[eb + 4480u] = s11.x; Bs[eb + 4480u + 1u] = s11.y; Bs[eb + 4480u + 2u] = s11.z; Bs[eb + 4480u + 3u] = s11.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+        s4 = select(vec4<f16>(), w4[o4 + kc], v4 && kin);
+        s5 = select(vec4<f16>(), w4[o5 + kc], v5 && kin);
+        s6 = select(vec4<f16>(), w4[o6 + kc], v6 && kin);
+        s7 = select(vec4<f16>(), w4[o7 + kc], v7 && kin);
+        s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+        s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+        s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+        s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1920u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1296u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1936u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+    }
+  }
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 32u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 48u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 32u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 48u, lane, turn == t, wid.z, 0u, p.N); }
+}
+
+@compute @workgroup_size(128)
+fn tgs_t64x128_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 1280u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u + select(0u, 8u, STS_PAD);   // and B-tile row
+  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 64u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
+  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c02 = subgroup_matrix_result<f32, 16, 16>();
+  var c03 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c12 = subgroup_matrix_result<f32, 16, 16>();
+  var c13 = subgroup_matrix_result<f32, 16, 16>();
+  let nkAll = (KK + 31u) / 32u;
+  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
+  {
+    let k4 = k0 * 4u;
+    let kx = select(k4, 0u, XFIX);
+    let kw = select(wblk_chunk(k4), 0u, WFIX);
+    s0 = x8[xb + kx];
+    s1 = x8[xb + 32u * K4 + kx];
+    s2 = w8[wb + kw];
+    s3 = w8[wb + 32u * WR + kw];
+    s4 = w8[wb + 64u * WR + kw];
+    s5 = w8[wb + 96u * WR + kw];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
+      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
+      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 4u;
+        let kx = select(k4, 0u, XFIX);
+        let kw = select(wblk_chunk(k4), 0u, WFIX);
+        s0 = x8[xb + kx];
+        s1 = x8[xb + 32u * K4 + kx];
+        s2 = w8[wb + kw];
+        s3 = w8[wb + 32u * WR + kw];
+        s4 = w8[wb + 64u * WR + kw];
+        s5 = w8[wb + 96u * WR + kw];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1920u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1296u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1936u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+    }
+  }
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 32u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 48u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 32u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 48u, lane, turn == t, wid.z, 0u, p.N); }
+}
+
+@compute @workgroup_size(128)
+fn tgs_t64x128_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 1280u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u + select(0u, 8u, STS_PAD);   // and B-tile row
+  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 64u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
+  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c02 = subgroup_matrix_result<f32, 16, 16>();
+  var c03 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c12 = subgroup_matrix_result<f32, 16, 16>();
+  var c13 = subgroup_matrix_result<f32, 16, 16>();
+  let nkAll = (KK + 31u) / 32u;
+  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 4u;
+      let kx = select(k4, 0u, XFIX);
+      let kw = select(wblk_chunk(k4), 0u, WFIX);
+      s0 = x8[xb + kx];
+      s1 = x8[xb + 32u * K4 + kx];
+      s2 = w8[wb + kw];
+      s3 = w8[wb + 32u * WR + kw];
+      s4 = w8[wb + 64u * WR + kw];
+      s5 = w8[wb + 96u * WR + kw];
+    }
+    {
+      let ea = ws; let eb = ws;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
+      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
+      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
+    }
+    workgroupBarrier();
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1920u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1296u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1936u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+    }
+  }
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 32u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); } flush_part(cb, row0 + sr + 0u, col0 + sc + 48u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 32u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); } flush_part(cb, row0 + sr + 16u, col0 + sc + 48u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(64)

@@ -867,6 +867,9 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
     // The 64 × 64 tile on a 2 × 2 subgroup grid (session 47): split, in turns and whole, the checked base on ragged K.
     await check(g, { M: 57, N: 96, K: 320, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x64_sg2x2_k64_b1_u8', 2, 2) }, residual: true });
     await check(g, { M: 40, N: 64, K: 200, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x64_sg2x2_k64_b1', 1, 3) } });
+    // 64 × 128 on K slices of 32: split in four turns (one region for four subgroups), unsplit whole on ragged K.
+    await check(g, { M: 61, N: 136, K: 224, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x128_sg2x2_k32_b1_un8', 4, 3) }, bias: true });
+    await check(g, { M: 64, N: 120, K: 100, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x128_sg2x2_k32_b1', 1) }, act: 'gelu_tanh' });
     // The gated 64 × 32 tiles (session 47): ragged rows and columns, whole and in turns (the four-turn k32 one: one region
     // for its four subgroups); the checked k64 base on a K that is not whole slices.
     for (const [id, t, K] of [['g64x32_sg2x2_k64_b1_u8', 2, 192], ['g64x32_sg2x2_k32_b1_un8', 4, 160], ['g64x32_sg2x2_k64_b1', 1, 200]] as const) {
@@ -900,7 +903,9 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
     expect([tileCsTurns(nv, tileGenGeometry('g32x32_sg1x2_k32_b1'), undefined, 4), tileCsTurns(nv, tileGenGeometry('t32x64_sg1x4_k64_b1_u8p2'), undefined, 'whole'),
       auto('g16x64_sg1x4_k64_b1_u8p2')]).toEqual([1, 1, 4]);
     // The gated 64 × 32 tiles: k64 (26 KB whole) two a SM from two turns; k32 (18 KB whole) four a SM in four turns (12 KB).
-    expect([auto('g64x32_sg2x2_k64_b1_u8'), auto('g64x32_sg2x2_k32_b1_u8'), tileGenBytes(tileGenGeometry('g64x32_sg2x2_k32_b1_u8'), 4)]).toEqual([2, 4, 12288]);
+    // t64x128 on 32-deep slices (19 KB whole, two a SM): three a SM in four turns (16 KB), two turns gain nothing.
+    expect([auto('g64x32_sg2x2_k64_b1_u8'), auto('g64x32_sg2x2_k32_b1_u8'), tileGenBytes(tileGenGeometry('g64x32_sg2x2_k32_b1_u8'), 4),
+      auto('t64x128_sg2x2_k32_b1_u8'), tileGenBytes(tileGenGeometry('t64x128_sg2x2_k32_b1_u8'), 4)]).toEqual([2, 4, 12288, 4, 16384]);
     // tile (the default): auto on the gated decode tiles and the 64 × 32 ones, whole on the other plain ones.
     const tile = (id: string) => tileCsTurns(nv, tileGenGeometry(id), undefined, 'tile');
     expect([tile('g16x64_sg1x4_k64_b1_u8p2'), tile('t64x32_sg2x2_k64_b1_u8'), tile('t32x64_sg1x4_k64_b1_u8p2'), tile('t64x64_sg1x4_k64_b1_u8'),

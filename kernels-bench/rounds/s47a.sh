@@ -17,7 +17,7 @@
 # 500–540 µs; k32 no better than k64 (slices of 32 halve the bytes a barrier, session 45's s46f lost that way on the plain
 # 64-row tiles). If k64 wins, chooseDecodeTile's gated 33..64-row base becomes g64x32 (one line: DecodeTilesMode.gatedBn32
 # by default) and the notes on DecodeTilesMode.ks2 follow.
-#   OUT=$OUT bash kernels-bench/rounds/round.sh s47a    (carry .device, dist, kernels-bench/pipeline-stats/build; ≈ 4 min)
+#   OUT=$OUT bash kernels-bench/rounds/round.sh s47a    (carry .device, dist, kernels-bench/pipeline-stats/build; ≈ 6 min)
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
@@ -37,19 +37,27 @@ for cs in tile whole 4; do
   done
   node kernels-bench/pipeline-stats/summarize.mjs "$R/stats-$cs" --grep g64x --json "$R/stats-$cs.json" 2>&1 | sort -u | cut -c1-160
 done
-# The split o and down at 64 rows (session 46: down on t64x64_sg1x4 ×4 322 µs a step against cuBLAS's ≈ 218) on the
-# 2 × 2 subgroup grid (t64x64_sg2x2_k64_b1_u8 / _un8, new: each subgroup 32 × 32, one A or B load a MMA where sg1x4's
-# 64 × 16 needs 1.25; the same 22.5 KB). Prediction (weak): −3 to −8 % at the same split count.
-SH=4096x4096,4096x16384
+# The 64-row plain products on tiles with fewer workgroup-memory loads a MMA (session 46, H100: down on t64x64_sg1x4 ×4
+# 322 µs a step against cuBLAS's ≈ 218; the products run 83–134 TFLOP/s on the H200 where the step's attention is at
+# 4.47 TB/s): t64x64_sg2x2_k64 (each subgroup 32 × 32, one A or B load a MMA where sg1x4's 64 × 16 needs 1.25; the same
+# 22.5 KB) and t64x128_sg2x2_k32 (32 × 64 a subgroup, 0.75 loads a MMA; 19 KB, three a SM with the scratch in four turns
+# under auto), unsplit and split 2 / 4 / 8 on qkv, o, down and the LM head, the scratch as the default (tile:
+# whole on these) and auto. Prediction (weak): sg2x2 −3 to −8 % at the same split count; t64x128 on K slices of 32 no
+# better than t64x64 (s46f: 32-deep slices lost on the 64-row tiles) unless its loads a MMA were what bound them.
+SH=12288x4096,4096x4096,4096x16384,32000x4096
 mv "$R/cublas.json" "$R/cublas-gated.json" 2>/dev/null; mv "$R/cublas.log" "$R/cublas-gated.log" 2>/dev/null
 cublas_decode 64 90
-P='default path*'
-for id in t64x64_sg1x4_k64_b1_u8 t64x64_sg1x4_k64_b1_un8 t64x64_sg2x2_k64_b1_u8 t64x64_sg2x2_k64_b1_un8; do for s in 2 4 8; do P+="|gen $id s$s"; done; done
-FAPOOL_TILE_CS=tile VK_LAYER_PATH=$L VK_INSTANCE_LAYERS=VK_LAYER_FAPOOL_pipeline_stats FAPOOL_PIPESTATS_DIR=$R/stats-plain timeout -k 2 120 \
-  node dist/kernels-bench/gemm-sweep.js --parts decode --decode-shapes $SH --decode-m 64 --splits 2,4,8 --pick "$P" "${cub[@]}" \
-  --copies 3 --samples 6 --out "$R/sweep-plain.json" 2>&1 | grep -v '^Warning' > "$R/sweep-plain.log"
-echo "sweep plain rc=${PIPESTATUS[0]}"; sed -E 's/ +/ /g' "$R/sweep-plain.log" | grep -E '^decode' | cut -c1-120
-node kernels-bench/pipeline-stats/summarize.mjs "$R/stats-plain" --grep t64x64 --json "$R/stats-plain.json" 2>&1 | sort -u | cut -c1-160
+# Unsplit on _u8, split on _un8 (the default's stagings without robust buffer access); auto changes only t64x128 (the
+# t64x64 tiles gain no workgroup a SM from turns).
+pick() { local p="$1" b; shift; for b in "$@"; do p+="|gen ${b}_u8"; for s in 2 4 8; do p+="|gen ${b}_un8 s$s"; done; done; echo "$p"; }
+for cs in tile auto; do
+  [ $cs = tile ] && P=$(pick 'default path*' t64x64_sg1x4_k64_b1 t64x64_sg2x2_k64_b1 t64x128_sg2x2_k32_b1) || P=$(pick 'default path*' t64x128_sg2x2_k32_b1)
+  FAPOOL_TILE_CS=$cs VK_LAYER_PATH=$L VK_INSTANCE_LAYERS=VK_LAYER_FAPOOL_pipeline_stats FAPOOL_PIPESTATS_DIR=$R/stats-plain-$cs timeout -k 2 150 \
+    node dist/kernels-bench/gemm-sweep.js --parts decode --decode-shapes $SH --decode-m 64 --splits 2,4,8 --pick "$P" "${cub[@]}" \
+    --copies 3 --samples 6 --out "$R/sweep-plain-$cs.json" 2>&1 | grep -v '^Warning' > "$R/sweep-plain-$cs.log"
+  echo "sweep plain $cs rc=${PIPESTATUS[0]}"; sed -E 's/ +/ /g' "$R/sweep-plain-$cs.log" | grep -E '^decode' | sed "s/^/$cs /" | cut -c1-120
+  node kernels-bench/pipeline-stats/summarize.mjs "$R/stats-plain-$cs" --grep t64x --json "$R/stats-plain-$cs.json" 2>&1 | sort -u | cut -c1-160
+done
 source kernels-bench/rounds/seed4l.sh
 for k in a b; do
   decstep b64-def-$k 64 4096; decstep b64-g32-$k 64 4096 FAPOOL_DECODE_TILES=split:gbn32; decstep b64-g32k32-$k 64 4096 FAPOOL_DECODE_TILES=split:gbn32=k32

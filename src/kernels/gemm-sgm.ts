@@ -206,7 +206,7 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   // 64 rows × 32 columns on 16-byte staging (session 45): 13.5 KB of staging, three a SM with the scratch in turns.
   't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
   'g64x32_sg2x2_k64_b1', 'g64x32_sg2x2_k64_b1_u8', 'g64x32_sg2x2_k64_b1_un8', 'g64x32_sg2x2_k32_b1', 'g64x32_sg2x2_k32_b1_u8', 'g64x32_sg2x2_k32_b1_un8',
-  't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8',
+  't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8', 't64x128_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1_u8', 't64x128_sg2x2_k32_b1_un8',
 ];
 
 /**
@@ -234,7 +234,7 @@ export const SGM_TILE_GEN_DECODE: readonly string[] = [
   // The gated 64 × 32 tiles (session 47, prepared; FAPOOL_DECODE_TILES :gbn32): 512 workgroups on the seed-4l gate+up at
   // two (k64) or three (k32) a SM with the scratch in turns, against g64x64's _ks2 twin at one 44 KB workgroup a SM.
   'g64x32_sg2x2_k64_b1', 'g64x32_sg2x2_k64_b1_u8', 'g64x32_sg2x2_k64_b1_un8', 'g64x32_sg2x2_k32_b1', 'g64x32_sg2x2_k32_b1_u8', 'g64x32_sg2x2_k32_b1_un8',
-  't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8',
+  't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8', 't64x128_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1_u8', 't64x128_sg2x2_k32_b1_un8',
 ];
 
 /**
@@ -261,8 +261,9 @@ export const SGM_TILE_GEN_SPLIT_K: readonly string[] = [
   't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8', 'g16x64_sg1x4_k64_b1_un8', 'g32x64_sg1x4_k64_b1_un8', 'g64x64_sg2x2_k32_b1_un8',
   't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 't64x64_sg1x4_k64_b1_u8p2', 'g16x64_sg1x4_k64_b1_u8p2', 'g32x64_sg1x4_k64_b1_u8p2', 'g64x64_sg2x2_k32_b1_u8p2', 't32x32_sg2x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1',
   't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
-  // 64 × 64 on a 2 × 2 subgroup grid (session 47, prepared: the split o / down at 64 rows, rounds/s47a.sh).
-  't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8',
+  // 64 × 64 on a 2 × 2 subgroup grid and 64 × 128 on K slices of 32 (session 47, prepared: the 64-row plain products'
+  // loads a MMA, 1 and 0.75 against t64x64_sg1x4's 1.25; rounds/s47a.sh).
+  't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8', 't64x128_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1_u8', 't64x128_sg2x2_k32_b1_un8',
 ];
 
 /** The generated configurations meant for big GPUs (the rest are small ones for the emulation tests). */
