@@ -13,10 +13,13 @@
 # beside it; then the b64 × 4K step, default against FAPOOL_DECODE_TILES=split:gbn32 and split:gbn32=k32, alternating,
 # tokens compared (_ks2 adds two K halves in its epilogue where g64x32 walks K in one pass: the tokens may differ in a
 # few places; compared, not required).
-# Prediction (weak): k64 in two turns 0.125–0.140 ms against _ks2's 0.1382 (H100, session 35) — a step's gate+up 549 →
-# 500–540 µs; k32 no better than k64 (slices of 32 halve the bytes a barrier, session 45's s46f lost that way on the plain
-# 64-row tiles). If k64 wins, chooseDecodeTile's gated 33..64-row base becomes g64x32 (one line: DecodeTilesMode.gatedBn32
-# by default) and the notes on DecodeTilesMode.ks2 follow.
+# Prediction (weak), from two models. Weight bytes staged a slice a SM (session 3's bound for the skinny kernels; here
+# ≈ 1 µs a slice at 64 rows): _ks2 128 rows × 64 K = 16 KB (one a SM), g64x32 k64 2 × 8 KB, k32 4 × 4 KB — all 16 KB,
+# so parity ±10 %. Overlap (s46m): two or four workgroups with their own barriers cover each other's staging where one
+# workgroup of eight subgroups cannot: k64 / k32 −5 to −15 % (0.12–0.13 ms against _ks2's 0.138, H100 session 35). But
+# session 40's _u8p2 (two slices' loads in flight, twice the bytes) lost at 64 rows too (gate+up 553 → 561 µs a step), so
+# neither model has held there; the pipeline stats (registers) and the two row counts are what to read.
+# If k64 or k32 wins, chooseDecodeTile's gated 33..64-row base becomes it (DecodeTilesMode.gatedBn32 by default).
 #   OUT=$OUT bash kernels-bench/rounds/round.sh s47a    (carry .device, dist, kernels-bench/pipeline-stats/build; ≈ 6 min)
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
@@ -41,9 +44,10 @@ done
 # 322 µs a step against cuBLAS's ≈ 218; the products run 83–134 TFLOP/s on the H200 where the step's attention is at
 # 4.47 TB/s): t64x64_sg2x2_k64 (each subgroup 32 × 32, one A or B load a MMA where sg1x4's 64 × 16 needs 1.25; the same
 # 22.5 KB) and t64x128_sg2x2_k32 (32 × 64 a subgroup, 0.75 loads a MMA; 19 KB, three a SM with the scratch in four turns
-# under auto), unsplit and split 2 / 4 / 8 on qkv, o, down and the LM head, the scratch as the default (tile:
-# whole on these) and auto. Prediction (weak): sg2x2 −3 to −8 % at the same split count; t64x128 on K slices of 32 no
-# better than t64x64 (s46f: 32-deep slices lost on the 64-row tiles) unless its loads a MMA were what bound them.
+# under auto), unsplit and split 2 / 4 / 8 on qkv, o, down and the LM head, the scratch as the default (tile: whole on
+# these) and auto. Prediction (weak), by weight bytes staged a slice a SM: sg2x2 within ±5 % of sg1x4 (the same 16 KB);
+# t64x128 k32 under auto (three a SM × 8 KB = 24 KB) −10 to −25 % on qkv, down and the LM head, whole (two a SM, 16 KB)
+# within ±5 %; by loads a MMA, sg2x2 −3 to −8 % and t64x128 better still either way.
 SH=12288x4096,4096x4096,4096x16384,32000x4096
 mv "$R/cublas.json" "$R/cublas-gated.json" 2>/dev/null; mv "$R/cublas.log" "$R/cublas-gated.log" 2>/dev/null
 cublas_decode 64 90
