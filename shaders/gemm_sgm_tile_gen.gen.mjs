@@ -66,6 +66,11 @@ export const CONFIGS = [
   // 64 × 64 on a 2 × 2 subgroup grid (session 47, prepared): each subgroup 32 × 32 (one A or B load a MMA, sg1x4's 1.25);
   // 64 × 128 on K slices of 32 (15 KB of staging): each subgroup 32 × 64, 0.75 loads a MMA.
   't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8', 't64x128_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1_u8', 't64x128_sg2x2_k32_b1_un8',
+  // _xd (session 47, prepared): x's blocks loaded straight from storage, only the weights staged, so a 64-row tile stages
+  // twice the weight bytes a SM under the 48 KB (four workgroups a SM with the scratch in turns); two small ones for the
+  // emulation tests.
+  'g64x64_sg2x2_k32_b1_u8_xd', 't64x64_sg1x4_k64_b1_u8_xd', 't64x64_sg1x4_k64_b1_un8_xd', 't64x128_sg2x2_k32_b1_u8_xd', 't64x128_sg2x2_k32_b1_un8_xd',
+  't32x32_sg2x2_k32_b1_un8_xd', 'g32x32_sg1x2_k32_b1_u8_xd',
 ];
 
 /** Configurations that also get a RoPE-epilogue entry (tg_{id}_r): the plain decode tiles, their twins. */
@@ -90,6 +95,7 @@ export const SPLIT_K = [
   't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 't64x64_sg1x4_k64_b1_u8p2', 'g16x64_sg1x4_k64_b1_u8p2', 'g32x64_sg1x4_k64_b1_u8p2', 'g64x64_sg2x2_k32_b1_u8p2', 't32x32_sg2x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1',
   't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
   't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8', 't64x128_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1_u8', 't64x128_sg2x2_k32_b1_un8',
+  't64x64_sg1x4_k64_b1_un8_xd', 't64x128_sg2x2_k32_b1_un8_xd', 't32x32_sg2x2_k32_b1_un8_xd',
 ];
 
 const SG = 32;   // lanes per subgroup (NVIDIA's; the emulation's EMU_SG)
@@ -97,14 +103,16 @@ const SG = 32;   // lanes per subgroup (NVIDIA's; the emulation's EMU_SG)
 /** A configuration's geometry; `<id>/split` is its split-K entry. */
 export function parseId(idSplit) {
   const [id, mode] = idSplit.split('/');
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf|_u8|_un8|_u8p2)?(_ks2)?$/.exec(id);
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf|_u8|_un8|_u8p2)?(_xd)?(_ks2)?$/.exec(id);
   if (!m) throw new Error(`bad tile-gen id ${id}`);
-  const ks = m[10] ? 2 : 1;   // _ks2: two groups of R × C subgroups, each multiplying one half of every staged slice
+  const ks = m[11] ? 2 : 1;   // _ks2: two groups of R × C subgroups, each multiplying one half of every staged slice
+  const xd = m[10] !== undefined;   // _xd: x read straight from storage as left matrices; only the weights are staged
   const [gated, bm, bn, sgRows, sgCols, bk, nbuf, group] = [m[1] === 'g', ...m.slice(2, 8).map(Number), Number(m[8] ?? 0)];
   const unchecked = m[9] !== undefined, noPrefetch = m[9] === '_un' || m[9] === '_un8', streamB = m[9] === '_uf';
   const deep = m[9] === '_u8p2';   // two slices in flight (two register sets; unchecked staging only: the checked fetch has one set)
   const cw = m[9] === '_u8' || m[9] === '_un8' || deep ? 8 : 4;   // halves per staged chunk (one load)
   if ((noPrefetch || deep) && nbuf !== 1) throw new Error(`tile-gen id ${id}: _un (no prefetch) and _u8p2 are for one tile buffer`);
+  if (xd && (cw !== 8 || deep || nbuf !== 1 || ks !== 1 || group || mode === 'rope')) throw new Error(`tile-gen id ${id}: _xd is for _u8 / _un8 tiles of one buffer, without _ks2, a grouped order or a RoPE entry`);
   const tm = bm / (16 * sgRows), tn = bn / (16 * sgCols);
   const wg = SG * sgRows * sgCols * ks, qk = bk / cw, brows = gated ? 2 * bn : bn;
   const rpt = wg / qk;   // staged rows per pass of the workgroup
@@ -116,7 +124,7 @@ export function parseId(idSplit) {
   // STS_PAD (16-byte staging; see the header): the halves a row's BK sit after.
   const pad = cw === 8 ? lds - bk : 0;
   if (mode === 'rope' && (gated || ks > 1 || group)) throw new Error(`tile-gen id ${id}: the RoPE entry is for plain tiles without _ks2 or a grouped order`);
-  return { id, split: mode === 'split', rope: mode === 'rope', ks, cw, unchecked, noPrefetch, deep, streamB, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, pad, na: bm / rpt, nb: brows / rpt };
+  return { id, split: mode === 'split', rope: mode === 'rope', ks, cw, unchecked, noPrefetch, deep, streamB, xd, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, pad, na: xd ? 0 : bm / rpt, nb: brows / rpt };
 }
 
 const range = (n) => [...Array(n).keys()];
@@ -125,14 +133,17 @@ const u = (n) => `${n}u`;
 function ops(emu) {
   return emu ? {
     zero: 'SmC()',
-    loadA: (o) => o, loadB: (o) => o,
+    loadA: (o) => o, loadB: (o) => o, loadX: (o) => o,
     mma: (a, b, c, lds) => `mma_e(${a}, ${b}, ${c}, ${u(lds)}, lane)`,
+    mmaX: (a, b, c, lds) => `mma_xe(${a}, ${b}, ${c}, ${u(lds)}, KK, lane)`,
     store: (o, c) => `store_e(${o}, ${c}, lane)`,
   } : {
     zero: 'subgroup_matrix_result<f32, 16, 16>()',
     loadA: (o, lds) => `subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, ${o}, ${u(lds)})`,
     loadB: (o, lds) => `subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, ${o}, ${u(lds)})`,
+    loadX: (o) => `subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, ${o}, KK)`,
     mma: (a, b, c) => `subgroupMatrixMultiplyAccumulate(${a}, ${b}, ${c})`,
+    mmaX: (a, b, c) => `subgroupMatrixMultiplyAccumulate(${a}, ${b}, ${c})`,
     store: (o, c) => `subgroupMatrixStore<row_major>(&Cs, ${o}, ${c}, 16u)`,
   };
 }
@@ -250,6 +261,7 @@ override CS_TURNS: u32 = 1u;
 override XFIX: bool = false;
 override WFIX: bool = false;
 
+@group(0) @binding(0) var<storage, read> x: array<T>;     // _xd: x's 16 × 16 blocks loaded straight as left matrices
 @group(0) @binding(2) var<storage, read_write> y: array<T>;
 @group(0) @binding(3) var<uniform> p: Params;
 @group(0) @binding(4) var<storage, read> bias: array<T>;
@@ -283,6 +295,20 @@ fn mma_e(a: u32, b: u32, c: SmC, lds: u32, lane: u32) -> SmC {
     var s = r[t];
     let ar = ra + (t / 4u) * lds; let bc = cb + (t % 4u) * lds;
     for (var k = 0u; k < emu_n(16u); k++) { s = fma(f32(As[ar + k]), f32(Bs[bc + k]), s); }
+    r[t] = s;
+  }
+  return r;
+}
+
+// _xd: the same with the left matrix the row-major 16×16 at x[a] (row stride xs: K).
+fn mma_xe(a: u32, b: u32, c: SmC, lds: u32, xs: u32, lane: u32) -> SmC {
+  var r = c;
+  let ra = a + 2u * (lane / 4u) * xs;
+  let cb = b + 4u * (lane % 4u) * lds;
+  for (var t = 0u; t < emu_n(8u); t++) {
+    var s = r[t];
+    let ar = ra + (t / 4u) * xs; let bc = cb + (t % 4u) * lds;
+    for (var k = 0u; k < emu_n(16u); k++) { s = fma(f32(x[ar + k]), f32(Bs[bc + k]), s); }
     r[t] = s;
   }
   return r;
@@ -499,17 +525,24 @@ function entry(o, c) {
     }
     P(`${ind}}`);
   };
-  const math = (ind, ta, tb) => {
+  const math = (ind0, ta, tb) => {
+    // _xd: x's blocks straight from storage, from the subgroup's first row at this slice's first column (kt: the slice).
+    const ind = c.xd ? `${ind0}  ` : ind0;
+    if (c.xd) {
+      P(`${ind0}{`);
+      P(`${ind}let xa = (row0 + sr) * KK + select(kt, 0u, XFIX) * ${u(bk)};   // the subgroup's x block at this slice`);
+    }
+    const mma = c.xd ? o.mmaX : o.mma;
     for (const s of S) {
       P(`${ind}{`);
       const k = 16 * s;
       const off = (base, rows) => `${base} + ${u(rows * lds + k)}`;
-      for (const i of I) P(`${ind}  let a${i} = ${o.loadA(off(ta, 16 * i), lds)};`);
+      for (const i of I) P(`${ind}  let a${i} = ${c.xd ? o.loadX(`xa${i ? ` + ${u(16 * i)} * KK` : ''}${k ? ` + ${u(k)}` : ''}`) : o.loadA(off(ta, 16 * i), lds)};`);
       if (c.streamB && !gated) {
         // _uf: one B fragment at a time, its products right after it (4 fragment registers live, not 4·TN).
         for (const j of J) {
           P(`${ind}  { let b = ${o.loadB(off(tb, 16 * j), lds)};`);
-          for (const i of I) P(`${ind}    c${i}${j} = ${o.mma(`a${i}`, 'b', `c${i}${j}`, lds)};`);
+          for (const i of I) P(`${ind}    c${i}${j} = ${mma(`a${i}`, 'b', `c${i}${j}`, lds)};`);
           P(`${ind}  }`);
         }
         P(`${ind}}`);
@@ -526,15 +559,16 @@ function entry(o, c) {
       for (const i of I) {
         for (const j of J) {
           if (gated) {
-            P(`${ind}  g${i}${j} = ${o.mma(`a${i}`, `bg${j}`, `g${i}${j}`, lds)};`);
-            P(`${ind}  u${i}${j} = ${o.mma(`a${i}`, `bu${j}`, `u${i}${j}`, lds)};`);
+            P(`${ind}  g${i}${j} = ${mma(`a${i}`, `bg${j}`, `g${i}${j}`, lds)};`);
+            P(`${ind}  u${i}${j} = ${mma(`a${i}`, `bu${j}`, `u${i}${j}`, lds)};`);
           } else {
-            P(`${ind}  c${i}${j} = ${o.mma(`a${i}`, `b${j}`, `c${i}${j}`, lds)};`);
+            P(`${ind}  c${i}${j} = ${mma(`a${i}`, `b${j}`, `c${i}${j}`, lds)};`);
           }
         }
       }
       P(`${ind}}`);
     }
+    if (c.xd) P(`${ind0}}`);
   };
   // Slices [k0, nk): all of K, or (split-K) this workgroup's share.
   if (c.split) {

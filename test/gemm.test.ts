@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LimitError, ShapeError, programSource, reflectLayout, sliceRows, toF16Array, type Gpu, type Tensor } from '../src/gpu/index.js';
+import { LimitError, ShapeError, programSource, reflectLayout, sliceRows, toF16Array, type Dispatch, type Gpu, type Tensor } from '../src/gpu/index.js';
 import { chooseGatedPath, gatedLinear } from '../src/kernels/ffn.js';
 import { chooseGemmPath, chooseQuad, linear, normEpilogueApplies, normPrologueApplies, type GemmTuning } from '../src/kernels/gemm.js';
 import { rowWorkgroupSize } from '../src/kernels/common.js';
@@ -353,7 +353,9 @@ const checkGated = (g: Gpu, M: number, F: number, K: number, sgm: GemmTuning['sg
  * An unchecked tile (_u) reads the rows past M and N that its blocks cover: here they hold NaN (x and the weights
  * are the first rows of taller tensors), and every written output must still equal the float64 product.
  */
-async function checkNanPadding(g: Gpu, M: number, N: number, K: number, sgm: GemmTuning['sgm'], gated: boolean): Promise<void> {
+async function checkNanPadding(g: Gpu, M: number, N: number, K: number, sgm: GemmTuning['sgm'], gated: boolean, entry?: RegExp): Promise<void> {
+  // entry: the launch's pipeline must be this one (not a checked twin standing in).
+  const ran = (d: Dispatch) => { if (entry) expect(d.launches.map((l) => l.label).join(' '), 'the entry that ran').toMatch(entry); };
   const r = rng();
   const padded = (rows: number, pad: number) => {
     const v = randomArray(r, rows * K, 'f16');
@@ -366,6 +368,7 @@ async function checkNanPadding(g: Gpu, M: number, N: number, K: number, sgm: Gem
   if (gated) {
     const wg = padded(N, 256), wu = padded(N, 256);
     const d = gatedLinear(g, { x: x.view, wGate: wg.view, wUp: wu.view, out, act: 'gelu_tanh' }, { path: 'subgroup-matrix', tune: { sgm } });
+    ran(d);
     await g.run([d]);
     expectClose(await download(g, out), gatedRef(x.v, wg.v, wu.v, M, N, K, 'gelu_tanh'), 'f16', `gated NaN padding ${JSON.stringify(sgm)} seed=${r.seed}`);
     d.release();
@@ -374,6 +377,7 @@ async function checkNanPadding(g: Gpu, M: number, N: number, K: number, sgm: Gem
   }
   const w = padded(N, 256);
   const d = linear(g, { x: x.view, w: w.view, out }, { path: 'subgroup-matrix', tune: { sgm } });
+  ran(d);
   await g.run([d]);
   expectClose(await download(g, out), linearRef({ x: x.v, w: w.v, M, N, K }), 'f16', `NaN padding ${JSON.stringify(sgm)} seed=${r.seed}`);
   d.release();
@@ -573,6 +577,34 @@ describe('linear / gatedLinear: split-K decode tiles', () => {
       await check(g, { M: 13, N: 40, K: 4 * geo.bk, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm(4) }, bias: true, act: 'gelu_erf', residual: true });
     }, 300_000);
   }
+
+  it('_xd tiles (x\'s blocks loaded straight from storage, only the weights staged): the same products, rows past M and N NaN-padded; the checked twin where a load would leave a buffer', async (ctx) => {
+    const g = await gpu();
+    if (!g.caps.f16) { ctx.skip(); return; }
+    const emulate = !hasSubgroupMatrixF16(g.caps);
+    const sgm = (id: string, csTurns?: number, splits?: number) => ({ kind: 'tile-gen' as const, id, emulate, ...(csTurns ? { csTurns } : {}), ...(splits ? { splits } : {}) });
+    // Ragged rows and columns inside taller buffers (NaN past M and N), unsplit, split 3 ways and gated: the _xd entries run.
+    await checkNanPadding(g, 45, 77, 96, sgm('t32x32_sg2x2_k32_b1_un8_xd'), false, /^tg_t32x32_sg2x2_k32_b1_un8_xd/);
+    await checkNanPadding(g, 40, 64, 224, sgm('t32x32_sg2x2_k32_b1_un8_xd', 2, 3), false, /^tgs_t32x32_sg2x2_k32_b1_un8_xd/);
+    await checkNanPadding(g, 33, 50, 128, sgm('g32x32_sg1x2_k32_b1_u8_xd'), true, /^tg_g32x32_sg1x2_k32_b1_u8_xd/);
+    // Whole tiles with the epilogues, the scratch in turns.
+    await check(g, { M: 64, N: 96, K: 160, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t32x32_sg2x2_k32_b1_un8_xd', 4) }, bias: true, residual: true });
+    await checkGated(g, 64, 64, 96, sgm('g32x32_sg1x2_k32_b1_u8_xd', 2), 'gelu_erf');
+    // The twin stages x too; a launch whose x rows would leave their buffer takes it.
+    expect([checkedTwin('t64x64_sg1x4_k64_b1_u8_xd'), checkedTwin('g64x64_sg2x2_k32_b1_u8_xd'), checkedTwin('t32x32_sg2x2_k32_b1_un8_xd')])
+      .toEqual(['t64x64_sg1x4_k64_b1', 'g64x64_sg2x2_k32_b1', 't32x32_sg2x2_k32_b1']);
+    const t = (rows: number, bufferRows: number) => ({ shape: [rows, 256], dtype: 'f16', offset: 0, buffer: { size: bufferRows * 512 } }) as unknown as Tensor;
+    const l = (xRows: number) => ({ M: 20, N: 64, K: 256, dtype: 'f16' as const, x: t(20, xRows), w: t(64, 64), out: t(20, 20) });
+    const s = { kind: 'tile-gen' as const, id: 't32x32_sg2x2_k32_b1_un8_xd' };
+    expect([tileWithinBuffers({ robustBufferAccess: false }, l(20), s).id, tileWithinBuffers({ robustBufferAccess: false }, l(32), s).id])
+      .toEqual(['t32x32_sg2x2_k32_b1', 't32x32_sg2x2_k32_b1_un8_xd']);
+    // Workgroup memory without the x tile: at NVIDIA's 48 KB the 64-row _xd tiles fit four a SM with the scratch in turns.
+    const nv = { maxWorkgroupStorage: 49152 }, auto = (id: string) => tileCsTurns(nv, tileGenGeometry(id), undefined, 'auto');
+    expect(['g64x64_sg2x2_k32_b1_u8_xd', 't64x64_sg1x4_k64_b1_u8_xd', 't64x128_sg2x2_k32_b1_u8_xd'].map((id) => [tileGenGeometry(id).bytes, auto(id)]))
+      .toEqual([[18432, 4], [13312, 2], [14336, 2]]);
+    expect(tileCsTurns(nv, tileGenGeometry('t64x64_sg1x4_k64_b1_u8_xd'), undefined, 'tile'), 'tile: auto on the _xd tiles').toBe(2);
+    expect(() => tileGenGeometry('t32x32_sg2x2_k32_b1_xd')).toThrow(LimitError);   // not generated (checked staging has no _xd)
+  }, 300_000);
 
   it('without robust buffer access an unchecked tile whose loads past a ragged M or N would leave a buffer runs its checked twin', async () => {
     // Every unchecked configuration for big GPUs has a generated checked twin, with a split-K entry where it has one.
@@ -1228,6 +1260,16 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
             .toEqual(['g64x32_sg2x2_k64_b1_u8', 'g64x32_sg2x2_k32_b1_u8', 'g64x32_sg2x2_k64_b1', 'g32x64_sg1x4_k64_b1_u8', 't64x32_sg2x2_k64_b1_u8']);
           expect(chooseDecodeTile(caps, 64, 16384, 4096, true, decodeTilesMode('split:un8:gbn32'))?.id).toBe('g64x32_sg2x2_k64_b1_un8');
           for (const bad of ['split:u8p2:gbn32', 'split:u4:gbn32', 'split:gbn32:bn32', 'split:gbn32=k16', 'split:gbn64', 'split:emu:gbn32']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
+          // :xd (after :gbn32): the 33..64-row products' _xd twins where generated — the gated one instead of _ks2, the split
+          // down / o, the LM head; not the 64 × 32 QKV tile (none), nor 32 rows, nor a K of partial slices (the checked base).
+          const xd = decodeTilesMode('split:u8:xd'), xdOff = decodeTilesMode('split:un8:bn64:xd:emu');
+          expect([xd.xd, xdOff.xd, xdOff.emulate, decodeTilesMode('split').xd]).toEqual([true, true, true, undefined]);
+          expect([chooseDecodeTile(caps, 64, 16384, 4096, true, xd)?.id, chooseDecodeTile(caps, 64, 32000, 4096, false, xd)?.id,
+            chooseDecodeTile(caps, 64, 12288, 4096, false, xd)?.id, chooseDecodeTile(caps, 32, 16384, 4096, true, xd)?.id,
+            chooseDecodeTile(caps, 64, 16384, 4104, true, xd)?.id])
+            .toEqual(['g64x64_sg2x2_k32_b1_u8_xd', 't64x64_sg1x4_k64_b1_u8_xd', 't64x32_sg2x2_k64_b1_u8', 'g32x64_sg1x4_k64_b1_u8', 'g64x64_sg2x2_k32_b1']);
+          expect(chooseDecodeTile(caps, 64, 4096, 16384, false, xdOff)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_un8_xd', splits: 4 });
+          for (const bad of ['split:u8p2:xd', 'split:u4:xd', 'split:xd:gbn32', 'split:emu:xd', 'split:xd2']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
           expect(decodeTilesMode('')).toEqual({ split: true, minRows: 9, wide: DECODE_TILES_WIDE, explicitRows: false, ks2: DECODE_TILES_WIDE ? 'gated' : 'off' });
           // Without robust buffer access (the _un8 twins by default) the unsplit 33..64-row tiles prefetch again while K
           // is fixed in the pipeline (DECODE_TILES_PREFETCH_FIXED_K); split ones, fewer rows, :un8 or FAPOOL_TILE_FIXK=off keep _un8.

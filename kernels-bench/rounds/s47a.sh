@@ -20,7 +20,14 @@
 # session 40's _u8p2 (two slices' loads in flight, twice the bytes) lost at 64 rows too (gate+up 553 → 561 µs a step), so
 # neither model has held there; the pipeline stats (registers) and the two row counts are what to read.
 # If k64 or k32 wins, chooseDecodeTile's gated 33..64-row base becomes it (DecodeTilesMode.gatedBn32 by default).
-#   OUT=$OUT bash kernels-bench/rounds/round.sh s47a    (carry .device, dist, kernels-bench/pipeline-stats/build; ≈ 6 min)
+# _xd (new, the decisive one): x's 16 × 16 blocks loaded straight from storage as left matrices (L1 / L2 hits: x is 512
+# KB), only the weights staged — g64x64_k32_xd 12 KB with its scratch in four turns (four a SM), t64x64_sg1x4_k64_xd and
+# t64x128_k32_xd four a SM in two turns (FAPOOL_TILE_CS=tile: auto on _xd): 32 KB of weights staged a SM, twice any tile
+# today. In the sweeps below and as FAPOOL_DECODE_TILES=split:xd in the step (gate+up, o, down, LM head; QKV stays on
+# t64x32, which has no _xd twin). Prediction: if the slice time is weight bytes a SM, −25 to −45 % on those products
+# (the b64 × 4K step −300 to −550 µs GPU on an H100); if the x loads, issued after each barrier, sit in the math's
+# critical path, +0–20 %. Tokens: the same bits on o, down and the LM head (the same K order); gate+up leaves _ks2.
+#   OUT=$OUT bash kernels-bench/rounds/round.sh s47a    (carry .device, dist, kernels-bench/pipeline-stats/build; ≈ 7 min)
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
@@ -28,7 +35,7 @@ L=$PWD/kernels-bench/pipeline-stats/build
 SH=16384x4096g
 source kernels-bench/rounds/gemm-lib.sh
 cublas_decode 64 90
-P='default path*|gen g64x64_sg2x2_k64_b1_u8_ks2|gen g64x64_sg2x2_k32_b1_u8'
+P='default path*|gen g64x64_sg2x2_k64_b1_u8_ks2|gen g64x64_sg2x2_k32_b1_u8|gen g64x64_sg2x2_k32_b1_u8_xd'
 for id in g64x32_sg2x2_k64_b1_u8 g64x32_sg2x2_k64_b1_un8 g64x32_sg2x2_k32_b1_u8 g64x32_sg2x2_k32_b1_un8; do P+="|gen $id"; done
 for cs in tile whole 4; do
   for m in 64 48; do
@@ -56,6 +63,8 @@ cublas_decode 64 90
 pick() { local p="$1" b; shift; for b in "$@"; do p+="|gen ${b}_u8"; for s in 2 4 8; do p+="|gen ${b}_un8 s$s"; done; done; echo "$p"; }
 for cs in tile auto; do
   [ $cs = tile ] && P=$(pick 'default path*' t64x64_sg1x4_k64_b1 t64x64_sg2x2_k64_b1 t64x128_sg2x2_k32_b1) || P=$(pick 'default path*' t64x128_sg2x2_k32_b1)
+  # _xd (x straight from storage): unsplit _u8_xd, split _un8_xd (the pick helper's suffixes with _xd after them).
+  for b in t64x64_sg1x4_k64_b1 t64x128_sg2x2_k32_b1; do P+="|gen ${b}_u8_xd"; for s in 2 4 8; do P+="|gen ${b}_un8_xd s$s"; done; done
   FAPOOL_TILE_CS=$cs VK_LAYER_PATH=$L VK_INSTANCE_LAYERS=VK_LAYER_FAPOOL_pipeline_stats FAPOOL_PIPESTATS_DIR=$R/stats-plain-$cs timeout -k 2 150 \
     node dist/kernels-bench/gemm-sweep.js --parts decode --decode-shapes $SH --decode-m 64 --splits 2,4,8 --pick "$P" "${cub[@]}" \
     --copies 3 --samples 6 --out "$R/sweep-plain-$cs.json" 2>&1 | grep -v '^Warning' > "$R/sweep-plain-$cs.log"
@@ -65,6 +74,7 @@ done
 source kernels-bench/rounds/seed4l.sh
 for k in a b; do
   decstep b64-def-$k 64 4096; decstep b64-g32-$k 64 4096 FAPOOL_DECODE_TILES=split:gbn32; decstep b64-g32k32-$k 64 4096 FAPOOL_DECODE_TILES=split:gbn32=k32
+  decstep b64-xd-$k 64 4096 FAPOOL_DECODE_TILES=split:xd
 done
-same b64-def-a b64-g32-a; same b64-def-a b64-g32k32-a; same b64-def-a b64-def-b
-dec_kernels b64-def-a ffn; dec_kernels b64-g32-a ffn; dec_kernels b64-g32k32-a ffn
+same b64-def-a b64-g32-a; same b64-def-a b64-g32k32-a; same b64-def-a b64-xd-a; same b64-def-a b64-def-b
+dec_kernels b64-def-a oProj ffn head; dec_kernels b64-g32-a ffn; dec_kernels b64-g32k32-a ffn; dec_kernels b64-xd-a oProj ffn head

@@ -207,6 +207,11 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
   'g64x32_sg2x2_k64_b1', 'g64x32_sg2x2_k64_b1_u8', 'g64x32_sg2x2_k64_b1_un8', 'g64x32_sg2x2_k32_b1', 'g64x32_sg2x2_k32_b1_u8', 'g64x32_sg2x2_k32_b1_un8',
   't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8', 't64x128_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1_u8', 't64x128_sg2x2_k32_b1_un8',
+  // _xd (session 47, prepared): x's blocks loaded straight from storage, only the weights staged, so a 64-row tile stages
+  // twice the weight bytes a SM under the 48 KB (four workgroups a SM with the scratch in turns); two small ones for the
+  // emulation tests.
+  'g64x64_sg2x2_k32_b1_u8_xd', 't64x64_sg1x4_k64_b1_u8_xd', 't64x64_sg1x4_k64_b1_un8_xd', 't64x128_sg2x2_k32_b1_u8_xd', 't64x128_sg2x2_k32_b1_un8_xd',
+  't32x32_sg2x2_k32_b1_un8_xd', 'g32x32_sg1x2_k32_b1_u8_xd',
 ];
 
 /**
@@ -235,6 +240,8 @@ export const SGM_TILE_GEN_DECODE: readonly string[] = [
   // two (k64) or three (k32) a SM with the scratch in turns, against g64x64's _ks2 twin at one 44 KB workgroup a SM.
   'g64x32_sg2x2_k64_b1', 'g64x32_sg2x2_k64_b1_u8', 'g64x32_sg2x2_k64_b1_un8', 'g64x32_sg2x2_k32_b1', 'g64x32_sg2x2_k32_b1_u8', 'g64x32_sg2x2_k32_b1_un8',
   't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8', 't64x128_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1_u8', 't64x128_sg2x2_k32_b1_un8',
+  // _xd: x's blocks straight from storage, only the weights staged (session 47, prepared; rounds/s47a.sh).
+  'g64x64_sg2x2_k32_b1_u8_xd', 't64x64_sg1x4_k64_b1_u8_xd', 't64x64_sg1x4_k64_b1_un8_xd', 't64x128_sg2x2_k32_b1_u8_xd', 't64x128_sg2x2_k32_b1_un8_xd',
 ];
 
 /**
@@ -264,6 +271,7 @@ export const SGM_TILE_GEN_SPLIT_K: readonly string[] = [
   // 64 × 64 on a 2 × 2 subgroup grid and 64 × 128 on K slices of 32 (session 47, prepared: the 64-row plain products'
   // loads a MMA, 1 and 0.75 against t64x64_sg1x4's 1.25; rounds/s47a.sh).
   't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8', 't64x128_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1_u8', 't64x128_sg2x2_k32_b1_un8',
+  't64x64_sg1x4_k64_b1_un8_xd', 't64x128_sg2x2_k32_b1_un8_xd', 't32x32_sg2x2_k32_b1_un8_xd',
 ];
 
 /** The generated configurations meant for big GPUs (the rest are small ones for the emulation tests). */
@@ -279,18 +287,20 @@ export interface TileGenGeometry {
   wide: boolean;
   /** _ks2: 2 (a second group of R × C subgroups multiplies the second half of every staged slice), else 1. */
   ks: number;
+  /** _xd: x's 16 × 16 blocks loaded straight from storage as left matrices; only the weights are staged (As unused). */
+  xd: boolean;
   tm: number; tn: number; wg: number; brows: number; lds: number; bytes: number;
 }
 
 /** Geometry of a generated configuration id (the generator's parseId, same rules). */
 export function tileGenGeometry(id: string): TileGenGeometry {
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf|_u8|_un8|_u8p2)?(_ks2)?$/.exec(id);
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf|_u8|_un8|_u8p2)?(_xd)?(_ks2)?$/.exec(id);
   if (!m || !SGM_TILE_GEN_IDS.includes(id)) throw new LimitError(`gemm: no generated tile configuration '${id}' (have: ${SGM_TILE_GEN_IDS.join(', ')})`);
-  const gated = m[1] === 'g', group = Number(m[8] ?? 0), ks = m[10] ? 2 : 1;
+  const gated = m[1] === 'g', group = Number(m[8] ?? 0), xd = m[10] !== undefined, ks = m[11] ? 2 : 1;
   const [bm, bn, sgRows, sgCols, bk, nbuf] = m.slice(2, 8).map(Number) as [number, number, number, number, number, number];
   const brows = gated ? 2 * bn : bn, lds = bk + 8, subgroups = sgRows * sgCols * ks;
-  const bytes = 2 * nbuf * (bm + brows) * lds + 4 * scratchFloats({ sgRows, sgCols, ks, gated });
-  return { gated, bm, bn, sgRows, sgCols, bk, nbuf, group, unchecked: m[9] !== undefined, wide: m[9] === '_u8' || m[9] === '_un8' || m[9] === '_u8p2', ks, tm: bm / (16 * sgRows), tn: bn / (16 * sgCols), wg: 32 * subgroups, brows, lds, bytes };
+  const bytes = 2 * nbuf * ((xd ? 0 : bm) + brows) * lds + 4 * scratchFloats({ sgRows, sgCols, ks, gated });
+  return { gated, bm, bn, sgRows, sgCols, bk, nbuf, group, unchecked: m[9] !== undefined, wide: m[9] === '_u8' || m[9] === '_un8' || m[9] === '_u8p2', ks, xd, tm: bm / (16 * sgRows), tn: bn / (16 * sgCols), wg: 32 * subgroups, brows, lds, bytes };
 }
 
 interface SgmTileGenCfg {
@@ -313,7 +323,7 @@ function sgmTileGenSpec(c: SgmTileGenCfg, emulate: boolean): Specialization {
     diagnostics: emulate ? [] : [SGM_DIAGNOSTIC],
     aliases: {
       T: 'f16', T4: 'vec4<f16>',
-      TileA: `array<f16, ${g.nbuf * g.bm * g.lds}>`, TileB: `array<f16, ${g.nbuf * g.brows * g.lds}>`,
+      TileA: `array<f16, ${g.xd ? 8 : g.nbuf * g.bm * g.lds}>`, TileB: `array<f16, ${g.nbuf * g.brows * g.lds}>`,
       Scratch: `array<f32, ${scratchFloats(g) / c.turns}>`,
     },
     constants: { ...epilogueConstants(c.epi), KFIX: c.kfix, WBLK: c.wblk, ...tileDebugConstants(), ...tileStoreConstants(c.robust, rows16Tile(g)), ...c.rope,
@@ -425,7 +435,8 @@ export function sgmTileGenFits(caps: Caps, s: SgmTileGenShape): boolean {
 export function checkedTwin(id: string): string {
   const ks = /^(.*)_k(\d+)_b1_(?:un?8|u8p2)_ks2$/.exec(id);
   if (ks) return `${ks[1]}_k${Number(ks[2]) / 2}_b1`;
-  return tileGenGeometry(id).unchecked ? id.slice(0, id.lastIndexOf('_')) : id;   // the staging suffix is the last part
+  const staged = id.replace(/_xd$/, '');   // _xd's twin stages x too
+  return tileGenGeometry(id).unchecked ? staged.slice(0, staged.lastIndexOf('_')) : id;   // the staging suffix is the last part
 }
 
 /**
@@ -492,7 +503,8 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Disp
   const grid = (z: number): [number, number, number] => [ceilDiv(l.N, g.bn), ceilDiv(l.M, g.bm), z];
   // The operands' views: vec4<f16> (x4, w4, …), or 16-byte vec4<u32> ones (x8, w8, …) for the _u8 / _un8 entries.
   const v = g.wide ? '8' : '4';
-  const operands: Record<string, Tensor> = { [`x${v}`]: ops.x, ...(gated ? { [`wg${v}`]: ops.wGate!, [`wu${v}`]: ops.wUp! } : { [`w${v}`]: ops.w! }) };
+  // _xd: x bound as halves (its blocks are loaded as left matrices), not as a staging view.
+  const operands: Record<string, Tensor> = { [g.xd ? 'x' : `x${v}`]: ops.x, ...(gated ? { [`wg${v}`]: ops.wGate!, [`wu${v}`]: ops.wUp! } : { [`w${v}`]: ops.w! }) };
   const splits = s.splits ?? 1;
   const kfix = (s.fixK ?? tileFixKDefault()) ? l.K : 0;
   const wblk = asked.wblk === true, robust = caps.robustBufferAccess !== false;
@@ -584,8 +596,8 @@ export function tileGenBytes(g: TileGenGeometry, turns = 1): number {
 /**
  * The epilogue scratch turns of a tile (WGSL CS_TURNS): `asked` (SgmTileGenShape.csTurns) or FAPOOL_TILE_CS; 1 where the
  * tile has no turns (BM > 64 or _ks2) or the count does not divide its subgroups. `auto`: the fewest turns with the
- * most workgroups a SM by workgroup memory (caps.maxWorkgroupStorage as the SM's share); `tile`: auto on the gated and
- * 64 × 32 tiles, whole on the others.
+ * most workgroups a SM by workgroup memory (caps.maxWorkgroupStorage as the SM's share); `tile`: auto on the gated,
+ * 64 × 32 and _xd tiles (the last untimed: their point is workgroups a SM), whole on the others.
  */
 export function tileCsTurns(caps: Pick<Caps, 'maxWorkgroupStorage'>, g: TileGenGeometry, asked?: number, mode: TileCsMode = tileCsMode()): number {
   const rc = g.sgRows * g.sgCols, turns = g.bm <= 64 && g.ks === 1;
@@ -595,7 +607,7 @@ export function tileCsTurns(caps: Pick<Caps, 'maxWorkgroupStorage'>, g: TileGenG
     return asked;
   }
   // `tile`: auto where it was measured to win (tileCsMode's note), whole elsewhere.
-  if (mode === 'tile') mode = g.gated || (g.bm === 64 && g.bn === 32) ? 'auto' : 'whole';
+  if (mode === 'tile') mode = g.gated || (g.bm === 64 && g.bn === 32) || g.xd ? 'auto' : 'whole';
   if (!turns || mode === 'whole') return 1;
   if (typeof mode === 'number') return ok(mode) ? mode : 1;
   const fit = (t: number) => Math.floor(caps.maxWorkgroupStorage / tileGenBytes(g, t));
@@ -796,9 +808,12 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
   if (splits > 1 && M <= 32 && mode.wide && mode.noPrefetch === undefined && decodeTilesNoPrefetch(caps, mode) && DECODE_TILES_DEEP_SPLIT) {
     id = tileGenForShape(`${base}_u8p2`, K);
   }
+  // :xd: the 33..64-row tiles' _xd twins where generated (then no _ks2 twin: it has none).
+  const xd = mode.xd === true && M > 32 && SGM_TILE_GEN_IDS.includes(`${id}_xd`);
+  if (xd) id = `${id}_xd`;
   // The _ks2 twin (gated products by default, :ks2=all every one) where it exists, K is whole slices of it and it
   // fits (44 KB of workgroup memory); else as without.
-  const ks2 = (mode.ks2 === 'all' || (mode.ks2 === 'gated' && gated)) && splits === 1 ? ksTwin(id) : null;
+  const ks2 = (mode.ks2 === 'all' || (mode.ks2 === 'gated' && gated)) && splits === 1 && !xd ? ksTwin(id) : null;
   // mode.emulate: the scalar-emulated twins where the device has no subgroup matrices (tests on CPU adapters).
   const emulate = !hasSubgroupMatrixF16(caps) && mode.emulate === true && caps.f16;
   const e = emulate ? { emulate } : {};
@@ -931,6 +946,13 @@ export interface DecodeTilesMode {
    * SM). Session 47, prepared and untimed (rounds/s47a.sh); unsaid, g64x64.
    */
   gatedBn32?: 'k64' | 'k32';
+  /**
+   * `:xd`: the 33..64-row products on their _xd twins where generated (x's blocks loaded straight from storage, only the
+   * weights staged: twice the weight bytes a SM; unsplit gated ones instead of the _ks2 twin). An _xd tile has no RoPE
+   * entry: a QKV product on one (64 × 64 tiles, with `:bn64`) rotates in a launch of its own. Session 47, prepared and
+   * untimed (rounds/s47a.sh).
+   */
+  xd?: boolean;
 }
 
 /**
@@ -949,15 +971,16 @@ export const DECODE_TILES_WIDE = true;
  * per tile); then optionally `:u8` (16-byte staging loads), `:un8` (those without register prefetch), `:u8p2` (those
  * prefetching two slices ahead) or `:u4` (8-byte ones); then optionally `:ks2=<off|gated|all>`
  * (which products take the _ks2 twins, DecodeTilesMode.ks2); then optionally `:bn32` or `:bn64` (DecodeTilesMode.bn32);
- * then optionally `:gbn32` or `:gbn32=k32` (DecodeTilesMode.gatedBn32); then optionally `:emu` (DecodeTilesMode.emulate).
+ * then optionally `:gbn32` or `:gbn32=k32` (DecodeTilesMode.gatedBn32); then optionally `:xd` (DecodeTilesMode.xd); then
+ * optionally `:emu` (DecodeTilesMode.emulate).
  */
 export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTilesMode {
   const v = value?.trim() || 'split';
-  const m = /^(?:(nosplit)|split(?::rows=(\d+))?)(?::(u4|u8|un8|u8p2))?(:ks2(?:=(off|gated|all))?)?(:bn(?:32|64))?(:gbn32(=k32)?)?(:emu)?$/.exec(v);
+  const m = /^(?:(nosplit)|split(?::rows=(\d+))?)(?::(u4|u8|un8|u8p2))?(:ks2(?:=(off|gated|all))?)?(:bn(?:32|64))?(:gbn32(=k32)?)?(:xd)?(:emu)?$/.exec(v);
   const lo = m ? (m[1] ? GEMV_MAX_M + 1 : Number(m[2] ?? GEMV_MAX_M + 1)) : NaN;
   const wide = m?.[3] ? m[3] !== 'u4' : DECODE_TILES_WIDE;
-  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (m[4] && !wide && m[5] !== 'off') || (m[6] === ':bn32' && (!wide || m[3] === 'u8p2')) || (m[7] && (!wide || m[3] === 'u8p2'))) {
-    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' or 'nosplit', then optionally ':u4', ':u8', ':un8' or ':u8p2', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all), then ':bn32' (16-byte tiles, not :u8p2) or ':bn64', then ':gbn32' or ':gbn32=k32' (16-byte tiles, not :u8p2), then ':emu'`);
+  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (m[4] && !wide && m[5] !== 'off') || (m[6] === ':bn32' && (!wide || m[3] === 'u8p2')) || ((m[7] || m[9]) && (!wide || m[3] === 'u8p2'))) {
+    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' or 'nosplit', then optionally ':u4', ':u8', ':un8' or ':u8p2', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all), then ':bn32' (16-byte tiles, not :u8p2) or ':bn64', then ':gbn32' or ':gbn32=k32', then ':xd' (both 16-byte tiles, not :u8p2), then ':emu'`);
   }
   // The twins stage 16 bytes a load: none for 8-byte tiles.
   const ks2: KsTwinMode = !wide ? 'off' : m[4] ? ((m[5] as KsTwinMode | undefined) ?? 'all') : 'gated';
@@ -966,7 +989,8 @@ export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTi
   if (m[3] === 'u8p2') mode.deep = true;
   if (m[6]) mode.bn32 = m[6] === ':bn32' ? 'all' : 'off';
   if (m[7]) mode.gatedBn32 = m[8] ? 'k32' : 'k64';
-  if (m[9]) mode.emulate = true;
+  if (m[9]) mode.xd = true;
+  if (m[10]) mode.emulate = true;
   return mode;
 }
 
