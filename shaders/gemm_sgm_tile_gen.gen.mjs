@@ -20,7 +20,9 @@
 // slower; commit 59e4191.) _ks2 (after the staging suffix; unchecked, one buffer): twice the subgroups, the second
 // R × C group multiplying the second half of every staged BK-deep slice, so a workgroup stages twice the bytes per
 // barrier with the same accumulators per subgroup (more loads in flight where few workgroups walk a long K: the
-// decode rows); the two halves' sums meet in the epilogue (flush2, flush_gated2).
+// decode rows); the two halves' sums meet in the epilogue (flush2, flush_gated2). _xd (after _u8 / _un8, one buffer):
+// x's 16 × 16 blocks are loaded straight from storage (binding x) as left matrices after each slice's barrier and
+// only the weights are staged, so under the driver's 48 KB a SM a 64-row tile stages twice the weight bytes a SM.
 // SPLIT_K (the decode tiles) also get a split-K entry, tgs_{id}: workgroup z takes p.kper slices of K from slice
 // z · p.kper and writes its f32 partial sums to `part`; a reduce pass (shaders/gemm_splitk.wgsl) sums them and
 // applies the epilogue.
@@ -161,7 +163,7 @@ function header(emu) {
 // second group multiplying the second half of each slice) computes a BM × BN
 // block, each subgroup (BM/R) × (BN/C) outputs. Per BK-deep slice the workgroup copies x rows [BM][BK] and
 // w rows [BROWS][BK] (gated: BN gate rows then BN up rows) into padded tiles (row stride BK + 8 halves)
-// with vec4<f16> loads: a thread always loads the same 4-column chunk (tid % (BK/4)) of rows r0 + t · (WG·4/BK)
+// (_xd: the weight rows only; x's blocks come straight from storage) with vec4<f16> loads: a thread always loads the same 4-column chunk (tid % (BK/4)) of rows r0 + t · (WG·4/BK)
 // (r0 = tid / (BK/4), or the store-phase row maps STS_ROWS / STS_ROWS16 below), registers s0, s1, …; the next slice's loads go to those registers before this slice's
 // matrix math (register prefetch). NBUF 1: two barriers per slice; NBUF 2: tiles alternate, one barrier.
 // Tile order: workgroup (x, y) computes column block x and row block y, so the GPU, launching workgroups in

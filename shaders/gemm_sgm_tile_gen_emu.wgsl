@@ -10,7 +10,7 @@
 // second group multiplying the second half of each slice) computes a BM × BN
 // block, each subgroup (BM/R) × (BN/C) outputs. Per BK-deep slice the workgroup copies x rows [BM][BK] and
 // w rows [BROWS][BK] (gated: BN gate rows then BN up rows) into padded tiles (row stride BK + 8 halves)
-// with vec4<f16> loads: a thread always loads the same 4-column chunk (tid % (BK/4)) of rows r0 + t · (WG·4/BK)
+// (_xd: the weight rows only; x's blocks come straight from storage) with vec4<f16> loads: a thread always loads the same 4-column chunk (tid % (BK/4)) of rows r0 + t · (WG·4/BK)
 // (r0 = tid / (BK/4), or the store-phase row maps STS_ROWS / STS_ROWS16 below), registers s0, s1, …; the next slice's loads go to those registers before this slice's
 // matrix math (register prefetch). NBUF 1: two barriers per slice; NBUF 2: tiles alternate, one barrier.
 // Tile order: workgroup (x, y) computes column block x and row block y, so the GPU, launching workgroups in
