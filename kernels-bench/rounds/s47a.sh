@@ -27,7 +27,7 @@
 # t64x32, which has no _xd twin). Prediction: if the slice time is weight bytes a SM, −25 to −45 % on those products
 # (the b64 × 4K step −300 to −550 µs GPU on an H100); if the x loads, issued after each barrier, sit in the math's
 # critical path, +0–20 %. Tokens: the same bits on o, down and the LM head (the same K order); gate+up leaves _ks2.
-#   OUT=$OUT bash kernels-bench/rounds/round.sh s47a    (carry .device, dist, kernels-bench/pipeline-stats/build; ≈ 7 min)
+#   OUT=$OUT bash kernels-bench/rounds/round.sh s47a    (carry .device, dist, kernels-bench/pipeline-stats/build, out/tools; ≈ 8 min)
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
@@ -78,3 +78,17 @@ for k in a b; do
 done
 same b64-def-a b64-g32-a; same b64-def-a b64-g32k32-a; same b64-def-a b64-xd-a; same b64-def-a b64-def-b
 dec_kernels b64-def-a oProj ffn head; dec_kernels b64-g32-a ffn; dec_kernels b64-g32k32-a ffn; dec_kernels b64-xd-a oProj ffn head
+# Machine code of the 64-row tiles, default and _xd (needs out/tools carried: zstd): the main loop's mix and how far each
+# load's first use lies (sass_ldg_use) — whether the driver hoists the _xd x loads or leaves them after the barrier.
+if [ -x out/tools/zstd ]; then
+  source kernels-bench/rounds/sass-lib.sh
+  for id in g64x64_sg2x2_k64_b1_u8_ks2 g64x32_sg2x2_k64_b1_u8 g64x64_sg2x2_k32_b1_u8_xd t64x64_sg1x4_k64_b1_u8 t64x64_sg1x4_k64_b1_u8_xd; do
+    case $id in g*) sh=16384x4096g;; *) sh=32000x4096;; esac
+    cached "$id" timeout -k 2 60 node dist/kernels-bench/gemm-sweep.js --parts decode --decode-shapes $sh --decode-m 64 --samples 1 --copies 1 --pick "gen $id"
+  done
+  sass_from_caches; rm -rf "$R"/cache-*
+  for f in "$R"/*.sass; do sass_loop "$f"; sass_ldg_use "$f"; done 2>/dev/null | grep -v '^$'
+  rm -f "$R"/*.bin; gzip -q "$R"/*.sass 2>/dev/null
+else
+  echo "no out/tools/zstd: machine code skipped"
+fi
