@@ -63,7 +63,7 @@ export const CONFIGS = [
   // 64 rows × 32 columns on 16-byte staging (session 45): 13.5 KB of staging, three a SM with the scratch in turns.
   't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
   // The gated 64 × 32 tiles (session 47, prepared): 64 rows of x and 32 gate + 32 up rows a slice, two workgroups a SM
-  // (k64, 18 KB of staging) or three (k32, 10 KB) with the epilogue scratch in turns, where g64x64's _ks2 twin runs one.
+  // (k64, 18 KB of staging) or four (k32, 10 KB) with the epilogue scratch in turns, where g64x64's _ks2 twin runs one.
   'g64x32_sg2x2_k64_b1', 'g64x32_sg2x2_k64_b1_u8', 'g64x32_sg2x2_k64_b1_un8', 'g64x32_sg2x2_k32_b1', 'g64x32_sg2x2_k32_b1_u8', 'g64x32_sg2x2_k32_b1_un8',
   // 64 × 64 on a 2 × 2 subgroup grid (session 47, prepared): each subgroup 32 × 32 (one A or B load a MMA, sg1x4's 1.25);
   // 64 × 128 on K slices of 32 (15 KB of staging): each subgroup 32 × 64, 0.75 loads a MMA.

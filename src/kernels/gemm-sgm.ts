@@ -205,6 +205,7 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   'g64x64_sg2x2_k64_b1_u8p2_ks2', 't32x32_sg2x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1_u8p2_ks2', 'g32x32_sg1x2_k32_b1_u8p2',
   // 64 rows × 32 columns on 16-byte staging (session 45): 13.5 KB of staging, three a SM with the scratch in turns.
   't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
+  // Session 47, prepared (rounds/s47a.sh): the gated 64 × 32 tiles, 64 × 64 on a 2 × 2 subgroup grid, 64 × 128 on K slices of 32.
   'g64x32_sg2x2_k64_b1', 'g64x32_sg2x2_k64_b1_u8', 'g64x32_sg2x2_k64_b1_un8', 'g64x32_sg2x2_k32_b1', 'g64x32_sg2x2_k32_b1_u8', 'g64x32_sg2x2_k32_b1_un8',
   't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8', 't64x128_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1_u8', 't64x128_sg2x2_k32_b1_un8',
   // _xd (session 47, prepared): x's blocks loaded straight from storage, only the weights staged, so a 64-row tile stages
@@ -237,7 +238,8 @@ export const SGM_TILE_GEN_DECODE: readonly string[] = [
   // with the epilogue scratch in turns, FAPOOL_TILE_CS), for the 64-row products' warps a SM.
   't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
   // The gated 64 × 32 tiles (session 47, prepared; FAPOOL_DECODE_TILES :gbn32): 512 workgroups on the seed-4l gate+up at
-  // two (k64) or three (k32) a SM with the scratch in turns, against g64x64's _ks2 twin at one 44 KB workgroup a SM.
+  // two (k64) or four (k32) a SM with the scratch in turns, against g64x64's _ks2 twin at one 44 KB workgroup a SM; then
+  // 64 × 64 on a 2 × 2 subgroup grid and 64 × 128 on K slices of 32.
   'g64x32_sg2x2_k64_b1', 'g64x32_sg2x2_k64_b1_u8', 'g64x32_sg2x2_k64_b1_un8', 'g64x32_sg2x2_k32_b1', 'g64x32_sg2x2_k32_b1_u8', 'g64x32_sg2x2_k32_b1_un8',
   't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8', 't64x128_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1_u8', 't64x128_sg2x2_k32_b1_un8',
   // _xd: x's blocks straight from storage, only the weights staged (session 47, prepared; rounds/s47a.sh).
@@ -942,7 +944,7 @@ export interface DecodeTilesMode {
   bn32?: 'all' | 'off';
   /**
    * `:gbn32` / `:gbn32=k32`: the gated products of 33..64 rows on the gated 64 × 32 tile (g64x32_sg2x2_k64 / _k32: 18 or
-   * 10 KB of staging, two or three workgroups a SM with the scratch in turns) instead of g64x64's _ks2 twin (44 KB, one a
+   * 10 KB of staging, two or four workgroups a SM with the scratch in turns) instead of g64x64's _ks2 twin (44 KB, one a
    * SM). Session 47, prepared and untimed (rounds/s47a.sh); unsaid, g64x64.
    */
   gatedBn32?: 'k64' | 'k32';
