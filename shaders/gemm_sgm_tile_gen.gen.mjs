@@ -72,7 +72,7 @@ export const CONFIGS = [
   // twice the weight bytes a SM under the 48 KB (four workgroups a SM with the scratch in turns); two small ones for the
   // emulation tests.
   'g64x64_sg2x2_k32_b1_u8_xd', 't64x64_sg1x4_k64_b1_u8_xd', 't64x64_sg1x4_k64_b1_un8_xd', 't64x128_sg2x2_k32_b1_u8_xd', 't64x128_sg2x2_k32_b1_un8_xd',
-  't32x32_sg2x2_k32_b1_un8_xd', 'g32x32_sg1x2_k32_b1_u8_xd',
+  't64x32_sg2x2_k64_b1_u8_xd', 't32x32_sg2x2_k32_b1_un8_xd', 'g32x32_sg1x2_k32_b1_u8_xd',
 ];
 
 /** Configurations that also get a RoPE-epilogue entry (tg_{id}_r): the plain decode tiles, their twins. */
@@ -82,7 +82,7 @@ export const ROPE = [
   't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8',
   't32x32_sg2x2_k32_b1', 't32x32_sg2x2_k32_b1_un8',
   't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 't64x64_sg1x4_k64_b1_u8p2', 't32x32_sg2x2_k32_b1_u8p2',
-  't64x32_sg2x2_k64_b1', 't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
+  't64x32_sg2x2_k64_b1', 't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8', 't64x32_sg2x2_k64_b1_u8_xd', 't32x32_sg2x2_k32_b1_un8_xd',
 ];
 
 /** Configurations that also get a split-K entry (the decode tiles: few rows, long K walked by few workgroups). */
@@ -114,7 +114,7 @@ export function parseId(idSplit) {
   const deep = m[9] === '_u8p2';   // two slices in flight (two register sets; unchecked staging only: the checked fetch has one set)
   const cw = m[9] === '_u8' || m[9] === '_un8' || deep ? 8 : 4;   // halves per staged chunk (one load)
   if ((noPrefetch || deep) && nbuf !== 1) throw new Error(`tile-gen id ${id}: _un (no prefetch) and _u8p2 are for one tile buffer`);
-  if (xd && (cw !== 8 || deep || nbuf !== 1 || ks !== 1 || group || mode === 'rope')) throw new Error(`tile-gen id ${id}: _xd is for _u8 / _un8 tiles of one buffer, without _ks2, a grouped order or a RoPE entry`);
+  if (xd && (cw !== 8 || deep || nbuf !== 1 || ks !== 1 || group)) throw new Error(`tile-gen id ${id}: _xd is for _u8 / _un8 tiles of one buffer, without _ks2 or a grouped order`);
   const tm = bm / (16 * sgRows), tn = bn / (16 * sgCols);
   const wg = SG * sgRows * sgCols * ks, qk = bk / cw, brows = gated ? 2 * bn : bn;
   const rpt = wg / qk;   // staged rows per pass of the workgroup

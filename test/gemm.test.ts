@@ -14,7 +14,7 @@ import {
   DECODE_TILE_BN32_MAX_N, DECODE_TILE_MIN_N, GEMM_PREFILL_DEFAULT, GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS, gemmPrefillDefault, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_GEN_ROPE, SGM_TILE_GEN_SPLIT_K,
   DECODE_TILES_NO_PREFETCH_OFF, DECODE_TILES_DEEP_SPLIT, DECODE_TILES_WIDE, SGM_TILE_SHAPES, SPLITK_MAX, SPLITK_TARGET_SUBGROUPS, chooseDecodeTile, chooseSgmDirect, chooseSgmKernel, decodeTilesMode,
   DECODE_TILES_PREFETCH_FIXED_K, checkedTwin, decodeTilesNoPrefetch, gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenForShape, tileGenGeometry,
-  tileCsMode, tileCsTurns, tileGenBytes, tileOperandViews, tileWithinBuffers,
+  tileCsMode, tileCsTurns, tileGenBytes, tileGenRopeApplies, tileOperandViews, tileWithinBuffers,
   type SgmDirectShape, type SgmSkinnyShape, type SgmTileGenShape, type SgmTileShape
 } from '../src/kernels/gemm-sgm.js';
 import { SGM_DIAGNOSTIC, hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
@@ -1261,13 +1261,18 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           expect(chooseDecodeTile(caps, 64, 16384, 4096, true, decodeTilesMode('split:un8:gbn32'))?.id).toBe('g64x32_sg2x2_k64_b1_un8');
           for (const bad of ['split:u8p2:gbn32', 'split:u4:gbn32', 'split:gbn32:bn32', 'split:gbn32=k16', 'split:gbn64', 'split:emu:gbn32']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
           // :xd (after :gbn32): the 33..64-row products' _xd twins where generated — the gated one instead of _ks2, the split
-          // down / o, the LM head; not the 64 × 32 QKV tile (none), nor 32 rows, nor a K of partial slices (the checked base).
+          // down / o, the LM head, the 64 × 32 QKV tile (with its RoPE entry); not 32 rows, nor a K of partial slices (the
+          // checked base).
           const xd = decodeTilesMode('split:u8:xd'), xdOff = decodeTilesMode('split:un8:bn64:xd:emu');
           expect([xd.xd, xdOff.xd, xdOff.emulate, decodeTilesMode('split').xd]).toEqual([true, true, true, undefined]);
           expect([chooseDecodeTile(caps, 64, 16384, 4096, true, xd)?.id, chooseDecodeTile(caps, 64, 32000, 4096, false, xd)?.id,
             chooseDecodeTile(caps, 64, 12288, 4096, false, xd)?.id, chooseDecodeTile(caps, 32, 16384, 4096, true, xd)?.id,
             chooseDecodeTile(caps, 64, 16384, 4104, true, xd)?.id])
-            .toEqual(['g64x64_sg2x2_k32_b1_u8_xd', 't64x64_sg1x4_k64_b1_u8_xd', 't64x32_sg2x2_k64_b1_u8', 'g32x64_sg1x4_k64_b1_u8', 'g64x64_sg2x2_k32_b1']);
+            .toEqual(['g64x64_sg2x2_k32_b1_u8_xd', 't64x64_sg1x4_k64_b1_u8_xd', 't64x32_sg2x2_k64_b1_u8_xd', 'g32x64_sg1x4_k64_b1_u8', 'g64x64_sg2x2_k32_b1']);
+          const was = process.env.FAPOOL_DECODE_TILES;
+          process.env.FAPOOL_DECODE_TILES = 'split:u8:xd';
+          expect(tileGenRopeApplies(caps, 64, 12288, 4096), 'the QKV tile\'s _xd twin keeps its RoPE entry').toBe(true);
+          if (was === undefined) delete process.env.FAPOOL_DECODE_TILES; else process.env.FAPOOL_DECODE_TILES = was;
           expect(chooseDecodeTile(caps, 64, 4096, 16384, false, xdOff)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_un8_xd', splits: 4 });
           for (const bad of ['split:u8p2:xd', 'split:u4:xd', 'split:xd:gbn32', 'split:emu:xd', 'split:xd2']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
           expect(decodeTilesMode('')).toEqual({ split: true, minRows: 9, wide: DECODE_TILES_WIDE, explicitRows: false, ks2: DECODE_TILES_WIDE ? 'gated' : 'off' });

@@ -23,10 +23,11 @@
 # _xd (new, the decisive one): x's 16 × 16 blocks loaded straight from storage as left matrices (L1 / L2 hits: x is 512
 # KB), only the weights staged — g64x64_k32_xd 12 KB with its scratch in four turns (four a SM), t64x64_sg1x4_k64_xd and
 # t64x128_k32_xd four a SM in two turns (FAPOOL_TILE_CS=tile: auto on _xd): 32 KB of weights staged a SM, twice any tile
-# today. In the sweeps below and as FAPOOL_DECODE_TILES=split:xd in the step (gate+up, o, down, LM head; QKV stays on
-# t64x32, which has no _xd twin). Prediction: if the slice time is weight bytes a SM, −25 to −45 % on those products
-# (the b64 × 4K step −300 to −550 µs GPU on an H100); if the x loads, issued after each barrier, sit in the math's
-# critical path, +0–20 %. Tokens: the same bits on o, down and the LM head (the same K order); gate+up leaves _ks2.
+# today; t64x32_sg2x2_k64_b1_u8_xd (QKV, with its RoPE entry) eight a SM in four turns. In the sweeps below and as
+# FAPOOL_DECODE_TILES=split:xd in the step (every product). Prediction: if the slice time is weight bytes a SM, −25 to
+# −45 % on those products (the b64 × 4K step −300 to −550 µs GPU on an H100); if the x loads, issued after each
+# barrier, sit in the math's critical path, +0–20 %. Tokens: the same bits on qkv, o, down and the LM head (the same K
+# order); gate+up leaves _ks2's two K halves, so a few may differ.
 #   OUT=$OUT bash kernels-bench/rounds/round.sh s47a    (carry .device, dist, kernels-bench/pipeline-stats/build, out/tools; ≈ 8 min)
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
@@ -65,6 +66,7 @@ for cs in tile auto; do
   [ $cs = tile ] && P=$(pick 'default path*' t64x64_sg1x4_k64_b1 t64x64_sg2x2_k64_b1 t64x128_sg2x2_k32_b1) || P=$(pick 'default path*' t64x128_sg2x2_k32_b1)
   # _xd (x straight from storage): unsplit _u8_xd, split _un8_xd (the pick helper's suffixes with _xd after them).
   for b in t64x64_sg1x4_k64_b1 t64x128_sg2x2_k32_b1; do P+="|gen ${b}_u8_xd"; for s in 2 4 8; do P+="|gen ${b}_un8_xd s$s"; done; done
+  P+="|gen t64x32_sg2x2_k64_b1_u8|gen t64x32_sg2x2_k64_b1_u8_xd"   # the QKV tile and its _xd twin (unsplit)
   FAPOOL_TILE_CS=$cs VK_LAYER_PATH=$L VK_INSTANCE_LAYERS=VK_LAYER_FAPOOL_pipeline_stats FAPOOL_PIPESTATS_DIR=$R/stats-plain-$cs timeout -k 2 150 \
     node dist/kernels-bench/gemm-sweep.js --parts decode --decode-shapes $SH --decode-m 64 --splits 2,4,8 --pick "$P" "${cub[@]}" \
     --copies 3 --samples 6 --out "$R/sweep-plain-$cs.json" 2>&1 | grep -v '^Warning' > "$R/sweep-plain-$cs.log"

@@ -212,7 +212,7 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   // twice the weight bytes a SM under the 48 KB (four workgroups a SM with the scratch in turns); two small ones for the
   // emulation tests.
   'g64x64_sg2x2_k32_b1_u8_xd', 't64x64_sg1x4_k64_b1_u8_xd', 't64x64_sg1x4_k64_b1_un8_xd', 't64x128_sg2x2_k32_b1_u8_xd', 't64x128_sg2x2_k32_b1_un8_xd',
-  't32x32_sg2x2_k32_b1_un8_xd', 'g32x32_sg1x2_k32_b1_u8_xd',
+  't64x32_sg2x2_k64_b1_u8_xd', 't32x32_sg2x2_k32_b1_un8_xd', 'g32x32_sg1x2_k32_b1_u8_xd',
 ];
 
 /**
@@ -244,6 +244,7 @@ export const SGM_TILE_GEN_DECODE: readonly string[] = [
   't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8', 't64x128_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1_u8', 't64x128_sg2x2_k32_b1_un8',
   // _xd: x's blocks straight from storage, only the weights staged (session 47, prepared; rounds/s47a.sh).
   'g64x64_sg2x2_k32_b1_u8_xd', 't64x64_sg1x4_k64_b1_u8_xd', 't64x64_sg1x4_k64_b1_un8_xd', 't64x128_sg2x2_k32_b1_u8_xd', 't64x128_sg2x2_k32_b1_un8_xd',
+  't64x32_sg2x2_k64_b1_u8_xd',
 ];
 
 /**
@@ -256,7 +257,7 @@ export const SGM_TILE_GEN_ROPE: readonly string[] = [
   't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8',
   't32x32_sg2x2_k32_b1', 't32x32_sg2x2_k32_b1_un8',
   't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 't64x64_sg1x4_k64_b1_u8p2', 't32x32_sg2x2_k32_b1_u8p2',
-  't64x32_sg2x2_k64_b1', 't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
+  't64x32_sg2x2_k64_b1', 't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8', 't64x32_sg2x2_k64_b1_u8_xd', 't32x32_sg2x2_k32_b1_un8_xd',
 ];
 
 /** Configurations with a split-K entry (SPLIT_K in shaders/gemm_sgm_tile_gen.gen.mjs; a test keeps them equal). */
@@ -950,9 +951,9 @@ export interface DecodeTilesMode {
   gatedBn32?: 'k64' | 'k32';
   /**
    * `:xd`: the 33..64-row products on their _xd twins where generated (x's blocks loaded straight from storage, only the
-   * weights staged: twice the weight bytes a SM; unsplit gated ones instead of the _ks2 twin). An _xd tile has no RoPE
-   * entry: a QKV product on one (64 × 64 tiles, with `:bn64`) rotates in a launch of its own. Session 47, prepared and
-   * untimed (rounds/s47a.sh).
+   * weights staged: twice the weight bytes a SM; unsplit gated ones instead of the _ks2 twin; the 64 × 32 QKV tile's
+   * with its RoPE entry). A QKV product on a 64 × 64 _xd tile (with `:bn64`) has no RoPE entry and rotates in a launch
+   * of its own. Session 47, prepared and untimed (rounds/s47a.sh).
    */
   xd?: boolean;
 }
