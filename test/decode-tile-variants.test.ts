@@ -1,0 +1,78 @@
+// The decode tiles' prepared variants in a whole decode step (FAPOOL_DECODE_TILES): `:xd` (x's blocks loaded straight
+// from storage, only the weights staged), `:gbn32` and `:gbn32=k32` (the gated 64 × 32 tiles). 64 sequences, so every
+// product has 64 rows and x fills whole 64-row tiles: the variants' own entries run (no checked twin stands in). On
+// this CPU adapter the tiles run their scalar-emulated twins (`:emu`); on a GPU with subgroup matrices, the real ones.
+// Each must give the default tiles' tokens; emulated, the logits too, bit for bit (the same K order: the default gated
+// tile's _ks2 twin does not fit lavapipe's workgroup memory, so the default is g64x64 on one K pass as well).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Dispatch, type Step } from '../src/gpu/index.js';
+import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
+import { validateConfig, type ModelConfig } from '../src/model/config.js';
+import { Generator } from '../src/model/generator.js';
+import { loadWeights } from '../src/model/load-weights.js';
+import { writeRandomWeights } from '../src/model/random-weights.js';
+import { openSafetensors } from '../src/model/safetensors-node.js';
+import { releaseWeights, type Weights } from '../src/model/weights.js';
+import { expectClose, rng, useGpu, withEnv } from './helpers.js';
+
+const gpu = useGpu();
+const dir = mkdtempSync(join(tmpdir(), 'fapool-tile-variants-'));
+const path = join(dir, 'm.safetensors');
+// K of 256 and 512: whole slices of every variant (64 and 32 deep), so the 16-byte (_u8) tiles and their twins apply.
+const cfg: ModelConfig = validateConfig({
+  name: 'tile-variants', nLayers: 1, hidden: 256, nHeads: 2, nKvHeads: 1, headDim: 128, ffn: 512, vocab: 256, maxSeq: 32,
+  normEps: 1e-5, ropeTheta: 10000, act: 'gelu_tanh', gatedFfn: true, tiedEmbeddings: false, embedScale: 1,
+});
+const ROWS = 64;
+const GREEDY = { temperature: 0, topK: 0, topP: 1, seed: 0 };
+let weights: Weights | undefined;
+
+beforeAll(async () => { await writeRandomWeights(path, cfg, { seed: 5, dtype: 'f16' }); });
+afterAll(async () => {
+  if (weights) releaseWeights(await gpu(), weights);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const labels = (steps: readonly Step[]) => steps.flatMap((s) => (s instanceof Dispatch ? s.launches.map((l) => l.label) : []));
+
+describe('a 64-row decode step on the prepared decode-tile variants (FAPOOL_DECODE_TILES)', () => {
+  it(':xd, :gbn32 and :gbn32=k32 give the default tiles\' tokens (emulated: the logits bit for bit), on their own entries', async (ctx) => {
+    const g = await gpu();
+    if (!g.caps.f16) { ctx.skip(); return; }
+    if (!weights) {
+      const f = await openSafetensors(path);
+      weights = (await loadWeights(g, f.source(), cfg, 'f16')).weights;
+      await f.close();
+    }
+    const emulated = !hasSubgroupMatrixF16(g.caps), emu = emulated ? ':emu' : '';
+    const r = rng();
+    const prompts = Array.from({ length: ROWS }, (_, i) => Array.from({ length: 2 + (i % 7) }, () => r.int(0, cfg.vocab)));
+    const run = (mode: string) => withEnv('FAPOOL_DECODE_TILES', `split${mode}${emu}`, async () => {
+      const gen = new Generator(g, cfg, weights!, 'f16');
+      try {
+        const out = await gen.generate(prompts, { maxNewTokens: 3, sampling: GREEDY });
+        return { tokens: out.tokens, logits: Array.from(await gen.readLogits()), launches: labels(gen.decodeLaunches()) };
+      } finally {
+        gen.dispose();
+      }
+    });
+    const base = await run('');
+    expect(base.launches.some((l) => /_xd|g64x32/.test(l)), 'the default runs none of the variants').toBe(false);
+    for (const [mode, entry] of [[':xd', /^tgs?_[tg]64x\d+_sg\dx\d_k\d+_b1_un?8_xd(_r)?_f16/], [':gbn32', /^tg_g64x32_sg2x2_k64_b1_un?8_f16/], [':gbn32=k32', /^tg_g64x32_sg2x2_k32_b1_un?8_f16/]] as const) {
+      const got = await run(mode);
+      const what = `${mode} seed ${r.seed}`;
+      expect(got.launches.filter((l) => entry.test(l)).length, `${what}: its entries ran (${got.launches.join(' ')})`).toBeGreaterThan(0);
+      expect(got.tokens, what).toEqual(base.tokens);
+      if (emulated) expect(got.logits, what).toEqual(base.logits);
+      else expectClose(got.logits, base.logits, 'f16', what);
+    }
+    // :xd puts every product of this step on an _xd entry (QKV: the 64 × 64 one, without a RoPE entry: a RoPE launch).
+    const xd = await run(':xd');
+    const products = xd.launches.filter((l) => /^tgs?_/.test(l));
+    expect(products.length).toBeGreaterThan(0);
+    expect(products.every((l) => l.includes('_xd')), products.join(' ')).toBe(true);
+  }, 600_000);
+});
