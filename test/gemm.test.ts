@@ -598,6 +598,11 @@ describe('linear / gatedLinear: split-K decode tiles', () => {
     const s = { kind: 'tile-gen' as const, id: 't32x32_sg2x2_k32_b1_un8_xd' };
     expect([tileWithinBuffers({ robustBufferAccess: false }, l(20), s).id, tileWithinBuffers({ robustBufferAccess: false }, l(32), s).id])
       .toEqual(['t32x32_sg2x2_k32_b1', 't32x32_sg2x2_k32_b1_un8_xd']);
+    // With robust buffer access too: robustness drops a whole x block that reaches past the binding (valid rows with it),
+    // so an _xd launch is widened or takes its twin either way; a staged unchecked tile is left to the clamps.
+    expect([tileWithinBuffers({ robustBufferAccess: true }, l(20), s).id, tileWithinBuffers({ robustBufferAccess: true }, l(32), s).id,
+      tileWithinBuffers({ robustBufferAccess: true }, l(20), { ...s, id: 't32x32_sg2x2_k32_b1_un8' }).id])
+      .toEqual(['t32x32_sg2x2_k32_b1', 't32x32_sg2x2_k32_b1_un8_xd', 't32x32_sg2x2_k32_b1_un8']);
     // Workgroup memory without the x tile: at NVIDIA's 48 KB the 64-row _xd tiles fit four a SM with the scratch in turns.
     const nv = { maxWorkgroupStorage: 49152 }, auto = (id: string) => tileCsTurns(nv, tileGenGeometry(id), undefined, 'auto');
     expect(['g64x64_sg2x2_k32_b1_u8_xd', 't64x64_sg1x4_k64_b1_u8_xd', 't64x128_sg2x2_k32_b1_u8_xd'].map((id) => [tileGenGeometry(id).bytes, auto(id)]))

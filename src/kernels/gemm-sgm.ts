@@ -458,10 +458,15 @@ export function tileWithinBuffers(caps: Pick<Caps, 'robustBufferAccess'>, l: Til
 type TileOperands = Pick<GemmLaunch, 'x' | 'w' | 'wGate' | 'wUp'>;
 type TileLaunchOperands = Pick<GemmLaunch, 'M' | 'N' | 'K' | 'dtype' | 'x' | 'w' | 'wGate' | 'wUp' | 'out'>;
 
-/** The tile a launch runs (tileWithinBuffers) and the operand views it binds: widened where it runs unchecked without robustness. */
+/**
+ * The tile a launch runs (tileWithinBuffers) and the operand views it binds: widened where it runs unchecked without
+ * robustness, and for an _xd tile always. (Robustness predicates a subgroup-matrix load as a whole: Tint drops a 16 × 16
+ * block of x whose last row lies past the binding, the rows below M in it with it, where staged loads clamp per element.)
+ */
 function tileLaunch(caps: Pick<Caps, 'robustBufferAccess'>, l: TileLaunchOperands, s: SgmTileGenShape): { s: SgmTileGenShape; ops: TileOperands } {
-  if (caps.robustBufferAccess !== false || !tileGenGeometry(s.id).unchecked) return { s, ops: l };
-  const views = tileOperandViews(l, tileGenGeometry(s.id));
+  const g = tileGenGeometry(s.id);
+  if ((caps.robustBufferAccess !== false && !g.xd) || !g.unchecked) return { s, ops: l };
+  const views = tileOperandViews(l, g);
   if (views !== null) return { s, ops: views };
   const twin = checkedTwin(s.id);
   if (!SGM_TILE_GEN_IDS.includes(twin)) {
