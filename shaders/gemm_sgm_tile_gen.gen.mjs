@@ -72,7 +72,7 @@ export const CONFIGS = [
   // twice the weight bytes a SM under the 48 KB (four workgroups a SM with the scratch in turns); two small ones for the
   // emulation tests.
   'g64x64_sg2x2_k32_b1_u8_xd', 't64x64_sg1x4_k64_b1_u8_xd', 't64x64_sg1x4_k64_b1_un8_xd', 't64x128_sg2x2_k32_b1_u8_xd', 't64x128_sg2x2_k32_b1_un8_xd',
-  't64x32_sg2x2_k64_b1_u8_xd', 't32x32_sg2x2_k32_b1_un8_xd', 'g32x32_sg1x2_k32_b1_u8_xd',
+  't64x32_sg2x2_k64_b1_u8_xd', 't32x32_sg2x2_k32_b1_un8_xd', 'g32x32_sg1x2_k32_b1_u8_xd', 't32x64_sg1x4_k64_b1_u8_xd', 't32x64_sg1x4_k64_b1_un8_xd',
 ];
 
 /** Configurations that also get a RoPE-epilogue entry (tg_{id}_r): the plain decode tiles, their twins. */
@@ -97,7 +97,7 @@ export const SPLIT_K = [
   't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 't64x64_sg1x4_k64_b1_u8p2', 'g16x64_sg1x4_k64_b1_u8p2', 'g32x64_sg1x4_k64_b1_u8p2', 'g64x64_sg2x2_k32_b1_u8p2', 't32x32_sg2x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1',
   't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
   't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8', 't64x128_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1_u8', 't64x128_sg2x2_k32_b1_un8',
-  't64x64_sg1x4_k64_b1_un8_xd', 't64x128_sg2x2_k32_b1_un8_xd', 't32x32_sg2x2_k32_b1_un8_xd',
+  't64x64_sg1x4_k64_b1_un8_xd', 't64x128_sg2x2_k32_b1_un8_xd', 't32x32_sg2x2_k32_b1_un8_xd', 't32x64_sg1x4_k64_b1_u8_xd', 't32x64_sg1x4_k64_b1_un8_xd',
 ];
 
 const SG = 32;   // lanes per subgroup (NVIDIA's; the emulation's EMU_SG)

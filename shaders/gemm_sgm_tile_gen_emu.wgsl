@@ -15212,6 +15212,205 @@ fn tg_g32x32_sg1x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
 }
 
 @compute @workgroup_size(128)
+fn tg_t32x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 64u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
+  let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
+  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var c00 = SmC();
+  var c10 = SmC();
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
+  {
+    let k4 = k0 * 8u;
+    let kx = select(k4, 0u, XFIX);
+    let kw = select(wblk_chunk(k4), 0u, WFIX);
+    s0 = w8[wb + kw];
+    s1 = w8[wb + 16u * WR + kw];
+    s2 = w8[wb + 32u * WR + kw];
+    s3 = w8[wb + 48u * WR + kw];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
+      Bs[ia0] = h0_0.x; Bs[ia0 + 1u] = h0_0.y; Bs[ia0 + 2u] = h0_1.x; Bs[ia0 + 3u] = h0_1.y; Bs[ib0] = h0_2.x; Bs[ib0 + 1u] = h0_2.y; Bs[ib0 + 2u] = h0_3.x; Bs[ib0 + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      let ia1 = (eb + 1152u + pa) & am; let ib1 = (eb + 1152u + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      let ia2 = (eb + 2304u + pa) & am; let ib2 = (eb + 2304u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      let ia3 = (eb + 3456u + pa) & am; let ib3 = (eb + 3456u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u;
+        let kx = select(k4, 0u, XFIX);
+        let kw = select(wblk_chunk(k4), 0u, WFIX);
+        s0 = w8[wb + kw];
+        s1 = w8[wb + 16u * WR + kw];
+        s2 = w8[wb + 32u * WR + kw];
+        s3 = w8[wb + 48u * WR + kw];
+      }
+    }
+    {
+      let xa = (row0 + sr) * KK + select(kt, 0u, XFIX) * 64u;   // the subgroup's x block at this slice
+      {
+        let a0 = xa;
+        let a1 = xa + 16u * KK;
+        let b0 = sb + 0u;
+        c00 = mma_xe(a0, b0, c00, 72u, KK, lane);
+        c10 = mma_xe(a1, b0, c10, 72u, KK, lane);
+      }
+      {
+        let a0 = xa + 16u;
+        let a1 = xa + 16u * KK + 16u;
+        let b0 = sb + 16u;
+        c00 = mma_xe(a0, b0, c00, 72u, KK, lane);
+        c10 = mma_xe(a1, b0, c10, 72u, KK, lane);
+      }
+      {
+        let a0 = xa + 32u;
+        let a1 = xa + 16u * KK + 32u;
+        let b0 = sb + 32u;
+        c00 = mma_xe(a0, b0, c00, 72u, KK, lane);
+        c10 = mma_xe(a1, b0, c10, 72u, KK, lane);
+      }
+      {
+        let a0 = xa + 48u;
+        let a1 = xa + 16u * KK + 48u;
+        let b0 = sb + 48u;
+        c00 = mma_xe(a0, b0, c00, 72u, KK, lane);
+        c10 = mma_xe(a1, b0, c10, 72u, KK, lane);
+      }
+    }
+  }
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+}
+
+@compute @workgroup_size(128)
+fn tg_t32x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 64u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
+  let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
+  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var c00 = SmC();
+  var c10 = SmC();
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 8u;
+      let kx = select(k4, 0u, XFIX);
+      let kw = select(wblk_chunk(k4), 0u, WFIX);
+      s0 = w8[wb + kw];
+      s1 = w8[wb + 16u * WR + kw];
+      s2 = w8[wb + 32u * WR + kw];
+      s3 = w8[wb + 48u * WR + kw];
+    }
+    {
+      let ea = ws; let eb = ws;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
+      Bs[ia0] = h0_0.x; Bs[ia0 + 1u] = h0_0.y; Bs[ia0 + 2u] = h0_1.x; Bs[ia0 + 3u] = h0_1.y; Bs[ib0] = h0_2.x; Bs[ib0 + 1u] = h0_2.y; Bs[ib0 + 2u] = h0_3.x; Bs[ib0 + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      let ia1 = (eb + 1152u + pa) & am; let ib1 = (eb + 1152u + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      let ia2 = (eb + 2304u + pa) & am; let ib2 = (eb + 2304u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      let ia3 = (eb + 3456u + pa) & am; let ib3 = (eb + 3456u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
+    }
+    workgroupBarrier();
+    {
+      let xa = (row0 + sr) * KK + select(kt, 0u, XFIX) * 64u;   // the subgroup's x block at this slice
+      {
+        let a0 = xa;
+        let a1 = xa + 16u * KK;
+        let b0 = sb + 0u;
+        c00 = mma_xe(a0, b0, c00, 72u, KK, lane);
+        c10 = mma_xe(a1, b0, c10, 72u, KK, lane);
+      }
+      {
+        let a0 = xa + 16u;
+        let a1 = xa + 16u * KK + 16u;
+        let b0 = sb + 16u;
+        c00 = mma_xe(a0, b0, c00, 72u, KK, lane);
+        c10 = mma_xe(a1, b0, c10, 72u, KK, lane);
+      }
+      {
+        let a0 = xa + 32u;
+        let a1 = xa + 16u * KK + 32u;
+        let b0 = sb + 32u;
+        c00 = mma_xe(a0, b0, c00, 72u, KK, lane);
+        c10 = mma_xe(a1, b0, c10, 72u, KK, lane);
+      }
+      {
+        let a0 = xa + 48u;
+        let a1 = xa + 16u * KK + 48u;
+        let b0 = sb + 48u;
+        c00 = mma_xe(a0, b0, c00, 72u, KK, lane);
+        c10 = mma_xe(a1, b0, c10, 72u, KK, lane);
+      }
+    }
+  }
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t); }
+}
+
+@compute @workgroup_size(128)
 fn tgs_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
@@ -22519,6 +22718,207 @@ fn tgs_t32x32_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
   let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+}
+
+@compute @workgroup_size(128)
+fn tgs_t32x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 64u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
+  let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
+  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var c00 = SmC();
+  var c10 = SmC();
+  let nkAll = (KK + 63u) / 64u;
+  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
+  {
+    let k4 = k0 * 8u;
+    let kx = select(k4, 0u, XFIX);
+    let kw = select(wblk_chunk(k4), 0u, WFIX);
+    s0 = w8[wb + kw];
+    s1 = w8[wb + 16u * WR + kw];
+    s2 = w8[wb + 32u * WR + kw];
+    s3 = w8[wb + 48u * WR + kw];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
+      Bs[ia0] = h0_0.x; Bs[ia0 + 1u] = h0_0.y; Bs[ia0 + 2u] = h0_1.x; Bs[ia0 + 3u] = h0_1.y; Bs[ib0] = h0_2.x; Bs[ib0 + 1u] = h0_2.y; Bs[ib0 + 2u] = h0_3.x; Bs[ib0 + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      let ia1 = (eb + 1152u + pa) & am; let ib1 = (eb + 1152u + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      let ia2 = (eb + 2304u + pa) & am; let ib2 = (eb + 2304u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      let ia3 = (eb + 3456u + pa) & am; let ib3 = (eb + 3456u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u;
+        let kx = select(k4, 0u, XFIX);
+        let kw = select(wblk_chunk(k4), 0u, WFIX);
+        s0 = w8[wb + kw];
+        s1 = w8[wb + 16u * WR + kw];
+        s2 = w8[wb + 32u * WR + kw];
+        s3 = w8[wb + 48u * WR + kw];
+      }
+    }
+    {
+      let xa = (row0 + sr) * KK + select(kt, 0u, XFIX) * 64u;   // the subgroup's x block at this slice
+      {
+        let a0 = xa;
+        let a1 = xa + 16u * KK;
+        let b0 = sb + 0u;
+        c00 = mma_xe(a0, b0, c00, 72u, KK, lane);
+        c10 = mma_xe(a1, b0, c10, 72u, KK, lane);
+      }
+      {
+        let a0 = xa + 16u;
+        let a1 = xa + 16u * KK + 16u;
+        let b0 = sb + 16u;
+        c00 = mma_xe(a0, b0, c00, 72u, KK, lane);
+        c10 = mma_xe(a1, b0, c10, 72u, KK, lane);
+      }
+      {
+        let a0 = xa + 32u;
+        let a1 = xa + 16u * KK + 32u;
+        let b0 = sb + 32u;
+        c00 = mma_xe(a0, b0, c00, 72u, KK, lane);
+        c10 = mma_xe(a1, b0, c10, 72u, KK, lane);
+      }
+      {
+        let a0 = xa + 48u;
+        let a1 = xa + 16u * KK + 48u;
+        let b0 = sb + 48u;
+        c00 = mma_xe(a0, b0, c00, 72u, KK, lane);
+        c10 = mma_xe(a1, b0, c10, 72u, KK, lane);
+      }
+    }
+  }
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+}
+
+@compute @workgroup_size(128)
+fn tgs_t32x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 64u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
+  let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
+  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var c00 = SmC();
+  var c10 = SmC();
+  let nkAll = (KK + 63u) / 64u;
+  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 8u;
+      let kx = select(k4, 0u, XFIX);
+      let kw = select(wblk_chunk(k4), 0u, WFIX);
+      s0 = w8[wb + kw];
+      s1 = w8[wb + 16u * WR + kw];
+      s2 = w8[wb + 32u * WR + kw];
+      s3 = w8[wb + 48u * WR + kw];
+    }
+    {
+      let ea = ws; let eb = ws;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
+      Bs[ia0] = h0_0.x; Bs[ia0 + 1u] = h0_0.y; Bs[ia0 + 2u] = h0_1.x; Bs[ia0 + 3u] = h0_1.y; Bs[ib0] = h0_2.x; Bs[ib0 + 1u] = h0_2.y; Bs[ib0 + 2u] = h0_3.x; Bs[ib0 + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      let ia1 = (eb + 1152u + pa) & am; let ib1 = (eb + 1152u + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      let ia2 = (eb + 2304u + pa) & am; let ib2 = (eb + 2304u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      let ia3 = (eb + 3456u + pa) & am; let ib3 = (eb + 3456u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
+    }
+    workgroupBarrier();
+    {
+      let xa = (row0 + sr) * KK + select(kt, 0u, XFIX) * 64u;   // the subgroup's x block at this slice
+      {
+        let a0 = xa;
+        let a1 = xa + 16u * KK;
+        let b0 = sb + 0u;
+        c00 = mma_xe(a0, b0, c00, 72u, KK, lane);
+        c10 = mma_xe(a1, b0, c10, 72u, KK, lane);
+      }
+      {
+        let a0 = xa + 16u;
+        let a1 = xa + 16u * KK + 16u;
+        let b0 = sb + 16u;
+        c00 = mma_xe(a0, b0, c00, 72u, KK, lane);
+        c10 = mma_xe(a1, b0, c10, 72u, KK, lane);
+      }
+      {
+        let a0 = xa + 32u;
+        let a1 = xa + 16u * KK + 32u;
+        let b0 = sb + 32u;
+        c00 = mma_xe(a0, b0, c00, 72u, KK, lane);
+        c10 = mma_xe(a1, b0, c10, 72u, KK, lane);
+      }
+      {
+        let a0 = xa + 48u;
+        let a1 = xa + 16u * KK + 48u;
+        let b0 = sb + 48u;
+        c00 = mma_xe(a0, b0, c00, 72u, KK, lane);
+        c10 = mma_xe(a1, b0, c10, 72u, KK, lane);
+      }
+    }
+  }
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(64)

@@ -1279,6 +1279,9 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           expect(tileGenRopeApplies(caps, 64, 12288, 4096), 'the QKV tile\'s _xd twin keeps its RoPE entry').toBe(true);
           if (was === undefined) delete process.env.FAPOOL_DECODE_TILES; else process.env.FAPOOL_DECODE_TILES = was;
           expect(chooseDecodeTile(caps, 64, 4096, 16384, false, xdOff)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_un8_xd', splits: 4 });
+          // 8 rows: the split t32x64 tiles' _xd twins, instead of _u8p2 where that would be the default (no robustness).
+          expect([chooseDecodeTile(caps, 8, 4096, 16384, false, xd), chooseDecodeTile({ ...caps, robustBufferAccess: false }, 8, 4096, 16384, false, decodeTilesMode('split:xd'))])
+            .toEqual([{ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1_u8_xd', splits: 4 }, { kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1_un8_xd', splits: 4 }]);
           for (const bad of ['split:u8p2:xd', 'split:u4:xd', 'split:xd:gbn32', 'split:emu:xd', 'split:xd2']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
           expect(decodeTilesMode('')).toEqual({ split: true, minRows: 9, wide: DECODE_TILES_WIDE, explicitRows: false, ks2: DECODE_TILES_WIDE ? 'gated' : 'off' });
           // Without robust buffer access (the _un8 twins by default) the unsplit 33..64-row tiles prefetch again while K

@@ -212,7 +212,7 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   // twice the weight bytes a SM under the 48 KB (four workgroups a SM with the scratch in turns); two small ones for the
   // emulation tests.
   'g64x64_sg2x2_k32_b1_u8_xd', 't64x64_sg1x4_k64_b1_u8_xd', 't64x64_sg1x4_k64_b1_un8_xd', 't64x128_sg2x2_k32_b1_u8_xd', 't64x128_sg2x2_k32_b1_un8_xd',
-  't64x32_sg2x2_k64_b1_u8_xd', 't32x32_sg2x2_k32_b1_un8_xd', 'g32x32_sg1x2_k32_b1_u8_xd',
+  't64x32_sg2x2_k64_b1_u8_xd', 't32x32_sg2x2_k32_b1_un8_xd', 'g32x32_sg1x2_k32_b1_u8_xd', 't32x64_sg1x4_k64_b1_u8_xd', 't32x64_sg1x4_k64_b1_un8_xd',
 ];
 
 /**
@@ -244,7 +244,7 @@ export const SGM_TILE_GEN_DECODE: readonly string[] = [
   't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8', 't64x128_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1_u8', 't64x128_sg2x2_k32_b1_un8',
   // _xd: x's blocks straight from storage, only the weights staged (session 47, prepared; rounds/s47a.sh).
   'g64x64_sg2x2_k32_b1_u8_xd', 't64x64_sg1x4_k64_b1_u8_xd', 't64x64_sg1x4_k64_b1_un8_xd', 't64x128_sg2x2_k32_b1_u8_xd', 't64x128_sg2x2_k32_b1_un8_xd',
-  't64x32_sg2x2_k64_b1_u8_xd',
+  't64x32_sg2x2_k64_b1_u8_xd', 't32x64_sg1x4_k64_b1_u8_xd', 't32x64_sg1x4_k64_b1_un8_xd',
 ];
 
 /**
@@ -274,7 +274,7 @@ export const SGM_TILE_GEN_SPLIT_K: readonly string[] = [
   // 64 × 64 on a 2 × 2 subgroup grid and 64 × 128 on K slices of 32 (session 47, prepared: the 64-row plain products'
   // loads a MMA, 1 and 0.75 against t64x64_sg1x4's 1.25; rounds/s47a.sh).
   't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8', 't64x128_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1_u8', 't64x128_sg2x2_k32_b1_un8',
-  't64x64_sg1x4_k64_b1_un8_xd', 't64x128_sg2x2_k32_b1_un8_xd', 't32x32_sg2x2_k32_b1_un8_xd',
+  't64x64_sg1x4_k64_b1_un8_xd', 't64x128_sg2x2_k32_b1_un8_xd', 't32x32_sg2x2_k32_b1_un8_xd', 't32x64_sg1x4_k64_b1_u8_xd', 't32x64_sg1x4_k64_b1_un8_xd',
 ];
 
 /** The generated configurations meant for big GPUs (the rest are small ones for the emulation tests). */
@@ -813,11 +813,11 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
   if (splits === 1 && M > 32 && mode.noPrefetch === undefined && tileFixKDefault() && DECODE_TILES_PREFETCH_FIXED_K) id = staged(false);
   // Split tiles of up to 32 rows prefetch two slices ahead by default where they would otherwise take no prefetch (the
   // measured case: DECODE_TILES_DEEP_SPLIT); with robust buffer access they keep _u8 (not timed against it).
-  if (splits > 1 && M <= 32 && mode.wide && mode.noPrefetch === undefined && decodeTilesNoPrefetch(caps, mode) && DECODE_TILES_DEEP_SPLIT) {
+  if (splits > 1 && M <= 32 && mode.wide && mode.noPrefetch === undefined && decodeTilesNoPrefetch(caps, mode) && DECODE_TILES_DEEP_SPLIT && !mode.xd) {
     id = tileGenForShape(`${base}_u8p2`, K);
   }
-  // :xd: the 33..64-row tiles' _xd twins where generated (then no _ks2 twin: it has none).
-  const xd = mode.xd === true && M > 32 && SGM_TILE_GEN_IDS.includes(`${id}_xd`);
+  // :xd: the tiles' _xd twins where generated (then no _u8p2 twin above, nor a _ks2 one: they have none).
+  const xd = mode.xd === true && SGM_TILE_GEN_IDS.includes(`${id}_xd`);
   if (xd) id = `${id}_xd`;
   // The _ks2 twin (gated products by default, :ks2=all every one) where it exists, K is whole slices of it and it
   // fits (44 KB of workgroup memory); else as without.
@@ -955,9 +955,9 @@ export interface DecodeTilesMode {
    */
   gatedBn32?: 'k64' | 'k32';
   /**
-   * `:xd`: the 33..64-row products on their _xd twins where generated (x's blocks loaded straight from storage, only the
-   * weights staged: twice the weight bytes a SM; unsplit gated ones instead of the _ks2 twin; the 64 × 32 QKV tile's
-   * with its RoPE entry). A QKV product on a 64 × 64 _xd tile (with `:bn64`) has no RoPE entry and rotates in a launch
+   * `:xd`: the decode tiles' products on their _xd twins where generated (x's blocks loaded straight from storage, only
+   * the weights staged: twice the weight bytes a SM at 64 rows; the gated 64-row one instead of the _ks2 twin; the 64 ×
+   * 32 QKV tile's with its RoPE entry; the 8..32-row split t32x64 ones instead of _u8p2, no x rows staged for 8 real). A QKV product on a 64 × 64 _xd tile (with `:bn64`) has no RoPE entry and rotates in a launch
    * of its own. Session 47, prepared and untimed (rounds/s47a.sh).
    */
   xd?: boolean;
