@@ -73,6 +73,8 @@ export const CONFIGS = [
   // emulation tests.
   'g64x64_sg2x2_k32_b1_u8_xd', 't64x64_sg1x4_k64_b1_u8_xd', 't64x64_sg1x4_k64_b1_un8_xd', 't64x128_sg2x2_k32_b1_u8_xd', 't64x128_sg2x2_k32_b1_un8_xd',
   't64x32_sg2x2_k64_b1_u8_xd', 't32x32_sg2x2_k32_b1_un8_xd', 'g32x32_sg1x2_k32_b1_u8_xd', 't32x64_sg1x4_k64_b1_u8_xd', 't32x64_sg1x4_k64_b1_un8_xd',
+  // The prefill tile's _xd twins: 14 KB of workgroup memory, three a SM by it where the staged tile's 24 KB fit two.
+  't128x128_sg2x2_k32_b1_u8_xd', 't128x128_sg2x2_k32_b1_un8_xd',
 ];
 
 /** Configurations that also get a RoPE-epilogue entry (tg_{id}_r): the plain decode tiles, their twins. */

@@ -15411,6 +15411,307 @@ fn tg_t32x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
 }
 
 @compute @workgroup_size(128)
+fn tg_t128x128_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2560u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u + select(0u, 8u, STS_PAD);   // and B-tile row
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
+  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var c00 = SmC();
+  var c01 = SmC();
+  var c02 = SmC();
+  var c03 = SmC();
+  var c10 = SmC();
+  var c11 = SmC();
+  var c12 = SmC();
+  var c13 = SmC();
+  var c20 = SmC();
+  var c21 = SmC();
+  var c22 = SmC();
+  var c23 = SmC();
+  var c30 = SmC();
+  var c31 = SmC();
+  var c32 = SmC();
+  var c33 = SmC();
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
+  {
+    let k4 = k0 * 4u;
+    let kx = select(k4, 0u, XFIX);
+    let kw = select(wblk_chunk(k4), 0u, WFIX);
+    s0 = w8[wb + kw];
+    s1 = w8[wb + 32u * WR + kw];
+    s2 = w8[wb + 64u * WR + kw];
+    s3 = w8[wb + 96u * WR + kw];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
+      Bs[ia0] = h0_0.x; Bs[ia0 + 1u] = h0_0.y; Bs[ia0 + 2u] = h0_1.x; Bs[ia0 + 3u] = h0_1.y; Bs[ib0] = h0_2.x; Bs[ib0 + 1u] = h0_2.y; Bs[ib0 + 2u] = h0_3.x; Bs[ib0 + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      let ia1 = (eb + 1280u + pa) & am; let ib1 = (eb + 1280u + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      let ia2 = (eb + 2560u + pa) & am; let ib2 = (eb + 2560u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      let ia3 = (eb + 3840u + pa) & am; let ib3 = (eb + 3840u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 4u;
+        let kx = select(k4, 0u, XFIX);
+        let kw = select(wblk_chunk(k4), 0u, WFIX);
+        s0 = w8[wb + kw];
+        s1 = w8[wb + 32u * WR + kw];
+        s2 = w8[wb + 64u * WR + kw];
+        s3 = w8[wb + 96u * WR + kw];
+      }
+    }
+    {
+      let xa = (row0 + sr) * KK + select(kt, 0u, XFIX) * 32u;   // the subgroup's x block at this slice
+      {
+        let a0 = xa;
+        let a1 = xa + 16u * KK;
+        let a2 = xa + 32u * KK;
+        let a3 = xa + 48u * KK;
+        let b0 = sb + 0u;
+        let b1 = sb + 640u;
+        let b2 = sb + 1280u;
+        let b3 = sb + 1920u;
+        c00 = mma_xe(a0, b0, c00, 40u, KK, lane);
+        c01 = mma_xe(a0, b1, c01, 40u, KK, lane);
+        c02 = mma_xe(a0, b2, c02, 40u, KK, lane);
+        c03 = mma_xe(a0, b3, c03, 40u, KK, lane);
+        c10 = mma_xe(a1, b0, c10, 40u, KK, lane);
+        c11 = mma_xe(a1, b1, c11, 40u, KK, lane);
+        c12 = mma_xe(a1, b2, c12, 40u, KK, lane);
+        c13 = mma_xe(a1, b3, c13, 40u, KK, lane);
+        c20 = mma_xe(a2, b0, c20, 40u, KK, lane);
+        c21 = mma_xe(a2, b1, c21, 40u, KK, lane);
+        c22 = mma_xe(a2, b2, c22, 40u, KK, lane);
+        c23 = mma_xe(a2, b3, c23, 40u, KK, lane);
+        c30 = mma_xe(a3, b0, c30, 40u, KK, lane);
+        c31 = mma_xe(a3, b1, c31, 40u, KK, lane);
+        c32 = mma_xe(a3, b2, c32, 40u, KK, lane);
+        c33 = mma_xe(a3, b3, c33, 40u, KK, lane);
+      }
+      {
+        let a0 = xa + 16u;
+        let a1 = xa + 16u * KK + 16u;
+        let a2 = xa + 32u * KK + 16u;
+        let a3 = xa + 48u * KK + 16u;
+        let b0 = sb + 16u;
+        let b1 = sb + 656u;
+        let b2 = sb + 1296u;
+        let b3 = sb + 1936u;
+        c00 = mma_xe(a0, b0, c00, 40u, KK, lane);
+        c01 = mma_xe(a0, b1, c01, 40u, KK, lane);
+        c02 = mma_xe(a0, b2, c02, 40u, KK, lane);
+        c03 = mma_xe(a0, b3, c03, 40u, KK, lane);
+        c10 = mma_xe(a1, b0, c10, 40u, KK, lane);
+        c11 = mma_xe(a1, b1, c11, 40u, KK, lane);
+        c12 = mma_xe(a1, b2, c12, 40u, KK, lane);
+        c13 = mma_xe(a1, b3, c13, 40u, KK, lane);
+        c20 = mma_xe(a2, b0, c20, 40u, KK, lane);
+        c21 = mma_xe(a2, b1, c21, 40u, KK, lane);
+        c22 = mma_xe(a2, b2, c22, 40u, KK, lane);
+        c23 = mma_xe(a2, b3, c23, 40u, KK, lane);
+        c30 = mma_xe(a3, b0, c30, 40u, KK, lane);
+        c31 = mma_xe(a3, b1, c31, 40u, KK, lane);
+        c32 = mma_xe(a3, b2, c32, 40u, KK, lane);
+        c33 = mma_xe(a3, b3, c33, 40u, KK, lane);
+      }
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
+}
+
+@compute @workgroup_size(128)
+fn tg_t128x128_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2560u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u + select(0u, 8u, STS_PAD);   // and B-tile row
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
+  let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
+  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var c00 = SmC();
+  var c01 = SmC();
+  var c02 = SmC();
+  var c03 = SmC();
+  var c10 = SmC();
+  var c11 = SmC();
+  var c12 = SmC();
+  var c13 = SmC();
+  var c20 = SmC();
+  var c21 = SmC();
+  var c22 = SmC();
+  var c23 = SmC();
+  var c30 = SmC();
+  var c31 = SmC();
+  var c32 = SmC();
+  var c33 = SmC();
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 4u;
+      let kx = select(k4, 0u, XFIX);
+      let kw = select(wblk_chunk(k4), 0u, WFIX);
+      s0 = w8[wb + kw];
+      s1 = w8[wb + 32u * WR + kw];
+      s2 = w8[wb + 64u * WR + kw];
+      s3 = w8[wb + 96u * WR + kw];
+    }
+    {
+      let ea = ws; let eb = ws;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
+      Bs[ia0] = h0_0.x; Bs[ia0 + 1u] = h0_0.y; Bs[ia0 + 2u] = h0_1.x; Bs[ia0 + 3u] = h0_1.y; Bs[ib0] = h0_2.x; Bs[ib0 + 1u] = h0_2.y; Bs[ib0 + 2u] = h0_3.x; Bs[ib0 + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      let ia1 = (eb + 1280u + pa) & am; let ib1 = (eb + 1280u + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      let ia2 = (eb + 2560u + pa) & am; let ib2 = (eb + 2560u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      let ia3 = (eb + 3840u + pa) & am; let ib3 = (eb + 3840u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
+    }
+    workgroupBarrier();
+    {
+      let xa = (row0 + sr) * KK + select(kt, 0u, XFIX) * 32u;   // the subgroup's x block at this slice
+      {
+        let a0 = xa;
+        let a1 = xa + 16u * KK;
+        let a2 = xa + 32u * KK;
+        let a3 = xa + 48u * KK;
+        let b0 = sb + 0u;
+        let b1 = sb + 640u;
+        let b2 = sb + 1280u;
+        let b3 = sb + 1920u;
+        c00 = mma_xe(a0, b0, c00, 40u, KK, lane);
+        c01 = mma_xe(a0, b1, c01, 40u, KK, lane);
+        c02 = mma_xe(a0, b2, c02, 40u, KK, lane);
+        c03 = mma_xe(a0, b3, c03, 40u, KK, lane);
+        c10 = mma_xe(a1, b0, c10, 40u, KK, lane);
+        c11 = mma_xe(a1, b1, c11, 40u, KK, lane);
+        c12 = mma_xe(a1, b2, c12, 40u, KK, lane);
+        c13 = mma_xe(a1, b3, c13, 40u, KK, lane);
+        c20 = mma_xe(a2, b0, c20, 40u, KK, lane);
+        c21 = mma_xe(a2, b1, c21, 40u, KK, lane);
+        c22 = mma_xe(a2, b2, c22, 40u, KK, lane);
+        c23 = mma_xe(a2, b3, c23, 40u, KK, lane);
+        c30 = mma_xe(a3, b0, c30, 40u, KK, lane);
+        c31 = mma_xe(a3, b1, c31, 40u, KK, lane);
+        c32 = mma_xe(a3, b2, c32, 40u, KK, lane);
+        c33 = mma_xe(a3, b3, c33, 40u, KK, lane);
+      }
+      {
+        let a0 = xa + 16u;
+        let a1 = xa + 16u * KK + 16u;
+        let a2 = xa + 32u * KK + 16u;
+        let a3 = xa + 48u * KK + 16u;
+        let b0 = sb + 16u;
+        let b1 = sb + 656u;
+        let b2 = sb + 1296u;
+        let b3 = sb + 1936u;
+        c00 = mma_xe(a0, b0, c00, 40u, KK, lane);
+        c01 = mma_xe(a0, b1, c01, 40u, KK, lane);
+        c02 = mma_xe(a0, b2, c02, 40u, KK, lane);
+        c03 = mma_xe(a0, b3, c03, 40u, KK, lane);
+        c10 = mma_xe(a1, b0, c10, 40u, KK, lane);
+        c11 = mma_xe(a1, b1, c11, 40u, KK, lane);
+        c12 = mma_xe(a1, b2, c12, 40u, KK, lane);
+        c13 = mma_xe(a1, b3, c13, 40u, KK, lane);
+        c20 = mma_xe(a2, b0, c20, 40u, KK, lane);
+        c21 = mma_xe(a2, b1, c21, 40u, KK, lane);
+        c22 = mma_xe(a2, b2, c22, 40u, KK, lane);
+        c23 = mma_xe(a2, b3, c23, 40u, KK, lane);
+        c30 = mma_xe(a3, b0, c30, 40u, KK, lane);
+        c31 = mma_xe(a3, b1, c31, 40u, KK, lane);
+        c32 = mma_xe(a3, b2, c32, 40u, KK, lane);
+        c33 = mma_xe(a3, b3, c33, 40u, KK, lane);
+      }
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, true);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, true);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane, true);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane, true);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane, true);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane, true);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane, true);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane, true);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane, true);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane, true);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane, true);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane, true);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane, true);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane, true);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane, true);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane, true);
+}
+
+@compute @workgroup_size(128)
 fn tgs_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
