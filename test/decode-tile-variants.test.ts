@@ -4,57 +4,35 @@
 // this CPU adapter the tiles run their scalar-emulated twins (`:emu`); on a GPU with subgroup matrices, the real ones.
 // Each must give the default tiles' tokens; emulated, the logits too, bit for bit (the same K order: the default gated
 // tile's _ks2 twin does not fit lavapipe's workgroup memory, so the default is g64x64 on one K pass as well).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Dispatch, type Step } from '../src/gpu/index.js';
+import { describe, expect, it } from 'vitest';
 import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
 import { validateConfig, type ModelConfig } from '../src/model/config.js';
 import { Generator } from '../src/model/generator.js';
-import { loadWeights } from '../src/model/load-weights.js';
-import { writeRandomWeights } from '../src/model/random-weights.js';
-import { openSafetensors } from '../src/model/safetensors-node.js';
-import { releaseWeights, type Weights } from '../src/model/weights.js';
-import { expectClose, rng, useGpu, withEnv } from './helpers.js';
+import { expectClose, launchLabels, rng, useGpu, useRandomWeights, withEnv } from './helpers.js';
 
 const gpu = useGpu();
-const dir = mkdtempSync(join(tmpdir(), 'fapool-tile-variants-'));
-const path = join(dir, 'm.safetensors');
 // K of 256 and 512: whole slices of every variant (64 and 32 deep), so the 16-byte (_u8) tiles and their twins apply.
 const cfg: ModelConfig = validateConfig({
   name: 'tile-variants', nLayers: 1, hidden: 256, nHeads: 2, nKvHeads: 1, headDim: 128, ffn: 512, vocab: 256, maxSeq: 32,
   normEps: 1e-5, ropeTheta: 10000, act: 'gelu_tanh', gatedFfn: true, tiedEmbeddings: false, embedScale: 1,
 });
+const weights = useRandomWeights(gpu, cfg, 5);
 const ROWS = 64;
 const GREEDY = { temperature: 0, topK: 0, topP: 1, seed: 0 };
-let weights: Weights | undefined;
-
-beforeAll(async () => { await writeRandomWeights(path, cfg, { seed: 5, dtype: 'f16' }); });
-afterAll(async () => {
-  if (weights) releaseWeights(await gpu(), weights);
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const labels = (steps: readonly Step[]) => steps.flatMap((s) => (s instanceof Dispatch ? s.launches.map((l) => l.label) : []));
 
 describe('a 64-row decode step on the prepared decode-tile variants (FAPOOL_DECODE_TILES)', () => {
   it(':xd, :gbn32 and :gbn32=k32 give the default tiles\' tokens (emulated: the logits bit for bit), on their own entries', async (ctx) => {
     const g = await gpu();
     if (!g.caps.f16) { ctx.skip(); return; }
-    if (!weights) {
-      const f = await openSafetensors(path);
-      weights = (await loadWeights(g, f.source(), cfg, 'f16')).weights;
-      await f.close();
-    }
+    const w = await weights();
     const emulated = !hasSubgroupMatrixF16(g.caps), emu = emulated ? ':emu' : '';
     const r = rng();
     const prompts = Array.from({ length: ROWS }, (_, i) => Array.from({ length: 2 + (i % 7) }, () => r.int(0, cfg.vocab)));
     const run = (mode: string) => withEnv('FAPOOL_DECODE_TILES', `split${mode}${emu}`, async () => {
-      const gen = new Generator(g, cfg, weights!, 'f16');
+      const gen = new Generator(g, cfg, w, 'f16');
       try {
         const out = await gen.generate(prompts, { maxNewTokens: 3, sampling: GREEDY });
-        return { tokens: out.tokens, logits: Array.from(await gen.readLogits()), launches: labels(gen.decodeLaunches()) };
+        return { tokens: out.tokens, logits: Array.from(await gen.readLogits()), launches: launchLabels(gen.decodeLaunches()) };
       } finally {
         gen.dispose();
       }

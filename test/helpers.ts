@@ -1,13 +1,18 @@
 // Test support: one real GPU device per test file, fresh random data, poisoned outputs, float64 checks.
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import {
-  fromF16Array, openGpu, roundF16, toF16Array, type DType, type Gpu, type HostArray, type Tensor,
+  Dispatch, fromF16Array, openGpu, roundF16, toF16Array, type DType, type Gpu, type HostArray, type Step, type Tensor,
 } from '../src/gpu/index.js';
 import { provideShader } from '../src/gpu/shader-source.js';
 import type { ModelConfig } from '../src/model/config.js';
+import { loadWeights } from '../src/model/load-weights.js';
+import { writeRandomWeights } from '../src/model/random-weights.js';
+import { openSafetensors } from '../src/model/safetensors-node.js';
+import { releaseWeights, type Weights } from '../src/model/weights.js';
 import { partingGap, type RefWeights } from './ref/model.js';
 
 const TEST_SHADERS = join(dirname(fileURLToPath(import.meta.url)), 'shaders');
@@ -46,6 +51,31 @@ export function useGpu(): () => Promise<Gpu> {
     return g;
   }));
 }
+
+/**
+ * A safetensors file of random f16 weights for `cfg` (seed `seed`), written before the file's tests; its weights are
+ * loaded on the file's GPU at the first call and released, with the file, after the tests.
+ */
+export function useRandomWeights(gpu: () => Promise<Gpu>, cfg: ModelConfig, seed: number): () => Promise<Weights> {
+  const dir = mkdtempSync(join(tmpdir(), `fapool-${cfg.name}-`)), path = join(dir, 'm.safetensors');
+  let weights: Promise<Weights> | undefined;
+  beforeAll(async () => { await writeRandomWeights(path, cfg, { seed, dtype: 'f16' }); });
+  afterAll(async () => {
+    if (weights) releaseWeights(await gpu(), await weights);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return () => (weights ??= (async () => {
+    const g = await gpu(), f = await openSafetensors(path);
+    try {
+      return (await loadWeights(g, f.source(), cfg, 'f16')).weights;
+    } finally {
+      await f.close();
+    }
+  })());
+}
+
+/** The labels of the launches in a list of steps (a generator's decodeLaunches(), say). */
+export const launchLabels = (steps: readonly Step[]): string[] => steps.flatMap((s) => (s instanceof Dispatch ? s.launches.map((l) => l.label) : []));
 
 /** Seeded PRNG (mulberry32); each run draws a new seed unless FAPOOL_TEST_SEED is set. */
 export function rng(seed = Number(process.env.FAPOOL_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31))) {

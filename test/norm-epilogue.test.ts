@@ -4,23 +4,13 @@
 // (FAPOOL_DECODE_TILES=split:emu, 8 rows: O and down on tiles; 16 rows: every product); on a GPU with subgroup
 // matrices, the real tiles. The step must be the same bits either way: the reduce sums the partials and the squares
 // in the separate launches' order (row_sum.wgsl, normWorkgroupSize).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Dispatch, type Step } from '../src/gpu/index.js';
+import { describe, expect, it } from 'vitest';
 import { validateConfig, type ModelConfig } from '../src/model/config.js';
 import { normEpilogueApplies } from '../src/kernels/gemm.js';
 import { Generator } from '../src/model/generator.js';
-import { loadWeights } from '../src/model/load-weights.js';
-import { writeRandomWeights } from '../src/model/random-weights.js';
-import { openSafetensors } from '../src/model/safetensors-node.js';
-import { releaseWeights, type Weights } from '../src/model/weights.js';
-import { rng, useGpu, withEnv } from './helpers.js';
+import { launchLabels, rng, useGpu, useRandomWeights, withEnv } from './helpers.js';
 
 const gpu = useGpu();
-const dir = mkdtempSync(join(tmpdir(), 'fapool-norm-epi-'));
-const path = join(dir, 'm.safetensors');
 // O (512 × 512) and down (512 × 1024) at 8 rows: split-K tiles (×2, ×4); three layers, so both links (the O
 // projection to its layer's FFN norm, the down projection to the next layer's attention norm) run, and the last
 // layer's down has no next norm to write.
@@ -29,15 +19,7 @@ const cfg: ModelConfig = validateConfig({
   normEps: 1e-5, ropeTheta: 10000, act: 'gelu_tanh', gatedFfn: true, tiedEmbeddings: false, embedScale: 1,
 });
 const GREEDY = { temperature: 0, topK: 0, topP: 1, seed: 0 };
-let weights: Weights | undefined;
-
-beforeAll(async () => { await writeRandomWeights(path, cfg, { seed: 11, dtype: 'f16' }); });
-afterAll(async () => {
-  if (weights) releaseWeights(await gpu(), weights);
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const labels = (steps: readonly Step[]) => steps.flatMap((s) => (s instanceof Dispatch ? s.launches.map((l) => l.label) : []));
+const weights = useRandomWeights(gpu, cfg, 11);
 
 describe('the next norm in the split-K reduce (FAPOOL_NORM_EPILOGUE)', () => {
   // 8 rows: O and down on split tiles, the rest on the GEMV; 16 rows: every product on a tile (9..64 rows).
@@ -45,20 +27,16 @@ describe('the next norm in the split-K reduce (FAPOOL_NORM_EPILOGUE)', () => {
     it(`${rows} rows a step: the same tokens and logits bit for bit with and without, the fused norms' launches gone`, async (ctx) => {
       const g = await gpu();
       if (!g.caps.f16) { ctx.skip(); return; }
-      if (!weights) {
-        const f = await openSafetensors(path);
-        weights = (await loadWeights(g, f.source(), cfg, 'f16')).weights;
-        await f.close();
-      }
+      const w = await weights();
       const r = rng();
       const prompts = Array.from({ length: rows }, (_, i) => Array.from({ length: 3 + (i % 9) }, () => r.int(0, cfg.vocab)));
       const run = (on: string) => withEnv('FAPOOL_DECODE_TILES', 'split:emu', () => withEnv('FAPOOL_NORM_EPILOGUE', on, async () => {
-        const gen = new Generator(g, cfg, weights!, 'f16');
+        const gen = new Generator(g, cfg, w, 'f16');
         try {
           const out = await gen.generate(prompts, { maxNewTokens: 4, sampling: GREEDY });
           // Which products the device's choice fuses (a split tile's reduce): O, and down but the last layer's.
           const fused = [cfg.hidden, cfg.ffn].map((K) => normEpilogueApplies(g.caps, rows, cfg.hidden, K, 'f16'));
-          return { tokens: out.tokens, logits: Array.from(await gen.readLogits()), launches: labels(gen.decodeLaunches()), fused };
+          return { tokens: out.tokens, logits: Array.from(await gen.readLogits()), launches: launchLabels(gen.decodeLaunches()), fused };
         } finally {
           gen.dispose();
         }

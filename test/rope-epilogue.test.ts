@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Dispatch, LimitError, ShapeError, type DType, type Gpu, type Step, type Tensor } from '../src/gpu/index.js';
+import { LimitError, ShapeError, type DType, type Gpu, type Tensor } from '../src/gpu/index.js';
 import { linear, ropeEpilogueApplies, ROPE_EPILOGUE_STORAGE_BUFFERS, type GemmPath, type GemmTuning } from '../src/kernels/gemm.js';
 import { checkedTwin, SGM_TILE_GEN_ROPE, sgmTileGenFits, tileGenGeometry } from '../src/kernels/gemm-sgm.js';
 import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
@@ -22,7 +22,7 @@ import { loadWeights } from '../src/model/load-weights.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
 import { openSafetensors } from '../src/model/safetensors-node.js';
 import { releaseWeights, type Weights } from '../src/model/weights.js';
-import { download, poisoned, randomArray, rng, upload, useGpu, withEnv, type Rng } from './helpers.js';
+import { download, launchLabels, poisoned, randomArray, rng, upload, useGpu, withEnv, type Rng } from './helpers.js';
 
 const gpu = useGpu();
 
@@ -229,8 +229,6 @@ async function modelWeights(g: Gpu, dtype: 'f32' | 'f16'): Promise<Weights> {
   return w;
 }
 
-const labels = (steps: readonly Step[]) => steps.flatMap((s) => (s instanceof Dispatch ? s.launches.map((l) => l.label) : []));
-
 describe('the model with RoPE in the QKV epilogue (FAPOOL_ROPE_EPILOGUE)', () => {
   // f32 at 1 row: the per-column GEMV with the norm prologue; f16 at 1, 2, 4, 8 rows: the per-column kernel, then the
   // subgroup kernel's pairs (the norm a launch of its own); f16 at 8 rows appending after the attention (no cache in
@@ -253,7 +251,7 @@ describe('the model with RoPE in the QKV epilogue (FAPOOL_ROPE_EPILOGUE)', () =>
         const gen = new Generator(g, modelCfg, weights, c.dtype);
         try {
           const out = await gen.generate(prompts, { maxNewTokens: 4, sampling: GREEDY });
-          return { tokens: out.tokens, logits: Array.from(await gen.readLogits()), launches: labels(gen.decodeLaunches()) };
+          return { tokens: out.tokens, logits: Array.from(await gen.readLogits()), launches: launchLabels(gen.decodeLaunches()) };
         } finally {
           gen.dispose();
         }
