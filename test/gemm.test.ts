@@ -886,6 +886,26 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
     }
   }, 300_000);
 
+  // Session 47's 64-row tiles, in their own test: lavapipe compiles their emulated twins in about a minute when its shader
+  // cache is cold.
+  it('the 64-row tiles of session 47 (t64x64 on a 2 × 2 grid, t64x128 on 32-deep slices, the gated 64 × 32 ones), split and in turns: the same products', async (ctx) => {
+    const g = await gpu();
+    if (!g.caps.f16) { ctx.skip(); return; }
+    const emulate = !hasSubgroupMatrixF16(g.caps);
+    const sgm = (id: string, csTurns: number, splits?: number) => ({ kind: 'tile-gen' as const, id, csTurns, emulate, ...(splits ? { splits } : {}) });
+    // The 64 × 64 tile on a 2 × 2 subgroup grid (session 47): split, in turns and whole, the checked base on ragged K.
+    await check(g, { M: 57, N: 96, K: 320, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x64_sg2x2_k64_b1_u8', 2, 2) }, residual: true });
+    await check(g, { M: 40, N: 64, K: 200, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x64_sg2x2_k64_b1', 1, 3) } });
+    // 64 × 128 on K slices of 32: split in four turns (one region for four subgroups), unsplit whole on ragged K.
+    await check(g, { M: 61, N: 136, K: 224, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x128_sg2x2_k32_b1_un8', 4, 3) }, bias: true });
+    await check(g, { M: 64, N: 120, K: 100, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x128_sg2x2_k32_b1', 1) }, act: 'gelu_tanh' });
+    // The gated 64 × 32 tiles (session 47): ragged rows and columns, whole and in turns (the four-turn k32 one: one region
+    // for its four subgroups); the checked k64 base on a K that is not whole slices.
+    for (const [id, t, K] of [['g64x32_sg2x2_k64_b1_u8', 2, 192], ['g64x32_sg2x2_k32_b1_un8', 4, 160], ['g64x32_sg2x2_k64_b1', 1, 200]] as const) {
+      await checkGated(g, 64 - (K % 7), 80 - (K % 5), K, sgm(id, t), K % 2 ? 'gelu_erf' : 'gelu_tanh');
+    }
+  }, 600_000);
+
   it('epilogue scratch in turns (CS_TURNS): plain, split-K, gated and RoPE-free decode tiles give the same products; FAPOOL_TILE_CS and the auto choice', async (ctx) => {
     const g = await gpu();
     if (!g.caps.f16) { ctx.skip(); return; }
@@ -900,17 +920,6 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
     for (const t of [1, 2]) {
       await check(g, { M: 64, N: 96, K: 192, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x32_sg2x2_k64_b1_u8', t) }, bias: true });
       await check(g, { M: 50, N: 64, K: 320, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x32_sg2x2_k64_b1_un8', t, 2) } });
-    }
-    // The 64 × 64 tile on a 2 × 2 subgroup grid (session 47): split, in turns and whole, the checked base on ragged K.
-    await check(g, { M: 57, N: 96, K: 320, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x64_sg2x2_k64_b1_u8', 2, 2) }, residual: true });
-    await check(g, { M: 40, N: 64, K: 200, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x64_sg2x2_k64_b1', 1, 3) } });
-    // 64 × 128 on K slices of 32: split in four turns (one region for four subgroups), unsplit whole on ragged K.
-    await check(g, { M: 61, N: 136, K: 224, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x128_sg2x2_k32_b1_un8', 4, 3) }, bias: true });
-    await check(g, { M: 64, N: 120, K: 100, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x128_sg2x2_k32_b1', 1) }, act: 'gelu_tanh' });
-    // The gated 64 × 32 tiles (session 47): ragged rows and columns, whole and in turns (the four-turn k32 one: one region
-    // for its four subgroups); the checked k64 base on a K that is not whole slices.
-    for (const [id, t, K] of [['g64x32_sg2x2_k64_b1_u8', 2, 192], ['g64x32_sg2x2_k32_b1_un8', 4, 160], ['g64x32_sg2x2_k64_b1', 1, 200]] as const) {
-      await checkGated(g, 64 - (K % 7), 80 - (K % 5), K, sgm(id, t), K % 2 ? 'gelu_erf' : 'gelu_tanh');
     }
     // Accumulate: an epilogue that ran twice (a region flushed out of its turn) would add twice.
     await check(g, { M: 40, N: 64, K: 128, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t32x32_sg2x2_k32_b1_un8', 2) }, accumulate: true });
