@@ -14351,7 +14351,6 @@ fn tg_g64x64_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1280u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -14361,7 +14360,6 @@ fn tg_g64x64_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -14379,7 +14377,6 @@ fn tg_g64x64_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
-    let kx = select(k4, 0u, XFIX);
     let kw = select(wblk_chunk(k4), 0u, WFIX);
     s0 = wg8[wb + kw];
     s1 = wg8[wb + 32u * WR + kw];
@@ -14389,7 +14386,7 @@ fn tg_g64x64_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -14411,7 +14408,6 @@ fn tg_g64x64_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     if (kt + 1u < nk) {
       {
         let k4 = (kt + 1u) * 4u;
-        let kx = select(k4, 0u, XFIX);
         let kw = select(wblk_chunk(k4), 0u, WFIX);
         s0 = wg8[wb + kw];
         s1 = wg8[wb + 32u * WR + kw];
@@ -14468,7 +14464,6 @@ fn tg_t64x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -14478,7 +14473,6 @@ fn tg_t64x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -14492,7 +14486,6 @@ fn tg_t64x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
     let kw = select(wblk_chunk(k4), 0u, WFIX);
     s0 = w8[wb + kw];
     s1 = w8[wb + 16u * WR + kw];
@@ -14502,7 +14495,7 @@ fn tg_t64x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -14524,7 +14517,6 @@ fn tg_t64x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     if (kt + 1u < nk) {
       {
         let k4 = (kt + 1u) * 8u;
-        let kx = select(k4, 0u, XFIX);
         let kw = select(wblk_chunk(k4), 0u, WFIX);
         s0 = w8[wb + kw];
         s1 = w8[wb + 16u * WR + kw];
@@ -14593,7 +14585,6 @@ fn tg_t64x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -14603,7 +14594,6 @@ fn tg_t64x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -14619,7 +14609,6 @@ fn tg_t64x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let k4 = kt * 8u;
-      let kx = select(k4, 0u, XFIX);
       let kw = select(wblk_chunk(k4), 0u, WFIX);
       s0 = w8[wb + kw];
       s1 = w8[wb + 16u * WR + kw];
@@ -14627,7 +14616,7 @@ fn tg_t64x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       s3 = w8[wb + 48u * WR + kw];
     }
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -14707,7 +14696,6 @@ fn tg_t64x128_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let row0 = wid.y * 64u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 64u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -14717,7 +14705,6 @@ fn tg_t64x128_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -14735,7 +14722,6 @@ fn tg_t64x128_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
-    let kx = select(k4, 0u, XFIX);
     let kw = select(wblk_chunk(k4), 0u, WFIX);
     s0 = w8[wb + kw];
     s1 = w8[wb + 32u * WR + kw];
@@ -14745,7 +14731,7 @@ fn tg_t64x128_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -14767,7 +14753,6 @@ fn tg_t64x128_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     if (kt + 1u < nk) {
       {
         let k4 = (kt + 1u) * 4u;
-        let kx = select(k4, 0u, XFIX);
         let kw = select(wblk_chunk(k4), 0u, WFIX);
         s0 = w8[wb + kw];
         s1 = w8[wb + 32u * WR + kw];
@@ -14828,7 +14813,6 @@ fn tg_t64x128_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let row0 = wid.y * 64u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 64u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -14838,7 +14822,6 @@ fn tg_t64x128_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -14858,7 +14841,6 @@ fn tg_t64x128_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let k4 = kt * 4u;
-      let kx = select(k4, 0u, XFIX);
       let kw = select(wblk_chunk(k4), 0u, WFIX);
       s0 = w8[wb + kw];
       s1 = w8[wb + 32u * WR + kw];
@@ -14866,7 +14848,7 @@ fn tg_t64x128_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       s3 = w8[wb + 96u * WR + kw];
     }
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -14938,7 +14920,6 @@ fn tg_t64x32_sg2x2_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 64u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -14948,7 +14929,6 @@ fn tg_t64x32_sg2x2_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -14958,7 +14938,6 @@ fn tg_t64x32_sg2x2_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
     let kw = select(wblk_chunk(k4), 0u, WFIX);
     s0 = w8[wb + kw];
     s1 = w8[wb + 16u * WR + kw];
@@ -14966,7 +14945,7 @@ fn tg_t64x32_sg2x2_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -14980,7 +14959,6 @@ fn tg_t64x32_sg2x2_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     if (kt + 1u < nk) {
       {
         let k4 = (kt + 1u) * 8u;
-        let kx = select(k4, 0u, XFIX);
         let kw = select(wblk_chunk(k4), 0u, WFIX);
         s0 = w8[wb + kw];
         s1 = w8[wb + 16u * WR + kw];
@@ -15029,7 +15007,6 @@ fn tg_t32x32_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -15039,7 +15016,6 @@ fn tg_t32x32_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -15049,12 +15025,11 @@ fn tg_t32x32_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let k4 = kt * 4u;
-      let kx = select(k4, 0u, XFIX);
       let kw = select(wblk_chunk(k4), 0u, WFIX);
       s0 = w8[wb + kw];
     }
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -15085,7 +15060,6 @@ fn tg_g32x32_sg1x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -15093,7 +15067,6 @@ fn tg_g32x32_sg1x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -15107,7 +15080,6 @@ fn tg_g32x32_sg1x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
-    let kx = select(k4, 0u, XFIX);
     let kw = select(wblk_chunk(k4), 0u, WFIX);
     s0 = wg8[wb + kw];
     s1 = wg8[wb + 16u * WR + kw];
@@ -15117,7 +15089,7 @@ fn tg_g32x32_sg1x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
       Bs[eb] = h0_0.x; Bs[eb + 1u] = h0_0.y; Bs[eb + 2u] = h0_1.x; Bs[eb + 3u] = h0_1.y; Bs[eb + 4u] = h0_2.x; Bs[eb + 5u] = h0_2.y; Bs[eb + 6u] = h0_3.x; Bs[eb + 7u] = h0_3.y;
       let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
@@ -15131,7 +15103,6 @@ fn tg_g32x32_sg1x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     if (kt + 1u < nk) {
       {
         let k4 = (kt + 1u) * 4u;
-        let kx = select(k4, 0u, XFIX);
         let kw = select(wblk_chunk(k4), 0u, WFIX);
         s0 = wg8[wb + kw];
         s1 = wg8[wb + 16u * WR + kw];
@@ -15174,7 +15145,6 @@ fn tg_t32x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -15184,7 +15154,6 @@ fn tg_t32x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -15196,7 +15165,6 @@ fn tg_t32x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
     let kw = select(wblk_chunk(k4), 0u, WFIX);
     s0 = w8[wb + kw];
     s1 = w8[wb + 16u * WR + kw];
@@ -15206,7 +15174,7 @@ fn tg_t32x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -15228,7 +15196,6 @@ fn tg_t32x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     if (kt + 1u < nk) {
       {
         let k4 = (kt + 1u) * 8u;
-        let kx = select(k4, 0u, XFIX);
         let kw = select(wblk_chunk(k4), 0u, WFIX);
         s0 = w8[wb + kw];
         s1 = w8[wb + 16u * WR + kw];
@@ -15279,7 +15246,6 @@ fn tg_t32x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -15289,7 +15255,6 @@ fn tg_t32x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -15303,7 +15268,6 @@ fn tg_t32x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let k4 = kt * 8u;
-      let kx = select(k4, 0u, XFIX);
       let kw = select(wblk_chunk(k4), 0u, WFIX);
       s0 = w8[wb + kw];
       s1 = w8[wb + 16u * WR + kw];
@@ -15311,7 +15275,7 @@ fn tg_t32x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       s3 = w8[wb + 48u * WR + kw];
     }
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -15373,7 +15337,6 @@ fn tg_t128x128_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let row0 = wid.y * 128u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2560u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -15383,7 +15346,6 @@ fn tg_t128x128_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -15409,7 +15371,6 @@ fn tg_t128x128_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
-    let kx = select(k4, 0u, XFIX);
     let kw = select(wblk_chunk(k4), 0u, WFIX);
     s0 = w8[wb + kw];
     s1 = w8[wb + 32u * WR + kw];
@@ -15419,7 +15380,7 @@ fn tg_t128x128_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -15441,7 +15402,6 @@ fn tg_t128x128_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
     if (kt + 1u < nk) {
       {
         let k4 = (kt + 1u) * 4u;
-        let kx = select(k4, 0u, XFIX);
         let kw = select(wblk_chunk(k4), 0u, WFIX);
         s0 = w8[wb + kw];
         s1 = w8[wb + 32u * WR + kw];
@@ -15529,7 +15489,6 @@ fn tg_t128x128_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let row0 = wid.y * 128u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2560u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -15539,7 +15498,6 @@ fn tg_t128x128_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -15567,7 +15525,6 @@ fn tg_t128x128_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(l
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let k4 = kt * 4u;
-      let kx = select(k4, 0u, XFIX);
       let kw = select(wblk_chunk(k4), 0u, WFIX);
       s0 = w8[wb + kw];
       s1 = w8[wb + 32u * WR + kw];
@@ -15575,7 +15532,7 @@ fn tg_t128x128_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(l
       s3 = w8[wb + 96u * WR + kw];
     }
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -22701,7 +22658,6 @@ fn tgs_t64x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -22711,7 +22667,6 @@ fn tgs_t64x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -22728,7 +22683,6 @@ fn tgs_t64x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let k4 = kt * 8u;
-      let kx = select(k4, 0u, XFIX);
       let kw = select(wblk_chunk(k4), 0u, WFIX);
       s0 = w8[wb + kw];
       s1 = w8[wb + 16u * WR + kw];
@@ -22736,7 +22690,7 @@ fn tgs_t64x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       s3 = w8[wb + 48u * WR + kw];
     }
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -22816,7 +22770,6 @@ fn tgs_t64x128_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let row0 = wid.y * 64u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 64u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -22826,7 +22779,6 @@ fn tgs_t64x128_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -22847,7 +22799,6 @@ fn tgs_t64x128_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(l
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let k4 = kt * 4u;
-      let kx = select(k4, 0u, XFIX);
       let kw = select(wblk_chunk(k4), 0u, WFIX);
       s0 = w8[wb + kw];
       s1 = w8[wb + 32u * WR + kw];
@@ -22855,7 +22806,7 @@ fn tgs_t64x128_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(l
       s3 = w8[wb + 96u * WR + kw];
     }
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -22927,7 +22878,6 @@ fn tgs_t32x32_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -22937,7 +22887,6 @@ fn tgs_t32x32_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -22948,12 +22897,11 @@ fn tgs_t32x32_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let k4 = kt * 4u;
-      let kx = select(k4, 0u, XFIX);
       let kw = select(wblk_chunk(k4), 0u, WFIX);
       s0 = w8[wb + kw];
     }
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -22984,7 +22932,6 @@ fn tgs_t32x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -22994,7 +22941,6 @@ fn tgs_t32x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -23007,7 +22953,6 @@ fn tgs_t32x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
     let kw = select(wblk_chunk(k4), 0u, WFIX);
     s0 = w8[wb + kw];
     s1 = w8[wb + 16u * WR + kw];
@@ -23017,7 +22962,7 @@ fn tgs_t32x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -23039,7 +22984,6 @@ fn tgs_t32x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     if (kt + 1u < nk) {
       {
         let k4 = (kt + 1u) * 8u;
-        let kx = select(k4, 0u, XFIX);
         let kw = select(wblk_chunk(k4), 0u, WFIX);
         s0 = w8[wb + kw];
         s1 = w8[wb + 16u * WR + kw];
@@ -23090,7 +23034,6 @@ fn tgs_t32x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -23100,7 +23043,6 @@ fn tgs_t32x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -23115,7 +23057,6 @@ fn tgs_t32x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let k4 = kt * 8u;
-      let kx = select(k4, 0u, XFIX);
       let kw = select(wblk_chunk(k4), 0u, WFIX);
       s0 = w8[wb + kw];
       s1 = w8[wb + 16u * WR + kw];
@@ -23123,7 +23064,7 @@ fn tgs_t32x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       s3 = w8[wb + 48u * WR + kw];
     }
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -25904,7 +25845,6 @@ fn tg_t64x32_sg2x2_k64_b1_u8_xd_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let row0 = wid.y * 64u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -25914,7 +25854,6 @@ fn tg_t64x32_sg2x2_k64_b1_u8_xd_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb0 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb1 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -25925,7 +25864,6 @@ fn tg_t64x32_sg2x2_k64_b1_u8_xd_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
     let kw = select(wblk_chunk(k4), 0u, WFIX);
     s0 = w8[wb0 + kw];
     s1 = w8[wb1 + kw];
@@ -25933,7 +25871,7 @@ fn tg_t64x32_sg2x2_k64_b1_u8_xd_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -25947,7 +25885,6 @@ fn tg_t64x32_sg2x2_k64_b1_u8_xd_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
     if (kt + 1u < nk) {
       {
         let k4 = (kt + 1u) * 8u;
-        let kx = select(k4, 0u, XFIX);
         let kw = select(wblk_chunk(k4), 0u, WFIX);
         s0 = w8[wb0 + kw];
         s1 = w8[wb1 + kw];
@@ -25996,7 +25933,6 @@ fn tg_t32x32_sg2x2_k32_b1_un8_xd_r(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -26006,7 +25942,6 @@ fn tg_t32x32_sg2x2_k32_b1_un8_xd_r(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb0 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -26016,12 +25951,11 @@ fn tg_t32x32_sg2x2_k32_b1_un8_xd_r(@builtin(workgroup_id) wid: vec3u, @builtin(l
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let k4 = kt * 4u;
-      let kx = select(k4, 0u, XFIX);
       let kw = select(wblk_chunk(k4), 0u, WFIX);
       s0 = w8[wb0 + kw];
     }
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;

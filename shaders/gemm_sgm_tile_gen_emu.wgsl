@@ -14393,7 +14393,6 @@ fn tg_g64x64_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1280u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -14403,7 +14402,6 @@ fn tg_g64x64_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -14421,7 +14419,6 @@ fn tg_g64x64_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
-    let kx = select(k4, 0u, XFIX);
     let kw = select(wblk_chunk(k4), 0u, WFIX);
     s0 = wg8[wb + kw];
     s1 = wg8[wb + 32u * WR + kw];
@@ -14431,7 +14428,7 @@ fn tg_g64x64_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -14453,7 +14450,6 @@ fn tg_g64x64_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     if (kt + 1u < nk) {
       {
         let k4 = (kt + 1u) * 4u;
-        let kx = select(k4, 0u, XFIX);
         let kw = select(wblk_chunk(k4), 0u, WFIX);
         s0 = wg8[wb + kw];
         s1 = wg8[wb + 32u * WR + kw];
@@ -14510,7 +14506,6 @@ fn tg_t64x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -14520,7 +14515,6 @@ fn tg_t64x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -14534,7 +14528,6 @@ fn tg_t64x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
     let kw = select(wblk_chunk(k4), 0u, WFIX);
     s0 = w8[wb + kw];
     s1 = w8[wb + 16u * WR + kw];
@@ -14544,7 +14537,7 @@ fn tg_t64x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -14566,7 +14559,6 @@ fn tg_t64x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     if (kt + 1u < nk) {
       {
         let k4 = (kt + 1u) * 8u;
-        let kx = select(k4, 0u, XFIX);
         let kw = select(wblk_chunk(k4), 0u, WFIX);
         s0 = w8[wb + kw];
         s1 = w8[wb + 16u * WR + kw];
@@ -14635,7 +14627,6 @@ fn tg_t64x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -14645,7 +14636,6 @@ fn tg_t64x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -14661,7 +14651,6 @@ fn tg_t64x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let k4 = kt * 8u;
-      let kx = select(k4, 0u, XFIX);
       let kw = select(wblk_chunk(k4), 0u, WFIX);
       s0 = w8[wb + kw];
       s1 = w8[wb + 16u * WR + kw];
@@ -14669,7 +14658,7 @@ fn tg_t64x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       s3 = w8[wb + 48u * WR + kw];
     }
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -14749,7 +14738,6 @@ fn tg_t64x128_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let row0 = wid.y * 64u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 64u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -14759,7 +14747,6 @@ fn tg_t64x128_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -14777,7 +14764,6 @@ fn tg_t64x128_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
-    let kx = select(k4, 0u, XFIX);
     let kw = select(wblk_chunk(k4), 0u, WFIX);
     s0 = w8[wb + kw];
     s1 = w8[wb + 32u * WR + kw];
@@ -14787,7 +14773,7 @@ fn tg_t64x128_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -14809,7 +14795,6 @@ fn tg_t64x128_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     if (kt + 1u < nk) {
       {
         let k4 = (kt + 1u) * 4u;
-        let kx = select(k4, 0u, XFIX);
         let kw = select(wblk_chunk(k4), 0u, WFIX);
         s0 = w8[wb + kw];
         s1 = w8[wb + 32u * WR + kw];
@@ -14870,7 +14855,6 @@ fn tg_t64x128_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let row0 = wid.y * 64u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 64u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -14880,7 +14864,6 @@ fn tg_t64x128_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -14900,7 +14883,6 @@ fn tg_t64x128_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let k4 = kt * 4u;
-      let kx = select(k4, 0u, XFIX);
       let kw = select(wblk_chunk(k4), 0u, WFIX);
       s0 = w8[wb + kw];
       s1 = w8[wb + 32u * WR + kw];
@@ -14908,7 +14890,7 @@ fn tg_t64x128_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       s3 = w8[wb + 96u * WR + kw];
     }
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -14980,7 +14962,6 @@ fn tg_t64x32_sg2x2_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 64u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -14990,7 +14971,6 @@ fn tg_t64x32_sg2x2_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -15000,7 +14980,6 @@ fn tg_t64x32_sg2x2_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
     let kw = select(wblk_chunk(k4), 0u, WFIX);
     s0 = w8[wb + kw];
     s1 = w8[wb + 16u * WR + kw];
@@ -15008,7 +14987,7 @@ fn tg_t64x32_sg2x2_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -15022,7 +15001,6 @@ fn tg_t64x32_sg2x2_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     if (kt + 1u < nk) {
       {
         let k4 = (kt + 1u) * 8u;
-        let kx = select(k4, 0u, XFIX);
         let kw = select(wblk_chunk(k4), 0u, WFIX);
         s0 = w8[wb + kw];
         s1 = w8[wb + 16u * WR + kw];
@@ -15071,7 +15049,6 @@ fn tg_t32x32_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -15081,7 +15058,6 @@ fn tg_t32x32_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -15091,12 +15067,11 @@ fn tg_t32x32_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let k4 = kt * 4u;
-      let kx = select(k4, 0u, XFIX);
       let kw = select(wblk_chunk(k4), 0u, WFIX);
       s0 = w8[wb + kw];
     }
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -15127,7 +15102,6 @@ fn tg_g32x32_sg1x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -15135,7 +15109,6 @@ fn tg_g32x32_sg1x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -15149,7 +15122,6 @@ fn tg_g32x32_sg1x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
-    let kx = select(k4, 0u, XFIX);
     let kw = select(wblk_chunk(k4), 0u, WFIX);
     s0 = wg8[wb + kw];
     s1 = wg8[wb + 16u * WR + kw];
@@ -15159,7 +15131,7 @@ fn tg_g32x32_sg1x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
       Bs[eb] = h0_0.x; Bs[eb + 1u] = h0_0.y; Bs[eb + 2u] = h0_1.x; Bs[eb + 3u] = h0_1.y; Bs[eb + 4u] = h0_2.x; Bs[eb + 5u] = h0_2.y; Bs[eb + 6u] = h0_3.x; Bs[eb + 7u] = h0_3.y;
       let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
@@ -15173,7 +15145,6 @@ fn tg_g32x32_sg1x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     if (kt + 1u < nk) {
       {
         let k4 = (kt + 1u) * 4u;
-        let kx = select(k4, 0u, XFIX);
         let kw = select(wblk_chunk(k4), 0u, WFIX);
         s0 = wg8[wb + kw];
         s1 = wg8[wb + 16u * WR + kw];
@@ -15216,7 +15187,6 @@ fn tg_t32x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -15226,7 +15196,6 @@ fn tg_t32x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -15238,7 +15207,6 @@ fn tg_t32x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
     let kw = select(wblk_chunk(k4), 0u, WFIX);
     s0 = w8[wb + kw];
     s1 = w8[wb + 16u * WR + kw];
@@ -15248,7 +15216,7 @@ fn tg_t32x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -15270,7 +15238,6 @@ fn tg_t32x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loca
     if (kt + 1u < nk) {
       {
         let k4 = (kt + 1u) * 8u;
-        let kx = select(k4, 0u, XFIX);
         let kw = select(wblk_chunk(k4), 0u, WFIX);
         s0 = w8[wb + kw];
         s1 = w8[wb + 16u * WR + kw];
@@ -15321,7 +15288,6 @@ fn tg_t32x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -15331,7 +15297,6 @@ fn tg_t32x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -15345,7 +15310,6 @@ fn tg_t32x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let k4 = kt * 8u;
-      let kx = select(k4, 0u, XFIX);
       let kw = select(wblk_chunk(k4), 0u, WFIX);
       s0 = w8[wb + kw];
       s1 = w8[wb + 16u * WR + kw];
@@ -15353,7 +15317,7 @@ fn tg_t32x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       s3 = w8[wb + 48u * WR + kw];
     }
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -15415,7 +15379,6 @@ fn tg_t128x128_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let row0 = wid.y * 128u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2560u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -15425,7 +15388,6 @@ fn tg_t128x128_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -15451,7 +15413,6 @@ fn tg_t128x128_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
-    let kx = select(k4, 0u, XFIX);
     let kw = select(wblk_chunk(k4), 0u, WFIX);
     s0 = w8[wb + kw];
     s1 = w8[wb + 32u * WR + kw];
@@ -15461,7 +15422,7 @@ fn tg_t128x128_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -15483,7 +15444,6 @@ fn tg_t128x128_sg2x2_k32_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
     if (kt + 1u < nk) {
       {
         let k4 = (kt + 1u) * 4u;
-        let kx = select(k4, 0u, XFIX);
         let kw = select(wblk_chunk(k4), 0u, WFIX);
         s0 = w8[wb + kw];
         s1 = w8[wb + 32u * WR + kw];
@@ -15571,7 +15531,6 @@ fn tg_t128x128_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let row0 = wid.y * 128u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2560u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -15581,7 +15540,6 @@ fn tg_t128x128_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -15609,7 +15567,6 @@ fn tg_t128x128_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(l
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let k4 = kt * 4u;
-      let kx = select(k4, 0u, XFIX);
       let kw = select(wblk_chunk(k4), 0u, WFIX);
       s0 = w8[wb + kw];
       s1 = w8[wb + 32u * WR + kw];
@@ -15617,7 +15574,7 @@ fn tg_t128x128_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(l
       s3 = w8[wb + 96u * WR + kw];
     }
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -22743,7 +22700,6 @@ fn tgs_t64x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let row0 = wid.y * 64u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 4608u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -22753,7 +22709,6 @@ fn tgs_t64x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -22770,7 +22725,6 @@ fn tgs_t64x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let k4 = kt * 8u;
-      let kx = select(k4, 0u, XFIX);
       let kw = select(wblk_chunk(k4), 0u, WFIX);
       s0 = w8[wb + kw];
       s1 = w8[wb + 16u * WR + kw];
@@ -22778,7 +22732,7 @@ fn tgs_t64x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       s3 = w8[wb + 48u * WR + kw];
     }
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -22858,7 +22812,6 @@ fn tgs_t64x128_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let row0 = wid.y * 64u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 1280u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 64u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -22868,7 +22821,6 @@ fn tgs_t64x128_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -22889,7 +22841,6 @@ fn tgs_t64x128_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(l
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let k4 = kt * 4u;
-      let kx = select(k4, 0u, XFIX);
       let kw = select(wblk_chunk(k4), 0u, WFIX);
       s0 = w8[wb + kw];
       s1 = w8[wb + 32u * WR + kw];
@@ -22897,7 +22848,7 @@ fn tgs_t64x128_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(l
       s3 = w8[wb + 96u * WR + kw];
     }
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -22969,7 +22920,6 @@ fn tgs_t32x32_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -22979,7 +22929,6 @@ fn tgs_t32x32_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -22990,12 +22939,11 @@ fn tgs_t32x32_sg2x2_k32_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let k4 = kt * 4u;
-      let kx = select(k4, 0u, XFIX);
       let kw = select(wblk_chunk(k4), 0u, WFIX);
       s0 = w8[wb + kw];
     }
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -23026,7 +22974,6 @@ fn tgs_t32x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -23036,7 +22983,6 @@ fn tgs_t32x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -23049,7 +22995,6 @@ fn tgs_t32x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
     let kw = select(wblk_chunk(k4), 0u, WFIX);
     s0 = w8[wb + kw];
     s1 = w8[wb + 16u * WR + kw];
@@ -23059,7 +23004,7 @@ fn tgs_t32x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -23081,7 +23026,6 @@ fn tgs_t32x64_sg1x4_k64_b1_u8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(loc
     if (kt + 1u < nk) {
       {
         let k4 = (kt + 1u) * 8u;
-        let kx = select(k4, 0u, XFIX);
         let kw = select(wblk_chunk(k4), 0u, WFIX);
         s0 = w8[wb + kw];
         s1 = w8[wb + 16u * WR + kw];
@@ -23132,7 +23076,6 @@ fn tgs_t32x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let row0 = wid.y * 32u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 4u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -23142,7 +23085,6 @@ fn tgs_t32x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -23157,7 +23099,6 @@ fn tgs_t32x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let k4 = kt * 8u;
-      let kx = select(k4, 0u, XFIX);
       let kw = select(wblk_chunk(k4), 0u, WFIX);
       s0 = w8[wb + kw];
       s1 = w8[wb + 16u * WR + kw];
@@ -23165,7 +23106,7 @@ fn tgs_t32x64_sg1x4_k64_b1_un8_xd(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       s3 = w8[wb + 48u * WR + kw];
     }
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -25946,7 +25887,6 @@ fn tg_t64x32_sg2x2_k64_b1_u8_xd_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let row0 = wid.y * 64u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 2304u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1152u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -25956,7 +25896,6 @@ fn tg_t64x32_sg2x2_k64_b1_u8_xd_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb0 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb1 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -25967,7 +25906,6 @@ fn tg_t64x32_sg2x2_k64_b1_u8_xd_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
-    let kx = select(k4, 0u, XFIX);
     let kw = select(wblk_chunk(k4), 0u, WFIX);
     s0 = w8[wb0 + kw];
     s1 = w8[wb1 + kw];
@@ -25975,7 +25913,7 @@ fn tg_t64x32_sg2x2_k64_b1_u8_xd_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;
@@ -25989,7 +25927,6 @@ fn tg_t64x32_sg2x2_k64_b1_u8_xd_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
     if (kt + 1u < nk) {
       {
         let k4 = (kt + 1u) * 8u;
-        let kx = select(k4, 0u, XFIX);
         let kw = select(wblk_chunk(k4), 0u, WFIX);
         s0 = w8[wb0 + kw];
         s1 = w8[wb1 + kw];
@@ -26038,7 +25975,6 @@ fn tg_t32x32_sg2x2_k32_b1_un8_xd_r(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;
   let lane = tid % 32u;
-  let sa = (sg / 2u) * 640u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u + select(0u, 8u, STS_PAD);   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
@@ -26048,7 +25984,6 @@ fn tg_t32x32_sg2x2_k32_b1_un8_xd_r(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
   let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
   let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
-  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb0 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
   var s0 = vec4<u32>();
@@ -26058,12 +25993,11 @@ fn tg_t32x32_sg2x2_k32_b1_un8_xd_r(@builtin(workgroup_id) wid: vec3u, @builtin(l
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
       let k4 = kt * 4u;
-      let kx = select(k4, 0u, XFIX);
       let kw = select(wblk_chunk(k4), 0u, WFIX);
       s0 = w8[wb0 + kw];
     }
     {
-      let ea = ws; let eb = ws;
+      let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
       let ia0 = (eb + pa) & am; let ib0 = (eb + pb) & am;

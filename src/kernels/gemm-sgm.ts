@@ -960,8 +960,9 @@ export interface DecodeTilesMode {
   /**
    * `:xd`: the decode tiles' products on their _xd twins where generated (x's blocks loaded straight from storage, only
    * the weights staged: twice the weight bytes a SM at 64 rows; the gated 64-row one instead of the _ks2 twin; the 64 ×
-   * 32 QKV tile's with its RoPE entry; the 8..32-row split t32x64 ones instead of _u8p2, no x rows staged for 8 real). A QKV product on a 64 × 64 _xd tile (with `:bn64`) has no RoPE entry and rotates in a launch
-   * of its own. Session 47, prepared and untimed (rounds/s47a.sh).
+   * 32 QKV tile's with its RoPE entry; the 8..32-row split t32x64 ones instead of _u8p2, no x rows staged for 8 real).
+   * A QKV product on a 64 × 64 _xd tile (with `:bn64`) has no RoPE entry and rotates in a launch of its own. Session 47,
+   * prepared and untimed (rounds/s47a.sh, s47b.sh).
    */
   xd?: boolean;
 }
@@ -990,7 +991,7 @@ export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTi
   const m = /^(?:(nosplit)|split(?::rows=(\d+))?)(?::(u4|u8|un8|u8p2))?(:ks2(?:=(off|gated|all))?)?(:bn(?:32|64))?(:gbn32(=k32)?)?(:xd)?(:emu)?$/.exec(v);
   const lo = m ? (m[1] ? GEMV_MAX_M + 1 : Number(m[2] ?? GEMV_MAX_M + 1)) : NaN;
   const wide = m?.[3] ? m[3] !== 'u4' : DECODE_TILES_WIDE;
-  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (m[4] && !wide && m[5] !== 'off') || (m[6] === ':bn32' && (!wide || m[3] === 'u8p2')) || ((m[7] || m[9]) && (!wide || m[3] === 'u8p2'))) {
+  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (m[4] && !wide && m[5] !== 'off') || ((m[6] === ':bn32' || m[7] || m[9]) && (!wide || m[3] === 'u8p2'))) {
     throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' or 'nosplit', then optionally ':u4', ':u8', ':un8' or ':u8p2', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all), then ':bn32' (16-byte tiles, not :u8p2) or ':bn64', then ':gbn32' or ':gbn32=k32', then ':xd' (both 16-byte tiles, not :u8p2), then ':emu'`);
   }
   // The twins stage 16 bytes a load: none for 8-byte tiles.
