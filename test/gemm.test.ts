@@ -24,7 +24,7 @@ import {
 } from '../src/kernels/gemm-skinny-gen.js';
 import { checkGatedLinear, checkLinear, type LinearCase } from './check-linear.js';
 import { toWeightBlocks, weightBlockIndex } from '../src/kernels/weight-blocks.js';
-import { download, expectClose, poisoned, randomArray, rng, upload, useGpu, restoringEnv, withEnv } from './helpers.js';
+import { download, expectClose, launchLabels, poisoned, randomArray, rng, upload, useGpu, restoringEnv, withEnv } from './helpers.js';
 import { erfRef, gatedRef, linearRef } from './ref/gemm.js';
 import { rmsnormRef } from './ref/rmsnorm.js';
 
@@ -349,13 +349,17 @@ function tileConstants(g: Gpu, id: string, names: string[], [M, N, K]: [number, 
 const checkGated = (g: Gpu, M: number, F: number, K: number, sgm: GemmTuning['sgm'], act: 'gelu_tanh' | 'gelu_erf') =>
   checkGatedLinear(g, M, F, K, act, { path: 'subgroup-matrix', tune: { sgm } });
 
+/** Generated-tile shapes for launches on `g` (the emulated twins where it has no subgroup matrices); turns and splits where given. */
+const tileShapes = (g: Gpu) => (id: string, csTurns?: number, splits?: number): SgmTileGenShape =>
+  ({ kind: 'tile-gen', id, emulate: !hasSubgroupMatrixF16(g.caps), ...(csTurns !== undefined ? { csTurns } : {}), ...(splits ? { splits } : {}) });
+
 /**
  * An unchecked tile (_u) reads the rows past M and N that its blocks cover: here they hold NaN (x and the weights
  * are the first rows of taller tensors), and every written output must still equal the float64 product.
  */
 async function checkNanPadding(g: Gpu, M: number, N: number, K: number, sgm: GemmTuning['sgm'], gated: boolean, entry?: RegExp): Promise<void> {
   // entry: the launch's pipeline must be this one (not a checked twin standing in).
-  const ran = (d: Dispatch) => { if (entry) expect(d.launches.map((l) => l.label).join(' '), 'the entry that ran').toMatch(entry); };
+  const ran = (d: Dispatch) => { if (entry) expect(launchLabels([d]).join(' '), 'the entry that ran').toMatch(entry); };
   const r = rng();
   const padded = (rows: number, pad: number) => {
     const v = randomArray(r, rows * K, 'f16');
@@ -581,8 +585,7 @@ describe('linear / gatedLinear: split-K decode tiles', () => {
   it('_xd tiles (x\'s blocks loaded straight from storage, only the weights staged): the same products, rows past M and N NaN-padded; the checked twin where a load would leave a buffer', async (ctx) => {
     const g = await gpu();
     if (!g.caps.f16) { ctx.skip(); return; }
-    const emulate = !hasSubgroupMatrixF16(g.caps);
-    const sgm = (id: string, csTurns?: number, splits?: number) => ({ kind: 'tile-gen' as const, id, emulate, ...(csTurns ? { csTurns } : {}), ...(splits ? { splits } : {}) });
+    const sgm = tileShapes(g);
     // Ragged rows and columns inside taller buffers (NaN past M and N), unsplit, split 3 ways and gated: the _xd entries run.
     await checkNanPadding(g, 45, 77, 96, sgm('t32x32_sg2x2_k32_b1_un8_xd'), false, /^tg_t32x32_sg2x2_k32_b1_un8_xd/);
     await checkNanPadding(g, 40, 64, 224, sgm('t32x32_sg2x2_k32_b1_un8_xd', 2, 3), false, /^tgs_t32x32_sg2x2_k32_b1_un8_xd/);
@@ -891,8 +894,7 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
   it('the 64-row tiles of session 47 (t64x64 on a 2 × 2 grid, t64x128 on 32-deep slices, the gated 64 × 32 ones), split and in turns: the same products', async (ctx) => {
     const g = await gpu();
     if (!g.caps.f16) { ctx.skip(); return; }
-    const emulate = !hasSubgroupMatrixF16(g.caps);
-    const sgm = (id: string, csTurns: number, splits?: number) => ({ kind: 'tile-gen' as const, id, csTurns, emulate, ...(splits ? { splits } : {}) });
+    const sgm = tileShapes(g);
     // The 64 × 64 tile on a 2 × 2 subgroup grid (session 47): split, in turns and whole, the checked base on ragged K.
     await check(g, { M: 57, N: 96, K: 320, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x64_sg2x2_k64_b1_u8', 2, 2) }, residual: true });
     await check(g, { M: 40, N: 64, K: 200, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x64_sg2x2_k64_b1', 1, 3) } });
@@ -909,8 +911,7 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
   it('epilogue scratch in turns (CS_TURNS): plain, split-K, gated and RoPE-free decode tiles give the same products; FAPOOL_TILE_CS and the auto choice', async (ctx) => {
     const g = await gpu();
     if (!g.caps.f16) { ctx.skip(); return; }
-    const emulate = !hasSubgroupMatrixF16(g.caps);
-    const sgm = (id: string, csTurns: number, splits?: number) => ({ kind: 'tile-gen' as const, id, csTurns, emulate, ...(splits ? { splits } : {}) });
+    const sgm = tileShapes(g);
     // Four subgroups sharing two regions (2 turns) or one (4 turns); ragged M and N, several slices.
     for (const t of [2, 4]) {
       await check(g, { M: 45, N: 77, K: 192, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t32x32_sg2x2_k32_b1_un8', t) }, bias: true, residual: true });
