@@ -20,9 +20,9 @@
 // slower; commit 59e4191.) _ks2 (after the staging suffix; unchecked, one buffer): twice the subgroups, the second
 // R × C group multiplying the second half of every staged BK-deep slice, so a workgroup stages twice the bytes per
 // barrier with the same accumulators per subgroup (more loads in flight where few workgroups walk a long K: the
-// decode rows); the two halves' sums meet in the epilogue (flush2, flush_gated2). _xd (after _u8 / _un8, one buffer):
-// x's 16 × 16 blocks are loaded straight from storage (binding x) as left matrices after each slice's barrier and
-// only the weights are staged, so under the driver's 48 KB a SM a 64-row tile stages twice the weight bytes a SM.
+// decode rows); the two halves' sums meet in the epilogue (flush2, flush_gated2). (_xd, x's blocks loaded straight from
+// storage as left matrices, lost 1.6–3.5× in session 48: the driver lowers such a load to 32-bit LDG.E.STRONG loads;
+// removed, see NOTES.)
 // SPLIT_K (the decode tiles) also get a split-K entry, tgs_{id}: workgroup z takes p.kper slices of K from slice
 // z · p.kper and writes its f32 partial sums to `part`; a reduce pass (shaders/gemm_splitk.wgsl) sums them and
 // applies the epilogue.
@@ -65,16 +65,6 @@ export const CONFIGS = [
   // The gated 64 × 32 tiles (session 47, prepared): 64 rows of x and 32 gate + 32 up rows a slice, two workgroups a SM
   // (k64, 18 KB of staging) or four (k32, 10 KB) with the epilogue scratch in turns, where g64x64's _ks2 twin runs one.
   'g64x32_sg2x2_k64_b1', 'g64x32_sg2x2_k64_b1_u8', 'g64x32_sg2x2_k64_b1_un8', 'g64x32_sg2x2_k32_b1', 'g64x32_sg2x2_k32_b1_u8', 'g64x32_sg2x2_k32_b1_un8',
-  // 64 × 64 on a 2 × 2 subgroup grid (session 47, prepared): each subgroup 32 × 32 (one A or B load a MMA, sg1x4's 1.25);
-  // 64 × 128 on K slices of 32 (15 KB of staging): each subgroup 32 × 64, 0.75 loads a MMA.
-  't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8', 't64x128_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1_u8', 't64x128_sg2x2_k32_b1_un8',
-  // _xd (session 47, prepared): x's blocks loaded straight from storage, only the weights staged, so a 64-row tile stages
-  // twice the weight bytes a SM under the 48 KB (four workgroups a SM with the scratch in turns); two small ones for the
-  // emulation tests.
-  'g64x64_sg2x2_k32_b1_u8_xd', 't64x64_sg1x4_k64_b1_u8_xd', 't64x64_sg1x4_k64_b1_un8_xd', 't64x128_sg2x2_k32_b1_u8_xd', 't64x128_sg2x2_k32_b1_un8_xd',
-  't64x32_sg2x2_k64_b1_u8_xd', 't32x32_sg2x2_k32_b1_un8_xd', 'g32x32_sg1x2_k32_b1_u8_xd', 't32x64_sg1x4_k64_b1_u8_xd', 't32x64_sg1x4_k64_b1_un8_xd',
-  // The prefill tile's _xd twins: 14 KB of workgroup memory, three a SM by it where the staged tile's 24 KB fit two.
-  't128x128_sg2x2_k32_b1_u8_xd', 't128x128_sg2x2_k32_b1_un8_xd',
 ];
 
 /** Configurations that also get a RoPE-epilogue entry (tg_{id}_r): the plain decode tiles, their twins. */
@@ -84,7 +74,7 @@ export const ROPE = [
   't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8',
   't32x32_sg2x2_k32_b1', 't32x32_sg2x2_k32_b1_un8',
   't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 't64x64_sg1x4_k64_b1_u8p2', 't32x32_sg2x2_k32_b1_u8p2',
-  't64x32_sg2x2_k64_b1', 't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8', 't64x32_sg2x2_k64_b1_u8_xd', 't32x32_sg2x2_k32_b1_un8_xd',
+  't64x32_sg2x2_k64_b1', 't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
 ];
 
 /** Configurations that also get a split-K entry (the decode tiles: few rows, long K walked by few workgroups). */
@@ -98,8 +88,6 @@ export const SPLIT_K = [
   't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8', 'g16x64_sg1x4_k64_b1_un8', 'g32x64_sg1x4_k64_b1_un8', 'g64x64_sg2x2_k32_b1_un8',
   't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 't64x64_sg1x4_k64_b1_u8p2', 'g16x64_sg1x4_k64_b1_u8p2', 'g32x64_sg1x4_k64_b1_u8p2', 'g64x64_sg2x2_k32_b1_u8p2', 't32x32_sg2x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1',
   't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
-  't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8', 't64x128_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1_u8', 't64x128_sg2x2_k32_b1_un8',
-  't64x64_sg1x4_k64_b1_un8_xd', 't64x128_sg2x2_k32_b1_un8_xd', 't32x32_sg2x2_k32_b1_un8_xd', 't32x64_sg1x4_k64_b1_u8_xd', 't32x64_sg1x4_k64_b1_un8_xd',
 ];
 
 const SG = 32;   // lanes per subgroup (NVIDIA's; the emulation's EMU_SG)
@@ -107,16 +95,14 @@ const SG = 32;   // lanes per subgroup (NVIDIA's; the emulation's EMU_SG)
 /** A configuration's geometry; `<id>/split` is its split-K entry. */
 export function parseId(idSplit) {
   const [id, mode] = idSplit.split('/');
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf|_u8|_un8|_u8p2)?(_xd)?(_ks2)?$/.exec(id);
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf|_u8|_un8|_u8p2)?(_ks2)?$/.exec(id);
   if (!m) throw new Error(`bad tile-gen id ${id}`);
-  const ks = m[11] ? 2 : 1;   // _ks2: two groups of R × C subgroups, each multiplying one half of every staged slice
-  const xd = m[10] !== undefined;   // _xd: x read straight from storage as left matrices; only the weights are staged
+  const ks = m[10] ? 2 : 1;   // _ks2: two groups of R × C subgroups, each multiplying one half of every staged slice
   const [gated, bm, bn, sgRows, sgCols, bk, nbuf, group] = [m[1] === 'g', ...m.slice(2, 8).map(Number), Number(m[8] ?? 0)];
   const unchecked = m[9] !== undefined, noPrefetch = m[9] === '_un' || m[9] === '_un8', streamB = m[9] === '_uf';
   const deep = m[9] === '_u8p2';   // two slices in flight (two register sets; unchecked staging only: the checked fetch has one set)
   const cw = m[9] === '_u8' || m[9] === '_un8' || deep ? 8 : 4;   // halves per staged chunk (one load)
   if ((noPrefetch || deep) && nbuf !== 1) throw new Error(`tile-gen id ${id}: _un (no prefetch) and _u8p2 are for one tile buffer`);
-  if (xd && (cw !== 8 || deep || nbuf !== 1 || ks !== 1 || group)) throw new Error(`tile-gen id ${id}: _xd is for _u8 / _un8 tiles of one buffer, without _ks2 or a grouped order`);
   const tm = bm / (16 * sgRows), tn = bn / (16 * sgCols);
   const wg = SG * sgRows * sgCols * ks, qk = bk / cw, brows = gated ? 2 * bn : bn;
   const rpt = wg / qk;   // staged rows per pass of the workgroup
@@ -128,7 +114,7 @@ export function parseId(idSplit) {
   // STS_PAD (16-byte staging; see the header): the halves a row's BK sit after.
   const pad = cw === 8 ? lds - bk : 0;
   if (mode === 'rope' && (gated || ks > 1 || group)) throw new Error(`tile-gen id ${id}: the RoPE entry is for plain tiles without _ks2 or a grouped order`);
-  return { id, split: mode === 'split', rope: mode === 'rope', ks, cw, unchecked, noPrefetch, deep, streamB, xd, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, pad, na: xd ? 0 : bm / rpt, nb: brows / rpt };
+  return { id, split: mode === 'split', rope: mode === 'rope', ks, cw, unchecked, noPrefetch, deep, streamB, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, pad, na: bm / rpt, nb: brows / rpt };
 }
 
 const range = (n) => [...Array(n).keys()];
@@ -137,36 +123,17 @@ const u = (n) => `${n}u`;
 function ops(emu) {
   return emu ? {
     zero: 'SmC()',
-    loadA: (o) => o, loadB: (o) => o, loadX: (o) => o,
+    loadA: (o) => o, loadB: (o) => o,
     mma: (a, b, c, lds) => `mma_e(${a}, ${b}, ${c}, ${u(lds)}, lane)`,
-    mmaX: (a, b, c, lds) => `mma_xe(${a}, ${b}, ${c}, ${u(lds)}, KK, lane)`,
     store: (o, c) => `store_e(${o}, ${c}, lane)`,
   } : {
     zero: 'subgroup_matrix_result<f32, 16, 16>()',
     loadA: (o, lds) => `subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, ${o}, ${u(lds)})`,
     loadB: (o, lds) => `subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, ${o}, ${u(lds)})`,
-    loadX: (o) => `subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, ${o}, KK)`,
     mma: (a, b, c) => `subgroupMatrixMultiplyAccumulate(${a}, ${b}, ${c})`,
-    mmaX: (a, b, c) => `subgroupMatrixMultiplyAccumulate(${a}, ${b}, ${c})`,
     store: (o, c) => `subgroupMatrixStore<row_major>(&Cs, ${o}, ${c}, 16u)`,
   };
 }
-
-// The emulation's c + A·B (WGSL): the left matrix the row-major 16×16 at left[a] with row stride `stride` (lds, or a
-// parameter of its own), the right one the col-major 16×16 at Bs[b] (stride lds).
-const emuMma = (name, left, stride) => `fn ${name}(a: u32, b: u32, c: SmC, lds: u32, ${stride === 'lds' ? '' : `${stride}: u32, `}lane: u32) -> SmC {
-  var r = c;
-  let ra = a + 2u * (lane / 4u) * ${stride};
-  let cb = b + 4u * (lane % 4u) * lds;
-  for (var t = 0u; t < emu_n(8u); t++) {
-    var s = r[t];
-    let ar = ra + (t / 4u) * ${stride}; let bc = cb + (t % 4u) * lds;
-    for (var k = 0u; k < emu_n(16u); k++) { s = fma(f32(${left}[ar + k]), f32(Bs[bc + k]), s); }
-    r[t] = s;
-  }
-  return r;
-}
-`;
 
 function header(emu) {
   return `// Generated by shaders/gemm_sgm_tile_gen.gen.mjs: edit that, then run it.${emu ? `
@@ -181,7 +148,7 @@ function header(emu) {
 // second group multiplying the second half of each slice) computes a BM × BN
 // block, each subgroup (BM/R) × (BN/C) outputs. Per BK-deep slice the workgroup copies x rows [BM][BK] and
 // w rows [BROWS][BK] (gated: BN gate rows then BN up rows) into padded tiles (row stride BK + 8 halves)
-// (_xd: the weight rows only; x's blocks come straight from storage) with vec4<f16> loads: a thread always loads the same 4-column chunk (tid % (BK/4)) of rows r0 + t · (WG·4/BK)
+// with vec4<f16> loads: a thread always loads the same 4-column chunk (tid % (BK/4)) of rows r0 + t · (WG·4/BK)
 // (r0 = tid / (BK/4), or the store-phase row maps STS_ROWS / STS_ROWS16 below), registers s0, s1, …; the next slice's loads go to those registers before this slice's
 // matrix math (register prefetch). NBUF 1: two barriers per slice; NBUF 2: tiles alternate, one barrier.
 // Tile order: workgroup (x, y) computes column block x and row block y, so the GPU, launching workgroups in
@@ -281,7 +248,6 @@ override CS_TURNS: u32 = 1u;
 override XFIX: bool = false;
 override WFIX: bool = false;
 
-@group(0) @binding(0) var<storage, read> x: array<T>;     // _xd: x's 16 × 16 blocks loaded straight as left matrices
 @group(0) @binding(2) var<storage, read_write> y: array<T>;
 @group(0) @binding(3) var<uniform> p: Params;
 @group(0) @binding(4) var<storage, read> bias: array<T>;
@@ -307,9 +273,19 @@ alias SmC = array<f32, 8>;    // lane l: rows 2·(l / 4) + {0, 1}, columns 4·(l
 fn emu_n(n: u32) -> u32 { return n * (p.K / max(p.K, 1u)); }
 
 // c + A·B for the row-major 16×16 at As[a] and the col-major 16×16 at Bs[b] (stride lds), exact f16 products.
-${emuMma('mma_e', 'As', 'lds')}
-// _xd: the same with the left matrix the row-major 16×16 at x[a] (row stride xs: K).
-${emuMma('mma_xe', 'x', 'xs')}
+fn mma_e(a: u32, b: u32, c: SmC, lds: u32, lane: u32) -> SmC {
+  var r = c;
+  let ra = a + 2u * (lane / 4u) * lds;
+  let cb = b + 4u * (lane % 4u) * lds;
+  for (var t = 0u; t < emu_n(8u); t++) {
+    var s = r[t];
+    let ar = ra + (t / 4u) * lds; let bc = cb + (t % 4u) * lds;
+    for (var k = 0u; k < emu_n(16u); k++) { s = fma(f32(As[ar + k]), f32(Bs[bc + k]), s); }
+    r[t] = s;
+  }
+  return r;
+}
+
 fn store_e(o: u32, c: SmC, lane: u32) {
   for (var t = 0u; t < emu_n(8u); t++) { Cs[o + (2u * (lane / 4u) + t / 4u) * 16u + 4u * (lane % 4u) + t % 4u] = c[t]; }
 }
@@ -425,8 +401,7 @@ function entry(o, c) {
   P('  let lane = tid % 32u;');
   const kOff = ks > 1 ? ` + kh * ${u(bk / ks)}` : '';
   const padOff = c.pad ? ` + select(0u, ${u(c.pad)}, STS_PAD)` : '';
-  // (_xd: no A tile; its x offsets are per slice, in math.)
-  if (!c.xd) P(`  let sa = (sg / ${u(sgCols)}) * ${u(16 * tm * lds)}${kOff}${padOff};   // the subgroup's first A-tile row (offset)`);
+  P(`  let sa = (sg / ${u(sgCols)}) * ${u(16 * tm * lds)}${kOff}${padOff};   // the subgroup's first A-tile row (offset)`);
   P(`  let sb = (sg % ${u(sgCols)}) * ${u(16 * tn * lds)}${kOff}${padOff};   // and B-tile row`);
   P(`  let sr = (sg / ${u(sgCols)}) * ${u(16 * tm)}; let sc = (sg % ${u(sgCols)}) * ${u(16 * tn)};`);
   const cw = c.cw;   // halves per staged chunk: 4 (vec4<f16>) or 8 (vec4<u32>)
@@ -458,7 +433,7 @@ function entry(o, c) {
   const wrow = (n) => c.rope ? `rope_col(${n})` : n;
   if (c.unchecked) {
     // One base offset per operand, the registers' rows at constant steps from it (_r: one offset per weight register).
-    if (na) P('  let xb = (row0 + r0) * K4 + c4;   // the thread\'s first x chunk');
+    P('  let xb = (row0 + r0) * K4 + c4;   // the thread\'s first x chunk');
     // WBLK: a staged weight row wblk_row(1) = 8 chunks after the last.
     if (!c.rope) P(blk ? '  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk' : '  let wb = (col0 + r0) * K4 + c4;   // and w chunk');
     else for (const t of T.slice(na)) P(blk ? `  let wb${t} = wblk_row(${wrow(`col0 + r0 + ${u(stagedRow(t))}`)}, K4) + wblk_chunk(c4);` : `  let wb${t} = ${wrow(`col0 + r0 + ${u(stagedRow(t))}`)} * K4 + c4;`);
@@ -480,7 +455,7 @@ function entry(o, c) {
       P(`${ind}{`);
       P(`${ind}  let k4 = ${kt} * ${u(qk)};`);
       // kx, kw: the slice's chunk offsets in x and w (w's through the blocks with WBLK; both 0 with XFIX / WFIX).
-      if (na) P(`${ind}  let kx = select(k4, 0u, XFIX);`);
+      P(`${ind}  let kx = select(k4, 0u, XFIX);`);
       P(`${ind}  let kw = select(${blk ? 'wblk_chunk(k4)' : 'k4'}, 0u, WFIX);`);
       for (const t of T) {
         const row = stagedRow(t);
@@ -498,7 +473,7 @@ function entry(o, c) {
   };
   const commit = (ind, bufExpr, r = 's') => {
     P(`${ind}{`);
-    P(`${ind}  ${na ? `let ea = ${bufExpr === '0u' ? '' : `${bufExpr} * ${u(aStage)} + `}ws; ` : ''}let eb = ${bufExpr === '0u' ? '' : `${bufExpr} * ${u(bStage)} + `}ws;`);
+    P(`${ind}  let ea = ${bufExpr === '0u' ? '' : `${bufExpr} * ${u(aStage)} + `}ws; let eb = ${bufExpr === '0u' ? '' : `${bufExpr} * ${u(bStage)} + `}ws;`);
     for (const t of T) {
       const [arr, e, off] = t < na ? ['As', 'ea', t * rpt * lds] : ['Bs', 'eb', (t - na) * rpt * lds];
       const base = off ? `${e} + ${u(off)}` : e;
@@ -522,24 +497,17 @@ function entry(o, c) {
     }
     P(`${ind}}`);
   };
-  const math = (ind0, ta, tb) => {
-    // _xd: x's blocks straight from storage, from the subgroup's first row at this slice's first column (kt: the slice).
-    const ind = c.xd ? `${ind0}  ` : ind0;
-    if (c.xd) {
-      P(`${ind0}{`);
-      P(`${ind}let xa = (row0 + sr) * KK + select(kt, 0u, XFIX) * ${u(bk)};   // the subgroup's x block at this slice`);
-    }
-    const mma = c.xd ? o.mmaX : o.mma;
+  const math = (ind, ta, tb) => {
     for (const s of S) {
       P(`${ind}{`);
       const k = 16 * s;
       const off = (base, rows) => `${base} + ${u(rows * lds + k)}`;
-      for (const i of I) P(`${ind}  let a${i} = ${c.xd ? o.loadX(`xa${i ? ` + ${u(16 * i)} * KK` : ''}${k ? ` + ${u(k)}` : ''}`) : o.loadA(off(ta, 16 * i), lds)};`);
+      for (const i of I) P(`${ind}  let a${i} = ${o.loadA(off(ta, 16 * i), lds)};`);
       if (c.streamB && !gated) {
         // _uf: one B fragment at a time, its products right after it (4 fragment registers live, not 4·TN).
         for (const j of J) {
           P(`${ind}  { let b = ${o.loadB(off(tb, 16 * j), lds)};`);
-          for (const i of I) P(`${ind}    c${i}${j} = ${mma(`a${i}`, 'b', `c${i}${j}`, lds)};`);
+          for (const i of I) P(`${ind}    c${i}${j} = ${o.mma(`a${i}`, 'b', `c${i}${j}`, lds)};`);
           P(`${ind}  }`);
         }
         P(`${ind}}`);
@@ -556,16 +524,15 @@ function entry(o, c) {
       for (const i of I) {
         for (const j of J) {
           if (gated) {
-            P(`${ind}  g${i}${j} = ${mma(`a${i}`, `bg${j}`, `g${i}${j}`, lds)};`);
-            P(`${ind}  u${i}${j} = ${mma(`a${i}`, `bu${j}`, `u${i}${j}`, lds)};`);
+            P(`${ind}  g${i}${j} = ${o.mma(`a${i}`, `bg${j}`, `g${i}${j}`, lds)};`);
+            P(`${ind}  u${i}${j} = ${o.mma(`a${i}`, `bu${j}`, `u${i}${j}`, lds)};`);
           } else {
-            P(`${ind}  c${i}${j} = ${mma(`a${i}`, `b${j}`, `c${i}${j}`, lds)};`);
+            P(`${ind}  c${i}${j} = ${o.mma(`a${i}`, `b${j}`, `c${i}${j}`, lds)};`);
           }
         }
       }
       P(`${ind}}`);
     }
-    if (c.xd) P(`${ind0}}`);
   };
   // Slices [k0, nk): all of K, or (split-K) this workgroup's share.
   if (c.split) {

@@ -582,38 +582,6 @@ describe('linear / gatedLinear: split-K decode tiles', () => {
     }, 300_000);
   }
 
-  it('_xd tiles (x\'s blocks loaded straight from storage, only the weights staged): the same products, rows past M and N NaN-padded; the checked twin where a load would leave a buffer', async (ctx) => {
-    const g = await gpu();
-    if (!g.caps.f16) { ctx.skip(); return; }
-    const sgm = tileShapes(g);
-    // Ragged rows and columns inside taller buffers (NaN past M and N), unsplit, split 3 ways and gated: the _xd entries run.
-    await checkNanPadding(g, 45, 77, 96, sgm('t32x32_sg2x2_k32_b1_un8_xd'), false, /^tg_t32x32_sg2x2_k32_b1_un8_xd/);
-    await checkNanPadding(g, 40, 64, 224, sgm('t32x32_sg2x2_k32_b1_un8_xd', 2, 3), false, /^tgs_t32x32_sg2x2_k32_b1_un8_xd/);
-    await checkNanPadding(g, 33, 50, 128, sgm('g32x32_sg1x2_k32_b1_u8_xd'), true, /^tg_g32x32_sg1x2_k32_b1_u8_xd/);
-    // Whole tiles with the epilogues, the scratch in turns.
-    await check(g, { M: 64, N: 96, K: 160, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t32x32_sg2x2_k32_b1_un8_xd', 4) }, bias: true, residual: true });
-    await checkGated(g, 64, 64, 96, sgm('g32x32_sg1x2_k32_b1_u8_xd', 2), 'gelu_erf');
-    // The twin stages x too; a launch whose x rows would leave their buffer takes it.
-    expect([checkedTwin('t64x64_sg1x4_k64_b1_u8_xd'), checkedTwin('g64x64_sg2x2_k32_b1_u8_xd'), checkedTwin('t32x32_sg2x2_k32_b1_un8_xd')])
-      .toEqual(['t64x64_sg1x4_k64_b1', 'g64x64_sg2x2_k32_b1', 't32x32_sg2x2_k32_b1']);
-    const t = (rows: number, bufferRows: number) => ({ shape: [rows, 256], dtype: 'f16', offset: 0, buffer: { size: bufferRows * 512 } }) as unknown as Tensor;
-    const l = (xRows: number) => ({ M: 20, N: 64, K: 256, dtype: 'f16' as const, x: t(20, xRows), w: t(64, 64), out: t(20, 20) });
-    const s = { kind: 'tile-gen' as const, id: 't32x32_sg2x2_k32_b1_un8_xd' };
-    expect([tileWithinBuffers({ robustBufferAccess: false }, l(20), s).id, tileWithinBuffers({ robustBufferAccess: false }, l(32), s).id])
-      .toEqual(['t32x32_sg2x2_k32_b1', 't32x32_sg2x2_k32_b1_un8_xd']);
-    // With robust buffer access too: robustness drops a whole x block that reaches past the binding (valid rows with it),
-    // so an _xd launch is widened or takes its twin either way; a staged unchecked tile is left to the clamps.
-    expect([tileWithinBuffers({ robustBufferAccess: true }, l(20), s).id, tileWithinBuffers({ robustBufferAccess: true }, l(32), s).id,
-      tileWithinBuffers({ robustBufferAccess: true }, l(20), { ...s, id: 't32x32_sg2x2_k32_b1_un8' }).id])
-      .toEqual(['t32x32_sg2x2_k32_b1', 't32x32_sg2x2_k32_b1_un8_xd', 't32x32_sg2x2_k32_b1_un8']);
-    // Workgroup memory without the x tile: at NVIDIA's 48 KB the 64-row _xd tiles fit four a SM with the scratch in turns.
-    const nv = { maxWorkgroupStorage: 49152 }, auto = (id: string) => tileCsTurns(nv, tileGenGeometry(id), undefined, 'auto');
-    expect(['g64x64_sg2x2_k32_b1_u8_xd', 't64x64_sg1x4_k64_b1_u8_xd', 't64x128_sg2x2_k32_b1_u8_xd'].map((id) => [tileGenGeometry(id).bytes, auto(id)]))
-      .toEqual([[18432, 4], [13312, 2], [14336, 2]]);
-    expect(tileCsTurns(nv, tileGenGeometry('t64x64_sg1x4_k64_b1_u8_xd'), undefined, 'tile'), 'tile: auto on the _xd tiles').toBe(2);
-    expect(() => tileGenGeometry('t32x32_sg2x2_k32_b1_xd')).toThrow(LimitError);   // not generated (checked staging has no _xd)
-  }, 300_000);
-
   it('without robust buffer access an unchecked tile whose loads past a ragged M or N would leave a buffer runs its checked twin', async () => {
     // Every unchecked configuration for big GPUs has a generated checked twin, with a split-K entry where it has one.
     for (const id of SGM_TILE_GEN_BIG.filter((i) => tileGenGeometry(i).unchecked)) {
@@ -889,19 +857,13 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
     }
   }, 300_000);
 
-  // Session 47's 64-row tiles, in their own test: lavapipe compiles their emulated twins in about a minute when its shader
+  // The gated 64 × 32 tiles, in their own test: lavapipe compiles their emulated twins in about a minute when its shader
   // cache is cold.
-  it('the 64-row tiles of session 47 (t64x64 on a 2 × 2 grid, t64x128 on 32-deep slices, the gated 64 × 32 ones), split and in turns: the same products', async (ctx) => {
+  it('the gated 64 × 32 tiles (session 47), in turns and whole: the same products', async (ctx) => {
     const g = await gpu();
     if (!g.caps.f16) { ctx.skip(); return; }
     const sgm = tileShapes(g);
-    // The 64 × 64 tile on a 2 × 2 subgroup grid (session 47): split, in turns and whole, the checked base on ragged K.
-    await check(g, { M: 57, N: 96, K: 320, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x64_sg2x2_k64_b1_u8', 2, 2) }, residual: true });
-    await check(g, { M: 40, N: 64, K: 200, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x64_sg2x2_k64_b1', 1, 3) } });
-    // 64 × 128 on K slices of 32: split in four turns (one region for four subgroups), unsplit whole on ragged K.
-    await check(g, { M: 61, N: 136, K: 224, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x128_sg2x2_k32_b1_un8', 4, 3) }, bias: true });
-    await check(g, { M: 64, N: 120, K: 100, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t64x128_sg2x2_k32_b1', 1) }, act: 'gelu_tanh' });
-    // The gated 64 × 32 tiles (session 47): ragged rows and columns, whole and in turns (the four-turn k32 one: one region
+    // The gated 64 × 32 tiles: ragged rows and columns, whole and in turns (the four-turn k32 one: one region
     // for its four subgroups); the checked k64 base on a K that is not whole slices.
     for (const [id, t, K] of [['g64x32_sg2x2_k64_b1_u8', 2, 192], ['g64x32_sg2x2_k32_b1_un8', 4, 160], ['g64x32_sg2x2_k64_b1', 1, 200]] as const) {
       await checkGated(g, 64 - (K % 7), 80 - (K % 5), K, sgm(id, t), K % 2 ? 'gelu_erf' : 'gelu_tanh');
@@ -950,9 +912,7 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
     expect([tileCsTurns(nv, tileGenGeometry('g32x32_sg1x2_k32_b1'), undefined, 4), tileCsTurns(nv, tileGenGeometry('t32x64_sg1x4_k64_b1_u8p2'), undefined, 'whole'),
       auto('g16x64_sg1x4_k64_b1_u8p2')]).toEqual([1, 1, 4]);
     // The gated 64 × 32 tiles: k64 (26 KB whole) two a SM from two turns; k32 (18 KB whole) four a SM in four turns (12 KB).
-    // t64x128 on 32-deep slices (19 KB whole, two a SM): three a SM in four turns (16 KB), two turns gain nothing.
-    expect([auto('g64x32_sg2x2_k64_b1_u8'), auto('g64x32_sg2x2_k32_b1_u8'), tileGenBytes(tileGenGeometry('g64x32_sg2x2_k32_b1_u8'), 4),
-      auto('t64x128_sg2x2_k32_b1_u8'), tileGenBytes(tileGenGeometry('t64x128_sg2x2_k32_b1_u8'), 4)]).toEqual([2, 4, 12288, 4, 16384]);
+    expect([auto('g64x32_sg2x2_k64_b1_u8'), auto('g64x32_sg2x2_k32_b1_u8'), tileGenBytes(tileGenGeometry('g64x32_sg2x2_k32_b1_u8'), 4)]).toEqual([2, 4, 12288]);
     // tile (the default): auto on the gated decode tiles and the 64 × 32 ones, whole on the other plain ones.
     const tile = (id: string) => tileCsTurns(nv, tileGenGeometry(id), undefined, 'tile');
     expect([tile('g16x64_sg1x4_k64_b1_u8p2'), tile('t64x32_sg2x2_k64_b1_u8'), tile('t32x64_sg1x4_k64_b1_u8p2'), tile('t64x64_sg1x4_k64_b1_u8'),
@@ -1274,25 +1234,7 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
             chooseDecodeTile(caps, 64, 12288, 4096, false, g64)?.id])
             .toEqual(['g64x32_sg2x2_k64_b1_u8', 'g64x32_sg2x2_k32_b1_u8', 'g64x32_sg2x2_k64_b1', 'g32x64_sg1x4_k64_b1_u8', 't64x32_sg2x2_k64_b1_u8']);
           expect(chooseDecodeTile(caps, 64, 16384, 4096, true, decodeTilesMode('split:un8:gbn32'))?.id).toBe('g64x32_sg2x2_k64_b1_un8');
-          for (const bad of ['split:u8p2:gbn32', 'split:u4:gbn32', 'split:gbn32:bn32', 'split:gbn32=k16', 'split:gbn64', 'split:emu:gbn32']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
-          // :xd (after :gbn32): the 33..64-row products' _xd twins where generated — the gated one instead of _ks2, the split
-          // down / o, the LM head, the 64 × 32 QKV tile (with its RoPE entry); not 32 rows, nor a K of partial slices (the
-          // checked base).
-          const xd = decodeTilesMode('split:u8:xd'), xdOff = decodeTilesMode('split:un8:bn64:xd:emu');
-          expect([xd.xd, xdOff.xd, xdOff.emulate, decodeTilesMode('split').xd]).toEqual([true, true, true, undefined]);
-          expect([chooseDecodeTile(caps, 64, 16384, 4096, true, xd)?.id, chooseDecodeTile(caps, 64, 32000, 4096, false, xd)?.id,
-            chooseDecodeTile(caps, 64, 12288, 4096, false, xd)?.id, chooseDecodeTile(caps, 32, 16384, 4096, true, xd)?.id,
-            chooseDecodeTile(caps, 64, 16384, 4104, true, xd)?.id])
-            .toEqual(['g64x64_sg2x2_k32_b1_u8_xd', 't64x64_sg1x4_k64_b1_u8_xd', 't64x32_sg2x2_k64_b1_u8_xd', 'g32x64_sg1x4_k64_b1_u8', 'g64x64_sg2x2_k32_b1']);
-          const was = process.env.FAPOOL_DECODE_TILES;
-          process.env.FAPOOL_DECODE_TILES = 'split:u8:xd';
-          expect(tileGenRopeApplies(caps, 64, 12288, 4096), 'the QKV tile\'s _xd twin keeps its RoPE entry').toBe(true);
-          if (was === undefined) delete process.env.FAPOOL_DECODE_TILES; else process.env.FAPOOL_DECODE_TILES = was;
-          expect(chooseDecodeTile(caps, 64, 4096, 16384, false, xdOff)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_un8_xd', splits: 4 });
-          // 8 rows: the split t32x64 tiles' _xd twins, instead of _u8p2 where that would be the default (no robustness).
-          expect([chooseDecodeTile(caps, 8, 4096, 16384, false, xd), chooseDecodeTile({ ...caps, robustBufferAccess: false }, 8, 4096, 16384, false, decodeTilesMode('split:xd'))])
-            .toEqual([{ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1_u8_xd', splits: 4 }, { kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1_un8_xd', splits: 4 }]);
-          for (const bad of ['split:u8p2:xd', 'split:u4:xd', 'split:xd:gbn32', 'split:emu:xd', 'split:xd2']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
+          for (const bad of ['split:u8p2:gbn32', 'split:u4:gbn32', 'split:gbn32:bn32', 'split:gbn32=k16', 'split:gbn64', 'split:emu:gbn32', 'split:xd']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
           expect(decodeTilesMode('')).toEqual({ split: true, minRows: 9, wide: DECODE_TILES_WIDE, explicitRows: false, ks2: DECODE_TILES_WIDE ? 'gated' : 'off' });
           // Without robust buffer access (the _un8 twins by default) the unsplit 33..64-row tiles prefetch again while K
           // is fixed in the pipeline (DECODE_TILES_PREFETCH_FIXED_K); split ones, fewer rows, :un8 or FAPOOL_TILE_FIXK=off keep _un8.

@@ -205,17 +205,8 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   'g64x64_sg2x2_k64_b1_u8p2_ks2', 't32x32_sg2x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1_u8p2_ks2', 'g32x32_sg1x2_k32_b1_u8p2',
   // 64 rows × 32 columns on 16-byte staging (session 45): 13.5 KB of staging, three a SM with the scratch in turns.
   't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
-  // Session 47, prepared (rounds/s47a.sh): the gated 64 × 32 tiles, 64 × 64 on a 2 × 2 subgroup grid, 64 × 128 on K slices of 32.
+  // The gated 64 × 32 tiles (session 47; FAPOOL_DECODE_TILES :gbn32).
   'g64x32_sg2x2_k64_b1', 'g64x32_sg2x2_k64_b1_u8', 'g64x32_sg2x2_k64_b1_un8', 'g64x32_sg2x2_k32_b1', 'g64x32_sg2x2_k32_b1_u8', 'g64x32_sg2x2_k32_b1_un8',
-  't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8', 't64x128_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1_u8', 't64x128_sg2x2_k32_b1_un8',
-  // _xd (session 47, prepared): x's blocks loaded straight from storage, only the weights staged, so a 64-row tile stages
-  // twice the weight bytes a SM under the 48 KB (four workgroups a SM with the scratch in turns); two small ones for the
-  // emulation tests.
-  'g64x64_sg2x2_k32_b1_u8_xd', 't64x64_sg1x4_k64_b1_u8_xd', 't64x64_sg1x4_k64_b1_un8_xd', 't64x128_sg2x2_k32_b1_u8_xd', 't64x128_sg2x2_k32_b1_un8_xd',
-  't64x32_sg2x2_k64_b1_u8_xd', 't32x32_sg2x2_k32_b1_un8_xd', 'g32x32_sg1x2_k32_b1_u8_xd', 't32x64_sg1x4_k64_b1_u8_xd', 't32x64_sg1x4_k64_b1_un8_xd',
-  // The prefill tile's _xd twins (session 47, prepared): 14 KB of workgroup memory, three a SM by it where the staged
-  // tile's 24 KB fit two (rounds/s47c.sh).
-  't128x128_sg2x2_k32_b1_u8_xd', 't128x128_sg2x2_k32_b1_un8_xd',
 ];
 
 /**
@@ -240,14 +231,9 @@ export const SGM_TILE_GEN_DECODE: readonly string[] = [
   // 64 × 32 on 16-byte staging (session 45): twice the workgroups of t64x64 at 13.5 KB of staging each (three a SM
   // with the epilogue scratch in turns, FAPOOL_TILE_CS), for the 64-row products' warps a SM.
   't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
-  // The gated 64 × 32 tiles (session 47, prepared; FAPOOL_DECODE_TILES :gbn32): 512 workgroups on the seed-4l gate+up at
-  // two (k64) or four (k32) a SM with the scratch in turns, against g64x64's _ks2 twin at one 44 KB workgroup a SM; then
-  // 64 × 64 on a 2 × 2 subgroup grid and 64 × 128 on K slices of 32.
+  // The gated 64 × 32 tiles (session 47; FAPOOL_DECODE_TILES :gbn32): 512 workgroups on the seed-4l gate+up at two (k64)
+  // or four (k32) a SM with the scratch in turns, against g64x64's _ks2 twin at one 44 KB workgroup a SM.
   'g64x32_sg2x2_k64_b1', 'g64x32_sg2x2_k64_b1_u8', 'g64x32_sg2x2_k64_b1_un8', 'g64x32_sg2x2_k32_b1', 'g64x32_sg2x2_k32_b1_u8', 'g64x32_sg2x2_k32_b1_un8',
-  't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8', 't64x128_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1_u8', 't64x128_sg2x2_k32_b1_un8',
-  // _xd: x's blocks straight from storage, only the weights staged (session 47, prepared; rounds/s47a.sh).
-  'g64x64_sg2x2_k32_b1_u8_xd', 't64x64_sg1x4_k64_b1_u8_xd', 't64x64_sg1x4_k64_b1_un8_xd', 't64x128_sg2x2_k32_b1_u8_xd', 't64x128_sg2x2_k32_b1_un8_xd',
-  't64x32_sg2x2_k64_b1_u8_xd', 't32x64_sg1x4_k64_b1_u8_xd', 't32x64_sg1x4_k64_b1_un8_xd',
 ];
 
 /**
@@ -260,7 +246,7 @@ export const SGM_TILE_GEN_ROPE: readonly string[] = [
   't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8',
   't32x32_sg2x2_k32_b1', 't32x32_sg2x2_k32_b1_un8',
   't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 't64x64_sg1x4_k64_b1_u8p2', 't32x32_sg2x2_k32_b1_u8p2',
-  't64x32_sg2x2_k64_b1', 't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8', 't64x32_sg2x2_k64_b1_u8_xd', 't32x32_sg2x2_k32_b1_un8_xd',
+  't64x32_sg2x2_k64_b1', 't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
 ];
 
 /** Configurations with a split-K entry (SPLIT_K in shaders/gemm_sgm_tile_gen.gen.mjs; a test keeps them equal). */
@@ -274,10 +260,6 @@ export const SGM_TILE_GEN_SPLIT_K: readonly string[] = [
   't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8', 'g16x64_sg1x4_k64_b1_un8', 'g32x64_sg1x4_k64_b1_un8', 'g64x64_sg2x2_k32_b1_un8',
   't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 't64x64_sg1x4_k64_b1_u8p2', 'g16x64_sg1x4_k64_b1_u8p2', 'g32x64_sg1x4_k64_b1_u8p2', 'g64x64_sg2x2_k32_b1_u8p2', 't32x32_sg2x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1',
   't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
-  // 64 × 64 on a 2 × 2 subgroup grid and 64 × 128 on K slices of 32 (session 47, prepared: the 64-row plain products'
-  // loads a MMA, 1 and 0.75 against t64x64_sg1x4's 1.25; rounds/s47a.sh).
-  't64x64_sg2x2_k64_b1', 't64x64_sg2x2_k64_b1_u8', 't64x64_sg2x2_k64_b1_un8', 't64x128_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1_u8', 't64x128_sg2x2_k32_b1_un8',
-  't64x64_sg1x4_k64_b1_un8_xd', 't64x128_sg2x2_k32_b1_un8_xd', 't32x32_sg2x2_k32_b1_un8_xd', 't32x64_sg1x4_k64_b1_u8_xd', 't32x64_sg1x4_k64_b1_un8_xd',
 ];
 
 /** The generated configurations meant for big GPUs (the rest are small ones for the emulation tests). */
@@ -293,20 +275,18 @@ export interface TileGenGeometry {
   wide: boolean;
   /** _ks2: 2 (a second group of R × C subgroups multiplies the second half of every staged slice), else 1. */
   ks: number;
-  /** _xd: x's 16 × 16 blocks loaded straight from storage as left matrices; only the weights are staged (As unused). */
-  xd: boolean;
   tm: number; tn: number; wg: number; brows: number; lds: number; bytes: number;
 }
 
 /** Geometry of a generated configuration id (the generator's parseId, same rules). */
 export function tileGenGeometry(id: string): TileGenGeometry {
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf|_u8|_un8|_u8p2)?(_xd)?(_ks2)?$/.exec(id);
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf|_u8|_un8|_u8p2)?(_ks2)?$/.exec(id);
   if (!m || !SGM_TILE_GEN_IDS.includes(id)) throw new LimitError(`gemm: no generated tile configuration '${id}' (have: ${SGM_TILE_GEN_IDS.join(', ')})`);
-  const gated = m[1] === 'g', group = Number(m[8] ?? 0), xd = m[10] !== undefined, ks = m[11] ? 2 : 1;
+  const gated = m[1] === 'g', group = Number(m[8] ?? 0), ks = m[10] ? 2 : 1;
   const [bm, bn, sgRows, sgCols, bk, nbuf] = m.slice(2, 8).map(Number) as [number, number, number, number, number, number];
   const brows = gated ? 2 * bn : bn, lds = bk + 8, subgroups = sgRows * sgCols * ks;
-  const bytes = 2 * nbuf * ((xd ? 0 : bm) + brows) * lds + 4 * scratchFloats({ sgRows, sgCols, ks, gated });
-  return { gated, bm, bn, sgRows, sgCols, bk, nbuf, group, unchecked: m[9] !== undefined, wide: m[9] === '_u8' || m[9] === '_un8' || m[9] === '_u8p2', ks, xd, tm: bm / (16 * sgRows), tn: bn / (16 * sgCols), wg: 32 * subgroups, brows, lds, bytes };
+  const bytes = 2 * nbuf * (bm + brows) * lds + 4 * scratchFloats({ sgRows, sgCols, ks, gated });
+  return { gated, bm, bn, sgRows, sgCols, bk, nbuf, group, unchecked: m[9] !== undefined, wide: m[9] === '_u8' || m[9] === '_un8' || m[9] === '_u8p2', ks, tm: bm / (16 * sgRows), tn: bn / (16 * sgCols), wg: 32 * subgroups, brows, lds, bytes };
 }
 
 interface SgmTileGenCfg {
@@ -329,7 +309,7 @@ function sgmTileGenSpec(c: SgmTileGenCfg, emulate: boolean): Specialization {
     diagnostics: emulate ? [] : [SGM_DIAGNOSTIC],
     aliases: {
       T: 'f16', T4: 'vec4<f16>',
-      TileA: `array<f16, ${g.xd ? 8 : g.nbuf * g.bm * g.lds}>`, TileB: `array<f16, ${g.nbuf * g.brows * g.lds}>`,
+      TileA: `array<f16, ${g.nbuf * g.bm * g.lds}>`, TileB: `array<f16, ${g.nbuf * g.brows * g.lds}>`,
       Scratch: `array<f32, ${scratchFloats(g) / c.turns}>`,
     },
     constants: { ...epilogueConstants(c.epi), KFIX: c.kfix, WBLK: c.wblk, ...tileDebugConstants(), ...tileStoreConstants(c.robust, rows16Tile(g)), ...c.rope,
@@ -441,8 +421,7 @@ export function sgmTileGenFits(caps: Caps, s: SgmTileGenShape): boolean {
 export function checkedTwin(id: string): string {
   const ks = /^(.*)_k(\d+)_b1_(?:un?8|u8p2)_ks2$/.exec(id);
   if (ks) return `${ks[1]}_k${Number(ks[2]) / 2}_b1`;
-  const staged = id.replace(/_xd$/, '');   // _xd's twin stages x too
-  return tileGenGeometry(id).unchecked ? staged.slice(0, staged.lastIndexOf('_')) : id;   // the staging suffix is the last part
+  return tileGenGeometry(id).unchecked ? id.slice(0, id.lastIndexOf('_')) : id;   // the staging suffix is the last part
 }
 
 /**
@@ -461,14 +440,10 @@ export function tileWithinBuffers(caps: Pick<Caps, 'robustBufferAccess'>, l: Til
 type TileOperands = Pick<GemmLaunch, 'x' | 'w' | 'wGate' | 'wUp'>;
 type TileLaunchOperands = Pick<GemmLaunch, 'M' | 'N' | 'K' | 'dtype' | 'x' | 'w' | 'wGate' | 'wUp' | 'out'>;
 
-/**
- * The tile a launch runs (tileWithinBuffers) and the operand views it binds: widened where it runs unchecked without
- * robustness, and for an _xd tile always. (Robustness predicates a subgroup-matrix load as a whole: Tint drops a 16 × 16
- * block of x whose last row lies past the binding, the rows below M in it with it, where staged loads clamp per element.)
- */
+/** The tile a launch runs (tileWithinBuffers) and the operand views it binds: widened where it runs unchecked without robustness. */
 function tileLaunch(caps: Pick<Caps, 'robustBufferAccess'>, l: TileLaunchOperands, s: SgmTileGenShape): { s: SgmTileGenShape; ops: TileOperands } {
   const g = tileGenGeometry(s.id);
-  if ((caps.robustBufferAccess !== false && !g.xd) || !g.unchecked) return { s, ops: l };
+  if (caps.robustBufferAccess !== false || !g.unchecked) return { s, ops: l };
   const views = tileOperandViews(l, g);
   if (views !== null) return { s, ops: views };
   const twin = checkedTwin(s.id);
@@ -514,8 +489,7 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Disp
   const grid = (z: number): [number, number, number] => [ceilDiv(l.N, g.bn), ceilDiv(l.M, g.bm), z];
   // The operands' views: vec4<f16> (x4, w4, …), or 16-byte vec4<u32> ones (x8, w8, …) for the _u8 / _un8 entries.
   const v = g.wide ? '8' : '4';
-  // _xd: x bound as halves (its blocks are loaded as left matrices), not as a staging view.
-  const operands: Record<string, Tensor> = { [g.xd ? 'x' : `x${v}`]: ops.x, ...(gated ? { [`wg${v}`]: ops.wGate!, [`wu${v}`]: ops.wUp! } : { [`w${v}`]: ops.w! }) };
+  const operands: Record<string, Tensor> = { [`x${v}`]: ops.x, ...(gated ? { [`wg${v}`]: ops.wGate!, [`wu${v}`]: ops.wUp! } : { [`w${v}`]: ops.w! }) };
   const splits = s.splits ?? 1;
   const kfix = (s.fixK ?? tileFixKDefault()) ? l.K : 0;
   const wblk = asked.wblk === true, robust = caps.robustBufferAccess !== false;
@@ -607,8 +581,8 @@ export function tileGenBytes(g: TileGenGeometry, turns = 1): number {
 /**
  * The epilogue scratch turns of a tile (WGSL CS_TURNS): `asked` (SgmTileGenShape.csTurns) or FAPOOL_TILE_CS; 1 where the
  * tile has no turns (BM > 64 or _ks2) or the count does not divide its subgroups. `auto`: the fewest turns with the
- * most workgroups a SM by workgroup memory (caps.maxWorkgroupStorage as the SM's share); `tile`: auto on the gated,
- * 64 × 32 and _xd tiles (the last untimed: their point is workgroups a SM), whole on the others.
+ * most workgroups a SM by workgroup memory (caps.maxWorkgroupStorage as the SM's share); `tile`: auto on the gated and
+ * 64 × 32 tiles, whole on the others.
  */
 export function tileCsTurns(caps: Pick<Caps, 'maxWorkgroupStorage'>, g: TileGenGeometry, asked?: number, mode: TileCsMode = tileCsMode()): number {
   const rc = g.sgRows * g.sgCols, turns = g.bm <= 64 && g.ks === 1;
@@ -618,7 +592,7 @@ export function tileCsTurns(caps: Pick<Caps, 'maxWorkgroupStorage'>, g: TileGenG
     return asked;
   }
   // `tile`: auto where it was measured to win (tileCsMode's note), whole elsewhere.
-  if (mode === 'tile') mode = g.gated || (g.bm === 64 && g.bn === 32) || g.xd ? 'auto' : 'whole';
+  if (mode === 'tile') mode = g.gated || (g.bm === 64 && g.bn === 32) ? 'auto' : 'whole';
   if (!turns || mode === 'whole') return 1;
   if (typeof mode === 'number') return ok(mode) ? mode : 1;
   const fit = (t: number) => Math.floor(caps.maxWorkgroupStorage / tileGenBytes(g, t));
@@ -816,15 +790,12 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
   if (splits === 1 && M > 32 && mode.noPrefetch === undefined && tileFixKDefault() && DECODE_TILES_PREFETCH_FIXED_K) id = staged(false);
   // Split tiles of up to 32 rows prefetch two slices ahead by default where they would otherwise take no prefetch (the
   // measured case: DECODE_TILES_DEEP_SPLIT); with robust buffer access they keep _u8 (not timed against it).
-  if (splits > 1 && M <= 32 && mode.wide && mode.noPrefetch === undefined && decodeTilesNoPrefetch(caps, mode) && DECODE_TILES_DEEP_SPLIT && !mode.xd) {
+  if (splits > 1 && M <= 32 && mode.wide && mode.noPrefetch === undefined && decodeTilesNoPrefetch(caps, mode) && DECODE_TILES_DEEP_SPLIT) {
     id = tileGenForShape(`${base}_u8p2`, K);
   }
-  // :xd: the tiles' _xd twins where generated (then no _u8p2 twin above, nor a _ks2 one: they have none).
-  const xd = mode.xd === true && SGM_TILE_GEN_IDS.includes(`${id}_xd`);
-  if (xd) id = `${id}_xd`;
   // The _ks2 twin (gated products by default, :ks2=all every one) where it exists, K is whole slices of it and it
   // fits (44 KB of workgroup memory); else as without.
-  const ks2 = (mode.ks2 === 'all' || (mode.ks2 === 'gated' && gated)) && splits === 1 && !xd ? ksTwin(id) : null;
+  const ks2 = (mode.ks2 === 'all' || (mode.ks2 === 'gated' && gated)) && splits === 1 ? ksTwin(id) : null;
   // mode.emulate: the scalar-emulated twins where the device has no subgroup matrices (tests on CPU adapters).
   const emulate = !hasSubgroupMatrixF16(caps) && mode.emulate === true && caps.f16;
   const e = emulate ? { emulate } : {};
@@ -957,14 +928,6 @@ export interface DecodeTilesMode {
    * SM). Session 47, prepared and untimed (rounds/s47a.sh); unsaid, g64x64.
    */
   gatedBn32?: 'k64' | 'k32';
-  /**
-   * `:xd`: the decode tiles' products on their _xd twins where generated (x's blocks loaded straight from storage, only
-   * the weights staged: twice the weight bytes a SM at 64 rows; the gated 64-row one instead of the _ks2 twin; the 64 ×
-   * 32 QKV tile's with its RoPE entry; the 8..32-row split t32x64 ones instead of _u8p2, no x rows staged for 8 real).
-   * A QKV product on a 64 × 64 _xd tile (with `:bn64`) has no RoPE entry and rotates in a launch of its own. Session 47,
-   * prepared and untimed (rounds/s47a.sh, s47b.sh).
-   */
-  xd?: boolean;
 }
 
 /**
@@ -983,16 +946,15 @@ export const DECODE_TILES_WIDE = true;
  * per tile); then optionally `:u8` (16-byte staging loads), `:un8` (those without register prefetch), `:u8p2` (those
  * prefetching two slices ahead) or `:u4` (8-byte ones); then optionally `:ks2=<off|gated|all>`
  * (which products take the _ks2 twins, DecodeTilesMode.ks2); then optionally `:bn32` or `:bn64` (DecodeTilesMode.bn32);
- * then optionally `:gbn32` or `:gbn32=k32` (DecodeTilesMode.gatedBn32); then optionally `:xd` (DecodeTilesMode.xd); then
- * optionally `:emu` (DecodeTilesMode.emulate).
+ * then optionally `:gbn32` or `:gbn32=k32` (DecodeTilesMode.gatedBn32); then optionally `:emu` (DecodeTilesMode.emulate).
  */
 export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTilesMode {
   const v = value?.trim() || 'split';
-  const m = /^(?:(nosplit)|split(?::rows=(\d+))?)(?::(u4|u8|un8|u8p2))?(:ks2(?:=(off|gated|all))?)?(:bn(?:32|64))?(:gbn32(=k32)?)?(:xd)?(:emu)?$/.exec(v);
+  const m = /^(?:(nosplit)|split(?::rows=(\d+))?)(?::(u4|u8|un8|u8p2))?(:ks2(?:=(off|gated|all))?)?(:bn(?:32|64))?(:gbn32(=k32)?)?(:emu)?$/.exec(v);
   const lo = m ? (m[1] ? GEMV_MAX_M + 1 : Number(m[2] ?? GEMV_MAX_M + 1)) : NaN;
   const wide = m?.[3] ? m[3] !== 'u4' : DECODE_TILES_WIDE;
-  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (m[4] && !wide && m[5] !== 'off') || ((m[6] === ':bn32' || m[7] || m[9]) && (!wide || m[3] === 'u8p2'))) {
-    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' or 'nosplit', then optionally ':u4', ':u8', ':un8' or ':u8p2', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all), then ':bn32' (16-byte tiles, not :u8p2) or ':bn64', then ':gbn32' or ':gbn32=k32', then ':xd' (both 16-byte tiles, not :u8p2), then ':emu'`);
+  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (m[4] && !wide && m[5] !== 'off') || ((m[6] === ':bn32' || m[7]) && (!wide || m[3] === 'u8p2'))) {
+    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' or 'nosplit', then optionally ':u4', ':u8', ':un8' or ':u8p2', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all), then ':bn32' (16-byte tiles, not :u8p2) or ':bn64', then ':gbn32' or ':gbn32=k32' (16-byte tiles, not :u8p2), then ':emu'`);
   }
   // The twins stage 16 bytes a load: none for 8-byte tiles.
   const ks2: KsTwinMode = !wide ? 'off' : m[4] ? ((m[5] as KsTwinMode | undefined) ?? 'all') : 'gated';
@@ -1001,8 +963,7 @@ export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTi
   if (m[3] === 'u8p2') mode.deep = true;
   if (m[6]) mode.bn32 = m[6] === ':bn32' ? 'all' : 'off';
   if (m[7]) mode.gatedBn32 = m[8] ? 'k32' : 'k64';
-  if (m[9]) mode.xd = true;
-  if (m[10]) mode.emulate = true;
+  if (m[9]) mode.emulate = true;
   return mode;
 }
 
