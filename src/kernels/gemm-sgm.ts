@@ -205,8 +205,6 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   'g64x64_sg2x2_k64_b1_u8p2_ks2', 't32x32_sg2x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1_u8p2_ks2', 'g32x32_sg1x2_k32_b1_u8p2',
   // 64 rows × 32 columns on 16-byte staging (session 45): 13.5 KB of staging, three a SM with the scratch in turns.
   't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
-  // The gated 64 × 32 tiles (session 47; FAPOOL_DECODE_TILES :gbn32).
-  'g64x32_sg2x2_k64_b1', 'g64x32_sg2x2_k64_b1_u8', 'g64x32_sg2x2_k64_b1_un8', 'g64x32_sg2x2_k32_b1', 'g64x32_sg2x2_k32_b1_u8', 'g64x32_sg2x2_k32_b1_un8',
 ];
 
 /**
@@ -231,9 +229,6 @@ export const SGM_TILE_GEN_DECODE: readonly string[] = [
   // 64 × 32 on 16-byte staging (session 45): twice the workgroups of t64x64 at 13.5 KB of staging each (three a SM
   // with the epilogue scratch in turns, FAPOOL_TILE_CS), for the 64-row products' warps a SM.
   't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
-  // The gated 64 × 32 tiles (session 47; FAPOOL_DECODE_TILES :gbn32): 512 workgroups on the seed-4l gate+up at two (k64)
-  // or four (k32) a SM with the scratch in turns, against g64x64's _ks2 twin at one 44 KB workgroup a SM.
-  'g64x32_sg2x2_k64_b1', 'g64x32_sg2x2_k64_b1_u8', 'g64x32_sg2x2_k64_b1_un8', 'g64x32_sg2x2_k32_b1', 'g64x32_sg2x2_k32_b1_u8', 'g64x32_sg2x2_k32_b1_un8',
 ];
 
 /**
@@ -442,9 +437,8 @@ type TileLaunchOperands = Pick<GemmLaunch, 'M' | 'N' | 'K' | 'dtype' | 'x' | 'w'
 
 /** The tile a launch runs (tileWithinBuffers) and the operand views it binds: widened where it runs unchecked without robustness. */
 function tileLaunch(caps: Pick<Caps, 'robustBufferAccess'>, l: TileLaunchOperands, s: SgmTileGenShape): { s: SgmTileGenShape; ops: TileOperands } {
-  const g = tileGenGeometry(s.id);
-  if (caps.robustBufferAccess !== false || !g.unchecked) return { s, ops: l };
-  const views = tileOperandViews(l, g);
+  if (caps.robustBufferAccess !== false || !tileGenGeometry(s.id).unchecked) return { s, ops: l };
+  const views = tileOperandViews(l, tileGenGeometry(s.id));
   if (views !== null) return { s, ops: views };
   const twin = checkedTwin(s.id);
   if (!SGM_TILE_GEN_IDS.includes(twin)) {
@@ -778,7 +772,7 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
   if (M > SKINNY_MAX_M || K % 4 !== 0) return null;
   const wide = N >= DECODE_TILE_MIN_N;
   if (!mode.split && (M <= GEMV_MAX_M || !wide)) return null;
-  const base = gated ? (M <= 16 ? 'g16x64_sg1x4_k64_b1' : M <= 32 ? 'g32x64_sg1x4_k64_b1' : mode.gatedBn32 ? `g64x32_sg2x2_${mode.gatedBn32}_b1` : 'g64x64_sg2x2_k32_b1')
+  const base = gated ? (M <= 16 ? 'g16x64_sg1x4_k64_b1' : M <= 32 ? 'g32x64_sg1x4_k64_b1' : 'g64x64_sg2x2_k32_b1')
     : mode.split && wide && M <= 16 ? 't16x32_sg1x2_k128_b1' : M <= 32 ? 't32x64_sg1x4_k64_b1' : bn32Tile(mode, N, K) ? BN32_BASE : 't64x64_sg1x4_k64_b1';
   // The 16-byte twin where K is whole slices (else the checked base: 8-byte staging); without register prefetch
   // (_un8) where decodeTilesNoPrefetch says so; prefetching two slices ahead (_u8p2) with `:u8p2`.
@@ -922,12 +916,6 @@ export interface DecodeTilesMode {
    * DECODE_TILE_BN32_MAX_N columns (bn32Tile). Not with `:u8p2` (no such twin) or 8-byte staging.
    */
   bn32?: 'all' | 'off';
-  /**
-   * `:gbn32` / `:gbn32=k32`: the gated products of 33..64 rows on the gated 64 × 32 tile (g64x32_sg2x2_k64 / _k32: 18 or
-   * 10 KB of staging, two or four workgroups a SM with the scratch in turns) instead of g64x64's _ks2 twin (44 KB, one a
-   * SM). Session 47, prepared and untimed (rounds/s47a.sh); unsaid, g64x64.
-   */
-  gatedBn32?: 'k64' | 'k32';
 }
 
 /**
@@ -946,15 +934,15 @@ export const DECODE_TILES_WIDE = true;
  * per tile); then optionally `:u8` (16-byte staging loads), `:un8` (those without register prefetch), `:u8p2` (those
  * prefetching two slices ahead) or `:u4` (8-byte ones); then optionally `:ks2=<off|gated|all>`
  * (which products take the _ks2 twins, DecodeTilesMode.ks2); then optionally `:bn32` or `:bn64` (DecodeTilesMode.bn32);
- * then optionally `:gbn32` or `:gbn32=k32` (DecodeTilesMode.gatedBn32); then optionally `:emu` (DecodeTilesMode.emulate).
+ * then optionally `:emu` (DecodeTilesMode.emulate).
  */
 export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTilesMode {
   const v = value?.trim() || 'split';
-  const m = /^(?:(nosplit)|split(?::rows=(\d+))?)(?::(u4|u8|un8|u8p2))?(:ks2(?:=(off|gated|all))?)?(:bn(?:32|64))?(:gbn32(=k32)?)?(:emu)?$/.exec(v);
+  const m = /^(?:(nosplit)|split(?::rows=(\d+))?)(?::(u4|u8|un8|u8p2))?(:ks2(?:=(off|gated|all))?)?(:bn(?:32|64))?(:emu)?$/.exec(v);
   const lo = m ? (m[1] ? GEMV_MAX_M + 1 : Number(m[2] ?? GEMV_MAX_M + 1)) : NaN;
   const wide = m?.[3] ? m[3] !== 'u4' : DECODE_TILES_WIDE;
-  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (m[4] && !wide && m[5] !== 'off') || ((m[6] === ':bn32' || m[7]) && (!wide || m[3] === 'u8p2'))) {
-    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' or 'nosplit', then optionally ':u4', ':u8', ':un8' or ':u8p2', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all), then ':bn32' (16-byte tiles, not :u8p2) or ':bn64', then ':gbn32' or ':gbn32=k32' (16-byte tiles, not :u8p2), then ':emu'`);
+  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (m[4] && !wide && m[5] !== 'off') || (m[6] === ':bn32' && (!wide || m[3] === 'u8p2'))) {
+    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' or 'nosplit', then optionally ':u4', ':u8', ':un8' or ':u8p2', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all), then ':bn32' (16-byte tiles, not :u8p2) or ':bn64', then ':emu'`);
   }
   // The twins stage 16 bytes a load: none for 8-byte tiles.
   const ks2: KsTwinMode = !wide ? 'off' : m[4] ? ((m[5] as KsTwinMode | undefined) ?? 'all') : 'gated';
@@ -962,8 +950,7 @@ export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTi
   if (m[3] === 'u8' || m[3] === 'un8') mode.noPrefetch = m[3] === 'un8';
   if (m[3] === 'u8p2') mode.deep = true;
   if (m[6]) mode.bn32 = m[6] === ':bn32' ? 'all' : 'off';
-  if (m[7]) mode.gatedBn32 = m[8] ? 'k32' : 'k64';
-  if (m[9]) mode.emulate = true;
+  if (m[7]) mode.emulate = true;
   return mode;
 }
 
