@@ -284,6 +284,14 @@ export function tileGenGeometry(id: string): TileGenGeometry {
   return { gated, bm, bn, sgRows, sgCols, bk, nbuf, group, unchecked: m[9] !== undefined, wide: m[9] === '_u8' || m[9] === '_un8' || m[9] === '_u8p2', ks, tm: bm / (16 * sgRows), tn: bn / (16 * sgCols), wg: 32 * subgroups, brows, lds, bytes };
 }
 
+/**
+ * The most rows a generated tile covers (its BM). Activation buffers hold whole multiples of it (the run state), so an
+ * unchecked tile at a ragged M binds x widened to whole tiles (tileOperandViews) rather than falling back to its
+ * checked twin, which stages 8 bytes a load behind bounds checks (session 48: a 48-row gate+up on the twin 0.174 ms,
+ * on the unchecked _ks2 tile 0.137).
+ */
+export const SGM_TILE_MAX_ROWS = Math.max(...SGM_TILE_GEN_IDS.map((id) => tileGenGeometry(id).bm));
+
 interface SgmTileGenCfg {
   id: string; epi: Epilogue; split: boolean; /** K fixed in the pipeline, 0: read from the uniforms */ kfix: number;
   /** The weights in 64 × 64 blocks (SgmTileGenShape.wblk). */

@@ -15,9 +15,9 @@ import {
   buildLayers, embedSteps, headSteps, keepLastRow, layerPost, releaseLayers,
   type BlockOutput, type LayerCache, type LayerHooks, type LayerProgram,
 } from './forward.js';
-import type { BatchShape } from './generation.js';
+import { activationWidth, type BatchShape } from './generation.js';
 import {
-  allocKvCache, allocRunState, NO_POSITION, groupSpanning, kvSlot, releaseKvCache, releaseRunState, rowAlignment, stepViews, writeKvLengths,
+  activationRows, allocKvCache, allocRunState, NO_POSITION, groupSpanning, kvSlot, releaseKvCache, releaseRunState, rowAlignment, stepViews, writeKvLengths,
   type KvCache, type KvGroup, type RunState, type StepViews,
 } from './run-state.js';
 import type { PartialWeights } from './weights.js';
@@ -180,7 +180,8 @@ export class DeviceModel {
     }
     this.releaseBuffers();
     const { gpu, cfg, dtype } = this;
-    const maxTokens = Math.max(shape.chunk, shape.B);
+    // Whole tiles (tileOperandViews) where the widest activation's binding holds them.
+    const maxTokens = activationRows(Math.max(shape.chunk, shape.B), Math.floor(gpu.caps.maxStorageBinding / (activationWidth(cfg) * DTYPE_BYTES[dtype])));
     // Micro-batches split the slots at a row where every activation can be bound, into two halves.
     const step = rowAlignment(cfg, dtype, gpu.caps.minStorageOffsetAlign);
     const half = Math.round(shape.B / 2 / step) * step;

@@ -1,5 +1,6 @@
 // Activation buffers and the KV cache (llama2.c's RunState), allocated once for the largest step.
 import { DTYPE_BYTES, LimitError, sliceRows, type DType, type Gpu, type Tensor } from '../gpu/index.js';
+import { SGM_TILE_MAX_ROWS } from '../kernels/gemm-sgm.js';
 import type { ModelConfig } from './config.js';
 import { qkvRows } from './weights.js';
 
@@ -63,6 +64,18 @@ export function rowAlignment(c: ModelConfig, dtype: DType, align: number): numbe
   let step = 1;
   while (rowBytes.some((b) => (step * b) % align !== 0)) step++;
   return step;
+}
+
+/**
+ * Rows of activation buffers for steps of up to `tokens` rows: whole multiples of the tallest GEMM tile, so a product
+ * of any row count binds its x widened to whole tiles and runs the unchecked tile, not its checked twin (8-byte
+ * staging behind bounds checks). Before session 48 they held exactly `tokens` rows, so a one-chunk prompt of a
+ * length not a multiple of 128, or a batch not a multiple of its decode tile's rows with prompts shorter than it, ran
+ * every product on the twins. `fit`: the most rows a binding can hold (the widest activation's); never fewer than
+ * `tokens` (that allocation then fails as it did).
+ */
+export function activationRows(tokens: number, fit = Infinity): number {
+  return Math.max(tokens, Math.min(Math.ceil(tokens / SGM_TILE_MAX_ROWS) * SGM_TILE_MAX_ROWS, fit));
 }
 
 export function allocRunState(gpu: Gpu, c: ModelConfig, dtype: DType, maxTokens: number, slots: number, o: { partial?: boolean } = {}): RunState {
