@@ -1,19 +1,22 @@
-// Activation buffers hold whole tiles (activationRows): a decode step of 40 rows, the prompts shorter than that, binds
-// x widened to whole 64-row tiles and runs the unchecked decode tiles. With buffers of exactly 40 rows (before session
-// 48) every product fell back to its checked twin (8-byte staging behind bounds checks), which the launch labels show.
+// Activation and weight buffers hold whole tiles (activationRows, weightRows): a decode step of 40 rows, the prompts
+// shorter than that, binds x widened to whole 64-row tiles, and the LM head of a 250-token vocabulary its weights to
+// whole 64-row blocks, and runs the unchecked decode tiles. With buffers of exactly 40 rows and 250 (before session 48)
+// every product fell back to its checked twin (8-byte staging behind bounds checks), which the launch labels show.
 // On this CPU adapter the tiles run their scalar-emulated twins (`:emu`); on a GPU with subgroup matrices, the real ones.
 import { describe, expect, it } from 'vitest';
-import { SGM_TILE_MAX_ROWS } from '../src/kernels/gemm-sgm.js';
+import { SGM_TILE_MAX_COLS, SGM_TILE_MAX_ROWS } from '../src/kernels/gemm-sgm.js';
 import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
 import { validateConfig, type ModelConfig } from '../src/model/config.js';
 import { Generator } from '../src/model/generator.js';
 import { activationRows } from '../src/model/run-state.js';
+import { weightRows } from '../src/model/weights.js';
 import { launchLabels, rng, useGpu, useRandomWeights, withEnv } from './helpers.js';
 
 const gpu = useGpu();
-// K of 256 and 512: whole slices of every decode tile, so their 16-byte (unchecked) twins apply.
+// K of 256 and 512: whole slices of every decode tile, so their 16-byte (unchecked) twins apply; a vocabulary of 250
+// rows, not whole 64-row blocks.
 const cfg: ModelConfig = validateConfig({
-  name: 'activation-rows', nLayers: 1, hidden: 256, nHeads: 2, nKvHeads: 1, headDim: 128, ffn: 512, vocab: 256, maxSeq: 32,
+  name: 'activation-rows', nLayers: 1, hidden: 256, nHeads: 2, nKvHeads: 1, headDim: 128, ffn: 512, vocab: 250, maxSeq: 32,
   normEps: 1e-5, ropeTheta: 10000, act: 'gelu_tanh', gatedFfn: true, tiedEmbeddings: false, embedScale: 1,
 });
 const weights = useRandomWeights(gpu, cfg, 7);
@@ -22,11 +25,14 @@ const GREEDY = { temperature: 0, topK: 0, topP: 1, seed: 0 };
 // A generated tile's entry on 16-byte unchecked staging (its checked twin's id ends at _b1 / _b2).
 const UNCHECKED = /^tgs?_[tg]\d+x\d+_sg\dx\d_k\d+_b[12]_(u8|un8|u8p2)(_ks2)?(_r)?_f16/;
 
-describe('activation buffers of whole tiles (activationRows)', () => {
-  it('rounds up to the tallest tile, never below the rows asked, and within what a binding holds', () => {
+describe('activation and weight buffers of whole tiles (activationRows, weightRows)', () => {
+  it('round up to the tallest / widest tile, never below the rows asked, and within what a binding holds', () => {
     expect([activationRows(1), activationRows(SGM_TILE_MAX_ROWS), activationRows(SGM_TILE_MAX_ROWS + 1), activationRows(40, 100), activationRows(300, 200)])
       .toEqual([SGM_TILE_MAX_ROWS, SGM_TILE_MAX_ROWS, 2 * SGM_TILE_MAX_ROWS, 100, 300]);
+    expect([weightRows(50257), weightRows(4096), weightRows(250, 251), weightRows(250, 100)])
+      .toEqual([Math.ceil(50257 / SGM_TILE_MAX_COLS) * SGM_TILE_MAX_COLS, 4096, 251, 250]);
     expect(SGM_TILE_MAX_ROWS).toBeGreaterThanOrEqual(128);
+    expect(SGM_TILE_MAX_COLS).toBeGreaterThanOrEqual(128);
   });
 
   it(`a ${ROWS}-row decode step with shorter prompts runs the unchecked tiles, with the checked tiles' tokens (emulated: their logits bit for bit)`, async (ctx) => {

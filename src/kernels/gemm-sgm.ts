@@ -291,6 +291,8 @@ export function tileGenGeometry(id: string): TileGenGeometry {
  * on the unchecked _ks2 tile 0.137).
  */
 export const SGM_TILE_MAX_ROWS = Math.max(...SGM_TILE_GEN_IDS.map((id) => tileGenGeometry(id).bm));
+/** The most weight rows (output columns) a generated tile covers (its BN): weight buffers hold whole multiples of it. */
+export const SGM_TILE_MAX_COLS = Math.max(...SGM_TILE_GEN_IDS.map((id) => tileGenGeometry(id).bn));
 
 interface SgmTileGenCfg {
   id: string; epi: Epilogue; split: boolean; /** K fixed in the pipeline, 0: read from the uniforms */ kfix: number;

@@ -173,7 +173,9 @@ export class DeviceModel {
     const s = this.shape;
     const capacities = this.capacities?.(shape) ?? shape.capacities;
     const held = this.cache?.capacities;
-    if (this.st && held && shape.B === s.B && capacities.every((c, b) => c <= held[b]!) && Math.max(shape.chunk, shape.B) <= s.maxTokens) {
+    // A slot whose cache is elsewhere (capacity 0: the pool) must hold none here, or its prefill would attend here.
+    const fits = (c: number, b: number) => c <= held![b]! && (c === 0) === (held![b] === 0);
+    if (this.st && held && shape.B === s.B && capacities.every(fits) && Math.max(shape.chunk, shape.B) <= s.maxTokens) {
       // The buffers fit; the batch (its prompts and capacities, which the pool sizes its shards by) is this one.
       this.shape = { ...shape, maxTokens: s.maxTokens };
       return;

@@ -1,7 +1,8 @@
 // Model weights on one GPU (llama2.c's TransformerWeights): every tensor with its shape. A device may hold the
 // whole model, or one rank's share of it (tensor parallelism: a slice of the heads and FFN columns; pipeline
 // parallelism: some layers, the embedding on the first stage, the head on the last).
-import { sliceRows, type DType, type Gpu, type Tensor } from '../gpu/index.js';
+import { DTYPE_BYTES, sliceRows, type DType, type Gpu, type Tensor } from '../gpu/index.js';
+import { SGM_TILE_MAX_COLS } from '../kernels/gemm-sgm.js';
 import type { ModelConfig } from './config.js';
 
 export interface LayerWeights {
@@ -48,12 +49,27 @@ export function tpShardConfig(c: ModelConfig, tpSize: number): ModelConfig {
   return { ...c, nHeads: c.nHeads / tpSize, nKvHeads: c.nKvHeads / tpSize, ffn: c.ffn / tpSize };
 }
 
+/**
+ * Rows of a weight matrix's buffer for N rows: whole multiples of the widest tile's columns (SGM_TILE_MAX_COLS), within
+ * `fit` (what a binding holds), never fewer than N. The pad rows are zeros no output reads.
+ */
+export function weightRows(N: number, fit = Infinity): number {
+  return Math.max(N, Math.min(Math.ceil(N / SGM_TILE_MAX_COLS) * SGM_TILE_MAX_COLS, fit));
+}
+
 /** Allocate (uninitialised) weight tensors for a share of the model (default: all of it). */
 export function allocWeights(gpu: Gpu, full: ModelConfig, dtype: DType, share: WeightShare = wholeModel(full)): PartialWeights {
   const c = tpShardConfig(full, share.tpSize);
   const made: Tensor[] = [];
   const t = (shape: number[], label: string) => {
-    try { const x = gpu.tensor(shape, dtype, label); made.push(x); return x; } catch (e) { gpu.release(...made); throw e; }
+    try {
+      // A matrix's buffer holds whole tiles of rows (weightRows), the tensor its first rows: an unchecked GEMM tile
+      // binds it widened at a ragged N (a vocabulary of 50257) instead of taking its checked twin.
+      const rows = shape.length === 2 ? weightRows(shape[0]!, Math.floor(gpu.caps.maxStorageBinding / (shape[1]! * DTYPE_BYTES[dtype]))) : shape[0]!;
+      const x = gpu.tensor(shape.length === 2 ? [rows, shape[1]!] : shape, dtype, label);
+      made.push(x);
+      return rows === shape[0] ? x : sliceRows(x, 0, shape[0]!);
+    } catch (e) { gpu.release(...made); throw e; }
   };
   const embed = share.embed ? t([c.vocab, c.hidden], 'embed') : null;
   return {

@@ -89,7 +89,7 @@ export class StaticRank {
 
   prepare(shape: BatchShape, sampling: SamplingParams): void {
     this.model.prepare(shape, sampling);
-    const rows = Math.max(shape.chunk, shape.B), s = this.model.state;
+    const s = this.model.state, rows = s.maxTokens;   // the run state's rows (whole tiles: activationRows), which sumInto spans
     if (s.partial) {
       // Bound over the run state's x and partial, which prepare() may have replaced.
       this.releaseSums();
