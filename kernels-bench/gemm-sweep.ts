@@ -46,6 +46,8 @@ import {
 import { gatedLinear } from '../src/kernels/ffn.js';
 import { fillRandom } from './random-fill.js';
 import { weightBlockIndex } from '../src/kernels/weight-blocks.js';
+import { activationRows } from '../src/model/run-state.js';
+import { weightRows } from '../src/model/weights.js';
 
 const PARTS = ['square', 'prefill', 'decode', 'f32'] as const;
 const { values: args, given } = benchArgs({
@@ -89,6 +91,8 @@ interface Row {
   ms?: number; msMin?: number; msMax?: number; tflops?: number; gbs?: number;
   errRagged?: number; errSampled?: number; unwritten?: number;
   cublasMs?: number; vsCublas?: number; pctCopy?: number; error?: string;
+  /** A generated tile that ran its checked twin instead (a launch's operands too short to bind widened). */
+  twin?: boolean;
 }
 
 /** --cublas's figures (read in main, after the command line is checked). */
@@ -240,7 +244,7 @@ function print(r: Row): void {
   const e = (x: number | undefined) => x === undefined ? '-' : x.toExponential(1);
   const shape = `${r.M}x${r.N}x${r.K}${r.gated ? ' g' : ''}`;
   console.log(`${r.part.padEnd(7)} ${r.name.padEnd(36)} ${shape.padEnd(20)} ${r.error ? `FAILED: ${r.error}` :
-    `${f(r.ms, 4, 9)} ms ${f(r.tflops, 1, 6)} TF/s ${f(r.gbs, 0, 5)} GB/s  cuBLAS ${f(r.cublasMs, 4, 8)} ms x${f(r.vsCublas, 2, 5)}  err ${e(r.errRagged)}/${e(r.errSampled)} unwritten ${r.unwritten ?? '-'}`}`);
+    `${f(r.ms, 4, 9)} ms ${f(r.tflops, 1, 6)} TF/s ${f(r.gbs, 0, 5)} GB/s  cuBLAS ${f(r.cublasMs, 4, 8)} ms x${f(r.vsCublas, 2, 5)}  err ${e(r.errRagged)}/${e(r.errSampled)} unwritten ${r.unwritten ?? '-'}${r.twin ? '  RAN ITS CHECKED TWIN' : ''}`}`);
 }
 
 function errMsg(e: unknown): string { return (e as Error).message.split('\n').slice(0, 3).join(' | '); }
@@ -408,8 +412,10 @@ async function projectionPart(gpu: Gpu, part: string, Ms: number[], variantsFor:
     const ws: Tensor[] = [], us: Tensor[] = [];
     try {
       for (let c = 0; c < copies; c++) {
-        const w = gpu.tensor([N, K], 'f16', 'w'); fillRandom(gpu, w); ws.push(w);
-        if (gated) { const u = gpu.tensor([N, K], 'f16', 'wu'); fillRandom(gpu, u); us.push(u); }
+        // Weight buffers of whole tiles too (weightRows, as allocWeights), the tensors their first N rows.
+        const wt = (label: string) => { const t = gpu.tensor([weightRows(N), K], 'f16', label); fillRandom(gpu, t); return { ...t, shape: [N, K] }; };
+        ws.push(wt('w'));
+        if (gated) us.push(wt('wu'));
       }
     } catch (e) {
       console.log(`${part}: cannot allocate weights ${N}x${K}: ${errMsg(e)}`);
@@ -425,10 +431,9 @@ async function projectionPart(gpu: Gpu, part: string, Ms: number[], variantsFor:
       return b;
     };
     for (const M of Ms) {
-      // x in a buffer of whole 128-row tiles, as the runtime's activations sit in buffers of the most rows a step
-      // takes: an unchecked tile at a ragged M is then bound widened and runs, not its checked twin (which the sweep
-      // timed at such M before session 48).
-      const xBuf = gpu.tensor([Math.ceil(M / 128) * 128, K], 'f16', 'x');
+      // x in a buffer of whole tiles, as the runtime's activations (activationRows): an unchecked tile at a ragged M is
+      // then bound widened and runs, not its checked twin (which the sweep timed at such M before session 48).
+      const xBuf = gpu.tensor([activationRows(M), K], 'f16', 'x');
       fillX(gpu, xBuf, gated);   // the padding rows random too: the tile multiplies them
       const x: Tensor = { ...xBuf, shape: [M, K] };
       const xr = await rowsOf(gpu, x);
@@ -441,6 +446,9 @@ async function projectionPart(gpu: Gpu, part: string, Ms: number[], variantsFor:
           for (const o of outs) poison(gpu, o);
           for (let c = 0; c < copies; c++) ds.push(launch(gpu, v, x, ws[c]!, us[c] ?? null, outs[c]!));
           await gpu.run([ds[0]!]);
+          const sgm = v.tune?.sgm;
+          const id = sgm && typeof sgm === 'object' && 'kind' in sgm && sgm.kind === 'tile-gen' ? sgm.id : null;
+          if (id && !ds[0]!.launches.some((l) => new RegExp(`^tgs?_${id}_`).test(l.label))) row.twin = true;
           // (A blocked launch on N or K not whole blocks was refused above.)
           const b = v.blocks ? await blockedFor(v.blocks) : { wr, ur };
           const chk = await sampledCheck(gpu, v, xr, b.wr, b.ur, outs[0]!);
