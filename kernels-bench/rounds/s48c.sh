@@ -7,7 +7,9 @@
 # 1960 tokens, and the b40 step with 32-token prompts, alternating builds; tokens compared (the same K order: the same
 # bits expected). Prediction (weak; the twins stage 8 bytes a load behind checks, s48a measured the gated 48-row product
 # 0.174 ms on its twin against 0.137 unchecked): TTFT 1000 / 1960 −10 to −25 %, the b40 × 32 step −15 to −25 %.
-#   OUT=$OUT bash kernels-bench/rounds/round.sh s48c    (carry .device, dist with dist/.base; ≈ 2.5 min)
+# Here first: npm run build && bash kernels-bench/rounds/make-base.sh 6599bb5 (dist/.base inside dist), then carry
+# [".device", "dist"] and run without replacing dist:
+#   source .device/env.sh && OUT=$OUT bash kernels-bench/rounds/round.sh s48c    (≈ 2.5 min)
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
