@@ -4,12 +4,12 @@
 // every product fell back to its checked twin (8-byte staging behind bounds checks), which the launch labels show.
 // On this CPU adapter the tiles run their scalar-emulated twins (`:emu`); on a GPU with subgroup matrices, the real ones.
 import { describe, expect, it } from 'vitest';
-import { SGM_TILE_MAX_COLS, SGM_TILE_MAX_ROWS } from '../src/kernels/gemm-sgm.js';
+import { GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS, SGM_TILE_MAX_COLS, SGM_TILE_MAX_ROWS, gemmPrefillOverride, tileWithinBuffers } from '../src/kernels/gemm-sgm.js';
 import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
 import { validateConfig, type ModelConfig } from '../src/model/config.js';
 import { Generator } from '../src/model/generator.js';
-import { activationRows } from '../src/model/run-state.js';
-import { weightRows } from '../src/model/weights.js';
+import { activationRows, allocRunState, releaseRunState, stepViews } from '../src/model/run-state.js';
+import { allocWeights, qkvRows, releaseWeights, weightRows } from '../src/model/weights.js';
 import { launchLabels, rng, useGpu, useRandomWeights, withEnv } from './helpers.js';
 
 const gpu = useGpu();
@@ -33,6 +33,28 @@ describe('activation and weight buffers of whole tiles (activationRows, weightRo
       .toEqual([Math.ceil(50257 / SGM_TILE_MAX_COLS) * SGM_TILE_MAX_COLS, 4096, 251, 250]);
     expect(SGM_TILE_MAX_ROWS).toBeGreaterThanOrEqual(128);
     expect(SGM_TILE_MAX_COLS).toBeGreaterThanOrEqual(128);
+  });
+
+  it('a one-chunk prefill of a ragged length keeps the unchecked prefill tiles on the run state\'s views (no launch)', async (ctx) => {
+    const g = await gpu();
+    if (!g.caps.f16) { ctx.skip(); return; }
+    const big = validateConfig({ ...cfg, name: 'prefill-rows', vocab: 1000, maxSeq: 2048 });
+    const { plain, gated } = gemmPrefillOverride(GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS);
+    const M = 1000;   // chunk = the prompt: 1000 rows, the 128-row tiles need 1024
+    const st = allocRunState(g, big, 'f16', activationRows(M), 1), w = allocWeights(g, big, 'f16');
+    try {
+      const v = stepViews(st, M), l = w.layers[0]!, noRobust = { robustBufferAccess: false };
+      const qkv = { M, N: qkvRows(big), K: big.hidden, dtype: 'f16' as const, x: v.xn, w: l.wqkv, out: v.qkv };
+      const gateUp = { M, N: big.ffn, K: big.hidden, dtype: 'f16' as const, x: v.xn, wGate: l.wGate, wUp: l.wUp, out: v.ffnH };
+      const head = { M, N: big.vocab, K: big.hidden, dtype: 'f16' as const, x: v.xn, w: w.lmHead!, out: v.ffnH };
+      expect([tileWithinBuffers(noRobust, qkv, plain!).id, tileWithinBuffers(noRobust, gateUp, gated!).id, tileWithinBuffers(noRobust, head, plain!).id])
+        .toEqual([plain!.id, gated!.id, plain!.id]);
+      // Exact-size buffers (before session 48) take the checked twin.
+      const exact = allocRunState(g, big, 'f16', M, 1);
+      try {
+        expect(tileWithinBuffers(noRobust, { ...qkv, x: stepViews(exact, M).xn }, plain!).id).not.toBe(plain!.id);
+      } finally { releaseRunState(g, exact); }
+    } finally { releaseRunState(g, st); releaseWeights(g, w); }
   });
 
   it(`a ${ROWS}-row decode step with shorter prompts runs the unchecked tiles, with the checked tiles' tokens (emulated: their logits bit for bit)`, async (ctx) => {
