@@ -357,9 +357,9 @@ const tileShapes = (g: Gpu) => (id: string, csTurns?: number, splits?: number): 
  * An unchecked tile (_u) reads the rows past M and N that its blocks cover: here they hold NaN (x and the weights
  * are the first rows of taller tensors), and every written output must still equal the float64 product.
  */
-async function checkNanPadding(g: Gpu, M: number, N: number, K: number, sgm: GemmTuning['sgm'], gated: boolean, entry?: RegExp): Promise<void> {
-  // entry: the launch's pipeline must be this one (not a checked twin standing in).
-  const ran = (d: Dispatch) => { if (entry) expect(launchLabels([d]).join(' '), 'the entry that ran').toMatch(entry); };
+async function checkNanPadding(g: Gpu, M: number, N: number, K: number, sgm: SgmTileGenShape, gated: boolean): Promise<void> {
+  // The launch's pipeline must be the tile's own (not a checked twin standing in).
+  const ran = (d: Dispatch) => expect(launchLabels([d]).join(' '), 'the entry that ran').toMatch(new RegExp(`^tg_${sgm.id}_f16`));
   const r = rng();
   const padded = (rows: number, pad: number) => {
     const v = randomArray(r, rows * K, 'f16');
@@ -416,13 +416,13 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
       if (geo.gated) {
         for (const [M, F, K] of shapes) await checkGated(g, M, F, K, sgm, 'gelu_tanh');
         await checkGated(g, 45, 77, k(96), sgm, 'gelu_erf');
-        if (geo.unchecked) await checkNanPadding(g, geo.bm + 13, geo.bn + 7, 2 * geo.bk, sgm, true, new RegExp(`^tg_${id}_f16`));
+        if (geo.unchecked) await checkNanPadding(g, geo.bm + 13, geo.bn + 7, 2 * geo.bk, sgm, true);
         return;
       }
       for (const [M, N, K] of shapes) await check(g, { M, N, K, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm } });
       await check(g, { M: 45, N: 77, K: k(96), dtype: 'f16', path: 'subgroup-matrix', tune: { sgm }, bias: true, act: 'gelu_tanh', accumulate: true });
       await check(g, { M: 64, N: 40, K: k(52), dtype: 'f16', path: 'subgroup-matrix', tune: { sgm }, bias: true, act: 'gelu_erf', residual: true });
-      if (geo.unchecked) await checkNanPadding(g, geo.bm + 13, geo.bn + 7, 2 * geo.bk, sgm, false, new RegExp(`^tg_${id}_f16`));
+      if (geo.unchecked) await checkNanPadding(g, geo.bm + 13, geo.bn + 7, 2 * geo.bk, sgm, false);
     }, 300_000);
   }
 

@@ -294,6 +294,11 @@ export const SGM_TILE_MAX_ROWS = Math.max(...SGM_TILE_GEN_IDS.map((id) => tileGe
 /** The most weight rows (output columns) a generated tile covers (its BN): weight buffers hold whole multiples of it. */
 export const SGM_TILE_MAX_COLS = Math.max(...SGM_TILE_GEN_IDS.map((id) => tileGenGeometry(id).bn));
 
+/** `n` rows rounded up to whole tiles of `tile` rows, within `fit` (what a binding holds), never fewer than `n`. */
+export function wholeTileRows(n: number, tile: number, fit = Infinity): number {
+  return Math.max(n, Math.min(Math.ceil(n / tile) * tile, fit));
+}
+
 interface SgmTileGenCfg {
   id: string; epi: Epilogue; split: boolean; /** K fixed in the pipeline, 0: read from the uniforms */ kfix: number;
   /** The weights in 64 × 64 blocks (SgmTileGenShape.wblk). */

@@ -1,6 +1,6 @@
 // Activation buffers and the KV cache (llama2.c's RunState), allocated once for the largest step.
 import { DTYPE_BYTES, LimitError, sliceRows, type DType, type Gpu, type Tensor } from '../gpu/index.js';
-import { SGM_TILE_MAX_ROWS } from '../kernels/gemm-sgm.js';
+import { SGM_TILE_MAX_ROWS, wholeTileRows } from '../kernels/gemm-sgm.js';
 import type { ModelConfig } from './config.js';
 import { qkvRows } from './weights.js';
 
@@ -75,7 +75,7 @@ export function rowAlignment(c: ModelConfig, dtype: DType, align: number): numbe
  * `tokens` (that allocation then fails as it did).
  */
 export function activationRows(tokens: number, fit = Infinity): number {
-  return Math.max(tokens, Math.min(Math.ceil(tokens / SGM_TILE_MAX_ROWS) * SGM_TILE_MAX_ROWS, fit));
+  return wholeTileRows(tokens, SGM_TILE_MAX_ROWS, fit);
 }
 
 export function allocRunState(gpu: Gpu, c: ModelConfig, dtype: DType, maxTokens: number, slots: number, o: { partial?: boolean } = {}): RunState {

@@ -2,7 +2,7 @@
 // whole model, or one rank's share of it (tensor parallelism: a slice of the heads and FFN columns; pipeline
 // parallelism: some layers, the embedding on the first stage, the head on the last).
 import { DTYPE_BYTES, sliceRows, type DType, type Gpu, type Tensor } from '../gpu/index.js';
-import { SGM_TILE_MAX_COLS } from '../kernels/gemm-sgm.js';
+import { SGM_TILE_MAX_COLS, wholeTileRows } from '../kernels/gemm-sgm.js';
 import type { ModelConfig } from './config.js';
 
 export interface LayerWeights {
@@ -54,7 +54,7 @@ export function tpShardConfig(c: ModelConfig, tpSize: number): ModelConfig {
  * `fit` (what a binding holds), never fewer than N. The pad rows are zeros no output reads.
  */
 export function weightRows(N: number, fit = Infinity): number {
-  return Math.max(N, Math.min(Math.ceil(N / SGM_TILE_MAX_COLS) * SGM_TILE_MAX_COLS, fit));
+  return wholeTileRows(N, SGM_TILE_MAX_COLS, fit);
 }
 
 /** Allocate (uninitialised) weight tensors for a share of the model (default: all of it). */
