@@ -85,7 +85,10 @@ override STS_ROWS16: bool = false;
 // tile): with 0 or 1 it stores each chunk as 8 STS.U16 (seq16, with constant offsets: 2 STS.64); with 2 as 2 STS.64,
 // and the tile 206 → 244–248 TFLOP/s. The host sets it (FAPOOL_TILE_STS sub / xor / mask: mask on the rows16 tiles
 // without robustness; sub on the alt tiles, whose 8-row split decode steps lost 2.6 % with mask, and with robustness,
-// whose clamps store per element anyway).
+// whose clamps store per element anyway). 3 (mask16): no alternation — a chunk's 8 halves in order from its first
+// address ANDed with ~7, so the driver may prove 16-byte alignment and store the chunk as one STS.128. A 16-byte store
+// phase is 8 lanes: rows16's rows 4 apart (banks 0–15 and 16–31), or one row's 8 / 16 chunks (alt's tiles, contiguous),
+// are conflict-free without the alternation, which only served 8-byte phases (16 lanes). Session 49: measured below.
 override STS_HALVES: u32 = 0u;
 
 // 16-byte staging: a row's BK halves sit at the end of its BK + 8 (the 8 pad halves first), so no staged chunk's
@@ -5633,8 +5636,8 @@ fn tg_t128x128_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -5682,35 +5685,35 @@ fn tg_t128x128_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2560u + pa) & am; let ib2 = (ea + 2560u + pb) & am;
+      let ia2 = (ea + 2560u + pa) & am; let ib2 = select((ea + 2560u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3840u + pa) & am; let ib3 = (ea + 3840u + pb) & am;
+      let ia3 = (ea + 3840u + pa) & am; let ib3 = select((ea + 3840u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1280u + pa) & am; let ib5 = (eb + 1280u + pb) & am;
+      let ia5 = (eb + 1280u + pa) & am; let ib5 = select((eb + 1280u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2560u + pa) & am; let ib6 = (eb + 2560u + pb) & am;
+      let ia6 = (eb + 2560u + pa) & am; let ib6 = select((eb + 2560u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3840u + pa) & am; let ib7 = (eb + 3840u + pb) & am;
+      let ia7 = (eb + 3840u + pa) & am; let ib7 = select((eb + 3840u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -5799,8 +5802,8 @@ fn tg_g128x128_sg2x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 64 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -5844,27 +5847,27 @@ fn tg_g128x128_sg2x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 2560u + pa) & am; let ib1 = (ea + 2560u + pb) & am;
+      let ia1 = (ea + 2560u + pa) & am; let ib1 = select((ea + 2560u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2560u + pa) & am; let ib3 = (eb + 2560u + pb) & am;
+      let ia3 = (eb + 2560u + pa) & am; let ib3 = select((eb + 2560u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 5120u + pa) & am; let ib4 = (eb + 5120u + pb) & am;
+      let ia4 = (eb + 5120u + pa) & am; let ib4 = select((eb + 5120u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 7680u + pa) & am; let ib5 = (eb + 7680u + pb) & am;
+      let ia5 = (eb + 7680u + pa) & am; let ib5 = select((eb + 7680u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -5958,8 +5961,8 @@ fn tg_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -5995,35 +5998,35 @@ fn tg_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -6108,8 +6111,8 @@ fn tg_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6145,27 +6148,27 @@ fn tg_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = select((eb + 1280u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = select((eb + 2560u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = select((eb + 3840u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -6236,8 +6239,8 @@ fn tg_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6258,11 +6261,11 @@ fn tg_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
@@ -6412,8 +6415,8 @@ fn tg_t128x128_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6461,35 +6464,35 @@ fn tg_t128x128_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2560u + pa) & am; let ib2 = (ea + 2560u + pb) & am;
+      let ia2 = (ea + 2560u + pa) & am; let ib2 = select((ea + 2560u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3840u + pa) & am; let ib3 = (ea + 3840u + pb) & am;
+      let ia3 = (ea + 3840u + pa) & am; let ib3 = select((ea + 3840u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1280u + pa) & am; let ib5 = (eb + 1280u + pb) & am;
+      let ia5 = (eb + 1280u + pa) & am; let ib5 = select((eb + 1280u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2560u + pa) & am; let ib6 = (eb + 2560u + pb) & am;
+      let ia6 = (eb + 2560u + pa) & am; let ib6 = select((eb + 2560u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3840u + pa) & am; let ib7 = (eb + 3840u + pb) & am;
+      let ia7 = (eb + 3840u + pa) & am; let ib7 = select((eb + 3840u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -6593,8 +6596,8 @@ fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6640,35 +6643,35 @@ fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     let ea = ws; let eb = ws;
     let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
     let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-    let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+    let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
     As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
     let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
     let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-    let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+    let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
     As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
     let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
     let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-    let ia2 = (ea + 2560u + pa) & am; let ib2 = (ea + 2560u + pb) & am;
+    let ia2 = (ea + 2560u + pa) & am; let ib2 = select((ea + 2560u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
     As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
     let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
     let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-    let ia3 = (ea + 3840u + pa) & am; let ib3 = (ea + 3840u + pb) & am;
+    let ia3 = (ea + 3840u + pa) & am; let ib3 = select((ea + 3840u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
     As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
     let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
     let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-    let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+    let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
     Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
     let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
     let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-    let ia5 = (eb + 1280u + pa) & am; let ib5 = (eb + 1280u + pb) & am;
+    let ia5 = (eb + 1280u + pa) & am; let ib5 = select((eb + 1280u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
     Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
     let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-    let ia6 = (eb + 2560u + pa) & am; let ib6 = (eb + 2560u + pb) & am;
+    let ia6 = (eb + 2560u + pa) & am; let ib6 = select((eb + 2560u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
     Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
     let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
     let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-    let ia7 = (eb + 3840u + pa) & am; let ib7 = (eb + 3840u + pb) & am;
+    let ia7 = (eb + 3840u + pa) & am; let ib7 = select((eb + 3840u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
     Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
   }
   workgroupBarrier();
@@ -6749,35 +6752,35 @@ fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = (1u - buf) * 5120u + ws; let eb = (1u - buf) * 5120u + ws;
         let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+        let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (ea + 2560u + pa) & am; let ib2 = (ea + 2560u + pb) & am;
+        let ia2 = (ea + 2560u + pa) & am; let ib2 = select((ea + 2560u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
         As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (ea + 3840u + pa) & am; let ib3 = (ea + 3840u + pb) & am;
+        let ia3 = (ea + 3840u + pa) & am; let ib3 = select((ea + 3840u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
         As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+        let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 1280u + pa) & am; let ib5 = (eb + 1280u + pb) & am;
+        let ia5 = (eb + 1280u + pa) & am; let ib5 = select((eb + 1280u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 2560u + pa) & am; let ib6 = (eb + 2560u + pb) & am;
+        let ia6 = (eb + 2560u + pa) & am; let ib6 = select((eb + 2560u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 3840u + pa) & am; let ib7 = (eb + 3840u + pb) & am;
+        let ia7 = (eb + 3840u + pa) & am; let ib7 = select((eb + 3840u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       }
     }
@@ -6815,8 +6818,8 @@ fn tg_t256x128_sg4x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 64 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6860,27 +6863,27 @@ fn tg_t256x128_sg4x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 2560u + pa) & am; let ib1 = (ea + 2560u + pb) & am;
+      let ia1 = (ea + 2560u + pa) & am; let ib1 = select((ea + 2560u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 5120u + pa) & am; let ib2 = (ea + 5120u + pb) & am;
+      let ia2 = (ea + 5120u + pa) & am; let ib2 = select((ea + 5120u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 7680u + pa) & am; let ib3 = (ea + 7680u + pb) & am;
+      let ia3 = (ea + 7680u + pa) & am; let ib3 = select((ea + 7680u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 2560u + pa) & am; let ib5 = (eb + 2560u + pb) & am;
+      let ia5 = (eb + 2560u + pa) & am; let ib5 = select((eb + 2560u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -6982,8 +6985,8 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -7002,11 +7005,11 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     let ea = ws; let eb = ws;
     let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
     let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-    let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+    let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
     As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
     let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
     let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-    let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+    let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
     Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
   }
   workgroupBarrier();
@@ -7039,11 +7042,11 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
         let ea = (1u - buf) * 1280u + ws; let eb = (1u - buf) * 1280u + ws;
         let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+        let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
         Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       }
     }
@@ -7067,8 +7070,8 @@ fn tg_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -7109,51 +7112,51 @@ fn tg_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -7235,8 +7238,8 @@ fn tg_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -7266,27 +7269,27 @@ fn tg_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -7351,8 +7354,8 @@ fn tg_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -7388,39 +7391,39 @@ fn tg_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = select((eb + 1152u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = select((eb + 3456u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = select((eb + 4608u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = select((eb + 5760u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = select((eb + 6912u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = select((eb + 8064u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
@@ -7487,8 +7490,8 @@ fn tg_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -7528,43 +7531,43 @@ fn tg_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = select((eb + 4608u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = select((eb + 5760u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = select((eb + 6912u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = select((eb + 8064u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
@@ -8927,8 +8930,8 @@ fn tg_g64x64_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -8964,27 +8967,27 @@ fn tg_g64x64_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 2304u + pa) & am; let ib1 = (ea + 2304u + pb) & am;
+      let ia1 = (ea + 2304u + pa) & am; let ib1 = select((ea + 2304u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 4608u + pa) & am; let ib4 = (eb + 4608u + pb) & am;
+      let ia4 = (eb + 4608u + pa) & am; let ib4 = select((eb + 4608u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 6912u + pa) & am; let ib5 = (eb + 6912u + pb) & am;
+      let ia5 = (eb + 6912u + pa) & am; let ib5 = select((eb + 6912u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -9057,8 +9060,8 @@ fn tg_t64x64_sg1x4_k128_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 16 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9094,35 +9097,35 @@ fn tg_t64x64_sg1x4_k128_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 2176u + pa) & am; let ib1 = (ea + 2176u + pb) & am;
+      let ia1 = (ea + 2176u + pa) & am; let ib1 = select((ea + 2176u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 4352u + pa) & am; let ib2 = (ea + 4352u + pb) & am;
+      let ia2 = (ea + 4352u + pa) & am; let ib2 = select((ea + 4352u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 6528u + pa) & am; let ib3 = (ea + 6528u + pb) & am;
+      let ia3 = (ea + 6528u + pa) & am; let ib3 = select((ea + 6528u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 2176u + pa) & am; let ib5 = (eb + 2176u + pb) & am;
+      let ia5 = (eb + 2176u + pa) & am; let ib5 = select((eb + 2176u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 4352u + pa) & am; let ib6 = (eb + 4352u + pb) & am;
+      let ia6 = (eb + 4352u + pa) & am; let ib6 = select((eb + 4352u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 6528u + pa) & am; let ib7 = (eb + 6528u + pb) & am;
+      let ia7 = (eb + 6528u + pa) & am; let ib7 = select((eb + 6528u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -9209,8 +9212,8 @@ fn tg_t32x32_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9231,11 +9234,11 @@ fn tg_t32x32_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
@@ -9279,8 +9282,8 @@ fn tg_g32x32_sg1x2_k32_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9306,15 +9309,15 @@ fn tg_g32x32_sg1x2_k32_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + 1280u + pa) & am; let ib2 = (eb + 1280u + pb) & am;
+      let ia2 = (eb + 1280u + pa) & am; let ib2 = select((eb + 1280u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
     }
     workgroupBarrier();
@@ -9358,8 +9361,8 @@ fn tg_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9400,51 +9403,51 @@ fn tg_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -9507,8 +9510,8 @@ fn tg_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9538,27 +9541,27 @@ fn tg_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -9610,8 +9613,8 @@ fn tg_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9647,35 +9650,35 @@ fn tg_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -9745,8 +9748,8 @@ fn tg_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9782,39 +9785,39 @@ fn tg_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = select((eb + 1152u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = select((eb + 3456u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = select((eb + 4608u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = select((eb + 5760u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = select((eb + 6912u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = select((eb + 8064u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
@@ -9865,8 +9868,8 @@ fn tg_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9906,43 +9909,43 @@ fn tg_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = select((eb + 4608u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = select((eb + 5760u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = select((eb + 6912u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = select((eb + 8064u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
@@ -10006,8 +10009,8 @@ fn tg_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10043,27 +10046,27 @@ fn tg_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = select((eb + 1280u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = select((eb + 2560u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = select((eb + 3840u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -10123,8 +10126,8 @@ fn tg_g64x64_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10160,27 +10163,27 @@ fn tg_g64x64_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 2304u + pa) & am; let ib1 = (ea + 2304u + pb) & am;
+      let ia1 = (ea + 2304u + pa) & am; let ib1 = select((ea + 2304u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 4608u + pa) & am; let ib4 = (eb + 4608u + pb) & am;
+      let ia4 = (eb + 4608u + pa) & am; let ib4 = select((eb + 4608u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 6912u + pa) & am; let ib5 = (eb + 6912u + pb) & am;
+      let ia5 = (eb + 6912u + pa) & am; let ib5 = select((eb + 6912u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -10240,8 +10243,8 @@ fn tg_t64x64_sg1x4_k128_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 16 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10277,35 +10280,35 @@ fn tg_t64x64_sg1x4_k128_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 2176u + pa) & am; let ib1 = (ea + 2176u + pb) & am;
+      let ia1 = (ea + 2176u + pa) & am; let ib1 = select((ea + 2176u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 4352u + pa) & am; let ib2 = (ea + 4352u + pb) & am;
+      let ia2 = (ea + 4352u + pa) & am; let ib2 = select((ea + 4352u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 6528u + pa) & am; let ib3 = (ea + 6528u + pb) & am;
+      let ia3 = (ea + 6528u + pa) & am; let ib3 = select((ea + 6528u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 2176u + pa) & am; let ib5 = (eb + 2176u + pb) & am;
+      let ia5 = (eb + 2176u + pa) & am; let ib5 = select((eb + 2176u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 4352u + pa) & am; let ib6 = (eb + 4352u + pb) & am;
+      let ia6 = (eb + 4352u + pa) & am; let ib6 = select((eb + 4352u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 6528u + pa) & am; let ib7 = (eb + 6528u + pb) & am;
+      let ia7 = (eb + 6528u + pa) & am; let ib7 = select((eb + 6528u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -10377,8 +10380,8 @@ fn tg_t32x32_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10399,11 +10402,11 @@ fn tg_t32x32_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
@@ -10436,8 +10439,8 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10509,51 +10512,51 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -10622,51 +10625,51 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+        let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+        let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
         As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+        let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
         As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+        let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+        let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+        let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+        let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+        let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
         Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
         let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-        let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+        let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
         Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
         let lo10 = select(q10.xy, q10.zw, alt); let hi10 = select(q10.zw, q10.xy, alt);
         let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-        let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+        let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
         Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
         let lo11 = select(q11.xy, q11.zw, alt); let hi11 = select(q11.zw, q11.xy, alt);
         let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-        let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+        let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
         Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
       }
       workgroupBarrier();
@@ -10749,8 +10752,8 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10799,27 +10802,27 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -10870,27 +10873,27 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+        let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+        let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+        let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+        let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
@@ -10956,8 +10959,8 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -11016,35 +11019,35 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -11113,35 +11116,35 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+        let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
         As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+        let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
         As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+        let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+        let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+        let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+        let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       }
       workgroupBarrier();
@@ -11227,8 +11230,8 @@ fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -11289,39 +11292,39 @@ fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = select((eb + 1152u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = select((eb + 3456u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = select((eb + 4608u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = select((eb + 5760u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = select((eb + 6912u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = select((eb + 8064u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
@@ -11375,39 +11378,39 @@ fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+        let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
         Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+        let ia2 = (eb + 1152u + pa) & am; let ib2 = select((eb + 1152u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+        let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+        let ia4 = (eb + 3456u + pa) & am; let ib4 = select((eb + 3456u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+        let ia5 = (eb + 4608u + pa) & am; let ib5 = select((eb + 4608u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+        let ia6 = (eb + 5760u + pa) & am; let ib6 = select((eb + 5760u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+        let ia7 = (eb + 6912u + pa) & am; let ib7 = select((eb + 6912u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+        let ia8 = (eb + 8064u + pa) & am; let ib8 = select((eb + 8064u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
         Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       }
       workgroupBarrier();
@@ -11475,8 +11478,8 @@ fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -11543,43 +11546,43 @@ fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = select((eb + 4608u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = select((eb + 5760u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = select((eb + 6912u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = select((eb + 8064u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
@@ -11646,43 +11649,43 @@ fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+        let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+        let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+        let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+        let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
+        let ia6 = (eb + 4608u + pa) & am; let ib6 = select((eb + 4608u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
+        let ia7 = (eb + 5760u + pa) & am; let ib7 = select((eb + 5760u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
+        let ia8 = (eb + 6912u + pa) & am; let ib8 = select((eb + 6912u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
         Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
         let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-        let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
+        let ia9 = (eb + 8064u + pa) & am; let ib9 = select((eb + 8064u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
         Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       }
       workgroupBarrier();
@@ -11764,8 +11767,8 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -11820,27 +11823,27 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = select((eb + 1280u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = select((eb + 2560u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = select((eb + 3840u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -11895,27 +11898,27 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+        let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+        let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+        let ia3 = (eb + 1280u + pa) & am; let ib3 = select((eb + 1280u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+        let ia4 = (eb + 2560u + pa) & am; let ib4 = select((eb + 2560u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+        let ia5 = (eb + 3840u + pa) & am; let ib5 = select((eb + 3840u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
@@ -11989,8 +11992,8 @@ fn tg_g64x64_sg2x2_k64_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -12045,27 +12048,27 @@ fn tg_g64x64_sg2x2_k64_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 2304u + pa) & am; let ib1 = (ea + 2304u + pb) & am;
+      let ia1 = (ea + 2304u + pa) & am; let ib1 = select((ea + 2304u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 4608u + pa) & am; let ib4 = (eb + 4608u + pb) & am;
+      let ia4 = (eb + 4608u + pa) & am; let ib4 = select((eb + 4608u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 6912u + pa) & am; let ib5 = (eb + 6912u + pb) & am;
+      let ia5 = (eb + 6912u + pa) & am; let ib5 = select((eb + 6912u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -12120,27 +12123,27 @@ fn tg_g64x64_sg2x2_k64_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 2304u + pa) & am; let ib1 = (ea + 2304u + pb) & am;
+        let ia1 = (ea + 2304u + pa) & am; let ib1 = select((ea + 2304u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+        let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+        let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 4608u + pa) & am; let ib4 = (eb + 4608u + pb) & am;
+        let ia4 = (eb + 4608u + pa) & am; let ib4 = select((eb + 4608u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 6912u + pa) & am; let ib5 = (eb + 6912u + pb) & am;
+        let ia5 = (eb + 6912u + pa) & am; let ib5 = select((eb + 6912u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
@@ -12212,8 +12215,8 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -12245,11 +12248,11 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
@@ -12278,11 +12281,11 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+        let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
         Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       }
       workgroupBarrier();
@@ -12327,8 +12330,8 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -12367,15 +12370,15 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + 1280u + pa) & am; let ib2 = (eb + 1280u + pb) & am;
+      let ia2 = (eb + 1280u + pa) & am; let ib2 = select((eb + 1280u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
     }
     workgroupBarrier();
@@ -12405,15 +12408,15 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+        let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
         Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + 1280u + pa) & am; let ib2 = (eb + 1280u + pb) & am;
+        let ia2 = (eb + 1280u + pa) & am; let ib2 = select((eb + 1280u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       }
       workgroupBarrier();
@@ -12625,8 +12628,8 @@ fn tg_t64x32_sg2x2_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -12656,27 +12659,27 @@ fn tg_t64x32_sg2x2_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -12741,8 +12744,8 @@ fn tg_t64x32_sg2x2_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -12772,27 +12775,27 @@ fn tg_t64x32_sg2x2_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -15139,8 +15142,8 @@ fn tgs_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15182,51 +15185,51 @@ fn tgs_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -15308,8 +15311,8 @@ fn tgs_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15340,27 +15343,27 @@ fn tgs_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -15425,8 +15428,8 @@ fn tgs_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15463,35 +15466,35 @@ fn tgs_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -15576,8 +15579,8 @@ fn tgs_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15614,39 +15617,39 @@ fn tgs_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = select((eb + 1152u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = select((eb + 3456u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = select((eb + 4608u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = select((eb + 5760u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = select((eb + 6912u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = select((eb + 8064u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
@@ -15714,8 +15717,8 @@ fn tgs_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15756,43 +15759,43 @@ fn tgs_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = select((eb + 4608u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = select((eb + 5760u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = select((eb + 6912u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = select((eb + 8064u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
@@ -15875,8 +15878,8 @@ fn tgs_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15913,27 +15916,27 @@ fn tgs_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = select((eb + 1280u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = select((eb + 2560u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = select((eb + 3840u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -16008,8 +16011,8 @@ fn tgs_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16031,11 +16034,11 @@ fn tgs_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
@@ -16068,8 +16071,8 @@ fn tgs_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16111,51 +16114,51 @@ fn tgs_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -16218,8 +16221,8 @@ fn tgs_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16250,27 +16253,27 @@ fn tgs_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -16322,8 +16325,8 @@ fn tgs_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16360,35 +16363,35 @@ fn tgs_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -16458,8 +16461,8 @@ fn tgs_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16496,39 +16499,39 @@ fn tgs_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = select((eb + 1152u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = select((eb + 3456u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = select((eb + 4608u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = select((eb + 5760u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = select((eb + 6912u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = select((eb + 8064u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
@@ -16580,8 +16583,8 @@ fn tgs_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16622,43 +16625,43 @@ fn tgs_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = select((eb + 4608u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = select((eb + 5760u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = select((eb + 6912u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = select((eb + 8064u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
@@ -16724,8 +16727,8 @@ fn tgs_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16762,27 +16765,27 @@ fn tgs_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = select((eb + 1280u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = select((eb + 2560u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = select((eb + 3840u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -16844,8 +16847,8 @@ fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16918,51 +16921,51 @@ fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -17031,51 +17034,51 @@ fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+        let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+        let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
         As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+        let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
         As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+        let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+        let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+        let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+        let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+        let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
         Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
         let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-        let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+        let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
         Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
         let lo10 = select(q10.xy, q10.zw, alt); let hi10 = select(q10.zw, q10.xy, alt);
         let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-        let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+        let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
         Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
         let lo11 = select(q11.xy, q11.zw, alt); let hi11 = select(q11.zw, q11.xy, alt);
         let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-        let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+        let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
         Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
       }
       workgroupBarrier();
@@ -17158,8 +17161,8 @@ fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -17209,27 +17212,27 @@ fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -17280,27 +17283,27 @@ fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+        let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+        let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+        let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+        let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
@@ -17366,8 +17369,8 @@ fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -17427,35 +17430,35 @@ fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -17524,35 +17527,35 @@ fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+        let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
         As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+        let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
         As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+        let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+        let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+        let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+        let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       }
       workgroupBarrier();
@@ -17638,8 +17641,8 @@ fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -17701,39 +17704,39 @@ fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = select((eb + 1152u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = select((eb + 3456u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = select((eb + 4608u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = select((eb + 5760u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = select((eb + 6912u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = select((eb + 8064u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
@@ -17787,39 +17790,39 @@ fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+        let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
         Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+        let ia2 = (eb + 1152u + pa) & am; let ib2 = select((eb + 1152u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+        let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+        let ia4 = (eb + 3456u + pa) & am; let ib4 = select((eb + 3456u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+        let ia5 = (eb + 4608u + pa) & am; let ib5 = select((eb + 4608u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+        let ia6 = (eb + 5760u + pa) & am; let ib6 = select((eb + 5760u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+        let ia7 = (eb + 6912u + pa) & am; let ib7 = select((eb + 6912u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+        let ia8 = (eb + 8064u + pa) & am; let ib8 = select((eb + 8064u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
         Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       }
       workgroupBarrier();
@@ -17888,8 +17891,8 @@ fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -17957,43 +17960,43 @@ fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = select((eb + 4608u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = select((eb + 5760u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = select((eb + 6912u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = select((eb + 8064u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
@@ -18060,43 +18063,43 @@ fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+        let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+        let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+        let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+        let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
+        let ia6 = (eb + 4608u + pa) & am; let ib6 = select((eb + 4608u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
+        let ia7 = (eb + 5760u + pa) & am; let ib7 = select((eb + 5760u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
+        let ia8 = (eb + 6912u + pa) & am; let ib8 = select((eb + 6912u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
         Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
         let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-        let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
+        let ia9 = (eb + 8064u + pa) & am; let ib9 = select((eb + 8064u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
         Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       }
       workgroupBarrier();
@@ -18180,8 +18183,8 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -18237,27 +18240,27 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = select((eb + 1280u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = select((eb + 2560u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = select((eb + 3840u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -18312,27 +18315,27 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
+        let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+        let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
+        let ia3 = (eb + 1280u + pa) & am; let ib3 = select((eb + 1280u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
+        let ia4 = (eb + 2560u + pa) & am; let ib4 = select((eb + 2560u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
+        let ia5 = (eb + 3840u + pa) & am; let ib5 = select((eb + 3840u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
@@ -18408,8 +18411,8 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -18442,11 +18445,11 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
@@ -18475,11 +18478,11 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+        let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
         Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       }
       workgroupBarrier();
@@ -18814,8 +18817,8 @@ fn tgs_t64x32_sg2x2_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -18846,27 +18849,27 @@ fn tgs_t64x32_sg2x2_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -18931,8 +18934,8 @@ fn tgs_t64x32_sg2x2_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -18963,27 +18966,27 @@ fn tgs_t64x32_sg2x2_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -19520,8 +19523,8 @@ fn tg_t16x32_sg1x2_k128_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 4u), K4) + wblk_chunk(c4);
@@ -19569,51 +19572,51 @@ fn tg_t16x32_sg1x2_k128_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -19695,8 +19698,8 @@ fn tg_t32x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb2 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb3 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -19729,27 +19732,27 @@ fn tg_t32x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -19814,8 +19817,8 @@ fn tg_t64x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -19854,35 +19857,35 @@ fn tg_t64x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -19967,8 +19970,8 @@ fn tg_t16x32_sg1x2_k128_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 4u), K4) + wblk_chunk(c4);
@@ -20016,51 +20019,51 @@ fn tg_t16x32_sg1x2_k128_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -20123,8 +20126,8 @@ fn tg_t32x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb2 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb3 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -20157,27 +20160,27 @@ fn tg_t32x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -20229,8 +20232,8 @@ fn tg_t64x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -20269,35 +20272,35 @@ fn tg_t64x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -20432,8 +20435,8 @@ fn tg_t32x32_sg2x2_k32_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb1 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -20454,11 +20457,11 @@ fn tg_t32x32_sg2x2_k32_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
@@ -20491,8 +20494,8 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 4u), K4) + wblk_chunk(c4);
@@ -20571,51 +20574,51 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -20684,51 +20687,51 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
+        let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
+        let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
         As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
+        let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
         As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+        let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
+        let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
+        let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
+        let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
+        let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
         Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
         let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-        let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
+        let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
         Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
         let lo10 = select(q10.xy, q10.zw, alt); let hi10 = select(q10.zw, q10.xy, alt);
         let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-        let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
+        let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
         Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
         let lo11 = select(q11.xy, q11.zw, alt); let hi11 = select(q11.zw, q11.xy, alt);
         let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-        let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
+        let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
         Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
       }
       workgroupBarrier();
@@ -20811,8 +20814,8 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb2 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb3 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -20864,27 +20867,27 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -20935,27 +20938,27 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
+        let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
+        let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
+        let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
+        let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
@@ -21021,8 +21024,8 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -21084,35 +21087,35 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -21181,35 +21184,35 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+        let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
         As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+        let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
         As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+        let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+        let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
+        let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
+        let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       }
       workgroupBarrier();
@@ -21295,8 +21298,8 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb1 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -21328,11 +21331,11 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
@@ -21361,11 +21364,11 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+        let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
         Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       }
       workgroupBarrier();
@@ -21533,8 +21536,8 @@ fn tg_t64x32_sg2x2_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -21565,27 +21568,27 @@ fn tg_t64x32_sg2x2_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -21650,8 +21653,8 @@ fn tg_t64x32_sg2x2_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
-  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
+  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -21682,27 +21685,27 @@ fn tg_t64x32_sg2x2_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
+      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();

@@ -942,9 +942,10 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
       if (sgmTileGenFits(g.caps, big)) await checkGated(g, 128, 128, 64, big, 'gelu_tanh');
       await checkGated(g, 32, 64, 128, { kind: 'tile-gen', id: 'g32x32_sg1x2_k32_b1_u8_ks2', emulate }, 'gelu_tanh');
     });
-    // sub / xor / mask: the same offsets written three ways (STS_HALVES), under rows16 and under alt (16 chunks a row);
+    // sub / xor / mask / mask16: the same offsets written four ways (STS_HALVES; mask16 without the alternation), under
+    // rows16 and under alt (16 chunks a row);
     // pad: the 16-byte staging rows past their pad (STS_PAD).
-    for (const halves of ['xor', 'sub', 'mask', 'pad', 'sub,pad']) {
+    for (const halves of ['xor', 'sub', 'mask', 'pad', 'sub,pad', 'mask16', 'mask16,pad']) {
       await withEnv('FAPOOL_TILE_STS', `rows16,${halves}`, async () => {
         await check(g, { M: 64, N: 128, K: 192, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_un8', emulate } }, bias: true });
         await checkGated(g, 64, 64, 192, { kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1_un8', wblk: true, emulate }, 'gelu_erf');
@@ -969,7 +970,7 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
     expect([stsKey(rows16Id, bareG), stsKey(altId, bareG), stsKey(rows16Id, robustG), stsKey(altId, robustG)]).toEqual(['2 true', '0 false', '0 false', '0 false']);
     expect([await withEnv('FAPOOL_TILE_STS', 'xor', async () => stsKey(rows16Id, bareG)), await withEnv('FAPOOL_TILE_STS', 'alt,mask', async () => stsKey(altId, robustG)),
       await withEnv('FAPOOL_TILE_STS', 'sub', async () => stsKey(rows16Id, bareG)), await withEnv('FAPOOL_TILE_STS', 'mask,pad', async () => stsKey(altId, bareG)),
-      await withEnv('FAPOOL_TILE_STS', 'nopad', async () => stsKey(rows16Id, bareG))]).toEqual(['1 true', '2 false', '0 true', '2 true', '2 false']);
+      await withEnv('FAPOOL_TILE_STS', 'nopad', async () => stsKey(rows16Id, bareG)), await withEnv('FAPOOL_TILE_STS', 'mask16', async () => stsKey(altId, robustG))]).toEqual(['1 true', '2 false', '0 true', '2 true', '2 false', '3 false']);
     await expect(withEnv('FAPOOL_TILE_STS', 'xor,mask', async () => stsKey(altId, g))).rejects.toThrow(/FAPOOL_TILE_STS/);
     await expect(withEnv('FAPOOL_TILE_STS', 'pad,nopad', async () => stsKey(altId, g))).rejects.toThrow(/FAPOOL_TILE_STS/);
     // STS_ROWS16 is on by default, with or without robust buffer access (since mask), unless FAPOOL_TILE_STS says seq16.

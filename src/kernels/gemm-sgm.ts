@@ -397,7 +397,7 @@ function rows16Tile(g: { wide: boolean; bk: number; wg: number }): boolean {
   return g.wide && g.bk === 32 && g.wg % 128 === 0;
 }
 /** FAPOOL_TILE_STS's forms of a chunk's halves' offsets, by their WGSL STS_HALVES value. */
-const HALVES_FORMS = ['sub', 'xor', 'mask'];
+const HALVES_FORMS = ['sub', 'xor', 'mask', 'mask16'];
 
 const [sgmTileGenProgram, sgmTileGenEmuProgram] = realAndEmulated<SgmTileGenCfg>({
   name: 'gemm_sgm_tile_gen', files: ['gemm_sgm_tile_gen.wgsl', 'gemm_sgm_tile_gen_emu.wgsl'], entry: 'tg_t128x256_sg2x4_k32_b1', spec: sgmTileGenSpec,
