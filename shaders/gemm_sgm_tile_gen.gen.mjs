@@ -220,10 +220,7 @@ override STS_ROWS16: bool = false;
 // tile): with 0 or 1 it stores each chunk as 8 STS.U16 (seq16, with constant offsets: 2 STS.64); with 2 as 2 STS.64,
 // and the tile 206 → 244–248 TFLOP/s. The host sets it (FAPOOL_TILE_STS sub / xor / mask: mask on the rows16 tiles
 // without robustness; sub on the alt tiles, whose 8-row split decode steps lost 2.6 % with mask, and with robustness,
-// whose clamps store per element anyway). 3 (mask16): no alternation — a chunk's 8 halves in order from its first
-// address ANDed with ~7, so the driver may prove 16-byte alignment and store the chunk as one STS.128. A 16-byte store
-// phase is 8 lanes: rows16's rows 4 apart (banks 0–15 and 16–31), or one row's 8 / 16 chunks (alt's tiles, contiguous),
-// are conflict-free without the alternation, which only served 8-byte phases (16 lanes). Session 49: measured below.
+// whose clamps store per element anyway).
 override STS_HALVES: u32 = 0u;
 
 // 16-byte staging: a row's BK halves sit at the end of its BK + 8 (the 8 pad halves first), so no staged chunk's
@@ -423,8 +420,8 @@ function entry(o, c) {
   if (alt) {
     // STS_ROWS16: the row's bit 3 (the same for every row the thread stages: they are a multiple of 16 rows apart).
     const cond = rows16 ? 'STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u' : `STS_ALT && ((c4${qk === 16 ? ' >> 3u' : ''}) & 1u) == 1u`;
-    P(`  let alt = STS_HALVES != 3u && ${cond}; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)`);
-    P(`  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit`);
+    P(`  let alt = ${cond}; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store`);
+    P(`  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit`);
   }
   // Staged register t's row, from the thread's first row of its operand (x: from row0; w: from col0, gated: the
   // gate rows, then the up rows, both from col0).
@@ -482,7 +479,7 @@ function entry(o, c) {
         P(`${ind}  let lo${t} = select(${r}${t}.xy, ${r}${t}.zw, alt); let hi${t} = select(${r}${t}.zw, ${r}${t}.xy, alt);`);
         const h = ['lo', 'lo', 'hi', 'hi'].map((v, i) => `let h${t}_${i} = bitcast<vec2<f16>>(${v}${t}.${i % 2 ? 'y' : 'x'});`).join(' ');
         P(`${ind}  ${h}`);
-        P(`${ind}  let ia${t} = (${base} + pa) & am; let ib${t} = select((${base} + pb) & am, ia${t} + 4u, STS_HALVES == 3u);`);
+        P(`${ind}  let ia${t} = (${base} + pa) & am; let ib${t} = (${base} + pb) & am;`);
         P(`${ind}  ${[0, 1, 2, 3].map((i) => { const o = i < 2 ? `ia${t}` : `ib${t}`, j = 2 * (i % 2); return `${arr}[${o}${j ? ` + ${u(j)}` : ''}] = h${t}_${i}.x; ${arr}[${o} + ${u(j + 1)}] = h${t}_${i}.y;`; }).join(' ')}`);
         continue;
       }

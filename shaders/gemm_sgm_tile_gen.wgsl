@@ -82,10 +82,7 @@ override STS_ROWS16: bool = false;
 // tile): with 0 or 1 it stores each chunk as 8 STS.U16 (seq16, with constant offsets: 2 STS.64); with 2 as 2 STS.64,
 // and the tile 206 → 244–248 TFLOP/s. The host sets it (FAPOOL_TILE_STS sub / xor / mask: mask on the rows16 tiles
 // without robustness; sub on the alt tiles, whose 8-row split decode steps lost 2.6 % with mask, and with robustness,
-// whose clamps store per element anyway). 3 (mask16): no alternation — a chunk's 8 halves in order from its first
-// address ANDed with ~7, so the driver may prove 16-byte alignment and store the chunk as one STS.128. A 16-byte store
-// phase is 8 lanes: rows16's rows 4 apart (banks 0–15 and 16–31), or one row's 8 / 16 chunks (alt's tiles, contiguous),
-// are conflict-free without the alternation, which only served 8-byte phases (16 lanes). Session 49: measured below.
+// whose clamps store per element anyway).
 override STS_HALVES: u32 = 0u;
 
 // 16-byte staging: a row's BK halves sit at the end of its BK + 8 (the 8 pad halves first), so no staged chunk's
@@ -5608,8 +5605,8 @@ fn tg_t128x128_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -5657,35 +5654,35 @@ fn tg_t128x128_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2560u + pa) & am; let ib2 = select((ea + 2560u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2560u + pa) & am; let ib2 = (ea + 2560u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3840u + pa) & am; let ib3 = select((ea + 3840u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3840u + pa) & am; let ib3 = (ea + 3840u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1280u + pa) & am; let ib5 = select((eb + 1280u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1280u + pa) & am; let ib5 = (eb + 1280u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2560u + pa) & am; let ib6 = select((eb + 2560u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 2560u + pa) & am; let ib6 = (eb + 2560u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3840u + pa) & am; let ib7 = select((eb + 3840u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 3840u + pa) & am; let ib7 = (eb + 3840u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -5774,8 +5771,8 @@ fn tg_g128x128_sg2x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 64 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -5819,27 +5816,27 @@ fn tg_g128x128_sg2x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 2560u + pa) & am; let ib1 = select((ea + 2560u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 2560u + pa) & am; let ib1 = (ea + 2560u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2560u + pa) & am; let ib3 = select((eb + 2560u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 2560u + pa) & am; let ib3 = (eb + 2560u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 5120u + pa) & am; let ib4 = select((eb + 5120u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 5120u + pa) & am; let ib4 = (eb + 5120u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 7680u + pa) & am; let ib5 = select((eb + 7680u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 7680u + pa) & am; let ib5 = (eb + 7680u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -5933,8 +5930,8 @@ fn tg_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -5970,35 +5967,35 @@ fn tg_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -6083,8 +6080,8 @@ fn tg_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6120,27 +6117,27 @@ fn tg_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1280u + pa) & am; let ib3 = select((eb + 1280u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2560u + pa) & am; let ib4 = select((eb + 2560u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3840u + pa) & am; let ib5 = select((eb + 3840u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -6211,8 +6208,8 @@ fn tg_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6233,11 +6230,11 @@ fn tg_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
@@ -6387,8 +6384,8 @@ fn tg_t128x128_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6436,35 +6433,35 @@ fn tg_t128x128_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2560u + pa) & am; let ib2 = select((ea + 2560u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2560u + pa) & am; let ib2 = (ea + 2560u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3840u + pa) & am; let ib3 = select((ea + 3840u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3840u + pa) & am; let ib3 = (ea + 3840u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1280u + pa) & am; let ib5 = select((eb + 1280u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1280u + pa) & am; let ib5 = (eb + 1280u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2560u + pa) & am; let ib6 = select((eb + 2560u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 2560u + pa) & am; let ib6 = (eb + 2560u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3840u + pa) & am; let ib7 = select((eb + 3840u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 3840u + pa) & am; let ib7 = (eb + 3840u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -6568,8 +6565,8 @@ fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6615,35 +6612,35 @@ fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     let ea = ws; let eb = ws;
     let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
     let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-    let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+    let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
     As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
     let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
     let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-    let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+    let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
     As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
     let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
     let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-    let ia2 = (ea + 2560u + pa) & am; let ib2 = select((ea + 2560u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+    let ia2 = (ea + 2560u + pa) & am; let ib2 = (ea + 2560u + pb) & am;
     As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
     let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
     let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-    let ia3 = (ea + 3840u + pa) & am; let ib3 = select((ea + 3840u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+    let ia3 = (ea + 3840u + pa) & am; let ib3 = (ea + 3840u + pb) & am;
     As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
     let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
     let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-    let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+    let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
     Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
     let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
     let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-    let ia5 = (eb + 1280u + pa) & am; let ib5 = select((eb + 1280u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+    let ia5 = (eb + 1280u + pa) & am; let ib5 = (eb + 1280u + pb) & am;
     Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
     let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-    let ia6 = (eb + 2560u + pa) & am; let ib6 = select((eb + 2560u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+    let ia6 = (eb + 2560u + pa) & am; let ib6 = (eb + 2560u + pb) & am;
     Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
     let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
     let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-    let ia7 = (eb + 3840u + pa) & am; let ib7 = select((eb + 3840u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+    let ia7 = (eb + 3840u + pa) & am; let ib7 = (eb + 3840u + pb) & am;
     Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
   }
   workgroupBarrier();
@@ -6724,35 +6721,35 @@ fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = (1u - buf) * 5120u + ws; let eb = (1u - buf) * 5120u + ws;
         let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (ea + 2560u + pa) & am; let ib2 = select((ea + 2560u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (ea + 2560u + pa) & am; let ib2 = (ea + 2560u + pb) & am;
         As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (ea + 3840u + pa) & am; let ib3 = select((ea + 3840u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (ea + 3840u + pa) & am; let ib3 = (ea + 3840u + pb) & am;
         As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 1280u + pa) & am; let ib5 = select((eb + 1280u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 1280u + pa) & am; let ib5 = (eb + 1280u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 2560u + pa) & am; let ib6 = select((eb + 2560u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+        let ia6 = (eb + 2560u + pa) & am; let ib6 = (eb + 2560u + pb) & am;
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 3840u + pa) & am; let ib7 = select((eb + 3840u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+        let ia7 = (eb + 3840u + pa) & am; let ib7 = (eb + 3840u + pb) & am;
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       }
     }
@@ -6790,8 +6787,8 @@ fn tg_t256x128_sg4x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 64 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6835,27 +6832,27 @@ fn tg_t256x128_sg4x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 2560u + pa) & am; let ib1 = select((ea + 2560u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 2560u + pa) & am; let ib1 = (ea + 2560u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 5120u + pa) & am; let ib2 = select((ea + 5120u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 5120u + pa) & am; let ib2 = (ea + 5120u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 7680u + pa) & am; let ib3 = select((ea + 7680u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 7680u + pa) & am; let ib3 = (ea + 7680u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 2560u + pa) & am; let ib5 = select((eb + 2560u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 2560u + pa) & am; let ib5 = (eb + 2560u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -6957,8 +6954,8 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6977,11 +6974,11 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     let ea = ws; let eb = ws;
     let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
     let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-    let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+    let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
     As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
     let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
     let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-    let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+    let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
     Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
   }
   workgroupBarrier();
@@ -7014,11 +7011,11 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
         let ea = (1u - buf) * 1280u + ws; let eb = (1u - buf) * 1280u + ws;
         let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
         Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       }
     }
@@ -7042,8 +7039,8 @@ fn tg_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -7084,51 +7081,51 @@ fn tg_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -7210,8 +7207,8 @@ fn tg_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -7241,27 +7238,27 @@ fn tg_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -7326,8 +7323,8 @@ fn tg_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -7363,39 +7360,39 @@ fn tg_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + 1152u + pa) & am; let ib2 = select((eb + 1152u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 3456u + pa) & am; let ib4 = select((eb + 3456u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 4608u + pa) & am; let ib5 = select((eb + 4608u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 5760u + pa) & am; let ib6 = select((eb + 5760u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 6912u + pa) & am; let ib7 = select((eb + 6912u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 8064u + pa) & am; let ib8 = select((eb + 8064u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
@@ -7462,8 +7459,8 @@ fn tg_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -7503,43 +7500,43 @@ fn tg_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 4608u + pa) & am; let ib6 = select((eb + 4608u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 5760u + pa) & am; let ib7 = select((eb + 5760u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 6912u + pa) & am; let ib8 = select((eb + 6912u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 8064u + pa) & am; let ib9 = select((eb + 8064u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
@@ -8902,8 +8899,8 @@ fn tg_g64x64_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -8939,27 +8936,27 @@ fn tg_g64x64_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 2304u + pa) & am; let ib1 = select((ea + 2304u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 2304u + pa) & am; let ib1 = (ea + 2304u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 4608u + pa) & am; let ib4 = select((eb + 4608u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 4608u + pa) & am; let ib4 = (eb + 4608u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 6912u + pa) & am; let ib5 = select((eb + 6912u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 6912u + pa) & am; let ib5 = (eb + 6912u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -9032,8 +9029,8 @@ fn tg_t64x64_sg1x4_k128_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 16 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9069,35 +9066,35 @@ fn tg_t64x64_sg1x4_k128_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 2176u + pa) & am; let ib1 = select((ea + 2176u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 2176u + pa) & am; let ib1 = (ea + 2176u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 4352u + pa) & am; let ib2 = select((ea + 4352u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 4352u + pa) & am; let ib2 = (ea + 4352u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 6528u + pa) & am; let ib3 = select((ea + 6528u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 6528u + pa) & am; let ib3 = (ea + 6528u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 2176u + pa) & am; let ib5 = select((eb + 2176u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 2176u + pa) & am; let ib5 = (eb + 2176u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 4352u + pa) & am; let ib6 = select((eb + 4352u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 4352u + pa) & am; let ib6 = (eb + 4352u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 6528u + pa) & am; let ib7 = select((eb + 6528u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 6528u + pa) & am; let ib7 = (eb + 6528u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -9184,8 +9181,8 @@ fn tg_t32x32_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9206,11 +9203,11 @@ fn tg_t32x32_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
@@ -9254,8 +9251,8 @@ fn tg_g32x32_sg1x2_k32_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9281,15 +9278,15 @@ fn tg_g32x32_sg1x2_k32_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + 1280u + pa) & am; let ib2 = select((eb + 1280u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + 1280u + pa) & am; let ib2 = (eb + 1280u + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
     }
     workgroupBarrier();
@@ -9333,8 +9330,8 @@ fn tg_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9375,51 +9372,51 @@ fn tg_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -9482,8 +9479,8 @@ fn tg_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9513,27 +9510,27 @@ fn tg_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -9585,8 +9582,8 @@ fn tg_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9622,35 +9619,35 @@ fn tg_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -9720,8 +9717,8 @@ fn tg_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9757,39 +9754,39 @@ fn tg_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + 1152u + pa) & am; let ib2 = select((eb + 1152u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 3456u + pa) & am; let ib4 = select((eb + 3456u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 4608u + pa) & am; let ib5 = select((eb + 4608u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 5760u + pa) & am; let ib6 = select((eb + 5760u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 6912u + pa) & am; let ib7 = select((eb + 6912u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 8064u + pa) & am; let ib8 = select((eb + 8064u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
@@ -9840,8 +9837,8 @@ fn tg_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9881,43 +9878,43 @@ fn tg_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 4608u + pa) & am; let ib6 = select((eb + 4608u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 5760u + pa) & am; let ib7 = select((eb + 5760u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 6912u + pa) & am; let ib8 = select((eb + 6912u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 8064u + pa) & am; let ib9 = select((eb + 8064u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
@@ -9981,8 +9978,8 @@ fn tg_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10018,27 +10015,27 @@ fn tg_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1280u + pa) & am; let ib3 = select((eb + 1280u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2560u + pa) & am; let ib4 = select((eb + 2560u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3840u + pa) & am; let ib5 = select((eb + 3840u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -10098,8 +10095,8 @@ fn tg_g64x64_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10135,27 +10132,27 @@ fn tg_g64x64_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 2304u + pa) & am; let ib1 = select((ea + 2304u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 2304u + pa) & am; let ib1 = (ea + 2304u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 4608u + pa) & am; let ib4 = select((eb + 4608u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 4608u + pa) & am; let ib4 = (eb + 4608u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 6912u + pa) & am; let ib5 = select((eb + 6912u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 6912u + pa) & am; let ib5 = (eb + 6912u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -10215,8 +10212,8 @@ fn tg_t64x64_sg1x4_k128_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 16 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10252,35 +10249,35 @@ fn tg_t64x64_sg1x4_k128_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 2176u + pa) & am; let ib1 = select((ea + 2176u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 2176u + pa) & am; let ib1 = (ea + 2176u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 4352u + pa) & am; let ib2 = select((ea + 4352u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 4352u + pa) & am; let ib2 = (ea + 4352u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 6528u + pa) & am; let ib3 = select((ea + 6528u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 6528u + pa) & am; let ib3 = (ea + 6528u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 2176u + pa) & am; let ib5 = select((eb + 2176u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 2176u + pa) & am; let ib5 = (eb + 2176u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 4352u + pa) & am; let ib6 = select((eb + 4352u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 4352u + pa) & am; let ib6 = (eb + 4352u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 6528u + pa) & am; let ib7 = select((eb + 6528u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 6528u + pa) & am; let ib7 = (eb + 6528u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -10352,8 +10349,8 @@ fn tg_t32x32_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10374,11 +10371,11 @@ fn tg_t32x32_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
@@ -10411,8 +10408,8 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10484,51 +10481,51 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -10597,51 +10594,51 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
         As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
         As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+        let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+        let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+        let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
         Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
         let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-        let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+        let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
         Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
         let lo10 = select(q10.xy, q10.zw, alt); let hi10 = select(q10.zw, q10.xy, alt);
         let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-        let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
+        let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
         Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
         let lo11 = select(q11.xy, q11.zw, alt); let hi11 = select(q11.zw, q11.xy, alt);
         let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-        let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
+        let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
         Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
       }
       workgroupBarrier();
@@ -10724,8 +10721,8 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10774,27 +10771,27 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -10845,27 +10842,27 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
@@ -10931,8 +10928,8 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10991,35 +10988,35 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -11088,35 +11085,35 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
         As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
         As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+        let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+        let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       }
       workgroupBarrier();
@@ -11202,8 +11199,8 @@ fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -11264,39 +11261,39 @@ fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + 1152u + pa) & am; let ib2 = select((eb + 1152u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 3456u + pa) & am; let ib4 = select((eb + 3456u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 4608u + pa) & am; let ib5 = select((eb + 4608u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 5760u + pa) & am; let ib6 = select((eb + 5760u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 6912u + pa) & am; let ib7 = select((eb + 6912u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 8064u + pa) & am; let ib8 = select((eb + 8064u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
@@ -11350,39 +11347,39 @@ fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
         Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + 1152u + pa) & am; let ib2 = select((eb + 1152u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 3456u + pa) & am; let ib4 = select((eb + 3456u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 4608u + pa) & am; let ib5 = select((eb + 4608u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 5760u + pa) & am; let ib6 = select((eb + 5760u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+        let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 6912u + pa) & am; let ib7 = select((eb + 6912u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+        let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        let ia8 = (eb + 8064u + pa) & am; let ib8 = select((eb + 8064u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+        let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
         Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       }
       workgroupBarrier();
@@ -11450,8 +11447,8 @@ fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -11518,43 +11515,43 @@ fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 4608u + pa) & am; let ib6 = select((eb + 4608u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 5760u + pa) & am; let ib7 = select((eb + 5760u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 6912u + pa) & am; let ib8 = select((eb + 6912u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 8064u + pa) & am; let ib9 = select((eb + 8064u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
@@ -11621,43 +11618,43 @@ fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 4608u + pa) & am; let ib6 = select((eb + 4608u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+        let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 5760u + pa) & am; let ib7 = select((eb + 5760u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+        let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        let ia8 = (eb + 6912u + pa) & am; let ib8 = select((eb + 6912u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+        let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
         Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
         let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-        let ia9 = (eb + 8064u + pa) & am; let ib9 = select((eb + 8064u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+        let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
         Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       }
       workgroupBarrier();
@@ -11739,8 +11736,8 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -11795,27 +11792,27 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1280u + pa) & am; let ib3 = select((eb + 1280u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2560u + pa) & am; let ib4 = select((eb + 2560u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3840u + pa) & am; let ib5 = select((eb + 3840u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -11870,27 +11867,27 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 1280u + pa) & am; let ib3 = select((eb + 1280u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 2560u + pa) & am; let ib4 = select((eb + 2560u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 3840u + pa) & am; let ib5 = select((eb + 3840u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
@@ -11964,8 +11961,8 @@ fn tg_g64x64_sg2x2_k64_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -12020,27 +12017,27 @@ fn tg_g64x64_sg2x2_k64_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 2304u + pa) & am; let ib1 = select((ea + 2304u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 2304u + pa) & am; let ib1 = (ea + 2304u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 4608u + pa) & am; let ib4 = select((eb + 4608u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 4608u + pa) & am; let ib4 = (eb + 4608u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 6912u + pa) & am; let ib5 = select((eb + 6912u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 6912u + pa) & am; let ib5 = (eb + 6912u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -12095,27 +12092,27 @@ fn tg_g64x64_sg2x2_k64_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 2304u + pa) & am; let ib1 = select((ea + 2304u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 2304u + pa) & am; let ib1 = (ea + 2304u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 4608u + pa) & am; let ib4 = select((eb + 4608u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + 4608u + pa) & am; let ib4 = (eb + 4608u + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 6912u + pa) & am; let ib5 = select((eb + 6912u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 6912u + pa) & am; let ib5 = (eb + 6912u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
@@ -12187,8 +12184,8 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -12220,11 +12217,11 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
@@ -12253,11 +12250,11 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
         Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       }
       workgroupBarrier();
@@ -12302,8 +12299,8 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -12342,15 +12339,15 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + 1280u + pa) & am; let ib2 = select((eb + 1280u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + 1280u + pa) & am; let ib2 = (eb + 1280u + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
     }
     workgroupBarrier();
@@ -12380,15 +12377,15 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
         Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + 1280u + pa) & am; let ib2 = select((eb + 1280u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (eb + 1280u + pa) & am; let ib2 = (eb + 1280u + pb) & am;
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       }
       workgroupBarrier();
@@ -12600,8 +12597,8 @@ fn tg_t64x32_sg2x2_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -12631,27 +12628,27 @@ fn tg_t64x32_sg2x2_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -12716,8 +12713,8 @@ fn tg_t64x32_sg2x2_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -12747,27 +12744,27 @@ fn tg_t64x32_sg2x2_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -15114,8 +15111,8 @@ fn tgs_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15157,51 +15154,51 @@ fn tgs_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -15283,8 +15280,8 @@ fn tgs_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15315,27 +15312,27 @@ fn tgs_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -15400,8 +15397,8 @@ fn tgs_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15438,35 +15435,35 @@ fn tgs_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -15551,8 +15548,8 @@ fn tgs_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15589,39 +15586,39 @@ fn tgs_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + 1152u + pa) & am; let ib2 = select((eb + 1152u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 3456u + pa) & am; let ib4 = select((eb + 3456u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 4608u + pa) & am; let ib5 = select((eb + 4608u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 5760u + pa) & am; let ib6 = select((eb + 5760u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 6912u + pa) & am; let ib7 = select((eb + 6912u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 8064u + pa) & am; let ib8 = select((eb + 8064u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
@@ -15689,8 +15686,8 @@ fn tgs_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15731,43 +15728,43 @@ fn tgs_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 4608u + pa) & am; let ib6 = select((eb + 4608u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 5760u + pa) & am; let ib7 = select((eb + 5760u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 6912u + pa) & am; let ib8 = select((eb + 6912u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 8064u + pa) & am; let ib9 = select((eb + 8064u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
@@ -15850,8 +15847,8 @@ fn tgs_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15888,27 +15885,27 @@ fn tgs_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1280u + pa) & am; let ib3 = select((eb + 1280u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2560u + pa) & am; let ib4 = select((eb + 2560u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3840u + pa) & am; let ib5 = select((eb + 3840u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -15983,8 +15980,8 @@ fn tgs_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16006,11 +16003,11 @@ fn tgs_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
@@ -16043,8 +16040,8 @@ fn tgs_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16086,51 +16083,51 @@ fn tgs_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -16193,8 +16190,8 @@ fn tgs_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16225,27 +16222,27 @@ fn tgs_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -16297,8 +16294,8 @@ fn tgs_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16335,35 +16332,35 @@ fn tgs_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -16433,8 +16430,8 @@ fn tgs_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16471,39 +16468,39 @@ fn tgs_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + 1152u + pa) & am; let ib2 = select((eb + 1152u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 3456u + pa) & am; let ib4 = select((eb + 3456u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 4608u + pa) & am; let ib5 = select((eb + 4608u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 5760u + pa) & am; let ib6 = select((eb + 5760u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 6912u + pa) & am; let ib7 = select((eb + 6912u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 8064u + pa) & am; let ib8 = select((eb + 8064u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
@@ -16555,8 +16552,8 @@ fn tgs_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16597,43 +16594,43 @@ fn tgs_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 4608u + pa) & am; let ib6 = select((eb + 4608u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 5760u + pa) & am; let ib7 = select((eb + 5760u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 6912u + pa) & am; let ib8 = select((eb + 6912u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 8064u + pa) & am; let ib9 = select((eb + 8064u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
@@ -16699,8 +16696,8 @@ fn tgs_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16737,27 +16734,27 @@ fn tgs_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1280u + pa) & am; let ib3 = select((eb + 1280u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2560u + pa) & am; let ib4 = select((eb + 2560u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3840u + pa) & am; let ib5 = select((eb + 3840u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -16819,8 +16816,8 @@ fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16893,51 +16890,51 @@ fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -17006,51 +17003,51 @@ fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
         As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
         As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+        let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+        let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+        let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
         Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
         let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-        let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+        let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
         Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
         let lo10 = select(q10.xy, q10.zw, alt); let hi10 = select(q10.zw, q10.xy, alt);
         let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-        let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
+        let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
         Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
         let lo11 = select(q11.xy, q11.zw, alt); let hi11 = select(q11.zw, q11.xy, alt);
         let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-        let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
+        let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
         Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
       }
       workgroupBarrier();
@@ -17133,8 +17130,8 @@ fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -17184,27 +17181,27 @@ fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -17255,27 +17252,27 @@ fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
@@ -17341,8 +17338,8 @@ fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -17402,35 +17399,35 @@ fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -17499,35 +17496,35 @@ fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
         As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
         As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+        let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+        let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       }
       workgroupBarrier();
@@ -17613,8 +17610,8 @@ fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -17676,39 +17673,39 @@ fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + 1152u + pa) & am; let ib2 = select((eb + 1152u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 3456u + pa) & am; let ib4 = select((eb + 3456u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 4608u + pa) & am; let ib5 = select((eb + 4608u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 5760u + pa) & am; let ib6 = select((eb + 5760u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 6912u + pa) & am; let ib7 = select((eb + 6912u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 8064u + pa) & am; let ib8 = select((eb + 8064u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
@@ -17762,39 +17759,39 @@ fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
         Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + 1152u + pa) & am; let ib2 = select((eb + 1152u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 3456u + pa) & am; let ib4 = select((eb + 3456u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 4608u + pa) & am; let ib5 = select((eb + 4608u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 5760u + pa) & am; let ib6 = select((eb + 5760u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+        let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 6912u + pa) & am; let ib7 = select((eb + 6912u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+        let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        let ia8 = (eb + 8064u + pa) & am; let ib8 = select((eb + 8064u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+        let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
         Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       }
       workgroupBarrier();
@@ -17863,8 +17860,8 @@ fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -17932,43 +17929,43 @@ fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 4608u + pa) & am; let ib6 = select((eb + 4608u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 5760u + pa) & am; let ib7 = select((eb + 5760u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 6912u + pa) & am; let ib8 = select((eb + 6912u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 8064u + pa) & am; let ib9 = select((eb + 8064u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
@@ -18035,43 +18032,43 @@ fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 4608u + pa) & am; let ib6 = select((eb + 4608u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+        let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 5760u + pa) & am; let ib7 = select((eb + 5760u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+        let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        let ia8 = (eb + 6912u + pa) & am; let ib8 = select((eb + 6912u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+        let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
         Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
         let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-        let ia9 = (eb + 8064u + pa) & am; let ib9 = select((eb + 8064u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+        let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
         Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       }
       workgroupBarrier();
@@ -18155,8 +18152,8 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -18212,27 +18209,27 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1280u + pa) & am; let ib3 = select((eb + 1280u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2560u + pa) & am; let ib4 = select((eb + 2560u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3840u + pa) & am; let ib5 = select((eb + 3840u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -18287,27 +18284,27 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 1280u + pa) & am; let ib3 = select((eb + 1280u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 2560u + pa) & am; let ib4 = select((eb + 2560u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 3840u + pa) & am; let ib5 = select((eb + 3840u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
@@ -18383,8 +18380,8 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -18417,11 +18414,11 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
@@ -18450,11 +18447,11 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
         Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       }
       workgroupBarrier();
@@ -18789,8 +18786,8 @@ fn tgs_t64x32_sg2x2_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -18821,27 +18818,27 @@ fn tgs_t64x32_sg2x2_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -18906,8 +18903,8 @@ fn tgs_t64x32_sg2x2_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -18938,27 +18935,27 @@ fn tgs_t64x32_sg2x2_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -19495,8 +19492,8 @@ fn tg_t16x32_sg1x2_k128_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 4u), K4) + wblk_chunk(c4);
@@ -19544,51 +19541,51 @@ fn tg_t16x32_sg1x2_k128_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -19670,8 +19667,8 @@ fn tg_t32x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb2 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb3 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -19704,27 +19701,27 @@ fn tg_t32x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -19789,8 +19786,8 @@ fn tg_t64x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -19829,35 +19826,35 @@ fn tg_t64x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -19942,8 +19939,8 @@ fn tg_t16x32_sg1x2_k128_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 4u), K4) + wblk_chunk(c4);
@@ -19991,51 +19988,51 @@ fn tg_t16x32_sg1x2_k128_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -20098,8 +20095,8 @@ fn tg_t32x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb2 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb3 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -20132,27 +20129,27 @@ fn tg_t32x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -20204,8 +20201,8 @@ fn tg_t64x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -20244,35 +20241,35 @@ fn tg_t64x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -20407,8 +20404,8 @@ fn tg_t32x32_sg2x2_k32_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb1 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -20429,11 +20426,11 @@ fn tg_t32x32_sg2x2_k32_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
@@ -20466,8 +20463,8 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 4u), K4) + wblk_chunk(c4);
@@ -20546,51 +20543,51 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -20659,51 +20656,51 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
         As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
         As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+        let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+        let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+        let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
         Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
         let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-        let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+        let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
         Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
         let lo10 = select(q10.xy, q10.zw, alt); let hi10 = select(q10.zw, q10.xy, alt);
         let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-        let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
+        let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
         Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
         let lo11 = select(q11.xy, q11.zw, alt); let hi11 = select(q11.zw, q11.xy, alt);
         let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-        let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
+        let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
         Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
       }
       workgroupBarrier();
@@ -20786,8 +20783,8 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb2 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb3 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -20839,27 +20836,27 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -20910,27 +20907,27 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
@@ -20996,8 +20993,8 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -21059,35 +21056,35 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -21156,35 +21153,35 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
         As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
         As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+        let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+        let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       }
       workgroupBarrier();
@@ -21270,8 +21267,8 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb1 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -21303,11 +21300,11 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
@@ -21336,11 +21333,11 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
         Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       }
       workgroupBarrier();
@@ -21508,8 +21505,8 @@ fn tg_t64x32_sg2x2_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -21540,27 +21537,27 @@ fn tg_t64x32_sg2x2_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -21625,8 +21622,8 @@ fn tg_t64x32_sg2x2_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -21657,27 +21654,27 @@ fn tg_t64x32_sg2x2_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();

@@ -85,10 +85,7 @@ override STS_ROWS16: bool = false;
 // tile): with 0 or 1 it stores each chunk as 8 STS.U16 (seq16, with constant offsets: 2 STS.64); with 2 as 2 STS.64,
 // and the tile 206 → 244–248 TFLOP/s. The host sets it (FAPOOL_TILE_STS sub / xor / mask: mask on the rows16 tiles
 // without robustness; sub on the alt tiles, whose 8-row split decode steps lost 2.6 % with mask, and with robustness,
-// whose clamps store per element anyway). 3 (mask16): no alternation — a chunk's 8 halves in order from its first
-// address ANDed with ~7, so the driver may prove 16-byte alignment and store the chunk as one STS.128. A 16-byte store
-// phase is 8 lanes: rows16's rows 4 apart (banks 0–15 and 16–31), or one row's 8 / 16 chunks (alt's tiles, contiguous),
-// are conflict-free without the alternation, which only served 8-byte phases (16 lanes). Session 49: measured below.
+// whose clamps store per element anyway).
 override STS_HALVES: u32 = 0u;
 
 // 16-byte staging: a row's BK halves sit at the end of its BK + 8 (the 8 pad halves first), so no staged chunk's
@@ -5636,8 +5633,8 @@ fn tg_t128x128_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -5685,35 +5682,35 @@ fn tg_t128x128_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2560u + pa) & am; let ib2 = select((ea + 2560u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2560u + pa) & am; let ib2 = (ea + 2560u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3840u + pa) & am; let ib3 = select((ea + 3840u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3840u + pa) & am; let ib3 = (ea + 3840u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1280u + pa) & am; let ib5 = select((eb + 1280u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1280u + pa) & am; let ib5 = (eb + 1280u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2560u + pa) & am; let ib6 = select((eb + 2560u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 2560u + pa) & am; let ib6 = (eb + 2560u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3840u + pa) & am; let ib7 = select((eb + 3840u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 3840u + pa) & am; let ib7 = (eb + 3840u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -5802,8 +5799,8 @@ fn tg_g128x128_sg2x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 64 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -5847,27 +5844,27 @@ fn tg_g128x128_sg2x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 2560u + pa) & am; let ib1 = select((ea + 2560u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 2560u + pa) & am; let ib1 = (ea + 2560u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2560u + pa) & am; let ib3 = select((eb + 2560u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 2560u + pa) & am; let ib3 = (eb + 2560u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 5120u + pa) & am; let ib4 = select((eb + 5120u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 5120u + pa) & am; let ib4 = (eb + 5120u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 7680u + pa) & am; let ib5 = select((eb + 7680u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 7680u + pa) & am; let ib5 = (eb + 7680u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -5961,8 +5958,8 @@ fn tg_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -5998,35 +5995,35 @@ fn tg_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -6111,8 +6108,8 @@ fn tg_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6148,27 +6145,27 @@ fn tg_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1280u + pa) & am; let ib3 = select((eb + 1280u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2560u + pa) & am; let ib4 = select((eb + 2560u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3840u + pa) & am; let ib5 = select((eb + 3840u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -6239,8 +6236,8 @@ fn tg_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6261,11 +6258,11 @@ fn tg_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
@@ -6415,8 +6412,8 @@ fn tg_t128x128_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6464,35 +6461,35 @@ fn tg_t128x128_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2560u + pa) & am; let ib2 = select((ea + 2560u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2560u + pa) & am; let ib2 = (ea + 2560u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3840u + pa) & am; let ib3 = select((ea + 3840u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3840u + pa) & am; let ib3 = (ea + 3840u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1280u + pa) & am; let ib5 = select((eb + 1280u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1280u + pa) & am; let ib5 = (eb + 1280u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2560u + pa) & am; let ib6 = select((eb + 2560u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 2560u + pa) & am; let ib6 = (eb + 2560u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3840u + pa) & am; let ib7 = select((eb + 3840u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 3840u + pa) & am; let ib7 = (eb + 3840u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -6596,8 +6593,8 @@ fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6643,35 +6640,35 @@ fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
     let ea = ws; let eb = ws;
     let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
     let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-    let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+    let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
     As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
     let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
     let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-    let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+    let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
     As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
     let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
     let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-    let ia2 = (ea + 2560u + pa) & am; let ib2 = select((ea + 2560u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+    let ia2 = (ea + 2560u + pa) & am; let ib2 = (ea + 2560u + pb) & am;
     As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
     let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
     let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-    let ia3 = (ea + 3840u + pa) & am; let ib3 = select((ea + 3840u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+    let ia3 = (ea + 3840u + pa) & am; let ib3 = (ea + 3840u + pb) & am;
     As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
     let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
     let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-    let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+    let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
     Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
     let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
     let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-    let ia5 = (eb + 1280u + pa) & am; let ib5 = select((eb + 1280u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+    let ia5 = (eb + 1280u + pa) & am; let ib5 = (eb + 1280u + pb) & am;
     Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
     let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-    let ia6 = (eb + 2560u + pa) & am; let ib6 = select((eb + 2560u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+    let ia6 = (eb + 2560u + pa) & am; let ib6 = (eb + 2560u + pb) & am;
     Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
     let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
     let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-    let ia7 = (eb + 3840u + pa) & am; let ib7 = select((eb + 3840u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+    let ia7 = (eb + 3840u + pa) & am; let ib7 = (eb + 3840u + pb) & am;
     Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
   }
   workgroupBarrier();
@@ -6752,35 +6749,35 @@ fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = (1u - buf) * 5120u + ws; let eb = (1u - buf) * 5120u + ws;
         let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (ea + 2560u + pa) & am; let ib2 = select((ea + 2560u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (ea + 2560u + pa) & am; let ib2 = (ea + 2560u + pb) & am;
         As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (ea + 3840u + pa) & am; let ib3 = select((ea + 3840u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (ea + 3840u + pa) & am; let ib3 = (ea + 3840u + pb) & am;
         As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 1280u + pa) & am; let ib5 = select((eb + 1280u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 1280u + pa) & am; let ib5 = (eb + 1280u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 2560u + pa) & am; let ib6 = select((eb + 2560u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+        let ia6 = (eb + 2560u + pa) & am; let ib6 = (eb + 2560u + pb) & am;
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 3840u + pa) & am; let ib7 = select((eb + 3840u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+        let ia7 = (eb + 3840u + pa) & am; let ib7 = (eb + 3840u + pb) & am;
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       }
     }
@@ -6818,8 +6815,8 @@ fn tg_t256x128_sg4x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 64 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -6863,27 +6860,27 @@ fn tg_t256x128_sg4x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 2560u + pa) & am; let ib1 = select((ea + 2560u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 2560u + pa) & am; let ib1 = (ea + 2560u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 5120u + pa) & am; let ib2 = select((ea + 5120u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 5120u + pa) & am; let ib2 = (ea + 5120u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 7680u + pa) & am; let ib3 = select((ea + 7680u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 7680u + pa) & am; let ib3 = (ea + 7680u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 2560u + pa) & am; let ib5 = select((eb + 2560u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 2560u + pa) & am; let ib5 = (eb + 2560u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -6985,8 +6982,8 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -7005,11 +7002,11 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
     let ea = ws; let eb = ws;
     let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
     let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-    let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+    let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
     As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
     let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
     let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-    let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+    let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
     Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
   }
   workgroupBarrier();
@@ -7042,11 +7039,11 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
         let ea = (1u - buf) * 1280u + ws; let eb = (1u - buf) * 1280u + ws;
         let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
         Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       }
     }
@@ -7070,8 +7067,8 @@ fn tg_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -7112,51 +7109,51 @@ fn tg_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -7238,8 +7235,8 @@ fn tg_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -7269,27 +7266,27 @@ fn tg_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -7354,8 +7351,8 @@ fn tg_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -7391,39 +7388,39 @@ fn tg_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + 1152u + pa) & am; let ib2 = select((eb + 1152u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 3456u + pa) & am; let ib4 = select((eb + 3456u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 4608u + pa) & am; let ib5 = select((eb + 4608u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 5760u + pa) & am; let ib6 = select((eb + 5760u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 6912u + pa) & am; let ib7 = select((eb + 6912u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 8064u + pa) & am; let ib8 = select((eb + 8064u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
@@ -7490,8 +7487,8 @@ fn tg_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -7531,43 +7528,43 @@ fn tg_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 4608u + pa) & am; let ib6 = select((eb + 4608u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 5760u + pa) & am; let ib7 = select((eb + 5760u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 6912u + pa) & am; let ib8 = select((eb + 6912u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 8064u + pa) & am; let ib9 = select((eb + 8064u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
@@ -8930,8 +8927,8 @@ fn tg_g64x64_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -8967,27 +8964,27 @@ fn tg_g64x64_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 2304u + pa) & am; let ib1 = select((ea + 2304u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 2304u + pa) & am; let ib1 = (ea + 2304u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 4608u + pa) & am; let ib4 = select((eb + 4608u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 4608u + pa) & am; let ib4 = (eb + 4608u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 6912u + pa) & am; let ib5 = select((eb + 6912u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 6912u + pa) & am; let ib5 = (eb + 6912u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -9060,8 +9057,8 @@ fn tg_t64x64_sg1x4_k128_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 16 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9097,35 +9094,35 @@ fn tg_t64x64_sg1x4_k128_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 2176u + pa) & am; let ib1 = select((ea + 2176u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 2176u + pa) & am; let ib1 = (ea + 2176u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 4352u + pa) & am; let ib2 = select((ea + 4352u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 4352u + pa) & am; let ib2 = (ea + 4352u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 6528u + pa) & am; let ib3 = select((ea + 6528u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 6528u + pa) & am; let ib3 = (ea + 6528u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 2176u + pa) & am; let ib5 = select((eb + 2176u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 2176u + pa) & am; let ib5 = (eb + 2176u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 4352u + pa) & am; let ib6 = select((eb + 4352u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 4352u + pa) & am; let ib6 = (eb + 4352u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 6528u + pa) & am; let ib7 = select((eb + 6528u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 6528u + pa) & am; let ib7 = (eb + 6528u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -9212,8 +9209,8 @@ fn tg_t32x32_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9234,11 +9231,11 @@ fn tg_t32x32_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
@@ -9282,8 +9279,8 @@ fn tg_g32x32_sg1x2_k32_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9309,15 +9306,15 @@ fn tg_g32x32_sg1x2_k32_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + 1280u + pa) & am; let ib2 = select((eb + 1280u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + 1280u + pa) & am; let ib2 = (eb + 1280u + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
     }
     workgroupBarrier();
@@ -9361,8 +9358,8 @@ fn tg_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9403,51 +9400,51 @@ fn tg_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -9510,8 +9507,8 @@ fn tg_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9541,27 +9538,27 @@ fn tg_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -9613,8 +9610,8 @@ fn tg_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9650,35 +9647,35 @@ fn tg_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -9748,8 +9745,8 @@ fn tg_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9785,39 +9782,39 @@ fn tg_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + 1152u + pa) & am; let ib2 = select((eb + 1152u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 3456u + pa) & am; let ib4 = select((eb + 3456u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 4608u + pa) & am; let ib5 = select((eb + 4608u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 5760u + pa) & am; let ib6 = select((eb + 5760u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 6912u + pa) & am; let ib7 = select((eb + 6912u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 8064u + pa) & am; let ib8 = select((eb + 8064u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
@@ -9868,8 +9865,8 @@ fn tg_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -9909,43 +9906,43 @@ fn tg_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 4608u + pa) & am; let ib6 = select((eb + 4608u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 5760u + pa) & am; let ib7 = select((eb + 5760u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 6912u + pa) & am; let ib8 = select((eb + 6912u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 8064u + pa) & am; let ib9 = select((eb + 8064u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
@@ -10009,8 +10006,8 @@ fn tg_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10046,27 +10043,27 @@ fn tg_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1280u + pa) & am; let ib3 = select((eb + 1280u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2560u + pa) & am; let ib4 = select((eb + 2560u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3840u + pa) & am; let ib5 = select((eb + 3840u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -10126,8 +10123,8 @@ fn tg_g64x64_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10163,27 +10160,27 @@ fn tg_g64x64_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 2304u + pa) & am; let ib1 = select((ea + 2304u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 2304u + pa) & am; let ib1 = (ea + 2304u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 4608u + pa) & am; let ib4 = select((eb + 4608u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 4608u + pa) & am; let ib4 = (eb + 4608u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 6912u + pa) & am; let ib5 = select((eb + 6912u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 6912u + pa) & am; let ib5 = (eb + 6912u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -10243,8 +10240,8 @@ fn tg_t64x64_sg1x4_k128_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 16 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10280,35 +10277,35 @@ fn tg_t64x64_sg1x4_k128_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 2176u + pa) & am; let ib1 = select((ea + 2176u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 2176u + pa) & am; let ib1 = (ea + 2176u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 4352u + pa) & am; let ib2 = select((ea + 4352u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 4352u + pa) & am; let ib2 = (ea + 4352u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 6528u + pa) & am; let ib3 = select((ea + 6528u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 6528u + pa) & am; let ib3 = (ea + 6528u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 2176u + pa) & am; let ib5 = select((eb + 2176u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 2176u + pa) & am; let ib5 = (eb + 2176u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 4352u + pa) & am; let ib6 = select((eb + 4352u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 4352u + pa) & am; let ib6 = (eb + 4352u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 6528u + pa) & am; let ib7 = select((eb + 6528u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 6528u + pa) & am; let ib7 = (eb + 6528u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -10380,8 +10377,8 @@ fn tg_t32x32_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10402,11 +10399,11 @@ fn tg_t32x32_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
@@ -10439,8 +10436,8 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10512,51 +10509,51 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -10625,51 +10622,51 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
         As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
         As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+        let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+        let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+        let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
         Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
         let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-        let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+        let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
         Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
         let lo10 = select(q10.xy, q10.zw, alt); let hi10 = select(q10.zw, q10.xy, alt);
         let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-        let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
+        let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
         Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
         let lo11 = select(q11.xy, q11.zw, alt); let hi11 = select(q11.zw, q11.xy, alt);
         let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-        let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
+        let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
         Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
       }
       workgroupBarrier();
@@ -10752,8 +10749,8 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -10802,27 +10799,27 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -10873,27 +10870,27 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
@@ -10959,8 +10956,8 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -11019,35 +11016,35 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -11116,35 +11113,35 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
         As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
         As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+        let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+        let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       }
       workgroupBarrier();
@@ -11230,8 +11227,8 @@ fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -11292,39 +11289,39 @@ fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + 1152u + pa) & am; let ib2 = select((eb + 1152u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 3456u + pa) & am; let ib4 = select((eb + 3456u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 4608u + pa) & am; let ib5 = select((eb + 4608u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 5760u + pa) & am; let ib6 = select((eb + 5760u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 6912u + pa) & am; let ib7 = select((eb + 6912u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 8064u + pa) & am; let ib8 = select((eb + 8064u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
@@ -11378,39 +11375,39 @@ fn tg_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
         Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + 1152u + pa) & am; let ib2 = select((eb + 1152u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 3456u + pa) & am; let ib4 = select((eb + 3456u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 4608u + pa) & am; let ib5 = select((eb + 4608u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 5760u + pa) & am; let ib6 = select((eb + 5760u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+        let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 6912u + pa) & am; let ib7 = select((eb + 6912u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+        let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        let ia8 = (eb + 8064u + pa) & am; let ib8 = select((eb + 8064u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+        let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
         Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       }
       workgroupBarrier();
@@ -11478,8 +11475,8 @@ fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -11546,43 +11543,43 @@ fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 4608u + pa) & am; let ib6 = select((eb + 4608u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 5760u + pa) & am; let ib7 = select((eb + 5760u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 6912u + pa) & am; let ib8 = select((eb + 6912u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 8064u + pa) & am; let ib9 = select((eb + 8064u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
@@ -11649,43 +11646,43 @@ fn tg_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 4608u + pa) & am; let ib6 = select((eb + 4608u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+        let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 5760u + pa) & am; let ib7 = select((eb + 5760u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+        let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        let ia8 = (eb + 6912u + pa) & am; let ib8 = select((eb + 6912u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+        let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
         Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
         let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-        let ia9 = (eb + 8064u + pa) & am; let ib9 = select((eb + 8064u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+        let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
         Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       }
       workgroupBarrier();
@@ -11767,8 +11764,8 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -11823,27 +11820,27 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1280u + pa) & am; let ib3 = select((eb + 1280u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2560u + pa) & am; let ib4 = select((eb + 2560u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3840u + pa) & am; let ib5 = select((eb + 3840u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -11898,27 +11895,27 @@ fn tg_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 1280u + pa) & am; let ib3 = select((eb + 1280u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 2560u + pa) & am; let ib4 = select((eb + 2560u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 3840u + pa) & am; let ib5 = select((eb + 3840u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
@@ -11992,8 +11989,8 @@ fn tg_g64x64_sg2x2_k64_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -12048,27 +12045,27 @@ fn tg_g64x64_sg2x2_k64_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 2304u + pa) & am; let ib1 = select((ea + 2304u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 2304u + pa) & am; let ib1 = (ea + 2304u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 4608u + pa) & am; let ib4 = select((eb + 4608u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 4608u + pa) & am; let ib4 = (eb + 4608u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 6912u + pa) & am; let ib5 = select((eb + 6912u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 6912u + pa) & am; let ib5 = (eb + 6912u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -12123,27 +12120,27 @@ fn tg_g64x64_sg2x2_k64_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 2304u + pa) & am; let ib1 = select((ea + 2304u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 2304u + pa) & am; let ib1 = (ea + 2304u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 4608u + pa) & am; let ib4 = select((eb + 4608u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + 4608u + pa) & am; let ib4 = (eb + 4608u + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 6912u + pa) & am; let ib5 = select((eb + 6912u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 6912u + pa) & am; let ib5 = (eb + 6912u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
@@ -12215,8 +12212,8 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -12248,11 +12245,11 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
@@ -12281,11 +12278,11 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
         Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       }
       workgroupBarrier();
@@ -12330,8 +12327,8 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -12370,15 +12367,15 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + 1280u + pa) & am; let ib2 = select((eb + 1280u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + 1280u + pa) & am; let ib2 = (eb + 1280u + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
     }
     workgroupBarrier();
@@ -12408,15 +12405,15 @@ fn tg_g32x32_sg1x2_k32_b1_u8p2_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
         Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + 1280u + pa) & am; let ib2 = select((eb + 1280u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (eb + 1280u + pa) & am; let ib2 = (eb + 1280u + pb) & am;
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       }
       workgroupBarrier();
@@ -12628,8 +12625,8 @@ fn tg_t64x32_sg2x2_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -12659,27 +12656,27 @@ fn tg_t64x32_sg2x2_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -12744,8 +12741,8 @@ fn tg_t64x32_sg2x2_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -12775,27 +12772,27 @@ fn tg_t64x32_sg2x2_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -15142,8 +15139,8 @@ fn tgs_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15185,51 +15182,51 @@ fn tgs_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -15311,8 +15308,8 @@ fn tgs_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15343,27 +15340,27 @@ fn tgs_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -15428,8 +15425,8 @@ fn tgs_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15466,35 +15463,35 @@ fn tgs_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -15579,8 +15576,8 @@ fn tgs_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15617,39 +15614,39 @@ fn tgs_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + 1152u + pa) & am; let ib2 = select((eb + 1152u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 3456u + pa) & am; let ib4 = select((eb + 3456u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 4608u + pa) & am; let ib5 = select((eb + 4608u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 5760u + pa) & am; let ib6 = select((eb + 5760u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 6912u + pa) & am; let ib7 = select((eb + 6912u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 8064u + pa) & am; let ib8 = select((eb + 8064u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
@@ -15717,8 +15714,8 @@ fn tgs_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15759,43 +15756,43 @@ fn tgs_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 4608u + pa) & am; let ib6 = select((eb + 4608u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 5760u + pa) & am; let ib7 = select((eb + 5760u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 6912u + pa) & am; let ib8 = select((eb + 6912u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 8064u + pa) & am; let ib9 = select((eb + 8064u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
@@ -15878,8 +15875,8 @@ fn tgs_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -15916,27 +15913,27 @@ fn tgs_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1280u + pa) & am; let ib3 = select((eb + 1280u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2560u + pa) & am; let ib4 = select((eb + 2560u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3840u + pa) & am; let ib5 = select((eb + 3840u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -16011,8 +16008,8 @@ fn tgs_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16034,11 +16031,11 @@ fn tgs_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
@@ -16071,8 +16068,8 @@ fn tgs_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16114,51 +16111,51 @@ fn tgs_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -16221,8 +16218,8 @@ fn tgs_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16253,27 +16250,27 @@ fn tgs_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -16325,8 +16322,8 @@ fn tgs_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16363,35 +16360,35 @@ fn tgs_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -16461,8 +16458,8 @@ fn tgs_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16499,39 +16496,39 @@ fn tgs_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + 1152u + pa) & am; let ib2 = select((eb + 1152u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 3456u + pa) & am; let ib4 = select((eb + 3456u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 4608u + pa) & am; let ib5 = select((eb + 4608u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 5760u + pa) & am; let ib6 = select((eb + 5760u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 6912u + pa) & am; let ib7 = select((eb + 6912u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 8064u + pa) & am; let ib8 = select((eb + 8064u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
@@ -16583,8 +16580,8 @@ fn tgs_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16625,43 +16622,43 @@ fn tgs_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 4608u + pa) & am; let ib6 = select((eb + 4608u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 5760u + pa) & am; let ib7 = select((eb + 5760u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 6912u + pa) & am; let ib8 = select((eb + 6912u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 8064u + pa) & am; let ib9 = select((eb + 8064u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
@@ -16727,8 +16724,8 @@ fn tgs_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16765,27 +16762,27 @@ fn tgs_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1280u + pa) & am; let ib3 = select((eb + 1280u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2560u + pa) & am; let ib4 = select((eb + 2560u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3840u + pa) & am; let ib5 = select((eb + 3840u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -16847,8 +16844,8 @@ fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -16921,51 +16918,51 @@ fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -17034,51 +17031,51 @@ fn tgs_t16x32_sg1x2_k128_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
         As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
         As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+        let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+        let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+        let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
         Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
         let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-        let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+        let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
         Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
         let lo10 = select(q10.xy, q10.zw, alt); let hi10 = select(q10.zw, q10.xy, alt);
         let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-        let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
+        let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
         Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
         let lo11 = select(q11.xy, q11.zw, alt); let hi11 = select(q11.zw, q11.xy, alt);
         let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-        let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
+        let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
         Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
       }
       workgroupBarrier();
@@ -17161,8 +17158,8 @@ fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -17212,27 +17209,27 @@ fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -17283,27 +17280,27 @@ fn tgs_t32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
@@ -17369,8 +17366,8 @@ fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -17430,35 +17427,35 @@ fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -17527,35 +17524,35 @@ fn tgs_t64x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
         As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
         As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+        let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+        let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       }
       workgroupBarrier();
@@ -17641,8 +17638,8 @@ fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -17704,39 +17701,39 @@ fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + 1152u + pa) & am; let ib2 = select((eb + 1152u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 3456u + pa) & am; let ib4 = select((eb + 3456u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 4608u + pa) & am; let ib5 = select((eb + 4608u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 5760u + pa) & am; let ib6 = select((eb + 5760u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 6912u + pa) & am; let ib7 = select((eb + 6912u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 8064u + pa) & am; let ib8 = select((eb + 8064u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
     }
     workgroupBarrier();
@@ -17790,39 +17787,39 @@ fn tgs_g16x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
         Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + 1152u + pa) & am; let ib2 = select((eb + 1152u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 2304u + pa) & am; let ib3 = select((eb + 2304u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 3456u + pa) & am; let ib4 = select((eb + 3456u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 4608u + pa) & am; let ib5 = select((eb + 4608u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 5760u + pa) & am; let ib6 = select((eb + 5760u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+        let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 6912u + pa) & am; let ib7 = select((eb + 6912u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+        let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        let ia8 = (eb + 8064u + pa) & am; let ib8 = select((eb + 8064u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+        let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
         Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       }
       workgroupBarrier();
@@ -17891,8 +17888,8 @@ fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -17960,43 +17957,43 @@ fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 4608u + pa) & am; let ib6 = select((eb + 4608u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 5760u + pa) & am; let ib7 = select((eb + 5760u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 6912u + pa) & am; let ib8 = select((eb + 6912u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 8064u + pa) & am; let ib9 = select((eb + 8064u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
     }
     workgroupBarrier();
@@ -18063,43 +18060,43 @@ fn tgs_g32x64_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 4608u + pa) & am; let ib6 = select((eb + 4608u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+        let ia6 = (eb + 4608u + pa) & am; let ib6 = (eb + 4608u + pb) & am;
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 5760u + pa) & am; let ib7 = select((eb + 5760u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+        let ia7 = (eb + 5760u + pa) & am; let ib7 = (eb + 5760u + pb) & am;
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        let ia8 = (eb + 6912u + pa) & am; let ib8 = select((eb + 6912u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+        let ia8 = (eb + 6912u + pa) & am; let ib8 = (eb + 6912u + pb) & am;
         Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
         let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-        let ia9 = (eb + 8064u + pa) & am; let ib9 = select((eb + 8064u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+        let ia9 = (eb + 8064u + pa) & am; let ib9 = (eb + 8064u + pb) & am;
         Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       }
       workgroupBarrier();
@@ -18183,8 +18180,8 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -18240,27 +18237,27 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1280u + pa) & am; let ib3 = select((eb + 1280u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2560u + pa) & am; let ib4 = select((eb + 2560u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3840u + pa) & am; let ib5 = select((eb + 3840u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -18315,27 +18312,27 @@ fn tgs_g64x64_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1280u + pa) & am; let ib1 = select((ea + 1280u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 1280u + pa) & am; let ib1 = (ea + 1280u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 1280u + pa) & am; let ib3 = select((eb + 1280u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (eb + 1280u + pa) & am; let ib3 = (eb + 1280u + pb) & am;
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 2560u + pa) & am; let ib4 = select((eb + 2560u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + 2560u + pa) & am; let ib4 = (eb + 2560u + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 3840u + pa) & am; let ib5 = select((eb + 3840u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 3840u + pa) & am; let ib5 = (eb + 3840u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
@@ -18411,8 +18408,8 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -18445,11 +18442,11 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
@@ -18478,11 +18475,11 @@ fn tgs_t32x32_sg2x2_k32_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(loca
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
         Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       }
       workgroupBarrier();
@@ -18817,8 +18814,8 @@ fn tgs_t64x32_sg2x2_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -18849,27 +18846,27 @@ fn tgs_t64x32_sg2x2_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -18934,8 +18931,8 @@ fn tgs_t64x32_sg2x2_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -18966,27 +18963,27 @@ fn tgs_t64x32_sg2x2_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -19523,8 +19520,8 @@ fn tg_t16x32_sg1x2_k128_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 4u), K4) + wblk_chunk(c4);
@@ -19572,51 +19569,51 @@ fn tg_t16x32_sg1x2_k128_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -19698,8 +19695,8 @@ fn tg_t32x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb2 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb3 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -19732,27 +19729,27 @@ fn tg_t32x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -19817,8 +19814,8 @@ fn tg_t64x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -19857,35 +19854,35 @@ fn tg_t64x64_sg1x4_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -19970,8 +19967,8 @@ fn tg_t16x32_sg1x2_k128_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 4u), K4) + wblk_chunk(c4);
@@ -20019,51 +20016,51 @@ fn tg_t16x32_sg1x2_k128_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -20126,8 +20123,8 @@ fn tg_t32x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb2 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb3 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -20160,27 +20157,27 @@ fn tg_t32x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -20232,8 +20229,8 @@ fn tg_t64x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -20272,35 +20269,35 @@ fn tg_t64x64_sg1x4_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -20435,8 +20432,8 @@ fn tg_t32x32_sg2x2_k32_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb1 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -20457,11 +20454,11 @@ fn tg_t32x32_sg2x2_k32_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
@@ -20494,8 +20491,8 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 4u), K4) + wblk_chunk(c4);
@@ -20574,51 +20571,51 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
       let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-      let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+      let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
       Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
       let lo9 = select(s9.xy, s9.zw, alt); let hi9 = select(s9.zw, s9.xy, alt);
       let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-      let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+      let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
       Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
       let lo10 = select(s10.xy, s10.zw, alt); let hi10 = select(s10.zw, s10.xy, alt);
       let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-      let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
+      let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
       Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
       let lo11 = select(s11.xy, s11.zw, alt); let hi11 = select(s11.zw, s11.xy, alt);
       let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-      let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
+      let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
       Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
     }
     workgroupBarrier();
@@ -20687,51 +20684,51 @@ fn tg_t16x32_sg1x2_k128_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(lo
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 544u + pa) & am; let ib1 = select((ea + 544u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 544u + pa) & am; let ib1 = (ea + 544u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (ea + 1088u + pa) & am; let ib2 = select((ea + 1088u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (ea + 1088u + pa) & am; let ib2 = (ea + 1088u + pb) & am;
         As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (ea + 1632u + pa) & am; let ib3 = select((ea + 1632u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (ea + 1632u + pa) & am; let ib3 = (ea + 1632u + pb) & am;
         As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 544u + pa) & am; let ib5 = select((eb + 544u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 544u + pa) & am; let ib5 = (eb + 544u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 1088u + pa) & am; let ib6 = select((eb + 1088u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+        let ia6 = (eb + 1088u + pa) & am; let ib6 = (eb + 1088u + pb) & am;
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 1632u + pa) & am; let ib7 = select((eb + 1632u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+        let ia7 = (eb + 1632u + pa) & am; let ib7 = (eb + 1632u + pb) & am;
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
         let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
         let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
-        let ia8 = (eb + 2176u + pa) & am; let ib8 = select((eb + 2176u + pb) & am, ia8 + 4u, STS_HALVES == 3u);
+        let ia8 = (eb + 2176u + pa) & am; let ib8 = (eb + 2176u + pb) & am;
         Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
         let lo9 = select(q9.xy, q9.zw, alt); let hi9 = select(q9.zw, q9.xy, alt);
         let h9_0 = bitcast<vec2<f16>>(lo9.x); let h9_1 = bitcast<vec2<f16>>(lo9.y); let h9_2 = bitcast<vec2<f16>>(hi9.x); let h9_3 = bitcast<vec2<f16>>(hi9.y);
-        let ia9 = (eb + 2720u + pa) & am; let ib9 = select((eb + 2720u + pb) & am, ia9 + 4u, STS_HALVES == 3u);
+        let ia9 = (eb + 2720u + pa) & am; let ib9 = (eb + 2720u + pb) & am;
         Bs[ia9] = h9_0.x; Bs[ia9 + 1u] = h9_0.y; Bs[ia9 + 2u] = h9_1.x; Bs[ia9 + 3u] = h9_1.y; Bs[ib9] = h9_2.x; Bs[ib9 + 1u] = h9_2.y; Bs[ib9 + 2u] = h9_3.x; Bs[ib9 + 3u] = h9_3.y;
         let lo10 = select(q10.xy, q10.zw, alt); let hi10 = select(q10.zw, q10.xy, alt);
         let h10_0 = bitcast<vec2<f16>>(lo10.x); let h10_1 = bitcast<vec2<f16>>(lo10.y); let h10_2 = bitcast<vec2<f16>>(hi10.x); let h10_3 = bitcast<vec2<f16>>(hi10.y);
-        let ia10 = (eb + 3264u + pa) & am; let ib10 = select((eb + 3264u + pb) & am, ia10 + 4u, STS_HALVES == 3u);
+        let ia10 = (eb + 3264u + pa) & am; let ib10 = (eb + 3264u + pb) & am;
         Bs[ia10] = h10_0.x; Bs[ia10 + 1u] = h10_0.y; Bs[ia10 + 2u] = h10_1.x; Bs[ia10 + 3u] = h10_1.y; Bs[ib10] = h10_2.x; Bs[ib10 + 1u] = h10_2.y; Bs[ib10 + 2u] = h10_3.x; Bs[ib10 + 3u] = h10_3.y;
         let lo11 = select(q11.xy, q11.zw, alt); let hi11 = select(q11.zw, q11.xy, alt);
         let h11_0 = bitcast<vec2<f16>>(lo11.x); let h11_1 = bitcast<vec2<f16>>(lo11.y); let h11_2 = bitcast<vec2<f16>>(hi11.x); let h11_3 = bitcast<vec2<f16>>(hi11.y);
-        let ia11 = (eb + 3808u + pa) & am; let ib11 = select((eb + 3808u + pb) & am, ia11 + 4u, STS_HALVES == 3u);
+        let ia11 = (eb + 3808u + pa) & am; let ib11 = (eb + 3808u + pb) & am;
         Bs[ia11] = h11_0.x; Bs[ia11 + 1u] = h11_0.y; Bs[ia11 + 2u] = h11_1.x; Bs[ia11 + 3u] = h11_1.y; Bs[ib11] = h11_2.x; Bs[ib11 + 1u] = h11_2.y; Bs[ib11 + 2u] = h11_3.x; Bs[ib11 + 3u] = h11_3.y;
       }
       workgroupBarrier();
@@ -20814,8 +20811,8 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb2 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb3 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -20867,27 +20864,27 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
       Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
       Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -20938,27 +20935,27 @@ fn tg_t32x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (eb + pa) & am; let ib2 = select((eb + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (eb + pa) & am; let ib2 = (eb + pb) & am;
         Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (eb + 1152u + pa) & am; let ib3 = select((eb + 1152u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (eb + 1152u + pa) & am; let ib3 = (eb + 1152u + pb) & am;
         Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + 2304u + pa) & am; let ib4 = select((eb + 2304u + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + 2304u + pa) & am; let ib4 = (eb + 2304u + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 3456u + pa) & am; let ib5 = select((eb + 3456u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 3456u + pa) & am; let ib5 = (eb + 3456u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       }
       workgroupBarrier();
@@ -21024,8 +21021,8 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -21087,35 +21084,35 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
       let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
       let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-      let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+      let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
       Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
       let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
       let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-      let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+      let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
       Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
     }
     workgroupBarrier();
@@ -21184,35 +21181,35 @@ fn tg_t64x64_sg1x4_k64_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
         As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
         let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
         let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-        let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+        let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
         As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
         let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
         let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-        let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+        let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
         As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
         let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
         let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-        let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+        let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
         Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
         let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
         let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-        let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+        let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
         Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
         let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
         let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
-        let ia6 = (eb + 2304u + pa) & am; let ib6 = select((eb + 2304u + pb) & am, ia6 + 4u, STS_HALVES == 3u);
+        let ia6 = (eb + 2304u + pa) & am; let ib6 = (eb + 2304u + pb) & am;
         Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
         let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
         let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
-        let ia7 = (eb + 3456u + pa) & am; let ib7 = select((eb + 3456u + pb) & am, ia7 + 4u, STS_HALVES == 3u);
+        let ia7 = (eb + 3456u + pa) & am; let ib7 = (eb + 3456u + pb) & am;
         Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
       }
       workgroupBarrier();
@@ -21298,8 +21295,8 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = select(tid / 4u, (lane / 16u) * 16u + (tid / 32u) % 4u + ((lane % 16u) / 4u) * 4u + (tid / 128u) * 32u, STS_ROWS16);   // its first staged row (STS_ROWS16: rows 4 apart a store phase); then every 32 rows
   let ws = r0 * 40u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ROWS16 && ((r0 >> 3u) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb1 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
@@ -21331,11 +21328,11 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
       Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
     }
     workgroupBarrier();
@@ -21364,11 +21361,11 @@ fn tg_t32x32_sg2x2_k32_b1_u8p2_r(@builtin(workgroup_id) wid: vec3u, @builtin(loc
         let ea = ws; let eb = ws;
         let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
         let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-        let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
         As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
         let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
         let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-        let ia1 = (eb + pa) & am; let ib1 = select((eb + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
         Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
       }
       workgroupBarrier();
@@ -21536,8 +21533,8 @@ fn tg_t64x32_sg2x2_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -21568,27 +21565,27 @@ fn tg_t64x32_sg2x2_k64_b1_u8_r(@builtin(workgroup_id) wid: vec3u, @builtin(local
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();
@@ -21653,8 +21650,8 @@ fn tg_t64x32_sg2x2_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
-  let alt = STS_HALVES != 3u && STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store (STS_HALVES 3: in order)
-  let am = select(select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u), 0xfffffff8u, STS_HALVES == 3u);   // STS_HALVES 2 / 3: the stores' 8- / 16-byte alignment made explicit
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
   let wb4 = wblk_row(rope_col(col0 + r0 + 0u), K4) + wblk_chunk(c4);
   let wb5 = wblk_row(rope_col(col0 + r0 + 16u), K4) + wblk_chunk(c4);
@@ -21685,27 +21682,27 @@ fn tg_t64x32_sg2x2_k64_b1_un8_r(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       let ea = ws; let eb = ws;
       let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
       let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
-      let ia0 = (ea + pa) & am; let ib0 = select((ea + pb) & am, ia0 + 4u, STS_HALVES == 3u);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
       As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
       let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
       let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
-      let ia1 = (ea + 1152u + pa) & am; let ib1 = select((ea + 1152u + pb) & am, ia1 + 4u, STS_HALVES == 3u);
+      let ia1 = (ea + 1152u + pa) & am; let ib1 = (ea + 1152u + pb) & am;
       As[ia1] = h1_0.x; As[ia1 + 1u] = h1_0.y; As[ia1 + 2u] = h1_1.x; As[ia1 + 3u] = h1_1.y; As[ib1] = h1_2.x; As[ib1 + 1u] = h1_2.y; As[ib1 + 2u] = h1_3.x; As[ib1 + 3u] = h1_3.y;
       let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
       let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
-      let ia2 = (ea + 2304u + pa) & am; let ib2 = select((ea + 2304u + pb) & am, ia2 + 4u, STS_HALVES == 3u);
+      let ia2 = (ea + 2304u + pa) & am; let ib2 = (ea + 2304u + pb) & am;
       As[ia2] = h2_0.x; As[ia2 + 1u] = h2_0.y; As[ia2 + 2u] = h2_1.x; As[ia2 + 3u] = h2_1.y; As[ib2] = h2_2.x; As[ib2 + 1u] = h2_2.y; As[ib2 + 2u] = h2_3.x; As[ib2 + 3u] = h2_3.y;
       let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
       let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
-      let ia3 = (ea + 3456u + pa) & am; let ib3 = select((ea + 3456u + pb) & am, ia3 + 4u, STS_HALVES == 3u);
+      let ia3 = (ea + 3456u + pa) & am; let ib3 = (ea + 3456u + pb) & am;
       As[ia3] = h3_0.x; As[ia3 + 1u] = h3_0.y; As[ia3 + 2u] = h3_1.x; As[ia3 + 3u] = h3_1.y; As[ib3] = h3_2.x; As[ib3 + 1u] = h3_2.y; As[ib3 + 2u] = h3_3.x; As[ib3 + 3u] = h3_3.y;
       let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
       let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
-      let ia4 = (eb + pa) & am; let ib4 = select((eb + pb) & am, ia4 + 4u, STS_HALVES == 3u);
+      let ia4 = (eb + pa) & am; let ib4 = (eb + pb) & am;
       Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
       let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
       let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
-      let ia5 = (eb + 1152u + pa) & am; let ib5 = select((eb + 1152u + pb) & am, ia5 + 4u, STS_HALVES == 3u);
+      let ia5 = (eb + 1152u + pa) & am; let ib5 = (eb + 1152u + pb) & am;
       Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
     }
     workgroupBarrier();

@@ -942,10 +942,9 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
       if (sgmTileGenFits(g.caps, big)) await checkGated(g, 128, 128, 64, big, 'gelu_tanh');
       await checkGated(g, 32, 64, 128, { kind: 'tile-gen', id: 'g32x32_sg1x2_k32_b1_u8_ks2', emulate }, 'gelu_tanh');
     });
-    // sub / xor / mask / mask16: the same offsets written four ways (STS_HALVES; mask16 without the alternation), under
-    // rows16 and under alt (16 chunks a row);
+    // sub / xor / mask: the same offsets written three ways (STS_HALVES), under rows16 and under alt (16 chunks a row);
     // pad: the 16-byte staging rows past their pad (STS_PAD).
-    for (const halves of ['xor', 'sub', 'mask', 'pad', 'sub,pad', 'mask16', 'mask16,pad']) {
+    for (const halves of ['xor', 'sub', 'mask', 'pad', 'sub,pad']) {
       await withEnv('FAPOOL_TILE_STS', `rows16,${halves}`, async () => {
         await check(g, { M: 64, N: 128, K: 192, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_un8', emulate } }, bias: true });
         await checkGated(g, 64, 64, 192, { kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1_un8', wblk: true, emulate }, 'gelu_erf');
@@ -970,7 +969,7 @@ describe('linear / gatedLinear: weights in 64 × 64 blocks (wblk)', () => {
     expect([stsKey(rows16Id, bareG), stsKey(altId, bareG), stsKey(rows16Id, robustG), stsKey(altId, robustG)]).toEqual(['2 true', '0 false', '0 false', '0 false']);
     expect([await withEnv('FAPOOL_TILE_STS', 'xor', async () => stsKey(rows16Id, bareG)), await withEnv('FAPOOL_TILE_STS', 'alt,mask', async () => stsKey(altId, robustG)),
       await withEnv('FAPOOL_TILE_STS', 'sub', async () => stsKey(rows16Id, bareG)), await withEnv('FAPOOL_TILE_STS', 'mask,pad', async () => stsKey(altId, bareG)),
-      await withEnv('FAPOOL_TILE_STS', 'nopad', async () => stsKey(rows16Id, bareG)), await withEnv('FAPOOL_TILE_STS', 'mask16', async () => stsKey(altId, robustG))]).toEqual(['1 true', '2 false', '0 true', '2 true', '2 false', '3 false']);
+      await withEnv('FAPOOL_TILE_STS', 'nopad', async () => stsKey(rows16Id, bareG))]).toEqual(['1 true', '2 false', '0 true', '2 true', '2 false']);
     await expect(withEnv('FAPOOL_TILE_STS', 'xor,mask', async () => stsKey(altId, g))).rejects.toThrow(/FAPOOL_TILE_STS/);
     await expect(withEnv('FAPOOL_TILE_STS', 'pad,nopad', async () => stsKey(altId, g))).rejects.toThrow(/FAPOOL_TILE_STS/);
     // STS_ROWS16 is on by default, with or without robust buffer access (since mask), unless FAPOOL_TILE_STS says seq16.
@@ -1193,7 +1192,23 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
           expect(decodeTilesMode('nosplit:u8')).toEqual({ split: false, minRows: 9, wide: true, explicitRows: false, ks2: 'gated', noPrefetch: false });
           expect(decodeTilesMode('split:rows=5:u4')).toEqual({ split: true, minRows: 5, wide: false, explicitRows: true, ks2: 'off' });
-          for (const bad of ['splits', 'split:rows=0', 'split:rows=65', 'split:max=4', 'split:u16', 'u8', 'split:u8:rows=5', 'split:emu:un8', 'emu']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
+          for (const bad of ['splits', 'split:rows=0', 'split:rows=65', 'split:max=4', 'split:u16', 'u8', 'split:u8:rows=5', 'split:emu:un8', 'emu',
+            'split:gated=0', 'split:gated=65', 'split:gated=8:rows=9', 'nosplit:gated=8']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
+          // gated=: the gated products leave the GEMV from that many rows (session 49: gate+up at 8 rows on g16x64), the
+          // others keep their rows; plain normed products of 8 rows stay on the GEMV.
+          const g8 = decodeTilesMode('split:gated=8:u8p2');
+          expect(g8).toMatchObject({ minRows: 9, gatedMinRows: 8, deep: true, explicitRows: false });
+          expect(decodeTilesMode('split:rows=12:gated=5')).toMatchObject({ minRows: 12, gatedMinRows: 5, explicitRows: true });
+          expect([chooseDecodeTile(caps, 8, 16384, 4096, true, g8)?.id, chooseDecodeTile(caps, 7, 16384, 4096, true, g8),
+            chooseDecodeTile(caps, 8, 16384, 4096, true, decodeTilesMode('split:u8p2'))]).toEqual(['g16x64_sg1x4_k64_b1_u8p2', null, null]);
+          const paths = (v: string) => restoringEnv('FAPOOL_DECODE_TILES', () => {
+            process.env.FAPOOL_DECODE_TILES = v;
+            return [chooseGemmPath(caps, 8, 16384, 4096, 'f16', true, true), chooseGemmPath(caps, 8, 12288, 4096, 'f16', false, true),
+              chooseGemmPath(caps, 7, 16384, 4096, 'f16', true, true)];
+          });
+          const before = paths('split:u8p2');
+          expect(before[0]).toBe('gemv');
+          expect(paths('split:gated=8:u8p2')).toEqual(['subgroup-matrix', before[1], before[2]]);
           // :emu (last): the scalar-emulated tiles where the device has no subgroup matrices; real ones where it has.
           expect([decodeTilesMode('split:emu').emulate, decodeTilesMode('split:un8:ks2=off:emu').emulate, decodeTilesMode('split').emulate]).toEqual([true, true, undefined]);
           expect(chooseDecodeTile(caps, 64, 4096, 16384, false, decodeTilesMode('split:emu'))?.emulate).toBeUndefined();

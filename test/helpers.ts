@@ -24,10 +24,10 @@ for (const f of readdirSync(TEST_SHADERS)) provideShader(f, readFileSync(join(TE
 
 /** The file's GPU device (lavapipe in CI), opened once and destroyed after the file's tests. */
 /** Runs fn, which may set or delete process.env[name], and puts the variable back as it was. */
-export function restoringEnv(name: string, fn: () => void): void {
+export function restoringEnv<T>(name: string, fn: () => T): T {
   const prev = process.env[name];
   try {
-    fn();
+    return fn();
   } finally {
     if (prev === undefined) delete process.env[name]; else process.env[name] = prev;
   }

@@ -373,6 +373,9 @@ let debugWarned = false;
  * offset 0 merge too (rounds/s46d.sh: no STS.U16 left in the `_u8` loop). H200, session 45 (rounds/s46d.sh, 4096³, the
  * same call): `_u8` mask,nopad 237.7 TFLOP/s, mask,pad **244.2** (session 43's seq16,sub `_un` 236.1); gated 209.1 →
  * 209.7. H100 (rounds/s46g.sh, alternated): TTFT 4K 38.9 / 38.3 → 38.0 / 38.1 ms, 32K 428.2 → 427.4; tokens the same.
+ * Tried and removed (session 49, H200, rounds/s49a.sh): a chunk's halves in order from an address ANDed with ~7, to let
+ * the driver prove 16-byte alignment. It still stored two STS.64 (no STS.128 in the loop), now 2-way conflicted:
+ * f16 4096³ 243.4 / 244.2 → 225.2 / 226.7 TFLOP/s, b64 × 4K 5341 → 5407 µs.
  */
 export function tileStoreConstants(robust = false, rows16Staging = true): Record<string, boolean | number> {
   const raw = envVar('FAPOOL_TILE_STS')?.trim() ?? '';
@@ -397,7 +400,7 @@ function rows16Tile(g: { wide: boolean; bk: number; wg: number }): boolean {
   return g.wide && g.bk === 32 && g.wg % 128 === 0;
 }
 /** FAPOOL_TILE_STS's forms of a chunk's halves' offsets, by their WGSL STS_HALVES value. */
-const HALVES_FORMS = ['sub', 'xor', 'mask', 'mask16'];
+const HALVES_FORMS = ['sub', 'xor', 'mask'];
 
 const [sgmTileGenProgram, sgmTileGenEmuProgram] = realAndEmulated<SgmTileGenCfg>({
   name: 'gemm_sgm_tile_gen', files: ['gemm_sgm_tile_gen.wgsl', 'gemm_sgm_tile_gen_emu.wgsl'], entry: 'tg_t128x256_sg2x4_k32_b1', spec: sgmTileGenSpec,
@@ -793,7 +796,7 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
   // (_un8) where decodeTilesNoPrefetch says so; prefetching two slices ahead (_u8p2) with `:u8p2`.
   const staged = (noPrefetch: boolean) => mode.wide ? tileGenForShape(`${base}${mode.deep ? '_u8p2' : noPrefetch ? '_un8' : '_u8'}`, K) : base;
   let id = staged(decodeTilesNoPrefetch(caps, mode));
-  if (mode.split && M < (gated ? mode.minRows : plainTileMinRows(mode, N, K, tileGenGeometry(id).wide))) return null;
+  if (mode.split && M < (gated ? gatedTileMinRows(mode) : plainTileMinRows(mode, N, K, tileGenGeometry(id).wide))) return null;
   const splits = mode.split ? splitKCount(M, N, K, tileGenGeometry(id)) : 1;   // the same for both twins
   // With K fixed in the pipeline the unsplit 33..64-row tiles prefetch again where the device's default left it out.
   if (splits === 1 && M > 32 && mode.noPrefetch === undefined && tileFixKDefault() && DECODE_TILES_PREFETCH_FIXED_K) id = staged(false);
@@ -879,6 +882,11 @@ export const DECODE_TILE_NARROW_MIN_M = 5;
  */
 export const DECODE_TILE_WIDE_PLAIN_MIN_M = 8;
 
+/** Fewest rows at which a gated product of split mode takes a tile: `gated=` where given, else `rows=` (or 9). */
+export function gatedTileMinRows(mode: Pick<DecodeTilesMode, 'minRows' | 'gatedMinRows'>): number {
+  return mode.gatedMinRows ?? mode.minRows;
+}
+
 /** Fewest rows at which a plain product of split mode takes a tile (`wide`: a 16-byte-staging one). */
 function plainTileMinRows(mode: DecodeTilesMode, N: number, K: number, wide: boolean): number {
   return Math.min(mode.minRows, 4 * N <= K ? DECODE_TILE_NARROW_MIN_M : Infinity, wide ? DECODE_TILE_WIDE_PLAIN_MIN_M : Infinity);
@@ -910,6 +918,8 @@ export type KsTwinMode = 'off' | 'gated' | 'all';
  */
 export interface DecodeTilesMode {
   split: boolean; minRows: number; wide: boolean; explicitRows: boolean;
+  /** `split:gated=<lo>`: gated products take tiles from lo rows (below 9 leaving the GEMV), whatever `rows=` says of the others. */
+  gatedMinRows?: number;
   /**
    * Which unsplit 33..64-row products of 16-byte tiles run on their _ks2 twins (twice the K slice, shared by two
    * subgroup groups): `gated` (the default; session 18, H200, 64 rows: gate+up 0.1524 → 0.1341 ms), `all` (the plain
@@ -953,19 +963,21 @@ export const DECODE_TILES_WIDE = true;
  */
 export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTilesMode {
   const v = value?.trim() || 'split';
-  const m = /^(?:(nosplit)|split(?::rows=(\d+))?)(?::(u4|u8|un8|u8p2))?(:ks2(?:=(off|gated|all))?)?(:bn(?:32|64))?(:emu)?$/.exec(v);
+  const m = /^(?:(nosplit)|split(?::rows=(\d+))?(?::gated=(\d+))?)(?::(u4|u8|un8|u8p2))?(:ks2(?:=(off|gated|all))?)?(:bn(?:32|64))?(:emu)?$/.exec(v);
   const lo = m ? (m[1] ? GEMV_MAX_M + 1 : Number(m[2] ?? GEMV_MAX_M + 1)) : NaN;
-  const wide = m?.[3] ? m[3] !== 'u4' : DECODE_TILES_WIDE;
-  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (m[4] && !wide && m[5] !== 'off') || (m[6] === ':bn32' && (!wide || m[3] === 'u8p2'))) {
-    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' or 'nosplit', then optionally ':u4', ':u8', ':un8' or ':u8p2', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all), then ':bn32' (16-byte tiles, not :u8p2) or ':bn64', then ':emu'`);
+  const glo = m?.[3] !== undefined ? Number(m[3]) : undefined;
+  const wide = m?.[4] ? m[4] !== 'u4' : DECODE_TILES_WIDE;
+  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (glo !== undefined && !(glo >= 1 && glo <= SKINNY_MAX_M)) || (m[5] && !wide && m[6] !== 'off') || (m[7] === ':bn32' && (!wide || m[4] === 'u8p2'))) {
+    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' (then optionally ':gated=<1..${SKINNY_MAX_M}>') or 'nosplit', then optionally ':u4', ':u8', ':un8' or ':u8p2', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all), then ':bn32' (16-byte tiles, not :u8p2) or ':bn64', then ':emu'`);
   }
   // The twins stage 16 bytes a load: none for 8-byte tiles.
-  const ks2: KsTwinMode = !wide ? 'off' : m[4] ? ((m[5] as KsTwinMode | undefined) ?? 'all') : 'gated';
+  const ks2: KsTwinMode = !wide ? 'off' : m[5] ? ((m[6] as KsTwinMode | undefined) ?? 'all') : 'gated';
   const mode: DecodeTilesMode = { split: !m[1], minRows: lo, wide, explicitRows: m[2] !== undefined, ks2 };
-  if (m[3] === 'u8' || m[3] === 'un8') mode.noPrefetch = m[3] === 'un8';
-  if (m[3] === 'u8p2') mode.deep = true;
-  if (m[6]) mode.bn32 = m[6] === ':bn32' ? 'all' : 'off';
-  if (m[7]) mode.emulate = true;
+  if (glo !== undefined) mode.gatedMinRows = glo;
+  if (m[4] === 'u8' || m[4] === 'un8') mode.noPrefetch = m[4] === 'un8';
+  if (m[4] === 'u8p2') mode.deep = true;
+  if (m[7]) mode.bn32 = m[7] === ':bn32' ? 'all' : 'off';
+  if (m[8]) mode.emulate = true;
   return mode;
 }
 
