@@ -3,6 +3,7 @@ import { DTYPE_BYTES, LimitError, sliceRows, type DType, type Gpu, type Tensor }
 import { SGM_TILE_MAX_ROWS, wholeTileRows } from '../kernels/gemm-sgm.js';
 import type { ModelConfig } from './config.js';
 import { qkvRows } from './weights.js';
+import { envVar } from '../kernels/common.js';
 
 /**
  * A contiguous range of the batch's slots whose caches share one tensor per layer. Slots are grouped so that
@@ -103,15 +104,30 @@ export function allocRunState(gpu: Gpu, c: ModelConfig, dtype: DType, maxTokens:
 }
 
 /**
+ * FAPOOL_KV_GROUPS: how a cache whose slots outgrow one storage binding is cut — `fill` (the default: each group as many
+ * slots as fit, e.g. 63 + 1 at 64 × 4K on seed-4l, 7 + 1 at 8 × 32K) or `even` (as many groups, their slots equal:
+ * 32 + 32, 4 + 4; only where every slot has the same capacity and no micro-batch boundary cuts them). Why (H200, session
+ * 49, `rounds/s37a.sh`'s profiles): a group is one attention launch a layer, and the lone slot's launch reads its KV at
+ * 3.1 TB/s (b64: 21.8 µs for 67 MB) or 4.37 (b8 × 32K: 122.9 µs), where the big group's runs at 4.53 / 4.65.
+ */
+export function kvGroupsEven(value = envVar('FAPOOL_KV_GROUPS')): boolean {
+  const v = value?.trim() || 'fill';
+  if (v !== 'fill' && v !== 'even') throw new LimitError(`FAPOOL_KV_GROUPS='${v}': expected 'fill' or 'even'`);
+  return v === 'even';
+}
+
+/**
  * Group slots for the cache: a new group starts after a slot with no capacity, when a slot needs more than twice
  * or less than half the group's capacity, or when the group's per-layer tensor would outgrow `maxBytes`. A group
  * starts at a multiple of `align` slots (its rows of q and of the attention output are bound as views, whose
- * offsets must be aligned); slots with no capacity just before such a start are taken into the group.
+ * offsets must be aligned); slots with no capacity just before such a start are taken into the group. `even`
+ * (kvGroupsEven): slots of one capacity that outgrow `maxBytes` are cut into as many groups, of equal slots.
  */
-export function planKvGroups(c: ModelConfig, dtype: DType, capacities: readonly number[], maxBytes: number, align = 1, splitAt = -1): { first: number; slots: number; capacity: number }[] {
+export function planKvGroups(c: ModelConfig, dtype: DType, capacities: readonly number[], maxBytes: number, align = 1, splitAt = -1, even = false): { first: number; slots: number; capacity: number }[] {
   const perPos = c.nKvHeads * c.headDim * DTYPE_BYTES[dtype];
   const groups: { first: number; slots: number; capacity: number }[] = [];
   const bytes = (slots: number, cap: number) => slots * cap * perPos;
+  const most = even ? evenGroupSlots(capacities, bytes, maxBytes, align, splitAt) : Infinity;   // slots a group may hold
   let open: { first: number; slots: number; capacity: number } | null = null; // the group slot b − 1 is in
   capacities.forEach((cap, b) => {
     if (cap <= 0 || b === splitAt) open = null; // no group spans a micro-batch boundary
@@ -119,7 +135,7 @@ export function planKvGroups(c: ModelConfig, dtype: DType, capacities: readonly 
     if (bytes(1, cap) > maxBytes) throw new LimitError(`a KV cache of ${cap} positions (${bytes(1, cap)} bytes per layer) exceeds this device's storage binding of ${maxBytes} bytes`);
     const g = open as { first: number; slots: number; capacity: number } | null;
     const grow = (x: { first: number; slots: number; capacity: number }) => { x.slots = b - x.first + 1; x.capacity = Math.max(x.capacity, cap); open = x; };
-    const fitsBytes = (x: { first: number; capacity: number }) => bytes(b - x.first + 1, Math.max(x.capacity, cap)) <= maxBytes;
+    const fitsBytes = (x: { first: number; capacity: number }) => bytes(b - x.first + 1, Math.max(x.capacity, cap)) <= maxBytes && b - x.first + 1 <= most;
     if (g && cap <= 2 * g.capacity && 2 * cap >= g.capacity && fitsBytes(g)) return grow(g);
     if (b % align !== 0) {
       // Not a place a group may start: stay in the open group, or in the last one if only empty slots came between.
@@ -138,6 +154,23 @@ export function planKvGroups(c: ModelConfig, dtype: DType, capacities: readonly 
   return groups;
 }
 
+/**
+ * The slots of each group when `even` cuts one capacity's slots into equal groups (planKvGroups): as many groups as
+ * filling would make, their size rounded up to `align`; Infinity (no cap) where the slots fit one binding, their
+ * capacities differ, a slot has none, or a micro-batch boundary cuts them. Where the size rounded up to `align` would outgrow
+ * the binding, the most whole `align` blocks that fit.
+ */
+function evenGroupSlots(capacities: readonly number[], bytes: (slots: number, cap: number) => number, maxBytes: number, align: number, splitAt: number): number {
+  const cap = capacities[0] ?? 0, n = capacities.length;
+  if (splitAt >= 0 || cap <= 0 || capacities.some((x) => x !== cap)) return Infinity;
+  const fit = Math.floor(maxBytes / bytes(1, cap));
+  if (fit < 1 || n <= fit) return Infinity;
+  const size = Math.ceil(Math.ceil(n / Math.ceil(n / fit)) / align) * align;
+  // Rounded past the binding: the most whole `align` blocks that fit (filling would stop mid-block and fail there).
+  const aligned = Math.floor(fit / align) * align;
+  return size <= fit ? size : aligned >= align ? aligned : Infinity;
+}
+
 /** The cache of a batch: capacities[b] positions for slot b (0: none). All or nothing. */
 export function allocKvCache(gpu: Gpu, c: ModelConfig, dtype: DType, capacities: readonly number[], layers = c.nLayers, splitAt = -1): KvCache {
   // q and attention-output rows of a group are bound at the group's first slot: keep that offset aligned.
@@ -148,7 +181,7 @@ export function allocKvCache(gpu: Gpu, c: ModelConfig, dtype: DType, capacities:
   const t = (shape: number[], dt: DType, label: string) => {
     try { const x = gpu.tensor(shape, dt, label); made.push(x); return x; } catch (e) { gpu.release(...made); throw e; }
   };
-  const groups = planKvGroups(c, dtype, capacities, gpu.caps.maxStorageBinding, align, splitAt).map((p, gi): KvGroup => {
+  const groups = planKvGroups(c, dtype, capacities, gpu.caps.maxStorageBinding, align, splitAt, kvGroupsEven()).map((p, gi): KvGroup => {
     const shape = [p.slots, c.nKvHeads, p.capacity, c.headDim];
     const k: Tensor[] = [], v: Tensor[] = [];
     for (let l = 0; l < layers; l++) {
