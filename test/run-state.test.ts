@@ -1,4 +1,4 @@
-// The KV cache's slot groups (pure planning; the model tests run batches that use several groups).
+// The KV cache's slot groups: their planning, and FAPOOL_KV_GROUPS through allocKvCache (the model tests run batches that use several groups).
 import { describe, expect, it } from 'vitest';
 import { presetConfig } from '../src/model/config.js';
 import { allocKvCache, kvGroupsEven, kvSlot, planKvGroups, type KvCache } from '../src/model/run-state.js';
