@@ -45,7 +45,7 @@ describe('planKvGroups', () => {
     expect([fill(same(5), 2), plan(same(5), 2)]).toEqual([[2, 2, 1], [2, 2, 1]]);
     expect([fill(same(9), 4), plan(same(9), 4)]).toEqual([[4, 4, 1], [3, 3, 3]]);
     expect(plan(same(6), 8)).toEqual([6]);   // one binding holds them: one group
-    // Alignment: groups of whole `align` slots (10 slots, 7 fit, align 2: 6 + 4 — even would be 5 + 5).
+    // Alignment: groups of whole `align` slots (10 slots, 7 fit, align 2: 6 + 4, not 5 + 5).
     expect(plan(same(10), 7, 2)).toEqual([6, 4]);
     // 5 fit, align 4: filling grows a group to 5 and cannot cut the next aligned block; even cuts whole blocks of 4.
     expect(() => fill(same(10), 5, 4)).toThrow(/4-slot alignment/);
@@ -55,11 +55,12 @@ describe('planKvGroups', () => {
     expect(plan(mixed, 7)).toEqual(fill(mixed, 7));
     expect(plan([...same(7), 0], 6)).toEqual(fill([...same(7), 0], 6));
     expect(plan(same(8), 7, 1, 4)).toEqual(fill(same(8), 7, 1, 4));
-    // Every slot lies in exactly one group, in order, none over the binding.
+    // Every slot lies in exactly one group, in order, each starting at an aligned slot, none over the binding.
     for (const [n, fit, align] of [[8, 7, 1], [64, 63, 1], [13, 5, 1], [12, 7, 2], [17, 4, 4], [10, 5, 4], [30, 7, 3]] as const) {
       const groups = planKvGroups(cfg, 'f32', same(n), fit * slot, align, -1, true);
       expect(groups.map((g) => g.first)).toEqual(groups.map((_, i) => groups.slice(0, i).reduce((a, g) => a + g.slots, 0)));
       expect(groups.reduce((a, g) => a + g.slots, 0)).toBe(n);
+      expect(groups.every((g) => g.first % align === 0)).toBe(true);
       for (const g of groups) expect(g.slots * 64 * 128).toBeLessThanOrEqual(fit * slot);
     }
   });
