@@ -1,0 +1,55 @@
+// FAPOOL_DECODE_TILES=split:gated=N: an 8-row decode step runs gate+up on the 16-row gated tile (g16x64, two slices
+// prefetched with :u8p2) while QKV and the LM head keep the GEMV's f16-pair products and their norm prologue — a mix
+// no default took before (session 49: the tile 0.0784 ms against the GEMV's 0.1085 on an H200, rounds/s49b.sh times the
+// step). The norm the tile's x needs then comes from the O projection's split-K reduce. On this CPU adapter the tiles
+// run their scalar-emulated twins (`:emu`); on a GPU with subgroup matrices, the real ones.
+import { describe, expect, it } from 'vitest';
+import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
+import { validateConfig, type ModelConfig } from '../src/model/config.js';
+import { Generator } from '../src/model/generator.js';
+import { launchLabels, rng, useGpu, useRandomWeights, withEnv } from './helpers.js';
+
+const gpu = useGpu();
+// K of 256 and 512: whole slices of the 16-byte tiles.
+const cfg: ModelConfig = validateConfig({
+  name: 'gated-rows', nLayers: 2, hidden: 256, nHeads: 2, nKvHeads: 1, headDim: 128, ffn: 512, vocab: 256, maxSeq: 32,
+  normEps: 1e-5, ropeTheta: 10000, act: 'gelu_tanh', gatedFfn: true, tiedEmbeddings: false, embedScale: 1,
+});
+const weights = useRandomWeights(gpu, cfg, 11);
+const GREEDY = { temperature: 0, topK: 0, topP: 1, seed: 0 };
+
+describe('gated products on tiles from 8 rows (FAPOOL_DECODE_TILES=split:gated=8)', () => {
+  it('an 8-row step: gate+up on g16x64, QKV and the LM head on the GEMV; its logits match the default step\'s', async (ctx) => {
+    const g = await gpu();
+    if (!g.caps.f16) { ctx.skip(); return; }
+    const w = await weights();
+    const emu = hasSubgroupMatrixF16(g.caps) ? '' : ':emu';
+    const r = rng();
+    const prompts = Array.from({ length: 8 }, (_, i) => Array.from({ length: 3 + i }, () => r.int(0, cfg.vocab)));
+    // The default's choice spelled out (`split`), so that on a CPU adapter its tiles are emulated too (`:emu`).
+    const run = (mode: string) => withEnv('FAPOOL_DECODE_TILES', `${mode}${emu}`, async () => {
+      const gen = new Generator(g, cfg, w, 'f16');
+      try {
+        // Two new tokens: the first from the prefill (the same path either way), the second from one decode step.
+        const out = await gen.generate(prompts, { maxNewTokens: 2, sampling: GREEDY });
+        return { tokens: out.tokens, logits: Array.from(await gen.readLogits()), launches: launchLabels(gen.decodeLaunches()) };
+      } finally {
+        gen.dispose();
+      }
+    });
+    const base = await run('split:u8p2'), gated = await run('split:gated=8:u8p2');
+    const gateUp = (ls: string[]) => ls.filter((l) => /^gsg_g_|^tgs?_g\d/.test(l));   // the gated GEMV's or tile's entries
+    expect(gateUp(gated.launches).every((l) => l.startsWith('tg_g16x64_sg1x4_k64_b1_u8p2')), `seed ${r.seed}: ${gated.launches.join(' ')}`).toBe(true);
+    expect(gateUp(gated.launches).length).toBe(cfg.nLayers);
+    expect(gateUp(base.launches).some((l) => l.startsWith('tg_')), `the default keeps gate+up on the GEMV: ${base.launches.join(' ')}`).toBe(false);
+    // QKV and the LM head: the same kernels as the default's.
+    const notGated = (ls: string[]) => ls.filter((l) => !gateUp([l]).length);
+    expect(notGated(gated.launches), `seed ${r.seed}`).toEqual(notGated(base.launches));
+    expect(gated.tokens.map((t) => t[0]), 'the prefill\'s token').toEqual(base.tokens.map((t) => t[0]));
+    // One decode step from the same inputs: f16 products summed in another order, so close, not equal.
+    const scale = Math.max(...base.logits.map(Math.abs));
+    const worst = Math.max(...gated.logits.map((x, i) => Math.abs(x - base.logits[i]!)));
+    expect(worst / scale, `seed ${r.seed}`).toBeLessThan(1e-2);   // measured ≈ 1e-3
+    expect(worst, `seed ${r.seed}: the tile ran`).toBeGreaterThan(0);
+  }, 600_000);
+});
