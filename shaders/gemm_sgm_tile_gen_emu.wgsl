@@ -12832,6 +12832,376 @@ fn tg_t64x32_sg2x2_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
 }
 
 @compute @workgroup_size(128)
+fn tg_t16x128_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 16u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 1152u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2304u + select(0u, 8u, STS_PAD);   // and B-tile row
+  let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 32u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
+  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
+  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
+  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
+  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
+  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
+  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
+  var q6 = vec4<u32>();   // _u8p2: the slice after s6's
+  var q7 = vec4<u32>();   // _u8p2: the slice after s7's
+  var q8 = vec4<u32>();   // _u8p2: the slice after s8's
+  var c00 = SmC();
+  var c01 = SmC();
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
+  {
+    let k4 = k0 * 8u;
+    let kx = select(k4, 0u, XFIX);
+    let kw = select(wblk_chunk(k4), 0u, WFIX);
+    s0 = x8[xb + kx];
+    s1 = w8[wb + kw];
+    s2 = w8[wb + 16u * WR + kw];
+    s3 = w8[wb + 32u * WR + kw];
+    s4 = w8[wb + 48u * WR + kw];
+    s5 = w8[wb + 64u * WR + kw];
+    s6 = w8[wb + 80u * WR + kw];
+    s7 = w8[wb + 96u * WR + kw];
+    s8 = w8[wb + 112u * WR + kw];
+  }
+  if (k0 + 1u < nk) {
+    {
+      let k4 = (k0 + 1u) * 8u;
+      let kx = select(k4, 0u, XFIX);
+      let kw = select(wblk_chunk(k4), 0u, WFIX);
+      q0 = x8[xb + kx];
+      q1 = w8[wb + kw];
+      q2 = w8[wb + 16u * WR + kw];
+      q3 = w8[wb + 32u * WR + kw];
+      q4 = w8[wb + 48u * WR + kw];
+      q5 = w8[wb + 64u * WR + kw];
+      q6 = w8[wb + 80u * WR + kw];
+      q7 = w8[wb + 96u * WR + kw];
+      q8 = w8[wb + 112u * WR + kw];
+    }
+  }
+  for (var kt = k0; kt < nk; kt += 2u) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
+      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
+      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
+      let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
+      let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
+      let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
+      let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 2u < nk) {
+      {
+        let k4 = (kt + 2u) * 8u;
+        let kx = select(k4, 0u, XFIX);
+        let kw = select(wblk_chunk(k4), 0u, WFIX);
+        s0 = x8[xb + kx];
+        s1 = w8[wb + kw];
+        s2 = w8[wb + 16u * WR + kw];
+        s3 = w8[wb + 32u * WR + kw];
+        s4 = w8[wb + 48u * WR + kw];
+        s5 = w8[wb + 64u * WR + kw];
+        s6 = w8[wb + 80u * WR + kw];
+        s7 = w8[wb + 96u * WR + kw];
+        s8 = w8[wb + 112u * WR + kw];
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let b0 = sb + 0u;
+      let b1 = sb + 1152u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let b0 = sb + 16u;
+      let b1 = sb + 1168u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+    }
+    {
+      let a0 = sa + 32u;
+      let b0 = sb + 32u;
+      let b1 = sb + 1184u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+    }
+    {
+      let a0 = sa + 48u;
+      let b0 = sb + 48u;
+      let b1 = sb + 1200u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+    }
+    if (kt + 1u < nk) {
+      workgroupBarrier();   // every subgroup is done with the previous slice
+      {
+        let ea = ws; let eb = ws;
+        let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
+        let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
+        let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
+        let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+        Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
+        let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
+        let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+        let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+        Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
+        let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
+        let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+        let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+        Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
+        let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
+        let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+        let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
+        let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
+        let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+        let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
+        let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
+        let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
+        let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+        Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
+        let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
+        let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
+        let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+        Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
+        let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
+        let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
+        let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+        Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
+      }
+      workgroupBarrier();
+      if (kt + 3u < nk) {
+        {
+          let k4 = (kt + 3u) * 8u;
+          let kx = select(k4, 0u, XFIX);
+          let kw = select(wblk_chunk(k4), 0u, WFIX);
+          q0 = x8[xb + kx];
+          q1 = w8[wb + kw];
+          q2 = w8[wb + 16u * WR + kw];
+          q3 = w8[wb + 32u * WR + kw];
+          q4 = w8[wb + 48u * WR + kw];
+          q5 = w8[wb + 64u * WR + kw];
+          q6 = w8[wb + 80u * WR + kw];
+          q7 = w8[wb + 96u * WR + kw];
+          q8 = w8[wb + 112u * WR + kw];
+        }
+      }
+      {
+        let a0 = sa + 0u;
+        let b0 = sb + 0u;
+        let b1 = sb + 1152u;
+        c00 = mma_e(a0, b0, c00, 72u, lane);
+        c01 = mma_e(a0, b1, c01, 72u, lane);
+      }
+      {
+        let a0 = sa + 16u;
+        let b0 = sb + 16u;
+        let b1 = sb + 1168u;
+        c00 = mma_e(a0, b0, c00, 72u, lane);
+        c01 = mma_e(a0, b1, c01, 72u, lane);
+      }
+      {
+        let a0 = sa + 32u;
+        let b0 = sb + 32u;
+        let b1 = sb + 1184u;
+        c00 = mma_e(a0, b0, c00, 72u, lane);
+        c01 = mma_e(a0, b1, c01, 72u, lane);
+      }
+      {
+        let a0 = sa + 48u;
+        let b0 = sb + 48u;
+        let b1 = sb + 1200u;
+        c00 = mma_e(a0, b0, c00, 72u, lane);
+        c01 = mma_e(a0, b1, c01, 72u, lane);
+      }
+    }
+  }
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c01, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
+}
+
+@compute @workgroup_size(128)
+fn tg_t16x128_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 16u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 1152u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2304u + select(0u, 8u, STS_PAD);   // and B-tile row
+  let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 32u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
+  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var c00 = SmC();
+  var c01 = SmC();
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 8u;
+      let kx = select(k4, 0u, XFIX);
+      let kw = select(wblk_chunk(k4), 0u, WFIX);
+      s0 = x8[xb + kx];
+      s1 = w8[wb + kw];
+      s2 = w8[wb + 16u * WR + kw];
+      s3 = w8[wb + 32u * WR + kw];
+      s4 = w8[wb + 48u * WR + kw];
+      s5 = w8[wb + 64u * WR + kw];
+      s6 = w8[wb + 80u * WR + kw];
+      s7 = w8[wb + 96u * WR + kw];
+      s8 = w8[wb + 112u * WR + kw];
+    }
+    {
+      let ea = ws; let eb = ws;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
+      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
+      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
+      let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
+      let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
+      let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
+      let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
+    }
+    workgroupBarrier();
+    {
+      let a0 = sa + 0u;
+      let b0 = sb + 0u;
+      let b1 = sb + 1152u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let b0 = sb + 16u;
+      let b1 = sb + 1168u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+    }
+    {
+      let a0 = sa + 32u;
+      let b0 = sb + 32u;
+      let b1 = sb + 1184u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+    }
+    {
+      let a0 = sa + 48u;
+      let b0 = sb + 48u;
+      let b1 = sb + 1200u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+    }
+  }
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c01, lane); } flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t); }
+}
+
+@compute @workgroup_size(128)
 fn tgs_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
@@ -19020,6 +19390,378 @@ fn tgs_t64x32_sg2x2_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
   for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c10, lane); } flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+}
+
+@compute @workgroup_size(128)
+fn tgs_t16x128_sg1x4_k64_b1_u8p2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 16u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 1152u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2304u + select(0u, 8u, STS_PAD);   // and B-tile row
+  let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 32u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
+  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var q0 = vec4<u32>();   // _u8p2: the slice after s0's
+  var q1 = vec4<u32>();   // _u8p2: the slice after s1's
+  var q2 = vec4<u32>();   // _u8p2: the slice after s2's
+  var q3 = vec4<u32>();   // _u8p2: the slice after s3's
+  var q4 = vec4<u32>();   // _u8p2: the slice after s4's
+  var q5 = vec4<u32>();   // _u8p2: the slice after s5's
+  var q6 = vec4<u32>();   // _u8p2: the slice after s6's
+  var q7 = vec4<u32>();   // _u8p2: the slice after s7's
+  var q8 = vec4<u32>();   // _u8p2: the slice after s8's
+  var c00 = SmC();
+  var c01 = SmC();
+  let nkAll = (KK + 63u) / 64u;
+  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
+  {
+    let k4 = k0 * 8u;
+    let kx = select(k4, 0u, XFIX);
+    let kw = select(wblk_chunk(k4), 0u, WFIX);
+    s0 = x8[xb + kx];
+    s1 = w8[wb + kw];
+    s2 = w8[wb + 16u * WR + kw];
+    s3 = w8[wb + 32u * WR + kw];
+    s4 = w8[wb + 48u * WR + kw];
+    s5 = w8[wb + 64u * WR + kw];
+    s6 = w8[wb + 80u * WR + kw];
+    s7 = w8[wb + 96u * WR + kw];
+    s8 = w8[wb + 112u * WR + kw];
+  }
+  if (k0 + 1u < nk) {
+    {
+      let k4 = (k0 + 1u) * 8u;
+      let kx = select(k4, 0u, XFIX);
+      let kw = select(wblk_chunk(k4), 0u, WFIX);
+      q0 = x8[xb + kx];
+      q1 = w8[wb + kw];
+      q2 = w8[wb + 16u * WR + kw];
+      q3 = w8[wb + 32u * WR + kw];
+      q4 = w8[wb + 48u * WR + kw];
+      q5 = w8[wb + 64u * WR + kw];
+      q6 = w8[wb + 80u * WR + kw];
+      q7 = w8[wb + 96u * WR + kw];
+      q8 = w8[wb + 112u * WR + kw];
+    }
+  }
+  for (var kt = k0; kt < nk; kt += 2u) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
+      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
+      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
+      let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
+      let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
+      let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
+      let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 2u < nk) {
+      {
+        let k4 = (kt + 2u) * 8u;
+        let kx = select(k4, 0u, XFIX);
+        let kw = select(wblk_chunk(k4), 0u, WFIX);
+        s0 = x8[xb + kx];
+        s1 = w8[wb + kw];
+        s2 = w8[wb + 16u * WR + kw];
+        s3 = w8[wb + 32u * WR + kw];
+        s4 = w8[wb + 48u * WR + kw];
+        s5 = w8[wb + 64u * WR + kw];
+        s6 = w8[wb + 80u * WR + kw];
+        s7 = w8[wb + 96u * WR + kw];
+        s8 = w8[wb + 112u * WR + kw];
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let b0 = sb + 0u;
+      let b1 = sb + 1152u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let b0 = sb + 16u;
+      let b1 = sb + 1168u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+    }
+    {
+      let a0 = sa + 32u;
+      let b0 = sb + 32u;
+      let b1 = sb + 1184u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+    }
+    {
+      let a0 = sa + 48u;
+      let b0 = sb + 48u;
+      let b1 = sb + 1200u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+    }
+    if (kt + 1u < nk) {
+      workgroupBarrier();   // every subgroup is done with the previous slice
+      {
+        let ea = ws; let eb = ws;
+        let lo0 = select(q0.xy, q0.zw, alt); let hi0 = select(q0.zw, q0.xy, alt);
+        let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+        let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+        As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
+        let lo1 = select(q1.xy, q1.zw, alt); let hi1 = select(q1.zw, q1.xy, alt);
+        let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+        let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+        Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
+        let lo2 = select(q2.xy, q2.zw, alt); let hi2 = select(q2.zw, q2.xy, alt);
+        let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+        let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+        Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
+        let lo3 = select(q3.xy, q3.zw, alt); let hi3 = select(q3.zw, q3.xy, alt);
+        let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+        let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+        Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
+        let lo4 = select(q4.xy, q4.zw, alt); let hi4 = select(q4.zw, q4.xy, alt);
+        let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+        let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+        Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
+        let lo5 = select(q5.xy, q5.zw, alt); let hi5 = select(q5.zw, q5.xy, alt);
+        let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+        let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+        Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
+        let lo6 = select(q6.xy, q6.zw, alt); let hi6 = select(q6.zw, q6.xy, alt);
+        let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
+        let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+        Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
+        let lo7 = select(q7.xy, q7.zw, alt); let hi7 = select(q7.zw, q7.xy, alt);
+        let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
+        let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+        Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
+        let lo8 = select(q8.xy, q8.zw, alt); let hi8 = select(q8.zw, q8.xy, alt);
+        let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
+        let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+        Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
+      }
+      workgroupBarrier();
+      if (kt + 3u < nk) {
+        {
+          let k4 = (kt + 3u) * 8u;
+          let kx = select(k4, 0u, XFIX);
+          let kw = select(wblk_chunk(k4), 0u, WFIX);
+          q0 = x8[xb + kx];
+          q1 = w8[wb + kw];
+          q2 = w8[wb + 16u * WR + kw];
+          q3 = w8[wb + 32u * WR + kw];
+          q4 = w8[wb + 48u * WR + kw];
+          q5 = w8[wb + 64u * WR + kw];
+          q6 = w8[wb + 80u * WR + kw];
+          q7 = w8[wb + 96u * WR + kw];
+          q8 = w8[wb + 112u * WR + kw];
+        }
+      }
+      {
+        let a0 = sa + 0u;
+        let b0 = sb + 0u;
+        let b1 = sb + 1152u;
+        c00 = mma_e(a0, b0, c00, 72u, lane);
+        c01 = mma_e(a0, b1, c01, 72u, lane);
+      }
+      {
+        let a0 = sa + 16u;
+        let b0 = sb + 16u;
+        let b1 = sb + 1168u;
+        c00 = mma_e(a0, b0, c00, 72u, lane);
+        c01 = mma_e(a0, b1, c01, 72u, lane);
+      }
+      {
+        let a0 = sa + 32u;
+        let b0 = sb + 32u;
+        let b1 = sb + 1184u;
+        c00 = mma_e(a0, b0, c00, 72u, lane);
+        c01 = mma_e(a0, b1, c01, 72u, lane);
+      }
+      {
+        let a0 = sa + 48u;
+        let b0 = sb + 48u;
+        let b1 = sb + 1200u;
+        c00 = mma_e(a0, b0, c00, 72u, lane);
+        c01 = mma_e(a0, b1, c01, 72u, lane);
+      }
+    }
+  }
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c01, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
+}
+
+@compute @workgroup_size(128)
+fn tgs_t16x128_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 16u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 1152u + select(0u, 8u, STS_PAD);   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2304u + select(0u, 8u, STS_PAD);   // and B-tile row
+  let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 32u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4 + select(0u, 8u, STS_PAD);   // its first workgroup-tile element
+  let alt = STS_ALT && ((c4) & 1u) == 1u; let pa = select(0u, 4u, alt); let pb = select(4u - pa, pa ^ 4u, STS_HALVES != 0u);   // halves' offsets of a chunk's first and second store
+  let am = select(0xffffffffu, 0xfffffffcu, STS_HALVES == 2u);   // STS_HALVES 2: the stores' 8-byte alignment made explicit
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = wblk_row(col0 + r0, K4) + wblk_chunk(c4);   // and w chunk
+  let WR = select(K4, 8u, WBLK);   // chunks from one staged weight row to the next
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var c00 = SmC();
+  var c01 = SmC();
+  let nkAll = (KK + 63u) / 64u;
+  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 8u;
+      let kx = select(k4, 0u, XFIX);
+      let kw = select(wblk_chunk(k4), 0u, WFIX);
+      s0 = x8[xb + kx];
+      s1 = w8[wb + kw];
+      s2 = w8[wb + 16u * WR + kw];
+      s3 = w8[wb + 32u * WR + kw];
+      s4 = w8[wb + 48u * WR + kw];
+      s5 = w8[wb + 64u * WR + kw];
+      s6 = w8[wb + 80u * WR + kw];
+      s7 = w8[wb + 96u * WR + kw];
+      s8 = w8[wb + 112u * WR + kw];
+    }
+    {
+      let ea = ws; let eb = ws;
+      let lo0 = select(s0.xy, s0.zw, alt); let hi0 = select(s0.zw, s0.xy, alt);
+      let h0_0 = bitcast<vec2<f16>>(lo0.x); let h0_1 = bitcast<vec2<f16>>(lo0.y); let h0_2 = bitcast<vec2<f16>>(hi0.x); let h0_3 = bitcast<vec2<f16>>(hi0.y);
+      let ia0 = (ea + pa) & am; let ib0 = (ea + pb) & am;
+      As[ia0] = h0_0.x; As[ia0 + 1u] = h0_0.y; As[ia0 + 2u] = h0_1.x; As[ia0 + 3u] = h0_1.y; As[ib0] = h0_2.x; As[ib0 + 1u] = h0_2.y; As[ib0 + 2u] = h0_3.x; As[ib0 + 3u] = h0_3.y;
+      let lo1 = select(s1.xy, s1.zw, alt); let hi1 = select(s1.zw, s1.xy, alt);
+      let h1_0 = bitcast<vec2<f16>>(lo1.x); let h1_1 = bitcast<vec2<f16>>(lo1.y); let h1_2 = bitcast<vec2<f16>>(hi1.x); let h1_3 = bitcast<vec2<f16>>(hi1.y);
+      let ia1 = (eb + pa) & am; let ib1 = (eb + pb) & am;
+      Bs[ia1] = h1_0.x; Bs[ia1 + 1u] = h1_0.y; Bs[ia1 + 2u] = h1_1.x; Bs[ia1 + 3u] = h1_1.y; Bs[ib1] = h1_2.x; Bs[ib1 + 1u] = h1_2.y; Bs[ib1 + 2u] = h1_3.x; Bs[ib1 + 3u] = h1_3.y;
+      let lo2 = select(s2.xy, s2.zw, alt); let hi2 = select(s2.zw, s2.xy, alt);
+      let h2_0 = bitcast<vec2<f16>>(lo2.x); let h2_1 = bitcast<vec2<f16>>(lo2.y); let h2_2 = bitcast<vec2<f16>>(hi2.x); let h2_3 = bitcast<vec2<f16>>(hi2.y);
+      let ia2 = (eb + 1152u + pa) & am; let ib2 = (eb + 1152u + pb) & am;
+      Bs[ia2] = h2_0.x; Bs[ia2 + 1u] = h2_0.y; Bs[ia2 + 2u] = h2_1.x; Bs[ia2 + 3u] = h2_1.y; Bs[ib2] = h2_2.x; Bs[ib2 + 1u] = h2_2.y; Bs[ib2 + 2u] = h2_3.x; Bs[ib2 + 3u] = h2_3.y;
+      let lo3 = select(s3.xy, s3.zw, alt); let hi3 = select(s3.zw, s3.xy, alt);
+      let h3_0 = bitcast<vec2<f16>>(lo3.x); let h3_1 = bitcast<vec2<f16>>(lo3.y); let h3_2 = bitcast<vec2<f16>>(hi3.x); let h3_3 = bitcast<vec2<f16>>(hi3.y);
+      let ia3 = (eb + 2304u + pa) & am; let ib3 = (eb + 2304u + pb) & am;
+      Bs[ia3] = h3_0.x; Bs[ia3 + 1u] = h3_0.y; Bs[ia3 + 2u] = h3_1.x; Bs[ia3 + 3u] = h3_1.y; Bs[ib3] = h3_2.x; Bs[ib3 + 1u] = h3_2.y; Bs[ib3 + 2u] = h3_3.x; Bs[ib3 + 3u] = h3_3.y;
+      let lo4 = select(s4.xy, s4.zw, alt); let hi4 = select(s4.zw, s4.xy, alt);
+      let h4_0 = bitcast<vec2<f16>>(lo4.x); let h4_1 = bitcast<vec2<f16>>(lo4.y); let h4_2 = bitcast<vec2<f16>>(hi4.x); let h4_3 = bitcast<vec2<f16>>(hi4.y);
+      let ia4 = (eb + 3456u + pa) & am; let ib4 = (eb + 3456u + pb) & am;
+      Bs[ia4] = h4_0.x; Bs[ia4 + 1u] = h4_0.y; Bs[ia4 + 2u] = h4_1.x; Bs[ia4 + 3u] = h4_1.y; Bs[ib4] = h4_2.x; Bs[ib4 + 1u] = h4_2.y; Bs[ib4 + 2u] = h4_3.x; Bs[ib4 + 3u] = h4_3.y;
+      let lo5 = select(s5.xy, s5.zw, alt); let hi5 = select(s5.zw, s5.xy, alt);
+      let h5_0 = bitcast<vec2<f16>>(lo5.x); let h5_1 = bitcast<vec2<f16>>(lo5.y); let h5_2 = bitcast<vec2<f16>>(hi5.x); let h5_3 = bitcast<vec2<f16>>(hi5.y);
+      let ia5 = (eb + 4608u + pa) & am; let ib5 = (eb + 4608u + pb) & am;
+      Bs[ia5] = h5_0.x; Bs[ia5 + 1u] = h5_0.y; Bs[ia5 + 2u] = h5_1.x; Bs[ia5 + 3u] = h5_1.y; Bs[ib5] = h5_2.x; Bs[ib5 + 1u] = h5_2.y; Bs[ib5 + 2u] = h5_3.x; Bs[ib5 + 3u] = h5_3.y;
+      let lo6 = select(s6.xy, s6.zw, alt); let hi6 = select(s6.zw, s6.xy, alt);
+      let h6_0 = bitcast<vec2<f16>>(lo6.x); let h6_1 = bitcast<vec2<f16>>(lo6.y); let h6_2 = bitcast<vec2<f16>>(hi6.x); let h6_3 = bitcast<vec2<f16>>(hi6.y);
+      let ia6 = (eb + 5760u + pa) & am; let ib6 = (eb + 5760u + pb) & am;
+      Bs[ia6] = h6_0.x; Bs[ia6 + 1u] = h6_0.y; Bs[ia6 + 2u] = h6_1.x; Bs[ia6 + 3u] = h6_1.y; Bs[ib6] = h6_2.x; Bs[ib6 + 1u] = h6_2.y; Bs[ib6 + 2u] = h6_3.x; Bs[ib6 + 3u] = h6_3.y;
+      let lo7 = select(s7.xy, s7.zw, alt); let hi7 = select(s7.zw, s7.xy, alt);
+      let h7_0 = bitcast<vec2<f16>>(lo7.x); let h7_1 = bitcast<vec2<f16>>(lo7.y); let h7_2 = bitcast<vec2<f16>>(hi7.x); let h7_3 = bitcast<vec2<f16>>(hi7.y);
+      let ia7 = (eb + 6912u + pa) & am; let ib7 = (eb + 6912u + pb) & am;
+      Bs[ia7] = h7_0.x; Bs[ia7 + 1u] = h7_0.y; Bs[ia7 + 2u] = h7_1.x; Bs[ia7 + 3u] = h7_1.y; Bs[ib7] = h7_2.x; Bs[ib7 + 1u] = h7_2.y; Bs[ib7 + 2u] = h7_3.x; Bs[ib7 + 3u] = h7_3.y;
+      let lo8 = select(s8.xy, s8.zw, alt); let hi8 = select(s8.zw, s8.xy, alt);
+      let h8_0 = bitcast<vec2<f16>>(lo8.x); let h8_1 = bitcast<vec2<f16>>(lo8.y); let h8_2 = bitcast<vec2<f16>>(hi8.x); let h8_3 = bitcast<vec2<f16>>(hi8.y);
+      let ia8 = (eb + 8064u + pa) & am; let ib8 = (eb + 8064u + pb) & am;
+      Bs[ia8] = h8_0.x; Bs[ia8 + 1u] = h8_0.y; Bs[ia8 + 2u] = h8_1.x; Bs[ia8 + 3u] = h8_1.y; Bs[ib8] = h8_2.x; Bs[ib8 + 1u] = h8_2.y; Bs[ib8 + 2u] = h8_3.x; Bs[ib8 + 3u] = h8_3.y;
+    }
+    workgroupBarrier();
+    {
+      let a0 = sa + 0u;
+      let b0 = sb + 0u;
+      let b1 = sb + 1152u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let b0 = sb + 16u;
+      let b1 = sb + 1168u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+    }
+    {
+      let a0 = sa + 32u;
+      let b0 = sb + 32u;
+      let b1 = sb + 1184u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+    }
+    {
+      let a0 = sa + 48u;
+      let b0 = sb + 48u;
+      let b1 = sb + 1200u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+    }
+  }
+  let cs_n = 4u / CS_TURNS;   // subgroups flushing at once
+  let cb = (sg % cs_n) * 256u; let turn = select(sg / cs_n, 0u, CS_TURNS == 1u);   // (one turn: a constant)
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c00, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, turn == t, wid.z, 0u, p.N); }
+  for (var t = 0u; t < CS_TURNS; t++) { if (turn == t) { store_e(cb, c01, lane); } flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, turn == t, wid.z, 0u, p.N); }
 }
 
 @compute @workgroup_size(64)

@@ -2,7 +2,8 @@
 // prefetched with :u8p2) while QKV and the LM head keep the GEMV's f16-pair products and their norm prologue — a mix
 // no default took before (session 49: the tile 0.0784 ms against the GEMV's 0.1085 on an H200, rounds/s49b.sh times the
 // step). The norm the tile's x needs then comes from the O projection's split-K reduce. On this CPU adapter the tiles
-// run their scalar-emulated twins (`:emu`); on a GPU with subgroup matrices, the real ones.
+// run their scalar-emulated twins (`:emu`); on a GPU with subgroup matrices, the real ones. `:n128` moves the 8-row o
+// and down projections onto the 16 × 128 tile (the plain twin of g16x64's 16 KB of weights a slice).
 import { describe, expect, it } from 'vitest';
 import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
 import { validateConfig, type ModelConfig } from '../src/model/config.js';
@@ -18,8 +19,8 @@ const cfg: ModelConfig = validateConfig({
 const weights = useRandomWeights(gpu, cfg, 11);
 const GREEDY = { temperature: 0, topK: 0, topP: 1, seed: 0 };
 
-describe('gated products on tiles from 8 rows (FAPOOL_DECODE_TILES=split:gated=8)', () => {
-  it('an 8-row step: gate+up on g16x64, QKV and the LM head on the GEMV; its logits match the default step\'s', async (ctx) => {
+describe('gated products on tiles from 8 rows (FAPOOL_DECODE_TILES=split:gated=8), o and down on 16 × 128 tiles (:n128)', () => {
+  it('an 8-row step: gate+up on g16x64, QKV and the LM head on the GEMV; its logits within f16 rounding of the GEMV step\'s', async (ctx) => {
     const g = await gpu();
     if (!g.caps.f16) { ctx.skip(); return; }
     const w = await weights();
@@ -51,5 +52,13 @@ describe('gated products on tiles from 8 rows (FAPOOL_DECODE_TILES=split:gated=8
     const worst = Math.max(...gated.logits.map((x, i) => Math.abs(x - base.logits[i]!)));
     expect(worst / scale, `seed ${r.seed}`).toBeLessThan(1e-2);   // measured ≈ 1e-3
     expect(worst, `seed ${r.seed}: the tile ran`).toBeGreaterThan(0);
+    // :n128: o and down on the 16 × 128 tile besides; QKV and the LM head still as the default's.
+    const n128 = await run('split:gated=8:u8p2:n128');
+    const wide = n128.launches.filter((l) => /^tgs?_t16x128_sg1x4_k64_b1_u8p2/.test(l));   // o unsplit at this width, down split
+    expect(wide.length, `seed ${r.seed}: ${n128.launches.join(' ')}`).toBe(2 * cfg.nLayers);
+    const others = (ls: string[]) => ls.filter((l) => /^gsg_p_/.test(l));   // the QKV and LM-head GEMVs
+    expect(others(n128.launches)).toEqual(others(base.launches));
+    const worstN = Math.max(...n128.logits.map((x, i) => Math.abs(x - base.logits[i]!)));
+    expect(worstN / scale, `seed ${r.seed}`).toBeLessThan(1e-2);
   }, 600_000);
 });

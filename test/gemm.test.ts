@@ -1209,6 +1209,17 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           const before = paths('split:u8p2');
           expect(before[0]).toBe('gemv');
           expect(paths('split:gated=8:u8p2')).toEqual(['subgroup-matrix', before[1], before[2]]);
+          // :n128 (with :u8p2 or :un8): the narrow plain products (o, down) of up to 16 rows on 16 × 128 tiles; the
+          // wide ones, the gated ones and 17+ rows keep theirs. Its scratch flushes in turns by default (two a SM).
+          const n128 = decodeTilesMode('split:gated=8:u8p2:n128');
+          expect(n128.n128).toBe(true);
+          expect([chooseDecodeTile(caps, 8, 4096, 16384, false, n128), chooseDecodeTile(caps, 8, 4096, 4096, false, decodeTilesMode('split:un8:n128')),
+            chooseDecodeTile(caps, 8, 32000, 4096, false, n128)?.id, chooseDecodeTile(caps, 17, 4096, 16384, false, n128)?.id,
+            chooseDecodeTile(caps, 8, 16384, 4096, true, n128)?.id])
+            .toEqual([{ kind: 'tile-gen', id: 't16x128_sg1x4_k64_b1_u8p2', splits: 8 }, { kind: 'tile-gen', id: 't16x128_sg1x4_k64_b1_un8', splits: 8 },
+              't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 'g16x64_sg1x4_k64_b1_u8p2']);
+          for (const bad of ['split:n128', 'split:u8:n128', 'split:u8p2:emu:n128']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
+          expect(tileCsTurns({ maxWorkgroupStorage: 48 << 10 }, tileGenGeometry('t16x128_sg1x4_k64_b1_u8p2'), undefined, 'tile')).toBeGreaterThan(1);
           // :emu (last): the scalar-emulated tiles where the device has no subgroup matrices; real ones where it has.
           expect([decodeTilesMode('split:emu').emulate, decodeTilesMode('split:un8:ks2=off:emu').emulate, decodeTilesMode('split').emulate]).toEqual([true, true, undefined]);
           expect(chooseDecodeTile(caps, 64, 4096, 16384, false, decodeTilesMode('split:emu'))?.emulate).toBeUndefined();

@@ -205,6 +205,9 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   'g64x64_sg2x2_k64_b1_u8p2_ks2', 't32x32_sg2x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1_u8p2_ks2', 'g32x32_sg1x2_k32_b1_u8p2',
   // 64 rows × 32 columns on 16-byte staging (session 45): 13.5 KB of staging, three a SM with the scratch in turns.
   't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
+  // 16 rows × 128 columns on 16-byte staging (session 49): 16 KB of weights a slice, the plain twin of the gated
+  // g16x64 that beat the 8-row GEMV (two a SM with the scratch in turns).
+  't16x128_sg1x4_k64_b1_u8p2', 't16x128_sg1x4_k64_b1_un8',
 ];
 
 /**
@@ -229,6 +232,9 @@ export const SGM_TILE_GEN_DECODE: readonly string[] = [
   // 64 × 32 on 16-byte staging (session 45): twice the workgroups of t64x64 at 13.5 KB of staging each (three a SM
   // with the epilogue scratch in turns, FAPOOL_TILE_CS), for the 64-row products' warps a SM.
   't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
+  // 16 × 128 on 16-byte staging (session 49, untimed): the 8-row plain products (down, the LM head) with the bytes a
+  // slice of the gated g16x64 (16 KB of weights), which read 3.4 TB/s at 8 rows where t32x64 reads 2.3–2.5.
+  't16x128_sg1x4_k64_b1_u8p2', 't16x128_sg1x4_k64_b1_un8',
 ];
 
 /**
@@ -255,6 +261,7 @@ export const SGM_TILE_GEN_SPLIT_K: readonly string[] = [
   't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8', 'g16x64_sg1x4_k64_b1_un8', 'g32x64_sg1x4_k64_b1_un8', 'g64x64_sg2x2_k32_b1_un8',
   't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 't64x64_sg1x4_k64_b1_u8p2', 'g16x64_sg1x4_k64_b1_u8p2', 'g32x64_sg1x4_k64_b1_u8p2', 'g64x64_sg2x2_k32_b1_u8p2', 't32x32_sg2x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1_u8p2', 'g32x32_sg1x2_k32_b1',
   't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
+  't16x128_sg1x4_k64_b1_u8p2', 't16x128_sg1x4_k64_b1_un8',
 ];
 
 /** The generated configurations meant for big GPUs (the rest are small ones for the emulation tests). */
@@ -604,7 +611,8 @@ export function tileCsTurns(caps: Pick<Caps, 'maxWorkgroupStorage'>, g: TileGenG
     return asked;
   }
   // `tile`: auto where it was measured to win (tileCsMode's note), whole elsewhere.
-  if (mode === 'tile') mode = g.gated || (g.bm === 64 && g.bn === 32) ? 'auto' : 'whole';
+  // The 16 × 128 tile (`:n128`, untimed) too: whole, its 8 KB of scratch leave one a SM; in four turns, two.
+  if (mode === 'tile') mode = g.gated || (g.bm === 64 && g.bn === 32) || (g.bm === 16 && g.bn === 128) ? 'auto' : 'whole';
   if (!turns || mode === 'whole') return 1;
   if (typeof mode === 'number') return ok(mode) ? mode : 1;
   const fit = (t: number) => Math.floor(caps.maxWorkgroupStorage / tileGenBytes(g, t));
@@ -791,6 +799,7 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
   const wide = N >= DECODE_TILE_MIN_N;
   if (!mode.split && (M <= GEMV_MAX_M || !wide)) return null;
   const base = gated ? (M <= 16 ? 'g16x64_sg1x4_k64_b1' : M <= 32 ? 'g32x64_sg1x4_k64_b1' : 'g64x64_sg2x2_k32_b1')
+    : mode.n128 && !wide && M <= 16 ? N128_BASE
     : mode.split && wide && M <= 16 ? 't16x32_sg1x2_k128_b1' : M <= 32 ? 't32x64_sg1x4_k64_b1' : bn32Tile(mode, N, K) ? BN32_BASE : 't64x64_sg1x4_k64_b1';
   // The 16-byte twin where K is whole slices (else the checked base: 8-byte staging); without register prefetch
   // (_un8) where decodeTilesNoPrefetch says so; prefetching two slices ahead (_u8p2) with `:u8p2`.
@@ -826,6 +835,13 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
  * down 317.9 → 405.5 µs a step).
  */
 export const DECODE_TILE_BN32_MAX_N = 12288;
+
+/**
+ * The 16 × 128 decode tile's checked base (`:n128`, untimed): for the narrow plain products (o, down) of up to 16 rows,
+ * 16 KB of weights a staged slice as the gated g16x64 stages (session 49, H200, 8 rows: that tile read 3.4 TB/s on
+ * gate+up where the t32x64 split tiles read 2.3–2.5 on down and o). Its 16-byte twins are `_u8p2` and `_un8`.
+ */
+const N128_BASE = 't16x128_sg1x4_k64_b1';
 
 /** The 64 × 32 decode tile's checked base (chooseDecodeTile stages it 16 bytes a load where K is whole slices). */
 const BN32_BASE = 't64x32_sg2x2_k64_b1';
@@ -941,6 +957,8 @@ export interface DecodeTilesMode {
    * DECODE_TILE_BN32_MAX_N columns (bn32Tile). Not with `:u8p2` (no such twin) or 8-byte staging.
    */
   bn32?: 'all' | 'off';
+  /** `:n128`: the narrow plain products (under DECODE_TILE_MIN_N columns: o, down) of up to 16 rows on 16 × 128 tiles (N128_BASE). */
+  n128?: boolean;
 }
 
 /**
@@ -955,20 +973,21 @@ export const DECODE_TILES_WIDE = true;
  * FAPOOL_DECODE_TILES: `split` (the default: every product of 9..64 rows on a tile, K split per splitKCount, a
  * narrow long-K one from DECODE_TILE_NARROW_MIN_M rows and, on 16-byte tiles, every plain one from
  * DECODE_TILE_WIDE_PLAIN_MIN_M), `split:rows=<lo>` (every product from lo rows: below 9 the
- * GEMV's rows go to the tiles too), or `nosplit` (session 5's choice: wide products of 9..64 rows, one workgroup
- * per tile); then optionally `:u8` (16-byte staging loads), `:un8` (those without register prefetch), `:u8p2` (those
- * prefetching two slices ahead) or `:u4` (8-byte ones); then optionally `:ks2=<off|gated|all>`
- * (which products take the _ks2 twins, DecodeTilesMode.ks2); then optionally `:bn32` or `:bn64` (DecodeTilesMode.bn32);
- * then optionally `:emu` (DecodeTilesMode.emulate).
+ * GEMV's rows go to the tiles too), then optionally `:gated=<lo>` (DecodeTilesMode.gatedMinRows), or `nosplit`
+ * (session 5's choice: wide products of 9..64 rows, one workgroup per tile); then optionally `:u8` (16-byte staging
+ * loads), `:un8` (those without register prefetch), `:u8p2` (those prefetching two slices ahead) or `:u4` (8-byte
+ * ones); then optionally `:ks2=<off|gated|all>` (which products take the _ks2 twins, DecodeTilesMode.ks2); then
+ * optionally `:bn32` or `:bn64` (DecodeTilesMode.bn32); then optionally `:n128` (DecodeTilesMode.n128; with `:u8p2` or
+ * `:un8`, its tile's 16-byte twins); then optionally `:emu` (DecodeTilesMode.emulate).
  */
 export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTilesMode {
   const v = value?.trim() || 'split';
-  const m = /^(?:(nosplit)|split(?::rows=(\d+))?(?::gated=(\d+))?)(?::(u4|u8|un8|u8p2))?(:ks2(?:=(off|gated|all))?)?(:bn(?:32|64))?(:emu)?$/.exec(v);
+  const m = /^(?:(nosplit)|split(?::rows=(\d+))?(?::gated=(\d+))?)(?::(u4|u8|un8|u8p2))?(:ks2(?:=(off|gated|all))?)?(:bn(?:32|64))?(:n128)?(:emu)?$/.exec(v);
   const lo = m ? (m[1] ? GEMV_MAX_M + 1 : Number(m[2] ?? GEMV_MAX_M + 1)) : NaN;
   const glo = m?.[3] !== undefined ? Number(m[3]) : undefined;
   const wide = m?.[4] ? m[4] !== 'u4' : DECODE_TILES_WIDE;
-  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (glo !== undefined && !(glo >= 1 && glo <= SKINNY_MAX_M)) || (m[5] && !wide && m[6] !== 'off') || (m[7] === ':bn32' && (!wide || m[4] === 'u8p2'))) {
-    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' (then optionally ':gated=<1..${SKINNY_MAX_M}>') or 'nosplit', then optionally ':u4', ':u8', ':un8' or ':u8p2', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all), then ':bn32' (16-byte tiles, not :u8p2) or ':bn64', then ':emu'`);
+  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (glo !== undefined && !(glo >= 1 && glo <= SKINNY_MAX_M)) || (m[5] && !wide && m[6] !== 'off') || (m[7] === ':bn32' && (!wide || m[4] === 'u8p2')) || (m[8] && m[4] !== 'u8p2' && m[4] !== 'un8')) {
+    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' (then optionally ':gated=<1..${SKINNY_MAX_M}>') or 'nosplit', then optionally ':u4', ':u8', ':un8' or ':u8p2', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all), then ':bn32' (16-byte tiles, not :u8p2) or ':bn64', then ':n128' (with ':u8p2' or ':un8'), then ':emu'`);
   }
   // The twins stage 16 bytes a load: none for 8-byte tiles.
   const ks2: KsTwinMode = !wide ? 'off' : m[5] ? ((m[6] as KsTwinMode | undefined) ?? 'all') : 'gated';
@@ -977,7 +996,8 @@ export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTi
   if (m[4] === 'u8' || m[4] === 'un8') mode.noPrefetch = m[4] === 'un8';
   if (m[4] === 'u8p2') mode.deep = true;
   if (m[7]) mode.bn32 = m[7] === ':bn32' ? 'all' : 'off';
-  if (m[8]) mode.emulate = true;
+  if (m[8]) mode.n128 = true;
+  if (m[9]) mode.emulate = true;
   return mode;
 }
 
