@@ -7,10 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS, SGM_TILE_MAX_COLS, SGM_TILE_MAX_ROWS, gemmPrefillOverride, tileWithinBuffers } from '../src/kernels/gemm-sgm.js';
 import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
 import { validateConfig, type ModelConfig } from '../src/model/config.js';
-import { Generator } from '../src/model/generator.js';
 import { activationRows, allocRunState, releaseRunState, stepViews } from '../src/model/run-state.js';
 import { allocWeights, qkvRows, releaseWeights, weightRows } from '../src/model/weights.js';
-import { launchLabels, rng, useGpu, useRandomWeights, withEnv } from './helpers.js';
+import { greedyRun, rng, useGpu, useRandomWeights, withEnv } from './helpers.js';
 
 const gpu = useGpu();
 // K of 256 and 512: whole slices of every decode tile, so their 16-byte (unchecked) twins apply; a vocabulary of 250
@@ -21,7 +20,6 @@ const cfg: ModelConfig = validateConfig({
 });
 const weights = useRandomWeights(gpu, cfg, 7);
 const ROWS = 40;
-const GREEDY = { temperature: 0, topK: 0, topP: 1, seed: 0 };
 // A generated tile's entry on 16-byte unchecked staging (its checked twin's id ends at _b1 / _b2).
 const UNCHECKED = /^tgs?_[tg]\d+x\d+_sg\dx\d_k\d+_b[12]_(u8|un8|u8p2)(_ks2)?(_r)?_f16/;
 
@@ -65,15 +63,7 @@ describe('activation and weight buffers of whole tiles (activationRows, weightRo
     const emulated = !hasSubgroupMatrixF16(g.caps), emu = emulated ? ':emu' : '';
     const r = rng();
     const prompts = Array.from({ length: ROWS }, (_, i) => Array.from({ length: 2 + (i % 7) }, () => r.int(0, cfg.vocab)));
-    const run = (mode: string) => withEnv('FAPOOL_DECODE_TILES', `split${mode}${emu}`, async () => {
-      const gen = new Generator(g, cfg, w, 'f16');
-      try {
-        const out = await gen.generate(prompts, { maxNewTokens: 3, sampling: GREEDY });
-        return { tokens: out.tokens, logits: Array.from(await gen.readLogits()), launches: launchLabels(gen.decodeLaunches()) };
-      } finally {
-        gen.dispose();
-      }
-    });
+    const run = (mode: string) => withEnv('FAPOOL_DECODE_TILES', `split${mode}${emu}`, () => greedyRun(g, cfg, w, 'f16', prompts, 3));
     const got = await run('');
     const tiles = got.launches.filter((l) => /^tgs?_/.test(l));
     expect(tiles.length, `seed ${r.seed}: the step's products are on tiles (${got.launches.join(' ')})`).toBeGreaterThan(0);

@@ -7,8 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
 import { validateConfig, type ModelConfig } from '../src/model/config.js';
-import { Generator } from '../src/model/generator.js';
-import { launchLabels, rng, useGpu, useRandomWeights, withEnv } from './helpers.js';
+import { greedyRun, rng, useGpu, useRandomWeights, withEnv } from './helpers.js';
 
 const gpu = useGpu();
 // K of 256 and 512: whole slices of the 16-byte tiles.
@@ -17,7 +16,6 @@ const cfg: ModelConfig = validateConfig({
   normEps: 1e-5, ropeTheta: 10000, act: 'gelu_tanh', gatedFfn: true, tiedEmbeddings: false, embedScale: 1,
 });
 const weights = useRandomWeights(gpu, cfg, 11);
-const GREEDY = { temperature: 0, topK: 0, topP: 1, seed: 0 };
 
 describe('gated products on tiles from 8 rows (FAPOOL_DECODE_TILES=split:gated=8), o and down on 16 × 128 tiles (:n128)', () => {
   it('an 8-row step: gate+up on g16x64, QKV and the LM head on the GEMV; its logits within f16 rounding of the GEMV step\'s', async (ctx) => {
@@ -28,16 +26,8 @@ describe('gated products on tiles from 8 rows (FAPOOL_DECODE_TILES=split:gated=8
     const r = rng();
     const prompts = Array.from({ length: 8 }, (_, i) => Array.from({ length: 3 + i }, () => r.int(0, cfg.vocab)));
     // The default's choice spelled out (`split`), so that on a CPU adapter its tiles are emulated too (`:emu`).
-    const run = (mode: string) => withEnv('FAPOOL_DECODE_TILES', `${mode}${emu}`, async () => {
-      const gen = new Generator(g, cfg, w, 'f16');
-      try {
-        // Two new tokens: the first from the prefill (the same path either way), the second from one decode step.
-        const out = await gen.generate(prompts, { maxNewTokens: 2, sampling: GREEDY });
-        return { tokens: out.tokens, logits: Array.from(await gen.readLogits()), launches: launchLabels(gen.decodeLaunches()) };
-      } finally {
-        gen.dispose();
-      }
-    });
+    // Two new tokens: the first from the prefill (the same path either way), the second from one decode step.
+    const run = (mode: string) => withEnv('FAPOOL_DECODE_TILES', `${mode}${emu}`, () => greedyRun(g, cfg, w, 'f16', prompts, 2));
     const base = await run('split:u8p2'), gated = await run('split:gated=8:u8p2');
     const gateUp = (ls: string[]) => ls.filter((l) => /^gsg_g_|^tgs?_g\d/.test(l));   // the gated GEMV's or tile's entries
     expect(gateUp(gated.launches).every((l) => l.startsWith('tg_g16x64_sg1x4_k64_b1_u8p2')), `seed ${r.seed}: ${gated.launches.join(' ')}`).toBe(true);

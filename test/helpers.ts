@@ -9,6 +9,7 @@ import {
 } from '../src/gpu/index.js';
 import { provideShader } from '../src/gpu/shader-source.js';
 import type { ModelConfig } from '../src/model/config.js';
+import { Generator } from '../src/model/generator.js';
 import { loadWeights } from '../src/model/load-weights.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
 import { openSafetensors } from '../src/model/safetensors-node.js';
@@ -76,6 +77,20 @@ export function useRandomWeights(gpu: () => Promise<Gpu>, cfg: ModelConfig, seed
 
 /** The labels of the launches in a list of steps (a generator's decodeLaunches(), say). */
 export const launchLabels = (steps: readonly Step[]): string[] => steps.flatMap((s) => (s instanceof Dispatch ? s.launches.map((l) => l.label) : []));
+
+/** Greedy sampling (temperature 0). */
+export const GREEDY = { temperature: 0, topK: 0, topP: 1, seed: 0 };
+
+/** A fresh Generator's greedy run of `prompts`: its tokens, the last step's logits and the decode step's launch labels. */
+export async function greedyRun(g: Gpu, cfg: ModelConfig, weights: Weights, dtype: DType, prompts: number[][], maxNewTokens: number): Promise<{ tokens: number[][]; logits: number[]; launches: string[] }> {
+  const gen = new Generator(g, cfg, weights, dtype);
+  try {
+    const out = await gen.generate(prompts, { maxNewTokens, sampling: GREEDY });
+    return { tokens: out.tokens, logits: Array.from(await gen.readLogits()), launches: launchLabels(gen.decodeLaunches()) };
+  } finally {
+    gen.dispose();
+  }
+}
 
 /** Seeded PRNG (mulberry32); each run draws a new seed unless FAPOOL_TEST_SEED is set. */
 export function rng(seed = Number(process.env.FAPOOL_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31))) {

@@ -7,8 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfig, type ModelConfig } from '../src/model/config.js';
 import { normEpilogueApplies } from '../src/kernels/gemm.js';
-import { Generator } from '../src/model/generator.js';
-import { launchLabels, rng, useGpu, useRandomWeights, withEnv } from './helpers.js';
+import { greedyRun, rng, useGpu, useRandomWeights, withEnv } from './helpers.js';
 
 const gpu = useGpu();
 // O (512 × 512) and down (512 × 1024) at 8 rows: split-K tiles (×2, ×4); three layers, so both links (the O
@@ -18,7 +17,6 @@ const cfg: ModelConfig = validateConfig({
   name: 'norm-epilogue', nLayers: 3, hidden: 512, nHeads: 4, nKvHeads: 2, headDim: 128, ffn: 1024, vocab: 256, maxSeq: 64,
   normEps: 1e-5, ropeTheta: 10000, act: 'gelu_tanh', gatedFfn: true, tiedEmbeddings: false, embedScale: 1,
 });
-const GREEDY = { temperature: 0, topK: 0, topP: 1, seed: 0 };
 const weights = useRandomWeights(gpu, cfg, 11);
 
 describe('the next norm in the split-K reduce (FAPOOL_NORM_EPILOGUE)', () => {
@@ -31,15 +29,10 @@ describe('the next norm in the split-K reduce (FAPOOL_NORM_EPILOGUE)', () => {
       const r = rng();
       const prompts = Array.from({ length: rows }, (_, i) => Array.from({ length: 3 + (i % 9) }, () => r.int(0, cfg.vocab)));
       const run = (on: string) => withEnv('FAPOOL_DECODE_TILES', 'split:emu', () => withEnv('FAPOOL_NORM_EPILOGUE', on, async () => {
-        const gen = new Generator(g, cfg, w, 'f16');
-        try {
-          const out = await gen.generate(prompts, { maxNewTokens: 4, sampling: GREEDY });
-          // Which products the device's choice fuses (a split tile's reduce): O, and down but the last layer's.
-          const fused = [cfg.hidden, cfg.ffn].map((K) => normEpilogueApplies(g.caps, rows, cfg.hidden, K, 'f16'));
-          return { tokens: out.tokens, logits: Array.from(await gen.readLogits()), launches: launchLabels(gen.decodeLaunches()), fused };
-        } finally {
-          gen.dispose();
-        }
+        const out = await greedyRun(g, cfg, w, 'f16', prompts, 4);
+        // Which products the device's choice fuses (a split tile's reduce): O, and down but the last layer's.
+        const fused = [cfg.hidden, cfg.ffn].map((K) => normEpilogueApplies(g.caps, rows, cfg.hidden, K, 'f16'));
+        return { ...out, fused };
       }));
       const off = await run('off'), on = await run('on');
       const [oFused, downFused] = on.fused as [boolean, boolean], L = cfg.nLayers;

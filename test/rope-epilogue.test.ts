@@ -17,12 +17,11 @@ import { gemvRopeKernel, gemvSgApplies, gemvSgChoice } from '../src/kernels/gemv
 import { ropeQkv, type RopeEpilogue, type RopeStyle } from '../src/kernels/rope.js';
 import { stored } from './check-linear.js';
 import { validateConfig, type ModelConfig } from '../src/model/config.js';
-import { Generator } from '../src/model/generator.js';
 import { loadWeights } from '../src/model/load-weights.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
 import { openSafetensors } from '../src/model/safetensors-node.js';
 import { releaseWeights, type Weights } from '../src/model/weights.js';
-import { download, launchLabels, poisoned, randomArray, rng, upload, useGpu, withEnv, type Rng } from './helpers.js';
+import { download, greedyRun, poisoned, randomArray, rng, upload, useGpu, withEnv, type Rng } from './helpers.js';
 
 const gpu = useGpu();
 
@@ -208,7 +207,6 @@ const modelCfg: ModelConfig = validateConfig({
   name: 'rope-epilogue', nLayers: 2, hidden: 256, nHeads: 4, nKvHeads: 2, headDim: 64, ffn: 512, vocab: 256, maxSeq: 48,
   normEps: 1e-5, ropeTheta: 10000, act: 'gelu_tanh', gatedFfn: true, tiedEmbeddings: false, embedScale: 1,
 });
-const GREEDY = { temperature: 0, topK: 0, topP: 1, seed: 0 };
 const loaded = new Map<'f32' | 'f16', Weights>();
 afterAll(async () => {
   const g = await gpu();
@@ -247,15 +245,8 @@ describe('the model with RoPE in the QKV epilogue (FAPOOL_ROPE_EPILOGUE)', () =>
       const weights = await modelWeights(g, c.dtype);
       const r = rng();
       const prompts = Array.from({ length: c.rows }, (_, i) => Array.from({ length: 2 + ((i * 5) % 11) }, () => r.int(0, modelCfg.vocab)));
-      const run = (on: string) => withEnv('FAPOOL_DECODE_TILES', c.tiles, () => withEnv('FAPOOL_GEMV_CPT', c.cpt, () => withEnv('FAPOOL_DECODE_APPEND', c.append, () => withEnv('FAPOOL_ROPE_EPILOGUE', on, async () => {
-        const gen = new Generator(g, modelCfg, weights, c.dtype);
-        try {
-          const out = await gen.generate(prompts, { maxNewTokens: 4, sampling: GREEDY });
-          return { tokens: out.tokens, logits: Array.from(await gen.readLogits()), launches: launchLabels(gen.decodeLaunches()) };
-        } finally {
-          gen.dispose();
-        }
-      }))));
+      const run = (on: string) => withEnv('FAPOOL_DECODE_TILES', c.tiles, () => withEnv('FAPOOL_GEMV_CPT', c.cpt, () => withEnv('FAPOOL_DECODE_APPEND', c.append, () => withEnv('FAPOOL_ROPE_EPILOGUE', on, () =>
+        greedyRun(g, modelCfg, weights, c.dtype, prompts, 4)))));
       const off = await run('off'), on = await run('on');
       const count = (ls: string[], re: RegExp) => ls.filter((l) => re.test(l)).length;
       expect([count(off.launches, /^rope_qkv/), count(on.launches, /^rope_qkv/)], 'RoPE launches off / on').toEqual([modelCfg.nLayers, 0]);
