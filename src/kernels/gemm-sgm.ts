@@ -232,8 +232,9 @@ export const SGM_TILE_GEN_DECODE: readonly string[] = [
   // 64 × 32 on 16-byte staging (session 45): twice the workgroups of t64x64 at 13.5 KB of staging each (three a SM
   // with the epilogue scratch in turns, FAPOOL_TILE_CS), for the 64-row products' warps a SM.
   't64x32_sg2x2_k64_b1_u8', 't64x32_sg2x2_k64_b1_un8',
-  // 16 × 128 on 16-byte staging (session 49, untimed): the 8-row plain products (down, the LM head) with the bytes a
-  // slice of the gated g16x64 (16 KB of weights), which read 3.4 TB/s at 8 rows where t32x64 reads 2.3–2.5.
+  // 16 × 128 on 16-byte staging (session 49, untimed): the 8-row narrow plain products (o, down: `:n128`; the LM head
+  // in the sweep) with the bytes a slice of the gated g16x64 (16 KB of weights), which read 3.4 TB/s at 8 rows where
+  // t32x64 reads 2.3–2.5.
   't16x128_sg1x4_k64_b1_u8p2', 't16x128_sg1x4_k64_b1_un8',
 ];
 
