@@ -463,8 +463,9 @@ type TileLaunchOperands = Pick<GemmLaunch, 'M' | 'N' | 'K' | 'dtype' | 'x' | 'w'
 
 /** The tile a launch runs (tileWithinBuffers) and the operand views it binds: widened where it runs unchecked without robustness. */
 function tileLaunch(caps: Pick<Caps, 'robustBufferAccess'>, l: TileLaunchOperands, s: SgmTileGenShape): { s: SgmTileGenShape; ops: TileOperands } {
-  if (caps.robustBufferAccess !== false || !tileGenGeometry(s.id).unchecked) return { s, ops: l };
-  const views = tileOperandViews(l, tileGenGeometry(s.id));
+  const g = tileGenGeometry(s.id);
+  if (caps.robustBufferAccess !== false || !g.unchecked) return { s, ops: l };
+  const views = tileOperandViews(l, g);
   if (views !== null) return { s, ops: views };
   const twin = checkedTwin(s.id);
   if (!SGM_TILE_GEN_IDS.includes(twin)) {

@@ -66,7 +66,7 @@ export function allocWeights(gpu: Gpu, full: ModelConfig, dtype: DType, share: W
       // A matrix's buffer holds whole tiles of rows (weightRows), the tensor its first rows: an unchecked GEMM tile
       // binds it widened at a ragged N (a vocabulary of 50257) instead of taking its checked twin.
       const rows = shape.length === 2 ? weightRows(shape[0]!, Math.floor(gpu.caps.maxStorageBinding / (shape[1]! * DTYPE_BYTES[dtype]))) : shape[0]!;
-      const x = gpu.tensor(shape.length === 2 ? [rows, shape[1]!] : shape, dtype, label);
+      const x = gpu.tensor(rows === shape[0] ? shape : [rows, shape[1]!], dtype, label);
       made.push(x);
       return rows === shape[0] ? x : sliceRows(x, 0, shape[0]!);
     } catch (e) { gpu.release(...made); throw e; }
