@@ -13,7 +13,7 @@ import { type Activation } from '../src/kernels/gemm-common.js';
 import {
   DECODE_TILE_BN32_MAX_N, DECODE_TILE_MIN_N, GEMM_PREFILL_DEFAULT, GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS, gemmPrefillDefault, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_GEN_ROPE, SGM_TILE_GEN_SPLIT_K,
   DECODE_TILES_NO_PREFETCH_OFF, DECODE_TILES_DEEP_SPLIT, DECODE_TILES_WIDE, SGM_TILE_SHAPES, SPLITK_MAX, SPLITK_TARGET_SUBGROUPS, chooseDecodeTile, chooseSgmDirect, chooseSgmKernel, decodeTilesMode,
-  DECODE_TILES_PREFETCH_FIXED_K, checkedTwin, decodeTilesNoPrefetch, gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenForShape, tileGenGeometry,
+  DECODE_TILES_PREFETCH_FIXED_K, checkedTwin, decodeTilesNoPrefetch, DECODE_GATED_ROWS_ON_TILE, DECODE_N128_DEFAULT, gatedTileMinRows, gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenForShape, tileGenGeometry,
   tileCsMode, tileCsTurns, tileGenBytes, tileOperandViews, tileWithinBuffers,
   type SgmDirectShape, type SgmSkinnyShape, type SgmTileGenShape, type SgmTileShape
 } from '../src/kernels/gemm-sgm.js';
@@ -1220,6 +1220,31 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
               't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 'g16x64_sg1x4_k64_b1_u8p2']);
           for (const bad of ['split:n128', 'split:u8:n128', 'split:u8p2:emu:n128']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
           expect(tileCsTurns({ maxWorkgroupStorage: 48 << 10 }, tileGenGeometry('t16x128_sg1x4_k64_b1_u8p2'), undefined, 'tile')).toBeGreaterThan(1);
+          // The prepared defaults (DECODE_GATED_ROWS_ON_TILE, DECODE_N128_DEFAULT; off until timed): where the default
+          // staging is _un8 (no robust buffer access), the gated products of 8 rows on g16x64 _u8p2 and the narrow plain
+          // ones of up to 8 rows on 16 × 128 tiles; with robust access, a staging named or 9+ rows, as before. Off, the
+          // session 49 choice. `gated=8` alone (no staging) takes _u8p2 there either way.
+          const bare = { ...caps, robustBufferAccess: false }, def = decodeTilesMode('split');
+          const g = DECODE_GATED_ROWS_ON_TILE ? 8 : 9;
+          expect([gatedTileMinRows(bare, def), gatedTileMinRows(caps, def), gatedTileMinRows(bare, decodeTilesMode('split:rows=4')),
+            gatedTileMinRows(bare, decodeTilesMode('split:gated=9')), gatedTileMinRows(bare, decodeTilesMode('split:u8')),
+            gatedTileMinRows(bare, decodeTilesMode('nosplit'))]).toEqual([g, 9, 4, 9, 9, 9]);
+          const g16 = { kind: 'tile-gen', id: 'g16x64_sg1x4_k64_b1_u8p2' };
+          expect([chooseDecodeTile(bare, 8, 16384, 4096, true, def), chooseDecodeTile(bare, 7, 16384, 4096, true, def),
+            chooseDecodeTile(caps, 8, 16384, 4096, true, def), chooseDecodeTile(bare, 16, 16384, 4096, true, def)?.id,
+            chooseDecodeTile(bare, 8, 16384, 4096, true, decodeTilesMode('split:gated=8'))])
+            .toEqual([DECODE_GATED_ROWS_ON_TILE ? g16 : null, null, null, 'g16x64_sg1x4_k64_b1_un8', g16]);
+          const n128Def = { kind: 'tile-gen', id: 't16x128_sg1x4_k64_b1_u8p2', splits: 8 }, t32 = { kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1_u8p2', splits: 4 };
+          expect([chooseDecodeTile(bare, 8, 4096, 16384, false, def), chooseDecodeTile(bare, 5, 4096, 16384, false, def)?.id,
+            chooseDecodeTile(bare, 8, 4096, 16384, false, decodeTilesMode('split:n128=off')), chooseDecodeTile(bare, 16, 4096, 16384, false, def)?.id,
+            chooseDecodeTile(caps, 8, 4096, 16384, false, def)?.id, chooseDecodeTile(bare, 8, 4096, 16384, false, decodeTilesMode('split:un8'))?.id])
+            .toEqual([DECODE_N128_DEFAULT ? n128Def : t32, (DECODE_N128_DEFAULT ? n128Def : t32).id, t32, t32.id, 't32x64_sg1x4_k64_b1_u8', 't32x64_sg1x4_k64_b1_un8']);
+          expect([decodeTilesMode('split:u8p2:n128=off').n128, def.n128]).toEqual([false, undefined]);
+          restoringEnv('FAPOOL_DECODE_TILES', () => {
+            delete process.env.FAPOOL_DECODE_TILES;
+            expect([chooseGemmPath(bare, 8, 16384, 4096, 'f16', true, true), chooseGemmPath(caps, 8, 16384, 4096, 'f16', true, true)])
+              .toEqual([DECODE_GATED_ROWS_ON_TILE ? 'subgroup-matrix' : 'gemv', 'gemv']);
+          });
           // :emu (last): the scalar-emulated tiles where the device has no subgroup matrices; real ones where it has.
           expect([decodeTilesMode('split:emu').emulate, decodeTilesMode('split:un8:ks2=off:emu').emulate, decodeTilesMode('split').emulate]).toEqual([true, true, undefined]);
           expect(chooseDecodeTile(caps, 64, 4096, 16384, false, decodeTilesMode('split:emu'))?.emulate).toBeUndefined();
@@ -1252,7 +1277,7 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
               expect(off(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_un8', splits: 4 });
               expect(off(32, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1_un8' });
               // Split tiles of up to 32 rows prefetch two slices ahead (DECODE_TILES_DEEP_SPLIT); 64 rows keep _un8.
-              if (DECODE_TILES_DEEP_SPLIT) expect(off(8, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1_u8p2', splits: 4 });
+              if (DECODE_TILES_DEEP_SPLIT) expect(off(16, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1_u8p2', splits: 4 });
               process.env.FAPOOL_DECODE_TILES = 'split:un8';   // asked for: every one
               expect(off(64, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x32_sg2x2_k64_b1_un8' });
               expect(off(64, 32000, 4096)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_un8' });

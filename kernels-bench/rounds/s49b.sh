@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Superseded by rounds/s50a.sh (session 50: the same levers, the new arm spelled out; this one never ran).
 # Session 49, issue 16 at batch 8 (prepared; no device time was left to run it).
 # 1. gate+up alone on the tile at 8 rows (FAPOOL_DECODE_TILES=split:gated=8[:u8p2], new). s48b (H200, call 1) re-swept
 #    the 8-row products with real unchecked tiles: gate+up on g16x64_sg1x4_k64_b1_u8p2 0.0784 ms, _un8 0.0818, against
@@ -28,7 +29,7 @@ decstep b8-g8 8 4096 FAPOOL_DECODE_TILES=split:gated=8
 same b8-def-a b8-g8p2-a; same b8-g8p2-a b8-g8p2-b; same b8-def-a b8-n128-a; same b8-n128-a b8-n128-b
 for n in def-a g8p2-a n128-a g8; do dec_kernels b8-$n pre oProj ffn head; done
 source kernels-bench/rounds/gemm-lib.sh
-SH=4096x4096,4096x16384,32000x4096
+SH=4096x4096,4096x16384,32000x4096,12288x4096
 cublas_decode 8 90
 P='default path*|gen t16x128_sg1x4_k64_b1_u8p2*|gen t16x128_sg1x4_k64_b1_un8*|gen t32x64_sg1x4_k64_b1_u8p2*'
 timeout -k 2 150 node dist/kernels-bench/gemm-sweep.js --parts decode --decode-shapes $SH --decode-m 8 --splits 4,8,16 \

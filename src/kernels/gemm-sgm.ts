@@ -801,19 +801,21 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
   const wide = N >= DECODE_TILE_MIN_N;
   if (!mode.split && (M <= GEMV_MAX_M || !wide)) return null;
   const base = gated ? (M <= 16 ? 'g16x64_sg1x4_k64_b1' : M <= 32 ? 'g32x64_sg1x4_k64_b1' : 'g64x64_sg2x2_k32_b1')
-    : mode.n128 && !wide && M <= 16 ? N128_BASE
+    : !wide && M <= 16 && n128Tile(caps, mode, M) ? N128_BASE
     : mode.split && wide && M <= 16 ? 't16x32_sg1x2_k128_b1' : M <= 32 ? 't32x64_sg1x4_k64_b1' : bn32Tile(mode, N, K) ? BN32_BASE : 't64x64_sg1x4_k64_b1';
   // The 16-byte twin where K is whole slices (else the checked base: 8-byte staging); without register prefetch
   // (_un8) where decodeTilesNoPrefetch says so; prefetching two slices ahead (_u8p2) with `:u8p2`.
   const staged = (noPrefetch: boolean) => mode.wide ? tileGenForShape(`${base}${mode.deep ? '_u8p2' : noPrefetch ? '_un8' : '_u8'}`, K) : base;
   let id = staged(decodeTilesNoPrefetch(caps, mode));
-  if (mode.split && M < (gated ? gatedTileMinRows(mode) : plainTileMinRows(mode, N, K, tileGenGeometry(id).wide))) return null;
+  if (mode.split && M < (gated ? gatedTileMinRows(caps, mode) : plainTileMinRows(mode, N, K, tileGenGeometry(id).wide))) return null;
   const splits = mode.split ? splitKCount(M, N, K, tileGenGeometry(id)) : 1;   // the same for both twins
+  // The GEMV's rows of a gated product prefetch two slices ahead where the device's default leaves the prefetch out.
+  if (gated && M <= GEMV_MAX_M && splits === 1 && defaultStagingIsUn8(caps, mode)) id = tileGenForShape(`${base}_u8p2`, K);
   // With K fixed in the pipeline the unsplit 33..64-row tiles prefetch again where the device's default left it out.
   if (splits === 1 && M > 32 && mode.noPrefetch === undefined && tileFixKDefault() && DECODE_TILES_PREFETCH_FIXED_K) id = staged(false);
   // Split tiles of up to 32 rows prefetch two slices ahead by default where they would otherwise take no prefetch (the
   // measured case: DECODE_TILES_DEEP_SPLIT); with robust buffer access they keep _u8 (not timed against it).
-  if (splits > 1 && M <= 32 && mode.wide && mode.noPrefetch === undefined && decodeTilesNoPrefetch(caps, mode) && DECODE_TILES_DEEP_SPLIT) {
+  if (splits > 1 && M <= 32 && defaultStagingIsUn8(caps, mode) && DECODE_TILES_DEEP_SPLIT) {
     id = tileGenForShape(`${base}_u8p2`, K);
   }
   // The _ks2 twin (gated products by default, :ks2=all every one) where it exists, K is whole slices of it and it
@@ -900,9 +902,45 @@ export const DECODE_TILE_NARROW_MIN_M = 5;
  */
 export const DECODE_TILE_WIDE_PLAIN_MIN_M = 8;
 
-/** Fewest rows at which a gated product of split mode takes a tile: `gated=` where given, else `rows=` (or 9). */
-export function gatedTileMinRows(mode: Pick<DecodeTilesMode, 'minRows' | 'gatedMinRows'>): number {
-  return mode.gatedMinRows ?? mode.minRows;
+/**
+ * Rows from which a gated product of split mode leaves the GEMV for the 16-row gated tile (two slices prefetched,
+ * _u8p2, as chooseDecodeTile stages the GEMV's rows of a gated product where the default staging is _un8) when
+ * neither `gated=` nor `rows=` says, while DECODE_GATED_ROWS_ON_TILE is on. H200, session 49 (rounds/s48b.sh,
+ * 8 × 16384 × 4096 gated, ms): g16x64 _u8p2 0.0784, _un8 0.0818, the GEMV 0.1085; in the b8 step with every 8-row
+ * product on tiles gate+up went 369 → 325 µs (_un8). With robust buffer access (_u8 staging) the GEMV kept them
+ * (session 14: 0.1117 against the tile's 0.1227).
+ */
+export const DECODE_GATED_TILE_MIN_M = 8;
+
+/**
+ * Whether the default takes the gated products of DECODE_GATED_TILE_MIN_M..8 rows onto the tile (where the default
+ * staging is _un8). Off until the step is timed: rounds/s50a.sh (prepared, session 50; no device could start) times
+ * it, and `:n128`, against the session 49 default at b8 × 4K and b8 × 32K.
+ */
+export const DECODE_GATED_ROWS_ON_TILE = false;
+
+/** Fewest rows at which a gated product of split mode takes a tile: `gated=` where given, else `rows=`, else DECODE_GATED_TILE_MIN_M where it applies. */
+export function gatedTileMinRows(caps: Pick<Caps, 'robustBufferAccess'>, mode: DecodeTilesMode): number {
+  if (mode.gatedMinRows !== undefined) return mode.gatedMinRows;
+  const tiled = DECODE_GATED_ROWS_ON_TILE && mode.split && !mode.explicitRows && defaultStagingIsUn8(caps, mode);
+  return tiled ? Math.min(mode.minRows, DECODE_GATED_TILE_MIN_M) : mode.minRows;
+}
+
+/**
+ * Whether the narrow plain products (o, down) of the GEMV's rows (≤ 8) take the 16 × 128 tile unless
+ * FAPOOL_DECODE_TILES says `:n128` or `:n128=off`, where the default staging is _un8 (its twins are _u8p2 and _un8, no
+ * _u8). Off: untimed (rounds/s50a.sh times it; prediction: down 0.054 → 0.040–0.046 ms a launch at 8 rows).
+ */
+export const DECODE_N128_DEFAULT = false;
+
+/** Whether the device's default staging for the 16-byte decode tiles is _un8 and FAPOOL_DECODE_TILES names none. */
+function defaultStagingIsUn8(caps: Pick<Caps, 'robustBufferAccess'>, mode: DecodeTilesMode): boolean {
+  return mode.wide && !mode.deep && mode.noPrefetch === undefined && decodeTilesNoPrefetch(caps, mode);
+}
+
+/** Whether a narrow plain product of M ≤ 16 rows takes the 16 × 128 tile (DecodeTilesMode.n128, else DECODE_N128_DEFAULT up to 8 rows). */
+function n128Tile(caps: Caps, mode: DecodeTilesMode, M: number): boolean {
+  return mode.n128 ?? (M <= GEMV_MAX_M && defaultStagingIsUn8(caps, mode) && DECODE_N128_DEFAULT);
 }
 
 /** Fewest rows at which a plain product of split mode takes a tile (`wide`: a 16-byte-staging one). */
@@ -959,7 +997,10 @@ export interface DecodeTilesMode {
    * DECODE_TILE_BN32_MAX_N columns (bn32Tile). Not with `:u8p2` (no such twin) or 8-byte staging.
    */
   bn32?: 'all' | 'off';
-  /** `:n128`: the narrow plain products (under DECODE_TILE_MIN_N columns: o, down) of up to 16 rows on 16 × 128 tiles (N128_BASE). */
+  /**
+   * `:n128`: the narrow plain products (under DECODE_TILE_MIN_N columns: o, down) of up to 16 rows on 16 × 128 tiles
+   * (N128_BASE); `:n128=off`: none; unsaid, those of up to 8 rows where the default staging is _un8 (n128Tile).
+   */
   n128?: boolean;
 }
 
@@ -980,16 +1021,16 @@ export const DECODE_TILES_WIDE = true;
  * loads), `:un8` (those without register prefetch), `:u8p2` (those prefetching two slices ahead) or `:u4` (8-byte
  * ones); then optionally `:ks2=<off|gated|all>` (which products take the _ks2 twins, DecodeTilesMode.ks2); then
  * optionally `:bn32` or `:bn64` (DecodeTilesMode.bn32); then optionally `:n128` (DecodeTilesMode.n128; with `:u8p2` or
- * `:un8`, its tile's 16-byte twins); then optionally `:emu` (DecodeTilesMode.emulate).
+ * `:un8`, its tile's 16-byte twins) or `:n128=off`; then optionally `:emu` (DecodeTilesMode.emulate).
  */
 export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTilesMode {
   const v = value?.trim() || 'split';
-  const m = /^(?:(nosplit)|split(?::rows=(\d+))?(?::gated=(\d+))?)(?::(u4|u8|un8|u8p2))?(:ks2(?:=(off|gated|all))?)?(:bn(?:32|64))?(:n128)?(:emu)?$/.exec(v);
+  const m = /^(?:(nosplit)|split(?::rows=(\d+))?(?::gated=(\d+))?)(?::(u4|u8|un8|u8p2))?(:ks2(?:=(off|gated|all))?)?(:bn(?:32|64))?(:n128(?:=off)?)?(:emu)?$/.exec(v);
   const lo = m ? (m[1] ? GEMV_MAX_M + 1 : Number(m[2] ?? GEMV_MAX_M + 1)) : NaN;
   const glo = m?.[3] !== undefined ? Number(m[3]) : undefined;
   const wide = m?.[4] ? m[4] !== 'u4' : DECODE_TILES_WIDE;
-  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (glo !== undefined && !(glo >= 1 && glo <= SKINNY_MAX_M)) || (m[5] && !wide && m[6] !== 'off') || (m[7] === ':bn32' && (!wide || m[4] === 'u8p2')) || (m[8] && m[4] !== 'u8p2' && m[4] !== 'un8')) {
-    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' (then optionally ':gated=<1..${SKINNY_MAX_M}>') or 'nosplit', then optionally ':u4', ':u8', ':un8' or ':u8p2', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all), then ':bn32' (16-byte tiles, not :u8p2) or ':bn64', then ':n128' (with ':u8p2' or ':un8'), then ':emu'`);
+  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (glo !== undefined && !(glo >= 1 && glo <= SKINNY_MAX_M)) || (m[5] && !wide && m[6] !== 'off') || (m[7] === ':bn32' && (!wide || m[4] === 'u8p2')) || (m[8] === ':n128' && m[4] !== 'u8p2' && m[4] !== 'un8')) {
+    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' (then optionally ':gated=<1..${SKINNY_MAX_M}>') or 'nosplit', then optionally ':u4', ':u8', ':un8' or ':u8p2', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all), then ':bn32' (16-byte tiles, not :u8p2) or ':bn64', then ':n128' (with ':u8p2' or ':un8') or ':n128=off', then ':emu'`);
   }
   // The twins stage 16 bytes a load: none for 8-byte tiles.
   const ks2: KsTwinMode = !wide ? 'off' : m[5] ? ((m[6] as KsTwinMode | undefined) ?? 'all') : 'gated';
@@ -998,7 +1039,7 @@ export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTi
   if (m[4] === 'u8' || m[4] === 'un8') mode.noPrefetch = m[4] === 'un8';
   if (m[4] === 'u8p2') mode.deep = true;
   if (m[7]) mode.bn32 = m[7] === ':bn32' ? 'all' : 'off';
-  if (m[8]) mode.n128 = true;
+  if (m[8]) mode.n128 = m[8] === ':n128';
   if (m[9]) mode.emulate = true;
   return mode;
 }

@@ -58,7 +58,7 @@ export function chooseGemmPath(caps: Caps, M: number, N: number, K: number, dtyp
   if (M <= GEMV_MAX_M) {
     if (dtype !== 'f16') return 'gemv';
     const mode = decodeTilesMode(), skinny = chooseSkinnyGen(caps, M, N, K, gated);
-    const named = (mode.explicitRows && M >= mode.minRows) || (gated && M >= gatedTileMinRows(mode)) || skinny !== null;
+    const named = (mode.explicitRows && M >= mode.minRows) || (gated && M >= gatedTileMinRows(caps, mode)) || skinny !== null;
     if (!named && gemvSgChoice(caps, { M, N, K, dtype, normed, kind: gated ? 'gated' : 'linear' })?.half) return 'gemv';
     return skinny || decodeTileFor(caps, M, N, K, gated) ? 'subgroup-matrix' : 'gemv';
   }
