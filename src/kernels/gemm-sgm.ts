@@ -801,7 +801,7 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
   const wide = N >= DECODE_TILE_MIN_N;
   if (!mode.split && (M <= GEMV_MAX_M || !wide)) return null;
   const base = gated ? (M <= 16 ? 'g16x64_sg1x4_k64_b1' : M <= 32 ? 'g32x64_sg1x4_k64_b1' : 'g64x64_sg2x2_k32_b1')
-    : !wide && M <= 16 && n128Tile(caps, mode, M) ? N128_BASE
+    : !wide && n128Tile(caps, mode, M) ? N128_BASE
     : mode.split && wide && M <= 16 ? 't16x32_sg1x2_k128_b1' : M <= 32 ? 't32x64_sg1x4_k64_b1' : bn32Tile(mode, N, K) ? BN32_BASE : 't64x64_sg1x4_k64_b1';
   // The 16-byte twin where K is whole slices (else the checked base: 8-byte staging); without register prefetch
   // (_un8) where decodeTilesNoPrefetch says so; prefetching two slices ahead (_u8p2) with `:u8p2`.
@@ -809,15 +809,13 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
   let id = staged(decodeTilesNoPrefetch(caps, mode));
   if (mode.split && M < (gated ? gatedTileMinRows(caps, mode) : plainTileMinRows(mode, N, K, tileGenGeometry(id).wide))) return null;
   const splits = mode.split ? splitKCount(M, N, K, tileGenGeometry(id)) : 1;   // the same for both twins
-  // The GEMV's rows of a gated product prefetch two slices ahead where the device's default leaves the prefetch out.
-  if (gated && M <= GEMV_MAX_M && splits === 1 && defaultStagingIsUn8(caps, mode)) id = tileGenForShape(`${base}_u8p2`, K);
   // With K fixed in the pipeline the unsplit 33..64-row tiles prefetch again where the device's default left it out.
   if (splits === 1 && M > 32 && mode.noPrefetch === undefined && tileFixKDefault() && DECODE_TILES_PREFETCH_FIXED_K) id = staged(false);
-  // Split tiles of up to 32 rows prefetch two slices ahead by default where they would otherwise take no prefetch (the
-  // measured case: DECODE_TILES_DEEP_SPLIT); with robust buffer access they keep _u8 (not timed against it).
-  if (splits > 1 && M <= 32 && defaultStagingIsUn8(caps, mode) && DECODE_TILES_DEEP_SPLIT) {
-    id = tileGenForShape(`${base}_u8p2`, K);
-  }
+  // Two slices prefetched ahead (_u8p2) by default where the tile would otherwise take no prefetch, in the measured
+  // cases: split tiles of up to 32 rows (DECODE_TILES_DEEP_SPLIT) and the GEMV's rows of a gated product (unsplit);
+  // with robust buffer access they keep _u8 (not timed against it).
+  const deep = (splits > 1 && M <= 32 && DECODE_TILES_DEEP_SPLIT) || (gated && M <= GEMV_MAX_M && splits === 1);
+  if (deep && defaultStagingIsUn8(caps, mode)) id = tileGenForShape(`${base}_u8p2`, K);
   // The _ks2 twin (gated products by default, :ks2=all every one) where it exists, K is whole slices of it and it
   // fits (44 KB of workgroup memory); else as without.
   const ks2 = (mode.ks2 === 'all' || (mode.ks2 === 'gated' && gated)) && splits === 1 ? ksTwin(id) : null;
@@ -938,9 +936,9 @@ function defaultStagingIsUn8(caps: Pick<Caps, 'robustBufferAccess'>, mode: Decod
   return mode.wide && !mode.deep && mode.noPrefetch === undefined && decodeTilesNoPrefetch(caps, mode);
 }
 
-/** Whether a narrow plain product of M ≤ 16 rows takes the 16 × 128 tile (DecodeTilesMode.n128, else DECODE_N128_DEFAULT up to 8 rows). */
+/** Whether a narrow plain product of M rows takes the 16 × 128 tile: up to 16 rows with `:n128`, else up to 8 where DECODE_N128_DEFAULT applies. */
 function n128Tile(caps: Caps, mode: DecodeTilesMode, M: number): boolean {
-  return mode.n128 ?? (M <= GEMV_MAX_M && defaultStagingIsUn8(caps, mode) && DECODE_N128_DEFAULT);
+  return M <= 16 && (mode.n128 ?? (M <= GEMV_MAX_M && defaultStagingIsUn8(caps, mode) && DECODE_N128_DEFAULT));
 }
 
 /** Fewest rows at which a plain product of split mode takes a tile (`wide`: a 16-byte-staging one). */
