@@ -6,12 +6,16 @@
 //   splitk_reduce_norm   NP = N:  y as splitk_reduce, then xn[m] = rmsnorm(y[m]) ⊙ nweight: one workgroup a row
 //       (ROW_WG invocations, N % 4 == 0), summing squares in rmsnorm_vec4's order, so xn is what a separate
 //       rmsnorm launch on y would write — the launch the residual stream's next norm no longer needs.
+//   splitk_reduce_rope   NP = N:  the fused QKV product's RoPE and K/V append (shaders/rope_epilogue.wgsl) on the sums:
+//       one invocation a pair of output slots c, c + 1, which sums qkv columns rope_col(c), rope_col(c + 1) (a rotation
+//       pair) and calls rope_pair — what the unsplit tiles' _r entries do in their own epilogue.
 // One invocation per output, consecutive invocations on consecutive n: every partial read is coalesced. The grid
 // may be folded into 2D (x · y workgroups of 256); invocations past M·N return.
 // Specialised by: enable f16, alias T = f16, T4; the epilogue's overrides (gemm_epilogue.wgsl, prepended); ROW_WG
-// (row_sum.wgsl, prepended).
+// (row_sum.wgsl, prepended); the RoPE epilogue's (rope_angle.wgsl, rope_epilogue.wgsl, prepended).
 
-struct Params { M: u32, N: u32, S: u32, eps: f32 }   // eps: splitk_reduce_norm's only
+// eps: splitk_reduce_norm's only; slots, capacity, slotBase: splitk_reduce_rope's (rope_epilogue.wgsl reads them).
+struct Params { M: u32, N: u32, S: u32, eps: f32, slots: u32, capacity: u32, slotBase: u32 }
 
 @group(0) @binding(0) var<storage, read> part: array<f32>;
 @group(0) @binding(1) var<uniform> p: Params;
@@ -76,4 +80,20 @@ fn splitk_reduce_norm(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocati
   for (var c = tid; c < n4; c += ROW_WG) {
     xn4[m * n4 + c] = T4(y_vec4(m * p.N + 4u * c) * inv * vec4f(nweight4[c]));
   }
+}
+
+@compute @workgroup_size(256)
+fn splitk_reduce_rope(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let half = p.N / 2u;   // N even (kernels/gemm.ts ropeEpilogueApplies)
+  let pairs = p.M * half;
+  let i = min((wid.y * nwg.x + wid.x) * WG + lid, pairs);
+  if (i >= pairs) { return; }
+  let m = i / half;
+  let c = 2u * (i % half);
+  let mn = p.M * p.N;
+  let o0 = m * p.N + rope_col(c);
+  let o1 = m * p.N + rope_col(c + 1u);
+  var s0 = 0.0; var s1 = 0.0;
+  for (var z = 0u; z < p.S; z++) { s0 += part[z * mn + o0]; s1 += part[z * mn + o1]; }
+  rope_pair(m, c, s0, s1);
 }

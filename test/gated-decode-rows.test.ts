@@ -3,7 +3,8 @@
 // no default took before (session 49: the tile 0.0784 ms against the GEMV's 0.1085 on an H200, rounds/s50a.sh times the
 // step). The norm the tile's x needs then comes from the O projection's split-K reduce. On this CPU adapter the tiles
 // run their scalar-emulated twins (`:emu`); on a GPU with subgroup matrices, the real ones. `:n128` moves the 8-row o
-// and down projections onto the 16 × 128 tile (the plain twin of g16x64's 16 KB of weights a slice).
+// and down projections onto the 16 × 128 tile (the plain twin of g16x64's 16 KB of weights a slice); `:n128=all` with
+// `rows=8` every plain one, QKV split over K with its RoPE in the split-K reduce.
 import { describe, expect, it } from 'vitest';
 import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
 import { validateConfig, type ModelConfig } from '../src/model/config.js';
@@ -16,6 +17,9 @@ const cfg: ModelConfig = validateConfig({
   normEps: 1e-5, ropeTheta: 10000, act: 'gelu_tanh', gatedFfn: true, tiedEmbeddings: false, embedScale: 1,
 });
 const weights = useRandomWeights(gpu, cfg, 11);
+// K of 1024: 16 slices of 64, so the 8-row QKV product on t16x128 splits twice (splitKCount).
+const wideCfg: ModelConfig = validateConfig({ ...cfg, name: 'rows-all', nLayers: 1, hidden: 1024 });
+const wideWeights = useRandomWeights(gpu, wideCfg, 12);
 
 describe('gated products on tiles from 8 rows (FAPOOL_DECODE_TILES=split:gated=8), o and down on 16 × 128 tiles (:n128)', () => {
   it('an 8-row step: gate+up on g16x64, QKV and the LM head on the GEMV; its logits within f16 rounding of the GEMV step\'s', async (ctx) => {
@@ -50,5 +54,26 @@ describe('gated products on tiles from 8 rows (FAPOOL_DECODE_TILES=split:gated=8
     expect(others(n128.launches)).toEqual(others(base.launches));
     const worstN = Math.max(...n128.logits.map((x, i) => Math.abs(x - base.logits[i]!)));
     expect(worstN / scale, `seed ${r.seed}`).toBeLessThan(1e-2);
+  }, 600_000);
+
+  it('`split:rows=8:u8p2:n128=all`: every product on a tile, QKV split with the RoPE in its reduce (no RoPE launch); logits within f16 rounding', async (ctx) => {
+    const g = await gpu();
+    if (!g.caps.f16) { ctx.skip(); return; }
+    const w = await wideWeights();
+    const emu = hasSubgroupMatrixF16(g.caps) ? '' : ':emu';
+    const r = rng();
+    const prompts = Array.from({ length: 8 }, (_, i) => Array.from({ length: 2 + i }, () => r.int(0, wideCfg.vocab)));
+    const run = (mode: string) => withEnv('FAPOOL_DECODE_TILES', `${mode}${emu}`, () => greedyRun(g, wideCfg, w, 'f16', prompts, 2));
+    const base = await run('split:u8p2'), all = await run('split:rows=8:u8p2:n128=all');
+    const what = `seed ${r.seed}: ${all.launches.join(' ')}`;
+    expect(all.launches.filter((l) => /^gsg_|^gemv/.test(l)), what).toEqual([]);   // no GEMV left in the decode step
+    expect(all.launches.filter((l) => /^tgs_t16x128_sg1x4_k64_b1_u8p2/.test(l)).length, what).toBeGreaterThanOrEqual(2);   // QKV and down split
+    expect(all.launches.filter((l) => /^splitk_reduce_rope/.test(l)).length, what).toBe(wideCfg.nLayers);
+    expect(all.launches.filter((l) => /^rope_qkv/.test(l)), what).toEqual([]);   // (the base's QKV GEMV, one column a subgroup at N 512, has one)
+    expect(all.tokens.map((t) => t[0]), 'the prefill\'s token').toEqual(base.tokens.map((t) => t[0]));
+    const scale = Math.max(...base.logits.map(Math.abs));
+    const worst = Math.max(...all.logits.map((x, i) => Math.abs(x - base.logits[i]!)));
+    expect(worst / scale, `seed ${r.seed}`).toBeLessThan(1e-2);
+    expect(worst, `seed ${r.seed}: the tiles ran`).toBeGreaterThan(0);
   }, 600_000);
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, programSource, reflectLayout, sliceRows, toF16Array, type Dispatch, type Gpu, type Tensor } from '../src/gpu/index.js';
 import { chooseGatedPath, gatedLinear } from '../src/kernels/ffn.js';
-import { chooseGemmPath, chooseQuad, linear, normEpilogueApplies, normPrologueApplies, type GemmTuning } from '../src/kernels/gemm.js';
+import { chooseGemmPath, chooseQuad, linear, normEpilogueApplies, normPrologueApplies, ropeEpilogueApplies, type GemmTuning } from '../src/kernels/gemm.js';
 import { rowWorkgroupSize } from '../src/kernels/common.js';
 import { rmsnorm } from '../src/kernels/rmsnorm.js';
 import { gemvSgChoice } from '../src/kernels/gemv.js';
@@ -1218,7 +1218,24 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
             chooseDecodeTile(caps, 8, 16384, 4096, true, n128)?.id])
             .toEqual([{ kind: 'tile-gen', id: 't16x128_sg1x4_k64_b1_u8p2', splits: 8 }, { kind: 'tile-gen', id: 't16x128_sg1x4_k64_b1_un8', splits: 8 },
               't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 'g16x64_sg1x4_k64_b1_u8p2']);
-          for (const bad of ['split:n128', 'split:u8:n128', 'split:u8p2:emu:n128']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
+          for (const bad of ['split:n128', 'split:u8:n128', 'split:u8p2:emu:n128', 'split:n128=all', 'split:u8:n128=all', 'split:u8p2:n128=on']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
+          // :n128=all: every plain product of up to 16 rows, QKV (N 12288: split twice, its RoPE in the reduce) and the
+          // LM head (250 workgroups: unsplit) too; with rows=8 the GEMV's normed rows leave it; gated and 17+ rows keep theirs.
+          const all = decodeTilesMode('split:rows=8:u8p2:n128=all');
+          expect(all.n128).toBe('all');
+          const t128 = 't16x128_sg1x4_k64_b1_u8p2';
+          expect([chooseDecodeTile(caps, 8, 12288, 4096, false, all), chooseDecodeTile(caps, 8, 32000, 4096, false, all),
+            chooseDecodeTile(caps, 8, 4096, 16384, false, all)?.id, chooseDecodeTile(caps, 16, 12288, 4096, false, decodeTilesMode('split:un8:n128=all'))?.id,
+            chooseDecodeTile(caps, 17, 12288, 4096, false, all)?.id, chooseDecodeTile(caps, 8, 16384, 4096, true, all)?.id])
+            .toEqual([{ kind: 'tile-gen', id: t128, splits: 2 }, { kind: 'tile-gen', id: t128 }, t128, 't16x128_sg1x4_k64_b1_un8',
+              't32x64_sg1x4_k64_b1_u8p2', 'g16x64_sg1x4_k64_b1_u8p2']);
+          const allPaths = paths('split:rows=8:u8p2:n128=all');
+          expect(allPaths).toEqual(['subgroup-matrix', 'subgroup-matrix', before[2]]);
+          restoringEnv('FAPOOL_DECODE_TILES', () => {
+            process.env.FAPOOL_DECODE_TILES = 'split:rows=8:u8p2:n128=all';
+            const rc = { ...caps, maxStorageBuffersPerStage: 10 };   // the RoPE entries' bindings
+            expect([ropeEpilogueApplies(rc, 8, 12288, 4096, 'f16'), ropeEpilogueApplies(rc, 8, 12288, 4096, 'f16', true)]).toEqual([true, false]);
+          });
           expect(tileCsTurns({ maxWorkgroupStorage: 48 << 10 }, tileGenGeometry('t16x128_sg1x4_k64_b1_u8p2'), undefined, 'tile')).toBeGreaterThan(1);
           // The prepared defaults (DECODE_GATED_ROWS_ON_TILE, DECODE_N128_DEFAULT; off until timed): where the default
           // staging is _un8 (no robust buffer access), the gated products of 8 rows on g16x64 _u8p2 and the narrow plain

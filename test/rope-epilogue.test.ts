@@ -312,6 +312,37 @@ describe('RoPE in a decode tile\'s epilogue with the scratch in turns (FAPOOL_TI
   }
 });
 
+// A split decode tile (`:n128=all` puts an 8-row QKV product on t16x128 split twice): its partials know no rotation
+// pairs, so the split-K reduce applies the RoPE (splitk_reduce_rope), summing each pair's two columns in split order —
+// the same bits as the split tile's plain reduce and then the RoPE launch. Ragged rows and columns, GQA, partial
+// rotary, GPT-J pairs, a bias; three splits.
+describe('RoPE in the split-K reduce of a split decode tile: the same bits as the split product and then the RoPE launch', () => {
+  for (const id of ['t32x32_sg2x2_k32_b1', 't16x32_sg1x2_k128_b1_u8']) {
+    it(id, async (ctx) => {
+      const g = await gpu();
+      if (!g.caps.f16) { ctx.skip(); return; }
+      const real = hasSubgroupMatrixF16(g.caps), geo = tileGenGeometry(id);
+      const sgm = { kind: 'tile-gen' as const, id, emulate: !real, splits: 3 };
+      if (!sgmTileGenFits(g.caps, sgm)) { ctx.skip(); return; }
+      const K = geo.unchecked ? 6 * geo.bk : 3 * geo.bk + 8;
+      const cases: [Case, number][] = [
+        [{ H: 4, KV: 2, D: 16, style: 'neox', K, bias: true }, geo.bm],
+        [{ H: 3, KV: 1, D: 32, ropeDim: 16, style: 'neox', K }, 7],
+        [{ H: 2, KV: 1, D: 8, style: 'gptj', K, bias: true }, 5],
+      ];
+      for (const [c, M] of cases) {
+        const seed = rng().int(0, 2 ** 31);
+        const want = await runQkv(g, c, M, 'f16', { sgm }, false, false, seed, 'subgroup-matrix');
+        const got = await runQkv(g, c, M, 'f16', { sgm }, false, true, seed, 'subgroup-matrix');
+        expect(got.label).toMatch(/^tgs_/);
+        const what = `seed ${seed} M=${M} ${JSON.stringify(c)}`;
+        expect(want.q.every(Number.isFinite), `the reference wrote every q: ${what}`).toBe(true);
+        for (const k of ['qkv', 'q', 'k', 'v'] as const) expect(Array.from(got[k]), `${k} ${what}`).toEqual(Array.from(want[k]));
+      }
+    }, 300_000);
+  }
+});
+
 // The RoPE entry on weights in 64 × 64 blocks (wblk): each rotation pair's two weight rows gathered from the blocks.
 describe('RoPE in a decode tile\'s epilogue on weights in 64 × 64 blocks: the same bits as the checked tile on row-major ones', () => {
   for (const id of ['t32x32_sg2x2_k32_b1_u8p2', 't16x32_sg1x2_k128_b1_u8']) {

@@ -423,12 +423,14 @@ export function tileGenForShape(id: string, K: number): string {
 }
 
 /**
- * Whether the default subgroup-matrix kernel of a plain [M, K] × [N, K]ᵀ product is a generated tile with a
- * RoPE-epilogue entry (SGM_TILE_GEN_ROPE: unsplit decode tiles, 9..64 rows), so LinearArgs.rope can ride on it.
+ * Whether the default subgroup-matrix kernel of a plain [M, K] × [N, K]ᵀ product is a generated tile that can end in
+ * the RoPE epilogue, so LinearArgs.rope can ride on it: unsplit, one with a RoPE entry (SGM_TILE_GEN_ROPE: the decode
+ * tiles); split, any (its split-K reduce applies it).
  */
 export function tileGenRopeApplies(caps: Caps, M: number, N: number, K: number): boolean {
   const c = chooseSgmKernel(caps, M, N, K, false);
-  return typeof c === 'object' && 'kind' in c && c.kind === 'tile-gen' && (c.splits ?? 1) === 1 && SGM_TILE_GEN_ROPE.includes(c.id);
+  if (!(typeof c === 'object' && 'kind' in c && c.kind === 'tile-gen')) return false;
+  return (c.splits ?? 1) > 1 ? SGM_TILE_GEN_SPLIT_K.includes(c.id) : SGM_TILE_GEN_ROPE.includes(c.id);
 }
 
 /** Whether a generated configuration runs here: 32-lane subgroups (or emulated), workgroup size and memory. */
@@ -516,8 +518,9 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Disp
   const wblk = asked.wblk === true, robust = caps.robustBufferAccess !== false;
   const turns = tileCsTurns(caps, g, asked.csTurns);
   if (wblk) checkWeightBlocks(asked.id, s.id, g, l.N, l.K);
-  if (l.rope) {
-    if (splits !== 1 || !SGM_TILE_GEN_ROPE.includes(s.id)) throw new LimitError(`gemm: tile '${s.id}'${splits > 1 ? ` split ${splits} ways` : ''} has no RoPE-epilogue entry (have: ${SGM_TILE_GEN_ROPE.join(', ')}, unsplit)`);
+  // Split, the RoPE epilogue rides in the split-K reduce (below); unsplit, in the tile's own _r entry.
+  if (l.rope && splits === 1) {
+    if (!SGM_TILE_GEN_ROPE.includes(s.id)) throw new LimitError(`gemm: tile '${s.id}' has no RoPE-epilogue entry (have: ${SGM_TILE_GEN_ROPE.join(', ')}; split, any tile with a split-K entry)`);
     const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false, kfix, wblk, robust, turns, rope: ropeEpilogueConstants(l.rope) });
     const r = ropeEpilogueOperands(gpu, l.rope);
     return gpu.dispatch(prog, { bind: { ...operands, y: l.out, bias: l.bias ?? l.x, ...r.bind }, uniforms: { M: l.M, N: l.N, K: l.K, kper: 0, ...r.uniforms }, workgroups: grid(1) });
@@ -801,7 +804,7 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
   const wide = N >= DECODE_TILE_MIN_N;
   if (!mode.split && (M <= GEMV_MAX_M || !wide)) return null;
   const base = gated ? (M <= 16 ? 'g16x64_sg1x4_k64_b1' : M <= 32 ? 'g32x64_sg1x4_k64_b1' : 'g64x64_sg2x2_k32_b1')
-    : !wide && n128Tile(caps, mode, M) ? N128_BASE
+    : n128Tile(caps, mode, M, wide) ? N128_BASE
     : mode.split && wide && M <= 16 ? 't16x32_sg1x2_k128_b1' : M <= 32 ? 't32x64_sg1x4_k64_b1' : bn32Tile(mode, N, K) ? BN32_BASE : 't64x64_sg1x4_k64_b1';
   // The 16-byte twin where K is whole slices (else the checked base: 8-byte staging); without register prefetch
   // (_un8) where decodeTilesNoPrefetch says so; prefetching two slices ahead (_u8p2) with `:u8p2`.
@@ -936,9 +939,14 @@ function defaultStagingIsUn8(caps: Pick<Caps, 'robustBufferAccess'>, mode: Decod
   return mode.wide && !mode.deep && mode.noPrefetch === undefined && decodeTilesNoPrefetch(caps, mode);
 }
 
-/** Whether a narrow plain product of M rows takes the 16 × 128 tile: up to 16 rows with `:n128`, else up to 8 where DECODE_N128_DEFAULT applies. */
-function n128Tile(caps: Caps, mode: DecodeTilesMode, M: number): boolean {
-  return M <= 16 && (mode.n128 ?? (M <= GEMV_MAX_M && defaultStagingIsUn8(caps, mode) && DECODE_N128_DEFAULT));
+/**
+ * Whether a plain product of M rows (`wide`: N ≥ DECODE_TILE_MIN_N) takes the 16 × 128 tile: up to 16 rows, any width
+ * with `:n128=all`, a narrow one with `:n128`, else a narrow one of up to 8 where DECODE_N128_DEFAULT applies.
+ */
+function n128Tile(caps: Caps, mode: DecodeTilesMode, M: number, wide: boolean): boolean {
+  if (M > 16) return false;
+  if (mode.n128 === 'all') return true;
+  return !wide && (mode.n128 ?? (M <= GEMV_MAX_M && defaultStagingIsUn8(caps, mode) && DECODE_N128_DEFAULT));
 }
 
 /** Fewest rows at which a plain product of split mode takes a tile (`wide`: a 16-byte-staging one). */
@@ -997,9 +1005,11 @@ export interface DecodeTilesMode {
   bn32?: 'all' | 'off';
   /**
    * `:n128`: the narrow plain products (under DECODE_TILE_MIN_N columns: o, down) of up to 16 rows on 16 × 128 tiles
-   * (N128_BASE); `:n128=off`: none; unsaid, those of up to 8 rows where the default staging is _un8 (n128Tile).
+   * (N128_BASE); `:n128=all`: every plain product of up to 16 rows (QKV and the LM head too; with `rows=`, the GEMV's
+   * rows leave it: QKV split takes its RoPE in the split-K reduce); `:n128=off`: none; unsaid, the narrow ones of up to
+   * 8 rows where the default staging is _un8 (n128Tile).
    */
-  n128?: boolean;
+  n128?: boolean | 'all';
 }
 
 /**
@@ -1018,17 +1028,17 @@ export const DECODE_TILES_WIDE = true;
  * (session 5's choice: wide products of 9..64 rows, one workgroup per tile); then optionally `:u8` (16-byte staging
  * loads), `:un8` (those without register prefetch), `:u8p2` (those prefetching two slices ahead) or `:u4` (8-byte
  * ones); then optionally `:ks2=<off|gated|all>` (which products take the _ks2 twins, DecodeTilesMode.ks2); then
- * optionally `:bn32` or `:bn64` (DecodeTilesMode.bn32); then optionally `:n128` (DecodeTilesMode.n128; with `:u8p2` or
- * `:un8`, its tile's 16-byte twins) or `:n128=off`; then optionally `:emu` (DecodeTilesMode.emulate).
+ * optionally `:bn32` or `:bn64` (DecodeTilesMode.bn32); then optionally `:n128` or `:n128=all` (DecodeTilesMode.n128;
+ * with `:u8p2` or `:un8`, its tile's 16-byte twins) or `:n128=off`; then optionally `:emu` (DecodeTilesMode.emulate).
  */
 export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTilesMode {
   const v = value?.trim() || 'split';
-  const m = /^(?:(nosplit)|split(?::rows=(\d+))?(?::gated=(\d+))?)(?::(u4|u8|un8|u8p2))?(:ks2(?:=(off|gated|all))?)?(:bn(?:32|64))?(:n128(?:=off)?)?(:emu)?$/.exec(v);
+  const m = /^(?:(nosplit)|split(?::rows=(\d+))?(?::gated=(\d+))?)(?::(u4|u8|un8|u8p2))?(:ks2(?:=(off|gated|all))?)?(:bn(?:32|64))?(:n128(?:=off|=all)?)?(:emu)?$/.exec(v);
   const lo = m ? (m[1] ? GEMV_MAX_M + 1 : Number(m[2] ?? GEMV_MAX_M + 1)) : NaN;
   const glo = m?.[3] !== undefined ? Number(m[3]) : undefined;
   const wide = m?.[4] ? m[4] !== 'u4' : DECODE_TILES_WIDE;
-  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (glo !== undefined && !(glo >= 1 && glo <= SKINNY_MAX_M)) || (m[5] && !wide && m[6] !== 'off') || (m[7] === ':bn32' && (!wide || m[4] === 'u8p2')) || (m[8] === ':n128' && m[4] !== 'u8p2' && m[4] !== 'un8')) {
-    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' (then optionally ':gated=<1..${SKINNY_MAX_M}>') or 'nosplit', then optionally ':u4', ':u8', ':un8' or ':u8p2', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all), then ':bn32' (16-byte tiles, not :u8p2) or ':bn64', then ':n128' (with ':u8p2' or ':un8') or ':n128=off', then ':emu'`);
+  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (glo !== undefined && !(glo >= 1 && glo <= SKINNY_MAX_M)) || (m[5] && !wide && m[6] !== 'off') || (m[7] === ':bn32' && (!wide || m[4] === 'u8p2')) || (m[8] !== undefined && m[8] !== ':n128=off' && m[4] !== 'u8p2' && m[4] !== 'un8')) {
+    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' (then optionally ':gated=<1..${SKINNY_MAX_M}>') or 'nosplit', then optionally ':u4', ':u8', ':un8' or ':u8p2', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all), then ':bn32' (16-byte tiles, not :u8p2) or ':bn64', then ':n128' or ':n128=all' (with ':u8p2' or ':un8') or ':n128=off', then ':emu'`);
   }
   // The twins stage 16 bytes a load: none for 8-byte tiles.
   const ks2: KsTwinMode = !wide ? 'off' : m[5] ? ((m[6] as KsTwinMode | undefined) ?? 'all') : 'gated';
@@ -1037,7 +1047,7 @@ export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTi
   if (m[4] === 'u8' || m[4] === 'un8') mode.noPrefetch = m[4] === 'un8';
   if (m[4] === 'u8p2') mode.deep = true;
   if (m[7]) mode.bn32 = m[7] === ':bn32' ? 'all' : 'off';
-  if (m[8]) mode.n128 = m[8] === ':n128';
+  if (m[8]) mode.n128 = m[8] === ':n128=all' ? 'all' : m[8] === ':n128';
   if (m[9]) mode.emulate = true;
   return mode;
 }
