@@ -13,7 +13,7 @@ import { type Activation } from '../src/kernels/gemm-common.js';
 import {
   DECODE_TILE_BN32_MAX_N, DECODE_TILE_MIN_N, GEMM_PREFILL_DEFAULT, GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS, gemmPrefillDefault, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_GEN_ROPE, SGM_TILE_GEN_SPLIT_K,
   DECODE_TILES_NO_PREFETCH_OFF, DECODE_TILES_DEEP_SPLIT, DECODE_TILES_WIDE, SGM_TILE_SHAPES, SPLITK_MAX, SPLITK_TARGET_SUBGROUPS, chooseDecodeTile, chooseSgmDirect, chooseSgmKernel, decodeTilesMode,
-  DECODE_TILES_PREFETCH_FIXED_K, checkedTwin, decodeTilesNoPrefetch, DECODE_GATED_ROWS_ON_TILE, DECODE_N128_DEFAULT, gatedTileMinRows, gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenForShape, tileGenGeometry,
+  DECODE_TILES_PREFETCH_FIXED_K, checkedTwin, decodeTilesNoPrefetch, DECODE_GATED_ROWS_ON_TILE, DECODE_N128_DEFAULT, DECODE_N128_ALL_DEFAULT, gatedTileMinRows, wideRowsOnN128, gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenForShape, tileGenGeometry,
   tileCsMode, tileCsTurns, tileGenBytes, tileOperandViews, tileWithinBuffers,
   type SgmDirectShape, type SgmSkinnyShape, type SgmTileGenShape, type SgmTileShape
 } from '../src/kernels/gemm-sgm.js';
@@ -1220,7 +1220,8 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
               't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 'g16x64_sg1x4_k64_b1_u8p2']);
           for (const bad of ['split:n128', 'split:u8:n128', 'split:u8p2:emu:n128', 'split:n128=all', 'split:u8:n128=all', 'split:u8p2:n128=on']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
           // :n128=all: every plain product of up to 16 rows, QKV (N 12288: split twice, its RoPE in the reduce) and the
-          // LM head (250 workgroups: unsplit) too; with rows=8 the GEMV's normed rows leave it; gated and 17+ rows keep theirs.
+          // LM head (250 workgroups: unsplit) too; from 8 rows the GEMV's normed rows leave it (with or without rows=; 7
+          // rows keep it without); gated and 17+ rows keep theirs.
           const all = decodeTilesMode('split:rows=8:u8p2:n128=all');
           expect(all.n128).toBe('all');
           const t128 = 't16x128_sg1x4_k64_b1_u8p2';
@@ -1229,8 +1230,13 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
             chooseDecodeTile(caps, 17, 12288, 4096, false, all)?.id, chooseDecodeTile(caps, 8, 16384, 4096, true, all)?.id])
             .toEqual([{ kind: 'tile-gen', id: t128, splits: 2 }, { kind: 'tile-gen', id: t128 }, t128, 't16x128_sg1x4_k64_b1_un8',
               't32x64_sg1x4_k64_b1_u8p2', 'g16x64_sg1x4_k64_b1_u8p2']);
-          const allPaths = paths('split:rows=8:u8p2:n128=all');
-          expect(allPaths).toEqual(['subgroup-matrix', 'subgroup-matrix', before[2]]);
+          expect(paths('split:rows=8:u8p2:n128=all')).toEqual(['subgroup-matrix', 'subgroup-matrix', before[2]]);
+          expect(paths('split:u8p2:n128=all')).toEqual([before[0], 'subgroup-matrix', before[2]]);   // gated products keep the GEMV
+          const qkv7 = (v: string) => restoringEnv('FAPOOL_DECODE_TILES', () => {
+            process.env.FAPOOL_DECODE_TILES = v;
+            return chooseGemmPath(caps, 7, 12288, 4096, 'f16', false, true);
+          });
+          expect(qkv7('split:u8p2:n128=all')).toBe(qkv7('split:u8p2'));   // 7 rows: as without
           restoringEnv('FAPOOL_DECODE_TILES', () => {
             process.env.FAPOOL_DECODE_TILES = 'split:rows=8:u8p2:n128=all';
             const rc = { ...caps, maxStorageBuffersPerStage: 10 };   // the RoPE entries' bindings
@@ -1257,6 +1263,12 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
             chooseDecodeTile(caps, 8, 4096, 16384, false, def)?.id, chooseDecodeTile(bare, 8, 4096, 16384, false, decodeTilesMode('split:un8'))?.id])
             .toEqual([DECODE_N128_DEFAULT ? n128Def : t32, (DECODE_N128_DEFAULT ? n128Def : t32).id, t32, t32.id, 't32x64_sg1x4_k64_b1_u8', 't32x64_sg1x4_k64_b1_un8']);
           expect([decodeTilesMode('split:u8p2:n128=off').n128, def.n128]).toEqual([false, undefined]);
+          // DECODE_N128_ALL_DEFAULT (with DECODE_N128_DEFAULT): QKV and the LM head of 8 rows too, QKV split twice.
+          const allDef = DECODE_N128_DEFAULT && DECODE_N128_ALL_DEFAULT;
+          expect([chooseDecodeTile(bare, 8, 12288, 4096, false, def), chooseDecodeTile(caps, 8, 12288, 4096, false, def)?.id,
+            wideRowsOnN128(bare, def, 8), wideRowsOnN128(bare, def, 7), wideRowsOnN128(caps, def, 8)])
+            .toEqual([allDef ? { kind: 'tile-gen', id: 't16x128_sg1x4_k64_b1_u8p2', splits: 2 } : { kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_un8' },
+              't16x32_sg1x2_k128_b1_u8', allDef, false, false]);
           restoringEnv('FAPOOL_DECODE_TILES', () => {
             delete process.env.FAPOOL_DECODE_TILES;
             expect([chooseGemmPath(bare, 8, 16384, 4096, 'f16', true, true), chooseGemmPath(caps, 8, 16384, 4096, 'f16', true, true)])

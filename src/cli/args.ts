@@ -179,7 +179,7 @@ export function helpText(): string {
     '                        64 x 32 tiles, twice the workgroups; 16-byte staging, not :u8p2) or :bn64 (none; by default',
     '                        those of 8192-12288 columns, e.g. QKV, 16-byte staging, not :u8p2); then :n128 (O and down',
     '                        of up to 16 rows on 16 x 128 tiles; with :u8p2 or :un8), :n128=all (every plain product of',
-    '                        up to 16 rows, QKV and the LM head too: with rows=, they leave the GEMV; a split QKV takes',
+    '                        up to 16 rows, QKV and the LM head too: from 8 rows they leave the GEMV; a split QKV takes',
     '                        its RoPE in the split-K reduce) or :n128=off (the default); then :emu (on a device',
     '                        without subgroup matrices, their scalar-emulated twins: slow, for tests on CPU adapters)',
     '  FAPOOL_NORM_EPILOGUE  on (default: where a decode step\'s O or down projection is a split-K tile, its reduce also',

@@ -934,6 +934,13 @@ export function gatedTileMinRows(caps: Pick<Caps, 'robustBufferAccess'>, mode: D
  */
 export const DECODE_N128_DEFAULT = false;
 
+/**
+ * Whether DECODE_N128_DEFAULT's rows take the wide plain products (QKV, the LM head) to the 16 × 128 tile too, as
+ * `:n128=all` does: they leave the GEMV's f16-pair products, and a split QKV takes its RoPE in the split-K reduce.
+ * Off until timed (rounds/s51a.sh's ALL arm).
+ */
+export const DECODE_N128_ALL_DEFAULT = false;
+
 /** Whether the device's default staging for the 16-byte decode tiles is _un8 and FAPOOL_DECODE_TILES names none. */
 function defaultStagingIsUn8(caps: Pick<Caps, 'robustBufferAccess'>, mode: DecodeTilesMode): boolean {
   return mode.wide && !mode.deep && mode.noPrefetch === undefined && decodeTilesNoPrefetch(caps, mode);
@@ -943,10 +950,19 @@ function defaultStagingIsUn8(caps: Pick<Caps, 'robustBufferAccess'>, mode: Decod
  * Whether a plain product of M rows (`wide`: N ≥ DECODE_TILE_MIN_N) takes the 16 × 128 tile: up to 16 rows, any width
  * with `:n128=all`, a narrow one with `:n128`, else a narrow one of up to 8 where DECODE_N128_DEFAULT applies.
  */
-function n128Tile(caps: Caps, mode: DecodeTilesMode, M: number, wide: boolean): boolean {
+function n128Tile(caps: Pick<Caps, 'robustBufferAccess'>, mode: DecodeTilesMode, M: number, wide: boolean): boolean {
   if (M > 16) return false;
   if (mode.n128 === 'all') return true;
-  return !wide && (mode.n128 ?? (M <= GEMV_MAX_M && defaultStagingIsUn8(caps, mode) && DECODE_N128_DEFAULT));
+  if (mode.n128 !== undefined) return mode.n128 && !wide;
+  return (!wide || DECODE_N128_ALL_DEFAULT) && M <= GEMV_MAX_M && defaultStagingIsUn8(caps, mode) && DECODE_N128_DEFAULT;
+}
+
+/**
+ * Whether a wide plain product of M rows (QKV, the LM head) of split mode leaves the GEMV for the 16 × 128 tile
+ * (chooseGemmPath): from DECODE_TILE_WIDE_PLAIN_MIN_M rows, with `:n128=all` or the default's DECODE_N128_ALL_DEFAULT.
+ */
+export function wideRowsOnN128(caps: Pick<Caps, 'robustBufferAccess'>, mode: DecodeTilesMode, M: number): boolean {
+  return mode.split && M >= DECODE_TILE_WIDE_PLAIN_MIN_M && n128Tile(caps, mode, M, true);
 }
 
 /** Fewest rows at which a plain product of split mode takes a tile (`wide`: a 16-byte-staging one). */
@@ -1005,9 +1021,9 @@ export interface DecodeTilesMode {
   bn32?: 'all' | 'off';
   /**
    * `:n128`: the narrow plain products (under DECODE_TILE_MIN_N columns: o, down) of up to 16 rows on 16 × 128 tiles
-   * (N128_BASE); `:n128=all`: every plain product of up to 16 rows (QKV and the LM head too; with `rows=`, the GEMV's
-   * rows leave it: QKV split takes its RoPE in the split-K reduce); `:n128=off`: none; unsaid, the narrow ones of up to
-   * 8 rows where the default staging is _un8 (n128Tile).
+   * (N128_BASE); `:n128=all`: every plain product of up to 16 rows, QKV and the LM head too (from 8 rows they leave
+   * the GEMV, wideRowsOnN128; a split QKV takes its RoPE in the split-K reduce); `:n128=off`: none; unsaid, the narrow
+   * ones of up to 8 rows where the default staging is _un8 (n128Tile).
    */
   n128?: boolean | 'all';
 }

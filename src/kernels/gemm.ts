@@ -9,7 +9,7 @@ import { envChoice, expectDtype, expectRank, expectShape, typeSpec } from './com
 import {
   epilogueConstants, expectNormEpilogue, isActivation, type Activation, type Epilogue, type GemmLaunch, type NormEpilogue, type NormPrologue,
 } from './gemm-common.js';
-import { chooseSgmKernel, decodeTileFor, decodeTilesMode, gatedTileMinRows, launchSgm, tileGenRopeApplies, type SgmKernelChoice } from './gemm-sgm.js';
+import { chooseSgmKernel, decodeTileFor, decodeTilesMode, gatedTileMinRows, launchSgm, wideRowsOnN128, tileGenRopeApplies, type SgmKernelChoice } from './gemm-sgm.js';
 import { hasSubgroupMatrixF16 } from './gemm-sgm-common.js';
 import { chooseSkinnyGen } from './gemm-skinny-gen.js';
 import { GEMV_MAX_M, gemvRopeKernel, gemvSgChoice, launchGemv, type GemvTuning } from './gemv.js';
@@ -58,7 +58,7 @@ export function chooseGemmPath(caps: Caps, M: number, N: number, K: number, dtyp
   if (M <= GEMV_MAX_M) {
     if (dtype !== 'f16') return 'gemv';
     const mode = decodeTilesMode(), skinny = chooseSkinnyGen(caps, M, N, K, gated);
-    const named = (mode.explicitRows && M >= mode.minRows) || (gated && M >= gatedTileMinRows(caps, mode)) || skinny !== null;
+    const named = (mode.explicitRows && M >= mode.minRows) || (gated ? M >= gatedTileMinRows(caps, mode) : wideRowsOnN128(caps, mode, M)) || skinny !== null;
     if (!named && gemvSgChoice(caps, { M, N, K, dtype, normed, kind: gated ? 'gated' : 'linear' })?.half) return 'gemv';
     return skinny || decodeTileFor(caps, M, N, K, gated) ? 'subgroup-matrix' : 'gemv';
   }
