@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Session 51, issue 16: s50a (which never ran: no device in session 50) plus `:n128=all` — every 8-row product on a
+# Session 51, issue 16: session 50's s50a (which never ran: no device in session 50; it and s49b folded in here) plus `:n128=all` — every 8-row product on a
 # tile (`split:rows=8`): the gated ones on g16x64 _u8p2, every plain one (QKV and the LM head too) on t16x128 _u8p2,
 # the QKV split twice with its RoPE in the split-K reduce (splitk_reduce_rope, new). Arms at b8 × 4K, alternating:
 #   OLD  FAPOOL_DECODE_TILES=split:gated=9:n128=off   (the session 49 default)

@@ -915,7 +915,7 @@ export const DECODE_GATED_TILE_MIN_M = 8;
 
 /**
  * Whether the default takes the gated products of DECODE_GATED_TILE_MIN_M..8 rows onto the tile (where the default
- * staging is _un8). Off until the step is timed: rounds/s50a.sh (prepared, session 50; no device could start) times
+ * staging is _un8). Off until the step is timed: rounds/s51a.sh (prepared in session 50 as s50a, which no device ran) times
  * it, and `:n128`, against the session 49 default at b8 × 4K and b8 × 32K.
  */
 export const DECODE_GATED_ROWS_ON_TILE = false;
@@ -930,7 +930,7 @@ export function gatedTileMinRows(caps: Pick<Caps, 'robustBufferAccess'>, mode: D
 /**
  * Whether the narrow plain products (o, down) of the GEMV's rows (≤ 8) take the 16 × 128 tile unless
  * FAPOOL_DECODE_TILES says `:n128` or `:n128=off`, where the default staging is _un8 (its twins are _u8p2 and _un8, no
- * _u8). Off: untimed (rounds/s50a.sh times it; prediction: down 0.054 → 0.040–0.046 ms a launch at 8 rows).
+ * _u8). Off: untimed (rounds/s51a.sh times it; prediction: down 0.054 → 0.040–0.046 ms a launch at 8 rows).
  */
 export const DECODE_N128_DEFAULT = false;
 
