@@ -218,7 +218,7 @@ export function normEpilogueApplies(caps: Caps, M: number, N: number, K: number,
  * five more storage buffers, and FAPOOL_ROPE_EPILOGUE (ropeEpilogueMode) takes that kernel. A decode step then has
  * no RoPE launch. The kernels: the per-column GEMV (1–2 rows at seed-4l), the subgroup GEMV's pairs (3–8 rows: lane m
  * stores row m's pair; the same 203 µs a b8 step as the plain entry, so the RoPE launch's 12–30 µs gone, H100 session 40,
- * rounds/s39b.sh) and the unsplit decode tiles (9–64 rows).
+ * rounds/s39b.sh) and the decode tiles (9–64 rows; a split one applies it in its split-K reduce).
  */
 export function ropeEpilogueApplies(caps: Caps, M: number, N: number, K: number, dtype: DType, norm = false): boolean {
   if (ropeEpilogueMode() === 'off' || caps.maxStorageBuffersPerStage < ROPE_EPILOGUE_STORAGE_BUFFERS || N % 2 !== 0) return false;
