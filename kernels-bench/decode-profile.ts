@@ -229,9 +229,15 @@ gaps included) and each alone, grouped by part and kernel; the wall TPOT of a re
       }
       byPart.push({ part, listUs: t.ms * 1e3, aloneUs: alone, without });
     }
-    // The step without the attention (every other part's launches, in order): what the attention adds in place.
-    const rest = launches.filter((l) => l.part !== 'attention');
-    const restUs = rest.length < launches.length ? (await timeList(gpu, rest.map((l) => l.d), samples, targetMs, 1000)).ms * 1e3 : NaN;
+    // The step without each part (every other part's launches, in order): what the part adds in place. Beside its own
+    // list's time, the rest is what its launches cost at the seams with their neighbours (a part whose removal saves
+    // more than its list takes has costly neighbours: e.g. a kernel that waits longer for the one before it).
+    const withoutPartUs: Record<string, number> = {};
+    for (const part of byPart.map((b) => b.part)) {
+      const rest = launches.filter((l) => l.part !== part);
+      if (rest.length && rest.length < launches.length) withoutPartUs[part] = (await timeList(gpu, rest.map((l) => l.d), samples, targetMs, 1000)).ms * 1e3;
+    }
+    const restUs = withoutPartUs.attention ?? NaN;
     // Host time to encode and submit one step's launches (what a step costs the CPU besides its uniform writes):
     // if the wall step exceeds the GPU time by about this much, the host, not the GPU, sets the pace.
     const all = parts.flatMap((p) => p.steps);
@@ -263,6 +269,9 @@ gaps included) and each alone, grouped by part and kernel; the wall TPOT of a re
       for (const [k, us] of Object.entries(b.without)) console.log(`  ${b.part} as one list without ${k.slice(b.part.length + 2)}: ${us.toFixed(1)} µs (with it ${b.listUs.toFixed(1)})`);
     }
     if (Number.isFinite(restUs)) console.log(`the step without its attention launches: ${restUs.toFixed(1)} µs (the whole step ${(wholeMs * 1e3).toFixed(1)})`);
+    // Step − without(part) − part's own list: > 0, the part's seams with its neighbours cost that much in the step.
+    console.log(`seams by part (step − step without it − its list, µs): ${byPart.filter((b) => b.part in withoutPartUs)
+      .map((b) => `${b.part} ${(wholeMs * 1e3 - withoutPartUs[b.part]! - b.listUs).toFixed(1)}`).join(', ')}`);
     console.log(`host: encode + submit of one step ${encodeUs.toFixed(1)} µs (median of 40)`);
     // The generated tokens' digest: arms of a round (robustness, kernel variants) that must agree compare this line.
     const tokensSha = createHash('sha256').update(JSON.stringify(r.tokens)).digest('hex').slice(0, 16);
@@ -272,7 +281,7 @@ gaps included) and each alone, grouped by part and kernel; the wall TPOT of a re
       writeFileSync(String(v.out), JSON.stringify({
         created: new Date().toISOString(), args: process.argv.slice(2), device: engine.device, model: cfg.name, sampling,
         dtype: engine.dtype, batch: B, context, newTokens, warmTokens, launches: launches.length,
-        stepGpuUs: wholeMs * 1e3, stepGpuMethod: whole.method, sumAloneUs: sumAloneMs * 1e3, byPart, withoutAttentionUs: restUs, hostEncodeUs: encodeUs,
+        stepGpuUs: wholeMs * 1e3, stepGpuMethod: whole.method, sumAloneUs: sumAloneMs * 1e3, byPart, withoutAttentionUs: restUs, withoutPartUs, hostEncodeUs: encodeUs,
         tpotMs: r.tpotMs, stepWallMs: stepMs, firstStepMs, steadyStepMs, p90StepMs, stallMs, stepGapsMs: gaps, ttftMs: r.prefillMs, warmupMs, warmLoadMs, kernels: table, perLaunch,
         tokensSha, tokens: r.tokens,
       }, null, 1));

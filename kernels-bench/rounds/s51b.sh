@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Session 51, issue 16: where the 8-row tiles' step time goes. s51a (H100): every arm that moves an 8-row product
+# from the GEMV to a tile shortened its part's list (ffn 702 → 674 µs, pre 205 → 192, head 130 → 123) yet lengthened
+# the step (1914 / 1927 → 2005 / 1992 µs): the step without attention exceeds its parts' lists by 114–118 µs against 23
+# (H200 s48b: 16 against 77–82). decode-profile now times the step without each part ("seams by part": step − step
+# without it − its list), so this says which part's seams cost. Arms at b8 × 4K: OLD (the default spelled out), GATED
+# (gate+up only on g16x64), N128 (o and down only on t16x128), NEW (both), NEW with FAPOOL_NORM_EPILOGUE=off (the norm
+# before gate+up its own launch), OLD again.
+# Prediction: the seams grow at ffn (the tile after o's norm reduce) in GATED and NEW, not in N128; NORM_EPILOGUE=off
+# moves them; OLD's seams ≤ 10 µs a part.
+#   OUT=$OUT bash kernels-bench/rounds/round.sh s51b    (carry .device, dist; ≈ 3 min)
+set -uo pipefail
+: "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
+export PYTHONUNBUFFERED=1
+source kernels-bench/rounds/seed4l.sh
+seams() { echo "    $(grep -E '^seams by part' "$R/dec-$1.log")"; echo "    $(grep -E '^by part' "$R/dec-$1.log" | cut -c1-200)"; }
+decstep b8-old-a 8 4096 FAPOOL_DECODE_TILES=split:gated=9:n128=off; seams b8-old-a
+decstep b8-gated 8 4096 FAPOOL_DECODE_TILES=split:gated=8:u8p2:n128=off; seams b8-gated
+decstep b8-n128 8 4096 FAPOOL_DECODE_TILES=split:u8p2:n128; seams b8-n128
+decstep b8-new 8 4096 FAPOOL_DECODE_TILES=split:gated=8:u8p2:n128; seams b8-new
+decstep b8-new-nonorm 8 4096 FAPOOL_DECODE_TILES=split:gated=8:u8p2:n128 FAPOOL_NORM_EPILOGUE=off; seams b8-new-nonorm
+decstep b8-old-b 8 4096 FAPOOL_DECODE_TILES=split:gated=9:n128=off; seams b8-old-b
+dec_kernels b8-gated ffn; dec_kernels b8-n128 oProj ffn; dec_kernels b8-new-nonorm ffn
