@@ -14,10 +14,11 @@ set -uo pipefail
 export PYTHONUNBUFFERED=1
 source kernels-bench/rounds/seed4l.sh
 seams() { echo "    $(grep -E '^seams by part' "$R/dec-$1.log")"; echo "    $(grep -E '^by part' "$R/dec-$1.log" | cut -c1-200)"; }
+# The most telling arms first (a call cut short keeps them).
 decstep b8-old-a 8 4096 FAPOOL_DECODE_TILES=split:gated=9:n128=off; seams b8-old-a
+decstep b8-new 8 4096 FAPOOL_DECODE_TILES=split:gated=8:u8p2:n128; seams b8-new
 decstep b8-gated 8 4096 FAPOOL_DECODE_TILES=split:gated=8:u8p2:n128=off; seams b8-gated
 decstep b8-n128 8 4096 FAPOOL_DECODE_TILES=split:u8p2:n128; seams b8-n128
-decstep b8-new 8 4096 FAPOOL_DECODE_TILES=split:gated=8:u8p2:n128; seams b8-new
 decstep b8-new-nonorm 8 4096 FAPOOL_DECODE_TILES=split:gated=8:u8p2:n128 FAPOOL_NORM_EPILOGUE=off; seams b8-new-nonorm
 decstep b8-old-b 8 4096 FAPOOL_DECODE_TILES=split:gated=9:n128=off; seams b8-old-b
 dec_kernels b8-gated ffn; dec_kernels b8-n128 oProj ffn; dec_kernels b8-new-nonorm ffn
