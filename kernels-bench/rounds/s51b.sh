@@ -7,8 +7,8 @@
 # (gate+up only on g16x64), N128 (o and down only on t16x128), NEW (both), NEW with FAPOOL_NORM_EPILOGUE=off (the norm
 # before gate+up its own launch), OLD again.
 # Prediction: the seams grow at ffn (the tile after o's norm reduce) in GATED and NEW, not in N128; NORM_EPILOGUE=off
-# moves them; OLD's seams ≤ 10 µs a part.
-#   OUT=$OUT bash kernels-bench/rounds/round.sh s51b    (carry .device, dist; ≈ 3 min)
+# moves them; OLD's seams ≤ 10 µs a part; FAPOOL_TILE_CS=whole (last) slows the tiles' lists, the seams as NEW's.
+#   OUT=$OUT bash kernels-bench/rounds/round.sh s51b    (carry .device, dist; ≈ 3.5 min)
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
@@ -21,4 +21,6 @@ decstep b8-gated 8 4096 FAPOOL_DECODE_TILES=split:gated=8:u8p2:n128=off; seams b
 decstep b8-n128 8 4096 FAPOOL_DECODE_TILES=split:u8p2:n128; seams b8-n128
 decstep b8-new-nonorm 8 4096 FAPOOL_DECODE_TILES=split:gated=8:u8p2:n128 FAPOOL_NORM_EPILOGUE=off; seams b8-new-nonorm
 decstep b8-old-b 8 4096 FAPOOL_DECODE_TILES=split:gated=9:n128=off; seams b8-old-b
+# NEW with the tiles' epilogue scratch whole (one workgroup a SM where turns gave two): whether residency moves the seams.
+decstep b8-new-whole 8 4096 FAPOOL_DECODE_TILES=split:gated=8:u8p2:n128 FAPOOL_TILE_CS=whole; seams b8-new-whole
 dec_kernels b8-gated ffn; dec_kernels b8-n128 oProj ffn; dec_kernels b8-new-nonorm ffn
