@@ -6,12 +6,5 @@
 # FA 16K ≈ 160, TTFT ≈ 2.2× PyTorch).
 #   OUT=$OUT bash kernels-bench/rounds/round.sh s51c    (carry .device, dist; ≈ 5 min)
 set -uo pipefail
-: "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
-export PYTHONUNBUFFERED=1
-R="$R" bash kernels-bench/rounds/s36b.sh   # the decode cases beside the CUDA graph
-source kernels-bench/rounds/seed4l.sh
-timeout -k 2 60 python3 kernels-bench/gemm-cublas.py --out "$R/cublas.json" --prefill-m 4096 --no-decode > "$R/cublas.log" 2>&1; echo "cublas rc=$?"; grep -E "^ 4096x4096x4096" "$R/cublas.log"
-cub=(); [ -s "$R/cublas.json" ] && cub=(--cublas "$R/cublas.json")
-timeout -k 2 60 node dist/kernels-bench/gemm-sweep.js --parts f32 --pick 'f32 default path' --samples 8 "${cub[@]}" --out "$R/f32.json" 2>&1 | grep -E '^f32' | cut -c1-130
-timeout -k 2 90 node dist/kernels-bench/gemm-sweep.js --parts square --fixk --pick 'default path|gated default path' --samples 8 "${cub[@]}" --out "$R/f16.json" 2>&1 | grep -E '^square' | cut -c1-130
-prefill_figures
+: "${R:?R must name the output folder}"
+SKIP_SAMPLER=1 R="$R" bash kernels-bench/rounds/s37a.sh
