@@ -143,6 +143,29 @@ describe('dispatch', () => {
     expect((await timeDispatchesFor(g, [d], { samples: 2, targetMs: 1e-9 })).inner).toBe(1);
     g.release(dst);
   });
+
+  it('GPU timestamps are not quantised (Dawn\'s timestamp_quantization is off: it rounds them to 65536 ns)', async (ctx) => {
+    const g = await gpu();
+    if (!g.caps.timestampQuery) { ctx.skip(); return; }
+    const dev = g.device, n = 16;
+    const qs = dev.createQuerySet({ type: 'timestamp', count: 2 * n });
+    const resolve = dev.createBuffer({ size: 16 * n, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const read = dev.createBuffer({ size: 16 * n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const enc = dev.createCommandEncoder();
+    for (let i = 0; i < n; i++) enc.beginComputePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } }).end();
+    enc.resolveQuerySet(qs, 0, 2 * n, resolve, 0);
+    enc.copyBufferToBuffer(resolve, 0, read, 0, 16 * n);
+    dev.queue.submit([enc.finish()]);
+    await read.mapAsync(GPUMapMode.READ);
+    const ts = Array.from(new BigUint64Array(read.getMappedRange().slice(0)));
+    read.unmap();
+    [qs, resolve, read].forEach((o) => o.destroy());
+    // Quantised, every value is a multiple of 2^16 ns; unquantised, 32 of them all so by chance: odds 2^-512.
+    expect(ts.some((t) => t > 0n)).toBe(true);
+    expect(ts.every((t) => t % 65536n === 0n), ts.slice(0, 4).join(' ')).toBe(false);
+    const { dawnFlags } = await import('../src/gpu/backend-node.js');
+    expect(dawnFlags()).toContain('disable-dawn-features=timestamp_quantization');
+  });
 });
 
 describe('transfers', () => {

@@ -9,12 +9,20 @@ import { registerShaderLoader } from './shader-source.js';
 
 
 /**
+ * Dawn toggles turned off. timestamp_quantization (on by default: a browser's side-channel mitigation) rounds every
+ * GPU timestamp down to a multiple of 65536 ns, so every timing of a pass came in steps of 65.5 µs ÷ its repeats
+ * (session 51: the H100's decode steps read 7176.2 µs in four runs of two repeats, 219 × 65.536 ÷ 2). A native
+ * runtime has no such side channel to close; its benchmarks need the nanoseconds.
+ */
+export const DAWN_DISABLED_TOGGLES: readonly string[] = ['timestamp_quantization'];
+
+/**
  * Dawn toggles: f16 on NVIDIA Vulkan is off below driver 615.71 unless forced; subgroup matrices need unsafe APIs.
  * With FAPOOL_PIPESTATS_DIR set (the pipeline-statistics layer, kernels-bench/pipeline-stats/) the SPIR-V keeps
  * the WGSL names, so the layer can name each pipeline's files after its entry point (no effect on the code made).
  */
 export function dawnFlags(extra: readonly string[] = []): string[] {
-  return ['backend=vulkan', `enable-dawn-features=${['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia',
+  return ['backend=vulkan', `disable-dawn-features=${DAWN_DISABLED_TOGGLES.join(',')}`, `enable-dawn-features=${['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia',
     ...(process.env.FAPOOL_PIPESTATS_DIR ? ['disable_symbol_renaming'] : []), ...(robustnessOff() ? ['disable_robustness'] : []),
     ...extraDawnToggles(), ...extra].join(',')}`];
 }
