@@ -6,7 +6,8 @@
 // attention, and with --leave-one-out each part's list without each of its kernels in turn. Prints a table;
 // writes JSON. --wall-only: the generation's wall figures alone (no GPU timing passes: --samples, --target-ms and
 // --leave-one-out do nothing); --step-timing: each step's decode() and token read in the loop, and each submission's
-// start and end on the GPU's clock (busy time, and the GPU's idle time before it).
+// start and end on the GPU's clock (busy time, and the GPU's idle time before it); --in-step: each launch timed in
+// place (a pass a launch, consecutive pass ends: what it adds to the step where it stands, against it alone).
 //
 //   node dist/kernels-bench/decode-profile.js --model /tmp/seed-4l-f16.safetensors --context 4096 --batch 1 --out dec.json
 //   node dist/kernels-bench/decode-profile.js --preset tiny --dtype f32 --context 64 --new-tokens 8   # any machine
@@ -14,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { syntheticPrompt } from '../src/cli/main.js';
-import { timeDispatchesFor, type Gpu, type Step } from '../src/gpu/index.js';
+import { timeDispatchesFor, timeLaunchesInList, type Gpu, type Step } from '../src/gpu/index.js';
 import { samplesGreedily, type SamplingParams } from '../src/kernels/sampling.js';
 import { createEngine } from '../src/orchestrator/create-engine.js';
 import { MAX_SAMPLES, MODEL_OPTIONS, benchArgs, int, modelChoice, num, outputPath, runBench } from './bench-args.js';
@@ -99,6 +100,7 @@ gaps included) and each alone, grouped by part and kernel; the wall TPOT of a re
     'target-ms': { type: 'string', default: '10', help: 'repeat a list within a sample until it takes about this long' },
     out: { type: 'string', help: 'write the figures as JSON' },
     'leave-one-out': { type: 'boolean', default: false, help: "also time each part's list without each of its kernels in turn" },
+    'in-step': { type: 'boolean', default: false, help: 'also time each launch in place: the step with a pass a launch, what each adds where it stands (timestamps only)' },
     'wall-only': { type: 'boolean', default: false, help: "the generation's wall figures only (no GPU timing passes)" },
     'step-timing': { type: 'boolean', default: false, help: "each step's decode() and token read, and each submission on the GPU's clock" },
     temperature: { type: 'string', default: '0', help: 'sampling temperature of the generations (0 = greedy): the profiled step samples so' },
@@ -115,7 +117,7 @@ gaps included) and each alone, grouped by part and kernel; the wall TPOT of a re
   };
   const m = modelChoice(v);
   if (v.out !== undefined) outputPath('out', v.out, { model: v.model });
-  if (v['wall-only']) for (const k of ['samples', 'target-ms', 'leave-one-out']) if (given.has(k)) console.error(`warning: --${k} has no effect with --wall-only`);
+  if (v['wall-only']) for (const k of ['samples', 'target-ms', 'leave-one-out', 'in-step']) if (given.has(k)) console.error(`warning: --${k} has no effect with --wall-only`);
   const engine = await createEngine(m);
   try {
     const gpu = engine.gpu;
@@ -238,6 +240,22 @@ gaps included) and each alone, grouped by part and kernel; the wall TPOT of a re
       if (rest.length && rest.length < launches.length) withoutPartUs[part] = (await timeList(gpu, rest.map((l) => l.d), samples, targetMs, 1000)).ms * 1e3;
     }
     const restUs = withoutPartUs.attention ?? NaN;
+    // With --in-step: what each launch adds to the step where it stands (a pass a launch, consecutive pass ends),
+    // against the same launch alone — the launches that pay for their neighbours. Per step (chained launches summed).
+    let inStep: { totalUs: number; repeats: number; perLaunch: { kernel: string; addedUs: number; aloneUs: number }[] } | null = null;
+    if (v['in-step']) {
+      const t = await timeLaunchesInList(gpu, launches.map((l) => l.d));
+      if (t) {
+        let k = 0;
+        const perLaunchIn = launches.map((l, i) => {
+          const n = l.d.launches.filter((d) => d.workgroups.every((x) => x > 0)).length;
+          const added = t.addedMs.slice(k, k + n).reduce((a, b) => a + b, 0);
+          k += n;
+          return { kernel: perLaunch[i]!.kernel, addedUs: added * 1e3, aloneUs: perLaunch[i]!.us };
+        });
+        inStep = { totalUs: t.totalMs * 1e3, repeats: t.repeats, perLaunch: perLaunchIn };
+      }
+    }
     // Host time to encode and submit one step's launches (what a step costs the CPU besides its uniform writes):
     // if the wall step exceeds the GPU time by about this much, the host, not the GPU, sets the pace.
     const all = parts.flatMap((p) => p.steps);
@@ -272,6 +290,16 @@ gaps included) and each alone, grouped by part and kernel; the wall TPOT of a re
     // Step − without(part) − part's own list: > 0, the part's seams with its neighbours cost that much in the step.
     console.log(`seams by part (step − step without it − its list, µs): ${byPart.filter((b) => b.part in withoutPartUs)
       .map((b) => `${b.part} ${(wholeMs * 1e3 - withoutPartUs[b.part]! - b.listUs).toFixed(1)}`).join(', ')}`);
+    if (inStep) {
+      console.log(`in place (a pass a launch, ×${inStep.repeats}): the step ${inStep.totalUs.toFixed(1)} µs; by kernel, added in the step / alone (µs a step):`);
+      const byKernel = new Map<string, { added: number; alone: number }>();
+      for (const p of inStep.perLaunch) {
+        const b = byKernel.get(p.kernel) ?? { added: 0, alone: 0 };
+        b.added += p.addedUs; b.alone += p.aloneUs;
+        byKernel.set(p.kernel, b);
+      }
+      for (const [k, b] of byKernel) console.log(`  ${k.padEnd(w)}  ${b.added.toFixed(1).padStart(7)} / ${b.alone.toFixed(1).padStart(7)}  (${(b.added - b.alone >= 0 ? '+' : '') + (b.added - b.alone).toFixed(1)})`);
+    }
     console.log(`host: encode + submit of one step ${encodeUs.toFixed(1)} µs (median of 40)`);
     // The generated tokens' digest: arms of a round (robustness, kernel variants) that must agree compare this line.
     const tokensSha = createHash('sha256').update(JSON.stringify(r.tokens)).digest('hex').slice(0, 16);
@@ -281,7 +309,7 @@ gaps included) and each alone, grouped by part and kernel; the wall TPOT of a re
       writeFileSync(String(v.out), JSON.stringify({
         created: new Date().toISOString(), args: process.argv.slice(2), device: engine.device, model: cfg.name, sampling,
         dtype: engine.dtype, batch: B, context, newTokens, warmTokens, launches: launches.length,
-        stepGpuUs: wholeMs * 1e3, stepGpuMethod: whole.method, sumAloneUs: sumAloneMs * 1e3, byPart, withoutAttentionUs: restUs, withoutPartUs, hostEncodeUs: encodeUs,
+        stepGpuUs: wholeMs * 1e3, stepGpuMethod: whole.method, sumAloneUs: sumAloneMs * 1e3, byPart, withoutAttentionUs: restUs, withoutPartUs, ...(inStep ? { inStep } : {}), hostEncodeUs: encodeUs,
         tpotMs: r.tpotMs, stepWallMs: stepMs, firstStepMs, steadyStepMs, p90StepMs, stallMs, stepGapsMs: gaps, ttftMs: r.prefillMs, warmupMs, warmLoadMs, kernels: table, perLaunch,
         tokensSha, tokens: r.tokens,
       }, null, 1));

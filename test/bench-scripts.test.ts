@@ -51,10 +51,13 @@ describe('benchmark scripts on the tiny preset', () => {
   it('decode-profile: a sampled step timed as a whole and launch by launch, its wall figures and its tokens', () => {
     const out = join(tmp, 'dec.json');
     const r = bench('decode-profile.js', ['--preset', 'tiny', '--dtype', 'f32', '--context', '64', '--new-tokens', '8', '--batch', '2',
-      '--temperature', '0.8', '--top-k', '40', '--top-p', '0.9', '--out', out]);
+      '--temperature', '0.8', '--top-k', '40', '--top-p', '0.9', '--in-step', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/sampled \(temperature 0\.8, top-k 40, top-p 0\.9\)/);
-    const d = JSON.parse(readFileSync(out, 'utf8')) as { stepGpuUs: number; steadyStepMs: number; launches: number; tokensSha: string; tokens: number[][]; sampling: unknown; warmLoadMs: number };
+    const d = JSON.parse(readFileSync(out, 'utf8')) as {
+      stepGpuUs: number; stepGpuMethod: string; steadyStepMs: number; launches: number; tokensSha: string; tokens: number[][]; sampling: unknown; warmLoadMs: number;
+      perLaunch: { kernel: string }[]; withoutPartUs: Record<string, number>; inStep?: { totalUs: number; perLaunch: { kernel: string; addedUs: number; aloneUs: number }[] };
+    };
     expect(d.sampling).toEqual({ temperature: 0.8, topK: 40, topP: 0.9, seed: 1 });
     // The clock warm-up ran before the timed generation (600 ms of load by default) and says so.
     expect(d.warmLoadMs).toBe(600);
@@ -64,6 +67,17 @@ describe('benchmark scripts on the tiny preset', () => {
     expect(d.launches).toBeGreaterThan(0);
     expect(d.tokens).toHaveLength(2);
     expect(d.tokensSha).toMatch(/^[0-9a-f]{16,}$/);
+    // The step without each part, and each part's seams.
+    expect(Object.keys(d.withoutPartUs)).toEqual(expect.arrayContaining(['attention', 'ffn', 'head']));
+    expect(r.stdout).toMatch(/seams by part \(step − step without it − its list, µs\): embed /);
+    // --in-step (where the adapter has timestamps, as lavapipe has): what each launch adds where it stands, one
+    // entry a launch of the step.
+    expect(d.inStep !== undefined).toBe(d.stepGpuMethod === 'timestamp');
+    if (!d.inStep) return;
+    expect(d.inStep!.perLaunch.map((p) => p.kernel)).toEqual(d.perLaunch.map((p) => p.kernel));
+    expect(d.inStep!.totalUs).toBeGreaterThan(0);
+    expect(d.inStep!.perLaunch.every((p) => Number.isFinite(p.addedUs) && p.aloneUs > 0)).toBe(true);
+    expect(r.stdout).toMatch(/in place \(a pass a launch, ×\d+\): the step [\d.]+ µs/);
   }, 300_000);
 
   it('first-bench: load, precompile, a first and a warm request; no pipeline created by a request', () => {

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
   DeviceLostError, LimitError, SETTLE_UPLOAD_BYTES, ShaderError, ShapeError, defineProgram, programKey, reflectLayout,
-  specializationHeader, stableKey, timeDispatches, timeDispatchesFor, type DType,
+  copyStep, specializationHeader, stableKey, timeDispatches, timeDispatchesFor, timeLaunchesInList, type DType,
 } from '../src/gpu/index.js';
 import { typeSpec } from '../src/kernels/common.js';
 import { download, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';
@@ -142,6 +142,22 @@ describe('dispatch', () => {
     expect(long.samplesMs).toHaveLength(2);
     expect((await timeDispatchesFor(g, [d], { samples: 2, targetMs: 1e-9 })).inner).toBe(1);
     g.release(dst);
+  });
+
+  it('times each launch of a list in place (a pass a launch): one figure a launch, chained ones flattened; no copies', async (ctx) => {
+    const g = await gpu();
+    const dst = g.tensor([4096], 'f32'), other = g.tensor([4096], 'f32');
+    const prog = g.program(fillIndex, { dtype: 'f32' });
+    const a = g.dispatch(prog, { bind: { dst }, workgroups: [64] }), b = g.dispatch(prog, { bind: { dst: other }, workgroups: [16] });
+    const chained = g.dispatch(prog, { bind: { dst }, workgroups: [8] }).chain(g.dispatch(prog, { bind: { dst: other }, workgroups: [8] }));
+    await expect(timeLaunchesInList(g, [a, copyStep(dst, 0, other, 0, 4)])).rejects.toThrow(/copy/);
+    const t = await timeLaunchesInList(g, [a, b, chained], { repeats: 4 });
+    if (!g.caps.timestampQuery) { expect(t).toBeNull(); ctx.skip(); return; }
+    expect(t!.addedMs).toHaveLength(4);
+    expect(t!.repeats).toBe(4);
+    expect(t!.addedMs.every(Number.isFinite)).toBe(true);
+    expect(t!.totalMs).toBeGreaterThan(0);
+    for (const x of [dst, other]) g.release(x);
   });
 
   it('GPU timestamps are not quantised (Dawn\'s timestamp_quantization is off: it rounds them to 65536 ns)', async (ctx) => {

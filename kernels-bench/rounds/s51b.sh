@@ -3,7 +3,8 @@
 # from the GEMV to a tile shortened its part's list (ffn 702 → 674 µs, pre 205 → 192, head 130 → 123) yet lengthened
 # the step (1914 / 1927 → 2005 / 1992 µs): the step without attention exceeds its parts' lists by 114–118 µs against 23
 # (H200 s48b: 16 against 77–82). decode-profile now times the step without each part ("seams by part": step − step
-# without it − its list), so this says which part's seams cost. Arms at b8 × 4K: OLD (the default spelled out), GATED
+# without it − its list) and, with --in-step, each launch in place (what it adds where it stands, against it alone),
+# so this says which launches pay for their neighbours. Timestamps are no longer quantised (65.5 µs before). Arms at b8 × 4K: OLD (the default spelled out), GATED
 # (gate+up only on g16x64), N128 (o and down only on t16x128), NEW (both), NEW with FAPOOL_NORM_EPILOGUE=off (the norm
 # before gate+up its own launch), OLD again.
 # Prediction: the seams grow at ffn (the tile after o's norm reduce) in GATED and NEW, not in N128; NORM_EPILOGUE=off
@@ -13,7 +14,10 @@ set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
 source kernels-bench/rounds/seed4l.sh
-seams() { echo "    $(grep -E '^seams by part' "$R/dec-$1.log")"; echo "    $(grep -E '^by part' "$R/dec-$1.log" | cut -c1-200)"; }
+# Each launch timed in place too (decode-profile --in-step): what it adds where it stands, against it alone.
+export DEC_EXTRA=--in-step
+seams() { echo "    $(grep -E '^seams by part' "$R/dec-$1.log")"; echo "    $(grep -E '^by part' "$R/dec-$1.log" | cut -c1-200)"
+  grep -A14 '^in place' "$R/dec-$1.log" | cut -c1-150; }
 # The most telling arms first (a call cut short keeps them).
 decstep b8-old-a 8 4096 FAPOOL_DECODE_TILES=split:gated=9:n128=off; seams b8-old-a
 decstep b8-new 8 4096 FAPOOL_DECODE_TILES=split:gated=8:u8p2:n128; seams b8-new

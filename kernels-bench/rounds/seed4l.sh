@@ -13,7 +13,7 @@ ttft() {
 decstep() {
   local n=$1 b=$2 c=$3; shift 3
   env "$@" timeout 60 node dist/kernels-bench/decode-profile.js --model $W --dtype f16 --context $c --batch $b --new-tokens 32 --samples 3 \
-    --out "$R/dec-$n.json" > "$R/dec-$n.log" 2>&1
+    ${DEC_EXTRA:-} --out "$R/dec-$n.json" > "$R/dec-$n.log" 2>&1
   echo "decode $n rc $?: $(grep -oE 'GPU time of the whole step[^;]*' "$R/dec-$n.log") | $(grep -E '^wall per step' "$R/dec-$n.log" | cut -c1-90) | $(grep -oE 'sha256 [0-9a-f]+' "$R/dec-$n.log")"
 }
 # Whether two decstep runs ($R/dec-<a>.log, dec-<b>.log) gave the same greedy tokens (their sha256): same <a> <b>

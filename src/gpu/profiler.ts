@@ -104,3 +104,72 @@ export async function timeDispatchesFor(gpu: Gpu, list: readonly Step[], o: Time
   const inner = Math.max(1, Math.min(maxInner, Math.ceil(targetMs / Math.max(probe.medianMs, 1e-4))));
   return { ...await timeDispatches(gpu, list, { warmup: o.warmup ?? 2, samples: o.samples, inner }), inner };
 }
+
+/** Where a list's time goes launch by launch (timeLaunchesInList). */
+export interface LaunchesInList {
+  /**
+   * Per launch (in list order, chained launches flattened): the median over repeats of its pass's end timestamp
+   * minus the previous pass's — the time this launch added to the list where it stands, its wait for the one
+   * before it included.
+   */
+  addedMs: number[];
+  /** The list's median time with a pass (and two timestamps) a launch: compare it with the list timed as one pass. */
+  totalMs: number;
+  repeats: number;
+}
+
+/**
+ * Times a list of launches in place: each launch in a compute pass of its own whose end writes a timestamp, the whole
+ * list `repeats` times in one submission (the first repetition discarded: it starts from the previous one's
+ * state). Pass ends are ordered (the end of a pass is written after its work completes), so consecutive ends
+ * bracket what each launch adds in the list — which, set beside the launch timed alone, says which launches pay
+ * for their neighbours. Timestamp queries only: null without them. Copies in the list are not allowed.
+ */
+export async function timeLaunchesInList(gpu: Gpu, list: readonly Step[], o: { repeats?: number; warmup?: number } = {}): Promise<LaunchesInList | null> {
+  if (!gpu.caps.timestampQuery) return null;
+  const launches = list.flatMap((s) => {
+    if ('copy' in s) throw new Error('timeLaunchesInList: the list has a copy; launches only');
+    return s.launches.filter((d) => d.workgroups.every((n) => n > 0));
+  });
+  const L = launches.length;
+  if (L === 0) return { addedMs: [], totalMs: 0, repeats: 0 };
+  // One query set of at most 4096 entries: one end timestamp a launch plus one before each repetition.
+  const repeats = Math.max(2, Math.min(o.repeats ?? 9, Math.floor(4096 / (L + 1))));
+  for (let i = 0; i < (o.warmup ?? 2); i++) gpu.submit(list);
+  await gpu.sync();
+  const dev = gpu.device, count = repeats * (L + 1);
+  const qs = dev.createQuerySet({ type: 'timestamp', count });
+  const resolve = dev.createBuffer({ size: 8 * count, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+  const read = dev.createBuffer({ size: 8 * count, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  try {
+    const enc = dev.createCommandEncoder();
+    gpu.encode(enc, []);   // the uniforms the launches read (an empty list records nothing else)
+    for (let r = 0; r < repeats; r++) {
+      const base = r * (L + 1);
+      enc.beginComputePass({ timestampWrites: { querySet: qs, endOfPassWriteIndex: base } }).end();
+      launches.forEach((d, i) => {
+        const pass = enc.beginComputePass({ timestampWrites: { querySet: qs, endOfPassWriteIndex: base + 1 + i } });
+        pass.setPipeline(d.program.pipeline);
+        pass.setBindGroup(0, d.bindGroup);
+        pass.dispatchWorkgroups(...d.workgroups);
+        pass.end();
+      });
+    }
+    enc.resolveQuerySet(qs, 0, count, resolve, 0);
+    enc.copyBufferToBuffer(resolve, 0, read, 0, 8 * count);
+    dev.queue.submit([enc.finish()]);
+    await read.mapAsync(GPUMapMode.READ);
+    const ts = new BigUint64Array(read.getMappedRange().slice(0));
+    read.unmap();
+    gpu.throwIfError();
+    const at = (r: number, i: number) => Number(ts[r * (L + 1) + i]!) / 1e6;   // i = 0: before the repetition's first launch
+    const kept = Array.from({ length: repeats - 1 }, (_, k) => k + 1);
+    return {
+      addedMs: launches.map((_, i) => median(kept.map((r) => at(r, i + 1) - at(r, i)))),
+      totalMs: median(kept.map((r) => at(r, L) - at(r, 0))),
+      repeats,
+    };
+  } finally {
+    qs.destroy(); resolve.destroy(); read.destroy();
+  }
+}
