@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { syntheticPrompt } from '../src/cli/main.js';
-import { timeDispatchesFor, timeLaunchesInList, type Gpu, type Step } from '../src/gpu/index.js';
+import { readTimestamps, timeDispatchesFor, timeLaunchesInList, type Gpu, type Step } from '../src/gpu/index.js';
 import { samplesGreedily, type SamplingParams } from '../src/kernels/sampling.js';
 import { createEngine } from '../src/orchestrator/create-engine.js';
 import { MAX_SAMPLES, MODEL_OPTIONS, benchArgs, int, modelChoice, num, outputPath, runBench } from './bench-args.js';
@@ -63,17 +63,7 @@ function timeSubmissions(gpu: Gpu, most = 2048): { read(): Promise<[number, numb
   return {
     async read() {
       gpu.submitBuffers = submit;
-      const count = 2 * Math.max(1, n);
-      const resolve = dev.createBuffer({ size: 8 * count, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-      const out = dev.createBuffer({ size: 8 * count, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-      const enc = dev.createCommandEncoder();
-      enc.resolveQuerySet(qs, 0, count, resolve, 0);
-      enc.copyBufferToBuffer(resolve, 0, out, 0, 8 * count);
-      dev.queue.submit([enc.finish()]);
-      await out.mapAsync(GPUMapMode.READ);
-      const t = new BigUint64Array(out.getMappedRange().slice(0));
-      out.unmap();
-      [resolve, out].forEach((b) => b.destroy());
+      const t = await readTimestamps(gpu, qs, 2 * Math.max(1, n));
       qs.destroy();
       return Array.from({ length: n }, (_, i) => [Number(t[2 * i]!) / 1e6, Number(t[2 * i + 1]!) / 1e6] as [number, number]);
     },
@@ -246,13 +236,7 @@ gaps included) and each alone, grouped by part and kernel; the wall TPOT of a re
     if (v['in-step']) {
       const t = await timeLaunchesInList(gpu, launches.map((l) => l.d));
       if (t) {
-        let k = 0;
-        const perLaunchIn = launches.map((l, i) => {
-          const n = l.d.launches.filter((d) => d.workgroups.every((x) => x > 0)).length;
-          const added = t.addedMs.slice(k, k + n).reduce((a, b) => a + b, 0);
-          k += n;
-          return { kernel: perLaunch[i]!.kernel, addedUs: added * 1e3, aloneUs: perLaunch[i]!.us };
-        });
+        const perLaunchIn = perLaunch.map((p, i) => ({ kernel: p.kernel, addedUs: t.addedMs[i]! * 1e3, aloneUs: p.us }));
         inStep = { totalUs: t.totalMs * 1e3, repeats: t.repeats, perLaunch: perLaunchIn };
       }
     }

@@ -25,6 +25,28 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/**
+ * The first `count` timestamps of `qs` (ns, as the device wrote them), resolved and read back after the work already
+ * submitted (queue order). The caller owns and destroys `qs`.
+ */
+export async function readTimestamps(gpu: Gpu, qs: GPUQuerySet, count: number): Promise<BigUint64Array> {
+  const dev = gpu.device;
+  const resolve = dev.createBuffer({ size: 8 * count, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+  const read = dev.createBuffer({ size: 8 * count, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  try {
+    const enc = dev.createCommandEncoder();
+    enc.resolveQuerySet(qs, 0, count, resolve, 0);
+    enc.copyBufferToBuffer(resolve, 0, read, 0, 8 * count);
+    dev.queue.submit([enc.finish()]);
+    await read.mapAsync(GPUMapMode.READ);
+    const ts = new BigUint64Array(read.getMappedRange().slice(0));
+    read.unmap();
+    return ts;
+  } finally {
+    resolve.destroy(); read.destroy();
+  }
+}
+
 export async function timeDispatches(gpu: Gpu, list: readonly Step[], o: TimeOptions = {}): Promise<Timing> {
   const warmup = o.warmup ?? 3, samples = o.samples ?? 10, inner = o.inner ?? 1;
   const repeated: Step[] = [];
@@ -36,24 +58,16 @@ export async function timeDispatches(gpu: Gpu, list: readonly Step[], o: TimeOpt
   if (useTs) {
     const dev = gpu.device;
     const qs = dev.createQuerySet({ type: 'timestamp', count: 2 * samples });
-    const resolve = dev.createBuffer({ size: 16 * samples, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-    const read = dev.createBuffer({ size: 16 * samples, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     try {
       for (let s = 0; s < samples; s++) {
         const enc = dev.createCommandEncoder();
         gpu.encode(enc, repeated, { querySet: qs, beginningOfPassWriteIndex: 2 * s, endOfPassWriteIndex: 2 * s + 1 });
         dev.queue.submit([enc.finish()]);
       }
-      const enc = dev.createCommandEncoder();
-      enc.resolveQuerySet(qs, 0, 2 * samples, resolve, 0);
-      enc.copyBufferToBuffer(resolve, 0, read, 0, 16 * samples);
-      dev.queue.submit([enc.finish()]);
-      await read.mapAsync(GPUMapMode.READ);
-      const ts = new BigUint64Array(read.getMappedRange().slice(0));
-      read.unmap();
+      const ts = await readTimestamps(gpu, qs, 2 * samples);
       for (let s = 0; s < samples; s++) out.push(Number(ts[2 * s + 1]! - ts[2 * s]!) / 1e6 / inner);
     } finally {
-      qs.destroy(); resolve.destroy(); read.destroy();
+      qs.destroy();
     }
     gpu.throwIfError();
     // A zero or negative reading means the timer is unusable here: fall back to wall clock.
@@ -108,9 +122,8 @@ export async function timeDispatchesFor(gpu: Gpu, list: readonly Step[], o: Time
 /** Where a list's time goes launch by launch (timeLaunchesInList). */
 export interface LaunchesInList {
   /**
-   * Per launch (in list order, chained launches flattened): the median over repeats of its pass's end timestamp
-   * minus the previous pass's — the time this launch added to the list where it stands, its wait for the one
-   * before it included.
+   * Per step of the list (a chain's launches summed): the median over repeats of its launches' pass ends minus the
+   * previous pass's end — the time the step added to the list where it stands, its wait for the one before included.
    */
   addedMs: number[];
   /** The list's median time with a pass (and two timestamps) a launch: compare it with the list timed as one pass. */
@@ -127,20 +140,18 @@ export interface LaunchesInList {
  */
 export async function timeLaunchesInList(gpu: Gpu, list: readonly Step[], o: { repeats?: number; warmup?: number } = {}): Promise<LaunchesInList | null> {
   if (!gpu.caps.timestampQuery) return null;
-  const launches = list.flatMap((s) => {
+  const perStep = list.map((s) => {
     if ('copy' in s) throw new Error('timeLaunchesInList: the list has a copy; launches only');
     return s.launches.filter((d) => d.workgroups.every((n) => n > 0));
   });
-  const L = launches.length;
-  if (L === 0) return { addedMs: [], totalMs: 0, repeats: 0 };
+  const launches = perStep.flat(), L = launches.length;
+  if (L === 0) return { addedMs: list.map(() => 0), totalMs: 0, repeats: 0 };
   // One query set of at most 4096 entries: one end timestamp a launch plus one before each repetition.
   const repeats = Math.max(2, Math.min(o.repeats ?? 9, Math.floor(4096 / (L + 1))));
   for (let i = 0; i < (o.warmup ?? 2); i++) gpu.submit(list);
   await gpu.sync();
   const dev = gpu.device, count = repeats * (L + 1);
   const qs = dev.createQuerySet({ type: 'timestamp', count });
-  const resolve = dev.createBuffer({ size: 8 * count, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-  const read = dev.createBuffer({ size: 8 * count, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   try {
     const enc = dev.createCommandEncoder();
     gpu.encode(enc, []);   // the uniforms the launches read (an empty list records nothing else)
@@ -155,21 +166,22 @@ export async function timeLaunchesInList(gpu: Gpu, list: readonly Step[], o: { r
         pass.end();
       });
     }
-    enc.resolveQuerySet(qs, 0, count, resolve, 0);
-    enc.copyBufferToBuffer(resolve, 0, read, 0, 8 * count);
     dev.queue.submit([enc.finish()]);
-    await read.mapAsync(GPUMapMode.READ);
-    const ts = new BigUint64Array(read.getMappedRange().slice(0));
-    read.unmap();
+    const ts = await readTimestamps(gpu, qs, count);
     gpu.throwIfError();
     const at = (r: number, i: number) => Number(ts[r * (L + 1) + i]!) / 1e6;   // i = 0: before the repetition's first launch
     const kept = Array.from({ length: repeats - 1 }, (_, k) => k + 1);
+    let first = 0;   // the step's first launch in the flat list
     return {
-      addedMs: launches.map((_, i) => median(kept.map((r) => at(r, i + 1) - at(r, i)))),
+      addedMs: perStep.map((ds) => {
+        const a = first;
+        first += ds.length;
+        return median(kept.map((r) => at(r, first) - at(r, a)));
+      }),
       totalMs: median(kept.map((r) => at(r, L) - at(r, 0))),
       repeats,
     };
   } finally {
-    qs.destroy(); resolve.destroy(); read.destroy();
+    qs.destroy();
   }
 }
