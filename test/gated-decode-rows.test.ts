@@ -1,10 +1,11 @@
 // FAPOOL_DECODE_TILES=split:gated=N: an 8-row decode step runs gate+up on the 16-row gated tile (g16x64, two slices
 // prefetched with :u8p2) while QKV and the LM head keep the GEMV's f16-pair products and their norm prologue — a mix
-// no default took before (session 49: the tile 0.0784 ms against the GEMV's 0.1085 on an H200, rounds/s51a.sh times the
-// step). The norm the tile's x needs then comes from the O projection's split-K reduce. On this CPU adapter the tiles
-// run their scalar-emulated twins (`:emu`); on a GPU with subgroup matrices, the real ones. `:n128` moves the 8-row o
-// and down projections onto the 16 × 128 tile (the plain twin of g16x64's 16 KB of weights a slice); `:n128=all` with
-// `rows=8` every plain one, QKV split over K with its RoPE in the split-K reduce.
+// no default took before (session 49: the tile 0.0784 ms against the GEMV's 0.1085 on an H200; rounds/s51a.sh timed
+// the step: slower on an H100, session 51). The norm the tile's x needs then comes from the O projection's split-K
+// reduce. On this CPU adapter the tiles run their scalar-emulated twins (`:emu`); on a GPU with subgroup matrices,
+// the real ones. `:n128` moves the 8-row o and down projections onto the 16 × 128 tile (the plain twin of g16x64's
+// 16 KB of weights a slice); `:n128=all` with `rows=8` every plain one, QKV split over K with its RoPE in the split-K
+// reduce.
 import { describe, expect, it } from 'vitest';
 import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
 import { validateConfig, type ModelConfig } from '../src/model/config.js';

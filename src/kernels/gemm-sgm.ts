@@ -915,8 +915,8 @@ export const DECODE_GATED_TILE_MIN_M = 8;
 
 /**
  * Whether the default takes the gated products of DECODE_GATED_TILE_MIN_M..8 rows onto the tile (where the default
- * staging is _un8). Off until the step is timed: rounds/s51a.sh (prepared in session 50 as s50a, which no device ran) times
- * it, and `:n128`, against the session 49 default at b8 × 4K and b8 × 32K.
+ * staging is _un8). Off: in the step it lost. H100, session 51 (rounds/s51a.sh, b8 × 4K GPU µs, with `:n128`): 1913.7 /
+ * 1926.8 → 2005.4 / 1992.3 — the parts' lists shorter (ffn 702 → 674), the seams between them 23 → 114 µs.
  */
 export const DECODE_GATED_ROWS_ON_TILE = false;
 
@@ -930,14 +930,15 @@ export function gatedTileMinRows(caps: Pick<Caps, 'robustBufferAccess'>, mode: D
 /**
  * Whether the narrow plain products (o, down) of the GEMV's rows (≤ 8) take the 16 × 128 tile unless
  * FAPOOL_DECODE_TILES says `:n128` or `:n128=off`, where the default staging is _un8 (its twins are _u8p2 and _un8, no
- * _u8). Off: untimed (rounds/s51a.sh times it; prediction: down 0.054 → 0.040–0.046 ms a launch at 8 rows).
+ * _u8). Off: alone down ran faster on it (H100, session 51, 8 rows: 0.0557 ms split 8 against t32x64's 0.0627), but
+ * the step with it and DECODE_GATED_ROWS_ON_TILE lost (see there); rounds/s51b.sh times it without the gated tile.
  */
 export const DECODE_N128_DEFAULT = false;
 
 /**
  * Whether DECODE_N128_DEFAULT's rows take the wide plain products (QKV, the LM head) to the 16 × 128 tile too, as
  * `:n128=all` does: they leave the GEMV's f16-pair products, and a split QKV takes its RoPE in the split-K reduce.
- * Off until timed (rounds/s51a.sh's ALL arm).
+ * Off: the step lost (H100, session 51, rounds/s51a.sh's ALL arm, b8 × 4K: 1992.3 µs twice against 1913.7 / 1926.8).
  */
 export const DECODE_N128_ALL_DEFAULT = false;
 
