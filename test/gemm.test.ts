@@ -1243,7 +1243,7 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
             expect([ropeEpilogueApplies(rc, 8, 12288, 4096, 'f16'), ropeEpilogueApplies(rc, 8, 12288, 4096, 'f16', true)]).toEqual([true, false]);
           });
           expect(tileCsTurns({ maxWorkgroupStorage: 48 << 10 }, tileGenGeometry('t16x128_sg1x4_k64_b1_u8p2'), undefined, 'tile')).toBeGreaterThan(1);
-          // The prepared defaults (DECODE_GATED_ROWS_ON_TILE, DECODE_N128_DEFAULT; off until timed): where the default
+          // The prepared defaults (DECODE_GATED_ROWS_ON_TILE, DECODE_N128_DEFAULT; off: they lost in s51a's step): where the default
           // staging is _un8 (no robust buffer access), the gated products of 8 rows on g16x64 _u8p2 and the narrow plain
           // ones of up to 8 rows on 16 × 128 tiles; with robust access, a staging named or 9+ rows, as before. Off, the
           // session 49 choice. `gated=8` alone (no staging) takes _u8p2 there either way.
