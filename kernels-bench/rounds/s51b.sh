@@ -28,3 +28,19 @@ decstep b8-old-b 8 4096 FAPOOL_DECODE_TILES=split:gated=9:n128=off; seams b8-old
 # NEW with the tiles' epilogue scratch whole (one workgroup a SM where turns gave two): whether residency moves the seams.
 decstep b8-new-whole 8 4096 FAPOOL_DECODE_TILES=split:gated=8:u8p2:n128 FAPOOL_TILE_CS=whole; seams b8-new-whole
 dec_kernels b8-gated ffn; dec_kernels b8-n128 oProj ffn; dec_kernels b8-new-nonorm ffn
+same b8-old-a b8-old-b
+# Session 52: Dawn zero-fills every kernel's workgroup memory at its start (WGSL's rule), through the driver
+# (VK_KHR_zero_initialize_workgroup_memory). The sampler relies on it (lavapipe with disable_workgroup_init: its ids
+# come back as the non-finite id), so the decode step cannot run without it; the products alone can: f16 4096³ and
+# the 8- and 64-row default products, fill on / off. Prediction: 4096³ within 0.3 %, the decode products within 2 %;
+# the errors the same (no product reads workgroup memory it did not write).
+for t in on off on off; do
+  e=(); [ $t = off ] && e=(FAPOOL_DAWN_TOGGLES=disable_workgroup_init)
+  env "${e[@]}" timeout -k 2 60 node dist/kernels-bench/gemm-sweep.js --parts square --fixk --pick 'default path' --samples 8 \
+    --out "$R/f16-wi$t.json" 2>&1 | grep -E '^square' | sed "s/^/wi $t /" | cut -c1-140
+done
+for t in on off; do
+  e=(); [ $t = off ] && e=(FAPOOL_DAWN_TOGGLES=disable_workgroup_init)
+  env "${e[@]}" timeout -k 2 90 node dist/kernels-bench/gemm-sweep.js --parts decode --decode-m 8,64 --pick 'default path*' --copies 3 \
+    --samples 6 --out "$R/dec-wi$t.json" 2>&1 | grep -E '^decode' | sed -E 's/ +/ /g' | sed "s/^/wi $t /" | cut -c1-120
+done
