@@ -9,7 +9,7 @@
 # before gate+up its own launch), OLD again.
 # Prediction: the seams grow at ffn (the tile after o's norm reduce) in GATED and NEW, not in N128; NORM_EPILOGUE=off
 # moves them; OLD's seams ≤ 10 µs a part; FAPOOL_TILE_CS=whole (last) slows the tiles' lists, the seams as NEW's.
-#   OUT=$OUT bash kernels-bench/rounds/round.sh s51b    (carry .device, dist; ≈ 3.5 min)
+#   OUT=$OUT bash kernels-bench/rounds/round.sh s51b    (carry .device, dist; ≈ 5.5 min)
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
