@@ -16,8 +16,6 @@ export PYTHONUNBUFFERED=1
 source kernels-bench/rounds/seed4l.sh
 # Each launch timed in place too (decode-profile --in-step): what it adds where it stands, against it alone.
 export DEC_EXTRA=--in-step
-seams() { echo "    $(grep -E '^seams by part' "$R/dec-$1.log")"; echo "    $(grep -E '^by part' "$R/dec-$1.log" | cut -c1-200)"
-  grep -A14 '^in place' "$R/dec-$1.log" | cut -c1-150; }
 # The most telling arms first (a call cut short keeps them).
 decstep b8-old-a 8 4096 FAPOOL_DECODE_TILES=split:gated=9:n128=off; seams b8-old-a
 decstep b8-new 8 4096 FAPOOL_DECODE_TILES=split:gated=8:u8p2:n128; seams b8-new

@@ -7,7 +7,6 @@ set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 source kernels-bench/rounds/seed4l.sh
 export DEC_EXTRA=--in-step
-seams() { echo "    $(grep -E '^seams by part' "$R/dec-$1.log")"; grep -A14 '^in place' "$R/dec-$1.log" | cut -c1-150; }
 decstep b8-old 8 4096 FAPOOL_DECODE_TILES=split:gated=9:n128=off; seams b8-old
 decstep b8-new 8 4096 FAPOOL_DECODE_TILES=split:gated=8:u8p2:n128; seams b8-new
 decstep b8-gated 8 4096 FAPOOL_DECODE_TILES=split:gated=8:u8p2:n128=off; seams b8-gated

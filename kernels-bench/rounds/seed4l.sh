@@ -19,6 +19,9 @@ decstep() {
 # Whether two decstep runs ($R/dec-<a>.log, dec-<b>.log) gave the same greedy tokens (their sha256): same <a> <b>
 same() { local a b; a=$(grep -oE 'sha256 [0-9a-f]+' "$R/dec-$1.log"); b=$(grep -oE 'sha256 [0-9a-f]+' "$R/dec-$2.log")
   [ -n "$a" ] && [ "$a" = "$b" ] && echo "  $1 / $2: tokens the same ($a)" || echo "  $1 / $2: TOKENS DIFFER ($a against $b)"; }
+# A decstep run's seams by part, its parts' lists, and (with DEC_EXTRA=--in-step) each launch in place: seams <name>
+seams() { echo "    $(grep -E '^seams by part' "$R/dec-$1.log")"; echo "    $(grep -E '^by part' "$R/dec-$1.log" | cut -c1-200)"
+  grep -A14 '^in place' "$R/dec-$1.log" | cut -c1-150; }
 # The decode step with the RoPE epilogue off, then on, tokens compared and the QKV kernels listed:
 # rope_ab <name> <batch> <context> <suffix>
 rope_ab() { decstep $1-rope-off$4 $2 $3 FAPOOL_ROPE_EPILOGUE=off; decstep $1-rope-on$4 $2 $3 FAPOOL_ROPE_EPILOGUE=on; same $1-rope-off$4 $1-rope-on$4
