@@ -1132,6 +1132,23 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           expect(chooseGatedPath(caps, 8, 16384, 4096, 'f16')).toBe('subgroup-matrix');   // not the tiled fallback of M < 16
           expect(chooseGemmPath(caps, 4, 4096, 4096, 'f16')).toBe('gemv');
           expect(chooseSgmKernel(caps, 8, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: d('g16x64_sg1x4_k64_b1'), splits: 4 });
+          // plain= / narrow=: o and down of 8 rows back on the GEMV; 9..64 rows, gate+up and the bounds as before.
+          process.env.FAPOOL_DECODE_TILES = 'split:plain=9:narrow=9';
+          expect(decodeTilesMode()).toMatchObject({ split: true, minRows: 9, plainMinRows: 9, narrowMinRows: 9 });
+          expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
+          expect(chooseGemmPath(caps, 8, 4096, 16384, 'f16')).toBe('gemv');
+          expect(chooseGemmPath(caps, 9, 4096, 16384, 'f16')).toBe('subgroup-matrix');
+          expect(tile(16, 4096, 4096)).toEqual({ kind: 'tile-gen', id: d('t32x64_sg1x4_k64_b1'), splits: 4 });
+          process.env.FAPOOL_DECODE_TILES = 'split:plain=9';   // o only: down is narrow too (from 5 rows)
+          expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
+          expect(chooseGemmPath(caps, 8, 4096, 16384, 'f16')).toBe('subgroup-matrix');
+          process.env.FAPOOL_DECODE_TILES = 'split:narrow=9';   // down is plain too: with 16-byte staging it keeps its tile at 8
+          expect(chooseGemmPath(caps, 8, 4096, 16384, 'f16')).toBe(DECODE_TILES_WIDE ? 'subgroup-matrix' : 'gemv');
+          expect(chooseGemmPath(caps, 7, 4096, 16384, 'f16')).toBe('gemv');
+          expect(decodeTilesMode('split:gated=8:plain=6:narrow=7:u8p2')).toMatchObject({ gatedMinRows: 8, plainMinRows: 6, narrowMinRows: 7, deep: true });
+          expect(() => decodeTilesMode('split:narrow=9:plain=9')).toThrow(LimitError);   // the order is fixed
+          expect(() => decodeTilesMode('split:plain=0')).toThrow(LimitError);
+          expect(() => decodeTilesMode('nosplit:plain=9')).toThrow(LimitError);
           process.env.FAPOOL_DECODE_TILES = 'nosplit';   // session 5: wide products only, whole K per workgroup
           expect(chooseSgmKernel(caps, 9, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });
           expect(chooseSgmKernel(caps, 32, 32000, 4096, false)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });

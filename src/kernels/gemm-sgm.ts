@@ -968,7 +968,7 @@ export function wideRowsOnN128(caps: Pick<Caps, 'robustBufferAccess'>, mode: Dec
 
 /** Fewest rows at which a plain product of split mode takes a tile (`wide`: a 16-byte-staging one). */
 function plainTileMinRows(mode: DecodeTilesMode, N: number, K: number, wide: boolean): number {
-  return Math.min(mode.minRows, 4 * N <= K ? DECODE_TILE_NARROW_MIN_M : Infinity, wide ? DECODE_TILE_WIDE_PLAIN_MIN_M : Infinity);
+  return Math.min(mode.minRows, 4 * N <= K ? mode.narrowMinRows ?? DECODE_TILE_NARROW_MIN_M : Infinity, wide ? mode.plainMinRows ?? DECODE_TILE_WIDE_PLAIN_MIN_M : Infinity);
 }
 
 /** Subgroups a split-K product aims at (session 9 sweep: 64 tiles of 4 subgroups ran best at ×4, 1024). */
@@ -999,6 +999,10 @@ export interface DecodeTilesMode {
   split: boolean; minRows: number; wide: boolean; explicitRows: boolean;
   /** `split:gated=<lo>`: gated products take tiles from lo rows (below 9 leaving the GEMV), whatever `rows=` says of the others. */
   gatedMinRows?: number;
+  /** `split:plain=<lo>`: a plain product takes a 16-byte tile from lo rows (DECODE_TILE_WIDE_PLAIN_MIN_M unsaid). */
+  plainMinRows?: number;
+  /** `split:narrow=<lo>`: a narrow long-K product (N ≤ K / 4: down) takes a split tile from lo rows (DECODE_TILE_NARROW_MIN_M unsaid). */
+  narrowMinRows?: number;
   /**
    * Which unsplit 33..64-row products of 16-byte tiles run on their _ks2 twins (twice the K slice, shared by two
    * subgroup groups): `gated` (the default; session 18, H200, 64 rows: gate+up 0.1524 → 0.1341 ms), `all` (the plain
@@ -1041,7 +1045,8 @@ export const DECODE_TILES_WIDE = true;
  * FAPOOL_DECODE_TILES: `split` (the default: every product of 9..64 rows on a tile, K split per splitKCount, a
  * narrow long-K one from DECODE_TILE_NARROW_MIN_M rows and, on 16-byte tiles, every plain one from
  * DECODE_TILE_WIDE_PLAIN_MIN_M), `split:rows=<lo>` (every product from lo rows: below 9 the
- * GEMV's rows go to the tiles too), then optionally `:gated=<lo>` (DecodeTilesMode.gatedMinRows), or `nosplit`
+ * GEMV's rows go to the tiles too), then optionally `:gated=<lo>`, `:plain=<lo>`, `:narrow=<lo>` (DecodeTilesMode's
+ * gatedMinRows, plainMinRows, narrowMinRows: `plain=9:narrow=9` keeps o and down of 8 rows on the GEMV), or `nosplit`
  * (session 5's choice: wide products of 9..64 rows, one workgroup per tile); then optionally `:u8` (16-byte staging
  * loads), `:un8` (those without register prefetch), `:u8p2` (those prefetching two slices ahead) or `:u4` (8-byte
  * ones); then optionally `:ks2=<off|gated|all>` (which products take the _ks2 twins, DecodeTilesMode.ks2); then
@@ -1050,17 +1055,24 @@ export const DECODE_TILES_WIDE = true;
  */
 export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTilesMode {
   const v = value?.trim() || 'split';
-  const m = /^(?:(nosplit)|split(?::rows=(\d+))?(?::gated=(\d+))?)(?::(u4|u8|un8|u8p2))?(:ks2(?:=(off|gated|all))?)?(:bn(?:32|64))?(:n128(?:=off|=all)?)?(:emu)?$/.exec(v);
+  const r = /^(?:(nosplit)|split(?::rows=(\d+))?(?::gated=(\d+))?(?::plain=(\d+))?(?::narrow=(\d+))?)(?::(u4|u8|un8|u8p2))?(:ks2(?:=(off|gated|all))?)?(:bn(?:32|64))?(:n128(?:=off|=all)?)?(:emu)?$/.exec(v);
+  // plain= and narrow= (groups 4, 5) out of the way, so the later options keep their group numbers.
+  const m = r && [r[0], r[1], r[2], r[3], ...r.slice(6)] as (string | undefined)[];
+  const rowsOpt = (g: string | undefined) => (g === undefined ? undefined : Number(g));
+  const plo = rowsOpt(r?.[4]), nlo = rowsOpt(r?.[5]);
   const lo = m ? (m[1] ? GEMV_MAX_M + 1 : Number(m[2] ?? GEMV_MAX_M + 1)) : NaN;
   const glo = m?.[3] !== undefined ? Number(m[3]) : undefined;
   const wide = m?.[4] ? m[4] !== 'u4' : DECODE_TILES_WIDE;
-  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (glo !== undefined && !(glo >= 1 && glo <= SKINNY_MAX_M)) || (m[5] && !wide && m[6] !== 'off') || (m[7] === ':bn32' && (!wide || m[4] === 'u8p2')) || (m[8] !== undefined && m[8] !== ':n128=off' && m[4] !== 'u8p2' && m[4] !== 'un8')) {
-    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' (then optionally ':gated=<1..${SKINNY_MAX_M}>') or 'nosplit', then optionally ':u4', ':u8', ':un8' or ':u8p2', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all), then ':bn32' (16-byte tiles, not :u8p2) or ':bn64', then ':n128' or ':n128=all' (with ':u8p2' or ':un8') or ':n128=off', then ':emu'`);
+  const badRows = (x: number | undefined) => x !== undefined && !(x >= 1 && x <= SKINNY_MAX_M);
+  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || badRows(glo) || badRows(plo) || badRows(nlo) || (m[5] && !wide && m[6] !== 'off') || (m[7] === ':bn32' && (!wide || m[4] === 'u8p2')) || (m[8] !== undefined && m[8] !== ':n128=off' && m[4] !== 'u8p2' && m[4] !== 'un8')) {
+    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' (then optionally ':gated=', ':plain=', ':narrow=<1..${SKINNY_MAX_M}>', in that order) or 'nosplit', then optionally ':u4', ':u8', ':un8' or ':u8p2', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all), then ':bn32' (16-byte tiles, not :u8p2) or ':bn64', then ':n128' or ':n128=all' (with ':u8p2' or ':un8') or ':n128=off', then ':emu'`);
   }
   // The twins stage 16 bytes a load: none for 8-byte tiles.
   const ks2: KsTwinMode = !wide ? 'off' : m[5] ? ((m[6] as KsTwinMode | undefined) ?? 'all') : 'gated';
   const mode: DecodeTilesMode = { split: !m[1], minRows: lo, wide, explicitRows: m[2] !== undefined, ks2 };
   if (glo !== undefined) mode.gatedMinRows = glo;
+  if (plo !== undefined) mode.plainMinRows = plo;
+  if (nlo !== undefined) mode.narrowMinRows = nlo;
   if (m[4] === 'u8' || m[4] === 'un8') mode.noPrefetch = m[4] === 'un8';
   if (m[4] === 'u8p2') mode.deep = true;
   if (m[7]) mode.bn32 = m[7] === ':bn32' ? 'all' : 'off';

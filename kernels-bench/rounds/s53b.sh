@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Session 53, issue 16, for an H200: which 8-row products leave which kernel, then the issue's decode figures with the
+# winner. s53a (H100): o on the GEMV (OG, `split:plain=9`) −17 / −18 µs a b8 × 4K step and −18 at b8 × 32K; o and
+# down on it −106. The H100 cannot judge the gated tile (alone it ties the GEMV there), the H200 can: alone there it
+# took gate+up 0.1085 → 0.0784 ms (s48b), −120 µs a step, yet s48b's every-product-on-a-tile arm lost at the seams.
+# Arms at b8 × 4K, a then b in reverse: def, GATED (`split:gated=8`), OG, OGG (`split:gated=8:plain=9`); the one
+# with the least mean GPU time then runs s36b's cases (the CUDA graph beside them) with its FAPOOL_DECODE_TILES.
+# Prediction (H200): GATED −40 to −100 µs, OG −10 to −20, OGG the sum; b8 4K under 1.45 ms.
+#   OUT=$OUT bash kernels-bench/rounds/round.sh s53b    (carry .device, dist; ≈ 7 min)
+set -uo pipefail
+: "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
+export PYTHONUNBUFFERED=1
+source kernels-bench/rounds/seed4l.sh
+declare -A ARM=([def]= [gated]=split:gated=8 [og]=split:plain=9 [ogg]=split:gated=8:plain=9)
+arm() { local a=$1 k=$2; if [ -n "${ARM[$a]}" ]; then decstep b8-$a-$k 8 4096 FAPOOL_DECODE_TILES=${ARM[$a]}; else decstep b8-$a-$k 8 4096; fi; }
+export DEC_EXTRA=--in-step
+for a in def gated og ogg; do arm $a a; seams b8-$a-a; done
+unset DEC_EXTRA
+for a in ogg og gated def; do arm $a b; done
+for a in gated og ogg; do same b8-$a-a b8-$a-b; done
+gpu() { grep -oE 'GPU time of the whole step[^:]*: [0-9.]+' "$R/dec-$1.log" | grep -oE '[0-9.]+$'; }
+best=def; bestus=1e9
+for a in def gated og ogg; do
+  m=$(python3 -c "import sys; v=[float(x) for x in sys.argv[1:] if x]; print(sum(v)/len(v) if len(v)==2 else 1e9)" "$(gpu b8-$a-a)" "$(gpu b8-$a-b)")
+  echo "arm $a: mean GPU $m µs"
+  if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)" "$m" "$bestus"; then best=$a; bestus=$m; fi
+done
+echo "best: $best (${ARM[$best]:-the default}) $bestus µs"
+[ -n "${ARM[$best]}" ] && export FAPOOL_DECODE_TILES=${ARM[$best]}
+R="$R/s36b" bash kernels-bench/rounds/s36b.sh
