@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Session 53, issue 16, for an H200: which 8-row products leave which kernel, then the issue's decode figures with the
 # winner. s53a (H100): o on the GEMV (OG, `split:plain=9`) −17 / −18 µs a b8 × 4K step and −18 at b8 × 32K; o and
-# down on it −106. The H100 cannot judge the gated tile (alone it ties the GEMV there), the H200 can: alone there it
+# down on it +106 (slower). The H100 cannot judge the gated tile (alone it ties the GEMV there), the H200 can: alone there it
 # took gate+up 0.1085 → 0.0784 ms (s48b), −120 µs a step, yet s48b's every-product-on-a-tile arm lost at the seams.
 # Arms at b8 × 4K, a then b in reverse: def, GATED (`split:gated=8`), OG, OGG (`split:gated=8:plain=9`); the one
-# with the least mean GPU time then runs s36b's cases (the CUDA graph beside them) with its FAPOOL_DECODE_TILES.
+# with the least mean GPU time then runs s36b's cases (the CUDA graph beside them) with its FAPOOL_DECODE_TILES; between
+# them f16 4096³ twice beside cuBLAS (issue 15's last figure; prediction 248–252 TFLOP/s, as this H100 read).
 # Prediction (H200): GATED −40 to −100 µs, OG −10 to −20, OGG the sum; b8 4K under 1.45 ms.
-#   OUT=$OUT bash kernels-bench/rounds/round.sh s53b    (carry .device, dist; ≈ 7 min)
+#   OUT=$OUT bash kernels-bench/rounds/round.sh s53b    (carry .device, dist; ≈ 8 min)
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
@@ -26,5 +27,9 @@ for a in def gated og ogg; do
   if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)" "$m" "$bestus"; then best=$a; bestus=$m; fi
 done
 echo "best: $best (${ARM[$best]:-the default}) $bestus µs"
+# Issue 15's one open figure, f16 4096³ (session 49: 244.2 TFLOP/s with timestamps quantised to 65.5 µs), cuBLAS beside.
+timeout -k 2 60 python3 kernels-bench/gemm-cublas.py --out "$R/cublas.json" --prefill-m 4096 --no-decode > "$R/cublas.log" 2>&1; echo "cublas rc=$?"; grep -E "^ 4096x4096x4096" "$R/cublas.log"
+cub=(); [ -s "$R/cublas.json" ] && cub=(--cublas "$R/cublas.json")
+for k in a b; do timeout -k 2 90 node dist/kernels-bench/gemm-sweep.js --parts square --fixk --pick 'default path|gated default path' --samples 8 "${cub[@]}" --out "$R/f16-$k.json" 2>&1 | grep -E '^square' | cut -c1-130; done
 [ -n "${ARM[$best]}" ] && export FAPOOL_DECODE_TILES=${ARM[$best]}
 R="$R/s36b" bash kernels-bench/rounds/s36b.sh
