@@ -1060,11 +1060,12 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
       maxWorkgroupStorage: 49152, subgroupMatrix: [{ M: 16, N: 16, K: 16, componentType: 'f16', resultComponentType: 'f32' }],
     } as unknown as Parameters<typeof chooseSgmKernel>[0];
     restoringEnv('FAPOOL_GEMM_SKINNY', () => {
-      delete process.env.FAPOOL_GEMM_SKINNY;   // the default: GEMV ≤ 7 (norm fused at M ≤ 2; normed and gated products ≤ 8), decode tiles 8..64
+      delete process.env.FAPOOL_GEMM_SKINNY;   // the default: GEMV ≤ 8 (norm fused at M ≤ 2; down ≤ 4), decode tiles 9..64 (down 5..64)
       expect(chooseGemmPath(caps, 7, 4096, 4096, 'f16')).toBe('gemv');
       expect(normPrologueApplies(caps, 1, 4096, 4096, 'f16')).toBe(true);
       // The default: normed products of 5..8 rows (QKV, gate/up, LM head) on the GEMV with f16-pair products (they
-      // beat the decode tiles there); the others (O, down) keep f32 products, on the tiles from 8 rows.
+      // beat the decode tiles there); the others keep f32 products: O on the GEMV up to 8 rows (session 53), down on
+      // the tiles from 5.
       restoringEnv('FAPOOL_GEMV_HALF', () => restoringEnv('FAPOOL_DECODE_TILES', () => {
         delete process.env.FAPOOL_GEMV_HALF;
         delete process.env.FAPOOL_DECODE_TILES;
@@ -1078,7 +1079,7 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           [16384, 4096, false, 2, 2], [16385, 4096, false, 2, 1], [4100, 4096, false, 2, 2], [12288, 8192, false, 1, 2], [12288, 8184, false, 2, 2]] as const) {
           expect(gemvSgChoice(offCaps, { M: 8, N, K, dtype: 'f16', normed: true, kind: gated ? 'gated' : 'linear' }), `off ${N}x${K}`).toEqual({ cpt, u, half: true });
         }
-        expect(chooseGemmPath(caps, 8, 12288, 4096, 'f16')).toBe(DECODE_TILES_WIDE ? 'subgroup-matrix' : 'gemv');   // not normed: the tile
+        expect(chooseGemmPath(caps, 8, 12288, 4096, 'f16')).toBe('gemv');   // not normed: the GEMV too (DECODE_TILE_WIDE_PLAIN_MIN_M = 9)
         expect(gemvSgChoice(caps, { M: 8, N: 4096, K: 16384, dtype: 'f16' })).toEqual({ cpt: 4, u: 2, half: false });
         expect(gemvSgChoice(caps, { M: 4, N: 4096, K: 4096, dtype: 'f16', normed: true })).toEqual({ cpt: 2, u: 2, half: false });   // below 5 rows
         expect(gemvSgChoice(caps, { M: 8, N: 4096, K: 4100, dtype: 'f16', normed: true })).toBeNull();   // K % 8: the per-column kernel
@@ -1090,7 +1091,10 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
         delete process.env.FAPOOL_DECODE_TILES;
         process.env.FAPOOL_GEMV_HALF = '0';
         expect(gemvSgChoice(caps, { M: 8, N: 16384, K: 4096, dtype: 'f16', normed: true, kind: 'gated' })).toEqual({ cpt: 1, u: 1, half: false });
+        expect(chooseGemmPath(caps, 8, 12288, 4096, 'f16', false, true)).toBe('gemv');
+        process.env.FAPOOL_DECODE_TILES = 'split:plain=8';   // without the f16 pairs a normed product is as any plain one
         expect(chooseGemmPath(caps, 8, 12288, 4096, 'f16', false, true)).toBe(DECODE_TILES_WIDE ? 'subgroup-matrix' : 'gemv');
+        delete process.env.FAPOOL_DECODE_TILES;
         process.env.FAPOOL_GEMV_HALF = 'yes';
         expect(() => gemvSgChoice(caps, { M: 8, N: 4096, K: 4096, dtype: 'f16', normed: true })).toThrow(LimitError);
       }));
@@ -1118,9 +1122,9 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: DECODE_TILES_WIDE ? 'g64x64_sg2x2_k64_b1_u8_ks2' : 'g64x64_sg2x2_k32_b1' });
           expect(tile(17, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: w('g32x64_sg1x4_k64_b1') });
           expect(tile(9, 16, 64)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });   // one slice: nothing to split
-          // The GEMV keeps 1..8 rows, but for a narrow long-K product (down) from 5 and, with 16-byte staging, every
-          // plain product from 8.
-          expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe(DECODE_TILES_WIDE ? 'subgroup-matrix' : 'gemv');
+          // The GEMV keeps 1..8 rows, but for a narrow long-K product (down) from 5 (and, with 16-byte staging, every
+          // plain product from DECODE_TILE_WIDE_PLAIN_MIN_M: 9 since session 53, so o's 8 rows stay).
+          expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
           expect(chooseGemmPath(caps, 7, 4096, 4096, 'f16')).toBe('gemv');
           expect(chooseGemmPath(caps, 8, 16384, 4096, 'f16', true)).toBe('gemv');
           expect(chooseGemmPath(caps, 8, 4096, 16384, 'f16')).toBe('subgroup-matrix');
@@ -1142,7 +1146,13 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           process.env.FAPOOL_DECODE_TILES = 'split:plain=9';   // o only: down is narrow too (from 5 rows)
           expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
           expect(chooseGemmPath(caps, 8, 4096, 16384, 'f16')).toBe('subgroup-matrix');
-          process.env.FAPOOL_DECODE_TILES = 'split:narrow=9';   // down is plain too: with 16-byte staging it keeps its tile at 8
+          process.env.FAPOOL_DECODE_TILES = 'split:narrow=9';   // down only: o's 8 rows are the GEMV's by default
+          expect(chooseGemmPath(caps, 8, 4096, 16384, 'f16')).toBe('gemv');
+          expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
+          process.env.FAPOOL_DECODE_TILES = 'split:plain=8';   // before session 53: o's 8 rows on a 16-byte tile
+          expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe(DECODE_TILES_WIDE ? 'subgroup-matrix' : 'gemv');
+          expect(chooseGemmPath(caps, 7, 4096, 4096, 'f16')).toBe('gemv');
+          process.env.FAPOOL_DECODE_TILES = 'split:plain=8:narrow=9';   // down is plain too: with 16-byte staging it keeps its tile at 8
           expect(chooseGemmPath(caps, 8, 4096, 16384, 'f16')).toBe(DECODE_TILES_WIDE ? 'subgroup-matrix' : 'gemv');
           expect(chooseGemmPath(caps, 7, 4096, 16384, 'f16')).toBe('gemv');
           expect(decodeTilesMode('split:gated=8:plain=6:narrow=7:u8p2')).toMatchObject({ gatedMinRows: 8, plainMinRows: 6, narrowMinRows: 7, deep: true });
@@ -1163,6 +1173,8 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           expect(tile(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_u8', splits: 4 });
           expect(tile(9, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8' });
           expect(tile(33, 12288, 4100)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1' });
+          expect(tile(8, 12288, 4096)).toBeNull();   // 8 plain rows are the GEMV's (DECODE_TILE_WIDE_PLAIN_MIN_M)
+          process.env.FAPOOL_DECODE_TILES = 'split:plain=8:u8';
           expect(tile(8, 12288, 4160)).toBeNull();   // K % 128 != 0: no 16-byte tile, so 8 rows stay on the GEMV
           expect(tile(8, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8' });
           // :ks2 (all): the unsplit 64-row products on the _ks2 twins; split, narrow, fewer rows or ragged K as before.
@@ -1227,14 +1239,15 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           expect(before[0]).toBe('gemv');
           expect(paths('split:gated=8:u8p2')).toEqual(['subgroup-matrix', before[1], before[2]]);
           // :n128 (with :u8p2 or :un8): the narrow plain products (o, down) of up to 16 rows on 16 × 128 tiles; the
-          // wide ones, the gated ones and 17+ rows keep theirs. Its scratch flushes in turns by default (two a SM).
+          // wide ones, the gated ones and 17+ rows keep theirs; 8 rows too (n128 asks for them, where since session 53
+          // the default leaves 8-row plain products on the GEMV). Its scratch flushes in turns by default (two a SM).
           const n128 = decodeTilesMode('split:gated=8:u8p2:n128');
           expect(n128.n128).toBe(true);
           expect([chooseDecodeTile(caps, 8, 4096, 16384, false, n128), chooseDecodeTile(caps, 8, 4096, 4096, false, decodeTilesMode('split:un8:n128')),
             chooseDecodeTile(caps, 8, 32000, 4096, false, n128)?.id, chooseDecodeTile(caps, 17, 4096, 16384, false, n128)?.id,
             chooseDecodeTile(caps, 8, 16384, 4096, true, n128)?.id])
             .toEqual([{ kind: 'tile-gen', id: 't16x128_sg1x4_k64_b1_u8p2', splits: 8 }, { kind: 'tile-gen', id: 't16x128_sg1x4_k64_b1_un8', splits: 8 },
-              't16x32_sg1x2_k128_b1_u8p2', 't32x64_sg1x4_k64_b1_u8p2', 'g16x64_sg1x4_k64_b1_u8p2']);
+              undefined, 't32x64_sg1x4_k64_b1_u8p2', 'g16x64_sg1x4_k64_b1_u8p2']);   // the wide LM head keeps the GEMV's 8 rows
           for (const bad of ['split:n128', 'split:u8:n128', 'split:u8p2:emu:n128', 'split:n128=all', 'split:u8:n128=all', 'split:u8p2:n128=on']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
           // :n128=all: every plain product of up to 16 rows, QKV (N 12288: split twice, its RoPE in the reduce) and the
           // LM head (250 workgroups: unsplit) too; from 8 rows the GEMV's normed rows leave it (with or without rows=; 7
@@ -1284,8 +1297,8 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           const allDef = DECODE_N128_DEFAULT && DECODE_N128_ALL_DEFAULT;
           expect([chooseDecodeTile(bare, 8, 12288, 4096, false, def), chooseDecodeTile(caps, 8, 12288, 4096, false, def)?.id,
             wideRowsOnN128(bare, def, 8), wideRowsOnN128(bare, def, 7), wideRowsOnN128(caps, def, 8)])
-            .toEqual([allDef ? { kind: 'tile-gen', id: 't16x128_sg1x4_k64_b1_u8p2', splits: 2 } : { kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_un8' },
-              't16x32_sg1x2_k128_b1_u8', allDef, false, false]);
+            .toEqual([allDef ? { kind: 'tile-gen', id: 't16x128_sg1x4_k64_b1_u8p2', splits: 2 } : null,
+              undefined, allDef, false, false]);   // else the GEMV's 8 rows (DECODE_TILE_WIDE_PLAIN_MIN_M)
           restoringEnv('FAPOOL_DECODE_TILES', () => {
             delete process.env.FAPOOL_DECODE_TILES;
             expect([chooseGemmPath(bare, 8, 16384, 4096, 'f16', true, true), chooseGemmPath(caps, 8, 16384, 4096, 'f16', true, true)])

@@ -1,7 +1,8 @@
 // The residual stream's next RMSNorm written by the launch that writes the stream (LinearArgs.thenNorm): where a
 // decode step's O or down projection is a split-K tile, its reduce also writes xn = norm(x), and the norm launch
 // before the next product goes; the embedding writes the first layer's (EmbeddingArgs.thenNorm). On this CPU adapter the decode tiles run their scalar-emulated twins
-// (FAPOOL_DECODE_TILES=split:emu, 8 rows: O and down on tiles; 16 rows: every product); on a GPU with subgroup
+// (FAPOOL_DECODE_TILES=split:emu; 8 rows with plain=8, as the default chose before session 53: O and down on tiles;
+// 16 rows: every product); on a GPU with subgroup
 // matrices, the real tiles. The step must be the same bits either way: the reduce sums the partials and the squares
 // in the separate launches' order (row_sum.wgsl, normWorkgroupSize).
 import { describe, expect, it } from 'vitest';
@@ -28,7 +29,9 @@ describe('the next norm in the split-K reduce (FAPOOL_NORM_EPILOGUE)', () => {
       const w = await weights();
       const r = rng();
       const prompts = Array.from({ length: rows }, (_, i) => Array.from({ length: 3 + (i % 9) }, () => r.int(0, cfg.vocab)));
-      const run = (on: string) => withEnv('FAPOOL_DECODE_TILES', 'split:emu', () => withEnv('FAPOOL_NORM_EPILOGUE', on, async () => {
+      // plain=8: 8-row plain products on tiles (the default keeps them on the GEMV since session 53, where no reduce runs).
+      const tiles = rows === 8 ? 'split:plain=8:emu' : 'split:emu';
+      const run = (on: string) => withEnv('FAPOOL_DECODE_TILES', tiles, () => withEnv('FAPOOL_NORM_EPILOGUE', on, async () => {
         const out = await greedyRun(g, cfg, w, 'f16', prompts, 4);
         // Which products the device's choice fuses (a split tile's reduce): O, and down but the last layer's.
         const fused = [cfg.hidden, cfg.ffn].map((K) => normEpilogueApplies(g.caps, rows, cfg.hidden, K, 'f16'));

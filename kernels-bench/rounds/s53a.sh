@@ -7,6 +7,8 @@
 # b8 × 32K default / BOTH / OG, and the 8-row o and down products cold (--copies 4) on each path.
 # Prediction (H100): OG −40 to −70 µs a b8 step (o 133 µs in the step → 60–75), BOTH within ±20 of OG; 32K the same µs.
 #   OUT=$OUT bash kernels-bench/rounds/round.sh s53a    (carry .device, dist; ≈ 5 min)
+# It ran on a0e1f93, when the default was `split:plain=8`; since then the default is OG (to re-run it as it ran, give
+# the `def` arms FAPOOL_DECODE_TILES=split:plain=8).
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1

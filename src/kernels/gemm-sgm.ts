@@ -785,7 +785,7 @@ export function sgmTileFits(caps: Caps, s: SgmTileShape, gated: boolean): boolea
 
 /**
  * The decode tile for decode rows (9..64, or from FAPOOL_DECODE_TILES' rows=; a narrow long-K product such as down
- * from 5; with 16-byte staging every plain product from 8), from the H200 sweeps. Session 5 (`rounds/dec6.sh`) found the tiles latency-bound per workgroup: about a
+ * from 5; with 16-byte staging every plain product from DECODE_TILE_WIDE_PLAIN_MIN_M), from the H200 sweeps. Session 5 (`rounds/dec6.sh`) found the tiles latency-bound per workgroup: about a
  * slice of K (≈ 1 µs: a DRAM round trip and two barriers) per step whatever the rows, so the narrow products (N =
  * 4096: 64 workgroups) lost or tied against the skinny kernels. Session 9 (`rounds/dec9.sh`, ms at 8 / 16 / 32 / 64
  * rows, results/h200-2026-12-03-s9): split-K fixes the narrow ones — o t32x64 ×4 splits 0.025 / 0.025 / 0.026,
@@ -793,8 +793,8 @@ export function sgmTileFits(caps: Caps, s: SgmTileShape, gated: boolean): boolea
  * t64x64 ×4 0.092 (unsplit 0.25–0.30, skinny 0.089–0.238, GEMV at 8 rows 0.086) — while the wide ones lose with
  * splits (their 192–500 tiles already fill the GPU; gate+up g64x64 0.176 → 0.225 at ×4, LM head 0.180 → 0.222) and
  * up to 16 rows run best on the narrow tile t16x32 (qkv 0.050 vs t32x64's 0.074, LM head 0.128 vs 0.147). At 8 rows
- * the GEMV stayed ahead of the 8-byte tiles on every product but down; the 16-byte ones (session 14) take every plain
- * product there too (DECODE_TILE_WIDE_PLAIN_MIN_M) — except, since session 15, the products of normed x, which
+ * the GEMV stayed ahead of the 8-byte tiles on every product but down; the 16-byte ones (session 14) took every plain
+ * product there too (DECODE_TILE_WIDE_PLAIN_MIN_M, 8 until session 53) — except, since session 15, the products of normed x, which
  * chooseGemmPath keeps on the GEMV's f16-pair products. FAPOOL_DECODE_TILES=nosplit keeps session 5's choice (wide
  * products of 9..64 rows, one workgroup per tile; its gated 33..64 rows on the _ks2 twin unless :ks2=off). Every
  * product of 9..64 rows comes here, a prefill chunk of that many tokens too. Null when another kernel should take it.
@@ -803,14 +803,15 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
   if (M > SKINNY_MAX_M || K % 4 !== 0) return null;
   const wide = N >= DECODE_TILE_MIN_N;
   if (!mode.split && (M <= GEMV_MAX_M || !wide)) return null;
+  const onN128 = !gated && n128Tile(caps, mode, M, wide);
   const base = gated ? (M <= 16 ? 'g16x64_sg1x4_k64_b1' : M <= 32 ? 'g32x64_sg1x4_k64_b1' : 'g64x64_sg2x2_k32_b1')
-    : n128Tile(caps, mode, M, wide) ? N128_BASE
+    : onN128 ? N128_BASE
     : mode.split && wide && M <= 16 ? 't16x32_sg1x2_k128_b1' : M <= 32 ? 't32x64_sg1x4_k64_b1' : bn32Tile(mode, N, K) ? BN32_BASE : 't64x64_sg1x4_k64_b1';
   // The 16-byte twin where K is whole slices (else the checked base: 8-byte staging); without register prefetch
   // (_un8) where decodeTilesNoPrefetch says so; prefetching two slices ahead (_u8p2) with `:u8p2`.
   const staged = (noPrefetch: boolean) => mode.wide ? tileGenForShape(`${base}${mode.deep ? '_u8p2' : noPrefetch ? '_un8' : '_u8'}`, K) : base;
   let id = staged(decodeTilesNoPrefetch(caps, mode));
-  if (mode.split && M < (gated ? gatedTileMinRows(caps, mode) : plainTileMinRows(mode, N, K, tileGenGeometry(id).wide))) return null;
+  if (mode.split && M < (gated ? gatedTileMinRows(caps, mode) : plainTileMinRows(mode, N, K, tileGenGeometry(id).wide, onN128))) return null;
   const splits = mode.split ? splitKCount(M, N, K, tileGenGeometry(id)) : 1;   // the same for both twins
   // With K fixed in the pipeline the unsplit 33..64-row tiles prefetch again where the device's default left it out.
   if (splits === 1 && M > 32 && mode.noPrefetch === undefined && tileFixKDefault() && DECODE_TILES_PREFETCH_FIXED_K) id = staged(false);
@@ -899,9 +900,13 @@ export const DECODE_TILE_NARROW_MIN_M = 5;
  * Rows from which every plain product leaves the GEMV for a 16-byte-staging tile (session 14, 8 rows: qkv 0.0411 vs
  * 0.0475 ms, o 0.0214 vs 0.0216, LM head 0.1101 vs 0.1120; the gated product stays on the GEMV there: 0.1227 vs 0.1117).
  * Since session 15 only those whose x is not normed (O): chooseGemmPath keeps QKV and the LM head on the GEMV's
- * f16-pair products (0.0400, 0.0937).
+ * f16-pair products (0.0400, 0.0937). 9 since session 53, so the 8-row o projection stays on the GEMV: alone its split
+ * tile is faster (cold, 0.0211 against 0.0245–0.0251 ms), but in the step the tile's split-K reduce is a launch that
+ * costs more than the FFN norm launch the GEMV brings back. H100, b8 step GPU µs (rounds/s53a.sh, s53b.sh, `plain=8`
+ * against 9): 4K 1885.5 / 1901.8 / 1883.4 / 1883.3 → 1868.5 / 1884.0 / 1864.9 / 1868.0; 32K 6723.2 → 6704.7; tokens the
+ * same. `FAPOOL_DECODE_TILES=split:plain=8` restores the tile.
  */
-export const DECODE_TILE_WIDE_PLAIN_MIN_M = 8;
+export const DECODE_TILE_WIDE_PLAIN_MIN_M = 9;
 
 /**
  * Rows from which a gated product of split mode leaves the GEMV for the 16-row gated tile (two slices prefetched,
@@ -960,15 +965,20 @@ function n128Tile(caps: Pick<Caps, 'robustBufferAccess'>, mode: DecodeTilesMode,
 
 /**
  * Whether a wide plain product of M rows (QKV, the LM head) of split mode leaves the GEMV for the 16 × 128 tile
- * (chooseGemmPath): from DECODE_TILE_WIDE_PLAIN_MIN_M rows, with `:n128=all` or the default's DECODE_N128_ALL_DEFAULT.
+ * (chooseGemmPath): the GEMV's 8-row products, with `:n128=all` or the default's DECODE_N128_ALL_DEFAULT.
  */
 export function wideRowsOnN128(caps: Pick<Caps, 'robustBufferAccess'>, mode: DecodeTilesMode, M: number): boolean {
-  return mode.split && M >= DECODE_TILE_WIDE_PLAIN_MIN_M && n128Tile(caps, mode, M, true);
+  return mode.split && M >= GEMV_MAX_M && n128Tile(caps, mode, M, true);
 }
 
-/** Fewest rows at which a plain product of split mode takes a tile (`wide`: a 16-byte-staging one). */
-function plainTileMinRows(mode: DecodeTilesMode, N: number, K: number, wide: boolean): number {
-  return Math.min(mode.minRows, 4 * N <= K ? mode.narrowMinRows ?? DECODE_TILE_NARROW_MIN_M : Infinity, wide ? mode.plainMinRows ?? DECODE_TILE_WIDE_PLAIN_MIN_M : Infinity);
+/**
+ * Fewest rows at which a plain product of split mode takes a tile (`wide`: a 16-byte-staging one). One that the
+ * 16 × 128 tile takes (`onN128`: n128Tile, which asks for the GEMV's 8-row products) from GEMV_MAX_M rows unless
+ * `plain=` says otherwise.
+ */
+function plainTileMinRows(mode: DecodeTilesMode, N: number, K: number, wide: boolean, onN128: boolean): number {
+  const plain = mode.plainMinRows ?? (onN128 ? GEMV_MAX_M : DECODE_TILE_WIDE_PLAIN_MIN_M);
+  return Math.min(mode.minRows, 4 * N <= K ? mode.narrowMinRows ?? DECODE_TILE_NARROW_MIN_M : Infinity, wide ? plain : Infinity);
 }
 
 /** Subgroups a split-K product aims at (session 9 sweep: 64 tiles of 4 subgroups ran best at ×4, 1024). */

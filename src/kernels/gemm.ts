@@ -46,7 +46,7 @@ export interface LinearArgs {
  * - M ≤ 8 (decode): 'gemv' — weight-bandwidth-bound, every row of x shares each weight load — unless
  *   FAPOOL_GEMM_SKINNY / GEMM_SKINNY_DEFAULT gives these rows to the generated skinny tensor-core kernel
  *   (chooseSkinnyGen; gated: its gated configuration) or the decode tiles take them (decodeTileFor: by default a
- *   narrow long-K product from 5 rows and, with 16-byte staging, every plain product from 8; every product from
+ *   narrow long-K product from 5 rows and, with 16-byte staging, every plain product from DECODE_TILE_WIDE_PLAIN_MIN_M (9: none of the GEMV's); every product from
  *   FAPOOL_DECODE_TILES=split:rows=…). A `normed` product of 5..8 rows stays on the GEMV when its f16-pair products
  *   apply (they beat the tiles there) and the tiles or the skinny kernel are not named for its rows.
  *   normPrologueApplies follows this choice.
