@@ -1065,29 +1065,27 @@ export const DECODE_TILES_WIDE = true;
  */
 export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTilesMode {
   const v = value?.trim() || 'split';
-  const r = /^(?:(nosplit)|split(?::rows=(\d+))?(?::gated=(\d+))?(?::plain=(\d+))?(?::narrow=(\d+))?)(?::(u4|u8|un8|u8p2))?(:ks2(?:=(off|gated|all))?)?(:bn(?:32|64))?(:n128(?:=off|=all)?)?(:emu)?$/.exec(v);
-  // plain= and narrow= (groups 4, 5) out of the way, so the later options keep their group numbers.
-  const m = r && [r[0], r[1], r[2], r[3], ...r.slice(6)] as (string | undefined)[];
-  const rowsOpt = (g: string | undefined) => (g === undefined ? undefined : Number(g));
-  const plo = rowsOpt(r?.[4]), nlo = rowsOpt(r?.[5]);
-  const lo = m ? (m[1] ? GEMV_MAX_M + 1 : Number(m[2] ?? GEMV_MAX_M + 1)) : NaN;
-  const glo = m?.[3] !== undefined ? Number(m[3]) : undefined;
-  const wide = m?.[4] ? m[4] !== 'u4' : DECODE_TILES_WIDE;
+  const g = /^(?:(?<nosplit>nosplit)|split(?::rows=(?<rows>\d+))?(?::gated=(?<gated>\d+))?(?::plain=(?<plain>\d+))?(?::narrow=(?<narrow>\d+))?)(?::(?<staging>u4|u8|un8|u8p2))?(?<ks2>:ks2(?:=(?<ks2v>off|gated|all))?)?(?<bn>:bn(?:32|64))?(?<n128>:n128(?:=off|=all)?)?(?<emu>:emu)?$/.exec(v)?.groups;
+  const rowsOpt = (x: string | undefined) => (x === undefined ? undefined : Number(x));
+  const lo = g ? (g.nosplit ? GEMV_MAX_M + 1 : Number(g.rows ?? GEMV_MAX_M + 1)) : NaN;
+  const glo = rowsOpt(g?.gated), plo = rowsOpt(g?.plain), nlo = rowsOpt(g?.narrow);
+  const wide = g?.staging ? g.staging !== 'u4' : DECODE_TILES_WIDE;
   const badRows = (x: number | undefined) => x !== undefined && !(x >= 1 && x <= SKINNY_MAX_M);
-  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || badRows(glo) || badRows(plo) || badRows(nlo) || (m[5] && !wide && m[6] !== 'off') || (m[7] === ':bn32' && (!wide || m[4] === 'u8p2')) || (m[8] !== undefined && m[8] !== ':n128=off' && m[4] !== 'u8p2' && m[4] !== 'un8')) {
+  if (!g || !(lo >= 1 && lo <= SKINNY_MAX_M) || badRows(glo) || badRows(plo) || badRows(nlo) || (g.ks2 && !wide && g.ks2v !== 'off')
+    || (g.bn === ':bn32' && (!wide || g.staging === 'u8p2')) || (g.n128 !== undefined && g.n128 !== ':n128=off' && g.staging !== 'u8p2' && g.staging !== 'un8')) {
     throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' (then optionally ':gated=', ':plain=', ':narrow=<1..${SKINNY_MAX_M}>', in that order) or 'nosplit', then optionally ':u4', ':u8', ':un8' or ':u8p2', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all), then ':bn32' (16-byte tiles, not :u8p2) or ':bn64', then ':n128' or ':n128=all' (with ':u8p2' or ':un8') or ':n128=off', then ':emu'`);
   }
   // The twins stage 16 bytes a load: none for 8-byte tiles.
-  const ks2: KsTwinMode = !wide ? 'off' : m[5] ? ((m[6] as KsTwinMode | undefined) ?? 'all') : 'gated';
-  const mode: DecodeTilesMode = { split: !m[1], minRows: lo, wide, explicitRows: m[2] !== undefined, ks2 };
+  const ks2: KsTwinMode = !wide ? 'off' : g.ks2 ? ((g.ks2v as KsTwinMode | undefined) ?? 'all') : 'gated';
+  const mode: DecodeTilesMode = { split: !g.nosplit, minRows: lo, wide, explicitRows: g.rows !== undefined, ks2 };
   if (glo !== undefined) mode.gatedMinRows = glo;
   if (plo !== undefined) mode.plainMinRows = plo;
   if (nlo !== undefined) mode.narrowMinRows = nlo;
-  if (m[4] === 'u8' || m[4] === 'un8') mode.noPrefetch = m[4] === 'un8';
-  if (m[4] === 'u8p2') mode.deep = true;
-  if (m[7]) mode.bn32 = m[7] === ':bn32' ? 'all' : 'off';
-  if (m[8]) mode.n128 = m[8] === ':n128=all' ? 'all' : m[8] === ':n128';
-  if (m[9]) mode.emulate = true;
+  if (g.staging === 'u8' || g.staging === 'un8') mode.noPrefetch = g.staging === 'un8';
+  if (g.staging === 'u8p2') mode.deep = true;
+  if (g.bn) mode.bn32 = g.bn === ':bn32' ? 'all' : 'off';
+  if (g.n128) mode.n128 = g.n128 === ':n128=all' ? 'all' : g.n128 === ':n128';
+  if (g.emu) mode.emulate = true;
   return mode;
 }
 
