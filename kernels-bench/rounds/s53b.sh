@@ -8,19 +8,27 @@
 # them f16 4096³ twice beside cuBLAS (issue 15's last figure; prediction 248–252 TFLOP/s, as this H100 read).
 # Prediction (H200): GATED −40 to −100 µs, OG −10 to −20, OGG the sum; b8 4K under 1.45 ms.
 #   OUT=$OUT bash kernels-bench/rounds/round.sh s53b    (carry .device, dist; ≈ 8 min; ARMS_ONLY=1 ≈ 2.5 min)
-# Since session 53 OG is the default: the arms spell the old one (`def`, `gated`) with `plain=8`.
+# Since session 53 OG is the default: the arms spell the old one (`def`, `gated`) with `plain=8`. The SM clock and
+# power during each arm are printed after them (arm-clocks.py).
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
 source kernels-bench/rounds/seed4l.sh
 declare -A ARM=([def]=split:plain=8 [gated]=split:gated=8:plain=8 [og]= [ogg]=split:gated=8)
-arm() { local a=$1 k=$2; if [ -n "${ARM[$a]}" ]; then decstep b8-$a-$k 8 4096 FAPOOL_DECODE_TILES=${ARM[$a]}; else decstep b8-$a-$k 8 4096; fi; }
+# Each arm's window into $R/arms.txt, for the clocks and power during it (arm-clocks.py): whether the gated tile's arms
+# lose at every seam because the GPU clocks down under them (s53b on the H100: their seams grew at every part).
+arm() { local a=$1 k=$2 t0; t0=$(date +%s.%N)
+  if [ -n "${ARM[$a]}" ]; then decstep b8-$a-$k 8 4096 FAPOOL_DECODE_TILES=${ARM[$a]}; else decstep b8-$a-$k 8 4096; fi
+  echo "b8-$a-$k $t0 $(date +%s.%N)" >> "$R/arms.txt"; }
+source kernels-bench/rounds/clock-lib.sh
+clock_on
 # ARMS_ONLY=1: the eight arms without --in-step, then stop (≈ 2.5 min, for a call with little time left).
 [ -z "${ARMS_ONLY:-}" ] && export DEC_EXTRA=--in-step
 for a in def gated og ogg; do arm $a a; [ -z "${ARMS_ONLY:-}" ] && seams b8-$a-a; done
 unset DEC_EXTRA
 for a in ogg og gated def; do arm $a b; done
 for a in gated og ogg; do same b8-$a-a b8-$a-b; done
+kill "$CLOCK_PID" 2>/dev/null; python3 kernels-bench/rounds/arm-clocks.py "$R"
 gpu() { grep -oE 'GPU time of the whole step[^:]*: [0-9.]+' "$R/dec-$1.log" | grep -oE '[0-9.]+$'; }
 best=def; bestus=1e9
 for a in def gated og ogg; do
