@@ -3,35 +3,39 @@
 # winner. s53a (H100): o on the GEMV (OG, `split:plain=9`) −17 / −18 µs a b8 × 4K step and −18 at b8 × 32K; o and
 # down on it +106 (slower). The H100 cannot judge the gated tile (alone it ties the GEMV there), the H200 can: alone there it
 # took gate+up 0.1085 → 0.0784 ms (s48b), −120 µs a step, yet s48b's every-product-on-a-tile arm lost at the seams.
-# Arms at b8 × 4K, a then b in reverse: def, GATED (`split:gated=8`), OG, OGG (`split:gated=8:plain=9`); the one
-# with the least mean GPU time then runs s36b's cases (the CUDA graph beside them) with its FAPOOL_DECODE_TILES; between
+# Arms at b8 × 4K, a then b in reverse: def, GATED (`split:gated=8`), OG, OGG (`split:gated=8:plain=9`), OGH and OGGH
+# (OG and OGG with FAPOOL_GEMV_HALF_O=on: the o GEMV in f16 pairs; session 15, H200: 0.017 ms a launch); the one
+# with the least mean GPU time then runs s36b's cases (the CUDA graph beside them) with its environment; between
 # them f16 4096³ twice beside cuBLAS (issue 15's last figure; prediction 248–252 TFLOP/s, as this H100 read).
-# Prediction (H200): GATED −40 to −100 µs, OG −10 to −20, OGG the sum; b8 4K under 1.45 ms.
-#   OUT=$OUT bash kernels-bench/rounds/round.sh s53b    (carry .device, dist; ≈ 8 min; ARMS_ONLY=1 ≈ 2.5 min)
+# Prediction (H200): GATED −40 to −100 µs, OG −10 to −20, OGG the sum, OGH −20 to −35 more than OG; b8 4K under 1.45 ms.
+#   OUT=$OUT bash kernels-bench/rounds/round.sh s53b    (carry .device, dist; ≈ 9 min; ARMS_ONLY=1 ≈ 3.5 min)
 # Since session 53 OG is the default: the arms spell the old one (`def`, `gated`) with `plain=8`. The SM clock and
 # power during each arm are printed after them (arm-clocks.py).
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
 source kernels-bench/rounds/seed4l.sh
-declare -A ARM=([def]=split:plain=8 [gated]=split:gated=8:plain=8 [og]= [ogg]=split:gated=8)
+# Each arm's environment (FAPOOL_DECODE_TILES and FAPOOL_GEMV_HALF_O; og is the default since session 53).
+declare -A ARM=([def]=FAPOOL_DECODE_TILES=split:plain=8 [gated]=FAPOOL_DECODE_TILES=split:gated=8:plain=8 [og]= [ogg]=FAPOOL_DECODE_TILES=split:gated=8
+  [ogh]=FAPOOL_GEMV_HALF_O=on [oggh]="FAPOOL_DECODE_TILES=split:gated=8 FAPOOL_GEMV_HALF_O=on")
+ARMS="def gated og ogg ogh oggh"; ARMS_REV="oggh ogh ogg og gated def"
 # Each arm's window into $R/arms.txt, for the clocks and power during it (arm-clocks.py): whether the gated tile's arms
 # lose at every seam because the GPU clocks down under them (s53b on the H100: their seams grew at every part).
 arm() { local a=$1 k=$2 t0; t0=$(date +%s.%N)
-  if [ -n "${ARM[$a]}" ]; then decstep b8-$a-$k 8 4096 FAPOOL_DECODE_TILES=${ARM[$a]}; else decstep b8-$a-$k 8 4096; fi
+  decstep b8-$a-$k 8 4096 ${ARM[$a]}
   echo "b8-$a-$k $t0 $(date +%s.%N)" >> "$R/arms.txt"; }
 source kernels-bench/rounds/clock-lib.sh
 clock_on
-# ARMS_ONLY=1: the eight arms without --in-step, then stop (≈ 2.5 min, for a call with little time left).
+# ARMS_ONLY=1: the twelve arms without --in-step, then stop (≈ 3.5 min, for a call with little time left).
 [ -z "${ARMS_ONLY:-}" ] && export DEC_EXTRA=--in-step
-for a in def gated og ogg; do arm $a a; [ -z "${ARMS_ONLY:-}" ] && seams b8-$a-a; done
+for a in $ARMS; do arm $a a; [ -z "${ARMS_ONLY:-}" ] && seams b8-$a-a; done
 unset DEC_EXTRA
-for a in ogg og gated def; do arm $a b; done
-for a in gated og ogg; do same b8-$a-a b8-$a-b; done
+for a in $ARMS_REV; do arm $a b; done
+for a in $ARMS; do same b8-$a-a b8-$a-b; done
 kill "$CLOCK_PID" 2>/dev/null; python3 kernels-bench/rounds/arm-clocks.py "$R"
 gpu() { grep -oE 'GPU time of the whole step[^:]*: [0-9.]+' "$R/dec-$1.log" | grep -oE '[0-9.]+$'; }
 best=def; bestus=1e9
-for a in def gated og ogg; do
+for a in $ARMS; do
   m=$(python3 -c "import sys; v=[float(x) for x in sys.argv[1:] if x]; print(sum(v)/len(v) if len(v)==2 else 1e9)" "$(gpu b8-$a-a)" "$(gpu b8-$a-b)")
   echo "arm $a: mean GPU $m µs"
   if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)" "$m" "$bestus"; then best=$a; bestus=$m; fi
@@ -42,5 +46,5 @@ echo "best: $best (${ARM[$best]:-the default}) $bestus µs"
 timeout -k 2 60 python3 kernels-bench/gemm-cublas.py --out "$R/cublas.json" --prefill-m 4096 --no-decode > "$R/cublas.log" 2>&1; echo "cublas rc=$?"; grep -E "^ 4096x4096x4096" "$R/cublas.log"
 cub=(); [ -s "$R/cublas.json" ] && cub=(--cublas "$R/cublas.json")
 for k in a b; do timeout -k 2 90 node dist/kernels-bench/gemm-sweep.js --parts square --fixk --pick 'default path|gated default path' --samples 8 "${cub[@]}" --out "$R/f16-$k.json" 2>&1 | grep -E '^square' | cut -c1-130; done
-[ -n "${ARM[$best]}" ] && export FAPOOL_DECODE_TILES=${ARM[$best]}
+[ -n "${ARM[$best]}" ] && export ${ARM[$best]}
 R="$R/s36b" bash kernels-bench/rounds/s36b.sh

@@ -194,6 +194,8 @@ export function helpText(): string {
     '  FAPOOL_GEMV_HALF      0: the decode GEMV of 5-8 rows forms its products in f32 (default 1: where x is an RMSNorm output',
     '                        — QKV, gate/up, LM head — in f16 pairs, an f16 partial a trip summed in f32: faster, up to ~3x',
     '                        the rounding error of f32 products)',
+    '  FAPOOL_GEMV_HALF_O    on: the O projection\'s GEMV of 5-8 rows in f16 pairs too (its x, the attention\'s output, is',
+    '                        bounded by V); off, the default until timed: f32 products',
     '  FAPOOL_FA_PREFILL     flash-attention prefill: a generated tensor-core entry (e.g. 128_32_8_pf) or tiled',
     '  FAPOOL_DECODE_SPLITS  decode attention split count chosen per row (row, default: the same split whatever the batch) or per batch (rows)',
     '  FAPOOL_DECODE_SG      decode attention (subgroup kernel) launch: wgs=<workgroups per row, default 256>,',

@@ -3,7 +3,7 @@
 // had loaded, or never in a run that does not reach it. createEngine calls this before it opens anything.
 import { decodeMergeMode, decodePairMode, decodeSgDefaults, decodeSplitsMode, faPrefillSwitch } from './attention.js';
 import { envVar } from './common.js';
-import { normEpilogueOn, ropeEpilogueMode } from './gemm.js';
+import { gemvHalfO, normEpilogueOn, ropeEpilogueMode } from './gemm.js';
 import { decodeTilesMode, gemmPrefillOverride, tileCsMode, tileDebugConstants, tileFixKDefault, tileStoreConstants } from './gemm-sgm.js';
 import { gemmSkinnyOverride } from './gemm-skinny-gen.js';
 import { gemvCptDefault, gemvHalfDefault } from './gemv.js';
@@ -21,6 +21,7 @@ export function checkKernelSwitches(): void {
   const prefill = envVar('FAPOOL_GEMM_PREFILL');
   if (prefill !== undefined && prefill.trim() !== '') gemmPrefillOverride(prefill);
   gemvHalfDefault();
+  gemvHalfO();
   gemvCptDefault();
   faPrefillSwitch();
   decodeSgDefaults();

@@ -31,7 +31,8 @@ export interface LinearArgs {
   thenNorm?: NormEpilogue;
   /**
    * x is an RMSNorm's output (or `norm` makes it one), so |x_i| ≤ √K·|γ_i|: a GEMV of 5..8 rows may then form its
-   * products in f16 pairs (GEMV_HALF_DEFAULT). The model's QKV, gate/up and LM-head products say so.
+   * products in f16 pairs (GEMV_HALF_DEFAULT). The model's QKV, gate/up and LM-head products say so; the O projection
+   * too with FAPOOL_GEMV_HALF_O (gemvHalfO: the attention's output is bounded by V's).
    */
   normed?: boolean;
   /**
@@ -205,9 +206,9 @@ export function normPrologueApplies(caps: Caps, M: number, N: number, K: number,
  * where its default kernel is a split-K decode tile, whose reduce pass then normalises each row it has summed.
  * The model's O and down projections (they write the residual stream) take the next block's norm this way.
  */
-export function normEpilogueApplies(caps: Caps, M: number, N: number, K: number, dtype: DType): boolean {
+export function normEpilogueApplies(caps: Caps, M: number, N: number, K: number, dtype: DType, normed = false): boolean {
   if (!normEpilogueOn() || dtype !== 'f16' || N % 4 !== 0 || M > caps.maxWorkgroupsPerDim) return false;
-  if (chooseGemmPath(caps, M, N, K, dtype) !== 'subgroup-matrix') return false;
+  if (chooseGemmPath(caps, M, N, K, dtype, false, normed) !== 'subgroup-matrix') return false;
   const c = chooseSgmKernel(caps, M, N, K, false);
   return typeof c === 'object' && 'kind' in c && c.kind === 'tile-gen' && (c.splits ?? 1) > 1;
 }
@@ -235,6 +236,17 @@ export const ROPE_EPILOGUE_STORAGE_BUFFERS = 10;
 export type RopeEpilogueMode = 'on' | 'off';
 export function ropeEpilogueMode(): RopeEpilogueMode {
   return envChoice('FAPOOL_ROPE_EPILOGUE', ['on', 'off'] as const, 'on', "expected 'on' or 'off'");
+}
+
+/**
+ * Whether the O projection takes the attention's output as bounded x (LinearArgs.normed): its GEMV of 5..8 rows then
+ * forms its products in f16 pairs, as the products of normed x do. The output is a convex combination of V rows, so
+ * |x_i| ≤ max |V_i|, held in f16 already. Off until timed: session 15 (H200, 8 rows) had o in f16 pairs at 0.017 ms
+ * (warm), session 53 (H100, cold) the f32 entry at 0.0245–0.0251. FAPOOL_GEMV_HALF_O=on|off says otherwise.
+ */
+export const GEMV_HALF_O_DEFAULT = false;
+export function gemvHalfO(): boolean {
+  return envChoice('FAPOOL_GEMV_HALF_O', ['on', 'off'] as const, GEMV_HALF_O_DEFAULT ? 'on' : 'off', "expected 'on' or 'off'") === 'on';
 }
 
 /** FAPOOL_NORM_EPILOGUE=on|off: whether normEpilogueApplies may say yes (on by default; off: the norms' own launches). */

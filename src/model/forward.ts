@@ -5,7 +5,7 @@
 import { copyStep, reshape, type Dispatch, type DType, type Gpu, type Step, type Tensor } from '../gpu/index.js';
 import { embedding } from '../kernels/embedding.js';
 import { gatedLinear } from '../kernels/ffn.js';
-import { linear, normEpilogueApplies, normEpilogueOn, normPrologueApplies, ropeEpilogueApplies } from '../kernels/gemm.js';
+import { gemvHalfO, linear, normEpilogueApplies, normEpilogueOn, normPrologueApplies, ropeEpilogueApplies } from '../kernels/gemm.js';
 import { type NormPrologue } from '../kernels/gemm-common.js';
 import { rmsnorm } from '../kernels/rmsnorm.js';
 import { ropeQkv, type RopeEpilogue } from '../kernels/rope.js';
@@ -103,14 +103,16 @@ export function layerPost(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepView
   const T = v.x.shape[0]!;
   // x += a block's product, and xn = norm(x) in the same launch where `then` would otherwise be a launch of its own
   // and the product's kernel can (a split-K tile's reduce holds whole rows). Partial sums are not x yet: never.
-  const project = (x: Tensor, wt: Tensor, then?: NextNorm): { step: Dispatch; normed: boolean } => {
-    if (out.kind !== 'residual') return { step: linear(gpu, { x, w: wt, out: out.partial, residual: out.addResidual ? v.x : undefined }), normed: false };
+  // `bounded`: x is bounded as a norm's output is (LinearArgs.normed; the O projection's with gemvHalfO).
+  const project = (x: Tensor, wt: Tensor, then?: NextNorm, bounded = false): { step: Dispatch; normed: boolean } => {
+    const normed = bounded || undefined;
+    if (out.kind !== 'residual') return { step: linear(gpu, { x, w: wt, out: out.partial, residual: out.addResidual ? v.x : undefined, normed }), normed: false };
     const [M, K] = x.shape as [number, number], N = wt.shape[0]!;
-    const fuse = then !== undefined && normIsOwnLaunch(gpu, M, N, x.dtype, then) && normEpilogueApplies(gpu.caps, M, N, K, x.dtype);
+    const fuse = then !== undefined && normIsOwnLaunch(gpu, M, N, x.dtype, then) && normEpilogueApplies(gpu.caps, M, N, K, x.dtype, bounded);
     const thenNorm = fuse ? { weight: then.weight, eps: c.normEps, out: v.xn } : undefined;
-    return { step: linear(gpu, { x, w: wt, out: v.x, accumulate: true, thenNorm }), normed: fuse };
+    return { step: linear(gpu, { x, w: wt, out: v.x, accumulate: true, thenNorm, normed }), normed: fuse };
   };
-  const o = project(reshape(v.attn, [T, c.nHeads * c.headDim]), w.wo, { weight: w.ffnNorm, N: w.wGate.shape[0]!, gated: true });
+  const o = project(reshape(v.attn, [T, c.nHeads * c.headDim]), w.wo, { weight: w.ffnNorm, N: w.wGate.shape[0]!, gated: true }, gemvHalfO());
   const gateUp = normThen(gpu, c, v.x, w.ffnNorm, v.xn, w.wGate.shape[0]!,
     (x, norm) => gatedLinear(gpu, { x, wGate: w.wGate, wUp: w.wUp, out: v.ffnH, act: c.act, norm, normed: true }), true, o.normed);
   const down = project(v.ffnH, w.wDown, next);
