@@ -1141,7 +1141,7 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           expect(decodeTilesMode()).toMatchObject({ split: true, minRows: 9, plainMinRows: 9, narrowMinRows: 9 });
           expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
           expect(chooseGemmPath(caps, 8, 4096, 16384, 'f16')).toBe('gemv');
-          expect(chooseGemmPath(caps, 9, 4096, 16384, 'f16')).toBe('subgroup-matrix');
+          expect(tile(9, 4096, 16384)).toEqual({ kind: 'tile-gen', id: d('t32x64_sg1x4_k64_b1'), splits: 4 });
           expect(tile(16, 4096, 4096)).toEqual({ kind: 'tile-gen', id: d('t32x64_sg1x4_k64_b1'), splits: 4 });
           process.env.FAPOOL_DECODE_TILES = 'split:plain=9';   // o only: down is narrow too (from 5 rows)
           expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
@@ -1158,6 +1158,12 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           expect(decodeTilesMode('split:gated=8:plain=6:narrow=7:u8p2')).toMatchObject({ gatedMinRows: 8, plainMinRows: 6, narrowMinRows: 7, deep: true });
           expect(() => decodeTilesMode('split:narrow=9:plain=9')).toThrow(LimitError);   // the order is fixed
           expect(() => decodeTilesMode('split:plain=0')).toThrow(LimitError);
+          // They only lower a bound: at most rows= (9 unsaid); plain= is of the 16-byte tiles.
+          for (const bad of ['split:plain=10', 'split:narrow=12', 'split:rows=8:plain=9', 'split:plain=8:u4']) expect(() => decodeTilesMode(bad), bad).toThrow(/at most|rows>|plain=/);
+          expect(decodeTilesMode('split:rows=12:plain=8:narrow=5')).toMatchObject({ minRows: 12, plainMinRows: 8, narrowMinRows: 5 });
+          // plain= says for the 16 × 128 tile's rows too: :n128 asks for o's 8 rows, plain=9 keeps them on the GEMV.
+          expect([chooseDecodeTile(caps, 8, 4096, 4096, false, decodeTilesMode('split:u8p2:n128'))?.id,
+            chooseDecodeTile(caps, 8, 4096, 4096, false, decodeTilesMode('split:plain=9:u8p2:n128'))]).toEqual(['t16x128_sg1x4_k64_b1_u8p2', null]);
           expect(() => decodeTilesMode('nosplit:plain=9')).toThrow(LimitError);
           process.env.FAPOOL_DECODE_TILES = 'nosplit';   // session 5: wide products only, whole K per workgroup
           expect(chooseSgmKernel(caps, 9, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });

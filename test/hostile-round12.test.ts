@@ -288,7 +288,7 @@ describe('every FAPOOL_* kernel switch is read before anything loads (checkKerne
     ['FAPOOL_TILE_FIXK', 'yes', /FAPOOL_TILE_FIXK=yes/], ['FAPOOL_NORM_EPILOGUE', '1', /FAPOOL_NORM_EPILOGUE=1/],
     ['FAPOOL_TILE_STS', 'zigzag', /FAPOOL_TILE_STS=zigzag/], ['FAPOOL_TILE_DEBUG', 'xfix,nofix', /FAPOOL_TILE_DEBUG=xfix,nofix/],
     ['FAPOOL_TILE_CS', 'half', /FAPOOL_TILE_CS=half/],
-    ['FAPOOL_ROPE_EPILOGUE', 'yes', /FAPOOL_ROPE_EPILOGUE=yes/],
+    ['FAPOOL_ROPE_EPILOGUE', 'yes', /FAPOOL_ROPE_EPILOGUE=yes/], ['FAPOOL_GEMV_HALF_O', 'yes', /FAPOOL_GEMV_HALF_O=yes/],
     ['FAPOOL_GEMM_SKINNY', 'fast', /FAPOOL_GEMM_SKINNY/], ['FAPOOL_GEMM_PREFILL', 'tile-gen:nope', /FAPOOL_GEMM_PREFILL|nope/],
     ['FAPOOL_FA_PREFILL', '999_1_1', /FAPOOL_FA_PREFILL=999_1_1: not a generated entry/],
   ];

@@ -31,12 +31,13 @@ describe('the next norm in the split-K reduce (FAPOOL_NORM_EPILOGUE)', () => {
       const prompts = Array.from({ length: rows }, (_, i) => Array.from({ length: 3 + (i % 9) }, () => r.int(0, cfg.vocab)));
       // plain=8: 8-row plain products on tiles (the default keeps them on the GEMV since session 53, where no reduce runs).
       const tiles = rows === 8 ? 'split:plain=8:emu' : 'split:emu';
-      const run = (on: string) => withEnv('FAPOOL_DECODE_TILES', tiles, () => withEnv('FAPOOL_NORM_EPILOGUE', on, async () => {
+      // FAPOOL_GEMV_HALF_O off: with it on, O stays on the GEMV and its reduce would not run (o-half.test.ts).
+      const run = (on: string) => withEnv('FAPOOL_GEMV_HALF_O', 'off', () => withEnv('FAPOOL_DECODE_TILES', tiles, () => withEnv('FAPOOL_NORM_EPILOGUE', on, async () => {
         const out = await greedyRun(g, cfg, w, 'f16', prompts, 4);
         // Which products the device's choice fuses (a split tile's reduce): O, and down but the last layer's.
         const fused = [cfg.hidden, cfg.ffn].map((K) => normEpilogueApplies(g.caps, rows, cfg.hidden, K, 'f16'));
         return { ...out, fused };
-      }));
+      })));
       const off = await run('off'), on = await run('on');
       const [oFused, downFused] = on.fused as [boolean, boolean], L = cfg.nLayers;
       expect(off.fused, 'off: nothing fuses').toEqual([false, false]);

@@ -32,7 +32,7 @@ describe('FAPOOL_GEMV_HALF_O: the O projection\'s GEMV in f16 pairs', () => {
     const plain = (ls: string[]) => ls.filter((l) => /^gsg_p_/.test(l));
     const oOf = (ls: string[]) => plain(ls).filter((_, i) => i % 3 === 1 && i < 3 * cfg.nLayers);
     const what = `seed ${r.seed}: ${on.launches.join(' ')}`;
-    expect(oOf(off.launches).length, what).toBe(cfg.nLayers);
+    expect([oOf(off.launches).length, oOf(on.launches).length], what).toEqual([cfg.nLayers, cfg.nLayers]);
     expect(oOf(off.launches).every((l) => !/_h_/.test(l)), `off: ${off.launches.join(' ')}`).toBe(true);
     expect(oOf(on.launches).every((l) => /^gsg_p_m8_c\d_u\d_h_f16$/.test(l)), what).toBe(true);
     // Nothing else changes: the same launches but O's.

@@ -3,7 +3,8 @@
 # winner. s53a (H100): o on the GEMV (OG, `split:plain=9`) −17 / −18 µs a b8 × 4K step and −18 at b8 × 32K; o and
 # down on it +106 (slower). The H100 cannot judge the gated tile (alone it ties the GEMV there), the H200 can: alone there it
 # took gate+up 0.1085 → 0.0784 ms (s48b), −120 µs a step, yet s48b's every-product-on-a-tile arm lost at the seams.
-# Arms at b8 × 4K, a then b in reverse: def, GATED (`split:gated=8`), OG, OGG (`split:gated=8:plain=9`), OGH and OGGH
+# Arms at b8 × 4K, a then b in reverse: def (`split:plain=8`, the old default), GATED (`split:gated=8:plain=8`), OG
+# (the default now), OGG (`split:gated=8`), OGH and OGGH
 # (OG and OGG with FAPOOL_GEMV_HALF_O=on: the o GEMV in f16 pairs; session 15, H200: 0.017 ms a launch); the one
 # with the least mean GPU time then runs s36b's cases (the CUDA graph beside them) with its environment; between
 # them f16 4096³ twice beside cuBLAS (issue 15's last figure; prediction 248–252 TFLOP/s, as this H100 read).
@@ -25,6 +26,7 @@ arm() { local a=$1 k=$2 t0; t0=$(date +%s.%N)
   decstep b8-$a-$k 8 4096 ${ARM[$a]}
   echo "b8-$a-$k $t0 $(date +%s.%N)" >> "$R/arms.txt"; }
 source kernels-bench/rounds/clock-lib.sh
+: > "$R/arms.txt"
 clock_on
 # ARMS_ONLY=1: the twelve arms without --in-step, then stop (≈ 3.5 min, for a call with little time left).
 [ -z "${ARMS_ONLY:-}" ] && export DEC_EXTRA=--in-step
@@ -41,6 +43,7 @@ for a in $ARMS; do
   if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)" "$m" "$bestus"; then best=$a; bestus=$m; fi
 done
 echo "best: $best (${ARM[$best]:-the default}) $bestus µs"
+[ "$bestus" = 1e9 ] && { echo "no arm gave two figures: stopping"; exit 1; }
 [ -n "${ARMS_ONLY:-}" ] && exit 0
 # Issue 15's one open figure, f16 4096³ (session 49: 244.2 TFLOP/s with timestamps quantised to 65.5 µs), cuBLAS beside.
 timeout -k 2 60 python3 kernels-bench/gemm-cublas.py --out "$R/cublas.json" --prefill-m 4096 --no-decode > "$R/cublas.log" 2>&1; echo "cublas rc=$?"; grep -E "^ 4096x4096x4096" "$R/cublas.log"

@@ -904,7 +904,7 @@ export const DECODE_TILE_NARROW_MIN_M = 5;
  * tile is faster (cold, 0.0211 against 0.0245–0.0251 ms), but in the step the tile's split-K reduce is a launch that
  * costs more than the FFN norm launch the GEMV brings back. H100, b8 step GPU µs (rounds/s53a.sh, s53b.sh, `plain=8`
  * against 9): 4K 1885.5 / 1901.8 / 1883.4 / 1883.3 → 1868.5 / 1884.0 / 1864.9 / 1868.0; 32K 6723.2 → 6704.7; tokens the
- * same. `FAPOOL_DECODE_TILES=split:plain=8` restores the tile.
+ * same. `FAPOOL_DECODE_TILES=split:plain=8` restores the tile (unless FAPOOL_GEMV_HALF_O=on keeps O on the GEMV).
  */
 export const DECODE_TILE_WIDE_PLAIN_MIN_M = 9;
 
@@ -1056,7 +1056,8 @@ export const DECODE_TILES_WIDE = true;
  * narrow long-K one from DECODE_TILE_NARROW_MIN_M rows and, on 16-byte tiles, every plain one from
  * DECODE_TILE_WIDE_PLAIN_MIN_M), `split:rows=<lo>` (every product from lo rows: below 9 the
  * GEMV's rows go to the tiles too), then optionally `:gated=<lo>`, `:plain=<lo>`, `:narrow=<lo>` (DecodeTilesMode's
- * gatedMinRows, plainMinRows, narrowMinRows: `plain=9:narrow=9` keeps o and down of 8 rows on the GEMV), or `nosplit`
+ * gatedMinRows, plainMinRows, narrowMinRows; plain= and narrow= at most rows=, as they only lower those products'
+ * bound: `plain=9:narrow=9` keeps o and down of 8 rows on the GEMV, `plain=8` puts o's on a tile), or `nosplit`
  * (session 5's choice: wide products of 9..64 rows, one workgroup per tile); then optionally `:u8` (16-byte staging
  * loads), `:un8` (those without register prefetch), `:u8p2` (those prefetching two slices ahead) or `:u4` (8-byte
  * ones); then optionally `:ks2=<off|gated|all>` (which products take the _ks2 twins, DecodeTilesMode.ks2); then
@@ -1070,10 +1071,12 @@ export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTi
   const lo = g ? (g.nosplit ? GEMV_MAX_M + 1 : Number(g.rows ?? GEMV_MAX_M + 1)) : NaN;
   const glo = rowsOpt(g?.gated), plo = rowsOpt(g?.plain), nlo = rowsOpt(g?.narrow);
   const wide = g?.staging ? g.staging !== 'u4' : DECODE_TILES_WIDE;
-  const badRows = (x: number | undefined) => x !== undefined && !(x >= 1 && x <= SKINNY_MAX_M);
-  if (!g || !(lo >= 1 && lo <= SKINNY_MAX_M) || badRows(glo) || badRows(plo) || badRows(nlo) || (g.ks2 && !wide && g.ks2v !== 'off')
+  const badRows = (x: number | undefined, most = SKINNY_MAX_M) => x !== undefined && !(x >= 1 && x <= most);
+  // plain= and narrow= only lower the rows from which those products take tiles (every product takes one from
+  // rows=, and the GEMV takes no more than GEMV_MAX_M rows); plain= is of the 16-byte tiles (not :u4).
+  if (!g || !(lo >= 1 && lo <= SKINNY_MAX_M) || badRows(glo) || badRows(plo, lo) || badRows(nlo, lo) || (plo !== undefined && !wide) || (g.ks2 && !wide && g.ks2v !== 'off')
     || (g.bn === ':bn32' && (!wide || g.staging === 'u8p2')) || (g.n128 !== undefined && g.n128 !== ':n128=off' && g.staging !== 'u8p2' && g.staging !== 'un8')) {
-    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' (then optionally ':gated=', ':plain=', ':narrow=<1..${SKINNY_MAX_M}>', in that order) or 'nosplit', then optionally ':u4', ':u8', ':un8' or ':u8p2', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all), then ':bn32' (16-byte tiles, not :u8p2) or ':bn64', then ':n128' or ':n128=all' (with ':u8p2' or ':un8') or ':n128=off', then ':emu'`);
+    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' (then optionally ':gated=<1..${SKINNY_MAX_M}>', ':plain=<1..rows>' (not with ':u4'), ':narrow=<1..rows>', in that order) or 'nosplit', then optionally ':u4', ':u8', ':un8' or ':u8p2', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all), then ':bn32' (16-byte tiles, not :u8p2) or ':bn64', then ':n128' or ':n128=all' (with ':u8p2' or ':un8') or ':n128=off', then ':emu'`);
   }
   // The twins stage 16 bytes a load: none for 8-byte tiles.
   const ks2: KsTwinMode = !wide ? 'off' : g.ks2 ? ((g.ks2v as KsTwinMode | undefined) ?? 'all') : 'gated';

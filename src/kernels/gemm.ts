@@ -47,7 +47,8 @@ export interface LinearArgs {
  * - M ≤ 8 (decode): 'gemv' — weight-bandwidth-bound, every row of x shares each weight load — unless
  *   FAPOOL_GEMM_SKINNY / GEMM_SKINNY_DEFAULT gives these rows to the generated skinny tensor-core kernel
  *   (chooseSkinnyGen; gated: its gated configuration) or the decode tiles take them (decodeTileFor: by default a
- *   narrow long-K product from 5 rows and, with 16-byte staging, every plain product from DECODE_TILE_WIDE_PLAIN_MIN_M (9: none of the GEMV's); every product from
+ *   narrow long-K product from 5 rows and, with 16-byte staging, every plain product from DECODE_TILE_WIDE_PLAIN_MIN_M (9: none of the GEMV's
+ *   but those `:n128` asks for); every product from
  *   FAPOOL_DECODE_TILES=split:rows=…). A `normed` product of 5..8 rows stays on the GEMV when its f16-pair products
  *   apply (they beat the tiles there) and the tiles or the skinny kernel are not named for its rows.
  *   normPrologueApplies follows this choice.
@@ -242,7 +243,9 @@ export function ropeEpilogueMode(): RopeEpilogueMode {
  * Whether the O projection takes the attention's output as bounded x (LinearArgs.normed): its GEMV of 5..8 rows then
  * forms its products in f16 pairs, as the products of normed x do. The output is a convex combination of V rows, so
  * |x_i| ≤ max |V_i|, held in f16 already. Off until timed: session 15 (H200, 8 rows) had o in f16 pairs at 0.017 ms
- * (warm), session 53 (H100, cold) the f32 entry at 0.0245–0.0251. FAPOOL_GEMV_HALF_O=on|off says otherwise.
+ * (warm), session 53 (H100, cold) the f32 entry at 0.0245–0.0251. FAPOOL_GEMV_HALF_O=on|off says otherwise. On, it
+ * keeps O's 5..8 rows on the GEMV whatever FAPOOL_DECODE_TILES says of them (`plain=8`, `:n128`), as the normed
+ * products' f16 pairs do.
  */
 export const GEMV_HALF_O_DEFAULT = false;
 export function gemvHalfO(): boolean {
