@@ -105,12 +105,11 @@ export function layerPost(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepView
   // and the product's kernel can (a split-K tile's reduce holds whole rows). Partial sums are not x yet: never.
   // `bounded`: x is bounded as a norm's output is (LinearArgs.normed; the O projection's with gemvHalfO).
   const project = (x: Tensor, wt: Tensor, then?: NextNorm, bounded = false): { step: Dispatch; normed: boolean } => {
-    const normed = bounded || undefined;
-    if (out.kind !== 'residual') return { step: linear(gpu, { x, w: wt, out: out.partial, residual: out.addResidual ? v.x : undefined, normed }), normed: false };
+    if (out.kind !== 'residual') return { step: linear(gpu, { x, w: wt, out: out.partial, residual: out.addResidual ? v.x : undefined, normed: bounded }), normed: false };
     const [M, K] = x.shape as [number, number], N = wt.shape[0]!;
     const fuse = then !== undefined && normIsOwnLaunch(gpu, M, N, x.dtype, then) && normEpilogueApplies(gpu.caps, M, N, K, x.dtype, bounded);
     const thenNorm = fuse ? { weight: then.weight, eps: c.normEps, out: v.xn } : undefined;
-    return { step: linear(gpu, { x, w: wt, out: v.x, accumulate: true, thenNorm, normed }), normed: fuse };
+    return { step: linear(gpu, { x, w: wt, out: v.x, accumulate: true, thenNorm, normed: bounded }), normed: fuse };
   };
   const o = project(reshape(v.attn, [T, c.nHeads * c.headDim]), w.wo, { weight: w.ffnNorm, N: w.wGate.shape[0]!, gated: true }, gemvHalfO());
   const gateUp = normThen(gpu, c, v.x, w.ffnNorm, v.xn, w.wGate.shape[0]!,
