@@ -47,15 +47,20 @@ describe('gated products on tiles from 8 rows (FAPOOL_DECODE_TILES=split:gated=8
     const worst = Math.max(...gated.logits.map((x, i) => Math.abs(x - base.logits[i]!)));
     expect(worst / scale, `seed ${r.seed}`).toBeLessThan(1e-2);   // measured ≈ 1e-3
     expect(worst, `seed ${r.seed}: the tile ran`).toBeGreaterThan(0);
-    // :n128: o and down on the 16 × 128 tile besides (where the default keeps 8-row plain products on the GEMV since
-    // session 53); QKV and the LM head still as the default's.
+    // :n128: down on the 16 × 128 tile besides; o too once FAPOOL_GEMV_HALF_O=off (by default its f16-pair GEMV wins
+    // over `:n128`, as QKV's and the LM head's do); QKV and the LM head still as the default's.
+    const wideOf = (ls: string[]) => ls.filter((l) => /^tgs?_t16x128_sg1x4_k64_b1_u8p2/.test(l));   // o unsplit at this width, down split
+    const others = (ls: string[]) => ls.filter((l) => /^gsg_p_\w*_h_/.test(l));   // the f16-pair GEMVs: QKV, LM head (and o by default)
     const n128 = await run('split:gated=8:u8p2:n128');
-    const wide = n128.launches.filter((l) => /^tgs?_t16x128_sg1x4_k64_b1_u8p2/.test(l));   // o unsplit at this width, down split
-    expect(wide.length, `seed ${r.seed}: ${n128.launches.join(' ')}`).toBe(2 * cfg.nLayers);
-    const others = (ls: string[]) => ls.filter((l) => /^gsg_p_\w*_h_/.test(l));   // the QKV and LM-head GEMVs (f16-pair products)
+    expect(wideOf(n128.launches).length, `seed ${r.seed}: ${n128.launches.join(' ')}`).toBe(cfg.nLayers);
     expect(others(n128.launches)).toEqual(others(base.launches));
-    const worstN = Math.max(...n128.logits.map((x, i) => Math.abs(x - base.logits[i]!)));
-    expect(worstN / scale, `seed ${r.seed}`).toBeLessThan(1e-2);
+    const n128f32 = await withEnv('FAPOOL_GEMV_HALF_O', 'off', () => run('split:gated=8:u8p2:n128'));
+    expect(wideOf(n128f32.launches).length, `seed ${r.seed}: ${n128f32.launches.join(' ')}`).toBe(2 * cfg.nLayers);
+    expect(others(n128f32.launches).length).toBe(others(base.launches).length - cfg.nLayers);
+    for (const t of [n128, n128f32]) {
+      const worstN = Math.max(...t.logits.map((x, i) => Math.abs(x - base.logits[i]!)));
+      expect(worstN / scale, `seed ${r.seed}`).toBeLessThan(1e-2);
+    }
   }, 600_000);
 
   it('`split:rows=8:u8p2:n128=all`: every product on a tile, QKV split with the RoPE in its reduce (no RoPE launch); logits within f16 rounding', async (ctx) => {

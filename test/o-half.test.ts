@@ -1,6 +1,6 @@
 // FAPOOL_GEMV_HALF_O=on: the O projection takes the attention's output as bounded x (LinearArgs.normed), so its GEMV
-// of 5..8 rows forms its products in f16 pairs (an `_h` entry) as QKV's, gate/up's and the LM head's do. Off (the
-// default until timed): its f32 entry. An 8-row decode step either way: the same prefill token, logits within f16
+// of 5..8 rows forms its products in f16 pairs (an `_h` entry) as QKV's, gate/up's and the LM head's do (the
+// default since session 54). Off: its f32 entry. An 8-row decode step either way: the same prefill token, logits within f16
 // rounding, and the O launch named by its entry. With `split:plain=8` on a device with subgroup matrices (or `:emu`
 // here) the f32 O takes a tile; bounded, it stays on the GEMV (normEpilogueApplies follows the product's path, so a
 // split O's reduce would not be asked for the FFN's norm).
@@ -55,7 +55,9 @@ describe('FAPOOL_GEMV_HALF_O: the O projection\'s GEMV in f16 pairs', () => {
     expect(count(tiled.launches, /^gsg_p_m8_c\d_u\d_h_f16$/) - count(tiledOff.launches, /^gsg_p_m8_c\d_u\d_h_f16$/), both).toBe(cfg.nLayers);
   }, 600_000);
 
-  it('refuses a value other than on / off', async () => {
+  it('is on unless set off, and refuses a value other than on / off', async () => {
+    expect(await withEnv('FAPOOL_GEMV_HALF_O', '', async () => gemvHalfO())).toBe(true);
+    expect(await withEnv('FAPOOL_GEMV_HALF_O', 'off', async () => gemvHalfO())).toBe(false);
     await expect(withEnv('FAPOOL_GEMV_HALF_O', 'yes', async () => gemvHalfO())).rejects.toThrow(/FAPOOL_GEMV_HALF_O/);
   });
 });

@@ -904,7 +904,8 @@ export const DECODE_TILE_NARROW_MIN_M = 5;
  * tile is faster (cold, 0.0211 against 0.0245–0.0251 ms), but in the step the tile's split-K reduce is a launch that
  * costs more than the FFN norm launch the GEMV brings back. H100, b8 step GPU µs (rounds/s53a.sh, s53b.sh, `plain=8`
  * against 9): 4K 1885.5 / 1901.8 / 1883.4 / 1883.3 → 1868.5 / 1884.0 / 1864.9 / 1868.0; 32K 6723.2 → 6704.7; tokens the
- * same. `FAPOOL_DECODE_TILES=split:plain=8` restores the tile (unless FAPOOL_GEMV_HALF_O=on keeps O on the GEMV).
+ * same. `FAPOOL_DECODE_TILES=split:plain=8` restores the tile with FAPOOL_GEMV_HALF_O=off (on, the default since session 54,
+ * keeps O on the GEMV).
  */
 export const DECODE_TILE_WIDE_PLAIN_MIN_M = 9;
 

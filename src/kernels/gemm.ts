@@ -242,12 +242,13 @@ export function ropeEpilogueMode(): RopeEpilogueMode {
 /**
  * Whether the O projection takes the attention's output as bounded x (LinearArgs.normed): its GEMV of 5..8 rows then
  * forms its products in f16 pairs, as the products of normed x do. The output is a convex combination of V rows, so
- * |x_i| ≤ max |V_i|, held in f16 already. Off until timed: session 15 (H200, 8 rows) had o in f16 pairs at 0.017 ms
- * (warm), session 53 (H100, cold) the f32 entry at 0.0245–0.0251. FAPOOL_GEMV_HALF_O=on|off says otherwise. On, it
- * keeps O's 5..8 rows on the GEMV whatever FAPOOL_DECODE_TILES says of them (`plain=8`, `:n128`), as the normed
- * products' f16 pairs do.
+ * |x_i| ≤ max |V_i|, held in f16 already. On by default since session 54: on an H100 the b8 × 4K step −12 to −15 µs in
+ * three alternating pairs (the 8-row o GEMV 79.6 → 72.2–75.4 µs a step), b8 × 32K −21 to −42, greedy tokens the same
+ * bits at b1, b8 × 4K and b8 × 32K (`rounds/s54a.sh`). FAPOOL_GEMV_HALF_O=on|off says otherwise. On, it
+ * keeps O's 5..8 rows on the GEMV where FAPOOL_DECODE_TILES would give them a tile (`plain=8`, `:n128`), as the
+ * normed products' f16 pairs do, unless it names every product of those rows (`rows=`, `:n128=all`).
  */
-export const GEMV_HALF_O_DEFAULT = false;
+export const GEMV_HALF_O_DEFAULT = true;
 export function gemvHalfO(): boolean {
   return envChoice('FAPOOL_GEMV_HALF_O', ['on', 'off'] as const, GEMV_HALF_O_DEFAULT ? 'on' : 'off', "expected 'on' or 'off'") === 'on';
 }
