@@ -19,35 +19,12 @@ source kernels-bench/rounds/seed4l.sh
 # Each arm's environment (FAPOOL_DECODE_TILES and FAPOOL_GEMV_HALF_O; og is the default since session 53).
 declare -A ARM=([def]=FAPOOL_DECODE_TILES=split:plain=8 [gated]=FAPOOL_DECODE_TILES=split:gated=8:plain=8 [og]= [ogg]=FAPOOL_DECODE_TILES=split:gated=8
   [ogh]=FAPOOL_GEMV_HALF_O=on [oggh]="FAPOOL_DECODE_TILES=split:gated=8 FAPOOL_GEMV_HALF_O=on")
-ARMS="def gated og ogg ogh oggh"; ARMS_REV="oggh ogh ogg og gated def"
-# Each arm's window into $R/arms.txt, for the clocks and power during it (arm-clocks.py): whether the gated tile's arms
-# lose at every seam because the GPU clocks down under them (s53b on the H100: their seams grew at every part).
-arm() { local a=$1 k=$2 t0; t0=$(date +%s.%N)
-  decstep b8-$a-$k 8 4096 ${ARM[$a]}
-  echo "b8-$a-$k $t0 $(date +%s.%N)" >> "$R/arms.txt"; }
-source kernels-bench/rounds/clock-lib.sh
-: > "$R/arms.txt"
-clock_on
+ARMS="def gated og ogg ogh oggh"
+source kernels-bench/rounds/arms-lib.sh
 # ARMS_ONLY=1: the twelve arms without --in-step, then stop (≈ 3.5 min, for a call with little time left).
-[ -z "${ARMS_ONLY:-}" ] && export DEC_EXTRA=--in-step
-for a in $ARMS; do arm $a a; [ -z "${ARMS_ONLY:-}" ] && seams b8-$a-a; done
-unset DEC_EXTRA
-for a in $ARMS_REV; do arm $a b; done
-for a in $ARMS; do same b8-$a-a b8-$a-b; done
-kill "$CLOCK_PID" 2>/dev/null; python3 kernels-bench/rounds/arm-clocks.py "$R"
-gpu() { grep -oE 'GPU time of the whole step[^:]*: [0-9.]+' "$R/dec-$1.log" | grep -oE '[0-9.]+$'; }
-best=def; bestus=1e9
-for a in $ARMS; do
-  m=$(python3 -c "import sys; v=[float(x) for x in sys.argv[1:] if x]; print(sum(v)/len(v) if len(v)==2 else 1e9)" "$(gpu b8-$a-a)" "$(gpu b8-$a-b)")
-  echo "arm $a: mean GPU $m µs"
-  if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)" "$m" "$bestus"; then best=$a; bestus=$m; fi
-done
-echo "best: $best (${ARM[$best]:-the default}) $bestus µs"
-[ "$bestus" = 1e9 ] && { echo "no arm gave two figures: stopping"; exit 1; }
+race_arms
+best_arm
+[ "$BEST_US" = 1e9 ] && { echo "no arm gave two figures: stopping"; exit 1; }
 [ -n "${ARMS_ONLY:-}" ] && exit 0
 # Issue 15's one open figure, f16 4096³ (session 49: 244.2 TFLOP/s with timestamps quantised to 65.5 µs), cuBLAS beside.
-timeout -k 2 60 python3 kernels-bench/gemm-cublas.py --out "$R/cublas.json" --prefill-m 4096 --no-decode > "$R/cublas.log" 2>&1; echo "cublas rc=$?"; grep -E "^ 4096x4096x4096" "$R/cublas.log"
-cub=(); [ -s "$R/cublas.json" ] && cub=(--cublas "$R/cublas.json")
-for k in a b; do timeout -k 2 90 node dist/kernels-bench/gemm-sweep.js --parts square --fixk --pick 'default path|gated default path' --samples 8 "${cub[@]}" --out "$R/f16-$k.json" 2>&1 | grep -E '^square' | cut -c1-130; done
-[ -n "${ARM[$best]}" ] && export ${ARM[$best]}
-R="$R/s36b" bash kernels-bench/rounds/s36b.sh
+issue_figures
