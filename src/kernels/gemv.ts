@@ -114,8 +114,8 @@ export const GEMV_HALF_MIN_M = 5;
  * four HFMA2s instead of eight f32 FMAs and the conversions of x and w, which bound the f32 entries (session 13:
  * ≈ 100 instructions per 16 bytes at 8 rows). H200, 8 rows, ms (f32 entry or decode tile → f16 pairs; cuBLAS):
  * gate+up 0.112 → 0.098 (0.088), qkv 0.041 → 0.040 (0.050), LM head 0.110 → 0.094 (0.089); also down 0.063 → 0.057
- * and o 0.021 → 0.017, which stay on f32 products: their inputs have no norm's bound (o's has V's: FAPOOL_GEMV_HALF_O
- * takes its pairs, on by default since session 54). Each trip's 8·U ≤ 16 products
+ * and o 0.021 → 0.017: down stays on f32 products (its x, gelu(gate) ⊙ up, has no bound); o takes the pairs by
+ * default since session 54 (its x, the attention's output, has V's bound: FAPOOL_GEMV_HALF_O). Each trip's 8·U ≤ 16 products
  * are summed in an f16 pair and that partial added to the f32 sum. After RMSNorm |x_i| ≤ √K·|γ_i|, so a partial
  * stays in f16's range unless √K·16·max|γ|·max|w| nears 65504 (K = 4096: max|γ|·max|w| ≈ 64); its rounding is an
  * f16 sum of 16 terms: sampled error against float64, unit-scale data, 1.3e-4 → 1.4e-4 (plain), 1.8e-4 → 5.1e-4
