@@ -1,7 +1,7 @@
 # Sourced by the rounds that race decode-step arms at b8 × 4K and then take the issues' figures with the winner
 # (s53b, s54b), after seed4l.sh. The caller declares ARM (an associative array: arm name → its VAR=value…, empty
 # for the default) and ARMS (the names in order).
-#   race_arms      each arm twice — a in order (with --in-step and its seams unless ARMS_ONLY is set), b in
+#   race_arms      each arm twice — a in order (with --in-step and its seams unless ARMS_ONLY or NO_SEAMS is set), b in
 #                  reverse — tokens compared, the SM clock and power during each arm ($R/arms.txt, arm-clocks.py:
 #                  whether an arm runs at another clock than its neighbours)
 #   best_arm       sets BEST / BEST_US: the arm with the least mean GPU time of its two runs (BEST_US 1e9: none had two)
@@ -15,8 +15,9 @@ race_arms() {
   source kernels-bench/rounds/clock-lib.sh
   : > "$R/arms.txt"
   clock_on
-  [ -z "${ARMS_ONLY:-}" ] && export DEC_EXTRA=--in-step
-  for a in $ARMS; do arm $a a; [ -z "${ARMS_ONLY:-}" ] && seams b8-$a-a; done
+  local seamed=; [ -z "${ARMS_ONLY:-}${NO_SEAMS:-}" ] && seamed=1
+  [ -n "$seamed" ] && export DEC_EXTRA=--in-step
+  for a in $ARMS; do arm $a a; [ -n "$seamed" ] && seams b8-$a-a; done
   unset DEC_EXTRA
   rev=$(echo $ARMS | tr ' ' '\n' | tac | tr '\n' ' ')
   for a in $rev; do arm $a b; done

@@ -7,7 +7,8 @@
 # them) with its environment; between them f16 4096³ twice beside cuBLAS (issue 15's last figure).
 # Prediction (H200): CUR −25 to −45 µs against OLD (H100: −30 to −33), GATED −40 to −100 against CUR (H100: +35);
 # f16 4096³ 245–252 TFLOP/s; b8 4K under 1.48 ms.
-#   OUT=$OUT bash kernels-bench/rounds/round.sh s54b    (carry .device, dist; ≈ 8 min; ARMS_ONLY=1 ≈ 2.5 min)
+#   OUT=$OUT bash kernels-bench/rounds/round.sh s54b    (carry .device, dist; ≈ 8 min; ARMS_ONLY=1 ≈ 2.5 min; NO_SEAMS=1,
+#   the race without --in-step and then the figures, ≈ 6.5 min)
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
