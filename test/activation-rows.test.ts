@@ -9,14 +9,13 @@ import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
 import { validateConfig, type ModelConfig } from '../src/model/config.js';
 import { activationRows, allocRunState, releaseRunState, stepViews } from '../src/model/run-state.js';
 import { allocWeights, qkvRows, releaseWeights, weightRows } from '../src/model/weights.js';
-import { greedyRun, rng, useGpu, useRandomWeights, withEnv } from './helpers.js';
+import { greedyRun, rng, seedShaped, useGpu, useRandomWeights, withEnv } from './helpers.js';
 
 const gpu = useGpu();
 // K of 256 and 512: whole slices of every decode tile, so their 16-byte (unchecked) twins apply; a vocabulary of 250
 // rows, not whole 64-row blocks.
-const cfg: ModelConfig = validateConfig({
+const cfg: ModelConfig = seedShaped({
   name: 'activation-rows', nLayers: 1, hidden: 256, nHeads: 2, nKvHeads: 1, headDim: 128, ffn: 512, vocab: 250, maxSeq: 32,
-  normEps: 1e-5, ropeTheta: 10000, act: 'gelu_tanh', gatedFfn: true, tiedEmbeddings: false, embedScale: 1,
 });
 const weights = useRandomWeights(gpu, cfg, 7);
 const ROWS = 40;

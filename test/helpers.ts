@@ -8,7 +8,7 @@ import {
   Dispatch, fromF16Array, openGpu, roundF16, toF16Array, type DType, type Gpu, type HostArray, type Step, type Tensor,
 } from '../src/gpu/index.js';
 import { provideShader } from '../src/gpu/shader-source.js';
-import type { ModelConfig } from '../src/model/config.js';
+import { PRESETS, validateConfig, type ModelConfig } from '../src/model/config.js';
 import { Generator } from '../src/model/generator.js';
 import { loadWeights } from '../src/model/load-weights.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
@@ -73,6 +73,14 @@ export function useRandomWeights(gpu: () => Promise<Gpu>, cfg: ModelConfig, seed
       await f.close();
     }
   })());
+}
+
+/**
+ * seed-4l's architecture (RMSNorm eps 1e-5, RoPE θ 10000, tanh GELU, gated FFN, untied embeddings) at a test's own
+ * shapes, validated: the decode-path tests run small models of that kind.
+ */
+export function seedShaped(shape: Pick<ModelConfig, 'name' | 'nLayers' | 'hidden' | 'nHeads' | 'nKvHeads' | 'headDim' | 'ffn' | 'vocab' | 'maxSeq'>): ModelConfig {
+  return validateConfig({ ...PRESETS['seed-4l'], ...shape });
 }
 
 /** The labels of the launches in a list of steps (a generator's decodeLaunches(), say). */

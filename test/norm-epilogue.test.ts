@@ -6,17 +6,16 @@
 // matrices, the real tiles. The step must be the same bits either way: the reduce sums the partials and the squares
 // in the separate launches' order (row_sum.wgsl, normWorkgroupSize).
 import { describe, expect, it } from 'vitest';
-import { validateConfig, type ModelConfig } from '../src/model/config.js';
+import type { ModelConfig } from '../src/model/config.js';
 import { normEpilogueApplies } from '../src/kernels/gemm.js';
-import { greedyRun, rng, useGpu, useRandomWeights, withEnv } from './helpers.js';
+import { greedyRun, rng, seedShaped, useGpu, useRandomWeights, withEnv } from './helpers.js';
 
 const gpu = useGpu();
 // O (512 × 512) and down (512 × 1024) at 8 rows: split-K tiles (×2, ×4); three layers, so both links (the O
 // projection to its layer's FFN norm, the down projection to the next layer's attention norm) run, and the last
 // layer's down has no next norm to write.
-const cfg: ModelConfig = validateConfig({
+const cfg: ModelConfig = seedShaped({
   name: 'norm-epilogue', nLayers: 3, hidden: 512, nHeads: 4, nKvHeads: 2, headDim: 128, ffn: 1024, vocab: 256, maxSeq: 64,
-  normEps: 1e-5, ropeTheta: 10000, act: 'gelu_tanh', gatedFfn: true, tiedEmbeddings: false, embedScale: 1,
 });
 const weights = useRandomWeights(gpu, cfg, 11);
 

@@ -7,15 +7,14 @@
 import { describe, expect, it } from 'vitest';
 import { gemvHalfO } from '../src/kernels/gemm.js';
 import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
-import { validateConfig, type ModelConfig } from '../src/model/config.js';
-import { greedyRun, rng, useGpu, useRandomWeights, withEnv } from './helpers.js';
+import type { ModelConfig } from '../src/model/config.js';
+import { greedyRun, rng, seedShaped, useGpu, useRandomWeights, withEnv } from './helpers.js';
 
 const gpu = useGpu();
 // hidden 512 = nHeads · headDim: O is a 512 × 512 product (K % 8 == 0, the subgroup GEMV's pairs apply), split in
 // two on the 8-row tile (norm-epilogue.test.ts's shapes), so there its reduce writes the FFN's norm.
-const cfg: ModelConfig = validateConfig({
+const cfg: ModelConfig = seedShaped({
   name: 'o-half', nLayers: 2, hidden: 512, nHeads: 4, nKvHeads: 2, headDim: 128, ffn: 1024, vocab: 256, maxSeq: 32,
-  normEps: 1e-5, ropeTheta: 10000, act: 'gelu_tanh', gatedFfn: true, tiedEmbeddings: false, embedScale: 1,
 });
 const weights = useRandomWeights(gpu, cfg, 13);
 

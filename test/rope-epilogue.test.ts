@@ -16,12 +16,12 @@ import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
 import { gemvRopeKernel, gemvSgApplies, gemvSgChoice } from '../src/kernels/gemv.js';
 import { ropeQkv, type RopeEpilogue, type RopeStyle } from '../src/kernels/rope.js';
 import { stored } from './check-linear.js';
-import { validateConfig, type ModelConfig } from '../src/model/config.js';
+import type { ModelConfig } from '../src/model/config.js';
 import { loadWeights } from '../src/model/load-weights.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
 import { openSafetensors } from '../src/model/safetensors-node.js';
 import { releaseWeights, type Weights } from '../src/model/weights.js';
-import { download, greedyRun, poisoned, randomArray, rng, upload, useGpu, withEnv, type Rng } from './helpers.js';
+import { download, greedyRun, poisoned, randomArray, rng, seedShaped, upload, useGpu, withEnv, type Rng } from './helpers.js';
 
 const gpu = useGpu();
 
@@ -203,9 +203,8 @@ describe('RoPE epilogue: where it applies, and what it refuses', () => {
 // ---- the model: a decode step without its RoPE launches -------------------------------------------------------
 
 const dir = mkdtempSync(join(tmpdir(), 'fapool-rope-epi-'));
-const modelCfg: ModelConfig = validateConfig({
+const modelCfg: ModelConfig = seedShaped({
   name: 'rope-epilogue', nLayers: 2, hidden: 256, nHeads: 4, nKvHeads: 2, headDim: 64, ffn: 512, vocab: 256, maxSeq: 48,
-  normEps: 1e-5, ropeTheta: 10000, act: 'gelu_tanh', gatedFfn: true, tiedEmbeddings: false, embedScale: 1,
 });
 const loaded = new Map<'f32' | 'f16', Weights>();
 afterAll(async () => {
