@@ -4785,6 +4785,216 @@ fn gsg_g_m5_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
+fn gsg_p_m5_c1_u1_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m5_c1_u1_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c2_u1_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m5_c2_u1_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
 fn gsg_p_m5_c2_u1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
@@ -5725,6 +5935,327 @@ fn gsg_g_m5_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
+fn gsg_p_m5_c1_u2_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m5_c1_u2_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c2_u2_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m5_c2_u2_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wg1_1 = wg8[o1 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let wu1_1 = wu8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())); au0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())); au1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())); au2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())); au3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())); au4_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
 fn gsg_p_m5_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
@@ -5894,6 +6425,385 @@ fn gsg_p_m5_c2_u2_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     if (m != lane) { row = rope_row(m); }
     if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
   }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c1_u4_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var j = lane;
+  for (; j + 3u * SGS < K8; j += 4u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w0_2 = w8[o0 + j + 2u * SGS];
+    let w0_3 = w8[o0 + j + 3u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x0_2 = x8[j + 2u * SGS];
+    let x0_3 = x8[j + 3u * SGS];
+    { let h = hfma8(w0_3, x0_3, hfma8(w0_2, x0_2, hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())))); a0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x1_2 = x8[1u * K8 + j + 2u * SGS];
+    let x1_3 = x8[1u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x1_3, hfma8(w0_2, x1_2, hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())))); a1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x2_2 = x8[2u * K8 + j + 2u * SGS];
+    let x2_3 = x8[2u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x2_3, hfma8(w0_2, x2_2, hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())))); a2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x3_2 = x8[3u * K8 + j + 2u * SGS];
+    let x3_3 = x8[3u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x3_3, hfma8(w0_2, x3_2, hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())))); a3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x4_2 = x8[4u * K8 + j + 2u * SGS];
+    let x4_3 = x8[4u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x4_3, hfma8(w0_2, x4_2, hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())))); a4_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m5_c1_u4_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var j = lane;
+  for (; j + 3u * SGS < K8; j += 4u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let wg0_2 = wg8[o0 + j + 2u * SGS];
+    let wu0_2 = wu8[o0 + j + 2u * SGS];
+    let wg0_3 = wg8[o0 + j + 3u * SGS];
+    let wu0_3 = wu8[o0 + j + 3u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x0_2 = x8[j + 2u * SGS];
+    let x0_3 = x8[j + 3u * SGS];
+    { let h = hfma8(wg0_3, x0_3, hfma8(wg0_2, x0_2, hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())))); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x0_3, hfma8(wu0_2, x0_2, hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())))); au0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x1_2 = x8[1u * K8 + j + 2u * SGS];
+    let x1_3 = x8[1u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x1_3, hfma8(wg0_2, x1_2, hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())))); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x1_3, hfma8(wu0_2, x1_2, hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())))); au1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x2_2 = x8[2u * K8 + j + 2u * SGS];
+    let x2_3 = x8[2u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x2_3, hfma8(wg0_2, x2_2, hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())))); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x2_3, hfma8(wu0_2, x2_2, hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())))); au2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x3_2 = x8[3u * K8 + j + 2u * SGS];
+    let x3_3 = x8[3u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x3_3, hfma8(wg0_2, x3_2, hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())))); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x3_3, hfma8(wu0_2, x3_2, hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())))); au3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x4_2 = x8[4u * K8 + j + 2u * SGS];
+    let x4_3 = x8[4u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x4_3, hfma8(wg0_2, x4_2, hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())))); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x4_3, hfma8(wu0_2, x4_2, hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())))); au4_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c2_u4_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var j = lane;
+  for (; j + 3u * SGS < K8; j += 4u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let w0_2 = w8[o0 + j + 2u * SGS];
+    let w1_2 = w8[o1 + j + 2u * SGS];
+    let w0_3 = w8[o0 + j + 3u * SGS];
+    let w1_3 = w8[o1 + j + 3u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x0_2 = x8[j + 2u * SGS];
+    let x0_3 = x8[j + 3u * SGS];
+    { let h = hfma8(w0_3, x0_3, hfma8(w0_2, x0_2, hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())))); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x0_3, hfma8(w1_2, x0_2, hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())))); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x1_2 = x8[1u * K8 + j + 2u * SGS];
+    let x1_3 = x8[1u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x1_3, hfma8(w0_2, x1_2, hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())))); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x1_3, hfma8(w1_2, x1_2, hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())))); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x2_2 = x8[2u * K8 + j + 2u * SGS];
+    let x2_3 = x8[2u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x2_3, hfma8(w0_2, x2_2, hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())))); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x2_3, hfma8(w1_2, x2_2, hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())))); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x3_2 = x8[3u * K8 + j + 2u * SGS];
+    let x3_3 = x8[3u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x3_3, hfma8(w0_2, x3_2, hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())))); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x3_3, hfma8(w1_2, x3_2, hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())))); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x4_2 = x8[4u * K8 + j + 2u * SGS];
+    let x4_3 = x8[4u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x4_3, hfma8(w0_2, x4_2, hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())))); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x4_3, hfma8(w1_2, x4_2, hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())))); a4_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m5_c2_u4_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var j = lane;
+  for (; j + 3u * SGS < K8; j += 4u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wg1_1 = wg8[o1 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let wu1_1 = wu8[o1 + j + 1u * SGS];
+    let wg0_2 = wg8[o0 + j + 2u * SGS];
+    let wg1_2 = wg8[o1 + j + 2u * SGS];
+    let wu0_2 = wu8[o0 + j + 2u * SGS];
+    let wu1_2 = wu8[o1 + j + 2u * SGS];
+    let wg0_3 = wg8[o0 + j + 3u * SGS];
+    let wg1_3 = wg8[o1 + j + 3u * SGS];
+    let wu0_3 = wu8[o0 + j + 3u * SGS];
+    let wu1_3 = wu8[o1 + j + 3u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x0_2 = x8[j + 2u * SGS];
+    let x0_3 = x8[j + 3u * SGS];
+    { let h = hfma8(wg0_3, x0_3, hfma8(wg0_2, x0_2, hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())))); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x0_3, hfma8(wg1_2, x0_2, hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())))); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x0_3, hfma8(wu0_2, x0_2, hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())))); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x0_3, hfma8(wu1_2, x0_2, hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())))); au0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x1_2 = x8[1u * K8 + j + 2u * SGS];
+    let x1_3 = x8[1u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x1_3, hfma8(wg0_2, x1_2, hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())))); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x1_3, hfma8(wg1_2, x1_2, hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())))); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x1_3, hfma8(wu0_2, x1_2, hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())))); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x1_3, hfma8(wu1_2, x1_2, hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())))); au1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x2_2 = x8[2u * K8 + j + 2u * SGS];
+    let x2_3 = x8[2u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x2_3, hfma8(wg0_2, x2_2, hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())))); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x2_3, hfma8(wg1_2, x2_2, hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())))); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x2_3, hfma8(wu0_2, x2_2, hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())))); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x2_3, hfma8(wu1_2, x2_2, hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())))); au2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x3_2 = x8[3u * K8 + j + 2u * SGS];
+    let x3_3 = x8[3u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x3_3, hfma8(wg0_2, x3_2, hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())))); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x3_3, hfma8(wg1_2, x3_2, hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())))); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x3_3, hfma8(wu0_2, x3_2, hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())))); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x3_3, hfma8(wu1_2, x3_2, hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())))); au3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x4_2 = x8[4u * K8 + j + 2u * SGS];
+    let x4_3 = x8[4u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x4_3, hfma8(wg0_2, x4_2, hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())))); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x4_3, hfma8(wg1_2, x4_2, hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())))); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x4_3, hfma8(wu0_2, x4_2, hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())))); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x4_3, hfma8(wu1_2, x4_2, hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())))); au4_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
 }
 
 @compute @workgroup_size(WG)
@@ -6443,6 +7353,247 @@ fn gsg_g_m6_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
+    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c1_u1_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var a5_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m6_c1_u1_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c2_u1_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m6_c2_u1_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var ag5_0 = 0.0;
+  var ag5_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var au5_0 = 0.0;
+  var au5_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
     { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
@@ -7557,6 +8708,375 @@ fn gsg_g_m6_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
+fn gsg_p_m6_c1_u2_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var a5_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m6_c1_u2_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c2_u2_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m6_c2_u2_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var ag5_0 = 0.0;
+  var ag5_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var au5_0 = 0.0;
+  var au5_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wg1_1 = wg8[o1 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let wu1_1 = wu8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())); au0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())); au1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())); au2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())); au3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())); au4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x5_1, hfma8(wg1_0, x5_0, vec2<f16>())); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x5_1, hfma8(wu1_0, x5_0, vec2<f16>())); au5_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
+    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
 fn gsg_p_m6_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
@@ -7750,6 +9270,441 @@ fn gsg_p_m6_c2_u2_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     if (m != lane) { row = rope_row(m); }
     if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
   }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c1_u4_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var a5_0 = 0.0;
+  var j = lane;
+  for (; j + 3u * SGS < K8; j += 4u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w0_2 = w8[o0 + j + 2u * SGS];
+    let w0_3 = w8[o0 + j + 3u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x0_2 = x8[j + 2u * SGS];
+    let x0_3 = x8[j + 3u * SGS];
+    { let h = hfma8(w0_3, x0_3, hfma8(w0_2, x0_2, hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())))); a0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x1_2 = x8[1u * K8 + j + 2u * SGS];
+    let x1_3 = x8[1u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x1_3, hfma8(w0_2, x1_2, hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())))); a1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x2_2 = x8[2u * K8 + j + 2u * SGS];
+    let x2_3 = x8[2u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x2_3, hfma8(w0_2, x2_2, hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())))); a2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x3_2 = x8[3u * K8 + j + 2u * SGS];
+    let x3_3 = x8[3u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x3_3, hfma8(w0_2, x3_2, hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())))); a3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x4_2 = x8[4u * K8 + j + 2u * SGS];
+    let x4_3 = x8[4u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x4_3, hfma8(w0_2, x4_2, hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())))); a4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x5_2 = x8[5u * K8 + j + 2u * SGS];
+    let x5_3 = x8[5u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x5_3, hfma8(w0_2, x5_2, hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())))); a5_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m6_c1_u4_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var j = lane;
+  for (; j + 3u * SGS < K8; j += 4u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let wg0_2 = wg8[o0 + j + 2u * SGS];
+    let wu0_2 = wu8[o0 + j + 2u * SGS];
+    let wg0_3 = wg8[o0 + j + 3u * SGS];
+    let wu0_3 = wu8[o0 + j + 3u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x0_2 = x8[j + 2u * SGS];
+    let x0_3 = x8[j + 3u * SGS];
+    { let h = hfma8(wg0_3, x0_3, hfma8(wg0_2, x0_2, hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())))); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x0_3, hfma8(wu0_2, x0_2, hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())))); au0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x1_2 = x8[1u * K8 + j + 2u * SGS];
+    let x1_3 = x8[1u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x1_3, hfma8(wg0_2, x1_2, hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())))); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x1_3, hfma8(wu0_2, x1_2, hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())))); au1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x2_2 = x8[2u * K8 + j + 2u * SGS];
+    let x2_3 = x8[2u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x2_3, hfma8(wg0_2, x2_2, hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())))); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x2_3, hfma8(wu0_2, x2_2, hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())))); au2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x3_2 = x8[3u * K8 + j + 2u * SGS];
+    let x3_3 = x8[3u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x3_3, hfma8(wg0_2, x3_2, hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())))); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x3_3, hfma8(wu0_2, x3_2, hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())))); au3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x4_2 = x8[4u * K8 + j + 2u * SGS];
+    let x4_3 = x8[4u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x4_3, hfma8(wg0_2, x4_2, hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())))); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x4_3, hfma8(wu0_2, x4_2, hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())))); au4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x5_2 = x8[5u * K8 + j + 2u * SGS];
+    let x5_3 = x8[5u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x5_3, hfma8(wg0_2, x5_2, hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())))); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x5_3, hfma8(wu0_2, x5_2, hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())))); au5_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c2_u4_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var j = lane;
+  for (; j + 3u * SGS < K8; j += 4u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let w0_2 = w8[o0 + j + 2u * SGS];
+    let w1_2 = w8[o1 + j + 2u * SGS];
+    let w0_3 = w8[o0 + j + 3u * SGS];
+    let w1_3 = w8[o1 + j + 3u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x0_2 = x8[j + 2u * SGS];
+    let x0_3 = x8[j + 3u * SGS];
+    { let h = hfma8(w0_3, x0_3, hfma8(w0_2, x0_2, hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())))); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x0_3, hfma8(w1_2, x0_2, hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())))); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x1_2 = x8[1u * K8 + j + 2u * SGS];
+    let x1_3 = x8[1u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x1_3, hfma8(w0_2, x1_2, hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())))); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x1_3, hfma8(w1_2, x1_2, hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())))); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x2_2 = x8[2u * K8 + j + 2u * SGS];
+    let x2_3 = x8[2u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x2_3, hfma8(w0_2, x2_2, hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())))); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x2_3, hfma8(w1_2, x2_2, hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())))); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x3_2 = x8[3u * K8 + j + 2u * SGS];
+    let x3_3 = x8[3u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x3_3, hfma8(w0_2, x3_2, hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())))); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x3_3, hfma8(w1_2, x3_2, hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())))); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x4_2 = x8[4u * K8 + j + 2u * SGS];
+    let x4_3 = x8[4u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x4_3, hfma8(w0_2, x4_2, hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())))); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x4_3, hfma8(w1_2, x4_2, hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())))); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x5_2 = x8[5u * K8 + j + 2u * SGS];
+    let x5_3 = x8[5u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x5_3, hfma8(w0_2, x5_2, hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())))); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x5_3, hfma8(w1_2, x5_2, hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())))); a5_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m6_c2_u4_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var ag5_0 = 0.0;
+  var ag5_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var au5_0 = 0.0;
+  var au5_1 = 0.0;
+  var j = lane;
+  for (; j + 3u * SGS < K8; j += 4u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wg1_1 = wg8[o1 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let wu1_1 = wu8[o1 + j + 1u * SGS];
+    let wg0_2 = wg8[o0 + j + 2u * SGS];
+    let wg1_2 = wg8[o1 + j + 2u * SGS];
+    let wu0_2 = wu8[o0 + j + 2u * SGS];
+    let wu1_2 = wu8[o1 + j + 2u * SGS];
+    let wg0_3 = wg8[o0 + j + 3u * SGS];
+    let wg1_3 = wg8[o1 + j + 3u * SGS];
+    let wu0_3 = wu8[o0 + j + 3u * SGS];
+    let wu1_3 = wu8[o1 + j + 3u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x0_2 = x8[j + 2u * SGS];
+    let x0_3 = x8[j + 3u * SGS];
+    { let h = hfma8(wg0_3, x0_3, hfma8(wg0_2, x0_2, hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())))); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x0_3, hfma8(wg1_2, x0_2, hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())))); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x0_3, hfma8(wu0_2, x0_2, hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())))); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x0_3, hfma8(wu1_2, x0_2, hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())))); au0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x1_2 = x8[1u * K8 + j + 2u * SGS];
+    let x1_3 = x8[1u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x1_3, hfma8(wg0_2, x1_2, hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())))); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x1_3, hfma8(wg1_2, x1_2, hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())))); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x1_3, hfma8(wu0_2, x1_2, hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())))); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x1_3, hfma8(wu1_2, x1_2, hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())))); au1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x2_2 = x8[2u * K8 + j + 2u * SGS];
+    let x2_3 = x8[2u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x2_3, hfma8(wg0_2, x2_2, hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())))); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x2_3, hfma8(wg1_2, x2_2, hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())))); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x2_3, hfma8(wu0_2, x2_2, hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())))); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x2_3, hfma8(wu1_2, x2_2, hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())))); au2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x3_2 = x8[3u * K8 + j + 2u * SGS];
+    let x3_3 = x8[3u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x3_3, hfma8(wg0_2, x3_2, hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())))); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x3_3, hfma8(wg1_2, x3_2, hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())))); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x3_3, hfma8(wu0_2, x3_2, hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())))); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x3_3, hfma8(wu1_2, x3_2, hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())))); au3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x4_2 = x8[4u * K8 + j + 2u * SGS];
+    let x4_3 = x8[4u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x4_3, hfma8(wg0_2, x4_2, hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())))); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x4_3, hfma8(wg1_2, x4_2, hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())))); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x4_3, hfma8(wu0_2, x4_2, hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())))); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x4_3, hfma8(wu1_2, x4_2, hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())))); au4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x5_2 = x8[5u * K8 + j + 2u * SGS];
+    let x5_3 = x8[5u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x5_3, hfma8(wg0_2, x5_2, hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())))); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x5_3, hfma8(wg1_2, x5_2, hfma8(wg1_1, x5_1, hfma8(wg1_0, x5_0, vec2<f16>())))); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x5_3, hfma8(wu0_2, x5_2, hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())))); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x5_3, hfma8(wu1_2, x5_2, hfma8(wu1_1, x5_1, hfma8(wu1_0, x5_0, vec2<f16>())))); au5_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
+    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
 }
 
 @compute @workgroup_size(WG)
@@ -8370,6 +10325,278 @@ fn gsg_g_m7_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
+    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 12u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_1); let v = subgroupAdd(au6_1);
+    if (lane == 13u % SGS && n0 + 1u < p.N) { y[6u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c1_u1_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var a5_0 = 0.0;
+  var a6_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m7_c1_u1_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var ag6_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var au6_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c2_u1_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m7_c2_u1_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var ag5_0 = 0.0;
+  var ag5_1 = 0.0;
+  var ag6_0 = 0.0;
+  var ag6_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var au5_0 = 0.0;
+  var au5_1 = 0.0;
+  var au6_0 = 0.0;
+  var au6_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
     { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
@@ -9630,6 +11857,423 @@ fn gsg_g_m7_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
+fn gsg_p_m7_c1_u2_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var a5_0 = 0.0;
+  var a6_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m7_c1_u2_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var ag6_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var au6_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c2_u2_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m7_c2_u2_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var ag5_0 = 0.0;
+  var ag5_1 = 0.0;
+  var ag6_0 = 0.0;
+  var ag6_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var au5_0 = 0.0;
+  var au5_1 = 0.0;
+  var au6_0 = 0.0;
+  var au6_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wg1_1 = wg8[o1 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let wu1_1 = wu8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())); au0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())); au1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())); au2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())); au3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())); au4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x5_1, hfma8(wg1_0, x5_0, vec2<f16>())); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x5_1, hfma8(wu1_0, x5_0, vec2<f16>())); au5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x6_1, hfma8(wg1_0, x6_0, vec2<f16>())); ag6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x6_1, hfma8(wu1_0, x6_0, vec2<f16>())); au6_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
+    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 12u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_1); let v = subgroupAdd(au6_1);
+    if (lane == 13u % SGS && n0 + 1u < p.N) { y[6u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
 fn gsg_p_m7_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
@@ -9847,6 +12491,497 @@ fn gsg_p_m7_c2_u2_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     if (m != lane) { row = rope_row(m); }
     if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
   }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c1_u4_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var a5_0 = 0.0;
+  var a6_0 = 0.0;
+  var j = lane;
+  for (; j + 3u * SGS < K8; j += 4u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w0_2 = w8[o0 + j + 2u * SGS];
+    let w0_3 = w8[o0 + j + 3u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x0_2 = x8[j + 2u * SGS];
+    let x0_3 = x8[j + 3u * SGS];
+    { let h = hfma8(w0_3, x0_3, hfma8(w0_2, x0_2, hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())))); a0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x1_2 = x8[1u * K8 + j + 2u * SGS];
+    let x1_3 = x8[1u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x1_3, hfma8(w0_2, x1_2, hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())))); a1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x2_2 = x8[2u * K8 + j + 2u * SGS];
+    let x2_3 = x8[2u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x2_3, hfma8(w0_2, x2_2, hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())))); a2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x3_2 = x8[3u * K8 + j + 2u * SGS];
+    let x3_3 = x8[3u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x3_3, hfma8(w0_2, x3_2, hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())))); a3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x4_2 = x8[4u * K8 + j + 2u * SGS];
+    let x4_3 = x8[4u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x4_3, hfma8(w0_2, x4_2, hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())))); a4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x5_2 = x8[5u * K8 + j + 2u * SGS];
+    let x5_3 = x8[5u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x5_3, hfma8(w0_2, x5_2, hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())))); a5_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    let x6_2 = x8[6u * K8 + j + 2u * SGS];
+    let x6_3 = x8[6u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x6_3, hfma8(w0_2, x6_2, hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())))); a6_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m7_c1_u4_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var ag6_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var au6_0 = 0.0;
+  var j = lane;
+  for (; j + 3u * SGS < K8; j += 4u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let wg0_2 = wg8[o0 + j + 2u * SGS];
+    let wu0_2 = wu8[o0 + j + 2u * SGS];
+    let wg0_3 = wg8[o0 + j + 3u * SGS];
+    let wu0_3 = wu8[o0 + j + 3u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x0_2 = x8[j + 2u * SGS];
+    let x0_3 = x8[j + 3u * SGS];
+    { let h = hfma8(wg0_3, x0_3, hfma8(wg0_2, x0_2, hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())))); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x0_3, hfma8(wu0_2, x0_2, hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())))); au0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x1_2 = x8[1u * K8 + j + 2u * SGS];
+    let x1_3 = x8[1u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x1_3, hfma8(wg0_2, x1_2, hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())))); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x1_3, hfma8(wu0_2, x1_2, hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())))); au1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x2_2 = x8[2u * K8 + j + 2u * SGS];
+    let x2_3 = x8[2u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x2_3, hfma8(wg0_2, x2_2, hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())))); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x2_3, hfma8(wu0_2, x2_2, hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())))); au2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x3_2 = x8[3u * K8 + j + 2u * SGS];
+    let x3_3 = x8[3u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x3_3, hfma8(wg0_2, x3_2, hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())))); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x3_3, hfma8(wu0_2, x3_2, hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())))); au3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x4_2 = x8[4u * K8 + j + 2u * SGS];
+    let x4_3 = x8[4u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x4_3, hfma8(wg0_2, x4_2, hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())))); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x4_3, hfma8(wu0_2, x4_2, hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())))); au4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x5_2 = x8[5u * K8 + j + 2u * SGS];
+    let x5_3 = x8[5u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x5_3, hfma8(wg0_2, x5_2, hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())))); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x5_3, hfma8(wu0_2, x5_2, hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())))); au5_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    let x6_2 = x8[6u * K8 + j + 2u * SGS];
+    let x6_3 = x8[6u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x6_3, hfma8(wg0_2, x6_2, hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())))); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x6_3, hfma8(wu0_2, x6_2, hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())))); au6_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c2_u4_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var j = lane;
+  for (; j + 3u * SGS < K8; j += 4u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let w0_2 = w8[o0 + j + 2u * SGS];
+    let w1_2 = w8[o1 + j + 2u * SGS];
+    let w0_3 = w8[o0 + j + 3u * SGS];
+    let w1_3 = w8[o1 + j + 3u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x0_2 = x8[j + 2u * SGS];
+    let x0_3 = x8[j + 3u * SGS];
+    { let h = hfma8(w0_3, x0_3, hfma8(w0_2, x0_2, hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())))); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x0_3, hfma8(w1_2, x0_2, hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())))); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x1_2 = x8[1u * K8 + j + 2u * SGS];
+    let x1_3 = x8[1u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x1_3, hfma8(w0_2, x1_2, hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())))); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x1_3, hfma8(w1_2, x1_2, hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())))); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x2_2 = x8[2u * K8 + j + 2u * SGS];
+    let x2_3 = x8[2u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x2_3, hfma8(w0_2, x2_2, hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())))); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x2_3, hfma8(w1_2, x2_2, hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())))); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x3_2 = x8[3u * K8 + j + 2u * SGS];
+    let x3_3 = x8[3u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x3_3, hfma8(w0_2, x3_2, hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())))); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x3_3, hfma8(w1_2, x3_2, hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())))); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x4_2 = x8[4u * K8 + j + 2u * SGS];
+    let x4_3 = x8[4u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x4_3, hfma8(w0_2, x4_2, hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())))); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x4_3, hfma8(w1_2, x4_2, hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())))); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x5_2 = x8[5u * K8 + j + 2u * SGS];
+    let x5_3 = x8[5u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x5_3, hfma8(w0_2, x5_2, hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())))); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x5_3, hfma8(w1_2, x5_2, hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())))); a5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    let x6_2 = x8[6u * K8 + j + 2u * SGS];
+    let x6_3 = x8[6u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x6_3, hfma8(w0_2, x6_2, hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())))); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x6_3, hfma8(w1_2, x6_2, hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())))); a6_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m7_c2_u4_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var ag5_0 = 0.0;
+  var ag5_1 = 0.0;
+  var ag6_0 = 0.0;
+  var ag6_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var au5_0 = 0.0;
+  var au5_1 = 0.0;
+  var au6_0 = 0.0;
+  var au6_1 = 0.0;
+  var j = lane;
+  for (; j + 3u * SGS < K8; j += 4u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wg1_1 = wg8[o1 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let wu1_1 = wu8[o1 + j + 1u * SGS];
+    let wg0_2 = wg8[o0 + j + 2u * SGS];
+    let wg1_2 = wg8[o1 + j + 2u * SGS];
+    let wu0_2 = wu8[o0 + j + 2u * SGS];
+    let wu1_2 = wu8[o1 + j + 2u * SGS];
+    let wg0_3 = wg8[o0 + j + 3u * SGS];
+    let wg1_3 = wg8[o1 + j + 3u * SGS];
+    let wu0_3 = wu8[o0 + j + 3u * SGS];
+    let wu1_3 = wu8[o1 + j + 3u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x0_2 = x8[j + 2u * SGS];
+    let x0_3 = x8[j + 3u * SGS];
+    { let h = hfma8(wg0_3, x0_3, hfma8(wg0_2, x0_2, hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())))); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x0_3, hfma8(wg1_2, x0_2, hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())))); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x0_3, hfma8(wu0_2, x0_2, hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())))); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x0_3, hfma8(wu1_2, x0_2, hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())))); au0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x1_2 = x8[1u * K8 + j + 2u * SGS];
+    let x1_3 = x8[1u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x1_3, hfma8(wg0_2, x1_2, hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())))); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x1_3, hfma8(wg1_2, x1_2, hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())))); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x1_3, hfma8(wu0_2, x1_2, hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())))); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x1_3, hfma8(wu1_2, x1_2, hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())))); au1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x2_2 = x8[2u * K8 + j + 2u * SGS];
+    let x2_3 = x8[2u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x2_3, hfma8(wg0_2, x2_2, hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())))); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x2_3, hfma8(wg1_2, x2_2, hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())))); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x2_3, hfma8(wu0_2, x2_2, hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())))); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x2_3, hfma8(wu1_2, x2_2, hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())))); au2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x3_2 = x8[3u * K8 + j + 2u * SGS];
+    let x3_3 = x8[3u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x3_3, hfma8(wg0_2, x3_2, hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())))); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x3_3, hfma8(wg1_2, x3_2, hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())))); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x3_3, hfma8(wu0_2, x3_2, hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())))); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x3_3, hfma8(wu1_2, x3_2, hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())))); au3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x4_2 = x8[4u * K8 + j + 2u * SGS];
+    let x4_3 = x8[4u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x4_3, hfma8(wg0_2, x4_2, hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())))); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x4_3, hfma8(wg1_2, x4_2, hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())))); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x4_3, hfma8(wu0_2, x4_2, hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())))); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x4_3, hfma8(wu1_2, x4_2, hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())))); au4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x5_2 = x8[5u * K8 + j + 2u * SGS];
+    let x5_3 = x8[5u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x5_3, hfma8(wg0_2, x5_2, hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())))); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x5_3, hfma8(wg1_2, x5_2, hfma8(wg1_1, x5_1, hfma8(wg1_0, x5_0, vec2<f16>())))); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x5_3, hfma8(wu0_2, x5_2, hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())))); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x5_3, hfma8(wu1_2, x5_2, hfma8(wu1_1, x5_1, hfma8(wu1_0, x5_0, vec2<f16>())))); au5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    let x6_2 = x8[6u * K8 + j + 2u * SGS];
+    let x6_3 = x8[6u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x6_3, hfma8(wg0_2, x6_2, hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())))); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x6_3, hfma8(wg1_2, x6_2, hfma8(wg1_1, x6_1, hfma8(wg1_0, x6_0, vec2<f16>())))); ag6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x6_3, hfma8(wu0_2, x6_2, hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())))); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x6_3, hfma8(wu1_2, x6_2, hfma8(wu1_1, x6_1, hfma8(wu1_0, x6_0, vec2<f16>())))); au6_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
+    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 12u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_1); let v = subgroupAdd(au6_1);
+    if (lane == 13u % SGS && n0 + 1u < p.N) { y[6u * p.N + n0 + 1u] = T(activate(g) * v); } }
 }
 
 @compute @workgroup_size(WG)
@@ -10538,6 +13673,309 @@ fn gsg_g_m8_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x7_0, vec2<f16>()); ag7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x7_0, vec2<f16>()); au7_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
+    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 12u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_1); let v = subgroupAdd(au6_1);
+    if (lane == 13u % SGS && n0 + 1u < p.N) { y[6u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
+    if (lane == 14u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_1); let v = subgroupAdd(au7_1);
+    if (lane == 15u % SGS && n0 + 1u < p.N) { y[7u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c1_u1_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var a5_0 = 0.0;
+  var a6_0 = 0.0;
+  var a7_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a7_0); if (lane == 7u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m8_c1_u1_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var ag6_0 = 0.0;
+  var ag7_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var au6_0 = 0.0;
+  var au7_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
+    if (lane == 7u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c2_u1_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a7_0); if (lane == 14u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a7_1); if (lane == 15u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m8_c2_u1_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var ag5_0 = 0.0;
+  var ag5_1 = 0.0;
+  var ag6_0 = 0.0;
+  var ag6_1 = 0.0;
+  var ag7_0 = 0.0;
+  var ag7_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var au5_0 = 0.0;
+  var au5_1 = 0.0;
+  var au6_0 = 0.0;
+  var au6_1 = 0.0;
+  var au7_0 = 0.0;
+  var au7_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
     { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wg1_0, x7_0, vec2<f16>()); ag7_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
@@ -11944,6 +15382,471 @@ fn gsg_g_m8_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
+fn gsg_p_m8_c1_u2_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var a5_0 = 0.0;
+  var a6_0 = 0.0;
+  var a7_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())); a7_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a7_0); if (lane == 7u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m8_c1_u2_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var ag6_0 = 0.0;
+  var ag7_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var au6_0 = 0.0;
+  var au7_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x7_1, hfma8(wg0_0, x7_0, vec2<f16>())); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x7_1, hfma8(wu0_0, x7_0, vec2<f16>())); au7_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
+    if (lane == 7u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c2_u2_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x7_1, hfma8(w1_0, x7_0, vec2<f16>())); a7_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a7_0); if (lane == 14u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a7_1); if (lane == 15u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m8_c2_u2_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var ag5_0 = 0.0;
+  var ag5_1 = 0.0;
+  var ag6_0 = 0.0;
+  var ag6_1 = 0.0;
+  var ag7_0 = 0.0;
+  var ag7_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var au5_0 = 0.0;
+  var au5_1 = 0.0;
+  var au6_0 = 0.0;
+  var au6_1 = 0.0;
+  var au7_0 = 0.0;
+  var au7_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wg1_1 = wg8[o1 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let wu1_1 = wu8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())); au0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())); au1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())); au2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())); au3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())); au4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x5_1, hfma8(wg1_0, x5_0, vec2<f16>())); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x5_1, hfma8(wu1_0, x5_0, vec2<f16>())); au5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x6_1, hfma8(wg1_0, x6_0, vec2<f16>())); ag6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x6_1, hfma8(wu1_0, x6_0, vec2<f16>())); au6_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x7_1, hfma8(wg0_0, x7_0, vec2<f16>())); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x7_1, hfma8(wg1_0, x7_0, vec2<f16>())); ag7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x7_1, hfma8(wu0_0, x7_0, vec2<f16>())); au7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x7_1, hfma8(wu1_0, x7_0, vec2<f16>())); au7_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x7_0, vec2<f16>()); ag7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x7_0, vec2<f16>()); au7_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
+    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 12u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_1); let v = subgroupAdd(au6_1);
+    if (lane == 13u % SGS && n0 + 1u < p.N) { y[6u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
+    if (lane == 14u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_1); let v = subgroupAdd(au7_1);
+    if (lane == 15u % SGS && n0 + 1u < p.N) { y[7u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
 fn gsg_p_m8_c2_u2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
@@ -12185,4 +16088,551 @@ fn gsg_p_m8_c2_u2_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     if (m != lane) { row = rope_row(m); }
     if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
   }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c1_u4_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var a5_0 = 0.0;
+  var a6_0 = 0.0;
+  var a7_0 = 0.0;
+  var j = lane;
+  for (; j + 3u * SGS < K8; j += 4u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w0_2 = w8[o0 + j + 2u * SGS];
+    let w0_3 = w8[o0 + j + 3u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x0_2 = x8[j + 2u * SGS];
+    let x0_3 = x8[j + 3u * SGS];
+    { let h = hfma8(w0_3, x0_3, hfma8(w0_2, x0_2, hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())))); a0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x1_2 = x8[1u * K8 + j + 2u * SGS];
+    let x1_3 = x8[1u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x1_3, hfma8(w0_2, x1_2, hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())))); a1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x2_2 = x8[2u * K8 + j + 2u * SGS];
+    let x2_3 = x8[2u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x2_3, hfma8(w0_2, x2_2, hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())))); a2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x3_2 = x8[3u * K8 + j + 2u * SGS];
+    let x3_3 = x8[3u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x3_3, hfma8(w0_2, x3_2, hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())))); a3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x4_2 = x8[4u * K8 + j + 2u * SGS];
+    let x4_3 = x8[4u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x4_3, hfma8(w0_2, x4_2, hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())))); a4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x5_2 = x8[5u * K8 + j + 2u * SGS];
+    let x5_3 = x8[5u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x5_3, hfma8(w0_2, x5_2, hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())))); a5_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    let x6_2 = x8[6u * K8 + j + 2u * SGS];
+    let x6_3 = x8[6u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x6_3, hfma8(w0_2, x6_2, hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())))); a6_0 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    let x7_2 = x8[7u * K8 + j + 2u * SGS];
+    let x7_3 = x8[7u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x7_3, hfma8(w0_2, x7_2, hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())))); a7_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a7_0); if (lane == 7u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m8_c1_u4_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var ag6_0 = 0.0;
+  var ag7_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var au6_0 = 0.0;
+  var au7_0 = 0.0;
+  var j = lane;
+  for (; j + 3u * SGS < K8; j += 4u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let wg0_2 = wg8[o0 + j + 2u * SGS];
+    let wu0_2 = wu8[o0 + j + 2u * SGS];
+    let wg0_3 = wg8[o0 + j + 3u * SGS];
+    let wu0_3 = wu8[o0 + j + 3u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x0_2 = x8[j + 2u * SGS];
+    let x0_3 = x8[j + 3u * SGS];
+    { let h = hfma8(wg0_3, x0_3, hfma8(wg0_2, x0_2, hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())))); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x0_3, hfma8(wu0_2, x0_2, hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())))); au0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x1_2 = x8[1u * K8 + j + 2u * SGS];
+    let x1_3 = x8[1u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x1_3, hfma8(wg0_2, x1_2, hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())))); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x1_3, hfma8(wu0_2, x1_2, hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())))); au1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x2_2 = x8[2u * K8 + j + 2u * SGS];
+    let x2_3 = x8[2u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x2_3, hfma8(wg0_2, x2_2, hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())))); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x2_3, hfma8(wu0_2, x2_2, hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())))); au2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x3_2 = x8[3u * K8 + j + 2u * SGS];
+    let x3_3 = x8[3u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x3_3, hfma8(wg0_2, x3_2, hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())))); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x3_3, hfma8(wu0_2, x3_2, hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())))); au3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x4_2 = x8[4u * K8 + j + 2u * SGS];
+    let x4_3 = x8[4u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x4_3, hfma8(wg0_2, x4_2, hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())))); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x4_3, hfma8(wu0_2, x4_2, hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())))); au4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x5_2 = x8[5u * K8 + j + 2u * SGS];
+    let x5_3 = x8[5u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x5_3, hfma8(wg0_2, x5_2, hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())))); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x5_3, hfma8(wu0_2, x5_2, hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())))); au5_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    let x6_2 = x8[6u * K8 + j + 2u * SGS];
+    let x6_3 = x8[6u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x6_3, hfma8(wg0_2, x6_2, hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())))); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x6_3, hfma8(wu0_2, x6_2, hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())))); au6_0 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    let x7_2 = x8[7u * K8 + j + 2u * SGS];
+    let x7_3 = x8[7u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x7_3, hfma8(wg0_2, x7_2, hfma8(wg0_1, x7_1, hfma8(wg0_0, x7_0, vec2<f16>())))); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x7_3, hfma8(wu0_2, x7_2, hfma8(wu0_1, x7_1, hfma8(wu0_0, x7_0, vec2<f16>())))); au7_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
+    if (lane == 7u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c2_u4_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var j = lane;
+  for (; j + 3u * SGS < K8; j += 4u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let w0_2 = w8[o0 + j + 2u * SGS];
+    let w1_2 = w8[o1 + j + 2u * SGS];
+    let w0_3 = w8[o0 + j + 3u * SGS];
+    let w1_3 = w8[o1 + j + 3u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x0_2 = x8[j + 2u * SGS];
+    let x0_3 = x8[j + 3u * SGS];
+    { let h = hfma8(w0_3, x0_3, hfma8(w0_2, x0_2, hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())))); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x0_3, hfma8(w1_2, x0_2, hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())))); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x1_2 = x8[1u * K8 + j + 2u * SGS];
+    let x1_3 = x8[1u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x1_3, hfma8(w0_2, x1_2, hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())))); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x1_3, hfma8(w1_2, x1_2, hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())))); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x2_2 = x8[2u * K8 + j + 2u * SGS];
+    let x2_3 = x8[2u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x2_3, hfma8(w0_2, x2_2, hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())))); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x2_3, hfma8(w1_2, x2_2, hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())))); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x3_2 = x8[3u * K8 + j + 2u * SGS];
+    let x3_3 = x8[3u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x3_3, hfma8(w0_2, x3_2, hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())))); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x3_3, hfma8(w1_2, x3_2, hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())))); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x4_2 = x8[4u * K8 + j + 2u * SGS];
+    let x4_3 = x8[4u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x4_3, hfma8(w0_2, x4_2, hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())))); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x4_3, hfma8(w1_2, x4_2, hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())))); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x5_2 = x8[5u * K8 + j + 2u * SGS];
+    let x5_3 = x8[5u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x5_3, hfma8(w0_2, x5_2, hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())))); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x5_3, hfma8(w1_2, x5_2, hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())))); a5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    let x6_2 = x8[6u * K8 + j + 2u * SGS];
+    let x6_3 = x8[6u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x6_3, hfma8(w0_2, x6_2, hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())))); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x6_3, hfma8(w1_2, x6_2, hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())))); a6_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    let x7_2 = x8[7u * K8 + j + 2u * SGS];
+    let x7_3 = x8[7u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x7_3, hfma8(w0_2, x7_2, hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())))); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x7_3, hfma8(w1_2, x7_2, hfma8(w1_1, x7_1, hfma8(w1_0, x7_0, vec2<f16>())))); a7_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a7_0); if (lane == 14u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a7_1); if (lane == 15u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m8_c2_u4_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var ag5_0 = 0.0;
+  var ag5_1 = 0.0;
+  var ag6_0 = 0.0;
+  var ag6_1 = 0.0;
+  var ag7_0 = 0.0;
+  var ag7_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var au5_0 = 0.0;
+  var au5_1 = 0.0;
+  var au6_0 = 0.0;
+  var au6_1 = 0.0;
+  var au7_0 = 0.0;
+  var au7_1 = 0.0;
+  var j = lane;
+  for (; j + 3u * SGS < K8; j += 4u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wg1_1 = wg8[o1 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let wu1_1 = wu8[o1 + j + 1u * SGS];
+    let wg0_2 = wg8[o0 + j + 2u * SGS];
+    let wg1_2 = wg8[o1 + j + 2u * SGS];
+    let wu0_2 = wu8[o0 + j + 2u * SGS];
+    let wu1_2 = wu8[o1 + j + 2u * SGS];
+    let wg0_3 = wg8[o0 + j + 3u * SGS];
+    let wg1_3 = wg8[o1 + j + 3u * SGS];
+    let wu0_3 = wu8[o0 + j + 3u * SGS];
+    let wu1_3 = wu8[o1 + j + 3u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x0_2 = x8[j + 2u * SGS];
+    let x0_3 = x8[j + 3u * SGS];
+    { let h = hfma8(wg0_3, x0_3, hfma8(wg0_2, x0_2, hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())))); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x0_3, hfma8(wg1_2, x0_2, hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())))); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x0_3, hfma8(wu0_2, x0_2, hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())))); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x0_3, hfma8(wu1_2, x0_2, hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())))); au0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x1_2 = x8[1u * K8 + j + 2u * SGS];
+    let x1_3 = x8[1u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x1_3, hfma8(wg0_2, x1_2, hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())))); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x1_3, hfma8(wg1_2, x1_2, hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())))); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x1_3, hfma8(wu0_2, x1_2, hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())))); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x1_3, hfma8(wu1_2, x1_2, hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())))); au1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x2_2 = x8[2u * K8 + j + 2u * SGS];
+    let x2_3 = x8[2u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x2_3, hfma8(wg0_2, x2_2, hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())))); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x2_3, hfma8(wg1_2, x2_2, hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())))); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x2_3, hfma8(wu0_2, x2_2, hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())))); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x2_3, hfma8(wu1_2, x2_2, hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())))); au2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x3_2 = x8[3u * K8 + j + 2u * SGS];
+    let x3_3 = x8[3u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x3_3, hfma8(wg0_2, x3_2, hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())))); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x3_3, hfma8(wg1_2, x3_2, hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())))); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x3_3, hfma8(wu0_2, x3_2, hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())))); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x3_3, hfma8(wu1_2, x3_2, hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())))); au3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x4_2 = x8[4u * K8 + j + 2u * SGS];
+    let x4_3 = x8[4u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x4_3, hfma8(wg0_2, x4_2, hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())))); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x4_3, hfma8(wg1_2, x4_2, hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())))); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x4_3, hfma8(wu0_2, x4_2, hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())))); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x4_3, hfma8(wu1_2, x4_2, hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())))); au4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x5_2 = x8[5u * K8 + j + 2u * SGS];
+    let x5_3 = x8[5u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x5_3, hfma8(wg0_2, x5_2, hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())))); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x5_3, hfma8(wg1_2, x5_2, hfma8(wg1_1, x5_1, hfma8(wg1_0, x5_0, vec2<f16>())))); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x5_3, hfma8(wu0_2, x5_2, hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())))); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x5_3, hfma8(wu1_2, x5_2, hfma8(wu1_1, x5_1, hfma8(wu1_0, x5_0, vec2<f16>())))); au5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    let x6_2 = x8[6u * K8 + j + 2u * SGS];
+    let x6_3 = x8[6u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x6_3, hfma8(wg0_2, x6_2, hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())))); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x6_3, hfma8(wg1_2, x6_2, hfma8(wg1_1, x6_1, hfma8(wg1_0, x6_0, vec2<f16>())))); ag6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x6_3, hfma8(wu0_2, x6_2, hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())))); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x6_3, hfma8(wu1_2, x6_2, hfma8(wu1_1, x6_1, hfma8(wu1_0, x6_0, vec2<f16>())))); au6_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    let x7_2 = x8[7u * K8 + j + 2u * SGS];
+    let x7_3 = x8[7u * K8 + j + 3u * SGS];
+    { let h = hfma8(wg0_3, x7_3, hfma8(wg0_2, x7_2, hfma8(wg0_1, x7_1, hfma8(wg0_0, x7_0, vec2<f16>())))); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_3, x7_3, hfma8(wg1_2, x7_2, hfma8(wg1_1, x7_1, hfma8(wg1_0, x7_0, vec2<f16>())))); ag7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_3, x7_3, hfma8(wu0_2, x7_2, hfma8(wu0_1, x7_1, hfma8(wu0_0, x7_0, vec2<f16>())))); au7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_3, x7_3, hfma8(wu1_2, x7_2, hfma8(wu1_1, x7_1, hfma8(wu1_0, x7_0, vec2<f16>())))); au7_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x7_0, vec2<f16>()); ag7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x7_0, vec2<f16>()); au7_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
+    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 12u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_1); let v = subgroupAdd(au6_1);
+    if (lane == 13u % SGS && n0 + 1u < p.N) { y[6u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
+    if (lane == 14u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_1); let v = subgroupAdd(au7_1);
+    if (lane == 15u % SGS && n0 + 1u < p.N) { y[7u * p.N + n0 + 1u] = T(activate(g) * v); } }
 }
