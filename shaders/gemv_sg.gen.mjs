@@ -31,7 +31,9 @@ export const CONFIGS = range(8).flatMap((i) => {
     ...(mr >= 5 ? [1, 2].flatMap((c) => [`gsg_p_m${mr}_c${c}_u${uu}_h_j`, `gsg_g_m${mr}_c${c}_u${uu}_h_j`]) : []),
     // The QKV product with RoPE in its epilogue (_r): two columns a subgroup, a rotation pair.
     `gsg_p_m${mr}_c2_u${uu}_r`, ...(mr >= 5 ? [`gsg_p_m${mr}_c2_u${uu}_h_r`] : []),
-  ]).concat(mr >= 5 ? [1, 2].flatMap((c) => [`gsg_p_m${mr}_c${c}_u4_h_j`, `gsg_g_m${mr}_c${c}_u4_h_j`]) : []);
+  ]).concat(mr >= 5 ? [1, 2].flatMap((c) => [`gsg_p_m${mr}_c${c}_u4_h_j`, `gsg_g_m${mr}_c${c}_u4_h_j`]) : [])
+    // _j's QKV product with RoPE (FAPOOL_GEMV_JIT in the step).
+    .concat(mr >= 5 ? [1, 2, 4].map((uu) => `gsg_p_m${mr}_c2_u${uu}_h_j_r`) : []);
 });
 
 export function parseId(id) {

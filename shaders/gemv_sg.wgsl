@@ -6807,6 +6807,237 @@ fn gsg_g_m5_c2_u4_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
 }
 
 @compute @workgroup_size(WG)
+fn gsg_p_m5_c2_u1_h_j_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 4u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  for (var m = lane; m < 5u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c2_u2_h_j_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 4u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  for (var m = lane; m < 5u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c2_u4_h_j_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 4u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var j = lane;
+  for (; j + 3u * SGS < K8; j += 4u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let w0_2 = w8[o0 + j + 2u * SGS];
+    let w1_2 = w8[o1 + j + 2u * SGS];
+    let w0_3 = w8[o0 + j + 3u * SGS];
+    let w1_3 = w8[o1 + j + 3u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x0_2 = x8[j + 2u * SGS];
+    let x0_3 = x8[j + 3u * SGS];
+    { let h = hfma8(w0_3, x0_3, hfma8(w0_2, x0_2, hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())))); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x0_3, hfma8(w1_2, x0_2, hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())))); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x1_2 = x8[1u * K8 + j + 2u * SGS];
+    let x1_3 = x8[1u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x1_3, hfma8(w0_2, x1_2, hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())))); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x1_3, hfma8(w1_2, x1_2, hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())))); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x2_2 = x8[2u * K8 + j + 2u * SGS];
+    let x2_3 = x8[2u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x2_3, hfma8(w0_2, x2_2, hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())))); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x2_3, hfma8(w1_2, x2_2, hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())))); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x3_2 = x8[3u * K8 + j + 2u * SGS];
+    let x3_3 = x8[3u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x3_3, hfma8(w0_2, x3_2, hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())))); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x3_3, hfma8(w1_2, x3_2, hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())))); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x4_2 = x8[4u * K8 + j + 2u * SGS];
+    let x4_3 = x8[4u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x4_3, hfma8(w0_2, x4_2, hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())))); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x4_3, hfma8(w1_2, x4_2, hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())))); a4_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  for (var m = lane; m < 5u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
+}
+
+@compute @workgroup_size(WG)
 fn gsg_p_m6_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
@@ -9705,6 +9936,268 @@ fn gsg_g_m6_c2_u4_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
   { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
     if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c2_u1_h_j_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 5u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  for (var m = lane; m < 6u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c2_u2_h_j_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 5u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  for (var m = lane; m < 6u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c2_u4_h_j_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 5u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var j = lane;
+  for (; j + 3u * SGS < K8; j += 4u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let w0_2 = w8[o0 + j + 2u * SGS];
+    let w1_2 = w8[o1 + j + 2u * SGS];
+    let w0_3 = w8[o0 + j + 3u * SGS];
+    let w1_3 = w8[o1 + j + 3u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x0_2 = x8[j + 2u * SGS];
+    let x0_3 = x8[j + 3u * SGS];
+    { let h = hfma8(w0_3, x0_3, hfma8(w0_2, x0_2, hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())))); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x0_3, hfma8(w1_2, x0_2, hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())))); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x1_2 = x8[1u * K8 + j + 2u * SGS];
+    let x1_3 = x8[1u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x1_3, hfma8(w0_2, x1_2, hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())))); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x1_3, hfma8(w1_2, x1_2, hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())))); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x2_2 = x8[2u * K8 + j + 2u * SGS];
+    let x2_3 = x8[2u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x2_3, hfma8(w0_2, x2_2, hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())))); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x2_3, hfma8(w1_2, x2_2, hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())))); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x3_2 = x8[3u * K8 + j + 2u * SGS];
+    let x3_3 = x8[3u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x3_3, hfma8(w0_2, x3_2, hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())))); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x3_3, hfma8(w1_2, x3_2, hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())))); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x4_2 = x8[4u * K8 + j + 2u * SGS];
+    let x4_3 = x8[4u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x4_3, hfma8(w0_2, x4_2, hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())))); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x4_3, hfma8(w1_2, x4_2, hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())))); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x5_2 = x8[5u * K8 + j + 2u * SGS];
+    let x5_3 = x8[5u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x5_3, hfma8(w0_2, x5_2, hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())))); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x5_3, hfma8(w1_2, x5_2, hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())))); a5_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  for (var m = lane; m < 6u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -12982,6 +13475,299 @@ fn gsg_g_m7_c2_u4_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     if (lane == 12u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
   { let g = subgroupAdd(ag6_1); let v = subgroupAdd(au6_1);
     if (lane == 13u % SGS && n0 + 1u < p.N) { y[6u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c2_u1_h_j_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 6u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
+  for (var m = lane; m < 7u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c2_u2_h_j_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 6u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
+  for (var m = lane; m < 7u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c2_u4_h_j_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 6u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var j = lane;
+  for (; j + 3u * SGS < K8; j += 4u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let w0_2 = w8[o0 + j + 2u * SGS];
+    let w1_2 = w8[o1 + j + 2u * SGS];
+    let w0_3 = w8[o0 + j + 3u * SGS];
+    let w1_3 = w8[o1 + j + 3u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x0_2 = x8[j + 2u * SGS];
+    let x0_3 = x8[j + 3u * SGS];
+    { let h = hfma8(w0_3, x0_3, hfma8(w0_2, x0_2, hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())))); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x0_3, hfma8(w1_2, x0_2, hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())))); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x1_2 = x8[1u * K8 + j + 2u * SGS];
+    let x1_3 = x8[1u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x1_3, hfma8(w0_2, x1_2, hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())))); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x1_3, hfma8(w1_2, x1_2, hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())))); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x2_2 = x8[2u * K8 + j + 2u * SGS];
+    let x2_3 = x8[2u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x2_3, hfma8(w0_2, x2_2, hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())))); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x2_3, hfma8(w1_2, x2_2, hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())))); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x3_2 = x8[3u * K8 + j + 2u * SGS];
+    let x3_3 = x8[3u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x3_3, hfma8(w0_2, x3_2, hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())))); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x3_3, hfma8(w1_2, x3_2, hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())))); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x4_2 = x8[4u * K8 + j + 2u * SGS];
+    let x4_3 = x8[4u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x4_3, hfma8(w0_2, x4_2, hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())))); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x4_3, hfma8(w1_2, x4_2, hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())))); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x5_2 = x8[5u * K8 + j + 2u * SGS];
+    let x5_3 = x8[5u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x5_3, hfma8(w0_2, x5_2, hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())))); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x5_3, hfma8(w1_2, x5_2, hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())))); a5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    let x6_2 = x8[6u * K8 + j + 2u * SGS];
+    let x6_3 = x8[6u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x6_3, hfma8(w0_2, x6_2, hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())))); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x6_3, hfma8(w1_2, x6_2, hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())))); a6_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
+  for (var m = lane; m < 7u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -16635,4 +17421,328 @@ fn gsg_g_m8_c2_u4_h_j(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     if (lane == 14u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
   { let g = subgroupAdd(ag7_1); let v = subgroupAdd(au7_1);
     if (lane == 15u % SGS && n0 + 1u < p.N) { y[7u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c2_u1_h_j_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 7u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
+  let t7_0 = subgroupAdd(a7_0); let t7_1 = subgroupAdd(a7_1);
+  for (var m = lane; m < 8u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
+    if (m == 7u) { v0 = t7_0; v1 = t7_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c2_u2_h_j_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 7u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x7_1, hfma8(w1_0, x7_0, vec2<f16>())); a7_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
+  let t7_0 = subgroupAdd(a7_0); let t7_1 = subgroupAdd(a7_1);
+  for (var m = lane; m < 8u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
+    if (m == 7u) { v0 = t7_0; v1 = t7_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c2_u4_h_j_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 7u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var j = lane;
+  for (; j + 3u * SGS < K8; j += 4u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let w0_2 = w8[o0 + j + 2u * SGS];
+    let w1_2 = w8[o1 + j + 2u * SGS];
+    let w0_3 = w8[o0 + j + 3u * SGS];
+    let w1_3 = w8[o1 + j + 3u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x0_2 = x8[j + 2u * SGS];
+    let x0_3 = x8[j + 3u * SGS];
+    { let h = hfma8(w0_3, x0_3, hfma8(w0_2, x0_2, hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())))); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x0_3, hfma8(w1_2, x0_2, hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())))); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x1_2 = x8[1u * K8 + j + 2u * SGS];
+    let x1_3 = x8[1u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x1_3, hfma8(w0_2, x1_2, hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())))); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x1_3, hfma8(w1_2, x1_2, hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())))); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x2_2 = x8[2u * K8 + j + 2u * SGS];
+    let x2_3 = x8[2u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x2_3, hfma8(w0_2, x2_2, hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())))); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x2_3, hfma8(w1_2, x2_2, hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())))); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x3_2 = x8[3u * K8 + j + 2u * SGS];
+    let x3_3 = x8[3u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x3_3, hfma8(w0_2, x3_2, hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())))); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x3_3, hfma8(w1_2, x3_2, hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())))); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x4_2 = x8[4u * K8 + j + 2u * SGS];
+    let x4_3 = x8[4u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x4_3, hfma8(w0_2, x4_2, hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())))); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x4_3, hfma8(w1_2, x4_2, hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())))); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x5_2 = x8[5u * K8 + j + 2u * SGS];
+    let x5_3 = x8[5u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x5_3, hfma8(w0_2, x5_2, hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())))); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x5_3, hfma8(w1_2, x5_2, hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())))); a5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    let x6_2 = x8[6u * K8 + j + 2u * SGS];
+    let x6_3 = x8[6u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x6_3, hfma8(w0_2, x6_2, hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())))); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x6_3, hfma8(w1_2, x6_2, hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())))); a6_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    let x7_2 = x8[7u * K8 + j + 2u * SGS];
+    let x7_3 = x8[7u * K8 + j + 3u * SGS];
+    { let h = hfma8(w0_3, x7_3, hfma8(w0_2, x7_2, hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())))); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_3, x7_3, hfma8(w1_2, x7_2, hfma8(w1_1, x7_1, hfma8(w1_0, x7_0, vec2<f16>())))); a7_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
+  let t7_0 = subgroupAdd(a7_0); let t7_1 = subgroupAdd(a7_1);
+  for (var m = lane; m < 8u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
+    if (m == 7u) { v0 = t7_0; v1 = t7_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
 }

@@ -133,6 +133,20 @@ export function gemvHalfDefault(value = envVar('FAPOOL_GEMV_HALF')): boolean {
 }
 
 /**
+ * FAPOOL_GEMV_JIT: whether the decode GEMV's f16-pair products (5..8 rows) take the `_h_j` entries, which load a trip's
+ * weights first and then each row's x just before that row's products (x's live registers 4·U, not 4·MR·U), the same
+ * sums in the same order, so the same bits. off (default) | on (each product's columns and vectors a trip as
+ * without it) | u2 | u4 (every such product with that many vectors a trip). Off until timed (rounds/s55a.sh).
+ */
+export function gemvJitMode(value = envVar('FAPOOL_GEMV_JIT')): { u?: number } | null {
+  const v = value?.trim() ?? '';
+  if (v === '' || v === 'off') return null;
+  if (v === 'on') return {};
+  if (v === 'u2' || v === 'u4') return { u: Number(v[1]) };
+  throw new LimitError(`FAPOOL_GEMV_JIT='${value}': expected off, on, u2 or u4`);
+}
+
+/**
  * FAPOOL_GEMV_CPT: columns per subgroup for every GEMV of 2..8 rows (0: the per-column kernel), optionally with
  * vectors per trip: `4` or `4u2`; unset: undefined.
  */
@@ -155,12 +169,15 @@ export function gemvSgApplies(caps: Caps, l: Pick<GemmLaunch, 'M' | 'K' | 'dtype
  * where the per-column kernel runs (one row, f32, the norm prologue, FAPOOL_GEMV_CPT=0, no entry); `half` where x is
  * normed, from 5 rows, with GEMV_HALF_DEFAULT (FAPOOL_GEMV_HALF) on and an *_h entry for the shape.
  */
-export function gemvSgChoice(caps: Caps, l: Pick<GemmLaunch, 'M' | 'N' | 'K' | 'dtype' | 'norm' | 'normed'> & { kind?: GemmLaunch['kind'] }): { cpt: number; u: number; half: boolean } | null {
+export function gemvSgChoice(caps: Caps, l: Pick<GemmLaunch, 'M' | 'N' | 'K' | 'dtype' | 'norm' | 'normed'> & { kind?: GemmLaunch['kind'] }): { cpt: number; u: number; half: boolean; jit: boolean } | null {
   if (l.M < 2) return null;
   const gated = l.kind === 'gated', wantHalf = l.normed === true && l.M >= GEMV_HALF_MIN_M && gemvHalfDefault();
   const c = gemvCptDefault() ?? gemvSgDefault(gated, l.M, l.K, l.N, wantHalf, caps.robustBufferAccess !== false);
   const half = wantHalf && gemvSgApplies(caps, l, c.cpt, c.u, true); // FAPOOL_GEMV_CPT may name a shape without them
-  return c.cpt > 0 && gemvSgApplies(caps, l, c.cpt, c.u, half) ? { ...c, half } : null;
+  if (c.cpt <= 0 || !gemvSgApplies(caps, l, c.cpt, c.u, half)) return null;
+  // FAPOOL_GEMV_JIT: the _h_j twin (its own vectors a trip where it names them and the entry exists).
+  const j = half ? gemvJitMode() : null, ju = j?.u ?? c.u;
+  return j && gemvSgApplies(caps, l, c.cpt, ju, true, true) ? { cpt: c.cpt, u: ju, half, jit: true } : { ...c, half, jit: false };
 }
 
 /**
@@ -184,7 +201,6 @@ function ropeParts(gpu: Gpu, l: GemmLaunch): { rope?: Record<string, number | bo
 function launchGemvSg(gpu: Gpu, l: GemmLaunch, cpt: number, u: number, half = false, jit = false): Dispatch {
   const caps = gpu.caps, gated = l.kind === 'gated';
   if (l.rope && cpt !== 2) throw new LimitError(`gemv: the RoPE epilogue takes two columns a subgroup on the subgroup kernel, not ${cpt} (gemvRopeKernel)`);
-  if (l.rope && jit) throw new LimitError('gemv: the _j entries have no RoPE epilogue');
   const sgs = fixedSubgroupSize(caps);
   const spw = Math.max(1, Math.floor(Math.min(256, caps.maxInvocations, caps.maxWorkgroupSizeX) / sgs));
   const r = ropeParts(gpu, l);
@@ -205,8 +221,8 @@ export function launchGemv(gpu: Gpu, l: GemmLaunch, tune: GemvTuning = {}): Disp
   const perColumn = tune.lanes !== undefined || tune.h8 !== undefined;
   if (tune.cpt === undefined) {
     const c = perColumn ? null : gemvSgChoice(caps, l);
-    const u = tune.u ?? c?.u ?? 1, half = tune.half ?? c?.half ?? false;
-    if (c && gemvSgApplies(caps, l, c.cpt, u, half)) return launchGemvSg(gpu, l, c.cpt, u, half);
+    const u = tune.u ?? c?.u ?? 1, half = tune.half ?? c?.half ?? false, jit = tune.jit ?? c?.jit ?? false;
+    if (c && gemvSgApplies(caps, l, c.cpt, u, half, jit)) return launchGemvSg(gpu, l, c.cpt, u, half, jit);
   } else if (tune.cpt > 0) {
     const u = tune.u ?? 1, half = tune.half ?? false, jit = tune.jit ?? false;
     if (gemvSgApplies(caps, l, tune.cpt, u, half, jit)) return launchGemvSg(gpu, l, tune.cpt, u, half, jit);
