@@ -5,7 +5,7 @@
 # launches listed; then b8 × 32K cur / on.
 # Prediction: if x's registers bound the warps in flight (s55a's mirror says), on −20 to −60 µs a b8 × 4K step and
 # u4 more; if not, ±5 µs. Tokens: the same bits for on (u2 where a product's default was u2); u4 may differ.
-#   OUT=$OUT bash kernels-bench/rounds/round.sh s55b    (carry .device, dist; ≈ 2.5 min)
+#   OUT=$OUT bash kernels-bench/rounds/round.sh s55b    (carry .device, dist; ≈ 2.5 min; SHORT=1: without b8 × 32K)
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
@@ -16,4 +16,4 @@ for k in a b; do
 done
 same b8-cur-a b8-on-a; same b8-cur-a b8-cur-b; same b8-cur-a b8-u4-a
 for n in b8-cur-a b8-on-a b8-u4-a; do echo "$n"; dec_kernels $n gsg_; done
-decstep b8x32k-cur 8 32768; decstep b8x32k-on 8 32768 FAPOOL_GEMV_JIT=on
+[ -n "${SHORT:-}" ] || { decstep b8x32k-cur 8 32768; decstep b8x32k-on 8 32768 FAPOOL_GEMV_JIT=on; }
