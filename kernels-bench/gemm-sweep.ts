@@ -492,11 +492,6 @@ function decodeVariants(gpu: Gpu, sgm: boolean, M: number, g: boolean, splits: n
           v.push({ name: `gemv sg cpt${cpt} u${u} h`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { cpt, u, half: true } } });
         }
       }
-      for (const u of [1, 2, 4]) {
-        if (gemvSgApplies(gpu.caps, { M, K: 4096, dtype: 'f16', kind: g ? 'gated' : 'linear' }, cpt, u, true, true)) {
-          v.push({ name: `gemv sg cpt${cpt} u${u} h j`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { cpt, u, half: true, jit: true } } });
-        }
-      }
     }
   }
   if (sgm && M >= 16) {
