@@ -8,7 +8,7 @@
 #    stream of the same bytes; then ncu on gate+up and qkv: DRAM and L2 throughput, L1 hit rate, occupancy,
 #    registers, stall reasons.
 # 2. Ours at 8 rows on the same card: the sweep's subgroup GEMV entries, with the new `_h_j` ones (U 1, 2, 4).
-# 3. Our entries' machine code (gate+up c1 u1 h, its _j u2 twin, qkv c2 u1 h) from the driver's shader cache.
+# 3. Our entries' machine code (gate+up c1 u1 h, its _j u2 twin — since removed —, qkv c2 u1 h) from the driver's shader cache.
 # Prediction: if x's registers (64 at u2) cap the warps and so the bytes in flight, the mirror's `jit` rows gain
 #   10–30 % over `ours` and ncu shows long_scoreboard dominant at ≤ 50 % occupancy; if L1 evictions of x
 #   bind (x re-read from L2: L1 hit rate < 70 %), `xsmem` wins and `ldcs` helps; if neither, the mirror sits at
@@ -47,7 +47,8 @@ for (i, name), ms in k.items():
 PY
 # 2. Ours at 8 rows, the subgroup GEMV's f16-pair entries (old and _j) on seed-4l's five products.
 SH=12288x4096,4096x4096,16384x4096g,4096x16384,32000x4096
-P='default path*|gemv sg cpt1 u1 h*|gemv sg cpt1 u2 h*|gemv sg cpt2 u1 h*|gemv sg cpt2 u2 h*|gemv sg cpt1 u4 h j|gemv sg cpt2 u4 h j'
+# (Session 55 also picked the `_h_j` entries, `gemv sg cpt{1,2} u{1,2,4} h j`, since removed.)
+P='default path*|gemv sg cpt1 u1 h|gemv sg cpt1 u2 h|gemv sg cpt2 u1 h|gemv sg cpt2 u2 h'
 timeout -k 2 200 node dist/kernels-bench/gemm-sweep.js --parts decode --decode-shapes $SH --decode-m 8 --pick "$P" --copies 3 \
   --samples 6 --out "$R/sweep-m8.json" --md "$R/sweep-m8.md" 2>&1 | grep -v '^Warning' > "$R/sweep-m8.log"
 echo "sweep rc=${PIPESTATUS[0]}"; sed -E 's/ +/ /g' "$R/sweep-m8.log" | grep -E '^decode' | cut -c1-110
@@ -55,7 +56,7 @@ echo "sweep rc=${PIPESTATUS[0]}"; sed -E 's/ +/ /g' "$R/sweep-m8.log" | grep -E 
 source kernels-bench/rounds/sass-lib.sh
 one() { cached "$1" timeout -k 2 60 node dist/kernels-bench/gemm-sweep.js --parts decode --decode-shapes "$2" --decode-m 8 --pick "$3" --copies 1 --samples 1; }
 one gu-h 16384x4096g 'gemv sg cpt1 u1 h'
-one gu-hj2 16384x4096g 'gemv sg cpt1 u2 h j'
+# (Session 55 also read `gemv sg cpt1 u2 h j`, gu-hj2, since removed.)
 one qkv-h 12288x4096 'gemv sg cpt2 u1 h'
 sass_from_caches
 for f in "$R"/*-[0-9][0-9].sass; do sass_loop "$f"; done 2>/dev/null | sort -t' ' -k4 -n | tail -8

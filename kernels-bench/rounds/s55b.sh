@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# (Ran in session 55, then FAPOOL_GEMV_JIT and its _h_j entries were removed: its arms now all run the default.)
 # Session 55, issue 16: FAPOOL_GEMV_JIT in the b8 × 4K step (the f16-pair GEMVs — QKV with its RoPE epilogue, O, gate+up,
 # the LM head — on their `_h_j` twins: a trip's weights loaded first, then each row's x just before its products;
 # the same sums, so the same tokens; u4: four vectors a trip), alternating cur / on / u4 twice, each arm's GEMV
