@@ -44,6 +44,20 @@ __device__ __forceinline__ float gelu(float v) { return 0.5f * v * (1.f + tanhf(
 
 template <bool LDCS> __device__ __forceinline__ uint4 ldw(const uint4* p) { if constexpr (LDCS) return __ldcs(p); else return *p; }
 
+// Row m's products of one trip: an f16 pair a (stream, column) over the trip's U vectors, then added to the f32 sum.
+template <int S, int MR, int CPT, int U>
+__device__ __forceinline__ void row_products(float (&acc)[S][MR][CPT], int m, const uint4 (&wv)[S][CPT][U], const uint4 (&xv)[U]) {
+#pragma unroll
+  for (int s = 0; s < S; s++)
+#pragma unroll
+    for (int c = 0; c < CPT; c++) {
+      half2 h = __float2half2_rn(0.f);
+#pragma unroll
+      for (int uu = 0; uu < U; uu++) h = hfma8(wv[s][c][uu], xv[uu], h);
+      acc[s][m][c] += __low2float(h) + __high2float(h);
+    }
+}
+
 template <int MR, int S, int CPT, int U, bool JIT, bool PERSIST, bool XSMEM, bool LDCS>
 __global__ void __launch_bounds__(TPB) gemv8(const uint4* __restrict__ x, const uint4* __restrict__ w0, const uint4* __restrict__ w1,
                                               __half* __restrict__ y, int N, int K8) {
@@ -86,31 +100,14 @@ __global__ void __launch_bounds__(TPB) gemv8(const uint4* __restrict__ x, const 
 #pragma unroll
           for (int m = 0; m < MR; m++) xv[m][uu] = xp[m * K8 + j + uu * 32];
 #pragma unroll
-        for (int m = 0; m < MR; m++)
-#pragma unroll
-          for (int s = 0; s < S; s++)
-#pragma unroll
-            for (int c = 0; c < CPT; c++) {
-              half2 h = __float2half2_rn(0.f);
-#pragma unroll
-              for (int uu = 0; uu < U; uu++) h = hfma8(wv[s][c][uu], xv[m][uu], h);
-              acc[s][m][c] += __low2float(h) + __high2float(h);
-            }
+        for (int m = 0; m < MR; m++) row_products(acc, m, wv, xv[m]);
       } else {
 #pragma unroll
         for (int m = 0; m < MR; m++) {
           uint4 xv[U];
 #pragma unroll
           for (int uu = 0; uu < U; uu++) xv[uu] = xp[m * K8 + j + uu * 32];
-#pragma unroll
-          for (int s = 0; s < S; s++)
-#pragma unroll
-            for (int c = 0; c < CPT; c++) {
-              half2 h = __float2half2_rn(0.f);
-#pragma unroll
-              for (int uu = 0; uu < U; uu++) h = hfma8(wv[s][c][uu], xv[uu], h);
-              acc[s][m][c] += __low2float(h) + __high2float(h);
-            }
+          row_products(acc, m, wv, xv);
         }
       }
     }
