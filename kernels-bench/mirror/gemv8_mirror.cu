@@ -206,6 +206,13 @@ int main(int argc, char** argv) {
   CK(cudaMemcpy(x, hx.data(), hx.size() * 2, cudaMemcpyHostToDevice));
   CK(cudaMemcpy(w, hw.data(), pool16 * 16, cudaMemcpyHostToDevice));
   cudaEvent_t e0, e1; CK(cudaEventCreate(&e0)); CK(cudaEventCreate(&e1));
+  // ms a launch: the median of 7 means over 20 back-to-back launches (launch(i) reads weight copy i).
+  auto median_ms = [&](auto&& launch) {
+    std::vector<float> t(7);
+    for (auto& ti : t) { CK(cudaEventRecord(e0)); for (int i = 0; i < 20; i++) launch(i); CK(cudaEventRecord(e1)); CK(cudaEventSynchronize(e1)); CK(cudaEventElapsedTime(&ti, e0, e1)); ti /= 20; }
+    std::sort(t.begin(), t.end());
+    return double(t[3]);
+  };
   int failed = 0;
   const char* only = getenv("MIRROR_SHAPES");   // e.g. "gate+up,qkv": only those shapes
   for (const Shape& sh : SHAPES) {
@@ -218,10 +225,8 @@ int main(int argc, char** argv) {
       auto launch = [&](int i) { stream_read<<<sms * 8, 256>>>(w + (i % copies) * need16, need16, sink); };
       if (!once) {
         for (int i = 0; i < 200; i++) launch(i);
-        std::vector<float> t(7);
-        for (auto& ti : t) { CK(cudaEventRecord(e0)); for (int i = 0; i < 20; i++) launch(i); CK(cudaEventRecord(e1)); CK(cudaEventSynchronize(e1)); CK(cudaEventElapsedTime(&ti, e0, e1)); ti /= 20; }
-        std::sort(t.begin(), t.end());
-        printf("%-8s %-24s %8.1f us  %5.2f TB/s\n", sh.name, "stream read", t[3] * 1e3, need16 * 16 / (t[3] * 1e-3) / 1e12);
+        const double ms = median_ms(launch);
+        printf("%-8s %-24s %8.1f us  %5.2f TB/s\n", sh.name, "stream read", ms * 1e3, need16 * 16 / (ms * 1e-3) / 1e12);
       } else launch(0);
     }
     for (const Variant& v : VARIANTS) {
@@ -240,9 +245,7 @@ int main(int argc, char** argv) {
       if (once) { launch(0); CK(cudaGetLastError()); continue; }
       for (int i = 0; i < 50; i++) launch(i);
       CK(cudaGetLastError()); CK(cudaDeviceSynchronize());
-      std::vector<float> t(7);
-      for (auto& ti : t) { CK(cudaEventRecord(e0)); for (int i = 0; i < 20; i++) launch(i); CK(cudaEventRecord(e1)); CK(cudaEventSynchronize(e1)); CK(cudaEventElapsedTime(&ti, e0, e1)); ti /= 20; }
-      std::sort(t.begin(), t.end());
+      const double ms = median_ms(launch);
       // Check copy 0 against float64 on sampled outputs.
       CK(cudaMemset(y, 0xff, size_t(MAXM) * 32768 * 2));
       launch(0); CK(cudaDeviceSynchronize());
@@ -262,7 +265,6 @@ int main(int argc, char** argv) {
         const double scale = sh.s == 2 ? std::max(mag * std::fabs(d[0]), 1e-6) : std::max(mag, 1e-6);
         if (!std::isfinite(got)) bad++; else worst = std::max(worst, std::fabs(got - ref) / scale);
       }
-      const double ms = t[3];
       printf("%-8s %-24s %8.1f us  %5.2f TB/s  err %.1e%s  grid %d smem %zu\n", sh.name, v.name, ms * 1e3, need16 * 16 / (ms * 1e-3) / 1e12, worst,
              bad ? "  NON-FINITE" : "", grid, smem);
       if (bad || worst > 2e-2) failed = 1;

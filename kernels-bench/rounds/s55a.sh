@@ -7,7 +7,7 @@
 #    streaming weights cannot evict it from L1), evict-first weight loads — the one-row control and a read-only
 #    stream of the same bytes; then ncu on gate+up and qkv: DRAM and L2 throughput, L1 hit rate, occupancy,
 #    registers, stall reasons.
-# 2. Ours at 8 rows on the same card: the sweep's subgroup GEMV entries, with the new `_h_j` ones (U 1, 2, 4).
+# 2. Ours at 8 rows on the same card: the sweep's subgroup GEMV entries (in session 55 also the `_h_j` ones, since removed).
 # 3. Our entries' machine code (gate+up c1 u1 h, its _j u2 twin — since removed —, qkv c2 u1 h) from the driver's shader cache.
 # Prediction: if x's registers (64 at u2) cap the warps and so the bytes in flight, the mirror's `jit` rows gain
 #   10–30 % over `ours` and ncu shows long_scoreboard dominant at ≤ 50 % occupancy; if L1 evictions of x
@@ -45,7 +45,7 @@ for (i, name), ms in k.items():
     print(i, n)
     print('   ', ' '.join(f'{short(m)}={v}' for m, v in ms.items()))
 PY
-# 2. Ours at 8 rows, the subgroup GEMV's f16-pair entries (old and _j) on seed-4l's five products.
+# 2. Ours at 8 rows, the subgroup GEMV's f16-pair entries on seed-4l's five products.
 SH=12288x4096,4096x4096,16384x4096g,4096x16384,32000x4096
 # (Session 55 also picked the `_h_j` entries, `gemv sg cpt{1,2} u{1,2,4} h j`, since removed.)
 P='default path*|gemv sg cpt1 u1 h|gemv sg cpt1 u2 h|gemv sg cpt2 u1 h|gemv sg cpt2 u2 h'
