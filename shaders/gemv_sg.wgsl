@@ -4607,54 +4607,6 @@ fn gsg_p_m5_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
-fn gsg_g_m5_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
 fn gsg_p_m5_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
@@ -4704,6 +4656,137 @@ fn gsg_p_m5_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
+fn gsg_p_m5_c4_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  let o2 = row8(n0 + 2u, K8);
+  let o3 = row8(n0 + 3u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a1_2 = 0.0;
+  var a1_3 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a2_2 = 0.0;
+  var a2_3 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a3_2 = 0.0;
+  var a3_3 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a4_2 = 0.0;
+  var a4_3 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m5_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
 fn gsg_g_m5_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
@@ -4749,6 +4832,592 @@ fn gsg_g_m5_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c2_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c4_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  let o2 = row8(n0 + 2u, K8);
+  let o3 = row8(n0 + 3u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a1_2 = 0.0;
+  var a1_3 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a2_2 = 0.0;
+  var a2_3 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a3_2 = 0.0;
+  var a3_3 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a4_2 = 0.0;
+  var a4_3 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m5_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m5_c2_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c1_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c4_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  let o2 = row8(n0 + 2u, K8);
+  let o3 = row8(n0 + 3u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a1_2 = 0.0;
+  var a1_3 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a2_2 = 0.0;
+  var a2_3 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a3_2 = 0.0;
+  var a3_3 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a4_2 = 0.0;
+  var a4_3 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m5_c1_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m5_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
     { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
@@ -4870,6 +5539,116 @@ fn gsg_p_m5_c2_u1_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  for (var m = lane; m < 5u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c2_u1_h_a1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 4u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  for (var m = lane; m < 5u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c2_u1_h_a2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 4u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
     { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
@@ -5455,80 +6234,6 @@ fn gsg_p_m5_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
-fn gsg_g_m5_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let wg0_1 = wg8[o0 + j + 1u * SGS];
-    let wu0_1 = wu8[o0 + j + 1u * SGS];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
 fn gsg_p_m5_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
@@ -5601,6 +6306,203 @@ fn gsg_p_m5_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
   { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
   { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c4_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  let o2 = row8(n0 + 2u, K8);
+  let o3 = row8(n0 + 3u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a1_2 = 0.0;
+  var a1_3 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a2_2 = 0.0;
+  var a2_3 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a3_2 = 0.0;
+  var a3_3 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a4_2 = 0.0;
+  var a4_3 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let w2_1 = w8[o2 + j + 1u * SGS];
+    let w3_1 = w8[o3 + j + 1u * SGS];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x0_1, hfma8(w2_0, x0_0, vec2<f16>())); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x0_1, hfma8(w3_0, x0_0, vec2<f16>())); a0_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x1_1, hfma8(w2_0, x1_0, vec2<f16>())); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x1_1, hfma8(w3_0, x1_0, vec2<f16>())); a1_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x2_1, hfma8(w2_0, x2_0, vec2<f16>())); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x2_1, hfma8(w3_0, x2_0, vec2<f16>())); a2_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x3_1, hfma8(w2_0, x3_0, vec2<f16>())); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x3_1, hfma8(w3_0, x3_0, vec2<f16>())); a3_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x4_1, hfma8(w2_0, x4_0, vec2<f16>())); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x4_1, hfma8(w3_0, x4_0, vec2<f16>())); a4_3 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m5_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
 }
 
 @compute @workgroup_size(WG)
@@ -5689,6 +6591,894 @@ fn gsg_g_m5_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c1_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c4_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  let o2 = row8(n0 + 2u, K8);
+  let o3 = row8(n0 + 3u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a1_2 = 0.0;
+  var a1_3 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a2_2 = 0.0;
+  var a2_3 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a3_2 = 0.0;
+  var a3_3 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a4_2 = 0.0;
+  var a4_3 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let w2_1 = w8[o2 + j + 1u * SGS];
+    let w3_1 = w8[o3 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x0_1, hfma8(w2_0, x0_0, vec2<f16>())); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x0_1, hfma8(w3_0, x0_0, vec2<f16>())); a0_3 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x1_1, hfma8(w2_0, x1_0, vec2<f16>())); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x1_1, hfma8(w3_0, x1_0, vec2<f16>())); a1_3 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x2_1, hfma8(w2_0, x2_0, vec2<f16>())); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x2_1, hfma8(w3_0, x2_0, vec2<f16>())); a2_3 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x3_1, hfma8(w2_0, x3_0, vec2<f16>())); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x3_1, hfma8(w3_0, x3_0, vec2<f16>())); a3_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x4_1, hfma8(w2_0, x4_0, vec2<f16>())); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x4_1, hfma8(w3_0, x4_0, vec2<f16>())); a4_3 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m5_c1_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m5_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wg1_1 = wg8[o1 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let wu1_1 = wu8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())); au0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())); au1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())); au2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())); au3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())); au4_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c1_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c2_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c4_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  let o2 = row8(n0 + 2u, K8);
+  let o3 = row8(n0 + 3u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a1_2 = 0.0;
+  var a1_3 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a2_2 = 0.0;
+  var a2_3 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a3_2 = 0.0;
+  var a3_3 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a4_2 = 0.0;
+  var a4_3 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let w2_1 = w8[o2 + j + 1u * SGS];
+    let w3_1 = w8[o3 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x0_1, hfma8(w2_0, x0_0, vec2<f16>())); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x0_1, hfma8(w3_0, x0_0, vec2<f16>())); a0_3 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x1_1, hfma8(w2_0, x1_0, vec2<f16>())); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x1_1, hfma8(w3_0, x1_0, vec2<f16>())); a1_3 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x2_1, hfma8(w2_0, x2_0, vec2<f16>())); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x2_1, hfma8(w3_0, x2_0, vec2<f16>())); a2_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x3_1, hfma8(w2_0, x3_0, vec2<f16>())); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x3_1, hfma8(w3_0, x3_0, vec2<f16>())); a3_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x4_1, hfma8(w2_0, x4_0, vec2<f16>())); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x4_1, hfma8(w3_0, x4_0, vec2<f16>())); a4_3 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m5_c1_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m5_c2_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wg1_1 = wg8[o1 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let wu1_1 = wu8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())); au0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())); au1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())); au2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())); au3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())); au4_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
     { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
@@ -5872,6 +7662,168 @@ fn gsg_p_m5_c2_u2_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  for (var m = lane; m < 5u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c2_u2_h_a1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 4u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  for (var m = lane; m < 5u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c2_u2_h_a2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 4u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
     { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
@@ -6270,61 +8222,6 @@ fn gsg_p_m6_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
-fn gsg_g_m6_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var ag5_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var au5_0 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
 fn gsg_p_m6_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
@@ -6378,6 +8275,157 @@ fn gsg_p_m6_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
   { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
   { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c4_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  let o2 = row8(n0 + 2u, K8);
+  let o3 = row8(n0 + 3u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a1_2 = 0.0;
+  var a1_3 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a2_2 = 0.0;
+  var a2_3 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a3_2 = 0.0;
+  var a3_3 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a4_2 = 0.0;
+  var a4_3 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a5_2 = 0.0;
+  var a5_3 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m6_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
 }
 
 @compute @workgroup_size(WG)
@@ -6435,6 +8483,680 @@ fn gsg_g_m6_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
+    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var a5_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c2_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c4_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  let o2 = row8(n0 + 2u, K8);
+  let o3 = row8(n0 + 3u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a1_2 = 0.0;
+  var a1_3 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a2_2 = 0.0;
+  var a2_3 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a3_2 = 0.0;
+  var a3_3 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a4_2 = 0.0;
+  var a4_3 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a5_2 = 0.0;
+  var a5_3 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m6_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m6_c2_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var ag5_0 = 0.0;
+  var ag5_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var au5_0 = 0.0;
+  var au5_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
+    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c1_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var a5_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c4_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  let o2 = row8(n0 + 2u, K8);
+  let o3 = row8(n0 + 3u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a1_2 = 0.0;
+  var a1_3 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a2_2 = 0.0;
+  var a2_3 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a3_2 = 0.0;
+  var a3_3 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a4_2 = 0.0;
+  var a4_3 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a5_2 = 0.0;
+  var a5_3 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m6_c1_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m6_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var ag5_0 = 0.0;
+  var ag5_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var au5_0 = 0.0;
+  var au5_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
     { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
@@ -6572,6 +9294,130 @@ fn gsg_p_m6_c2_u1_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  for (var m = lane; m < 6u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c2_u1_h_a1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 5u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  for (var m = lane; m < 6u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c2_u1_h_a2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 5u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
     { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
@@ -7246,91 +10092,6 @@ fn gsg_p_m6_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
-fn gsg_g_m6_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var ag5_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var au5_0 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    let wg0_1 = wg8[o0 + j + 1u * SGS];
-    let wu0_1 = wu8[o0 + j + 1u * SGS];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
 fn gsg_p_m6_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
@@ -7414,6 +10175,233 @@ fn gsg_p_m6_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
   { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
   { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c4_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  let o2 = row8(n0 + 2u, K8);
+  let o3 = row8(n0 + 3u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a1_2 = 0.0;
+  var a1_3 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a2_2 = 0.0;
+  var a2_3 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a3_2 = 0.0;
+  var a3_3 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a4_2 = 0.0;
+  var a4_3 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a5_2 = 0.0;
+  var a5_3 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let w2_1 = w8[o2 + j + 1u * SGS];
+    let w3_1 = w8[o3 + j + 1u * SGS];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x0_1, hfma8(w2_0, x0_0, vec2<f16>())); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x0_1, hfma8(w3_0, x0_0, vec2<f16>())); a0_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x1_1, hfma8(w2_0, x1_0, vec2<f16>())); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x1_1, hfma8(w3_0, x1_0, vec2<f16>())); a1_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x2_1, hfma8(w2_0, x2_0, vec2<f16>())); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x2_1, hfma8(w3_0, x2_0, vec2<f16>())); a2_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x3_1, hfma8(w2_0, x3_0, vec2<f16>())); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x3_1, hfma8(w3_0, x3_0, vec2<f16>())); a3_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x4_1, hfma8(w2_0, x4_0, vec2<f16>())); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x4_1, hfma8(w3_0, x4_0, vec2<f16>())); a4_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x5_1, hfma8(w2_0, x5_0, vec2<f16>())); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x5_1, hfma8(w3_0, x5_0, vec2<f16>())); a5_3 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m6_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
 }
 
 @compute @workgroup_size(WG)
@@ -7517,6 +10505,1028 @@ fn gsg_g_m6_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
+    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c1_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var a5_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c4_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  let o2 = row8(n0 + 2u, K8);
+  let o3 = row8(n0 + 3u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a1_2 = 0.0;
+  var a1_3 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a2_2 = 0.0;
+  var a2_3 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a3_2 = 0.0;
+  var a3_3 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a4_2 = 0.0;
+  var a4_3 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a5_2 = 0.0;
+  var a5_3 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let w2_1 = w8[o2 + j + 1u * SGS];
+    let w3_1 = w8[o3 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x0_1, hfma8(w2_0, x0_0, vec2<f16>())); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x0_1, hfma8(w3_0, x0_0, vec2<f16>())); a0_3 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x1_1, hfma8(w2_0, x1_0, vec2<f16>())); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x1_1, hfma8(w3_0, x1_0, vec2<f16>())); a1_3 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x2_1, hfma8(w2_0, x2_0, vec2<f16>())); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x2_1, hfma8(w3_0, x2_0, vec2<f16>())); a2_3 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x3_1, hfma8(w2_0, x3_0, vec2<f16>())); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x3_1, hfma8(w3_0, x3_0, vec2<f16>())); a3_3 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x4_1, hfma8(w2_0, x4_0, vec2<f16>())); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x4_1, hfma8(w3_0, x4_0, vec2<f16>())); a4_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x5_1, hfma8(w2_0, x5_0, vec2<f16>())); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x5_1, hfma8(w3_0, x5_0, vec2<f16>())); a5_3 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m6_c1_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m6_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var ag5_0 = 0.0;
+  var ag5_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var au5_0 = 0.0;
+  var au5_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wg1_1 = wg8[o1 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let wu1_1 = wu8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())); au0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())); au1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())); au2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())); au3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())); au4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x5_1, hfma8(wg1_0, x5_0, vec2<f16>())); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x5_1, hfma8(wu1_0, x5_0, vec2<f16>())); au5_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
+    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c1_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var a5_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c2_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c4_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  let o2 = row8(n0 + 2u, K8);
+  let o3 = row8(n0 + 3u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a1_2 = 0.0;
+  var a1_3 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a2_2 = 0.0;
+  var a2_3 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a3_2 = 0.0;
+  var a3_3 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a4_2 = 0.0;
+  var a4_3 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a5_2 = 0.0;
+  var a5_3 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let w2_1 = w8[o2 + j + 1u * SGS];
+    let w3_1 = w8[o3 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x0_1, hfma8(w2_0, x0_0, vec2<f16>())); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x0_1, hfma8(w3_0, x0_0, vec2<f16>())); a0_3 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x1_1, hfma8(w2_0, x1_0, vec2<f16>())); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x1_1, hfma8(w3_0, x1_0, vec2<f16>())); a1_3 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x2_1, hfma8(w2_0, x2_0, vec2<f16>())); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x2_1, hfma8(w3_0, x2_0, vec2<f16>())); a2_3 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x3_1, hfma8(w2_0, x3_0, vec2<f16>())); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x3_1, hfma8(w3_0, x3_0, vec2<f16>())); a3_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x4_1, hfma8(w2_0, x4_0, vec2<f16>())); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x4_1, hfma8(w3_0, x4_0, vec2<f16>())); a4_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x5_1, hfma8(w2_0, x5_0, vec2<f16>())); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x5_1, hfma8(w3_0, x5_0, vec2<f16>())); a5_3 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m6_c1_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m6_c2_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var ag5_0 = 0.0;
+  var ag5_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var au5_0 = 0.0;
+  var au5_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wg1_1 = wg8[o1 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let wu1_1 = wu8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())); au0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())); au1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())); au2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())); au3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())); au4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x5_1, hfma8(wg1_0, x5_0, vec2<f16>())); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x5_1, hfma8(wu1_0, x5_0, vec2<f16>())); au5_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
     { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
@@ -7726,6 +11736,190 @@ fn gsg_p_m6_c2_u2_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  for (var m = lane; m < 6u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c2_u2_h_a1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 5u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  for (var m = lane; m < 6u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c2_u2_h_a2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 5u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
     { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
@@ -8174,68 +12368,6 @@ fn gsg_p_m7_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
-fn gsg_g_m7_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var ag5_0 = 0.0;
-  var ag6_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var au5_0 = 0.0;
-  var au6_0 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
-    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
 fn gsg_p_m7_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
@@ -8296,6 +12428,177 @@ fn gsg_p_m7_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
   { let v = subgroupAdd(a6_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
   { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c4_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  let o2 = row8(n0 + 2u, K8);
+  let o3 = row8(n0 + 3u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a1_2 = 0.0;
+  var a1_3 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a2_2 = 0.0;
+  var a2_3 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a3_2 = 0.0;
+  var a3_3 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a4_2 = 0.0;
+  var a4_3 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a5_2 = 0.0;
+  var a5_3 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a6_2 = 0.0;
+  var a6_3 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x6_0, vec2<f16>()); a6_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x6_0, vec2<f16>()); a6_3 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 24u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 25u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_2); if (lane == 26u % SGS && n0 + 2u < p.N) { epilogue(6u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a6_3); if (lane == 27u % SGS && n0 + 3u < p.N) { epilogue(6u, n0 + 3u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m7_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var ag6_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var au6_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
 }
 
 @compute @workgroup_size(WG)
@@ -8362,6 +12665,768 @@ fn gsg_g_m7_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
+    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 12u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_1); let v = subgroupAdd(au6_1);
+    if (lane == 13u % SGS && n0 + 1u < p.N) { y[6u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var a5_0 = 0.0;
+  var a6_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c2_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c4_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  let o2 = row8(n0 + 2u, K8);
+  let o3 = row8(n0 + 3u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a1_2 = 0.0;
+  var a1_3 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a2_2 = 0.0;
+  var a2_3 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a3_2 = 0.0;
+  var a3_3 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a4_2 = 0.0;
+  var a4_3 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a5_2 = 0.0;
+  var a5_3 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a6_2 = 0.0;
+  var a6_3 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x6_0, vec2<f16>()); a6_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x6_0, vec2<f16>()); a6_3 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 24u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 25u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_2); if (lane == 26u % SGS && n0 + 2u < p.N) { epilogue(6u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a6_3); if (lane == 27u % SGS && n0 + 3u < p.N) { epilogue(6u, n0 + 3u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m7_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var ag6_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var au6_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m7_c2_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var ag5_0 = 0.0;
+  var ag5_1 = 0.0;
+  var ag6_0 = 0.0;
+  var ag6_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var au5_0 = 0.0;
+  var au5_1 = 0.0;
+  var au6_0 = 0.0;
+  var au6_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
+    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 12u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_1); let v = subgroupAdd(au6_1);
+    if (lane == 13u % SGS && n0 + 1u < p.N) { y[6u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c1_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var a5_0 = 0.0;
+  var a6_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c4_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  let o2 = row8(n0 + 2u, K8);
+  let o3 = row8(n0 + 3u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a1_2 = 0.0;
+  var a1_3 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a2_2 = 0.0;
+  var a2_3 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a3_2 = 0.0;
+  var a3_3 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a4_2 = 0.0;
+  var a4_3 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a5_2 = 0.0;
+  var a5_3 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a6_2 = 0.0;
+  var a6_3 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x6_0, vec2<f16>()); a6_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x6_0, vec2<f16>()); a6_3 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 24u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 25u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_2); if (lane == 26u % SGS && n0 + 2u < p.N) { epilogue(6u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a6_3); if (lane == 27u % SGS && n0 + 3u < p.N) { epilogue(6u, n0 + 3u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m7_c1_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var ag6_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var au6_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m7_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var ag5_0 = 0.0;
+  var ag5_1 = 0.0;
+  var ag6_0 = 0.0;
+  var ag6_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var au5_0 = 0.0;
+  var au5_1 = 0.0;
+  var au6_0 = 0.0;
+  var au6_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
     { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
@@ -8515,6 +13580,144 @@ fn gsg_p_m7_c2_u1_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
+  for (var m = lane; m < 7u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c2_u1_h_a1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 6u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
+  for (var m = lane; m < 7u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c2_u1_h_a2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 6u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
     { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
@@ -9278,102 +14481,6 @@ fn gsg_p_m7_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
-fn gsg_g_m7_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var ag5_0 = 0.0;
-  var ag6_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var au5_0 = 0.0;
-  var au6_0 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    let x6_0 = x8[6u * K8 + j];
-    let wg0_1 = wg8[o0 + j + 1u * SGS];
-    let wu0_1 = wu8[o0 + j + 1u * SGS];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
-    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
 fn gsg_p_m7_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
@@ -9468,6 +14575,263 @@ fn gsg_p_m7_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
   { let v = subgroupAdd(a6_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
   { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c4_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  let o2 = row8(n0 + 2u, K8);
+  let o3 = row8(n0 + 3u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a1_2 = 0.0;
+  var a1_3 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a2_2 = 0.0;
+  var a2_3 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a3_2 = 0.0;
+  var a3_3 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a4_2 = 0.0;
+  var a4_3 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a5_2 = 0.0;
+  var a5_3 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a6_2 = 0.0;
+  var a6_3 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let w2_1 = w8[o2 + j + 1u * SGS];
+    let w3_1 = w8[o3 + j + 1u * SGS];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x0_1, hfma8(w2_0, x0_0, vec2<f16>())); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x0_1, hfma8(w3_0, x0_0, vec2<f16>())); a0_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x1_1, hfma8(w2_0, x1_0, vec2<f16>())); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x1_1, hfma8(w3_0, x1_0, vec2<f16>())); a1_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x2_1, hfma8(w2_0, x2_0, vec2<f16>())); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x2_1, hfma8(w3_0, x2_0, vec2<f16>())); a2_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x3_1, hfma8(w2_0, x3_0, vec2<f16>())); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x3_1, hfma8(w3_0, x3_0, vec2<f16>())); a3_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x4_1, hfma8(w2_0, x4_0, vec2<f16>())); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x4_1, hfma8(w3_0, x4_0, vec2<f16>())); a4_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x5_1, hfma8(w2_0, x5_0, vec2<f16>())); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x5_1, hfma8(w3_0, x5_0, vec2<f16>())); a5_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x6_1, hfma8(w2_0, x6_0, vec2<f16>())); a6_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x6_1, hfma8(w3_0, x6_0, vec2<f16>())); a6_3 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x6_0, vec2<f16>()); a6_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x6_0, vec2<f16>()); a6_3 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 24u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 25u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_2); if (lane == 26u % SGS && n0 + 2u < p.N) { epilogue(6u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a6_3); if (lane == 27u % SGS && n0 + 3u < p.N) { epilogue(6u, n0 + 3u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m7_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var ag6_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var au6_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
 }
 
 @compute @workgroup_size(WG)
@@ -9586,6 +14950,1162 @@ fn gsg_g_m7_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
+    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 12u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_1); let v = subgroupAdd(au6_1);
+    if (lane == 13u % SGS && n0 + 1u < p.N) { y[6u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c1_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var a5_0 = 0.0;
+  var a6_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c4_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  let o2 = row8(n0 + 2u, K8);
+  let o3 = row8(n0 + 3u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a1_2 = 0.0;
+  var a1_3 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a2_2 = 0.0;
+  var a2_3 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a3_2 = 0.0;
+  var a3_3 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a4_2 = 0.0;
+  var a4_3 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a5_2 = 0.0;
+  var a5_3 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a6_2 = 0.0;
+  var a6_3 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let w2_1 = w8[o2 + j + 1u * SGS];
+    let w3_1 = w8[o3 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x0_1, hfma8(w2_0, x0_0, vec2<f16>())); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x0_1, hfma8(w3_0, x0_0, vec2<f16>())); a0_3 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x1_1, hfma8(w2_0, x1_0, vec2<f16>())); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x1_1, hfma8(w3_0, x1_0, vec2<f16>())); a1_3 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x2_1, hfma8(w2_0, x2_0, vec2<f16>())); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x2_1, hfma8(w3_0, x2_0, vec2<f16>())); a2_3 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x3_1, hfma8(w2_0, x3_0, vec2<f16>())); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x3_1, hfma8(w3_0, x3_0, vec2<f16>())); a3_3 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x4_1, hfma8(w2_0, x4_0, vec2<f16>())); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x4_1, hfma8(w3_0, x4_0, vec2<f16>())); a4_3 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x5_1, hfma8(w2_0, x5_0, vec2<f16>())); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x5_1, hfma8(w3_0, x5_0, vec2<f16>())); a5_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x6_1, hfma8(w2_0, x6_0, vec2<f16>())); a6_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x6_1, hfma8(w3_0, x6_0, vec2<f16>())); a6_3 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x6_0, vec2<f16>()); a6_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x6_0, vec2<f16>()); a6_3 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 24u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 25u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_2); if (lane == 26u % SGS && n0 + 2u < p.N) { epilogue(6u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a6_3); if (lane == 27u % SGS && n0 + 3u < p.N) { epilogue(6u, n0 + 3u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m7_c1_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var ag6_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var au6_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m7_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var ag5_0 = 0.0;
+  var ag5_1 = 0.0;
+  var ag6_0 = 0.0;
+  var ag6_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var au5_0 = 0.0;
+  var au5_1 = 0.0;
+  var au6_0 = 0.0;
+  var au6_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wg1_1 = wg8[o1 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let wu1_1 = wu8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())); au0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())); au1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())); au2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())); au3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())); au4_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x5_1, hfma8(wg1_0, x5_0, vec2<f16>())); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x5_1, hfma8(wu1_0, x5_0, vec2<f16>())); au5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x6_1, hfma8(wg1_0, x6_0, vec2<f16>())); ag6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x6_1, hfma8(wu1_0, x6_0, vec2<f16>())); au6_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
+    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 12u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_1); let v = subgroupAdd(au6_1);
+    if (lane == 13u % SGS && n0 + 1u < p.N) { y[6u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c1_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var a5_0 = 0.0;
+  var a6_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c2_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c4_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  let o2 = row8(n0 + 2u, K8);
+  let o3 = row8(n0 + 3u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a1_2 = 0.0;
+  var a1_3 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a2_2 = 0.0;
+  var a2_3 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a3_2 = 0.0;
+  var a3_3 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a4_2 = 0.0;
+  var a4_3 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a5_2 = 0.0;
+  var a5_3 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a6_2 = 0.0;
+  var a6_3 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let w2_1 = w8[o2 + j + 1u * SGS];
+    let w3_1 = w8[o3 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x0_1, hfma8(w2_0, x0_0, vec2<f16>())); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x0_1, hfma8(w3_0, x0_0, vec2<f16>())); a0_3 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x1_1, hfma8(w2_0, x1_0, vec2<f16>())); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x1_1, hfma8(w3_0, x1_0, vec2<f16>())); a1_3 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x2_1, hfma8(w2_0, x2_0, vec2<f16>())); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x2_1, hfma8(w3_0, x2_0, vec2<f16>())); a2_3 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x3_1, hfma8(w2_0, x3_0, vec2<f16>())); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x3_1, hfma8(w3_0, x3_0, vec2<f16>())); a3_3 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x4_1, hfma8(w2_0, x4_0, vec2<f16>())); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x4_1, hfma8(w3_0, x4_0, vec2<f16>())); a4_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x5_1, hfma8(w2_0, x5_0, vec2<f16>())); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x5_1, hfma8(w3_0, x5_0, vec2<f16>())); a5_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x6_1, hfma8(w2_0, x6_0, vec2<f16>())); a6_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x6_1, hfma8(w3_0, x6_0, vec2<f16>())); a6_3 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x6_0, vec2<f16>()); a6_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x6_0, vec2<f16>()); a6_3 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 24u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 25u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_2); if (lane == 26u % SGS && n0 + 2u < p.N) { epilogue(6u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a6_3); if (lane == 27u % SGS && n0 + 3u < p.N) { epilogue(6u, n0 + 3u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m7_c1_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var ag6_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var au6_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m7_c2_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var ag5_0 = 0.0;
+  var ag5_1 = 0.0;
+  var ag6_0 = 0.0;
+  var ag6_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var au5_0 = 0.0;
+  var au5_1 = 0.0;
+  var au6_0 = 0.0;
+  var au6_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wg1_1 = wg8[o1 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let wu1_1 = wu8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())); au0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())); au1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())); au2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())); au3_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())); au4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x5_1, hfma8(wg1_0, x5_0, vec2<f16>())); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x5_1, hfma8(wu1_0, x5_0, vec2<f16>())); au5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x6_1, hfma8(wg1_0, x6_0, vec2<f16>())); ag6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x6_1, hfma8(wu1_0, x6_0, vec2<f16>())); au6_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
     { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
@@ -9821,6 +16341,212 @@ fn gsg_p_m7_c2_u2_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
+  for (var m = lane; m < 7u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c2_u2_h_a1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 6u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
+  for (var m = lane; m < 7u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c2_u2_h_a2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 6u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
     { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
@@ -10319,75 +17045,6 @@ fn gsg_p_m8_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
-fn gsg_g_m8_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var ag5_0 = 0.0;
-  var ag6_0 = 0.0;
-  var ag7_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var au5_0 = 0.0;
-  var au6_0 = 0.0;
-  var au7_0 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    let x6_0 = x8[6u * K8 + j];
-    let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
-    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
-    if (lane == 7u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
 fn gsg_p_m8_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
@@ -10455,6 +17112,197 @@ fn gsg_p_m8_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
   { let v = subgroupAdd(a7_0); if (lane == 14u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
   { let v = subgroupAdd(a7_1); if (lane == 15u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c4_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  let o2 = row8(n0 + 2u, K8);
+  let o3 = row8(n0 + 3u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a1_2 = 0.0;
+  var a1_3 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a2_2 = 0.0;
+  var a2_3 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a3_2 = 0.0;
+  var a3_3 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a4_2 = 0.0;
+  var a4_3 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a5_2 = 0.0;
+  var a5_3 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a6_2 = 0.0;
+  var a6_3 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var a7_2 = 0.0;
+  var a7_3 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x6_0, vec2<f16>()); a6_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x6_0, vec2<f16>()); a6_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x7_0, vec2<f16>()); a7_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x7_0, vec2<f16>()); a7_3 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 24u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 25u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_2); if (lane == 26u % SGS && n0 + 2u < p.N) { epilogue(6u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a6_3); if (lane == 27u % SGS && n0 + 3u < p.N) { epilogue(6u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a7_0); if (lane == 28u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a7_1); if (lane == 29u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a7_2); if (lane == 30u % SGS && n0 + 2u < p.N) { epilogue(7u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a7_3); if (lane == 31u % SGS && n0 + 3u < p.N) { epilogue(7u, n0 + 3u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m8_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var ag6_0 = 0.0;
+  var ag7_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var au6_0 = 0.0;
+  var au7_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
+    if (lane == 7u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
 }
 
 @compute @workgroup_size(WG)
@@ -10530,6 +17378,856 @@ fn gsg_g_m8_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x7_0, vec2<f16>()); ag7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x7_0, vec2<f16>()); au7_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
+    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 12u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_1); let v = subgroupAdd(au6_1);
+    if (lane == 13u % SGS && n0 + 1u < p.N) { y[6u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
+    if (lane == 14u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_1); let v = subgroupAdd(au7_1);
+    if (lane == 15u % SGS && n0 + 1u < p.N) { y[7u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var a5_0 = 0.0;
+  var a6_0 = 0.0;
+  var a7_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a7_0); if (lane == 7u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c2_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a7_0); if (lane == 14u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a7_1); if (lane == 15u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c4_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  let o2 = row8(n0 + 2u, K8);
+  let o3 = row8(n0 + 3u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a1_2 = 0.0;
+  var a1_3 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a2_2 = 0.0;
+  var a2_3 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a3_2 = 0.0;
+  var a3_3 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a4_2 = 0.0;
+  var a4_3 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a5_2 = 0.0;
+  var a5_3 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a6_2 = 0.0;
+  var a6_3 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var a7_2 = 0.0;
+  var a7_3 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x6_0, vec2<f16>()); a6_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x6_0, vec2<f16>()); a6_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x7_0, vec2<f16>()); a7_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x7_0, vec2<f16>()); a7_3 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 24u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 25u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_2); if (lane == 26u % SGS && n0 + 2u < p.N) { epilogue(6u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a6_3); if (lane == 27u % SGS && n0 + 3u < p.N) { epilogue(6u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a7_0); if (lane == 28u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a7_1); if (lane == 29u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a7_2); if (lane == 30u % SGS && n0 + 2u < p.N) { epilogue(7u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a7_3); if (lane == 31u % SGS && n0 + 3u < p.N) { epilogue(7u, n0 + 3u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m8_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var ag6_0 = 0.0;
+  var ag7_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var au6_0 = 0.0;
+  var au7_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
+    if (lane == 7u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m8_c2_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var ag5_0 = 0.0;
+  var ag5_1 = 0.0;
+  var ag6_0 = 0.0;
+  var ag6_1 = 0.0;
+  var ag7_0 = 0.0;
+  var ag7_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var au5_0 = 0.0;
+  var au5_1 = 0.0;
+  var au6_0 = 0.0;
+  var au6_1 = 0.0;
+  var au7_0 = 0.0;
+  var au7_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x7_0, vec2<f16>()); ag7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x7_0, vec2<f16>()); au7_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
+    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 12u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_1); let v = subgroupAdd(au6_1);
+    if (lane == 13u % SGS && n0 + 1u < p.N) { y[6u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
+    if (lane == 14u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_1); let v = subgroupAdd(au7_1);
+    if (lane == 15u % SGS && n0 + 1u < p.N) { y[7u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c1_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var a5_0 = 0.0;
+  var a6_0 = 0.0;
+  var a7_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a7_0); if (lane == 7u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a7_0); if (lane == 14u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a7_1); if (lane == 15u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c4_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  let o2 = row8(n0 + 2u, K8);
+  let o3 = row8(n0 + 3u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a1_2 = 0.0;
+  var a1_3 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a2_2 = 0.0;
+  var a2_3 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a3_2 = 0.0;
+  var a3_3 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a4_2 = 0.0;
+  var a4_3 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a5_2 = 0.0;
+  var a5_3 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a6_2 = 0.0;
+  var a6_3 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var a7_2 = 0.0;
+  var a7_3 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x6_0, vec2<f16>()); a6_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x6_0, vec2<f16>()); a6_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x7_0, vec2<f16>()); a7_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x7_0, vec2<f16>()); a7_3 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 24u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 25u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_2); if (lane == 26u % SGS && n0 + 2u < p.N) { epilogue(6u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a6_3); if (lane == 27u % SGS && n0 + 3u < p.N) { epilogue(6u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a7_0); if (lane == 28u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a7_1); if (lane == 29u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a7_2); if (lane == 30u % SGS && n0 + 2u < p.N) { epilogue(7u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a7_3); if (lane == 31u % SGS && n0 + 3u < p.N) { epilogue(7u, n0 + 3u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m8_c1_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var ag6_0 = 0.0;
+  var ag7_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var au6_0 = 0.0;
+  var au7_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
+    if (lane == 7u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m8_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var ag5_0 = 0.0;
+  var ag5_1 = 0.0;
+  var ag6_0 = 0.0;
+  var ag6_1 = 0.0;
+  var ag7_0 = 0.0;
+  var ag7_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var au5_0 = 0.0;
+  var au5_1 = 0.0;
+  var au6_0 = 0.0;
+  var au6_1 = 0.0;
+  var au7_0 = 0.0;
+  var au7_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
     { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
@@ -10699,6 +18397,158 @@ fn gsg_p_m8_c2_u1_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
+  let t7_0 = subgroupAdd(a7_0); let t7_1 = subgroupAdd(a7_1);
+  for (var m = lane; m < 8u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
+    if (m == 7u) { v0 = t7_0; v1 = t7_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c2_u1_h_a1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 7u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
+  let t7_0 = subgroupAdd(a7_0); let t7_1 = subgroupAdd(a7_1);
+  for (var m = lane; m < 8u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
+    if (m == 7u) { v0 = t7_0; v1 = t7_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c2_u1_h_a2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 7u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
     { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
@@ -11551,113 +19401,6 @@ fn gsg_p_m8_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
-fn gsg_g_m8_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var ag5_0 = 0.0;
-  var ag6_0 = 0.0;
-  var ag7_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var au5_0 = 0.0;
-  var au6_0 = 0.0;
-  var au7_0 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    let x6_0 = x8[6u * K8 + j];
-    let x7_0 = x8[7u * K8 + j];
-    let wg0_1 = wg8[o0 + j + 1u * SGS];
-    let wu0_1 = wu8[o0 + j + 1u * SGS];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    let x7_1 = x8[7u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x7_1, hfma8(wg0_0, x7_0, vec2<f16>())); ag7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x7_1, hfma8(wu0_0, x7_0, vec2<f16>())); au7_0 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    let x6_0 = x8[6u * K8 + j];
-    let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
-    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
-    if (lane == 7u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
 fn gsg_p_m8_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
@@ -11763,6 +19506,293 @@ fn gsg_p_m8_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
   { let v = subgroupAdd(a7_0); if (lane == 14u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
   { let v = subgroupAdd(a7_1); if (lane == 15u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c4_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  let o2 = row8(n0 + 2u, K8);
+  let o3 = row8(n0 + 3u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a1_2 = 0.0;
+  var a1_3 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a2_2 = 0.0;
+  var a2_3 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a3_2 = 0.0;
+  var a3_3 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a4_2 = 0.0;
+  var a4_3 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a5_2 = 0.0;
+  var a5_3 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a6_2 = 0.0;
+  var a6_3 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var a7_2 = 0.0;
+  var a7_3 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    let x7_0 = x8[7u * K8 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let w2_1 = w8[o2 + j + 1u * SGS];
+    let w3_1 = w8[o3 + j + 1u * SGS];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x0_1, hfma8(w2_0, x0_0, vec2<f16>())); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x0_1, hfma8(w3_0, x0_0, vec2<f16>())); a0_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x1_1, hfma8(w2_0, x1_0, vec2<f16>())); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x1_1, hfma8(w3_0, x1_0, vec2<f16>())); a1_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x2_1, hfma8(w2_0, x2_0, vec2<f16>())); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x2_1, hfma8(w3_0, x2_0, vec2<f16>())); a2_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x3_1, hfma8(w2_0, x3_0, vec2<f16>())); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x3_1, hfma8(w3_0, x3_0, vec2<f16>())); a3_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x4_1, hfma8(w2_0, x4_0, vec2<f16>())); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x4_1, hfma8(w3_0, x4_0, vec2<f16>())); a4_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x5_1, hfma8(w2_0, x5_0, vec2<f16>())); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x5_1, hfma8(w3_0, x5_0, vec2<f16>())); a5_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x6_1, hfma8(w2_0, x6_0, vec2<f16>())); a6_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x6_1, hfma8(w3_0, x6_0, vec2<f16>())); a6_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x7_1, hfma8(w1_0, x7_0, vec2<f16>())); a7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x7_1, hfma8(w2_0, x7_0, vec2<f16>())); a7_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x7_1, hfma8(w3_0, x7_0, vec2<f16>())); a7_3 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x6_0, vec2<f16>()); a6_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x6_0, vec2<f16>()); a6_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x7_0, vec2<f16>()); a7_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x7_0, vec2<f16>()); a7_3 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 24u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 25u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_2); if (lane == 26u % SGS && n0 + 2u < p.N) { epilogue(6u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a6_3); if (lane == 27u % SGS && n0 + 3u < p.N) { epilogue(6u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a7_0); if (lane == 28u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a7_1); if (lane == 29u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a7_2); if (lane == 30u % SGS && n0 + 2u < p.N) { epilogue(7u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a7_3); if (lane == 31u % SGS && n0 + 3u < p.N) { epilogue(7u, n0 + 3u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m8_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var ag6_0 = 0.0;
+  var ag7_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var au6_0 = 0.0;
+  var au7_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    let x7_0 = x8[7u * K8 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x7_1, hfma8(wg0_0, x7_0, vec2<f16>())); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x7_1, hfma8(wu0_0, x7_0, vec2<f16>())); au7_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
+    if (lane == 7u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
 }
 
 @compute @workgroup_size(WG)
@@ -11896,6 +19926,1296 @@ fn gsg_g_m8_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x7_0, vec2<f16>()); ag7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x7_0, vec2<f16>()); au7_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
+    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 12u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_1); let v = subgroupAdd(au6_1);
+    if (lane == 13u % SGS && n0 + 1u < p.N) { y[6u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
+    if (lane == 14u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_1); let v = subgroupAdd(au7_1);
+    if (lane == 15u % SGS && n0 + 1u < p.N) { y[7u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c1_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var a5_0 = 0.0;
+  var a6_0 = 0.0;
+  var a7_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())); a7_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a7_0); if (lane == 7u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x7_1, hfma8(w1_0, x7_0, vec2<f16>())); a7_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a7_0); if (lane == 14u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a7_1); if (lane == 15u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c4_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  let o2 = row8(n0 + 2u, K8);
+  let o3 = row8(n0 + 3u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a1_2 = 0.0;
+  var a1_3 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a2_2 = 0.0;
+  var a2_3 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a3_2 = 0.0;
+  var a3_3 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a4_2 = 0.0;
+  var a4_3 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a5_2 = 0.0;
+  var a5_3 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a6_2 = 0.0;
+  var a6_3 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var a7_2 = 0.0;
+  var a7_3 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let w2_1 = w8[o2 + j + 1u * SGS];
+    let w3_1 = w8[o3 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x0_1, hfma8(w2_0, x0_0, vec2<f16>())); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x0_1, hfma8(w3_0, x0_0, vec2<f16>())); a0_3 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x1_1, hfma8(w2_0, x1_0, vec2<f16>())); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x1_1, hfma8(w3_0, x1_0, vec2<f16>())); a1_3 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x2_1, hfma8(w2_0, x2_0, vec2<f16>())); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x2_1, hfma8(w3_0, x2_0, vec2<f16>())); a2_3 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x3_1, hfma8(w2_0, x3_0, vec2<f16>())); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x3_1, hfma8(w3_0, x3_0, vec2<f16>())); a3_3 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x4_1, hfma8(w2_0, x4_0, vec2<f16>())); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x4_1, hfma8(w3_0, x4_0, vec2<f16>())); a4_3 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x5_1, hfma8(w2_0, x5_0, vec2<f16>())); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x5_1, hfma8(w3_0, x5_0, vec2<f16>())); a5_3 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x6_1, hfma8(w2_0, x6_0, vec2<f16>())); a6_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x6_1, hfma8(w3_0, x6_0, vec2<f16>())); a6_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x7_1, hfma8(w1_0, x7_0, vec2<f16>())); a7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x7_1, hfma8(w2_0, x7_0, vec2<f16>())); a7_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x7_1, hfma8(w3_0, x7_0, vec2<f16>())); a7_3 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x6_0, vec2<f16>()); a6_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x6_0, vec2<f16>()); a6_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x7_0, vec2<f16>()); a7_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x7_0, vec2<f16>()); a7_3 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 24u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 25u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_2); if (lane == 26u % SGS && n0 + 2u < p.N) { epilogue(6u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a6_3); if (lane == 27u % SGS && n0 + 3u < p.N) { epilogue(6u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a7_0); if (lane == 28u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a7_1); if (lane == 29u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a7_2); if (lane == 30u % SGS && n0 + 2u < p.N) { epilogue(7u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a7_3); if (lane == 31u % SGS && n0 + 3u < p.N) { epilogue(7u, n0 + 3u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m8_c1_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var ag6_0 = 0.0;
+  var ag7_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var au6_0 = 0.0;
+  var au7_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x7_1, hfma8(wg0_0, x7_0, vec2<f16>())); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x7_1, hfma8(wu0_0, x7_0, vec2<f16>())); au7_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
+    if (lane == 7u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m8_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var ag5_0 = 0.0;
+  var ag5_1 = 0.0;
+  var ag6_0 = 0.0;
+  var ag6_1 = 0.0;
+  var ag7_0 = 0.0;
+  var ag7_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var au5_0 = 0.0;
+  var au5_1 = 0.0;
+  var au6_0 = 0.0;
+  var au6_1 = 0.0;
+  var au7_0 = 0.0;
+  var au7_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wg1_1 = wg8[o1 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let wu1_1 = wu8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())); au0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())); au1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())); au2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())); au3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())); au4_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x5_1, hfma8(wg1_0, x5_0, vec2<f16>())); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x5_1, hfma8(wu1_0, x5_0, vec2<f16>())); au5_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x6_1, hfma8(wg1_0, x6_0, vec2<f16>())); ag6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x6_1, hfma8(wu1_0, x6_0, vec2<f16>())); au6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x7_1, hfma8(wg0_0, x7_0, vec2<f16>())); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x7_1, hfma8(wg1_0, x7_0, vec2<f16>())); ag7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x7_1, hfma8(wu0_0, x7_0, vec2<f16>())); au7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x7_1, hfma8(wu1_0, x7_0, vec2<f16>())); au7_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x7_0, vec2<f16>()); ag7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x7_0, vec2<f16>()); au7_1 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
+    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 12u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_1); let v = subgroupAdd(au6_1);
+    if (lane == 13u % SGS && n0 + 1u < p.N) { y[6u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
+    if (lane == 14u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_1); let v = subgroupAdd(au7_1);
+    if (lane == 15u % SGS && n0 + 1u < p.N) { y[7u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c1_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var a0_0 = 0.0;
+  var a1_0 = 0.0;
+  var a2_0 = 0.0;
+  var a3_0 = 0.0;
+  var a4_0 = 0.0;
+  var a5_0 = 0.0;
+  var a6_0 = 0.0;
+  var a7_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())); a7_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a7_0); if (lane == 7u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c2_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x7_1, hfma8(w1_0, x7_0, vec2<f16>())); a7_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a7_0); if (lane == 14u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a7_1); if (lane == 15u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c4_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  let o2 = row8(n0 + 2u, K8);
+  let o3 = row8(n0 + 3u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a1_2 = 0.0;
+  var a1_3 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a2_2 = 0.0;
+  var a2_3 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a3_2 = 0.0;
+  var a3_3 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a4_2 = 0.0;
+  var a4_3 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a5_2 = 0.0;
+  var a5_3 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a6_2 = 0.0;
+  var a6_3 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var a7_2 = 0.0;
+  var a7_3 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let w2_1 = w8[o2 + j + 1u * SGS];
+    let w3_1 = w8[o3 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x0_1, hfma8(w2_0, x0_0, vec2<f16>())); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x0_1, hfma8(w3_0, x0_0, vec2<f16>())); a0_3 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x1_1, hfma8(w2_0, x1_0, vec2<f16>())); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x1_1, hfma8(w3_0, x1_0, vec2<f16>())); a1_3 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x2_1, hfma8(w2_0, x2_0, vec2<f16>())); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x2_1, hfma8(w3_0, x2_0, vec2<f16>())); a2_3 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x3_1, hfma8(w2_0, x3_0, vec2<f16>())); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x3_1, hfma8(w3_0, x3_0, vec2<f16>())); a3_3 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x4_1, hfma8(w2_0, x4_0, vec2<f16>())); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x4_1, hfma8(w3_0, x4_0, vec2<f16>())); a4_3 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x5_1, hfma8(w2_0, x5_0, vec2<f16>())); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x5_1, hfma8(w3_0, x5_0, vec2<f16>())); a5_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x6_1, hfma8(w2_0, x6_0, vec2<f16>())); a6_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x6_1, hfma8(w3_0, x6_0, vec2<f16>())); a6_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x7_1, hfma8(w1_0, x7_0, vec2<f16>())); a7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_1, x7_1, hfma8(w2_0, x7_0, vec2<f16>())); a7_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_1, x7_1, hfma8(w3_0, x7_0, vec2<f16>())); a7_3 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w2_0 = w8[o2 + j];
+    let w3_0 = w8[o3 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x6_0, vec2<f16>()); a6_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x6_0, vec2<f16>()); a6_3 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w2_0, x7_0, vec2<f16>()); a7_2 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w3_0, x7_0, vec2<f16>()); a7_3 += f32(h.x) + f32(h.y); }
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 24u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 25u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_2); if (lane == 26u % SGS && n0 + 2u < p.N) { epilogue(6u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a6_3); if (lane == 27u % SGS && n0 + 3u < p.N) { epilogue(6u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a7_0); if (lane == 28u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a7_1); if (lane == 29u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a7_2); if (lane == 30u % SGS && n0 + 2u < p.N) { epilogue(7u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a7_3); if (lane == 31u % SGS && n0 + 3u < p.N) { epilogue(7u, n0 + 3u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m8_c1_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var ag6_0 = 0.0;
+  var ag7_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var au6_0 = 0.0;
+  var au7_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x7_1, hfma8(wg0_0, x7_0, vec2<f16>())); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x7_1, hfma8(wu0_0, x7_0, vec2<f16>())); au7_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
+    if (lane == 7u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m8_c2_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var ag5_0 = 0.0;
+  var ag5_1 = 0.0;
+  var ag6_0 = 0.0;
+  var ag6_1 = 0.0;
+  var ag7_0 = 0.0;
+  var ag7_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var au5_0 = 0.0;
+  var au5_1 = 0.0;
+  var au6_0 = 0.0;
+  var au6_1 = 0.0;
+  var au7_0 = 0.0;
+  var au7_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wg1_1 = wg8[o1 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let wu1_1 = wu8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())); au0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())); au1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())); au2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())); au3_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())); au4_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x5_1, hfma8(wg1_0, x5_0, vec2<f16>())); ag5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x5_1, hfma8(wu1_0, x5_0, vec2<f16>())); au5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x6_1, hfma8(wg1_0, x6_0, vec2<f16>())); ag6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x6_1, hfma8(wu1_0, x6_0, vec2<f16>())); au6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x7_1, hfma8(wg0_0, x7_0, vec2<f16>())); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_1, x7_1, hfma8(wg1_0, x7_0, vec2<f16>())); ag7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x7_1, hfma8(wu0_0, x7_0, vec2<f16>())); au7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_1, x7_1, hfma8(wu1_0, x7_0, vec2<f16>())); au7_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wg1_0 = wg8[o1 + j];
+    let wu0_0 = wu8[o0 + j];
+    let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
     { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
@@ -12157,6 +21477,234 @@ fn gsg_p_m8_c2_u2_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
+  let t7_0 = subgroupAdd(a7_0); let t7_1 = subgroupAdd(a7_1);
+  for (var m = lane; m < 8u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
+    if (m == 7u) { v0 = t7_0; v1 = t7_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c2_u2_h_a1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 7u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x7_1, hfma8(w1_0, x7_0, vec2<f16>())); a7_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+  }
+  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
+  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
+  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
+  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
+  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
+  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
+  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
+  let t7_0 = subgroupAdd(a7_0); let t7_1 = subgroupAdd(a7_1);
+  for (var m = lane; m < 8u; m += SGS) {
+    var v0 = t0_0; var v1 = t0_1;
+    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
+    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
+    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
+    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
+    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
+    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
+    if (m == 7u) { v0 = t7_0; v1 = t7_1; }
+    var row = rrow;
+    if (m != lane) { row = rope_row(m); }
+    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c2_u2_h_a2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(rope_col(n0 + 0u), K8);
+  let o1 = row8(rope_col(n0 + 1u), K8);
+  let rrow = rope_row(min(lane, 7u)); let rfreq = rope_freq(n0);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let w1_1 = w8[o1 + j + 1u * SGS];
+    let x0_0 = x8[j];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_0 = x8[1u * K8 + j];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_0 = x8[2u * K8 + j];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_1, x7_1, hfma8(w1_0, x7_0, vec2<f16>())); a7_1 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = w8[o0 + j];
+    let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
+    let x3_0 = x8[3u * K8 + j];
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    let x7_0 = x8[7u * K8 + j];
     { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
     { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
