@@ -4607,6 +4607,54 @@ fn gsg_p_m5_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
+fn gsg_g_m5_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
 fn gsg_p_m5_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
@@ -4653,137 +4701,6 @@ fn gsg_p_m5_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
   { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
   { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m5_c4_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  let o2 = row8(n0 + 2u, K8);
-  let o3 = row8(n0 + 3u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a0_2 = 0.0;
-  var a0_3 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a1_2 = 0.0;
-  var a1_3 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a2_2 = 0.0;
-  var a2_3 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a3_2 = 0.0;
-  var a3_3 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a4_2 = 0.0;
-  var a4_3 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m5_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
 }
 
 @compute @workgroup_size(WG)
@@ -4868,7 +4785,7 @@ fn gsg_g_m5_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m5_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_p_m5_c1_u1_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -4883,14 +4800,14 @@ fn gsg_p_m5_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let w0_0 = w8[o0 + j];
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x + h.y); }
   }
   { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
   { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
@@ -4900,139 +4817,7 @@ fn gsg_p_m5_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m5_c2_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m5_c4_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  let o2 = row8(n0 + 2u, K8);
-  let o3 = row8(n0 + 3u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a0_2 = 0.0;
-  var a0_3 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a1_2 = 0.0;
-  var a1_3 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a2_2 = 0.0;
-  var a2_3 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a3_2 = 0.0;
-  var a3_3 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a4_2 = 0.0;
-  var a4_3 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m5_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_g_m5_c1_u1_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -5053,19 +4838,19 @@ fn gsg_g_m5_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let wu0_0 = wu8[o0 + j];
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x + h.y); }
   }
   { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
     if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
@@ -5080,120 +4865,7 @@ fn gsg_g_m5_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 }
 
 @compute @workgroup_size(WG)
-fn gsg_g_m5_c2_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  var ag0_0 = 0.0;
-  var ag0_1 = 0.0;
-  var ag1_0 = 0.0;
-  var ag1_1 = 0.0;
-  var ag2_0 = 0.0;
-  var ag2_1 = 0.0;
-  var ag3_0 = 0.0;
-  var ag3_1 = 0.0;
-  var ag4_0 = 0.0;
-  var ag4_1 = 0.0;
-  var au0_0 = 0.0;
-  var au0_1 = 0.0;
-  var au1_0 = 0.0;
-  var au1_1 = 0.0;
-  var au2_0 = 0.0;
-  var au2_1 = 0.0;
-  var au3_0 = 0.0;
-  var au3_1 = 0.0;
-  var au4_0 = 0.0;
-  var au4_1 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wg1_0 = wg8[o1 + j];
-    let wu0_0 = wu8[o0 + j];
-    let wu1_0 = wu8[o1 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
-    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
-    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
-    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
-    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
-    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m5_c1_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var a0_0 = 0.0;
-  var a1_0 = 0.0;
-  var a2_0 = 0.0;
-  var a3_0 = 0.0;
-  var a4_0 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m5_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_p_m5_c2_u1_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -5216,18 +4888,18 @@ fn gsg_p_m5_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x + h.y); }
   }
   { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
   { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
@@ -5242,138 +4914,7 @@ fn gsg_p_m5_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m5_c4_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  let o2 = row8(n0 + 2u, K8);
-  let o3 = row8(n0 + 3u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a0_2 = 0.0;
-  var a0_3 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a1_2 = 0.0;
-  var a1_3 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a2_2 = 0.0;
-  var a2_3 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a3_2 = 0.0;
-  var a3_3 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a4_2 = 0.0;
-  var a4_3 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m5_c1_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m5_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_g_m5_c2_u1_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -5408,28 +4949,28 @@ fn gsg_g_m5_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x + h.y); }
   }
   { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
     if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
@@ -5564,62 +5105,7 @@ fn gsg_p_m5_c2_u1_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m5_c2_u1_h_a1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(rope_col(n0 + 0u), K8);
-  let o1 = row8(rope_col(n0 + 1u), K8);
-  let rrow = rope_row(min(lane, 4u)); let rfreq = rope_freq(n0);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-  }
-  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
-  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
-  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
-  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
-  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
-  for (var m = lane; m < 5u; m += SGS) {
-    var v0 = t0_0; var v1 = t0_1;
-    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
-    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
-    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
-    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
-    var row = rrow;
-    if (m != lane) { row = rope_row(m); }
-    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
-  }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m5_c2_u1_h_a2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_p_m5_c2_u1_h_s_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -5643,18 +5129,18 @@ fn gsg_p_m5_c2_u1_h_a2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x + h.y); }
   }
   let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
   let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
@@ -6234,6 +5720,80 @@ fn gsg_p_m5_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
+fn gsg_g_m5_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
 fn gsg_p_m5_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
@@ -6306,203 +5866,6 @@ fn gsg_p_m5_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
   { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
   { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m5_c4_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  let o2 = row8(n0 + 2u, K8);
-  let o3 = row8(n0 + 3u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a0_2 = 0.0;
-  var a0_3 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a1_2 = 0.0;
-  var a1_3 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a2_2 = 0.0;
-  var a2_3 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a3_2 = 0.0;
-  var a3_3 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a4_2 = 0.0;
-  var a4_3 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
-    let w1_1 = w8[o1 + j + 1u * SGS];
-    let w2_1 = w8[o2 + j + 1u * SGS];
-    let w3_1 = w8[o3 + j + 1u * SGS];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x0_1, hfma8(w2_0, x0_0, vec2<f16>())); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x0_1, hfma8(w3_0, x0_0, vec2<f16>())); a0_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x1_1, hfma8(w2_0, x1_0, vec2<f16>())); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x1_1, hfma8(w3_0, x1_0, vec2<f16>())); a1_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x2_1, hfma8(w2_0, x2_0, vec2<f16>())); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x2_1, hfma8(w3_0, x2_0, vec2<f16>())); a2_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x3_1, hfma8(w2_0, x3_0, vec2<f16>())); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x3_1, hfma8(w3_0, x3_0, vec2<f16>())); a3_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x4_1, hfma8(w2_0, x4_0, vec2<f16>())); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x4_1, hfma8(w3_0, x4_0, vec2<f16>())); a4_3 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m5_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let wg0_1 = wg8[o0 + j + 1u * SGS];
-    let wu0_1 = wu8[o0 + j + 1u * SGS];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
 }
 
 @compute @workgroup_size(WG)
@@ -6627,7 +5990,7 @@ fn gsg_g_m5_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m5_c1_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_p_m5_c1_u2_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -6640,35 +6003,35 @@ fn gsg_p_m5_c1_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
   var j = lane;
   for (; j + 1u * SGS < K8; j += 2u * SGS) {
     let w0_0 = w8[o0 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
     let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
     let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
     let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
     let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x + h.y); }
   }
   for (; j < K8; j += SGS) {
     let w0_0 = w8[o0 + j];
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x + h.y); }
   }
   { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
   { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
@@ -6678,7 +6041,81 @@ fn gsg_p_m5_c1_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m5_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_g_m5_c1_u2_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x + h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x + h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m5_c2_u2_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -6698,47 +6135,47 @@ fn gsg_p_m5_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
   for (; j + 1u * SGS < K8; j += 2u * SGS) {
     let w0_0 = w8[o0 + j];
     let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
     let w0_1 = w8[o0 + j + 1u * SGS];
     let w1_1 = w8[o1 + j + 1u * SGS];
-    let x0_0 = x8[j];
     let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
     let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
     let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
     let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
     let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x + h.y); }
   }
   for (; j < K8; j += SGS) {
     let w0_0 = w8[o0 + j];
     let w1_0 = w8[o1 + j];
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x + h.y); }
   }
   { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
   { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
@@ -6753,204 +6190,7 @@ fn gsg_p_m5_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m5_c4_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  let o2 = row8(n0 + 2u, K8);
-  let o3 = row8(n0 + 3u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a0_2 = 0.0;
-  var a0_3 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a1_2 = 0.0;
-  var a1_3 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a2_2 = 0.0;
-  var a2_3 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a3_2 = 0.0;
-  var a3_3 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a4_2 = 0.0;
-  var a4_3 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
-    let w1_1 = w8[o1 + j + 1u * SGS];
-    let w2_1 = w8[o2 + j + 1u * SGS];
-    let w3_1 = w8[o3 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x0_1, hfma8(w2_0, x0_0, vec2<f16>())); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x0_1, hfma8(w3_0, x0_0, vec2<f16>())); a0_3 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x1_1, hfma8(w2_0, x1_0, vec2<f16>())); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x1_1, hfma8(w3_0, x1_0, vec2<f16>())); a1_3 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x2_1, hfma8(w2_0, x2_0, vec2<f16>())); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x2_1, hfma8(w3_0, x2_0, vec2<f16>())); a2_3 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x3_1, hfma8(w2_0, x3_0, vec2<f16>())); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x3_1, hfma8(w3_0, x3_0, vec2<f16>())); a3_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x4_1, hfma8(w2_0, x4_0, vec2<f16>())); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x4_1, hfma8(w3_0, x4_0, vec2<f16>())); a4_3 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m5_c1_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let wg0_1 = wg8[o0 + j + 1u * SGS];
-    let wu0_1 = wu8[o0 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m5_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_g_m5_c2_u2_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -6982,484 +6222,40 @@ fn gsg_g_m5_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let wg1_0 = wg8[o1 + j];
     let wu0_0 = wu8[o0 + j];
     let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
     let wg0_1 = wg8[o0 + j + 1u * SGS];
     let wg1_1 = wg8[o1 + j + 1u * SGS];
     let wu0_1 = wu8[o0 + j + 1u * SGS];
     let wu1_1 = wu8[o1 + j + 1u * SGS];
-    let x0_0 = x8[j];
     let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
     let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())); ag0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())); au0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
     let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())); ag1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())); au1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
     let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())); ag2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())); au2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
     let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())); ag3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())); au3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())); ag4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())); au4_1 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wg1_0 = wg8[o1 + j];
-    let wu0_0 = wu8[o0 + j];
-    let wu1_0 = wu8[o1 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
-    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
-    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
-    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
-    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
-    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m5_c1_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var a0_0 = 0.0;
-  var a1_0 = 0.0;
-  var a2_0 = 0.0;
-  var a3_0 = 0.0;
-  var a4_0 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let w0_0 = w8[o0 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m5_c2_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
-    let w1_1 = w8[o1 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m5_c4_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  let o2 = row8(n0 + 2u, K8);
-  let o3 = row8(n0 + 3u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a0_2 = 0.0;
-  var a0_3 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a1_2 = 0.0;
-  var a1_3 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a2_2 = 0.0;
-  var a2_3 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a3_2 = 0.0;
-  var a3_3 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a4_2 = 0.0;
-  var a4_3 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
-    let w1_1 = w8[o1 + j + 1u * SGS];
-    let w2_1 = w8[o2 + j + 1u * SGS];
-    let w3_1 = w8[o3 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x0_1, hfma8(w2_0, x0_0, vec2<f16>())); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x0_1, hfma8(w3_0, x0_0, vec2<f16>())); a0_3 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x1_1, hfma8(w2_0, x1_0, vec2<f16>())); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x1_1, hfma8(w3_0, x1_0, vec2<f16>())); a1_3 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x2_1, hfma8(w2_0, x2_0, vec2<f16>())); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x2_1, hfma8(w3_0, x2_0, vec2<f16>())); a2_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x3_1, hfma8(w2_0, x3_0, vec2<f16>())); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x3_1, hfma8(w3_0, x3_0, vec2<f16>())); a3_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x4_1, hfma8(w2_0, x4_0, vec2<f16>())); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x4_1, hfma8(w3_0, x4_0, vec2<f16>())); a4_3 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m5_c1_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let wg0_1 = wg8[o0 + j + 1u * SGS];
-    let wu0_1 = wu8[o0 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m5_c2_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  var ag0_0 = 0.0;
-  var ag0_1 = 0.0;
-  var ag1_0 = 0.0;
-  var ag1_1 = 0.0;
-  var ag2_0 = 0.0;
-  var ag2_1 = 0.0;
-  var ag3_0 = 0.0;
-  var ag3_1 = 0.0;
-  var ag4_0 = 0.0;
-  var ag4_1 = 0.0;
-  var au0_0 = 0.0;
-  var au0_1 = 0.0;
-  var au1_0 = 0.0;
-  var au1_1 = 0.0;
-  var au2_0 = 0.0;
-  var au2_1 = 0.0;
-  var au3_0 = 0.0;
-  var au3_1 = 0.0;
-  var au4_0 = 0.0;
-  var au4_1 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wg1_0 = wg8[o1 + j];
-    let wu0_0 = wu8[o0 + j];
-    let wu1_0 = wu8[o1 + j];
-    let wg0_1 = wg8[o0 + j + 1u * SGS];
-    let wg1_1 = wg8[o1 + j + 1u * SGS];
-    let wu0_1 = wu8[o0 + j + 1u * SGS];
-    let wu1_1 = wu8[o1 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())); ag0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())); au0_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())); ag1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())); au1_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())); ag2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())); au2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())); ag3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())); au3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())); ag4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())); au4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())); ag0_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())); au0_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())); ag1_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())); au1_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())); ag2_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())); au2_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())); ag3_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())); au3_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())); ag4_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())); au4_1 += f32(h.x + h.y); }
   }
   for (; j < K8; j += SGS) {
     let wg0_0 = wg8[o0 + j];
@@ -7469,28 +6265,28 @@ fn gsg_g_m5_c2_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x + h.y); }
   }
   { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
     if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
@@ -7687,7 +6483,7 @@ fn gsg_p_m5_c2_u2_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m5_c2_u2_h_a1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_p_m5_c2_u2_h_s_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -7708,109 +6504,28 @@ fn gsg_p_m5_c2_u2_h_a1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
   for (; j + 1u * SGS < K8; j += 2u * SGS) {
     let w0_0 = w8[o0 + j];
     let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
     let w0_1 = w8[o0 + j + 1u * SGS];
     let w1_1 = w8[o1 + j + 1u * SGS];
-    let x0_0 = x8[j];
     let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
     let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
     let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
     let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
     let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-  }
-  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
-  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
-  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
-  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
-  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
-  for (var m = lane; m < 5u; m += SGS) {
-    var v0 = t0_0; var v1 = t0_1;
-    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
-    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
-    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
-    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
-    var row = rrow;
-    if (m != lane) { row = rope_row(m); }
-    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
-  }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m5_c2_u2_h_a2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(rope_col(n0 + 0u), K8);
-  let o1 = row8(rope_col(n0 + 1u), K8);
-  let rrow = rope_row(min(lane, 4u)); let rfreq = rope_freq(n0);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
-    let w1_1 = w8[o1 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x + h.y); }
   }
   for (; j < K8; j += SGS) {
     let w0_0 = w8[o0 + j];
@@ -7818,18 +6533,18 @@ fn gsg_p_m5_c2_u2_h_a2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x + h.y); }
   }
   let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
   let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
@@ -8222,6 +6937,61 @@ fn gsg_p_m6_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
+fn gsg_g_m6_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
 fn gsg_p_m6_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
@@ -8275,157 +7045,6 @@ fn gsg_p_m6_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
   { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
   { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m6_c4_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  let o2 = row8(n0 + 2u, K8);
-  let o3 = row8(n0 + 3u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a0_2 = 0.0;
-  var a0_3 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a1_2 = 0.0;
-  var a1_3 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a2_2 = 0.0;
-  var a2_3 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a3_2 = 0.0;
-  var a3_3 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a4_2 = 0.0;
-  var a4_3 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a5_2 = 0.0;
-  var a5_3 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m6_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var ag5_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var au5_0 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
 }
 
 @compute @workgroup_size(WG)
@@ -8523,7 +7142,7 @@ fn gsg_g_m6_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m6_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_p_m6_c1_u1_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -8539,16 +7158,16 @@ fn gsg_p_m6_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let w0_0 = w8[o0 + j];
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x + h.y); }
   }
   { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
   { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
@@ -8559,159 +7178,7 @@ fn gsg_p_m6_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m6_c2_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m6_c4_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  let o2 = row8(n0 + 2u, K8);
-  let o3 = row8(n0 + 3u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a0_2 = 0.0;
-  var a0_3 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a1_2 = 0.0;
-  var a1_3 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a2_2 = 0.0;
-  var a2_3 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a3_2 = 0.0;
-  var a3_3 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a4_2 = 0.0;
-  var a4_3 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a5_2 = 0.0;
-  var a5_3 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m6_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_g_m6_c1_u1_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -8734,22 +7201,22 @@ fn gsg_g_m6_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let wu0_0 = wu8[o0 + j];
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x + h.y); }
   }
   { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
     if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
@@ -8766,137 +7233,7 @@ fn gsg_g_m6_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 }
 
 @compute @workgroup_size(WG)
-fn gsg_g_m6_c2_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  var ag0_0 = 0.0;
-  var ag0_1 = 0.0;
-  var ag1_0 = 0.0;
-  var ag1_1 = 0.0;
-  var ag2_0 = 0.0;
-  var ag2_1 = 0.0;
-  var ag3_0 = 0.0;
-  var ag3_1 = 0.0;
-  var ag4_0 = 0.0;
-  var ag4_1 = 0.0;
-  var ag5_0 = 0.0;
-  var ag5_1 = 0.0;
-  var au0_0 = 0.0;
-  var au0_1 = 0.0;
-  var au1_0 = 0.0;
-  var au1_1 = 0.0;
-  var au2_0 = 0.0;
-  var au2_1 = 0.0;
-  var au3_0 = 0.0;
-  var au3_1 = 0.0;
-  var au4_0 = 0.0;
-  var au4_1 = 0.0;
-  var au5_0 = 0.0;
-  var au5_1 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wg1_0 = wg8[o1 + j];
-    let wu0_0 = wu8[o0 + j];
-    let wu1_0 = wu8[o1 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
-    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
-    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
-    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
-    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
-    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
-    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m6_c1_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var a0_0 = 0.0;
-  var a1_0 = 0.0;
-  var a2_0 = 0.0;
-  var a3_0 = 0.0;
-  var a4_0 = 0.0;
-  var a5_0 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m6_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_p_m6_c2_u1_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -8921,21 +7258,21 @@ fn gsg_p_m6_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x + h.y); }
   }
   { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
   { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
@@ -8952,158 +7289,7 @@ fn gsg_p_m6_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m6_c4_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  let o2 = row8(n0 + 2u, K8);
-  let o3 = row8(n0 + 3u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a0_2 = 0.0;
-  var a0_3 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a1_2 = 0.0;
-  var a1_3 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a2_2 = 0.0;
-  var a2_3 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a3_2 = 0.0;
-  var a3_3 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a4_2 = 0.0;
-  var a4_3 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a5_2 = 0.0;
-  var a5_3 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m6_c1_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var ag5_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var au5_0 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m6_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_g_m6_c2_u1_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -9142,33 +7328,33 @@ fn gsg_g_m6_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x + h.y); }
   }
   { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
     if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
@@ -9321,69 +7507,7 @@ fn gsg_p_m6_c2_u1_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m6_c2_u1_h_a1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(rope_col(n0 + 0u), K8);
-  let o1 = row8(rope_col(n0 + 1u), K8);
-  let rrow = rope_row(min(lane, 5u)); let rfreq = rope_freq(n0);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-  }
-  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
-  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
-  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
-  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
-  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
-  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
-  for (var m = lane; m < 6u; m += SGS) {
-    var v0 = t0_0; var v1 = t0_1;
-    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
-    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
-    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
-    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
-    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
-    var row = rrow;
-    if (m != lane) { row = rope_row(m); }
-    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
-  }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m6_c2_u1_h_a2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_p_m6_c2_u1_h_s_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -9409,21 +7533,21 @@ fn gsg_p_m6_c2_u1_h_a2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x + h.y); }
   }
   let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
   let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
@@ -10092,6 +8216,91 @@ fn gsg_p_m6_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
+fn gsg_g_m6_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
 fn gsg_p_m6_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
@@ -10175,233 +8384,6 @@ fn gsg_p_m6_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
   { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
   { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m6_c4_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  let o2 = row8(n0 + 2u, K8);
-  let o3 = row8(n0 + 3u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a0_2 = 0.0;
-  var a0_3 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a1_2 = 0.0;
-  var a1_3 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a2_2 = 0.0;
-  var a2_3 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a3_2 = 0.0;
-  var a3_3 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a4_2 = 0.0;
-  var a4_3 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a5_2 = 0.0;
-  var a5_3 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
-    let w1_1 = w8[o1 + j + 1u * SGS];
-    let w2_1 = w8[o2 + j + 1u * SGS];
-    let w3_1 = w8[o3 + j + 1u * SGS];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x0_1, hfma8(w2_0, x0_0, vec2<f16>())); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x0_1, hfma8(w3_0, x0_0, vec2<f16>())); a0_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x1_1, hfma8(w2_0, x1_0, vec2<f16>())); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x1_1, hfma8(w3_0, x1_0, vec2<f16>())); a1_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x2_1, hfma8(w2_0, x2_0, vec2<f16>())); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x2_1, hfma8(w3_0, x2_0, vec2<f16>())); a2_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x3_1, hfma8(w2_0, x3_0, vec2<f16>())); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x3_1, hfma8(w3_0, x3_0, vec2<f16>())); a3_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x4_1, hfma8(w2_0, x4_0, vec2<f16>())); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x4_1, hfma8(w3_0, x4_0, vec2<f16>())); a4_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x5_1, hfma8(w2_0, x5_0, vec2<f16>())); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x5_1, hfma8(w3_0, x5_0, vec2<f16>())); a5_3 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m6_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var ag5_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var au5_0 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    let wg0_1 = wg8[o0 + j + 1u * SGS];
-    let wu0_1 = wu8[o0 + j + 1u * SGS];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
 }
 
 @compute @workgroup_size(WG)
@@ -10545,7 +8527,7 @@ fn gsg_g_m6_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m6_c1_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_p_m6_c1_u2_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -10559,40 +8541,40 @@ fn gsg_p_m6_c1_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
   var j = lane;
   for (; j + 1u * SGS < K8; j += 2u * SGS) {
     let w0_0 = w8[o0 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
     let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
     let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
     let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
     let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x + h.y); }
   }
   for (; j < K8; j += SGS) {
     let w0_0 = w8[o0 + j];
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x + h.y); }
   }
   { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
   { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
@@ -10603,7 +8585,92 @@ fn gsg_p_m6_c1_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m6_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_g_m6_c1_u2_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x + h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x + h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m6_c2_u2_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -10625,54 +8692,54 @@ fn gsg_p_m6_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
   for (; j + 1u * SGS < K8; j += 2u * SGS) {
     let w0_0 = w8[o0 + j];
     let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
     let w0_1 = w8[o0 + j + 1u * SGS];
     let w1_1 = w8[o1 + j + 1u * SGS];
-    let x0_0 = x8[j];
     let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
     let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
     let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
     let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
     let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
     let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x + h.y); }
   }
   for (; j < K8; j += SGS) {
     let w0_0 = w8[o0 + j];
     let w1_0 = w8[o1 + j];
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x + h.y); }
   }
   { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
   { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
@@ -10689,234 +8756,7 @@ fn gsg_p_m6_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m6_c4_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  let o2 = row8(n0 + 2u, K8);
-  let o3 = row8(n0 + 3u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a0_2 = 0.0;
-  var a0_3 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a1_2 = 0.0;
-  var a1_3 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a2_2 = 0.0;
-  var a2_3 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a3_2 = 0.0;
-  var a3_3 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a4_2 = 0.0;
-  var a4_3 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a5_2 = 0.0;
-  var a5_3 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
-    let w1_1 = w8[o1 + j + 1u * SGS];
-    let w2_1 = w8[o2 + j + 1u * SGS];
-    let w3_1 = w8[o3 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x0_1, hfma8(w2_0, x0_0, vec2<f16>())); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x0_1, hfma8(w3_0, x0_0, vec2<f16>())); a0_3 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x1_1, hfma8(w2_0, x1_0, vec2<f16>())); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x1_1, hfma8(w3_0, x1_0, vec2<f16>())); a1_3 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x2_1, hfma8(w2_0, x2_0, vec2<f16>())); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x2_1, hfma8(w3_0, x2_0, vec2<f16>())); a2_3 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x3_1, hfma8(w2_0, x3_0, vec2<f16>())); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x3_1, hfma8(w3_0, x3_0, vec2<f16>())); a3_3 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x4_1, hfma8(w2_0, x4_0, vec2<f16>())); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x4_1, hfma8(w3_0, x4_0, vec2<f16>())); a4_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x5_1, hfma8(w2_0, x5_0, vec2<f16>())); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x5_1, hfma8(w3_0, x5_0, vec2<f16>())); a5_3 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m6_c1_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var ag5_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var au5_0 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let wg0_1 = wg8[o0 + j + 1u * SGS];
-    let wu0_1 = wu8[o0 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m6_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_g_m6_c2_u2_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -10952,557 +8792,46 @@ fn gsg_g_m6_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let wg1_0 = wg8[o1 + j];
     let wu0_0 = wu8[o0 + j];
     let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
     let wg0_1 = wg8[o0 + j + 1u * SGS];
     let wg1_1 = wg8[o1 + j + 1u * SGS];
     let wu0_1 = wu8[o0 + j + 1u * SGS];
     let wu1_1 = wu8[o1 + j + 1u * SGS];
-    let x0_0 = x8[j];
     let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
     let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())); ag0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())); au0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
     let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())); ag1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())); au1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
     let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())); ag2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())); au2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
     let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())); ag3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())); au3_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
     let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())); ag4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())); au4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x5_1, hfma8(wg1_0, x5_0, vec2<f16>())); ag5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x5_1, hfma8(wu1_0, x5_0, vec2<f16>())); au5_1 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wg1_0 = wg8[o1 + j];
-    let wu0_0 = wu8[o0 + j];
-    let wu1_0 = wu8[o1 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
-    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
-    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
-    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
-    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
-    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
-    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m6_c1_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var a0_0 = 0.0;
-  var a1_0 = 0.0;
-  var a2_0 = 0.0;
-  var a3_0 = 0.0;
-  var a4_0 = 0.0;
-  var a5_0 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let w0_0 = w8[o0 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m6_c2_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
-    let w1_1 = w8[o1 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m6_c4_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  let o2 = row8(n0 + 2u, K8);
-  let o3 = row8(n0 + 3u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a0_2 = 0.0;
-  var a0_3 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a1_2 = 0.0;
-  var a1_3 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a2_2 = 0.0;
-  var a2_3 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a3_2 = 0.0;
-  var a3_3 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a4_2 = 0.0;
-  var a4_3 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a5_2 = 0.0;
-  var a5_3 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
-    let w1_1 = w8[o1 + j + 1u * SGS];
-    let w2_1 = w8[o2 + j + 1u * SGS];
-    let w3_1 = w8[o3 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x0_1, hfma8(w2_0, x0_0, vec2<f16>())); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x0_1, hfma8(w3_0, x0_0, vec2<f16>())); a0_3 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x1_1, hfma8(w2_0, x1_0, vec2<f16>())); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x1_1, hfma8(w3_0, x1_0, vec2<f16>())); a1_3 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x2_1, hfma8(w2_0, x2_0, vec2<f16>())); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x2_1, hfma8(w3_0, x2_0, vec2<f16>())); a2_3 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x3_1, hfma8(w2_0, x3_0, vec2<f16>())); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x3_1, hfma8(w3_0, x3_0, vec2<f16>())); a3_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x4_1, hfma8(w2_0, x4_0, vec2<f16>())); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x4_1, hfma8(w3_0, x4_0, vec2<f16>())); a4_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x5_1, hfma8(w2_0, x5_0, vec2<f16>())); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x5_1, hfma8(w3_0, x5_0, vec2<f16>())); a5_3 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m6_c1_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var ag5_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var au5_0 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let wg0_1 = wg8[o0 + j + 1u * SGS];
-    let wu0_1 = wu8[o0 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m6_c2_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  var ag0_0 = 0.0;
-  var ag0_1 = 0.0;
-  var ag1_0 = 0.0;
-  var ag1_1 = 0.0;
-  var ag2_0 = 0.0;
-  var ag2_1 = 0.0;
-  var ag3_0 = 0.0;
-  var ag3_1 = 0.0;
-  var ag4_0 = 0.0;
-  var ag4_1 = 0.0;
-  var ag5_0 = 0.0;
-  var ag5_1 = 0.0;
-  var au0_0 = 0.0;
-  var au0_1 = 0.0;
-  var au1_0 = 0.0;
-  var au1_1 = 0.0;
-  var au2_0 = 0.0;
-  var au2_1 = 0.0;
-  var au3_0 = 0.0;
-  var au3_1 = 0.0;
-  var au4_0 = 0.0;
-  var au4_1 = 0.0;
-  var au5_0 = 0.0;
-  var au5_1 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wg1_0 = wg8[o1 + j];
-    let wu0_0 = wu8[o0 + j];
-    let wu1_0 = wu8[o1 + j];
-    let wg0_1 = wg8[o0 + j + 1u * SGS];
-    let wg1_1 = wg8[o1 + j + 1u * SGS];
-    let wu0_1 = wu8[o0 + j + 1u * SGS];
-    let wu1_1 = wu8[o1 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())); ag0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())); au0_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())); ag1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())); au1_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())); ag2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())); au2_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())); ag3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())); au3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())); ag4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())); au4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x5_1, hfma8(wg1_0, x5_0, vec2<f16>())); ag5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x5_1, hfma8(wu1_0, x5_0, vec2<f16>())); au5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())); ag0_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())); au0_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())); ag1_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())); au1_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())); ag2_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())); au2_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())); ag3_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())); au3_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())); ag4_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())); au4_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x5_1, hfma8(wg1_0, x5_0, vec2<f16>())); ag5_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x5_1, hfma8(wu1_0, x5_0, vec2<f16>())); au5_1 += f32(h.x + h.y); }
   }
   for (; j < K8; j += SGS) {
     let wg0_0 = wg8[o0 + j];
@@ -11512,33 +8841,33 @@ fn gsg_g_m6_c2_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x + h.y); }
   }
   { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
     if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
@@ -11763,7 +9092,7 @@ fn gsg_p_m6_c2_u2_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m6_c2_u2_h_a1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_p_m6_c2_u2_h_s_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -11786,124 +9115,32 @@ fn gsg_p_m6_c2_u2_h_a1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
   for (; j + 1u * SGS < K8; j += 2u * SGS) {
     let w0_0 = w8[o0 + j];
     let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
     let w0_1 = w8[o0 + j + 1u * SGS];
     let w1_1 = w8[o1 + j + 1u * SGS];
-    let x0_0 = x8[j];
     let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
     let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
     let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
     let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
     let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
     let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-  }
-  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
-  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
-  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
-  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
-  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
-  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
-  for (var m = lane; m < 6u; m += SGS) {
-    var v0 = t0_0; var v1 = t0_1;
-    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
-    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
-    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
-    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
-    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
-    var row = rrow;
-    if (m != lane) { row = rope_row(m); }
-    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
-  }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m6_c2_u2_h_a2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(rope_col(n0 + 0u), K8);
-  let o1 = row8(rope_col(n0 + 1u), K8);
-  let rrow = rope_row(min(lane, 5u)); let rfreq = rope_freq(n0);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
-    let w1_1 = w8[o1 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x + h.y); }
   }
   for (; j < K8; j += SGS) {
     let w0_0 = w8[o0 + j];
@@ -11911,21 +9148,21 @@ fn gsg_p_m6_c2_u2_h_a2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x + h.y); }
   }
   let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
   let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
@@ -12368,6 +9605,68 @@ fn gsg_p_m7_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
+fn gsg_g_m7_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var ag6_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var au6_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
 fn gsg_p_m7_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
@@ -12428,177 +9727,6 @@ fn gsg_p_m7_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
   { let v = subgroupAdd(a6_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
   { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m7_c4_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  let o2 = row8(n0 + 2u, K8);
-  let o3 = row8(n0 + 3u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a0_2 = 0.0;
-  var a0_3 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a1_2 = 0.0;
-  var a1_3 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a2_2 = 0.0;
-  var a2_3 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a3_2 = 0.0;
-  var a3_3 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a4_2 = 0.0;
-  var a4_3 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a5_2 = 0.0;
-  var a5_3 = 0.0;
-  var a6_0 = 0.0;
-  var a6_1 = 0.0;
-  var a6_2 = 0.0;
-  var a6_3 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x6_0, vec2<f16>()); a6_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x6_0, vec2<f16>()); a6_3 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a6_0); if (lane == 24u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a6_1); if (lane == 25u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a6_2); if (lane == 26u % SGS && n0 + 2u < p.N) { epilogue(6u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a6_3); if (lane == 27u % SGS && n0 + 3u < p.N) { epilogue(6u, n0 + 3u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m7_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var ag5_0 = 0.0;
-  var ag6_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var au5_0 = 0.0;
-  var au6_0 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
-    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
 }
 
 @compute @workgroup_size(WG)
@@ -12709,7 +9837,7 @@ fn gsg_g_m7_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m7_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_p_m7_c1_u1_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -12726,18 +9854,18 @@ fn gsg_p_m7_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let w0_0 = w8[o0 + j];
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
     let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x + h.y); }
   }
   { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
   { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
@@ -12749,179 +9877,7 @@ fn gsg_p_m7_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m7_c2_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a6_0 = 0.0;
-  var a6_1 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a6_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m7_c4_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  let o2 = row8(n0 + 2u, K8);
-  let o3 = row8(n0 + 3u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a0_2 = 0.0;
-  var a0_3 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a1_2 = 0.0;
-  var a1_3 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a2_2 = 0.0;
-  var a2_3 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a3_2 = 0.0;
-  var a3_3 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a4_2 = 0.0;
-  var a4_3 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a5_2 = 0.0;
-  var a5_3 = 0.0;
-  var a6_0 = 0.0;
-  var a6_1 = 0.0;
-  var a6_2 = 0.0;
-  var a6_3 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x6_0, vec2<f16>()); a6_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x6_0, vec2<f16>()); a6_3 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a6_0); if (lane == 24u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a6_1); if (lane == 25u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a6_2); if (lane == 26u % SGS && n0 + 2u < p.N) { epilogue(6u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a6_3); if (lane == 27u % SGS && n0 + 3u < p.N) { epilogue(6u, n0 + 3u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m7_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_g_m7_c1_u1_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -12946,25 +9902,25 @@ fn gsg_g_m7_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let wu0_0 = wu8[o0 + j];
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
     let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x + h.y); }
   }
   { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
     if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
@@ -12983,154 +9939,7 @@ fn gsg_g_m7_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 }
 
 @compute @workgroup_size(WG)
-fn gsg_g_m7_c2_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  var ag0_0 = 0.0;
-  var ag0_1 = 0.0;
-  var ag1_0 = 0.0;
-  var ag1_1 = 0.0;
-  var ag2_0 = 0.0;
-  var ag2_1 = 0.0;
-  var ag3_0 = 0.0;
-  var ag3_1 = 0.0;
-  var ag4_0 = 0.0;
-  var ag4_1 = 0.0;
-  var ag5_0 = 0.0;
-  var ag5_1 = 0.0;
-  var ag6_0 = 0.0;
-  var ag6_1 = 0.0;
-  var au0_0 = 0.0;
-  var au0_1 = 0.0;
-  var au1_0 = 0.0;
-  var au1_1 = 0.0;
-  var au2_0 = 0.0;
-  var au2_1 = 0.0;
-  var au3_0 = 0.0;
-  var au3_1 = 0.0;
-  var au4_0 = 0.0;
-  var au4_1 = 0.0;
-  var au5_0 = 0.0;
-  var au5_1 = 0.0;
-  var au6_0 = 0.0;
-  var au6_1 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wg1_0 = wg8[o1 + j];
-    let wu0_0 = wu8[o0 + j];
-    let wu1_0 = wu8[o1 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
-    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
-    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
-    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
-    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
-    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
-    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
-    if (lane == 12u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag6_1); let v = subgroupAdd(au6_1);
-    if (lane == 13u % SGS && n0 + 1u < p.N) { y[6u * p.N + n0 + 1u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m7_c1_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var a0_0 = 0.0;
-  var a1_0 = 0.0;
-  var a2_0 = 0.0;
-  var a3_0 = 0.0;
-  var a4_0 = 0.0;
-  var a5_0 = 0.0;
-  var a6_0 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a6_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m7_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_p_m7_c2_u1_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -13157,24 +9966,24 @@ fn gsg_p_m7_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
     let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x + h.y); }
   }
   { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
   { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
@@ -13193,178 +10002,7 @@ fn gsg_p_m7_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m7_c4_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  let o2 = row8(n0 + 2u, K8);
-  let o3 = row8(n0 + 3u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a0_2 = 0.0;
-  var a0_3 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a1_2 = 0.0;
-  var a1_3 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a2_2 = 0.0;
-  var a2_3 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a3_2 = 0.0;
-  var a3_3 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a4_2 = 0.0;
-  var a4_3 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a5_2 = 0.0;
-  var a5_3 = 0.0;
-  var a6_0 = 0.0;
-  var a6_1 = 0.0;
-  var a6_2 = 0.0;
-  var a6_3 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x6_0, vec2<f16>()); a6_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x6_0, vec2<f16>()); a6_3 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a6_0); if (lane == 24u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a6_1); if (lane == 25u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a6_2); if (lane == 26u % SGS && n0 + 2u < p.N) { epilogue(6u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a6_3); if (lane == 27u % SGS && n0 + 3u < p.N) { epilogue(6u, n0 + 3u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m7_c1_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var ag5_0 = 0.0;
-  var ag6_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var au5_0 = 0.0;
-  var au6_0 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
-    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m7_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_g_m7_c2_u1_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -13407,38 +10045,38 @@ fn gsg_g_m7_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
     let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x + h.y); }
   }
   { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
     if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
@@ -13609,76 +10247,7 @@ fn gsg_p_m7_c2_u1_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m7_c2_u1_h_a1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(rope_col(n0 + 0u), K8);
-  let o1 = row8(rope_col(n0 + 1u), K8);
-  let rrow = rope_row(min(lane, 6u)); let rfreq = rope_freq(n0);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a6_0 = 0.0;
-  var a6_1 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
-  }
-  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
-  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
-  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
-  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
-  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
-  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
-  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
-  for (var m = lane; m < 7u; m += SGS) {
-    var v0 = t0_0; var v1 = t0_1;
-    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
-    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
-    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
-    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
-    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
-    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
-    var row = rrow;
-    if (m != lane) { row = rope_row(m); }
-    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
-  }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m7_c2_u1_h_a2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_p_m7_c2_u1_h_s_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -13706,24 +10275,24 @@ fn gsg_p_m7_c2_u1_h_a2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
     let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x + h.y); }
   }
   let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
   let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
@@ -14481,6 +11050,102 @@ fn gsg_p_m7_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
+fn gsg_g_m7_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var ag6_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var au6_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
 fn gsg_p_m7_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
@@ -14575,263 +11240,6 @@ fn gsg_p_m7_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
   { let v = subgroupAdd(a6_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
   { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m7_c4_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  let o2 = row8(n0 + 2u, K8);
-  let o3 = row8(n0 + 3u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a0_2 = 0.0;
-  var a0_3 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a1_2 = 0.0;
-  var a1_3 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a2_2 = 0.0;
-  var a2_3 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a3_2 = 0.0;
-  var a3_3 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a4_2 = 0.0;
-  var a4_3 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a5_2 = 0.0;
-  var a5_3 = 0.0;
-  var a6_0 = 0.0;
-  var a6_1 = 0.0;
-  var a6_2 = 0.0;
-  var a6_3 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    let x6_0 = x8[6u * K8 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
-    let w1_1 = w8[o1 + j + 1u * SGS];
-    let w2_1 = w8[o2 + j + 1u * SGS];
-    let w3_1 = w8[o3 + j + 1u * SGS];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x0_1, hfma8(w2_0, x0_0, vec2<f16>())); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x0_1, hfma8(w3_0, x0_0, vec2<f16>())); a0_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x1_1, hfma8(w2_0, x1_0, vec2<f16>())); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x1_1, hfma8(w3_0, x1_0, vec2<f16>())); a1_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x2_1, hfma8(w2_0, x2_0, vec2<f16>())); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x2_1, hfma8(w3_0, x2_0, vec2<f16>())); a2_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x3_1, hfma8(w2_0, x3_0, vec2<f16>())); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x3_1, hfma8(w3_0, x3_0, vec2<f16>())); a3_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x4_1, hfma8(w2_0, x4_0, vec2<f16>())); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x4_1, hfma8(w3_0, x4_0, vec2<f16>())); a4_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x5_1, hfma8(w2_0, x5_0, vec2<f16>())); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x5_1, hfma8(w3_0, x5_0, vec2<f16>())); a5_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x6_1, hfma8(w2_0, x6_0, vec2<f16>())); a6_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x6_1, hfma8(w3_0, x6_0, vec2<f16>())); a6_3 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x6_0, vec2<f16>()); a6_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x6_0, vec2<f16>()); a6_3 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a6_0); if (lane == 24u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a6_1); if (lane == 25u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a6_2); if (lane == 26u % SGS && n0 + 2u < p.N) { epilogue(6u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a6_3); if (lane == 27u % SGS && n0 + 3u < p.N) { epilogue(6u, n0 + 3u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m7_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var ag5_0 = 0.0;
-  var ag6_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var au5_0 = 0.0;
-  var au6_0 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    let x6_0 = x8[6u * K8 + j];
-    let wg0_1 = wg8[o0 + j + 1u * SGS];
-    let wu0_1 = wu8[o0 + j + 1u * SGS];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
-    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
 }
 
 @compute @workgroup_size(WG)
@@ -14994,7 +11402,7 @@ fn gsg_g_m7_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m7_c1_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_p_m7_c1_u2_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -15009,45 +11417,45 @@ fn gsg_p_m7_c1_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
   var j = lane;
   for (; j + 1u * SGS < K8; j += 2u * SGS) {
     let w0_0 = w8[o0 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
     let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
     let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
     let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
     let x6_0 = x8[6u * K8 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
     let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x + h.y); }
   }
   for (; j < K8; j += SGS) {
     let w0_0 = w8[o0 + j];
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
     let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x + h.y); }
   }
   { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
   { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
@@ -15059,7 +11467,103 @@ fn gsg_p_m7_c1_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m7_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_g_m7_c1_u2_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var ag6_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var au6_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x + h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x + h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m7_c2_u2_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -15083,61 +11587,61 @@ fn gsg_p_m7_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
   for (; j + 1u * SGS < K8; j += 2u * SGS) {
     let w0_0 = w8[o0 + j];
     let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
     let w0_1 = w8[o0 + j + 1u * SGS];
     let w1_1 = w8[o1 + j + 1u * SGS];
-    let x0_0 = x8[j];
     let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
     let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
     let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
     let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
     let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
     let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
     let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x + h.y); }
   }
   for (; j < K8; j += SGS) {
     let w0_0 = w8[o0 + j];
     let w1_0 = w8[o1 + j];
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
     let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x + h.y); }
   }
   { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
   { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
@@ -15156,264 +11660,7 @@ fn gsg_p_m7_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m7_c4_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  let o2 = row8(n0 + 2u, K8);
-  let o3 = row8(n0 + 3u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a0_2 = 0.0;
-  var a0_3 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a1_2 = 0.0;
-  var a1_3 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a2_2 = 0.0;
-  var a2_3 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a3_2 = 0.0;
-  var a3_3 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a4_2 = 0.0;
-  var a4_3 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a5_2 = 0.0;
-  var a5_3 = 0.0;
-  var a6_0 = 0.0;
-  var a6_1 = 0.0;
-  var a6_2 = 0.0;
-  var a6_3 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
-    let w1_1 = w8[o1 + j + 1u * SGS];
-    let w2_1 = w8[o2 + j + 1u * SGS];
-    let w3_1 = w8[o3 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x0_1, hfma8(w2_0, x0_0, vec2<f16>())); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x0_1, hfma8(w3_0, x0_0, vec2<f16>())); a0_3 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x1_1, hfma8(w2_0, x1_0, vec2<f16>())); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x1_1, hfma8(w3_0, x1_0, vec2<f16>())); a1_3 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x2_1, hfma8(w2_0, x2_0, vec2<f16>())); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x2_1, hfma8(w3_0, x2_0, vec2<f16>())); a2_3 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x3_1, hfma8(w2_0, x3_0, vec2<f16>())); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x3_1, hfma8(w3_0, x3_0, vec2<f16>())); a3_3 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x4_1, hfma8(w2_0, x4_0, vec2<f16>())); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x4_1, hfma8(w3_0, x4_0, vec2<f16>())); a4_3 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x5_1, hfma8(w2_0, x5_0, vec2<f16>())); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x5_1, hfma8(w3_0, x5_0, vec2<f16>())); a5_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x6_1, hfma8(w2_0, x6_0, vec2<f16>())); a6_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x6_1, hfma8(w3_0, x6_0, vec2<f16>())); a6_3 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x6_0, vec2<f16>()); a6_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x6_0, vec2<f16>()); a6_3 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a6_0); if (lane == 24u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a6_1); if (lane == 25u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a6_2); if (lane == 26u % SGS && n0 + 2u < p.N) { epilogue(6u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a6_3); if (lane == 27u % SGS && n0 + 3u < p.N) { epilogue(6u, n0 + 3u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m7_c1_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var ag5_0 = 0.0;
-  var ag6_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var au5_0 = 0.0;
-  var au6_0 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let wg0_1 = wg8[o0 + j + 1u * SGS];
-    let wu0_1 = wu8[o0 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
-    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m7_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_g_m7_c2_u2_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -15453,630 +11700,52 @@ fn gsg_g_m7_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let wg1_0 = wg8[o1 + j];
     let wu0_0 = wu8[o0 + j];
     let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
     let wg0_1 = wg8[o0 + j + 1u * SGS];
     let wg1_1 = wg8[o1 + j + 1u * SGS];
     let wu0_1 = wu8[o0 + j + 1u * SGS];
     let wu1_1 = wu8[o1 + j + 1u * SGS];
-    let x0_0 = x8[j];
     let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
     let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())); ag0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())); au0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
     let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())); ag1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())); au1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
     let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())); ag2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())); au2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
     let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())); ag3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())); au3_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
     let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())); ag4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())); au4_1 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
     let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x5_1, hfma8(wg1_0, x5_0, vec2<f16>())); ag5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x5_1, hfma8(wu1_0, x5_0, vec2<f16>())); au5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x6_1, hfma8(wg1_0, x6_0, vec2<f16>())); ag6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x6_1, hfma8(wu1_0, x6_0, vec2<f16>())); au6_1 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wg1_0 = wg8[o1 + j];
-    let wu0_0 = wu8[o0 + j];
-    let wu1_0 = wu8[o1 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
-    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
-    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
-    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
-    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
-    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
-    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
-    if (lane == 12u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag6_1); let v = subgroupAdd(au6_1);
-    if (lane == 13u % SGS && n0 + 1u < p.N) { y[6u * p.N + n0 + 1u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m7_c1_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var a0_0 = 0.0;
-  var a1_0 = 0.0;
-  var a2_0 = 0.0;
-  var a3_0 = 0.0;
-  var a4_0 = 0.0;
-  var a5_0 = 0.0;
-  var a6_0 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let w0_0 = w8[o0 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a6_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m7_c2_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a6_0 = 0.0;
-  var a6_1 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
-    let w1_1 = w8[o1 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a6_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m7_c4_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  let o2 = row8(n0 + 2u, K8);
-  let o3 = row8(n0 + 3u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a0_2 = 0.0;
-  var a0_3 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a1_2 = 0.0;
-  var a1_3 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a2_2 = 0.0;
-  var a2_3 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a3_2 = 0.0;
-  var a3_3 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a4_2 = 0.0;
-  var a4_3 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a5_2 = 0.0;
-  var a5_3 = 0.0;
-  var a6_0 = 0.0;
-  var a6_1 = 0.0;
-  var a6_2 = 0.0;
-  var a6_3 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
-    let w1_1 = w8[o1 + j + 1u * SGS];
-    let w2_1 = w8[o2 + j + 1u * SGS];
-    let w3_1 = w8[o3 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x0_1, hfma8(w2_0, x0_0, vec2<f16>())); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x0_1, hfma8(w3_0, x0_0, vec2<f16>())); a0_3 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x1_1, hfma8(w2_0, x1_0, vec2<f16>())); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x1_1, hfma8(w3_0, x1_0, vec2<f16>())); a1_3 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x2_1, hfma8(w2_0, x2_0, vec2<f16>())); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x2_1, hfma8(w3_0, x2_0, vec2<f16>())); a2_3 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x3_1, hfma8(w2_0, x3_0, vec2<f16>())); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x3_1, hfma8(w3_0, x3_0, vec2<f16>())); a3_3 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x4_1, hfma8(w2_0, x4_0, vec2<f16>())); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x4_1, hfma8(w3_0, x4_0, vec2<f16>())); a4_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x5_1, hfma8(w2_0, x5_0, vec2<f16>())); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x5_1, hfma8(w3_0, x5_0, vec2<f16>())); a5_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x6_1, hfma8(w2_0, x6_0, vec2<f16>())); a6_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x6_1, hfma8(w3_0, x6_0, vec2<f16>())); a6_3 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x6_0, vec2<f16>()); a6_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x6_0, vec2<f16>()); a6_3 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a6_0); if (lane == 24u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a6_1); if (lane == 25u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a6_2); if (lane == 26u % SGS && n0 + 2u < p.N) { epilogue(6u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a6_3); if (lane == 27u % SGS && n0 + 3u < p.N) { epilogue(6u, n0 + 3u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m7_c1_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var ag5_0 = 0.0;
-  var ag6_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var au5_0 = 0.0;
-  var au6_0 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let wg0_1 = wg8[o0 + j + 1u * SGS];
-    let wu0_1 = wu8[o0 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
-    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m7_c2_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  var ag0_0 = 0.0;
-  var ag0_1 = 0.0;
-  var ag1_0 = 0.0;
-  var ag1_1 = 0.0;
-  var ag2_0 = 0.0;
-  var ag2_1 = 0.0;
-  var ag3_0 = 0.0;
-  var ag3_1 = 0.0;
-  var ag4_0 = 0.0;
-  var ag4_1 = 0.0;
-  var ag5_0 = 0.0;
-  var ag5_1 = 0.0;
-  var ag6_0 = 0.0;
-  var ag6_1 = 0.0;
-  var au0_0 = 0.0;
-  var au0_1 = 0.0;
-  var au1_0 = 0.0;
-  var au1_1 = 0.0;
-  var au2_0 = 0.0;
-  var au2_1 = 0.0;
-  var au3_0 = 0.0;
-  var au3_1 = 0.0;
-  var au4_0 = 0.0;
-  var au4_1 = 0.0;
-  var au5_0 = 0.0;
-  var au5_1 = 0.0;
-  var au6_0 = 0.0;
-  var au6_1 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wg1_0 = wg8[o1 + j];
-    let wu0_0 = wu8[o0 + j];
-    let wu1_0 = wu8[o1 + j];
-    let wg0_1 = wg8[o0 + j + 1u * SGS];
-    let wg1_1 = wg8[o1 + j + 1u * SGS];
-    let wu0_1 = wu8[o0 + j + 1u * SGS];
-    let wu1_1 = wu8[o1 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())); ag0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())); au0_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())); ag1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())); au1_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())); ag2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())); au2_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())); ag3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())); au3_1 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())); ag4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())); au4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x5_1, hfma8(wg1_0, x5_0, vec2<f16>())); ag5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x5_1, hfma8(wu1_0, x5_0, vec2<f16>())); au5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x6_1, hfma8(wg1_0, x6_0, vec2<f16>())); ag6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x6_1, hfma8(wu1_0, x6_0, vec2<f16>())); au6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())); ag0_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())); au0_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())); ag1_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())); au1_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())); ag2_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())); au2_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())); ag3_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())); au3_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())); ag4_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())); au4_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x5_1, hfma8(wg1_0, x5_0, vec2<f16>())); ag5_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x5_1, hfma8(wu1_0, x5_0, vec2<f16>())); au5_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x6_1, hfma8(wg1_0, x6_0, vec2<f16>())); ag6_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x6_1, hfma8(wu1_0, x6_0, vec2<f16>())); au6_1 += f32(h.x + h.y); }
   }
   for (; j < K8; j += SGS) {
     let wg0_0 = wg8[o0 + j];
@@ -16086,38 +11755,38 @@ fn gsg_g_m7_c2_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
     let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x + h.y); }
   }
   { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
     if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
@@ -16370,7 +12039,7 @@ fn gsg_p_m7_c2_u2_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m7_c2_u2_h_a1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_p_m7_c2_u2_h_s_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -16395,139 +12064,36 @@ fn gsg_p_m7_c2_u2_h_a1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
   for (; j + 1u * SGS < K8; j += 2u * SGS) {
     let w0_0 = w8[o0 + j];
     let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
     let w0_1 = w8[o0 + j + 1u * SGS];
     let w1_1 = w8[o1 + j + 1u * SGS];
-    let x0_0 = x8[j];
     let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
     let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
     let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
     let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
     let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
     let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
     let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
-  }
-  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
-  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
-  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
-  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
-  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
-  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
-  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
-  for (var m = lane; m < 7u; m += SGS) {
-    var v0 = t0_0; var v1 = t0_1;
-    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
-    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
-    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
-    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
-    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
-    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
-    var row = rrow;
-    if (m != lane) { row = rope_row(m); }
-    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
-  }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m7_c2_u2_h_a2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(rope_col(n0 + 0u), K8);
-  let o1 = row8(rope_col(n0 + 1u), K8);
-  let rrow = rope_row(min(lane, 6u)); let rfreq = rope_freq(n0);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a6_0 = 0.0;
-  var a6_1 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
-    let w1_1 = w8[o1 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x + h.y); }
   }
   for (; j < K8; j += SGS) {
     let w0_0 = w8[o0 + j];
@@ -16535,24 +12101,24 @@ fn gsg_p_m7_c2_u2_h_a2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
     let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x + h.y); }
   }
   let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
   let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
@@ -17045,6 +12611,75 @@ fn gsg_p_m8_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
+fn gsg_g_m8_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var ag6_0 = 0.0;
+  var ag7_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var au6_0 = 0.0;
+  var au7_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
+    if (lane == 7u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
 fn gsg_p_m8_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
@@ -17112,197 +12747,6 @@ fn gsg_p_m8_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
   { let v = subgroupAdd(a7_0); if (lane == 14u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
   { let v = subgroupAdd(a7_1); if (lane == 15u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m8_c4_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  let o2 = row8(n0 + 2u, K8);
-  let o3 = row8(n0 + 3u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a0_2 = 0.0;
-  var a0_3 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a1_2 = 0.0;
-  var a1_3 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a2_2 = 0.0;
-  var a2_3 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a3_2 = 0.0;
-  var a3_3 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a4_2 = 0.0;
-  var a4_3 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a5_2 = 0.0;
-  var a5_3 = 0.0;
-  var a6_0 = 0.0;
-  var a6_1 = 0.0;
-  var a6_2 = 0.0;
-  var a6_3 = 0.0;
-  var a7_0 = 0.0;
-  var a7_1 = 0.0;
-  var a7_2 = 0.0;
-  var a7_3 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    let x6_0 = x8[6u * K8 + j];
-    let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x6_0, vec2<f16>()); a6_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x6_0, vec2<f16>()); a6_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x7_0, vec2<f16>()); a7_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x7_0, vec2<f16>()); a7_3 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a6_0); if (lane == 24u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a6_1); if (lane == 25u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a6_2); if (lane == 26u % SGS && n0 + 2u < p.N) { epilogue(6u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a6_3); if (lane == 27u % SGS && n0 + 3u < p.N) { epilogue(6u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a7_0); if (lane == 28u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a7_1); if (lane == 29u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a7_2); if (lane == 30u % SGS && n0 + 2u < p.N) { epilogue(7u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a7_3); if (lane == 31u % SGS && n0 + 3u < p.N) { epilogue(7u, n0 + 3u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m8_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var ag5_0 = 0.0;
-  var ag6_0 = 0.0;
-  var ag7_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var au5_0 = 0.0;
-  var au6_0 = 0.0;
-  var au7_0 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    let x6_0 = x8[6u * K8 + j];
-    let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
-    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
-    if (lane == 7u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
 }
 
 @compute @workgroup_size(WG)
@@ -17426,7 +12870,7 @@ fn gsg_g_m8_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m8_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_p_m8_c1_u1_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -17444,20 +12888,20 @@ fn gsg_p_m8_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let w0_0 = w8[o0 + j];
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
     let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
     let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x + h.y); }
   }
   { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
   { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
@@ -17470,199 +12914,7 @@ fn gsg_p_m8_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m8_c2_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a6_0 = 0.0;
-  var a6_1 = 0.0;
-  var a7_0 = 0.0;
-  var a7_1 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a6_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a7_0); if (lane == 14u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a7_1); if (lane == 15u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m8_c4_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  let o2 = row8(n0 + 2u, K8);
-  let o3 = row8(n0 + 3u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a0_2 = 0.0;
-  var a0_3 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a1_2 = 0.0;
-  var a1_3 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a2_2 = 0.0;
-  var a2_3 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a3_2 = 0.0;
-  var a3_3 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a4_2 = 0.0;
-  var a4_3 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a5_2 = 0.0;
-  var a5_3 = 0.0;
-  var a6_0 = 0.0;
-  var a6_1 = 0.0;
-  var a6_2 = 0.0;
-  var a6_3 = 0.0;
-  var a7_0 = 0.0;
-  var a7_1 = 0.0;
-  var a7_2 = 0.0;
-  var a7_3 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x6_0, vec2<f16>()); a6_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x6_0, vec2<f16>()); a6_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x7_0, vec2<f16>()); a7_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x7_0, vec2<f16>()); a7_3 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a6_0); if (lane == 24u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a6_1); if (lane == 25u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a6_2); if (lane == 26u % SGS && n0 + 2u < p.N) { epilogue(6u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a6_3); if (lane == 27u % SGS && n0 + 3u < p.N) { epilogue(6u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a7_0); if (lane == 28u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a7_1); if (lane == 29u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a7_2); if (lane == 30u % SGS && n0 + 2u < p.N) { epilogue(7u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a7_3); if (lane == 31u % SGS && n0 + 3u < p.N) { epilogue(7u, n0 + 3u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m8_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_g_m8_c1_u1_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -17689,28 +12941,28 @@ fn gsg_g_m8_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let wu0_0 = wu8[o0 + j];
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
     let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
     let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x + h.y); }
   }
   { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
     if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
@@ -17731,171 +12983,7 @@ fn gsg_g_m8_c1_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 }
 
 @compute @workgroup_size(WG)
-fn gsg_g_m8_c2_u1_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  var ag0_0 = 0.0;
-  var ag0_1 = 0.0;
-  var ag1_0 = 0.0;
-  var ag1_1 = 0.0;
-  var ag2_0 = 0.0;
-  var ag2_1 = 0.0;
-  var ag3_0 = 0.0;
-  var ag3_1 = 0.0;
-  var ag4_0 = 0.0;
-  var ag4_1 = 0.0;
-  var ag5_0 = 0.0;
-  var ag5_1 = 0.0;
-  var ag6_0 = 0.0;
-  var ag6_1 = 0.0;
-  var ag7_0 = 0.0;
-  var ag7_1 = 0.0;
-  var au0_0 = 0.0;
-  var au0_1 = 0.0;
-  var au1_0 = 0.0;
-  var au1_1 = 0.0;
-  var au2_0 = 0.0;
-  var au2_1 = 0.0;
-  var au3_0 = 0.0;
-  var au3_1 = 0.0;
-  var au4_0 = 0.0;
-  var au4_1 = 0.0;
-  var au5_0 = 0.0;
-  var au5_1 = 0.0;
-  var au6_0 = 0.0;
-  var au6_1 = 0.0;
-  var au7_0 = 0.0;
-  var au7_1 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wg1_0 = wg8[o1 + j];
-    let wu0_0 = wu8[o0 + j];
-    let wu1_0 = wu8[o1 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x7_0, vec2<f16>()); ag7_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x7_0, vec2<f16>()); au7_1 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
-    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
-    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
-    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
-    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
-    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
-    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
-    if (lane == 12u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag6_1); let v = subgroupAdd(au6_1);
-    if (lane == 13u % SGS && n0 + 1u < p.N) { y[6u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
-    if (lane == 14u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag7_1); let v = subgroupAdd(au7_1);
-    if (lane == 15u % SGS && n0 + 1u < p.N) { y[7u * p.N + n0 + 1u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m8_c1_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var a0_0 = 0.0;
-  var a1_0 = 0.0;
-  var a2_0 = 0.0;
-  var a3_0 = 0.0;
-  var a4_0 = 0.0;
-  var a5_0 = 0.0;
-  var a6_0 = 0.0;
-  var a7_0 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a6_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a7_0); if (lane == 7u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m8_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_p_m8_c2_u1_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -17924,27 +13012,27 @@ fn gsg_p_m8_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
     let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
     let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x + h.y); }
   }
   { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
   { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
@@ -17965,198 +13053,7 @@ fn gsg_p_m8_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m8_c4_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  let o2 = row8(n0 + 2u, K8);
-  let o3 = row8(n0 + 3u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a0_2 = 0.0;
-  var a0_3 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a1_2 = 0.0;
-  var a1_3 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a2_2 = 0.0;
-  var a2_3 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a3_2 = 0.0;
-  var a3_3 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a4_2 = 0.0;
-  var a4_3 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a5_2 = 0.0;
-  var a5_3 = 0.0;
-  var a6_0 = 0.0;
-  var a6_1 = 0.0;
-  var a6_2 = 0.0;
-  var a6_3 = 0.0;
-  var a7_0 = 0.0;
-  var a7_1 = 0.0;
-  var a7_2 = 0.0;
-  var a7_3 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x6_0, vec2<f16>()); a6_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x6_0, vec2<f16>()); a6_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x7_0, vec2<f16>()); a7_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x7_0, vec2<f16>()); a7_3 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a6_0); if (lane == 24u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a6_1); if (lane == 25u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a6_2); if (lane == 26u % SGS && n0 + 2u < p.N) { epilogue(6u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a6_3); if (lane == 27u % SGS && n0 + 3u < p.N) { epilogue(6u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a7_0); if (lane == 28u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a7_1); if (lane == 29u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a7_2); if (lane == 30u % SGS && n0 + 2u < p.N) { epilogue(7u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a7_3); if (lane == 31u % SGS && n0 + 3u < p.N) { epilogue(7u, n0 + 3u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m8_c1_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var ag5_0 = 0.0;
-  var ag6_0 = 0.0;
-  var ag7_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var au5_0 = 0.0;
-  var au6_0 = 0.0;
-  var au7_0 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
-    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
-    if (lane == 7u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m8_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_g_m8_c2_u1_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -18203,43 +13100,43 @@ fn gsg_g_m8_c2_u1_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
     let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
     let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x7_0, vec2<f16>()); ag7_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x7_0, vec2<f16>()); au7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x7_0, vec2<f16>()); ag7_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x7_0, vec2<f16>()); au7_1 += f32(h.x + h.y); }
   }
   { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
     if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
@@ -18428,83 +13325,7 @@ fn gsg_p_m8_c2_u1_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m8_c2_u1_h_a1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(rope_col(n0 + 0u), K8);
-  let o1 = row8(rope_col(n0 + 1u), K8);
-  let rrow = rope_row(min(lane, 7u)); let rfreq = rope_freq(n0);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a6_0 = 0.0;
-  var a6_1 = 0.0;
-  var a7_0 = 0.0;
-  var a7_1 = 0.0;
-  var j = lane;
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
-  }
-  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
-  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
-  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
-  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
-  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
-  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
-  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
-  let t7_0 = subgroupAdd(a7_0); let t7_1 = subgroupAdd(a7_1);
-  for (var m = lane; m < 8u; m += SGS) {
-    var v0 = t0_0; var v1 = t0_1;
-    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
-    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
-    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
-    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
-    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
-    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
-    if (m == 7u) { v0 = t7_0; v1 = t7_1; }
-    var row = rrow;
-    if (m != lane) { row = rope_row(m); }
-    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
-  }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m8_c2_u1_h_a2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_p_m8_c2_u1_h_s_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -18534,27 +13355,27 @@ fn gsg_p_m8_c2_u1_h_a2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
     let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
     let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x + h.y); }
   }
   let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
   let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
@@ -19401,6 +14222,113 @@ fn gsg_p_m8_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
+fn gsg_g_m8_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var ag6_0 = 0.0;
+  var ag7_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var au6_0 = 0.0;
+  var au7_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    let x7_0 = x8[7u * K8 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x7_1, hfma8(wg0_0, x7_0, vec2<f16>())); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_1, x7_1, hfma8(wu0_0, x7_0, vec2<f16>())); au7_0 += f32(h.x) + f32(h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
+    if (lane == 7u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
 fn gsg_p_m8_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
@@ -19506,293 +14434,6 @@ fn gsg_p_m8_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
   { let v = subgroupAdd(a7_0); if (lane == 14u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
   { let v = subgroupAdd(a7_1); if (lane == 15u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m8_c4_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  let o2 = row8(n0 + 2u, K8);
-  let o3 = row8(n0 + 3u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a0_2 = 0.0;
-  var a0_3 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a1_2 = 0.0;
-  var a1_3 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a2_2 = 0.0;
-  var a2_3 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a3_2 = 0.0;
-  var a3_3 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a4_2 = 0.0;
-  var a4_3 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a5_2 = 0.0;
-  var a5_3 = 0.0;
-  var a6_0 = 0.0;
-  var a6_1 = 0.0;
-  var a6_2 = 0.0;
-  var a6_3 = 0.0;
-  var a7_0 = 0.0;
-  var a7_1 = 0.0;
-  var a7_2 = 0.0;
-  var a7_3 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    let x6_0 = x8[6u * K8 + j];
-    let x7_0 = x8[7u * K8 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
-    let w1_1 = w8[o1 + j + 1u * SGS];
-    let w2_1 = w8[o2 + j + 1u * SGS];
-    let w3_1 = w8[o3 + j + 1u * SGS];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    let x7_1 = x8[7u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x0_1, hfma8(w2_0, x0_0, vec2<f16>())); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x0_1, hfma8(w3_0, x0_0, vec2<f16>())); a0_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x1_1, hfma8(w2_0, x1_0, vec2<f16>())); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x1_1, hfma8(w3_0, x1_0, vec2<f16>())); a1_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x2_1, hfma8(w2_0, x2_0, vec2<f16>())); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x2_1, hfma8(w3_0, x2_0, vec2<f16>())); a2_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x3_1, hfma8(w2_0, x3_0, vec2<f16>())); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x3_1, hfma8(w3_0, x3_0, vec2<f16>())); a3_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x4_1, hfma8(w2_0, x4_0, vec2<f16>())); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x4_1, hfma8(w3_0, x4_0, vec2<f16>())); a4_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x5_1, hfma8(w2_0, x5_0, vec2<f16>())); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x5_1, hfma8(w3_0, x5_0, vec2<f16>())); a5_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x6_1, hfma8(w2_0, x6_0, vec2<f16>())); a6_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x6_1, hfma8(w3_0, x6_0, vec2<f16>())); a6_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())); a7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x7_1, hfma8(w1_0, x7_0, vec2<f16>())); a7_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x7_1, hfma8(w2_0, x7_0, vec2<f16>())); a7_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x7_1, hfma8(w3_0, x7_0, vec2<f16>())); a7_3 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    let x6_0 = x8[6u * K8 + j];
-    let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x6_0, vec2<f16>()); a6_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x6_0, vec2<f16>()); a6_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x7_0, vec2<f16>()); a7_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x7_0, vec2<f16>()); a7_3 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a6_0); if (lane == 24u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a6_1); if (lane == 25u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a6_2); if (lane == 26u % SGS && n0 + 2u < p.N) { epilogue(6u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a6_3); if (lane == 27u % SGS && n0 + 3u < p.N) { epilogue(6u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a7_0); if (lane == 28u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a7_1); if (lane == 29u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a7_2); if (lane == 30u % SGS && n0 + 2u < p.N) { epilogue(7u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a7_3); if (lane == 31u % SGS && n0 + 3u < p.N) { epilogue(7u, n0 + 3u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m8_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var ag5_0 = 0.0;
-  var ag6_0 = 0.0;
-  var ag7_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var au5_0 = 0.0;
-  var au6_0 = 0.0;
-  var au7_0 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    let x6_0 = x8[6u * K8 + j];
-    let x7_0 = x8[7u * K8 + j];
-    let wg0_1 = wg8[o0 + j + 1u * SGS];
-    let wu0_1 = wu8[o0 + j + 1u * SGS];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    let x7_1 = x8[7u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x7_1, hfma8(wg0_0, x7_0, vec2<f16>())); ag7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x7_1, hfma8(wu0_0, x7_0, vec2<f16>())); au7_0 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    let x3_0 = x8[3u * K8 + j];
-    let x4_0 = x8[4u * K8 + j];
-    let x5_0 = x8[5u * K8 + j];
-    let x6_0 = x8[6u * K8 + j];
-    let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
-    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
-    if (lane == 7u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
 }
 
 @compute @workgroup_size(WG)
@@ -19974,7 +14615,7 @@ fn gsg_g_m8_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m8_c1_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_p_m8_c1_u2_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -19990,50 +14631,50 @@ fn gsg_p_m8_c1_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
   var j = lane;
   for (; j + 1u * SGS < K8; j += 2u * SGS) {
     let w0_0 = w8[o0 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
     let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
     let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
     let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
     let x6_0 = x8[6u * K8 + j];
-    let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
     let x7_0 = x8[7u * K8 + j];
+    let w0_1 = w8[o0 + j + 1u * SGS];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
     let x7_1 = x8[7u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())); a7_0 += f32(h.x + h.y); }
   }
   for (; j < K8; j += SGS) {
     let w0_0 = w8[o0 + j];
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
     let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
     let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x + h.y); }
   }
   { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
   { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
@@ -20046,7 +14687,114 @@ fn gsg_p_m8_c1_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m8_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_g_m8_c1_u2_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var ag6_0 = 0.0;
+  var ag7_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var au6_0 = 0.0;
+  var au7_0 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    let x7_0 = x8[7u * K8 + j];
+    let wg0_1 = wg8[o0 + j + 1u * SGS];
+    let wu0_1 = wu8[o0 + j + 1u * SGS];
+    let x0_1 = x8[j + 1u * SGS];
+    let x1_1 = x8[1u * K8 + j + 1u * SGS];
+    let x2_1 = x8[2u * K8 + j + 1u * SGS];
+    let x3_1 = x8[3u * K8 + j + 1u * SGS];
+    let x4_1 = x8[4u * K8 + j + 1u * SGS];
+    let x5_1 = x8[5u * K8 + j + 1u * SGS];
+    let x6_1 = x8[6u * K8 + j + 1u * SGS];
+    let x7_1 = x8[7u * K8 + j + 1u * SGS];
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x7_1, hfma8(wg0_0, x7_0, vec2<f16>())); ag7_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x7_1, hfma8(wu0_0, x7_0, vec2<f16>())); au7_0 += f32(h.x + h.y); }
+  }
+  for (; j < K8; j += SGS) {
+    let wg0_0 = wg8[o0 + j];
+    let wu0_0 = wu8[o0 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    let x7_0 = x8[7u * K8 + j];
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x + h.y); }
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
+    if (lane == 7u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c2_u2_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -20072,68 +14820,68 @@ fn gsg_p_m8_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
   for (; j + 1u * SGS < K8; j += 2u * SGS) {
     let w0_0 = w8[o0 + j];
     let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    let x7_0 = x8[7u * K8 + j];
     let w0_1 = w8[o0 + j + 1u * SGS];
     let w1_1 = w8[o1 + j + 1u * SGS];
-    let x0_0 = x8[j];
     let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
     let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
     let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
     let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
     let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
     let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
     let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
     let x7_1 = x8[7u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())); a7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x7_1, hfma8(w1_0, x7_0, vec2<f16>())); a7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())); a7_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x7_1, hfma8(w1_0, x7_0, vec2<f16>())); a7_1 += f32(h.x + h.y); }
   }
   for (; j < K8; j += SGS) {
     let w0_0 = w8[o0 + j];
     let w1_0 = w8[o1 + j];
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
     let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
     let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x + h.y); }
   }
   { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
   { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
@@ -20154,294 +14902,7 @@ fn gsg_p_m8_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m8_c4_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  let o2 = row8(n0 + 2u, K8);
-  let o3 = row8(n0 + 3u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a0_2 = 0.0;
-  var a0_3 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a1_2 = 0.0;
-  var a1_3 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a2_2 = 0.0;
-  var a2_3 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a3_2 = 0.0;
-  var a3_3 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a4_2 = 0.0;
-  var a4_3 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a5_2 = 0.0;
-  var a5_3 = 0.0;
-  var a6_0 = 0.0;
-  var a6_1 = 0.0;
-  var a6_2 = 0.0;
-  var a6_3 = 0.0;
-  var a7_0 = 0.0;
-  var a7_1 = 0.0;
-  var a7_2 = 0.0;
-  var a7_3 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
-    let w1_1 = w8[o1 + j + 1u * SGS];
-    let w2_1 = w8[o2 + j + 1u * SGS];
-    let w3_1 = w8[o3 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x0_1, hfma8(w2_0, x0_0, vec2<f16>())); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x0_1, hfma8(w3_0, x0_0, vec2<f16>())); a0_3 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x1_1, hfma8(w2_0, x1_0, vec2<f16>())); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x1_1, hfma8(w3_0, x1_0, vec2<f16>())); a1_3 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x2_1, hfma8(w2_0, x2_0, vec2<f16>())); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x2_1, hfma8(w3_0, x2_0, vec2<f16>())); a2_3 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x3_1, hfma8(w2_0, x3_0, vec2<f16>())); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x3_1, hfma8(w3_0, x3_0, vec2<f16>())); a3_3 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x4_1, hfma8(w2_0, x4_0, vec2<f16>())); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x4_1, hfma8(w3_0, x4_0, vec2<f16>())); a4_3 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x5_1, hfma8(w2_0, x5_0, vec2<f16>())); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x5_1, hfma8(w3_0, x5_0, vec2<f16>())); a5_3 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
-    let x7_1 = x8[7u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x6_1, hfma8(w2_0, x6_0, vec2<f16>())); a6_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x6_1, hfma8(w3_0, x6_0, vec2<f16>())); a6_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())); a7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x7_1, hfma8(w1_0, x7_0, vec2<f16>())); a7_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x7_1, hfma8(w2_0, x7_0, vec2<f16>())); a7_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x7_1, hfma8(w3_0, x7_0, vec2<f16>())); a7_3 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x6_0, vec2<f16>()); a6_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x6_0, vec2<f16>()); a6_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x7_0, vec2<f16>()); a7_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x7_0, vec2<f16>()); a7_3 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a6_0); if (lane == 24u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a6_1); if (lane == 25u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a6_2); if (lane == 26u % SGS && n0 + 2u < p.N) { epilogue(6u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a6_3); if (lane == 27u % SGS && n0 + 3u < p.N) { epilogue(6u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a7_0); if (lane == 28u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a7_1); if (lane == 29u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a7_2); if (lane == 30u % SGS && n0 + 2u < p.N) { epilogue(7u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a7_3); if (lane == 31u % SGS && n0 + 3u < p.N) { epilogue(7u, n0 + 3u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m8_c1_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var ag5_0 = 0.0;
-  var ag6_0 = 0.0;
-  var ag7_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var au5_0 = 0.0;
-  var au6_0 = 0.0;
-  var au7_0 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let wg0_1 = wg8[o0 + j + 1u * SGS];
-    let wu0_1 = wu8[o0 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
-    let x7_1 = x8[7u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x7_1, hfma8(wg0_0, x7_0, vec2<f16>())); ag7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x7_1, hfma8(wu0_0, x7_0, vec2<f16>())); au7_0 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
-    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
-    if (lane == 7u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m8_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_g_m8_c2_u2_h_s(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -20485,703 +14946,58 @@ fn gsg_g_m8_c2_u2_h_a1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let wg1_0 = wg8[o1 + j];
     let wu0_0 = wu8[o0 + j];
     let wu1_0 = wu8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    let x7_0 = x8[7u * K8 + j];
     let wg0_1 = wg8[o0 + j + 1u * SGS];
     let wg1_1 = wg8[o1 + j + 1u * SGS];
     let wu0_1 = wu8[o0 + j + 1u * SGS];
     let wu1_1 = wu8[o1 + j + 1u * SGS];
-    let x0_0 = x8[j];
     let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
     let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())); ag0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())); au0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
     let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())); ag1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())); au1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
     let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())); ag2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())); au2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
     let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())); ag3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())); au3_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
     let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())); ag4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())); au4_1 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
     let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x5_1, hfma8(wg1_0, x5_0, vec2<f16>())); ag5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x5_1, hfma8(wu1_0, x5_0, vec2<f16>())); au5_1 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
     let x7_1 = x8[7u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x6_1, hfma8(wg1_0, x6_0, vec2<f16>())); ag6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x6_1, hfma8(wu1_0, x6_0, vec2<f16>())); au6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x7_1, hfma8(wg0_0, x7_0, vec2<f16>())); ag7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x7_1, hfma8(wg1_0, x7_0, vec2<f16>())); ag7_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x7_1, hfma8(wu0_0, x7_0, vec2<f16>())); au7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x7_1, hfma8(wu1_0, x7_0, vec2<f16>())); au7_1 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wg1_0 = wg8[o1 + j];
-    let wu0_0 = wu8[o0 + j];
-    let wu1_0 = wu8[o1 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x7_0, vec2<f16>()); ag7_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x7_0, vec2<f16>()); au7_1 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
-    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
-    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
-    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
-    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
-    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
-    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
-    if (lane == 12u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag6_1); let v = subgroupAdd(au6_1);
-    if (lane == 13u % SGS && n0 + 1u < p.N) { y[6u * p.N + n0 + 1u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
-    if (lane == 14u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag7_1); let v = subgroupAdd(au7_1);
-    if (lane == 15u % SGS && n0 + 1u < p.N) { y[7u * p.N + n0 + 1u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m8_c1_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var a0_0 = 0.0;
-  var a1_0 = 0.0;
-  var a2_0 = 0.0;
-  var a3_0 = 0.0;
-  var a4_0 = 0.0;
-  var a5_0 = 0.0;
-  var a6_0 = 0.0;
-  var a7_0 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let w0_0 = w8[o0 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
-    let x7_1 = x8[7u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())); a7_0 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 1u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 3u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 5u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a6_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a7_0); if (lane == 7u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m8_c2_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a6_0 = 0.0;
-  var a6_1 = 0.0;
-  var a7_0 = 0.0;
-  var a7_1 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
-    let w1_1 = w8[o1 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
-    let x7_1 = x8[7u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())); a7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x7_1, hfma8(w1_0, x7_0, vec2<f16>())); a7_1 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a6_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a7_0); if (lane == 14u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a7_1); if (lane == 15u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m8_c4_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  let o2 = row8(n0 + 2u, K8);
-  let o3 = row8(n0 + 3u, K8);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a0_2 = 0.0;
-  var a0_3 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a1_2 = 0.0;
-  var a1_3 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a2_2 = 0.0;
-  var a2_3 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a3_2 = 0.0;
-  var a3_3 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a4_2 = 0.0;
-  var a4_3 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a5_2 = 0.0;
-  var a5_3 = 0.0;
-  var a6_0 = 0.0;
-  var a6_1 = 0.0;
-  var a6_2 = 0.0;
-  var a6_3 = 0.0;
-  var a7_0 = 0.0;
-  var a7_1 = 0.0;
-  var a7_2 = 0.0;
-  var a7_3 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
-    let w1_1 = w8[o1 + j + 1u * SGS];
-    let w2_1 = w8[o2 + j + 1u * SGS];
-    let w3_1 = w8[o3 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x0_1, hfma8(w2_0, x0_0, vec2<f16>())); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x0_1, hfma8(w3_0, x0_0, vec2<f16>())); a0_3 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x1_1, hfma8(w2_0, x1_0, vec2<f16>())); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x1_1, hfma8(w3_0, x1_0, vec2<f16>())); a1_3 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x2_1, hfma8(w2_0, x2_0, vec2<f16>())); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x2_1, hfma8(w3_0, x2_0, vec2<f16>())); a2_3 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x3_1, hfma8(w2_0, x3_0, vec2<f16>())); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x3_1, hfma8(w3_0, x3_0, vec2<f16>())); a3_3 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x4_1, hfma8(w2_0, x4_0, vec2<f16>())); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x4_1, hfma8(w3_0, x4_0, vec2<f16>())); a4_3 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
-    let x7_1 = x8[7u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x5_1, hfma8(w2_0, x5_0, vec2<f16>())); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x5_1, hfma8(w3_0, x5_0, vec2<f16>())); a5_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x6_1, hfma8(w2_0, x6_0, vec2<f16>())); a6_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x6_1, hfma8(w3_0, x6_0, vec2<f16>())); a6_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())); a7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x7_1, hfma8(w1_0, x7_0, vec2<f16>())); a7_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_1, x7_1, hfma8(w2_0, x7_0, vec2<f16>())); a7_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_1, x7_1, hfma8(w3_0, x7_0, vec2<f16>())); a7_3 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w2_0 = w8[o2 + j];
-    let w3_0 = w8[o3 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x0_0, vec2<f16>()); a0_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x0_0, vec2<f16>()); a0_3 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x1_0, vec2<f16>()); a1_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x1_0, vec2<f16>()); a1_3 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x2_0, vec2<f16>()); a2_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x2_0, vec2<f16>()); a2_3 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x3_0, vec2<f16>()); a3_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x3_0, vec2<f16>()); a3_3 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x4_0, vec2<f16>()); a4_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x4_0, vec2<f16>()); a4_3 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x5_0, vec2<f16>()); a5_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x5_0, vec2<f16>()); a5_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x6_0, vec2<f16>()); a6_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x6_0, vec2<f16>()); a6_3 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w2_0, x7_0, vec2<f16>()); a7_2 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w3_0, x7_0, vec2<f16>()); a7_3 += f32(h.x) + f32(h.y); }
-  }
-  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a6_0); if (lane == 24u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a6_1); if (lane == 25u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a6_2); if (lane == 26u % SGS && n0 + 2u < p.N) { epilogue(6u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a6_3); if (lane == 27u % SGS && n0 + 3u < p.N) { epilogue(6u, n0 + 3u, v); } }
-  { let v = subgroupAdd(a7_0); if (lane == 28u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
-  { let v = subgroupAdd(a7_1); if (lane == 29u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
-  { let v = subgroupAdd(a7_2); if (lane == 30u % SGS && n0 + 2u < p.N) { epilogue(7u, n0 + 2u, v); } }
-  { let v = subgroupAdd(a7_3); if (lane == 31u % SGS && n0 + 3u < p.N) { epilogue(7u, n0 + 3u, v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m8_c1_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  var ag0_0 = 0.0;
-  var ag1_0 = 0.0;
-  var ag2_0 = 0.0;
-  var ag3_0 = 0.0;
-  var ag4_0 = 0.0;
-  var ag5_0 = 0.0;
-  var ag6_0 = 0.0;
-  var ag7_0 = 0.0;
-  var au0_0 = 0.0;
-  var au1_0 = 0.0;
-  var au2_0 = 0.0;
-  var au3_0 = 0.0;
-  var au4_0 = 0.0;
-  var au5_0 = 0.0;
-  var au6_0 = 0.0;
-  var au7_0 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let wg0_1 = wg8[o0 + j + 1u * SGS];
-    let wu0_1 = wu8[o0 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
-    let x7_1 = x8[7u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x7_1, hfma8(wg0_0, x7_0, vec2<f16>())); ag7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x7_1, hfma8(wu0_0, x7_0, vec2<f16>())); au7_0 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wu0_0 = wu8[o0 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
-  }
-  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
-    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
-    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
-    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
-    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
-    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
-    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
-    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
-  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
-    if (lane == 7u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_g_m8_c2_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(n0 + 0u, K8);
-  let o1 = row8(n0 + 1u, K8);
-  var ag0_0 = 0.0;
-  var ag0_1 = 0.0;
-  var ag1_0 = 0.0;
-  var ag1_1 = 0.0;
-  var ag2_0 = 0.0;
-  var ag2_1 = 0.0;
-  var ag3_0 = 0.0;
-  var ag3_1 = 0.0;
-  var ag4_0 = 0.0;
-  var ag4_1 = 0.0;
-  var ag5_0 = 0.0;
-  var ag5_1 = 0.0;
-  var ag6_0 = 0.0;
-  var ag6_1 = 0.0;
-  var ag7_0 = 0.0;
-  var ag7_1 = 0.0;
-  var au0_0 = 0.0;
-  var au0_1 = 0.0;
-  var au1_0 = 0.0;
-  var au1_1 = 0.0;
-  var au2_0 = 0.0;
-  var au2_1 = 0.0;
-  var au3_0 = 0.0;
-  var au3_1 = 0.0;
-  var au4_0 = 0.0;
-  var au4_1 = 0.0;
-  var au5_0 = 0.0;
-  var au5_1 = 0.0;
-  var au6_0 = 0.0;
-  var au6_1 = 0.0;
-  var au7_0 = 0.0;
-  var au7_1 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let wg0_0 = wg8[o0 + j];
-    let wg1_0 = wg8[o1 + j];
-    let wu0_0 = wu8[o0 + j];
-    let wu1_0 = wu8[o1 + j];
-    let wg0_1 = wg8[o0 + j + 1u * SGS];
-    let wg1_1 = wg8[o1 + j + 1u * SGS];
-    let wu0_1 = wu8[o0 + j + 1u * SGS];
-    let wu1_1 = wu8[o1 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())); ag0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())); au0_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())); ag1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())); au1_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())); ag2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())); au2_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())); ag3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())); au3_1 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())); ag4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())); au4_1 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
-    let x7_1 = x8[7u * K8 + j + 1u * SGS];
-    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x5_1, hfma8(wg1_0, x5_0, vec2<f16>())); ag5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x5_1, hfma8(wu1_0, x5_0, vec2<f16>())); au5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x6_1, hfma8(wg1_0, x6_0, vec2<f16>())); ag6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x6_1, hfma8(wu1_0, x6_0, vec2<f16>())); au6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_1, x7_1, hfma8(wg0_0, x7_0, vec2<f16>())); ag7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_1, x7_1, hfma8(wg1_0, x7_0, vec2<f16>())); ag7_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_1, x7_1, hfma8(wu0_0, x7_0, vec2<f16>())); au7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_1, x7_1, hfma8(wu1_0, x7_0, vec2<f16>())); au7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_1, x0_1, hfma8(wg0_0, x0_0, vec2<f16>())); ag0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x0_1, hfma8(wg1_0, x0_0, vec2<f16>())); ag0_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x0_1, hfma8(wu0_0, x0_0, vec2<f16>())); au0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x0_1, hfma8(wu1_0, x0_0, vec2<f16>())); au0_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x1_1, hfma8(wg0_0, x1_0, vec2<f16>())); ag1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x1_1, hfma8(wg1_0, x1_0, vec2<f16>())); ag1_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x1_1, hfma8(wu0_0, x1_0, vec2<f16>())); au1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x1_1, hfma8(wu1_0, x1_0, vec2<f16>())); au1_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x2_1, hfma8(wg0_0, x2_0, vec2<f16>())); ag2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x2_1, hfma8(wg1_0, x2_0, vec2<f16>())); ag2_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x2_1, hfma8(wu0_0, x2_0, vec2<f16>())); au2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x2_1, hfma8(wu1_0, x2_0, vec2<f16>())); au2_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x3_1, hfma8(wg0_0, x3_0, vec2<f16>())); ag3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x3_1, hfma8(wg1_0, x3_0, vec2<f16>())); ag3_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x3_1, hfma8(wu0_0, x3_0, vec2<f16>())); au3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x3_1, hfma8(wu1_0, x3_0, vec2<f16>())); au3_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x4_1, hfma8(wg0_0, x4_0, vec2<f16>())); ag4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x4_1, hfma8(wg1_0, x4_0, vec2<f16>())); ag4_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x4_1, hfma8(wu0_0, x4_0, vec2<f16>())); au4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x4_1, hfma8(wu1_0, x4_0, vec2<f16>())); au4_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x5_1, hfma8(wg0_0, x5_0, vec2<f16>())); ag5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x5_1, hfma8(wg1_0, x5_0, vec2<f16>())); ag5_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x5_1, hfma8(wu0_0, x5_0, vec2<f16>())); au5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x5_1, hfma8(wu1_0, x5_0, vec2<f16>())); au5_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x6_1, hfma8(wg0_0, x6_0, vec2<f16>())); ag6_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x6_1, hfma8(wg1_0, x6_0, vec2<f16>())); ag6_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x6_1, hfma8(wu0_0, x6_0, vec2<f16>())); au6_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x6_1, hfma8(wu1_0, x6_0, vec2<f16>())); au6_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_1, x7_1, hfma8(wg0_0, x7_0, vec2<f16>())); ag7_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_1, x7_1, hfma8(wg1_0, x7_0, vec2<f16>())); ag7_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_1, x7_1, hfma8(wu0_0, x7_0, vec2<f16>())); au7_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_1, x7_1, hfma8(wu1_0, x7_0, vec2<f16>())); au7_1 += f32(h.x + h.y); }
   }
   for (; j < K8; j += SGS) {
     let wg0_0 = wg8[o0 + j];
@@ -21191,43 +15007,43 @@ fn gsg_g_m8_c2_u2_h_a2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x) + f32(h.y); }
     let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x) + f32(h.y); }
     let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wg1_0, x7_0, vec2<f16>()); ag7_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(wu1_0, x7_0, vec2<f16>()); au7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(wg0_0, x0_0, vec2<f16>()); ag0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x0_0, vec2<f16>()); ag0_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x0_0, vec2<f16>()); au0_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x0_0, vec2<f16>()); au0_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x1_0, vec2<f16>()); ag1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x1_0, vec2<f16>()); ag1_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x1_0, vec2<f16>()); au1_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x1_0, vec2<f16>()); au1_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x2_0, vec2<f16>()); ag2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x2_0, vec2<f16>()); ag2_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x2_0, vec2<f16>()); au2_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x2_0, vec2<f16>()); au2_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x3_0, vec2<f16>()); ag3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x3_0, vec2<f16>()); ag3_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x3_0, vec2<f16>()); au3_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x3_0, vec2<f16>()); au3_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x4_0, vec2<f16>()); ag4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x4_0, vec2<f16>()); ag4_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x4_0, vec2<f16>()); au4_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x4_0, vec2<f16>()); au4_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x5_0, vec2<f16>()); ag5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x5_0, vec2<f16>()); ag5_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x5_0, vec2<f16>()); au5_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x5_0, vec2<f16>()); au5_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x6_0, vec2<f16>()); ag6_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x6_0, vec2<f16>()); ag6_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x6_0, vec2<f16>()); au6_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x6_0, vec2<f16>()); au6_1 += f32(h.x + h.y); }
+    { let h = hfma8(wg0_0, x7_0, vec2<f16>()); ag7_0 += f32(h.x + h.y); }
+    { let h = hfma8(wg1_0, x7_0, vec2<f16>()); ag7_1 += f32(h.x + h.y); }
+    { let h = hfma8(wu0_0, x7_0, vec2<f16>()); au7_0 += f32(h.x + h.y); }
+    { let h = hfma8(wu1_0, x7_0, vec2<f16>()); au7_1 += f32(h.x + h.y); }
   }
   { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
     if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
@@ -21508,7 +15324,7 @@ fn gsg_p_m8_c2_u2_h_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
 }
 
 @compute @workgroup_size(WG)
-fn gsg_p_m8_c2_u2_h_a1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gsg_p_m8_c2_u2_h_s_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
   let K8 = p.K / 8u;
@@ -21535,154 +15351,40 @@ fn gsg_p_m8_c2_u2_h_a1_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
   for (; j + 1u * SGS < K8; j += 2u * SGS) {
     let w0_0 = w8[o0 + j];
     let w1_0 = w8[o1 + j];
+    let x0_0 = x8[j];
+    let x1_0 = x8[1u * K8 + j];
+    let x2_0 = x8[2u * K8 + j];
+    let x3_0 = x8[3u * K8 + j];
+    let x4_0 = x8[4u * K8 + j];
+    let x5_0 = x8[5u * K8 + j];
+    let x6_0 = x8[6u * K8 + j];
+    let x7_0 = x8[7u * K8 + j];
     let w0_1 = w8[o0 + j + 1u * SGS];
     let w1_1 = w8[o1 + j + 1u * SGS];
-    let x0_0 = x8[j];
     let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
     let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
     let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
     let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
     let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
     let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
     let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
     let x7_1 = x8[7u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())); a7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x7_1, hfma8(w1_0, x7_0, vec2<f16>())); a7_1 += f32(h.x) + f32(h.y); }
-  }
-  for (; j < K8; j += SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let x0_0 = x8[j];
-    let x1_0 = x8[1u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
-    let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
-  }
-  let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
-  let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
-  let t2_0 = subgroupAdd(a2_0); let t2_1 = subgroupAdd(a2_1);
-  let t3_0 = subgroupAdd(a3_0); let t3_1 = subgroupAdd(a3_1);
-  let t4_0 = subgroupAdd(a4_0); let t4_1 = subgroupAdd(a4_1);
-  let t5_0 = subgroupAdd(a5_0); let t5_1 = subgroupAdd(a5_1);
-  let t6_0 = subgroupAdd(a6_0); let t6_1 = subgroupAdd(a6_1);
-  let t7_0 = subgroupAdd(a7_0); let t7_1 = subgroupAdd(a7_1);
-  for (var m = lane; m < 8u; m += SGS) {
-    var v0 = t0_0; var v1 = t0_1;
-    if (m == 1u) { v0 = t1_0; v1 = t1_1; }
-    if (m == 2u) { v0 = t2_0; v1 = t2_1; }
-    if (m == 3u) { v0 = t3_0; v1 = t3_1; }
-    if (m == 4u) { v0 = t4_0; v1 = t4_1; }
-    if (m == 5u) { v0 = t5_0; v1 = t5_1; }
-    if (m == 6u) { v0 = t6_0; v1 = t6_1; }
-    if (m == 7u) { v0 = t7_0; v1 = t7_1; }
-    var row = rrow;
-    if (m != lane) { row = rope_row(m); }
-    if (n0 < p.N) { rope_pair_at(m, n0, v0, v1, row, rfreq); }
-  }
-}
-
-@compute @workgroup_size(WG)
-fn gsg_p_m8_c2_u2_h_a2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
-  let o0 = row8(rope_col(n0 + 0u), K8);
-  let o1 = row8(rope_col(n0 + 1u), K8);
-  let rrow = rope_row(min(lane, 7u)); let rfreq = rope_freq(n0);
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a6_0 = 0.0;
-  var a6_1 = 0.0;
-  var a7_0 = 0.0;
-  var a7_1 = 0.0;
-  var j = lane;
-  for (; j + 1u * SGS < K8; j += 2u * SGS) {
-    let w0_0 = w8[o0 + j];
-    let w1_0 = w8[o1 + j];
-    let w0_1 = w8[o0 + j + 1u * SGS];
-    let w1_1 = w8[o1 + j + 1u * SGS];
-    let x0_0 = x8[j];
-    let x0_1 = x8[j + 1u * SGS];
-    let x1_0 = x8[1u * K8 + j];
-    let x1_1 = x8[1u * K8 + j + 1u * SGS];
-    let x2_0 = x8[2u * K8 + j];
-    let x2_1 = x8[2u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x) + f32(h.y); }
-    let x3_0 = x8[3u * K8 + j];
-    let x3_1 = x8[3u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x) + f32(h.y); }
-    let x4_0 = x8[4u * K8 + j];
-    let x4_1 = x8[4u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x) + f32(h.y); }
-    let x5_0 = x8[5u * K8 + j];
-    let x5_1 = x8[5u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x) + f32(h.y); }
-    let x6_0 = x8[6u * K8 + j];
-    let x6_1 = x8[6u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x) + f32(h.y); }
-    let x7_0 = x8[7u * K8 + j];
-    let x7_1 = x8[7u * K8 + j + 1u * SGS];
-    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())); a7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_1, x7_1, hfma8(w1_0, x7_0, vec2<f16>())); a7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_1, x0_1, hfma8(w0_0, x0_0, vec2<f16>())); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x0_1, hfma8(w1_0, x0_0, vec2<f16>())); a0_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x1_1, hfma8(w0_0, x1_0, vec2<f16>())); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x1_1, hfma8(w1_0, x1_0, vec2<f16>())); a1_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x2_1, hfma8(w0_0, x2_0, vec2<f16>())); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x2_1, hfma8(w1_0, x2_0, vec2<f16>())); a2_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x3_1, hfma8(w0_0, x3_0, vec2<f16>())); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x3_1, hfma8(w1_0, x3_0, vec2<f16>())); a3_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x4_1, hfma8(w0_0, x4_0, vec2<f16>())); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x4_1, hfma8(w1_0, x4_0, vec2<f16>())); a4_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x5_1, hfma8(w0_0, x5_0, vec2<f16>())); a5_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x5_1, hfma8(w1_0, x5_0, vec2<f16>())); a5_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x6_1, hfma8(w0_0, x6_0, vec2<f16>())); a6_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x6_1, hfma8(w1_0, x6_0, vec2<f16>())); a6_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_1, x7_1, hfma8(w0_0, x7_0, vec2<f16>())); a7_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_1, x7_1, hfma8(w1_0, x7_0, vec2<f16>())); a7_1 += f32(h.x + h.y); }
   }
   for (; j < K8; j += SGS) {
     let w0_0 = w8[o0 + j];
@@ -21690,27 +15392,27 @@ fn gsg_p_m8_c2_u2_h_a2_r(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
     let x0_0 = x8[j];
     let x1_0 = x8[1u * K8 + j];
     let x2_0 = x8[2u * K8 + j];
-    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x) + f32(h.y); }
     let x3_0 = x8[3u * K8 + j];
-    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x) + f32(h.y); }
     let x4_0 = x8[4u * K8 + j];
-    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x) + f32(h.y); }
     let x5_0 = x8[5u * K8 + j];
-    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x) + f32(h.y); }
     let x6_0 = x8[6u * K8 + j];
-    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x) + f32(h.y); }
     let x7_0 = x8[7u * K8 + j];
-    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x) + f32(h.y); }
-    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x) + f32(h.y); }
+    { let h = hfma8(w0_0, x0_0, vec2<f16>()); a0_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x0_0, vec2<f16>()); a0_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x1_0, vec2<f16>()); a1_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x1_0, vec2<f16>()); a1_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x2_0, vec2<f16>()); a2_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x2_0, vec2<f16>()); a2_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x3_0, vec2<f16>()); a3_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x3_0, vec2<f16>()); a3_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x4_0, vec2<f16>()); a4_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x4_0, vec2<f16>()); a4_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x5_0, vec2<f16>()); a5_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x5_0, vec2<f16>()); a5_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x6_0, vec2<f16>()); a6_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x6_0, vec2<f16>()); a6_1 += f32(h.x + h.y); }
+    { let h = hfma8(w0_0, x7_0, vec2<f16>()); a7_0 += f32(h.x + h.y); }
+    { let h = hfma8(w1_0, x7_0, vec2<f16>()); a7_1 += f32(h.x + h.y); }
   }
   let t0_0 = subgroupAdd(a0_0); let t0_1 = subgroupAdd(a0_1);
   let t1_0 = subgroupAdd(a1_0); let t1_1 = subgroupAdd(a1_1);
