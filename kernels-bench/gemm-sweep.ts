@@ -488,10 +488,8 @@ function decodeVariants(gpu: Gpu, sgm: boolean, M: number, g: boolean, splits: n
         if (gemvSgApplies(gpu.caps, { M, K: 4096, dtype: 'f16', kind: g ? 'gated' : 'linear' }, cpt, u)) {
           v.push({ name: `gemv sg cpt${cpt} u${u}`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { cpt, u } } });
         }
-        for (const hsum of [false, true]) {   // the f16-pair entries, each pair converted half by half or summed in f16 first (s)
-          if (gemvSgApplies(gpu.caps, { M, K: 4096, dtype: 'f16', kind: g ? 'gated' : 'linear' }, cpt, u, true, hsum)) {
-            v.push({ name: `gemv sg cpt${cpt} u${u} h${hsum ? ' s' : ''}`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { cpt, u, half: true, hsum } } });
-          }
+        if (gemvSgApplies(gpu.caps, { M, K: 4096, dtype: 'f16', kind: g ? 'gated' : 'linear' }, cpt, u, true)) {
+          v.push({ name: `gemv sg cpt${cpt} u${u} h`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { cpt, u, half: true } } });
         }
       }
     }

@@ -1071,17 +1071,17 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
         delete process.env.FAPOOL_DECODE_TILES;
         for (const [N, K, gated, cpt, u] of [[12288, 4096, false, 2, 1], [32000, 4096, false, 2, 1], [4096, 4096, false, 1, 2], [16384, 4096, true, 1, 1]] as const) {
           expect(chooseGemmPath(caps, 8, N, K, 'f16', gated, true), `${N}x${K}`).toBe('gemv');
-          expect(gemvSgChoice(caps, { M: 8, N, K, dtype: 'f16', normed: true, kind: gated ? 'gated' : 'linear' }), `${N}x${K}`).toEqual({ cpt, u, half: true, hsum: false });
+          expect(gemvSgChoice(caps, { M: 8, N, K, dtype: 'f16', normed: true, kind: gated ? 'gated' : 'linear' }), `${N}x${K}`).toEqual({ cpt, u, half: true });
         }
         // Without robust buffer access the QKV shape takes 2 vectors a trip (session 29); the others keep theirs.
         const offCaps = { ...caps, robustBufferAccess: false };
         for (const [N, K, gated, cpt, u] of [[12288, 4096, false, 2, 2], [32000, 4096, false, 2, 1], [4096, 4096, false, 1, 2], [16384, 4096, true, 1, 1],
           [16384, 4096, false, 2, 2], [16385, 4096, false, 2, 1], [4100, 4096, false, 2, 2], [12288, 8192, false, 1, 2], [12288, 8184, false, 2, 2]] as const) {
-          expect(gemvSgChoice(offCaps, { M: 8, N, K, dtype: 'f16', normed: true, kind: gated ? 'gated' : 'linear' }), `off ${N}x${K}`).toEqual({ cpt, u, half: true, hsum: false });
+          expect(gemvSgChoice(offCaps, { M: 8, N, K, dtype: 'f16', normed: true, kind: gated ? 'gated' : 'linear' }), `off ${N}x${K}`).toEqual({ cpt, u, half: true });
         }
         expect(chooseGemmPath(caps, 8, 12288, 4096, 'f16')).toBe('gemv');   // not normed: the GEMV too (DECODE_TILE_WIDE_PLAIN_MIN_M = 9)
-        expect(gemvSgChoice(caps, { M: 8, N: 4096, K: 16384, dtype: 'f16' })).toEqual({ cpt: 4, u: 2, half: false, hsum: false });
-        expect(gemvSgChoice(caps, { M: 4, N: 4096, K: 4096, dtype: 'f16', normed: true })).toEqual({ cpt: 2, u: 2, half: false, hsum: false });   // below 5 rows
+        expect(gemvSgChoice(caps, { M: 8, N: 4096, K: 16384, dtype: 'f16' })).toEqual({ cpt: 4, u: 2, half: false });
+        expect(gemvSgChoice(caps, { M: 4, N: 4096, K: 4096, dtype: 'f16', normed: true })).toEqual({ cpt: 2, u: 2, half: false });   // below 5 rows
         expect(gemvSgChoice(caps, { M: 8, N: 4096, K: 4100, dtype: 'f16', normed: true })).toBeNull();   // K % 8: the per-column kernel
         expect(chooseGemmPath(caps, 8, 4096, 4096, 'f32', false, true)).toBe('gemv');
         process.env.FAPOOL_DECODE_TILES = 'split:rows=9';   // tiles named from 9 rows only: 8 rows keep the f16 pairs
@@ -1090,7 +1090,7 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
         expect(chooseGemmPath(caps, 5, 12288, 4096, 'f16', false, true)).toBe('subgroup-matrix');
         delete process.env.FAPOOL_DECODE_TILES;
         process.env.FAPOOL_GEMV_HALF = '0';
-        expect(gemvSgChoice(caps, { M: 8, N: 16384, K: 4096, dtype: 'f16', normed: true, kind: 'gated' })).toEqual({ cpt: 1, u: 1, half: false, hsum: false });
+        expect(gemvSgChoice(caps, { M: 8, N: 16384, K: 4096, dtype: 'f16', normed: true, kind: 'gated' })).toEqual({ cpt: 1, u: 1, half: false });
         expect(chooseGemmPath(caps, 8, 12288, 4096, 'f16', false, true)).toBe('gemv');
         process.env.FAPOOL_DECODE_TILES = 'split:plain=8';   // without the f16 pairs a normed product is as any plain one
         expect(chooseGemmPath(caps, 8, 12288, 4096, 'f16', false, true)).toBe(DECODE_TILES_WIDE ? 'subgroup-matrix' : 'gemv');

@@ -182,23 +182,23 @@ describe('gemv: RMSNorm prologue', () => {
 // ~0.5–2 s, so there a spread of them runs (every M, CPT and U value at least once); GPUs run all.
 const CPU_SUBSET = new Set(['gsg_p_m1_c1_u1', 'gsg_p_m2_c8_u2', 'gsg_p_m3_c2_u1', 'gsg_p_m5_c1_u2', 'gsg_p_m6_c4_u1', 'gsg_p_m8_c2_u1',
   'gsg_p_m8_c4_u2', 'gsg_g_m1_c2_u2', 'gsg_g_m4_c4_u1', 'gsg_g_m7_c1_u1', 'gsg_g_m8_c2_u2', 'gsg_p_m5_c2_u2_h', 'gsg_p_m8_c1_u1_h',
-  'gsg_g_m6_c1_u2_h', 'gsg_g_m8_c2_u2_h', 'gsg_p_m7_c2_u2_h_s', 'gsg_g_m8_c1_u1_h_s']);
+  'gsg_g_m6_c1_u2_h', 'gsg_g_m8_c2_u2_h']);
 describe('gemv: subgroup kernel (columns per subgroup)', () => {
   const epis: Partial<Case>[] = [{}, { bias: true, act: 'gelu_erf', residual: true }, { bias: true, act: 'gelu_tanh', accumulate: true }];
   for (const gated of [false, true]) {
     for (let M = 1; M <= GEMV_MAX_M; M++) {
       for (const cpt of [1, 2, 4, 8]) {
         for (const u of [1, 2]) {
-          for (const [half, hsum] of [[false, false], [true, false], [true, true]] as const) {
-            const id = gemvSgEntry(gated, M, cpt, u, half, hsum);
+          for (const half of [false, true]) {
+            const id = gemvSgEntry(gated, M, cpt, u, half);
             if (!id) continue;
             // K: 8·(odd vector count) so no subgroup size divides it; N: a few subgroups' columns and a short last one.
             const K = 8 * (2 * ((M + cpt + u) % 5) + 37), N = 3 * cpt + (M % 3) + 1, extra = epis[(M + cpt) % epis.length]!;
-            it(`${gated ? 'gated' : 'plain'} M=${M} cpt=${cpt} u=${u}${half ? ' f16 products' : ''}${hsum ? ' pairs summed in f16' : ''} (N=${N}, K=${K})`, async (ctx) => {
+            it(`${gated ? 'gated' : 'plain'} M=${M} cpt=${cpt} u=${u}${half ? ' f16 products' : ''} (N=${N}, K=${K})`, async (ctx) => {
               const g = await gpu();
               const soft = isSoftwareAdapter(g.caps) && !CPU_SUBSET.has(id);
-              if (soft || !gemvSgApplies(g.caps, { M, K, dtype: 'f16', kind: gated ? 'gated' : 'linear' }, cpt, u, half, hsum)) { ctx.skip(); return; }
-              const tune = { gemv: { cpt, u, half, hsum } };
+              if (soft || !gemvSgApplies(g.caps, { M, K, dtype: 'f16', kind: gated ? 'gated' : 'linear' }, cpt, u, half)) { ctx.skip(); return; }
+              const tune = { gemv: { cpt, u, half } };
               if (gated) await checkGatedLinear(g, M, N, K, 'gelu_tanh', { path: 'gemv', tune }, 'gemv sg gated');
               else await checkLinear(g, { M, N, K, dtype: 'f16', path: 'gemv', tune, ...extra }, 'gemv sg');
             });
@@ -210,10 +210,10 @@ describe('gemv: subgroup kernel (columns per subgroup)', () => {
   it('the generator writes exactly the entries the host may ask for, and the file is its output', async () => {
     const gen = await import(new URL('../shaders/gemv_sg.gen.mjs', import.meta.url).href) as { CONFIGS: string[]; file(): string };
     const host: string[] = [];
-    for (const gated of [false, true]) for (let M = 1; M <= 8; M++) for (let c = 1; c <= 8; c++) for (const u of [1, 2, 3]) for (const half of [false, true]) for (const hsum of [false, true]) {
-      const id = gemvSgEntry(gated, M, c, u, half, hsum);
+    for (const gated of [false, true]) for (let M = 1; M <= 8; M++) for (let c = 1; c <= 8; c++) for (const u of [1, 2, 3]) for (const half of [false, true]) {
+      const id = gemvSgEntry(gated, M, c, u, half);
       if (id) host.push(id);
-      if (id && !gated && c === 2) host.push(`${id}_r`);   // the QKV product's RoPE epilogue (launchGemvSg): every plain two-column entry
+      if (id && !gated && c === 2) host.push(`${id}_r`);   // the QKV product's RoPE epilogue (launchGemvSg)
     }
     expect(host.sort()).toEqual([...gen.CONFIGS].sort());
     expect(gen.file() === readFileSync(new URL('../shaders/gemv_sg.wgsl', import.meta.url), 'utf8'), 'run node shaders/gemv_sg.gen.mjs').toBe(true);

@@ -199,8 +199,6 @@ export function helpText(): string {
     '                        output, is bounded by V; it then stays on the GEMV unless FAPOOL_DECODE_TILES names every',
     '                        product of its rows: rows=, :n128=all); off: f32 products (FAPOOL_GEMV_HALF=0 turns every',
     '                        f16-pair product off, this one with them)',
-    '  FAPOOL_GEMV_HSUM      off (default) or on: the f16-pair GEMVs of 5-8 rows add each trip\'s f16 pair in f16 before',
-    '                        converting it to f32 (fewer instructions; one more f16 rounding)',
     '  FAPOOL_FA_PREFILL     flash-attention prefill: a generated tensor-core entry (e.g. 128_32_8_pf) or tiled',
     '  FAPOOL_DECODE_SPLITS  decode attention split count chosen per row (row, default: the same split whatever the batch) or per batch (rows)',
     '  FAPOOL_DECODE_SG      decode attention (subgroup kernel) launch: wgs=<workgroups per row, default 256>,',

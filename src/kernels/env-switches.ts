@@ -6,7 +6,7 @@ import { envVar } from './common.js';
 import { gemvHalfO, normEpilogueOn, ropeEpilogueMode } from './gemm.js';
 import { decodeTilesMode, gemmPrefillOverride, tileCsMode, tileDebugConstants, tileFixKDefault, tileStoreConstants } from './gemm-sgm.js';
 import { gemmSkinnyOverride } from './gemm-skinny-gen.js';
-import { gemvCptDefault, gemvHalfDefault, gemvHsumDefault } from './gemv.js';
+import { gemvCptDefault, gemvHalfDefault } from './gemv.js';
 
 /** Throws the LimitError of the first malformed kernel switch (the message names it and what it takes). */
 export function checkKernelSwitches(): void {
@@ -23,7 +23,6 @@ export function checkKernelSwitches(): void {
   gemvHalfDefault();
   gemvHalfO();
   gemvCptDefault();
-  gemvHsumDefault();
   faPrefillSwitch();
   decodeSgDefaults();
   decodeSplitsMode();
