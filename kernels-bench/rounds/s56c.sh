@@ -7,16 +7,4 @@
 # Prediction (H200): GATED −40 to −100 µs against CUR (session 49's CUR 1526 µs); f16 4096³ 245–252 TFLOP/s.
 #   OUT=$OUT bash kernels-bench/rounds/round.sh s56c    (carry .device, dist; ≈ 5.5 min)
 set -uo pipefail
-: "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
-export PYTHONUNBUFFERED=1
-source kernels-bench/rounds/seed4l.sh
-nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader
-declare -A ARM=([cur]= [gated]=FAPOOL_DECODE_TILES=split:gated=8)
-ARMS="cur gated"
-source kernels-bench/rounds/arms-lib.sh
-NO_SEAMS=1 race_arms
-same b8-cur-a b8-gated-a
-for a in $ARMS; do echo "$a"; dec_kernels b8-$a-a gsg_ tg_; done
-best_arm
-[ "$BEST_US" = 1e9 ] && { echo "no arm gave two figures: stopping"; exit 1; }
-issue_figures
+S54B_ARMS="cur gated" NO_SEAMS=1 exec bash kernels-bench/rounds/s54b.sh
