@@ -9,7 +9,8 @@
 # Prediction (H100): a2w −60 to −90 µs a b8 × 4K step against cur (1850); a1 / a2 alone −10 to −40; in the sweep
 # qkv c4 u2 h a2 ≤ 0.044 ms (c2 u2 h 0.0505), LM head c4 u2 h a2 ≤ 0.100 (c2 u1 h 0.1128), gate+up c2 u2 h a2 ≤ 0.100
 # (c1 u1 h 0.1057), o c4 u2 h a2 ≤ 0.020 (c2 u2 h 0.0216).
-# A record: FAPOOL_GEMV_PIPE and the _h_a1/_h_a2 and plain CPT 4 _h entries were removed after this round (H100: a1 +97, a2 +86, w +186, a2w +265 µs a b8 × 4K step against 1849.9); run it on the build of 5d01c96.
+# A record: FAPOOL_GEMV_PIPE and the _h_a1/_h_a2 and plain CPT 4 _h entries were removed after this round (H100: a1
+# +97, a2 +86, w +186, a2w +265 µs a b8 × 4K step against 1849.9); run it on the build of 5d01c96.
 #   OUT=$OUT bash kernels-bench/rounds/round.sh s56a    (carry .device, dist; ≈ 4 min; FIGURES=1 ≈ 8 min)
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)

@@ -9,7 +9,8 @@
 # 2. The sweep at 8 rows of the f16-pair entries and their _s twins on qkv, o, gate+up and the LM head.
 # Prediction (H100): HS −20 to −50 µs a b8 × 4K step against CUR (1850; gate+up 420 → 390–405, qkv 203 → 190–198,
 # LM head 113 → 105–110); tokens may differ from CUR's (other roundings). H200: GATED −40 to −100 against CUR.
-# A record: FAPOOL_GEMV_HSUM and the _h_s entries were removed after this round (H100: HS +67 µs a b8 × 4K step against 1893.2; GATED +21); run it on the build of f283a20.
+# A record: FAPOOL_GEMV_HSUM and the _h_s entries were removed after this round (H100: HS +67 µs a b8 × 4K step
+# against 1893.2; GATED +21); run it on the build of f283a20.
 #   OUT=$OUT bash kernels-bench/rounds/round.sh s56b    (carry .device, dist; ≈ 2.5 min; FIGURES=1 ≈ 7 min)
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
