@@ -13,7 +13,7 @@ import { type Activation } from '../src/kernels/gemm-common.js';
 import {
   DECODE_TILE_BN32_MAX_N, DECODE_TILE_MIN_N, GEMM_PREFILL_DEFAULT, GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS, gemmPrefillDefault, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_GEN_ROPE, SGM_TILE_GEN_SPLIT_K,
   DECODE_TILES_NO_PREFETCH_OFF, DECODE_TILES_DEEP_SPLIT, DECODE_TILES_WIDE, SGM_TILE_SHAPES, SPLITK_MAX, SPLITK_TARGET_SUBGROUPS, chooseDecodeTile, chooseSgmDirect, chooseSgmKernel, decodeTilesMode,
-  DECODE_TILES_PREFETCH_FIXED_K, checkedTwin, decodeTilesNoPrefetch, DECODE_GATED_ROWS_ON_TILE, DECODE_N128_DEFAULT, DECODE_N128_ALL_DEFAULT, gatedTileMinRows, wideRowsOnN128, gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenForShape, tileGenGeometry,
+  DECODE_TILES_PREFETCH_FIXED_K, checkedTwin, decodeTilesNoPrefetch, DECODE_GATED_ROWS_ON_TILE, DECODE_GATED_ROWS_ON_TILE_DEVICES, DECODE_N128_DEFAULT, DECODE_N128_ALL_DEFAULT, gatedTileMinRows, wideRowsOnN128, gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenForShape, tileGenGeometry,
   tileCsMode, tileCsTurns, tileGenBytes, tileOperandViews, tileWithinBuffers,
   type SgmDirectShape, type SgmSkinnyShape, type SgmTileGenShape, type SgmTileShape
 } from '../src/kernels/gemm-sgm.js';
@@ -1309,6 +1309,14 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
             delete process.env.FAPOOL_DECODE_TILES;
             expect([chooseGemmPath(bare, 8, 16384, 4096, 'f16', true, true), chooseGemmPath(caps, 8, 16384, 4096, 'f16', true, true)])
               .toEqual([DECODE_GATED_ROWS_ON_TILE ? 'subgroup-matrix' : 'gemv', 'gemv']);
+            // By the adapter's name (DECODE_GATED_ROWS_ON_TILE_DEVICES): an H200 takes the tile, an H100 the GEMV.
+            const named = (device: string) => ({ ...bare, device });
+            const h200 = DECODE_GATED_ROWS_ON_TILE_DEVICES.some((re) => re.test('nvidia-h200'));
+            expect([gatedTileMinRows(named('nvidia-h200'), def), gatedTileMinRows(named('nvidia-h100-80gb-hbm3'), def),
+              gatedTileMinRows({ ...caps, device: 'nvidia-h200' }, def), gatedTileMinRows(named('nvidia-h200'), decodeTilesMode('split:gated=9'))])
+              .toEqual([h200 || DECODE_GATED_ROWS_ON_TILE ? 8 : 9, g, 9, 9]);
+            expect([chooseGemmPath(named('nvidia-h200'), 8, 16384, 4096, 'f16', true, true), chooseDecodeTile(named('nvidia-h200'), 8, 16384, 4096, true, def)])
+              .toEqual(h200 || DECODE_GATED_ROWS_ON_TILE ? ['subgroup-matrix', g16] : ['gemv', null]);
           });
           // :emu (last): the scalar-emulated tiles where the device has no subgroup matrices; real ones where it has.
           expect([decodeTilesMode('split:emu').emulate, decodeTilesMode('split:un8:ks2=off:emu').emulate, decodeTilesMode('split').emulate]).toEqual([true, true, undefined]);

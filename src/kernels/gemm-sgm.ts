@@ -926,10 +926,23 @@ export const DECODE_GATED_TILE_MIN_M = 8;
  */
 export const DECODE_GATED_ROWS_ON_TILE = false;
 
+/**
+ * Adapters (caps.device, as the host names them: `nvidia-h200`, `nvidia-h100-80gb-hbm3`) whose default takes the gated
+ * products of DECODE_GATED_TILE_MIN_M..8 rows onto the tile whatever DECODE_GATED_ROWS_ON_TILE says. Empty until an
+ * H200 times it in the step (rounds/s56c.sh; alone there the tile wins, 0.1085 → 0.0784 ms, s48b); the H100 keeps the
+ * GEMV (sessions 53, 56: +21 to +54 µs a b8 step on the tile).
+ */
+export const DECODE_GATED_ROWS_ON_TILE_DEVICES: readonly RegExp[] = [];
+
+/** Whether the default puts the GEMV's gated rows on the tile on this adapter (DECODE_GATED_ROWS_ON_TILE or its name). */
+export function gatedRowsOnTileDefault(caps: { device?: string }): boolean {
+  return DECODE_GATED_ROWS_ON_TILE || DECODE_GATED_ROWS_ON_TILE_DEVICES.some((re) => re.test(caps.device ?? ''));
+}
+
 /** Fewest rows at which a gated product of split mode takes a tile: `gated=` where given, else `rows=`, else DECODE_GATED_TILE_MIN_M where it applies. */
-export function gatedTileMinRows(caps: Pick<Caps, 'robustBufferAccess'>, mode: DecodeTilesMode): number {
+export function gatedTileMinRows(caps: Pick<Caps, 'robustBufferAccess'> & { device?: string }, mode: DecodeTilesMode): number {
   if (mode.gatedMinRows !== undefined) return mode.gatedMinRows;
-  const tiled = DECODE_GATED_ROWS_ON_TILE && mode.split && !mode.explicitRows && defaultStagingIsUn8(caps, mode);
+  const tiled = gatedRowsOnTileDefault(caps) && mode.split && !mode.explicitRows && defaultStagingIsUn8(caps, mode);
   return tiled ? Math.min(mode.minRows, DECODE_GATED_TILE_MIN_M) : mode.minRows;
 }
 
