@@ -935,12 +935,12 @@ export const DECODE_GATED_ROWS_ON_TILE = false;
 export const DECODE_GATED_ROWS_ON_TILE_DEVICES: readonly RegExp[] = [];
 
 /** Whether the default puts the GEMV's gated rows on the tile on this adapter (DECODE_GATED_ROWS_ON_TILE or its name). */
-export function gatedRowsOnTileDefault(caps: { device?: string }): boolean {
-  return DECODE_GATED_ROWS_ON_TILE || DECODE_GATED_ROWS_ON_TILE_DEVICES.some((re) => re.test(caps.device ?? ''));
+export function gatedRowsOnTileDefault(caps: Pick<Caps, 'device'>): boolean {
+  return DECODE_GATED_ROWS_ON_TILE || DECODE_GATED_ROWS_ON_TILE_DEVICES.some((re) => re.test(caps.device));
 }
 
 /** Fewest rows at which a gated product of split mode takes a tile: `gated=` where given, else `rows=`, else DECODE_GATED_TILE_MIN_M where it applies. */
-export function gatedTileMinRows(caps: Pick<Caps, 'robustBufferAccess'> & { device?: string }, mode: DecodeTilesMode): number {
+export function gatedTileMinRows(caps: Pick<Caps, 'robustBufferAccess' | 'device'>, mode: DecodeTilesMode): number {
   if (mode.gatedMinRows !== undefined) return mode.gatedMinRows;
   const tiled = gatedRowsOnTileDefault(caps) && mode.split && !mode.explicitRows && defaultStagingIsUn8(caps, mode);
   return tiled ? Math.min(mode.minRows, DECODE_GATED_TILE_MIN_M) : mode.minRows;
