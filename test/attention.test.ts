@@ -484,6 +484,15 @@ describe('flashDecode', () => {
         await runDecode(g, c, 'f16', { kernel: 'subgroup', headsPerWorkgroup: heads, prefetch: heads === 8 });
       });
     }
+    // Fewer lanes a key than the default (the most): more 8-half chunks a lane, each key's softmax on fewer lanes.
+    it(`f16 subgroup kernel, every lanes-per-key: ${c.what} lengths=[${c.lengths}] H=${c.nHeads}/${c.nKv} D=${c.d}`, async (ctx) => {
+      const g = await gpu();
+      if (!sgDecodeApplies(g.caps, 'f16', c.d)) { ctx.skip(); return; }
+      const ch = c.d / 8, sgs = g.caps.subgroupMaxSize;
+      const lanes = [1, 2, 4, 8, 16, 32].filter((l) => l <= sgs && ch % l === 0 && ch / l <= 4);
+      expect(lanes.length).toBeGreaterThan(0);
+      for (const lanesPerKey of lanes) await runDecode(g, c, 'f16', { kernel: 'subgroup', lanesPerKey, prefetch: lanesPerKey % 2 === 0 });
+    });
     // Prefetch (the next step's rows loaded ahead) and a workgroup of other than the default subgroup count.
     it(`f16 subgroup kernel prefetch, 2 subgroups: ${c.what} lengths=[${c.lengths}] H=${c.nHeads}/${c.nKv} D=${c.d}`, async (ctx) => {
       const g = await gpu();
@@ -669,7 +678,17 @@ describe('flashDecode', () => {
     expect(splits('splits=1,wgs=64')).toBe(1);   // splits= sets the count, below the floor of 4 too
     expect(splits('splits=64')).toBe(64);
     expect(() => flashDecode(g, { q, out, kCache: kc, vCache: vc, lengths: lt, kernel: 'subgroup', headsPerWorkgroup: 2 })).toThrow(/headsPerWorkgroup 2 must divide the GQA group \(1\)/);
-    for (const bad of ['wgs=0', 'pf=2', 'sg=0', 'splits=0', 'splits=65', 'split=8', 'wgs=64;pf=1']) expect(() => splits(bad)).toThrow(/FAPOOL_DECODE_SG/);
+    for (const bad of ['wgs=0', 'pf=2', 'sg=0', 'splits=0', 'splits=65', 'split=8', 'wgs=64;pf=1', 'lpk=0']) expect(() => splits(bad)).toThrow(/FAPOOL_DECODE_SG/);
+    // lanes a key: a power of 2 dividing D/8 = 16, at most the subgroup, at most 4 chunks a lane (so ≥ 4 lanes)
+    const sgs = g.caps.subgroupMaxSize;
+    for (const bad of [3, 2, 32, 0.5]) {
+      expect(() => flashDecode(g, { q, out, kCache: kc, vCache: vc, lengths: lt, kernel: 'subgroup', lanesPerKey: bad })).toThrow(/lanesPerKey/);
+    }
+    expect(splits(`lpk=${Math.min(4, sgs)},wgs=64`)).toBe(8);
+    restoringEnv('FAPOOL_DECODE_SG', () => {
+      process.env.FAPOOL_DECODE_SG = 'lpk=6';
+      expect(() => flashDecode(g, { q, out, kCache: kc, vCache: vc, lengths: lt, kernel: 'subgroup' })).toThrow(/lanesPerKey 6/);
+    });
     restoringEnv('FAPOOL_DECODE_SG', () => {   // a subgroup count the device cannot hold is refused by the kernel
       process.env.FAPOOL_DECODE_SG = 'sg=99';
       expect(() => flashDecode(g, { q, out, kCache: kc, vCache: vc, lengths: lt, kernel: 'subgroup' })).toThrow(/subgroups 99/);

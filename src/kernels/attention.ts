@@ -452,6 +452,12 @@ export interface DecodeArgs {
   /** Subgroup kernel: load the next step's K/V rows before this step's arithmetic (default DECODE_SG_DEFAULT). */
   prefetch?: boolean;
   /**
+   * Subgroup kernel: lanes sharing one key — a power of 2 that divides the head's 8-half chunks (D / 8), at most a
+   * subgroup, with at most MAX_SG_CPL chunks a lane. Fewer lanes a key take more bytes a lane and repeat each key's
+   * softmax on fewer lanes. Default: the most (16 at D = 128 on 32-lane subgroups); FAPOOL_DECODE_SG's lpk=<n>.
+   */
+  lanesPerKey?: number;
+  /**
    * Subgroup kernel: query heads of one GQA group per workgroup, sharing each K/V row it reads (default 1). On
    * the H200 4 heads a workgroup put the kernel's per-head arrays in local memory (2.4 KB a thread) and ran at
    * 3–12 % of the copy rate (session 12); one head a workgroup is the MHA kernel, reading each K/V row once per
@@ -520,7 +526,7 @@ const MAX_SG_CPL = 4, MAX_SG_NSG = 16, MAX_SG_U = 4;
  */
 export const DECODE_SG_DEFAULT = { workgroups: 256, threads: 512, prefetch: true };
 
-interface DecodeSgLaunch { workgroups: number; subgroups?: number; prefetch: boolean; splits?: number }
+interface DecodeSgLaunch { workgroups: number; subgroups?: number; prefetch: boolean; splits?: number; lpk?: number }
 
 /** FAPOOL_DECODE_SG: the subgroup decode kernel's launch (refused unless well formed). */
 export function decodeSgDefaults(): DecodeSgLaunch {
@@ -528,13 +534,14 @@ export function decodeSgDefaults(): DecodeSgLaunch {
   const out: DecodeSgLaunch = { workgroups: DECODE_SG_DEFAULT.workgroups, prefetch: DECODE_SG_DEFAULT.prefetch };
   if (!v) return out;
   for (const part of v.split(',')) {
-    const m = /^(wgs|sg|pf|splits)=(\d+)$/.exec(part.trim());
+    const m = /^(wgs|sg|pf|splits|lpk)=(\d+)$/.exec(part.trim());
     if (!m || (m[1] === 'pf' && m[2] !== '0' && m[2] !== '1') || (m[1] !== 'pf' && Number(m[2]) < 1) || (m[1] === 'splits' && Number(m[2]) > 64)) {
-      throw new LimitError(`FAPOOL_DECODE_SG=${v}: expected wgs=<workgroups ≥ 1>,sg=<subgroups ≥ 1>,pf=<0|1>,splits=<1..64> (any may be left out)`);
+      throw new LimitError(`FAPOOL_DECODE_SG=${v}: expected wgs=<workgroups ≥ 1>,sg=<subgroups ≥ 1>,pf=<0|1>,splits=<1..64>,lpk=<lanes a key> (any may be left out)`);
     }
     if (m[1] === 'wgs') out.workgroups = Number(m[2]);
     else if (m[1] === 'sg') out.subgroups = Number(m[2]);
     else if (m[1] === 'splits') out.splits = Number(m[2]);
+    else if (m[1] === 'lpk') out.lpk = Number(m[2]);
     else out.prefetch = m[2] === '1';
   }
   return out;
@@ -569,13 +576,16 @@ export function decodeSplitsMode(): 'row' | 'rows' {
   return envChoice('FAPOOL_DECODE_SPLITS', ['row', 'rows'], 'row', "'row' (one row's head groups, the default) or 'rows' (all rows')");
 }
 
-interface DecodeSgChoice { unroll: number; subgroups?: number | undefined; prefetch: boolean; heads?: number | undefined }
+interface DecodeSgChoice { unroll: number; subgroups?: number | undefined; prefetch: boolean; heads?: number | undefined; lpk?: number | undefined }
 
-function decodeSgConfig(gpu: Gpu, d: number, group: number, { unroll, subgroups, prefetch, heads = 1 }: DecodeSgChoice): DecodeSgCfg {
+function decodeSgConfig(gpu: Gpu, d: number, group: number, { unroll, subgroups, prefetch, heads = 1, lpk: lpkAsked }: DecodeSgChoice): DecodeSgCfg {
   if (!Number.isInteger(heads) || heads < 1 || heads > MAX_GH || group % heads !== 0) {
     throw new ShapeError(`flashDecode: headsPerWorkgroup ${heads} must divide the GQA group (${group}) and be at most ${MAX_GH}`);
   }
-  const sgs = gpu.caps.subgroupMaxSize, ch = d / 8, lpk = lanesPerKey(ch, sgs);
+  const sgs = gpu.caps.subgroupMaxSize, ch = d / 8, lpk = lpkAsked ?? lanesPerKey(ch, sgs);
+  if (!Number.isInteger(lpk) || lpk < 1 || (lpk & (lpk - 1)) !== 0 || lpk > sgs || ch % lpk !== 0 || ch / lpk > MAX_SG_CPL) {
+    throw new ShapeError(`flashDecode: lanesPerKey ${lpk} must be a power of 2 that divides the head's ${ch} 8-half chunks, at most the subgroup (${sgs}), with at most ${MAX_SG_CPL} chunks a lane`);
+  }
   const wg = rowWorkgroupSize(gpu, DECODE_SG_DEFAULT.threads);
   const most = Math.min(MAX_SG_NSG, Math.floor(gpu.caps.maxInvocations / sgs), Math.floor(1024 / (d / 4)));
   if (subgroups !== undefined && (!Number.isInteger(subgroups) || subgroups < 1 || subgroups > most)) {
@@ -679,6 +689,7 @@ function decodePlans(gpu: Gpu, k: string, a: DecodeArgs, second: (DecodeSecondGr
   const sgLaunch = kernel === 'subgroup' ? decodeSgDefaults() : null;
   const sgCfg = sgLaunch ? decodeSgConfig(gpu, s.d, group, {
     unroll, subgroups: a.subgroups ?? sgLaunch.subgroups, prefetch: a.prefetch ?? sgLaunch.prefetch, heads: a.headsPerWorkgroup,
+    lpk: a.lanesPerKey ?? sgLaunch.lpk,
   }) : null;
   const joint = second?.attention === 'joint';
   if (sgCfg && joint) sgCfg.pair = true;
