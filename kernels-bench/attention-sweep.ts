@@ -38,7 +38,7 @@ shapes on every output; the timed shapes on sampled rows) and timed (timestamp q
   quick: { type: 'boolean', default: false, help: 'small timed shapes (a software GPU)' },
   samples: { type: 'string', default: '10', help: `timed samples per measurement (median), 1–${MAX_SAMPLES}` },
   defaults: { type: 'boolean', default: false, help: 'only the default selection and the v0 kernels, no probe (the defaults\' proof)' },
-  dec: { type: 'string', help: 'decode variants instead of the built-in list: comma-separated u<U>s<splits>[n<subgroups>][p][h<heads>][l<lanes>] (p: prefetch, h: query heads per workgroup under GQA, l: lanes sharing a key), e.g. u2s12n8,u2s16n4p,u1s8n16pl8' },
+  dec: { type: 'string', help: 'decode variants instead of the built-in list: comma-separated u<U>s<splits>[n<subgroups>][p][h<heads>][l<lanes>][f] (p: prefetch, h: query heads per workgroup under GQA, l: lanes sharing a key, f: register arrays sized to the launch), e.g. u2s12n8,u2s16n4p,u1s8n16pl8f' },
   'dec-shapes': { type: 'string', help: 'decode shapes instead of the built-in list: comma-separated <context>x<batch>, e.g. 4096x1,32768x8' },
   'dec-kv': { type: 'string', default: '32', help: 'KV heads of the timed decode shapes (32 query heads; a divisor of 32)' },
   ...ROBUSTNESS_OPTIONS,
@@ -233,16 +233,17 @@ async function prefillBig(gpu: Gpu, vs: PVariant[], S: number, D: number): Promi
 
 interface DVariant { name: string; opt: Partial<DecodeArgs> }
 
-/** --dec's variants: comma-separated u<U>s<splits>[n<subgroups>][p][h<heads>][l<lanes a key>]. */
+/** --dec's variants: comma-separated u<U>s<splits>[n<subgroups>][p][h<heads>][l<lanes a key>][f] (f: register arrays fit the launch). */
 function parseDec(list: string): DVariant[] {
   return list.split(',').map((spec) => {
-    const m = /^u(\d)s(\d+)(?:n(\d+))?(p?)(?:h(\d))?(?:l(\d+))?$/.exec(spec.trim());
-    if (!m) throw new UsageError(`--dec ${spec}: expected u<U>s<splits>[n<subgroups>][p][h<heads>][l<lanes a key>]`);
+    const m = /^u(\d)s(\d+)(?:n(\d+))?(p?)(?:h(\d))?(?:l(\d+))?(f?)$/.exec(spec.trim());
+    if (!m) throw new UsageError(`--dec ${spec}: expected u<U>s<splits>[n<subgroups>][p][h<heads>][l<lanes a key>][f]`);
     const opt: Partial<DecodeArgs> = { kernel: 'subgroup', unroll: Number(m[1]), maxSplits: Number(m[2]), prefetch: m[4] === 'p' };
     if (m[3]) opt.subgroups = Number(m[3]);
     if (m[5]) opt.headsPerWorkgroup = Number(m[5]);
     if (m[6]) opt.lanesPerKey = Number(m[6]);
-    return { name: `sg u${m[1]} s${m[2]}${m[3] ? ` n${m[3]}` : ''}${m[4] ? ' pf' : ''}${m[5] ? ` h${m[5]}` : ''}${m[6] ? ` l${m[6]}` : ''}`, opt };
+    opt.fitArrays = m[7] === 'f';
+    return { name: `sg u${m[1]} s${m[2]}${m[3] ? ` n${m[3]}` : ''}${m[4] ? ' pf' : ''}${m[5] ? ` h${m[5]}` : ''}${m[6] ? ` l${m[6]}` : ''}${m[7] ? ' fit' : ''}`, opt };
   });
 }
 

@@ -11,7 +11,9 @@
 // loop); every lane of the group then holds the scores and runs the same online softmax (running max
 // m, sum l) and accumulates P·V for its own chunks. At the end, the key groups of a subgroup combine
 // through shuffles, the NSG subgroups through workgroup memory (one head at a time).
-// Specialised by: enable f16 + subgroups, alias T4 = vec4<f16>, overrides SGS (the device's subgroup
+// Specialised by: enable f16 + subgroups, alias T4 = vec4<f16>, the per-lane register arrays' aliases (KvRows
+// [U][CPL] 8-half chunks of K or V rows, HeadVecs [GH][2·CPL] and LaneVecs [2·CPL] vec4f, HeadVals [GH] and KeyVals
+// [U] f32: sized to the launch, or to the kernel's maxima as before session 58), overrides SGS (the device's subgroup
 // size: must equal the runtime size), LPK (lanes per key, a power of 2 ≤ SGS), CPL (chunks per lane:
 // LPK·CPL = D/8), GH, NSG (subgroups per workgroup), U, PF (prefetch: the next step's K/V rows are loaded
 // before this step's arithmetic, two steps in flight per lane at twice the load registers), SRC_LAST (each row's
@@ -42,15 +44,11 @@ override PF: bool = false;
 override SRC_LAST: bool = false;
 override WG: u32 = SGS * NSG;
 
-const MAX_GH = 8u;
-const MAX_CPL = 4u;
-const MAX_U = 4u;
 const MAX_NSG = 16u;
 const NEG = -1e30;
 const LOG2E = 1.4426950408889634;
 const LN2 = 0.6931471805599453;
 
-alias KvRows = array<array<vec4<u32>, MAX_CPL>, MAX_U>;   // [U][CPL] 8-half chunks of K or V rows
 alias KvCache = array<vec4<u32>>;                          // [slots, nKv, capacity, D/8] 8 halves per element
 alias KvPtr = ptr<storage, KvCache, read>;
 
@@ -143,7 +141,7 @@ fn decode_row(kc: KvPtr, vc: KvPtr, split: u32, h0: u32, b: u32, slot: u32, lenR
   let KG = WG / LPK;
 
   // This lane's query chunks, pre-scaled (softmax in base 2).
-  var qv: array<array<vec4f, 2 * MAX_CPL>, MAX_GH>;
+  var qv: HeadVecs;
   for (var g = 0u; g < GH; g++) {
     for (var c = 0u; c < CPL; c++) {
       let e = ((b * p.nHeads + h0 + g) * CH + li + c * LPK) * 2u;  // vec4<f16> index
@@ -151,9 +149,9 @@ fn decode_row(kc: KvPtr, vc: KvPtr, split: u32, h0: u32, b: u32, slot: u32, lenR
       qv[g][2u * c + 1u] = vec4f(q[e + 1u]) * scale2;
     }
   }
-  var m: array<f32, MAX_GH>;
-  var l: array<f32, MAX_GH>;
-  var acc: array<array<vec4f, 2 * MAX_CPL>, MAX_GH>;
+  var m: HeadVals;
+  var l: HeadVals;
+  var acc: HeadVecs;
   for (var g = 0u; g < GH; g++) { m[g] = NEG; }
 
   var kcur: KvRows;   // this step's rows
@@ -171,7 +169,7 @@ fn decode_row(kc: KvPtr, vc: KvPtr, split: u32, h0: u32, b: u32, slot: u32, lenR
       load_step(kc, vc, j0, end, kg, li, kvRow0, last, srcRow, &kcur, &vcur);
     }
     for (var g = 0u; g < GH; g++) {
-      var s: array<f32, MAX_U>;
+      var s: KeyVals;
       var mx = m[g];
       for (var u = 0u; u < U; u++) {
         var d = 0.0;
@@ -207,7 +205,7 @@ fn decode_row(kc: KvPtr, vc: KvPtr, split: u32, h0: u32, b: u32, slot: u32, lenR
     for (var i = 0u; i < NSG; i++) { M = max(M, smax[i]); }
     let f = exp2(m[g] - M);
     var lsum = l[g] * f;
-    var a: array<vec4f, 2 * MAX_CPL>;
+    var a: LaneVecs;
     for (var c = 0u; c < 2u * CPL; c++) { a[c] = acc[g][c] * f; }
     for (var o = LPK; o < SGS; o *= 2u) {
       lsum += subgroupShuffleXor(lsum, o);

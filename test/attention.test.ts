@@ -501,6 +501,32 @@ describe('flashDecode', () => {
     });
   }
 
+  // fitArrays only resizes the kernel's register arrays: the same sums in the same order, so the same bits (out and LSE).
+  it('f16 subgroup kernel: register arrays sized to the launch give the bits of the maxima-sized ones', async (ctx) => {
+    const g = await gpu();
+    const lengths = [300, 7, 0, 129], B = lengths.length, nHeads = 4, nKv = 2, d = 128, cap = 300;
+    if (!sgDecodeApplies(g.caps, 'f16', d)) { ctx.skip(); return; }
+    const r = rng();
+    const cache = makeCache(g, r, 'f16', B, nKv, cap, d, lengths);
+    const qt = upload(g, randomArray(r, B * nHeads * d, 'f16'), [B, nHeads, d], 'f16', 'q'), lt = upload(g, lengths, [B], 'u32', 'lengths');
+    const run = async (opt: Partial<DecodeArgs>): Promise<[Float64Array, Float64Array]> => {
+      const out = poisoned(g, [B, nHeads, d], 'f16'), lse = poisoned(g, [B, nHeads], 'f32');
+      const plan = flashDecode(g, { q: qt, out, lse, kCache: cache.kt, vCache: cache.vt, lengths: lt, kernel: 'subgroup', maxSplits: 3, minChunk: 1, ...opt });
+      plan.update(cap);
+      await g.run(plan.dispatches);
+      const got: [Float64Array, Float64Array] = [await download(g, out), await download(g, lse)];
+      plan.release(); g.release(out, lse);
+      return got;
+    };
+    for (const opt of [{ unroll: 1 }, { unroll: 2, prefetch: true }, { unroll: 4, prefetch: true }, { unroll: 2, headsPerWorkgroup: 2 }, { unroll: 3, lanesPerKey: 4 }] as Partial<DecodeArgs>[]) {
+      const [o0, l0] = await run({ ...opt, fitArrays: false }), [o1, l1] = await run({ ...opt, fitArrays: true });
+      expect(Array.from(o1), JSON.stringify(opt)).toEqual(Array.from(o0));
+      expect(Array.from(l1), JSON.stringify(opt)).toEqual(Array.from(l0));
+      expect(l0.some((x) => Number.isFinite(x)), JSON.stringify(opt)).toBe(true);
+    }
+    g.release(qt, lt, cache.kt, cache.vt);
+  });
+
   // lastFrom: each row's last key and value come from the step's q/k/v rows, not from the cache (whose entry there
   // holds other random values: a kernel that read the cache would fail against the reference).
   for (const [c, opt] of [
@@ -678,7 +704,9 @@ describe('flashDecode', () => {
     expect(splits('splits=1,wgs=64')).toBe(1);   // splits= sets the count, below the floor of 4 too
     expect(splits('splits=64')).toBe(64);
     expect(() => flashDecode(g, { q, out, kCache: kc, vCache: vc, lengths: lt, kernel: 'subgroup', headsPerWorkgroup: 2 })).toThrow(/headsPerWorkgroup 2 must divide the GQA group \(1\)/);
-    for (const bad of ['wgs=0', 'pf=2', 'sg=0', 'splits=0', 'splits=65', 'split=8', 'wgs=64;pf=1', 'lpk=0']) expect(() => splits(bad)).toThrow(/FAPOOL_DECODE_SG/);
+    for (const bad of ['wgs=0', 'pf=2', 'sg=0', 'splits=0', 'splits=65', 'split=8', 'wgs=64;pf=1', 'lpk=0', 'fit=2', 'u=0', 'u=5']) expect(() => splits(bad)).toThrow(/FAPOOL_DECODE_SG/);
+    expect(splits('fit=1,wgs=64')).toBe(8);
+    expect(splits('u=4,fit=1,wgs=64')).toBe(8);
     // lanes a key: a power of 2 dividing D/8 = 16, at most the subgroup, at most 4 chunks a lane (so ≥ 4 lanes)
     const sgs = g.caps.subgroupMaxSize;
     for (const bad of [3, 2, 32, 0.5]) {

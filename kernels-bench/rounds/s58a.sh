@@ -1,36 +1,48 @@
 #!/usr/bin/env bash
-# Session 58, issue 16 (any card; the H100 shows the same gap): the decode attention's lanes per key. At b8 × 32K and
-# b64 × 4K the step's attention reads 17.2 GB at 3.10–3.12 TB/s on an H100 (s53b) where the CUDA graph's reads at
-# 3.22; the graph's lead at both shapes is that attention. The subgroup kernel has always taken 16 lanes a key at
-# D = 128 (4 shuffles a key, each key's softmax repeated on 16 lanes, 16 bytes a lane a row); lpk 8 / 4 give a lane
-# 2 / 4 chunks of a row (32 / 64 bytes in flight a row), 3 / 2 shuffles a key and a half / a quarter of the
-# repeated softmax per byte — never swept (new `lanesPerKey`, FAPOOL_DECODE_SG=lpk=<n>).
+# Session 58, issue 16 (any card; the H100 shows the same gap): the decode attention's lanes per key, keys a step and
+# register arrays. At b8 × 32K and b64 × 4K the step's attention reads 17.2 GB at 3.10–3.12 TB/s on an H100 (s53b)
+# where the CUDA graph's reads at 3.22; the graph's lead at both shapes is that attention. The subgroup kernel has
+# always taken 16 lanes a key at D = 128 (4 shuffles a key, each key's softmax repeated on 16 lanes, 16 bytes a lane a
+# row) and register arrays sized to its maxima (U 4, CPL 4, GH 8: session 12's U = 3 / 4 went to local memory, 2.4 KB
+# a thread). New: `lanesPerKey` (lpk 8 / 4: 2 / 4 chunks of a row a lane, 3 / 2 shuffles a key, a half / a quarter of
+# the repeated softmax per byte), `fitArrays` (the arrays sized to the launch: the same bits) and FAPOOL_DECODE_SG's
+# lpk= / fit= / u= for the step.
 # 1. attention-sweep at 4K / 32K, B = 1 / 8 / 64 (one binding: B = 8 × 32K and B = 64 × 4K hold 32760 / 4088 positions
-#    on an H100), SDPA and the copy rate beside them; 2. the decode step at b8 × 32K and b64 × 4K, default against
-#    lpk=8 and lpk=4 (a in order, b in reverse).
-# Prediction: lpk 8 −2 to −5 % of the attention at B = 8 × 32K (3.10 → 3.17–3.25 TB/s on an H100), the step −100 to
-# −250 µs; lpk 4 between, or worse if its 64 load registers spill; B = 1 × 4K (few keys a split) ±3 %.
-#   OUT=$OUT bash kernels-bench/rounds/round.sh s58a    (carry .device, dist; ≈ 4.5 min)
+#    on an H100), SDPA and the copy rate beside them;
+# 2. the decode step at b8 × 32K: the default against the sweep's best variant at S = 32768 B = 8 (a, then b in
+#    reverse), then b64 × 4K with each.
+# Prediction: fit alone ±1 % at U = 2 (the default's 64 registers hold no dead array there); u1 l8 (the default's load
+# registers, half its shuffles and softmax a byte) −2 to −5 % at B = 8 × 32K; u3 / u4 with fit out of local memory and
+# within ±3 % of u2; the step −100 to −250 µs at b8 × 32K and b64 × 4K if a variant reaches 3.2 TB/s.
+#   OUT=$OUT bash kernels-bench/rounds/round.sh s58a    (carry .device, dist; ≈ 5 min)
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader
 timeout -k 2 60 python3 kernels-bench/torch_bench.py --only attention --out "$R/torch-attn.json" > "$R/torch-attn.log" 2>&1 || echo "torch_bench rc=$?"
 grep -E "^copy|^fa_decode" "$R/torch-attn.log" | head -12
-V=u2s8n16p,u2s8n16pl8,u1s8n16pl8,u2s8n16pl4,u1s8n16pl4,u2s8n8pl8,u2s16n16pl8
-timeout -k 2 130 node dist/kernels-bench/attention-sweep.js --only "sg u" --dec $V \
+V=u2s8n16p,u2s8n16pf,u1s8n16pl8f,u2s8n16pl8f,u2s8n16pl8,u1s8n16pl4f,u2s8n16pl4f,u3s8n16pf,u4s8n16pf,u1s8n16pf
+timeout -k 2 150 node dist/kernels-bench/attention-sweep.js --only "sg u" --dec $V \
   --dec-shapes 4096x1,32768x1,4096x8,32768x8,4096x64 --samples 6 --torch "$R/torch-attn.json" --out "$R/attn.json" > "$R/attn.log" 2>&1
 echo "attention sweep rc=$?"; grep -E "^decode |FAILED" "$R/attn.log" | cut -c1-150 | sed -E 's/ +/ /g'
+# The best variant at S = 32768 B = 8 as FAPOOL_DECODE_SG (its name: sg u<U> s<splits> n<sg> [pf] [l<lanes>] [fit]).
+BEST_ENV=$(python3 - "$R/attn.json" <<'PY'
+import json, re, sys
+rows = [r for r in json.load(open(sys.argv[1]))['rows'] if r.get('kind') == 'decode' and r.get('shape', '').startswith('S=32768 B=8 ') and r.get('ms')]
+if not rows: sys.exit(0)
+best = min(rows, key=lambda r: r['ms'])
+m = re.match(r'sg u(\d) s\d+ n(\d+)( pf)?( l(\d+))?( fit)?$', best['name'])
+if not m: sys.exit(0)
+print(f"FAPOOL_DECODE_SG=u={m[1]},sg={m[2]},pf={1 if m[3] else 0},fit={1 if m[6] else 0}" + (f",lpk={m[5]}" if m[5] else ''))
+PY
+)
+echo "best at 8 × 32K: ${BEST_ENV:-none found}"
+[ -z "$BEST_ENV" ] && exit 0
 source kernels-bench/rounds/seed4l.sh
-for k in a b; do
-  arms="def l8 l4"; [ $k = b ] && arms="l4 l8 def"
-  for a in $arms; do
-    case $a in def) e=X=1 ;; l8) e=FAPOOL_DECODE_SG=lpk=8 ;; l4) e=FAPOOL_DECODE_SG=lpk=4 ;; esac
-    decstep b8x32k-$a-$k 8 32768 $e
-  done
-done
-for a in def l8; do
-  case $a in def) e=X=1 ;; l8) e=FAPOOL_DECODE_SG=lpk=8 ;; esac
-  decstep b64-$a 64 4096 $e
-done
-for a in def l8 l4; do echo "  $a: $(grep -E '^by part' "$R/dec-b8x32k-$a-a.log" | grep -oE 'attention [0-9.]+ / [0-9.]+')"; done
+decstep b8x32k-def-a 8 32768 X=1
+decstep b8x32k-new-a 8 32768 $BEST_ENV
+decstep b8x32k-new-b 8 32768 $BEST_ENV
+decstep b8x32k-def-b 8 32768 X=1
+decstep b64-def 64 4096 X=1
+decstep b64-new 64 4096 $BEST_ENV
+for a in def-a new-a; do echo "  $a: $(grep -E '^by part' "$R/dec-b8x32k-$a.log" | grep -oE 'attention [0-9.]+ / [0-9.]+')"; done

@@ -363,14 +363,31 @@ const decodeProgram = defineProgram<DecodeCfg>({
   }),
 });
 
-interface DecodeSgCfg { sgs: number; lpk: number; cpl: number; gh: number; nsg: number; u: number; pf: boolean; srcLast?: boolean; pair?: boolean }
+interface DecodeSgCfg { sgs: number; lpk: number; cpl: number; gh: number; nsg: number; u: number; pf: boolean; fit: boolean; srcLast?: boolean; pair?: boolean }
+
+/**
+ * The subgroup kernel's per-lane register arrays, as WGSL type aliases: sized to the launch's U, CPL and GH (`fit`) or
+ * to the kernel's maxima (MAX_SG_U, MAX_SG_CPL, MAX_GH: the arrays every launch had before session 58). A function
+ * array the driver cannot keep in registers goes to local memory whole (session 12: U = 3 and 4 put 2.4 KB a thread
+ * there), so the maxima cost registers or memory wherever a launch uses fewer.
+ */
+function decodeSgArrays(c: DecodeSgCfg): Record<string, string> {
+  const u = c.fit ? c.u : MAX_SG_U, cpl = c.fit ? c.cpl : MAX_SG_CPL, gh = c.fit ? c.gh : MAX_GH;
+  return {
+    KvRows: `array<array<vec4<u32>, ${cpl}>, ${u}>`,
+    HeadVecs: `array<array<vec4f, ${2 * cpl}>, ${gh}>`,
+    LaneVecs: `array<vec4f, ${2 * cpl}>`,
+    HeadVals: `array<f32, ${gh}>`,
+    KeyVals: `array<f32, ${u}>`,
+  };
+}
 
 const decodeSgProgram = defineProgram<DecodeSgCfg>({
   name: 'flash_decode_sg', file: 'flash_attn_decode_sg.wgsl', entry: 'decode_sg',
   specialize: (c) => ({
     entry: c.pair ? 'decode_sg_pair' : 'decode_sg',
     enables: ['f16', 'subgroups'],
-    aliases: { T: 'f16', T4: 'vec4<f16>' },
+    aliases: { T: 'f16', T4: 'vec4<f16>', ...decodeSgArrays(c) },
     constants: { SGS: c.sgs, LPK: c.lpk, CPL: c.cpl, GH: c.gh, NSG: c.nsg, U: c.u, PF: c.pf, SRC_LAST: c.srcLast ?? false },
   }),
 });
@@ -445,7 +462,7 @@ export interface DecodeArgs {
   /** 'subgroup': subgroup reductions, 16-byte loads (f16, head dim % 8 == 0, a fixed subgroup size);
    *  'split': lanes reduce through workgroup memory (any dtype and head dim). Default: chooseDecodeKernel. */
   kernel?: DecodeKernel;
-  /** Subgroup kernel: keys in flight per key group per step (1–4, default 2). */
+  /** Subgroup kernel: keys in flight per key group per step (1–4, default 2; FAPOOL_DECODE_SG's u=<n>). */
   unroll?: number;
   /** Subgroup kernel: subgroups per workgroup (default: as many as DECODE_SG_DEFAULT.threads hold, ≤ 16). */
   subgroups?: number;
@@ -457,6 +474,12 @@ export interface DecodeArgs {
    * softmax on fewer lanes. Default: the most (16 at D = 128 on 32-lane subgroups); FAPOOL_DECODE_SG's lpk=<n>.
    */
   lanesPerKey?: number;
+  /**
+   * Subgroup kernel: its per-lane register arrays sized to this launch (U, CPL, GH) rather than to the kernel's maxima
+   * (decodeSgArrays). The same sums in the same order: the same bits. Default DECODE_SG_DEFAULT.fit; FAPOOL_DECODE_SG's
+   * fit=<0|1>.
+   */
+  fitArrays?: boolean;
   /**
    * Subgroup kernel: query heads of one GQA group per workgroup, sharing each K/V row it reads (default 1). On
    * the H200 4 heads a workgroup put the kernel's per-head arrays in local memory (2.4 KB a thread) and ran at
@@ -521,27 +544,31 @@ const MAX_SG_CPL = 4, MAX_SG_NSG = 16, MAX_SG_U = 4;
  * The subgroup kernel's launch defaults (H200 sweeps, kernels-bench/NOTES.md session 12): the next step's K/V
  * loaded before this step's arithmetic (prefetch: 76 registers, 71 without), ~256 workgroups per sequence's head
  * groups (8 splits for 32 heads) of 512 threads (2 per SM at 64 registers; 16 splits of 256 threads, the old
- * default, ran 512 workgroups as 1.3 waves of 396). FAPOOL_DECODE_SG=wgs=<n>,sg=<subgroups>,pf=<0|1> overrides
- * any of them (benchmarks).
+ * default, ran 512 workgroups as 1.3 waves of 396); 2 keys a step, all lanes a key the head's chunks allow (16 at
+ * D = 128), register arrays sized to the kernel's maxima. FAPOOL_DECODE_SG=wgs=<n>,sg=<subgroups>,pf=<0|1>,fit=<0|1>,
+ * splits=<n>,lpk=<lanes>,u=<keys> overrides any of them (benchmarks).
  */
-export const DECODE_SG_DEFAULT = { workgroups: 256, threads: 512, prefetch: true };
+export const DECODE_SG_DEFAULT = { workgroups: 256, threads: 512, prefetch: true, fit: false };
 
-interface DecodeSgLaunch { workgroups: number; subgroups?: number; prefetch: boolean; splits?: number; lpk?: number }
+interface DecodeSgLaunch { workgroups: number; subgroups?: number; prefetch: boolean; fit: boolean; splits?: number; lpk?: number; unroll?: number }
 
 /** FAPOOL_DECODE_SG: the subgroup decode kernel's launch (refused unless well formed). */
 export function decodeSgDefaults(): DecodeSgLaunch {
   const v = envVar('FAPOOL_DECODE_SG')?.trim();
-  const out: DecodeSgLaunch = { workgroups: DECODE_SG_DEFAULT.workgroups, prefetch: DECODE_SG_DEFAULT.prefetch };
+  const out: DecodeSgLaunch = { workgroups: DECODE_SG_DEFAULT.workgroups, prefetch: DECODE_SG_DEFAULT.prefetch, fit: DECODE_SG_DEFAULT.fit };
   if (!v) return out;
   for (const part of v.split(',')) {
-    const m = /^(wgs|sg|pf|splits|lpk)=(\d+)$/.exec(part.trim());
-    if (!m || (m[1] === 'pf' && m[2] !== '0' && m[2] !== '1') || (m[1] !== 'pf' && Number(m[2]) < 1) || (m[1] === 'splits' && Number(m[2]) > 64)) {
-      throw new LimitError(`FAPOOL_DECODE_SG=${v}: expected wgs=<workgroups ≥ 1>,sg=<subgroups ≥ 1>,pf=<0|1>,splits=<1..64>,lpk=<lanes a key> (any may be left out)`);
+    const m = /^(wgs|sg|pf|fit|splits|lpk|u)=(\d+)$/.exec(part.trim());
+    const flag = m?.[1] === 'pf' || m?.[1] === 'fit';
+    if (!m || (flag && m[2] !== '0' && m[2] !== '1') || (!flag && Number(m[2]) < 1) || (m[1] === 'splits' && Number(m[2]) > 64) || (m[1] === 'u' && Number(m[2]) > MAX_SG_U)) {
+      throw new LimitError(`FAPOOL_DECODE_SG=${v}: expected wgs=<workgroups ≥ 1>,sg=<subgroups ≥ 1>,pf=<0|1>,fit=<0|1>,splits=<1..64>,lpk=<lanes a key>,u=<1..${MAX_SG_U}: keys a lane group takes a step> (any may be left out)`);
     }
     if (m[1] === 'wgs') out.workgroups = Number(m[2]);
     else if (m[1] === 'sg') out.subgroups = Number(m[2]);
     else if (m[1] === 'splits') out.splits = Number(m[2]);
     else if (m[1] === 'lpk') out.lpk = Number(m[2]);
+    else if (m[1] === 'fit') out.fit = m[2] === '1';
+    else if (m[1] === 'u') out.unroll = Number(m[2]);
     else out.prefetch = m[2] === '1';
   }
   return out;
@@ -576,9 +603,9 @@ export function decodeSplitsMode(): 'row' | 'rows' {
   return envChoice('FAPOOL_DECODE_SPLITS', ['row', 'rows'], 'row', "'row' (one row's head groups, the default) or 'rows' (all rows')");
 }
 
-interface DecodeSgChoice { unroll: number; subgroups?: number | undefined; prefetch: boolean; heads?: number | undefined; lpk?: number | undefined }
+interface DecodeSgChoice { unroll: number; subgroups?: number | undefined; prefetch: boolean; fit: boolean; heads?: number | undefined; lpk?: number | undefined }
 
-function decodeSgConfig(gpu: Gpu, d: number, group: number, { unroll, subgroups, prefetch, heads = 1, lpk: lpkAsked }: DecodeSgChoice): DecodeSgCfg {
+function decodeSgConfig(gpu: Gpu, d: number, group: number, { unroll, subgroups, prefetch, fit, heads = 1, lpk: lpkAsked }: DecodeSgChoice): DecodeSgCfg {
   if (!Number.isInteger(heads) || heads < 1 || heads > MAX_GH || group % heads !== 0) {
     throw new ShapeError(`flashDecode: headsPerWorkgroup ${heads} must divide the GQA group (${group}) and be at most ${MAX_GH}`);
   }
@@ -593,7 +620,7 @@ function decodeSgConfig(gpu: Gpu, d: number, group: number, { unroll, subgroups,
   }
   const nsg = subgroups ?? Math.min(most, Math.floor(wg / sgs));
   if (nsg < 1 || ch / lpk > MAX_SG_CPL) throw new LimitError(`flashDecode: no subgroup-kernel shape for head dim ${d} with subgroups of ${sgs}`);
-  return { sgs, lpk, cpl: ch / lpk, gh: heads, nsg, u: unroll, pf: prefetch };
+  return { sgs, lpk, cpl: ch / lpk, gh: heads, nsg, u: unroll, pf: prefetch, fit };
 }
 
 export interface DecodePlan {
@@ -684,12 +711,12 @@ function decodePlans(gpu: Gpu, k: string, a: DecodeArgs, second: (DecodeSecondGr
   if (second && (kernel !== 'subgroup' || !decodePairApplies(gpu.caps, s.dtype, s.d, second.attention))) {
     throw new LimitError(`${k}: two cache groups merged in one launch need the subgroup kernel and merge (FAPOOL_DECODE_MERGE=sg) and ${PAIR_STORAGE_BUFFERS[second.attention]} storage buffers a stage (this device: ${gpu.caps.maxStorageBuffersPerStage})`);
   }
-  const unroll = a.unroll ?? 2;
-  if (!Number.isInteger(unroll) || unroll < 1 || unroll > MAX_SG_U) throw new ShapeError(`${k}: unroll ${unroll} must be an integer in [1, ${MAX_SG_U}]`);
   const sgLaunch = kernel === 'subgroup' ? decodeSgDefaults() : null;
+  const unroll = a.unroll ?? sgLaunch?.unroll ?? 2;
+  if (!Number.isInteger(unroll) || unroll < 1 || unroll > MAX_SG_U) throw new ShapeError(`${k}: unroll ${unroll} must be an integer in [1, ${MAX_SG_U}]`);
   const sgCfg = sgLaunch ? decodeSgConfig(gpu, s.d, group, {
     unroll, subgroups: a.subgroups ?? sgLaunch.subgroups, prefetch: a.prefetch ?? sgLaunch.prefetch, heads: a.headsPerWorkgroup,
-    lpk: a.lanesPerKey ?? sgLaunch.lpk,
+    lpk: a.lanesPerKey ?? sgLaunch.lpk, fit: a.fitArrays ?? sgLaunch.fit,
   }) : null;
   const joint = second?.attention === 'joint';
   if (sgCfg && joint) sgCfg.pair = true;
