@@ -25,19 +25,10 @@ V=u2s8n16p,u2s8n16pf,u1s8n16pl8f,u2s8n16pl8f,u2s8n16pl8,u1s8n16pl4f,u2s8n16pl4f,
 timeout -k 2 150 node dist/kernels-bench/attention-sweep.js --only "sg u" --dec $V \
   --dec-shapes 4096x1,32768x1,4096x8,32768x8,4096x64 --samples 6 --torch "$R/torch-attn.json" --out "$R/attn.json" > "$R/attn.log" 2>&1
 echo "attention sweep rc=$?"; grep -E "^decode |FAILED" "$R/attn.log" | cut -c1-150 | sed -E 's/ +/ /g'
-# The best variant at S = 32768 B = 8 as FAPOOL_DECODE_SG (its name: sg u<U> s<splits> n<sg> [pf] [l<lanes>] [fit]).
-BEST_ENV=$(python3 - "$R/attn.json" <<'PY'
-import json, re, sys
-rows = [r for r in json.load(open(sys.argv[1]))['rows'] if r.get('kind') == 'decode' and r.get('shape', '').startswith('S=32768 B=8 ') and r.get('ms')]
-if not rows: sys.exit(0)
-best = min(rows, key=lambda r: r['ms'])
-m = re.match(r'sg u(\d) s\d+ n(\d+)( pf)?( l(\d+))?( fit)?$', best['name'])
-if not m: sys.exit(0)
-print(f"FAPOOL_DECODE_SG=u={m[1]},sg={m[2]},pf={1 if m[3] else 0},fit={1 if m[6] else 0}" + (f",lpk={m[5]}" if m[5] else ''))
-PY
-)
+BEST_ENV=$(python3 kernels-bench/rounds/best-decode-sg.py "$R/attn.json" 'S=32768 B=8 ')
 echo "best at 8 × 32K: ${BEST_ENV:-none found}"
 [ -z "$BEST_ENV" ] && exit 0
+[ "$BEST_ENV" = FAPOOL_DECODE_SG=u=2,sg=16,pf=1,fit=0 ] && { echo "the default is the best there: no step race"; exit 0; }
 source kernels-bench/rounds/seed4l.sh
 decstep b8x32k-def-a 8 32768 X=1
 decstep b8x32k-new-a 8 32768 $BEST_ENV
