@@ -10,11 +10,11 @@
 # 1. attention-sweep at 4K / 32K, B = 1 / 8 / 64 (one binding: B = 8 × 32K and B = 64 × 4K hold 32760 / 4088 positions
 #    on an H100), SDPA and the copy rate beside them;
 # 2. the decode step at b8 × 32K: the default against the sweep's best variant at S = 32768 B = 8 (a, then b in
-#    reverse), then b64 × 4K with each.
+#    reverse), then b64 × 4K with each; between them a GQA sweep (8 KV heads) of 2 / 4 heads a workgroup with fit arrays.
 # Prediction: fit alone ±1 % at U = 2 (the default's 64 registers hold no dead array there); u1 l8 (the default's load
 # registers, half its shuffles and softmax a byte) −2 to −5 % at B = 8 × 32K; u3 / u4 with fit out of local memory and
 # within ±3 % of u2; the step −100 to −250 µs at b8 × 32K and b64 × 4K if a variant reaches 3.2 TB/s.
-#   OUT=$OUT bash kernels-bench/rounds/round.sh s58a    (carry .device, dist; ≈ 5 min)
+#   OUT=$OUT bash kernels-bench/rounds/round.sh s58a    (carry .device, dist; ≈ 5.5 min)
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
@@ -25,6 +25,11 @@ V=u2s8n16p,u2s8n16pf,u1s8n16pl8f,u2s8n16pl8f,u2s8n16pl8,u1s8n16pl4f,u2s8n16pl4f,
 timeout -k 2 150 node dist/kernels-bench/attention-sweep.js --only "sg u" --dec $V \
   --dec-shapes 4096x1,32768x1,4096x8,32768x8,4096x64 --samples 6 --torch "$R/torch-attn.json" --out "$R/attn.json" > "$R/attn.log" 2>&1
 echo "attention sweep rc=$?"; grep -E "^decode |FAILED" "$R/attn.log" | cut -c1-150 | sed -E 's/ +/ /g'
+# GQA (32 query over 8 KV heads): session 12's 4 heads a workgroup ran at 3–12 % of the copy rate with its arrays in local
+# memory (the maxima's [8][8] vec4 per head array); the same with arrays sized to the launch (h4f, h2f).
+timeout -k 2 60 node dist/kernels-bench/attention-sweep.js --only "sg u" --dec u2s8n16p,u2s8n16ph4,u2s8n16ph4f,u2s8n16ph2f \
+  --dec-kv 8 --dec-shapes 4096x1,32768x1,4096x8 --samples 6 --out "$R/attn-gqa.json" > "$R/attn-gqa.log" 2>&1
+echo "GQA sweep rc=$?"; grep -E "^decode |FAILED" "$R/attn-gqa.log" | cut -c1-150 | sed -E 's/ +/ /g'
 BEST_ENV=$(python3 kernels-bench/rounds/best-decode-sg.py "$R/attn.json" 'S=32768 B=8 ')
 echo "best at 8 × 32K: ${BEST_ENV:-none found}"
 [ -z "$BEST_ENV" ] && exit 0
