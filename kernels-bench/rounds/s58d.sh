@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Session 58, issues 15 and 16, for an H200 (one call ≤ 10 min): s58b with s58a's outcome folded in. s58a (H100) found
+# Session 58, issues 15 and 16, for an H200 (one call ≤ 10 min), written after s58a (H100), which found
 # every new decode-attention variant (lanes per key, keys a step, fitted arrays) within ±0.2 % of the default alone, so
 # the attention lever left is the step's two launches a layer over two cache groups (s58c's PAIRFIT).
 # 1. b8 × 4K, a in order then b in reverse, no seams: CUR (the default) against GATED (`split:gated=8`: gate+up on the
