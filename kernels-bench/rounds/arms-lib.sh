@@ -5,6 +5,7 @@
 #                  reverse — tokens compared, the SM clock and power during each arm ($R/arms.txt, arm-clocks.py:
 #                  whether an arm runs at another clock than its neighbours)
 #   best_arm       sets BEST / BEST_US: the arm with the least mean GPU time of its two runs (BEST_US 1e9: none had two)
+#   step_us, pair_mean, less   a run's GPU µs, the mean of a pair's a / b runs, a numeric comparison
 #   issue_figures  issue 15's f16 4096³ twice beside cuBLAS, then s36b's decode cases (the CUDA graph beside them)
 #                  in $R/s36b with BEST's environment
 arm() { local a=$1 k=$2 t0; t0=$(date +%s.%N)
@@ -24,14 +25,19 @@ race_arms() {
   for a in $ARMS; do same b8-$a-a b8-$a-b; done
   kill "$CLOCK_PID" 2>/dev/null; python3 kernels-bench/rounds/arm-clocks.py "$R"
 }
+# A decstep run's GPU µs ($R/dec-<name>.log): step_us <name>
+step_us() { grep -oE 'GPU time of the whole step[^:]*: [0-9.]+' "$R/dec-$1.log" | grep -oE '[0-9.]+$'; }
+# The mean GPU µs of <prefix>-a and <prefix>-b, 1e9 unless both ran: pair_mean <prefix>
+pair_mean() { python3 -c "import sys; v=[float(x) for x in sys.argv[1:] if x]; print(sum(v)/len(v) if len(v)==2 else 1e9)" "$(step_us $1-a)" "$(step_us $1-b)"; }
+# Whether the number x is less than y: less x y
+less() { python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)" "$1" "$2"; }
 best_arm() {
   local a m
-  gpu() { grep -oE 'GPU time of the whole step[^:]*: [0-9.]+' "$R/dec-$1.log" | grep -oE '[0-9.]+$'; }
   BEST=${ARMS%% *}; BEST_US=1e9
   for a in $ARMS; do
-    m=$(python3 -c "import sys; v=[float(x) for x in sys.argv[1:] if x]; print(sum(v)/len(v) if len(v)==2 else 1e9)" "$(gpu b8-$a-a)" "$(gpu b8-$a-b)")
+    m=$(pair_mean b8-$a)
     echo "arm $a: mean GPU $m µs"
-    if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)" "$m" "$BEST_US"; then BEST=$a; BEST_US=$m; fi
+    if less "$m" "$BEST_US"; then BEST=$a; BEST_US=$m; fi
   done
   echo "best: $BEST (${ARM[$BEST]:-the default}) $BEST_US µs"
 }

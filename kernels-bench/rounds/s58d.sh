@@ -32,11 +32,9 @@ for k in a b; do
     if [ $a = def ]; then decstep b8x32k-$a-$k 8 32768 X=1 $TILE_ENV; else decstep b8x32k-$a-$k 8 32768 $NEW $TILE_ENV; fi
   done
 done
-gpu() { grep -oE 'GPU time of the whole step[^:]*: [0-9.]+' "$R/dec-$1.log" | grep -oE '[0-9.]+$'; }
-mean() { python3 -c "import sys; v=[float(x) for x in sys.argv[1:] if x]; print(sum(v)/len(v) if len(v)==2 else 1e9)" "$(gpu $1-a)" "$(gpu $1-b)"; }
-D=$(mean b8x32k-def); N=$(mean b8x32k-new)
+D=$(pair_mean b8x32k-def); N=$(pair_mean b8x32k-new)
 echo "b8 × 32K: default (merge) $D µs, $NEW $N µs"
-ATT_ENV=; python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)" "$N" "$D" && ATT_ENV=$NEW
+ATT_ENV=; less "$N" "$D" && ATT_ENV=$NEW
 ARM[both]=$(echo $TILE_ENV $ATT_ENV); BEST=both
 echo "issue figures with: ${ARM[both]:-the defaults}"
 issue_figures
