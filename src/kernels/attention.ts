@@ -610,7 +610,7 @@ function decodeSgConfig(gpu: Gpu, d: number, group: number, { unroll, subgroups,
     throw new ShapeError(`flashDecode: headsPerWorkgroup ${heads} must divide the GQA group (${group}) and be at most ${MAX_GH}`);
   }
   const sgs = gpu.caps.subgroupMaxSize, ch = d / 8, lpk = lpkAsked ?? lanesPerKey(ch, sgs);
-  if (!Number.isInteger(lpk) || lpk < 1 || (lpk & (lpk - 1)) !== 0 || lpk > sgs || ch % lpk !== 0 || ch / lpk > MAX_SG_CPL) {
+  if (lpkAsked !== undefined && (!Number.isInteger(lpk) || lpk < 1 || (lpk & (lpk - 1)) !== 0 || lpk > sgs || ch % lpk !== 0 || ch / lpk > MAX_SG_CPL)) {
     throw new ShapeError(`flashDecode: lanesPerKey ${lpk} must be a power of 2 that divides the head's ${ch} 8-half chunks, at most the subgroup (${sgs}), with at most ${MAX_SG_CPL} chunks a lane`);
   }
   const wg = rowWorkgroupSize(gpu, DECODE_SG_DEFAULT.threads);
