@@ -6,6 +6,10 @@
 //   VK_LAYER_PATH=kernels-bench/pipeline-stats/build VK_INSTANCE_LAYERS=VK_LAYER_FAPOOL_pipeline_stats FAPOOL_PIPESTATS_DIR=/tmp/stats node …
 // Build: kernels-bench/pipeline-stats/build.sh. Nothing changes when the driver lacks the extension (the files
 // then hold only the SPIR-V and a line saying so).
+// With FAPOOL_CMDLOG=<file> the layer also writes the compute commands as Dawn records them, one a line: each
+// pipeline bound (its WGSL entry's name where FAPOOL_PIPESTATS_DIR is set too, which keeps Dawn from renaming it),
+// each dispatch, each pipeline barrier with its stage and access masks, copies, timestamps and submits; that shows
+// where Dawn puts its barriers, which no WebGPU call can tell.
 #include <vulkan/vulkan.h>
 #include <vulkan/vk_layer.h>
 #include <pthread.h>
@@ -19,6 +23,7 @@
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static PFN_vkGetInstanceProcAddr next_gipa;
 static PFN_vkGetDeviceProcAddr next_gdpa;
+static VkDevice dev_of_cb;   // the last device created, whose functions the command log's hooks call (one driver)
 static VkInstance last_instance;
 static int enabled_on_device;   // the extension and its feature were enabled on the devices created so far
 static unsigned seq;
@@ -34,6 +39,22 @@ static struct module *find_module(VkShaderModule m) {
 }
 
 static const char *out_dir(void) { return getenv("FAPOOL_PIPESTATS_DIR"); }
+
+// The command log (FAPOOL_CMDLOG), or NULL; opened on first use.
+static FILE *cmd_file;
+static FILE *cmd_log(void) {
+  const char *p = getenv("FAPOOL_CMDLOG");
+  if (p && !cmd_file) cmd_file = fopen(p, "w");
+  return cmd_file;
+}
+// Pipelines' entry names for the command log, newest last.
+#define MAX_NAMED 8192
+static struct { VkPipeline p; char name[120]; } named[MAX_NAMED];
+static unsigned n_named;
+static const char *pipeline_name(VkPipeline p) {
+  for (unsigned i = n_named; i-- > 0;) if (named[i].p == p) return named[i].name;
+  return "?";
+}
 
 static VKAPI_ATTR VkResult VKAPI_CALL fp_CreateInstance(const VkInstanceCreateInfo *ci, const VkAllocationCallbacks *a, VkInstance *inst) {
   VkLayerInstanceCreateInfo *li = (VkLayerInstanceCreateInfo *)ci->pNext;
@@ -86,14 +107,14 @@ static VKAPI_ATTR VkResult VKAPI_CALL fp_CreateDevice(VkPhysicalDevice pd, const
   }
   VkResult r = create(pd, &c, a, dev);
   free(names);
-  if (r == VK_SUCCESS) { pthread_mutex_lock(&lock); next_gdpa = gdpa; enabled_on_device = ext; pthread_mutex_unlock(&lock); }
+  if (r == VK_SUCCESS) { pthread_mutex_lock(&lock); next_gdpa = gdpa; enabled_on_device = ext; dev_of_cb = *dev; pthread_mutex_unlock(&lock); }
   return r;
 }
 
 static VKAPI_ATTR VkResult VKAPI_CALL fp_CreateShaderModule(VkDevice d, const VkShaderModuleCreateInfo *ci, const VkAllocationCallbacks *a, VkShaderModule *m) {
   PFN_vkCreateShaderModule next = (PFN_vkCreateShaderModule)next_gdpa(d, "vkCreateShaderModule");
   VkResult r = next(d, ci, a, m);
-  if (r == VK_SUCCESS && out_dir()) {
+  if (r == VK_SUCCESS && (out_dir() || getenv("FAPOOL_CMDLOG"))) {
     struct module *e = malloc(sizeof *e);
     if (e && (e->code = malloc(ci->codeSize))) {
       memcpy(e->code, ci->pCode, ci->codeSize);
@@ -207,11 +228,24 @@ static void write_stats(VkDevice d, VkPipeline p, const char *base, const char *
   fclose(f);
 }
 
+// Remembers pipeline p's entry name (the WGSL one where Dawn kept it) and its creation number for the command log.
+static void name_pipeline(VkPipeline p, const VkComputePipelineCreateInfo *ci) {
+  char name[100];
+  entry_name(ci->stage.module, ci->stage.pName ? ci->stage.pName : "main", name, sizeof name);
+  pthread_mutex_lock(&lock);
+  if (n_named < MAX_NAMED) { named[n_named].p = p; snprintf(named[n_named].name, sizeof named[n_named].name, "%s#%u", name, n_named); n_named++; }
+  pthread_mutex_unlock(&lock);
+}
+
 static VKAPI_ATTR VkResult VKAPI_CALL fp_CreateComputePipelines(VkDevice d, VkPipelineCache cache, uint32_t n, const VkComputePipelineCreateInfo *ci,
     const VkAllocationCallbacks *a, VkPipeline *p) {
   PFN_vkCreateComputePipelines next = (PFN_vkCreateComputePipelines)next_gdpa(d, "vkCreateComputePipelines");
   const char *dir = out_dir();
-  if (!dir) return next(d, cache, n, ci, a, p);
+  if (!dir) {
+    VkResult r = next(d, cache, n, ci, a, p);
+    if (r == VK_SUCCESS && cmd_log()) for (uint32_t i = 0; i < n; i++) name_pipeline(p[i], &ci[i]);
+    return r;
+  }
   VkComputePipelineCreateInfo *c = calloc(n, sizeof *c);
   memcpy(c, ci, n * sizeof *c);
   if (enabled_on_device)
@@ -228,10 +262,59 @@ static VKAPI_ATTR VkResult VKAPI_CALL fp_CreateComputePipelines(VkDevice d, VkPi
       snprintf(base, sizeof base, "%.700s/%04u_%.200s", dir, k, name);
       write_spirv(base, c[i].stage.module);
       write_stats(d, p[i], base, entry);
+      if (cmd_log()) name_pipeline(p[i], &c[i]);
     }
   }
   free(c);
   return r;
+}
+
+// The command log's hooks: each writes its line, then calls the driver.
+#define NEXT(T, name) ((T)next_gdpa(dev_of_cb, name))
+static VKAPI_ATTR void VKAPI_CALL fp_CmdBindPipeline(VkCommandBuffer cb, VkPipelineBindPoint bp, VkPipeline p) {
+  if (cmd_log()) fprintf(cmd_log(), "bind %s\n", pipeline_name(p));
+  NEXT(PFN_vkCmdBindPipeline, "vkCmdBindPipeline")(cb, bp, p);
+}
+static VKAPI_ATTR void VKAPI_CALL fp_CmdDispatch(VkCommandBuffer cb, uint32_t x, uint32_t y, uint32_t z) {
+  if (cmd_log()) fprintf(cmd_log(), "dispatch %u %u %u\n", x, y, z);
+  NEXT(PFN_vkCmdDispatch, "vkCmdDispatch")(cb, x, y, z);
+}
+static VKAPI_ATTR void VKAPI_CALL fp_CmdPipelineBarrier(VkCommandBuffer cb, VkPipelineStageFlags src, VkPipelineStageFlags dst, VkDependencyFlags f,
+    uint32_t nm, const VkMemoryBarrier *m, uint32_t nb, const VkBufferMemoryBarrier *b, uint32_t ni, const VkImageMemoryBarrier *im) {
+  FILE *l = cmd_log();
+  if (l) {
+    fprintf(l, "barrier stages %#x -> %#x, %u memory %u buffer %u image", src, dst, nm, nb, ni);
+    for (uint32_t i = 0; i < nm; i++) fprintf(l, " [access %#x -> %#x]", m[i].srcAccessMask, m[i].dstAccessMask);
+    for (uint32_t i = 0; i < nb; i++) fprintf(l, " [buffer %p access %#x -> %#x]", (void *)b[i].buffer, b[i].srcAccessMask, b[i].dstAccessMask);
+    fputc('\n', l);
+  }
+  NEXT(PFN_vkCmdPipelineBarrier, "vkCmdPipelineBarrier")(cb, src, dst, f, nm, m, nb, b, ni, im);
+}
+static VKAPI_ATTR void VKAPI_CALL fp_CmdPipelineBarrier2(VkCommandBuffer cb, const VkDependencyInfo *di) {
+  FILE *l = cmd_log();
+  if (l) {
+    fprintf(l, "barrier2 %u memory %u buffer %u image", di->memoryBarrierCount, di->bufferMemoryBarrierCount, di->imageMemoryBarrierCount);
+    for (uint32_t i = 0; i < di->memoryBarrierCount; i++) {
+      const VkMemoryBarrier2 *m = &di->pMemoryBarriers[i];
+      fprintf(l, " [stages %#llx -> %#llx access %#llx -> %#llx]", (unsigned long long)m->srcStageMask, (unsigned long long)m->dstStageMask,
+              (unsigned long long)m->srcAccessMask, (unsigned long long)m->dstAccessMask);
+    }
+    fputc('\n', l);
+  }
+  PFN_vkCmdPipelineBarrier2 next = NEXT(PFN_vkCmdPipelineBarrier2, "vkCmdPipelineBarrier2");
+  (next ? next : NEXT(PFN_vkCmdPipelineBarrier2, "vkCmdPipelineBarrier2KHR"))(cb, di);
+}
+static VKAPI_ATTR void VKAPI_CALL fp_CmdCopyBuffer(VkCommandBuffer cb, VkBuffer s, VkBuffer d, uint32_t n, const VkBufferCopy *r) {
+  if (cmd_log()) fprintf(cmd_log(), "copy %p -> %p (%u regions)\n", (void *)s, (void *)d, n);
+  NEXT(PFN_vkCmdCopyBuffer, "vkCmdCopyBuffer")(cb, s, d, n, r);
+}
+static VKAPI_ATTR void VKAPI_CALL fp_CmdWriteTimestamp(VkCommandBuffer cb, VkPipelineStageFlagBits st, VkQueryPool q, uint32_t i) {
+  if (cmd_log()) fprintf(cmd_log(), "timestamp stage %#x query %u\n", st, i);
+  NEXT(PFN_vkCmdWriteTimestamp, "vkCmdWriteTimestamp")(cb, st, q, i);
+}
+static VKAPI_ATTR VkResult VKAPI_CALL fp_QueueSubmit(VkQueue q, uint32_t n, const VkSubmitInfo *s, VkFence f) {
+  if (cmd_log()) { fprintf(cmd_log(), "submit %u\n", n); fflush(cmd_log()); }
+  return NEXT(PFN_vkQueueSubmit, "vkQueueSubmit")(q, n, s, f);
 }
 
 static PFN_vkVoidFunction ours(const char *name);
@@ -258,7 +341,20 @@ static PFN_vkVoidFunction ours(const char *name) {
     { "vkDestroyShaderModule", (PFN_vkVoidFunction)fp_DestroyShaderModule },
     { "vkCreateComputePipelines", (PFN_vkVoidFunction)fp_CreateComputePipelines },
   };
+  // The command log's hooks only while it is asked for, so that the layer costs no call otherwise.
+  static const struct { const char *name; PFN_vkVoidFunction f; } cmd_table[] = {
+    { "vkCmdBindPipeline", (PFN_vkVoidFunction)fp_CmdBindPipeline },
+    { "vkCmdDispatch", (PFN_vkVoidFunction)fp_CmdDispatch },
+    { "vkCmdPipelineBarrier", (PFN_vkVoidFunction)fp_CmdPipelineBarrier },
+    { "vkCmdPipelineBarrier2", (PFN_vkVoidFunction)fp_CmdPipelineBarrier2 },
+    { "vkCmdPipelineBarrier2KHR", (PFN_vkVoidFunction)fp_CmdPipelineBarrier2 },
+    { "vkCmdCopyBuffer", (PFN_vkVoidFunction)fp_CmdCopyBuffer },
+    { "vkCmdWriteTimestamp", (PFN_vkVoidFunction)fp_CmdWriteTimestamp },
+    { "vkQueueSubmit", (PFN_vkVoidFunction)fp_QueueSubmit },
+  };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) if (!strcmp(name, table[i].name)) return table[i].f;
+  if (getenv("FAPOOL_CMDLOG"))
+    for (size_t i = 0; i < sizeof cmd_table / sizeof cmd_table[0]; i++) if (!strcmp(name, cmd_table[i].name)) return cmd_table[i].f;
   return NULL;
 }
 
