@@ -23,7 +23,6 @@
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static PFN_vkGetInstanceProcAddr next_gipa;
 static PFN_vkGetDeviceProcAddr next_gdpa;
-static VkDevice dev_of_cb;   // the last device created, whose functions the command log's hooks call (one driver)
 static VkInstance last_instance;
 static int enabled_on_device;   // the extension and its feature were enabled on the devices created so far
 static unsigned seq;
@@ -40,12 +39,26 @@ static struct module *find_module(VkShaderModule m) {
 
 static const char *out_dir(void) { return getenv("FAPOOL_PIPESTATS_DIR"); }
 
-// The command log (FAPOOL_CMDLOG), or NULL; opened on first use.
+// The command log (FAPOOL_CMDLOG), or NULL; opened once, on first use.
 static FILE *cmd_file;
-static FILE *cmd_log(void) {
-  const char *p = getenv("FAPOOL_CMDLOG");
-  if (p && !cmd_file) cmd_file = fopen(p, "w");
-  return cmd_file;
+static pthread_once_t cmd_once = PTHREAD_ONCE_INIT;
+static void cmd_open(void) { const char *p = getenv("FAPOOL_CMDLOG"); if (p) cmd_file = fopen(p, "w"); }
+static FILE *cmd_log(void) { pthread_once(&cmd_once, cmd_open); return cmd_file; }
+// The driver's functions behind the command log's hooks, resolved when a device is made with the log asked for (the
+// last device's: one driver serves them all here).
+static struct {
+  PFN_vkCmdBindPipeline bind; PFN_vkCmdDispatch dispatch; PFN_vkCmdPipelineBarrier barrier; PFN_vkCmdPipelineBarrier2 barrier2;
+  PFN_vkCmdCopyBuffer copy; PFN_vkCmdWriteTimestamp timestamp; PFN_vkQueueSubmit submit;
+} next_cmd;
+static void resolve_cmd(PFN_vkGetDeviceProcAddr gdpa, VkDevice d) {
+  next_cmd.bind = (PFN_vkCmdBindPipeline)gdpa(d, "vkCmdBindPipeline");
+  next_cmd.dispatch = (PFN_vkCmdDispatch)gdpa(d, "vkCmdDispatch");
+  next_cmd.barrier = (PFN_vkCmdPipelineBarrier)gdpa(d, "vkCmdPipelineBarrier");
+  next_cmd.barrier2 = (PFN_vkCmdPipelineBarrier2)gdpa(d, "vkCmdPipelineBarrier2");
+  if (!next_cmd.barrier2) next_cmd.barrier2 = (PFN_vkCmdPipelineBarrier2)gdpa(d, "vkCmdPipelineBarrier2KHR");
+  next_cmd.copy = (PFN_vkCmdCopyBuffer)gdpa(d, "vkCmdCopyBuffer");
+  next_cmd.timestamp = (PFN_vkCmdWriteTimestamp)gdpa(d, "vkCmdWriteTimestamp");
+  next_cmd.submit = (PFN_vkQueueSubmit)gdpa(d, "vkQueueSubmit");
 }
 // Pipelines' entry names for the command log, newest last.
 #define MAX_NAMED 8192
@@ -107,7 +120,10 @@ static VKAPI_ATTR VkResult VKAPI_CALL fp_CreateDevice(VkPhysicalDevice pd, const
   }
   VkResult r = create(pd, &c, a, dev);
   free(names);
-  if (r == VK_SUCCESS) { pthread_mutex_lock(&lock); next_gdpa = gdpa; enabled_on_device = ext; dev_of_cb = *dev; pthread_mutex_unlock(&lock); }
+  if (r == VK_SUCCESS) {
+    pthread_mutex_lock(&lock); next_gdpa = gdpa; enabled_on_device = ext; pthread_mutex_unlock(&lock);
+    if (getenv("FAPOOL_CMDLOG")) resolve_cmd(gdpa, *dev);
+  }
   return r;
 }
 
@@ -269,15 +285,14 @@ static VKAPI_ATTR VkResult VKAPI_CALL fp_CreateComputePipelines(VkDevice d, VkPi
   return r;
 }
 
-// The command log's hooks: each writes its line, then calls the driver.
-#define NEXT(T, name) ((T)next_gdpa(dev_of_cb, name))
+// The command log's hooks (installed only while FAPOOL_CMDLOG is set): each writes its line, then calls the driver.
 static VKAPI_ATTR void VKAPI_CALL fp_CmdBindPipeline(VkCommandBuffer cb, VkPipelineBindPoint bp, VkPipeline p) {
   if (cmd_log()) fprintf(cmd_log(), "bind %s\n", pipeline_name(p));
-  NEXT(PFN_vkCmdBindPipeline, "vkCmdBindPipeline")(cb, bp, p);
+  next_cmd.bind(cb, bp, p);
 }
 static VKAPI_ATTR void VKAPI_CALL fp_CmdDispatch(VkCommandBuffer cb, uint32_t x, uint32_t y, uint32_t z) {
   if (cmd_log()) fprintf(cmd_log(), "dispatch %u %u %u\n", x, y, z);
-  NEXT(PFN_vkCmdDispatch, "vkCmdDispatch")(cb, x, y, z);
+  next_cmd.dispatch(cb, x, y, z);
 }
 static VKAPI_ATTR void VKAPI_CALL fp_CmdPipelineBarrier(VkCommandBuffer cb, VkPipelineStageFlags src, VkPipelineStageFlags dst, VkDependencyFlags f,
     uint32_t nm, const VkMemoryBarrier *m, uint32_t nb, const VkBufferMemoryBarrier *b, uint32_t ni, const VkImageMemoryBarrier *im) {
@@ -288,7 +303,7 @@ static VKAPI_ATTR void VKAPI_CALL fp_CmdPipelineBarrier(VkCommandBuffer cb, VkPi
     for (uint32_t i = 0; i < nb; i++) fprintf(l, " [buffer %p access %#x -> %#x]", (void *)b[i].buffer, b[i].srcAccessMask, b[i].dstAccessMask);
     fputc('\n', l);
   }
-  NEXT(PFN_vkCmdPipelineBarrier, "vkCmdPipelineBarrier")(cb, src, dst, f, nm, m, nb, b, ni, im);
+  next_cmd.barrier(cb, src, dst, f, nm, m, nb, b, ni, im);
 }
 static VKAPI_ATTR void VKAPI_CALL fp_CmdPipelineBarrier2(VkCommandBuffer cb, const VkDependencyInfo *di) {
   FILE *l = cmd_log();
@@ -301,20 +316,19 @@ static VKAPI_ATTR void VKAPI_CALL fp_CmdPipelineBarrier2(VkCommandBuffer cb, con
     }
     fputc('\n', l);
   }
-  PFN_vkCmdPipelineBarrier2 next = NEXT(PFN_vkCmdPipelineBarrier2, "vkCmdPipelineBarrier2");
-  (next ? next : NEXT(PFN_vkCmdPipelineBarrier2, "vkCmdPipelineBarrier2KHR"))(cb, di);
+  next_cmd.barrier2(cb, di);
 }
 static VKAPI_ATTR void VKAPI_CALL fp_CmdCopyBuffer(VkCommandBuffer cb, VkBuffer s, VkBuffer d, uint32_t n, const VkBufferCopy *r) {
   if (cmd_log()) fprintf(cmd_log(), "copy %p -> %p (%u regions)\n", (void *)s, (void *)d, n);
-  NEXT(PFN_vkCmdCopyBuffer, "vkCmdCopyBuffer")(cb, s, d, n, r);
+  next_cmd.copy(cb, s, d, n, r);
 }
 static VKAPI_ATTR void VKAPI_CALL fp_CmdWriteTimestamp(VkCommandBuffer cb, VkPipelineStageFlagBits st, VkQueryPool q, uint32_t i) {
   if (cmd_log()) fprintf(cmd_log(), "timestamp stage %#x query %u\n", st, i);
-  NEXT(PFN_vkCmdWriteTimestamp, "vkCmdWriteTimestamp")(cb, st, q, i);
+  next_cmd.timestamp(cb, st, q, i);
 }
 static VKAPI_ATTR VkResult VKAPI_CALL fp_QueueSubmit(VkQueue q, uint32_t n, const VkSubmitInfo *s, VkFence f) {
   if (cmd_log()) { fprintf(cmd_log(), "submit %u\n", n); fflush(cmd_log()); }
-  return NEXT(PFN_vkQueueSubmit, "vkQueueSubmit")(q, n, s, f);
+  return next_cmd.submit(q, n, s, f);
 }
 
 static PFN_vkVoidFunction ours(const char *name);
@@ -331,8 +345,14 @@ static VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL fp_GetInstanceProcAddr(VkInstanc
   return next_gipa ? next_gipa(inst, name) : NULL;
 }
 
+struct hook { const char *name; PFN_vkVoidFunction f; };
+static PFN_vkVoidFunction lookup(const struct hook *t, size_t n, const char *name) {
+  for (size_t i = 0; i < n; i++) if (!strcmp(name, t[i].name)) return t[i].f;
+  return NULL;
+}
+
 static PFN_vkVoidFunction ours(const char *name) {
-  static const struct { const char *name; PFN_vkVoidFunction f; } table[] = {
+  static const struct hook table[] = {
     { "vkGetInstanceProcAddr", (PFN_vkVoidFunction)fp_GetInstanceProcAddr },
     { "vkGetDeviceProcAddr", (PFN_vkVoidFunction)fp_GetDeviceProcAddr },
     { "vkCreateInstance", (PFN_vkVoidFunction)fp_CreateInstance },
@@ -342,7 +362,7 @@ static PFN_vkVoidFunction ours(const char *name) {
     { "vkCreateComputePipelines", (PFN_vkVoidFunction)fp_CreateComputePipelines },
   };
   // The command log's hooks only while it is asked for, so that the layer costs no call otherwise.
-  static const struct { const char *name; PFN_vkVoidFunction f; } cmd_table[] = {
+  static const struct hook cmd_table[] = {
     { "vkCmdBindPipeline", (PFN_vkVoidFunction)fp_CmdBindPipeline },
     { "vkCmdDispatch", (PFN_vkVoidFunction)fp_CmdDispatch },
     { "vkCmdPipelineBarrier", (PFN_vkVoidFunction)fp_CmdPipelineBarrier },
@@ -352,10 +372,8 @@ static PFN_vkVoidFunction ours(const char *name) {
     { "vkCmdWriteTimestamp", (PFN_vkVoidFunction)fp_CmdWriteTimestamp },
     { "vkQueueSubmit", (PFN_vkVoidFunction)fp_QueueSubmit },
   };
-  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) if (!strcmp(name, table[i].name)) return table[i].f;
-  if (getenv("FAPOOL_CMDLOG"))
-    for (size_t i = 0; i < sizeof cmd_table / sizeof cmd_table[0]; i++) if (!strcmp(name, cmd_table[i].name)) return cmd_table[i].f;
-  return NULL;
+  PFN_vkVoidFunction f = lookup(table, sizeof table / sizeof table[0], name);
+  return f || !getenv("FAPOOL_CMDLOG") ? f : lookup(cmd_table, sizeof cmd_table / sizeof cmd_table[0], name);
 }
 
 EXPORT VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL vkGetInstanceProcAddr(VkInstance inst, const char *name) { return fp_GetInstanceProcAddr(inst, name); }
