@@ -4,6 +4,8 @@
 // time counts the waves: resident workgroups a SM = (workgroups × one workgroup's time) / (SMs × the grid's time).
 // kernels-bench/smem-probe.ts sweeps the size; where the count halves is the driver's shared-memory carveout.
 // Specialised by: alias Words = array<u32, WORDS> (the size under test) and the override WORDS.
+// `probe_none`: the same launch with no workgroup memory at all (a dependent integer chain in registers), for
+// kernels-bench/seam-probe.ts, which times chains of launches that differ only in their workgroup-memory size.
 
 struct Params { iters: u32, _a: u32, _b: u32, _c: u32 }
 
@@ -21,5 +23,12 @@ fn probe(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: v
   workgroupBarrier();
   var j = li % WORDS;
   for (var it = 0u; it < p.iters; it++) { j = buf[j]; }
+  o[wid.x * 128u + li] = j;
+}
+
+@compute @workgroup_size(128)
+fn probe_none(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  var j = li;
+  for (var it = 0u; it < p.iters; it++) { j = (j * 1664525u + 1013904223u) >> 3u; }   // each step waits for the last
   o[wid.x * 128u + li] = j;
 }

@@ -114,4 +114,23 @@ describe('benchmark scripts on the tiny preset', () => {
     expect(big.code).not.toBe(0);
     expect(big.stderr).toMatch(/over this device's \d+ bytes of workgroup memory/);
   }, 300_000);
+
+  it('seam-probe: each size alone and each pair alternating, every chain checked against the host; bad chains refused', () => {
+    const out = join(tmp, 'seams.json');
+    const r = bench('seam-probe.js', ['--kb', '0,1,4', '--iters', '3,17', '--workgroups', '4', '--chain', '4', '--samples', '2', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const d = JSON.parse(readFileSync(out, 'utf8')) as { uniforms: { kb: number; iters: number; usPerLaunch: number }[]; pairs: { a: number; b: number; iters: number; usPerLaunch: number; meanAloneUs: number; excessUs: number }[] };
+    expect(d.uniforms.map((u) => `${u.iters}:${u.kb}`)).toEqual(['3:0', '3:1', '3:4', '17:0', '17:1', '17:4']);
+    expect(d.pairs.map((p) => `${p.iters}:${p.a}/${p.b}`)).toEqual(['3:0/1', '3:0/4', '3:1/4', '17:0/1', '17:0/4', '17:1/4']);
+    for (const p of d.pairs) {
+      expect(p.usPerLaunch).toBeGreaterThan(0);
+      expect(p.excessUs).toBeCloseTo(p.usPerLaunch - p.meanAloneUs, 9);
+    }
+    const odd = bench('seam-probe.js', ['--kb', '0,1', '--iters', '3', '--workgroups', '1', '--chain', '3']);
+    expect(odd.code).toBe(2);
+    expect(odd.stderr).toMatch(/--chain: an even count/);
+    const big = bench('seam-probe.js', ['--kb', '0,100000', '--iters', '3', '--workgroups', '1', '--chain', '2']);
+    expect(big.code).not.toBe(0);
+    expect(big.stderr).toMatch(/over this device's \d+ bytes of workgroup memory/);
+  }, 300_000);
 });

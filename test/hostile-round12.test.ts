@@ -291,6 +291,7 @@ describe('every FAPOOL_* kernel switch is read before anything loads (checkKerne
     ['FAPOOL_ROPE_EPILOGUE', 'yes', /FAPOOL_ROPE_EPILOGUE=yes/], ['FAPOOL_GEMV_HALF_O', 'yes', /FAPOOL_GEMV_HALF_O=yes/],
     ['FAPOOL_GEMM_SKINNY', 'fast', /FAPOOL_GEMM_SKINNY/], ['FAPOOL_GEMM_PREFILL', 'tile-gen:nope', /FAPOOL_GEMM_PREFILL|nope/],
     ['FAPOOL_FA_PREFILL', '999_1_1', /FAPOOL_FA_PREFILL=999_1_1: not a generated entry/],
+    ['FAPOOL_WG_PAD', '6', /FAPOOL_WG_PAD='6'/],
   ];
   for (const [name, value, msg] of bad) {
     it(`${name}=${value}: one error line naming it, before the GPU is opened or a model loaded`, () => {

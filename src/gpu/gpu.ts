@@ -5,6 +5,7 @@ import { Dispatch, checkGrid } from './dispatch.js';
 import { DeviceLostError, GpuValidationError, LimitError, ShapeError } from './errors.js';
 import { dtypeMatchesElem, type CompiledProgram, type ProgramDef } from './program.js';
 import { ProgramCache, type CompileProgress, type PipelineMode } from './program-cache.js';
+import { workgroupPadBytes } from './wgsl-pad.js';
 import { byteSize, hostArrayFor, shapeStr, tensorBytes, type DType, type HostArray, type Tensor } from './tensor.js';
 import { UniformArena } from './uniform-arena.js';
 
@@ -69,6 +70,15 @@ export class Gpu {
     this.caps = probeCaps(adapter, device, wgslFeatures);
     this.arena = new UniformArena(device, this.caps.minUniformOffsetAlign);
     this.programs = new ProgramCache(device);
+    try {
+      this.programs.workgroupPad = workgroupPadBytes();
+      if (this.programs.workgroupPad > this.caps.maxWorkgroupStorage) {
+        throw new LimitError(`FAPOOL_WG_PAD=${this.programs.workgroupPad}: over this device's ${this.caps.maxWorkgroupStorage} bytes of workgroup memory`);
+      }
+    } catch (e) {
+      device.destroy();   // refused before it is anyone's: nothing else would close it
+      throw e;
+    }
     void device.lost.then((info) => { this.lostInfo = info; });
     device.addEventListener('uncapturederror', (ev) => {
       const err = (ev as GPUUncapturedErrorEvent).error;

@@ -37,6 +37,8 @@ export class ProgramCache implements ModuleSource {
   /** Creations started by the compileAll() now running, if one is. */
   private pending: Pending[] | null = null;
   mode: PipelineMode = 'async';
+  /** FAPOOL_WG_PAD's bytes (0: off), given to every program's specialisation, hence its key. */
+  workgroupPad = 0;
 
   constructor(private readonly device: GPUDevice) {}
 
@@ -44,7 +46,8 @@ export class ProgramCache implements ModuleSource {
 
   private get deferring(): boolean { return this.pending !== null && this.mode === 'async'; }
 
-  get(def: ProgramDef<unknown>, spec: Specialization): CompiledProgram {
+  get(def: ProgramDef<unknown>, given: Specialization): CompiledProgram {
+    const spec = this.workgroupPad ? { ...given, workgroupPad: this.workgroupPad } : given;
     const key = programKey(def, spec);
     const hit = this.programs.get(key);
     if (hit) return hit;

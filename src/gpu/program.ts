@@ -4,6 +4,7 @@
 import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { ShaderError } from './errors.js';
 import { shaderSource } from './shader-source.js';
+import { padWorkgroupMemory } from './wgsl-pad.js';
 import { entrySource } from './wgsl-prune.js';
 import type { DType } from './tensor.js';
 
@@ -20,6 +21,8 @@ export interface Specialization {
   aliases?: Readonly<Record<string, string>>;
   /** Values for the WGSL file's `override` constants (tile and workgroup sizes, epilogue switches). */
   constants?: Readonly<Record<string, number | boolean>>;
+  /** Bytes of workgroup memory an entry that reaches none declares and touches (FAPOOL_WG_PAD, wgsl-pad.ts); set by the program cache. */
+  workgroupPad?: number;
 }
 
 export interface ProgramDef<Cfg> {
@@ -212,8 +215,8 @@ export function unsharedModules(device: GPUDevice): ModuleSource {
 
 /** Everything but the pipeline: reflected layout, bind-group and pipeline layouts, module (all cheap next to the pipeline). */
 export function programRecipe(device: GPUDevice, def: ProgramDef<unknown>, spec: Specialization, key: string, src: ModuleSource = unsharedModules(device)): ProgramRecipe {
-  const code = programSource(def, spec);
   const entry = spec.entry ?? def.entry;
+  const code = padWorkgroupMemory(programSource(def, spec), entry, spec.workgroupPad ?? 0);
   const layout = src.layout(code, entry, spec.aliases ?? {});
   const label = variantLabel(def, spec);
   const entries: GPUBindGroupLayoutEntry[] = layout.storage.map((b) => ({

@@ -2,6 +2,7 @@
 // value (FAPOOL_GEMV_HALF=7) was refused only when — and if — that kernel's first launch was built: after a model
 // had loaded, or never in a run that does not reach it. createEngine calls this before it opens anything.
 import { decodeMergeMode, decodePairMode, decodeSgDefaults, decodeSplitsMode, faPrefillSwitch } from './attention.js';
+import { workgroupPadBytes } from '../gpu/wgsl-pad.js';
 import { envVar } from './common.js';
 import { gemvHalfO, normEpilogueOn, ropeEpilogueMode } from './gemm.js';
 import { decodeTilesMode, gemmPrefillOverride, tileCsMode, tileDebugConstants, tileFixKDefault, tileStoreConstants } from './gemm-sgm.js';
@@ -28,4 +29,5 @@ export function checkKernelSwitches(): void {
   decodeSplitsMode();
   decodeMergeMode();
   decodePairMode();
+  workgroupPadBytes();
 }
