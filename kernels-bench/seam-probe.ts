@@ -5,7 +5,9 @@
 // launches may cost a reconfiguration on top of the barrier's drain. This times chains of launches of the occupancy
 // probe (shaders/smem_occupancy_probe.wgsl: the same grid, only the workgroup memory differs; 0 KiB = `probe_none`,
 // none declared) in one pass: each size alone, then each pair alternating. A pair's excess a launch = its chain's
-// time a launch − the mean of its two sizes' chains. Each chain's last output is checked against the host.
+// time a launch − the mean of its two sizes' chains. The control: each size against its twin (the same launch on a
+// second pipeline object, override TWIN = 1), which changes pipelines without changing workgroup memory. Each chain's
+// last output is checked against the host.
 //   node dist/kernels-bench/seam-probe.js [--kb 0,1,16,44] [--iters 64,512] [--workgroups 528] [--chain 32] [--out seams.json]
 import { writeFileSync } from 'node:fs';
 import { LimitError, defineProgram, describeCaps, openGpu, timeDispatchesFor, type Dispatch, type Gpu, type Tensor } from '../src/gpu/index.js';
@@ -15,8 +17,9 @@ const { values: v } = benchArgs({
   script: 'seam-probe.js',
   about: `Whether a launch costs more next to one that declares a different amount of workgroup memory: chains of
 --chain launches of a latency-bound probe (128 invocations a workgroup, --workgroups of them, --iters dependent
-steps each) timed in one pass, each size alone and each pair of sizes alternating. 0 KiB is the probe with no
-workgroup memory declared. Prints µs a launch and each pair's excess a launch over the mean of its two sizes alone.
+steps each) timed in one pass, each size alone, each size against its twin (the same launch on a second pipeline:
+the cost of a pipeline switch alone) and each pair of sizes alternating. 0 KiB is the probe with no workgroup memory
+declared. Prints µs a launch and each pair's excess a launch over the mean of its two sides alone.
 Each chain's final output is checked against the host (exit 1 if wrong).`,
   examples: ['node dist/kernels-bench/seam-probe.js --kb 0,1 --iters 8 --workgroups 4 --chain 4   # any machine',
     'node dist/kernels-bench/seam-probe.js --kb 0,1,16,44 --iters 64,512 --workgroups 528 --out seams.json'],
@@ -29,36 +32,42 @@ Each chain's final output is checked against the host (exit 1 if wrong).`,
   out: { type: 'string', help: 'write the rows as JSON' },
 });
 
-const probeProgram = defineProgram<{ words: number }>({
+/** A launch of the probe: `words` of workgroup memory (0: the entry that declares none); `twin` 1 its second pipeline. */
+interface Probe { words: number; twin: number }
+
+const probeProgram = defineProgram<Probe>({
   name: 'seam_probe', file: 'smem_occupancy_probe.wgsl', entry: 'probe',
-  specialize: (c) => ({ entry: c.words === 0 ? 'probe_none' : 'probe', aliases: { Words: `array<u32, ${Math.max(1, c.words)}>` }, constants: { WORDS: Math.max(1, c.words) } }),
+  specialize: (c) => ({
+    entry: c.words === 0 ? 'probe_none' : 'probe', aliases: { Words: `array<u32, ${Math.max(1, c.words)}>` },
+    constants: { WORDS: Math.max(1, c.words), TWIN: c.twin },
+  }),
 });
 
 const WG = 128;
 
-/** Invocation li's output after `iters` steps (the WGSL's two chains). */
-function expected(words: number, li: number, iters: number): number {
-  if (words > 0) return (li % words + 129 * iters) % words;
+/** Invocation li's output after `iters` steps (the WGSL's two chains, plus TWIN). */
+function expected(p: Probe, li: number, iters: number): number {
+  if (p.words > 0) return (li % p.words + 129 * iters) % p.words + p.twin;
   let j = li;
   for (let i = 0; i < iters; i++) j = (Math.imul(j, 1664525) + 1013904223) >>> 3;
-  return j >>> 0;
+  return ((j >>> 0) + p.twin) >>> 0;
 }
 
 interface Uniform { kb: number; iters: number; usPerLaunch: number }
-interface Pair { a: number; b: number; iters: number; usPerLaunch: number; meanAloneUs: number; excessUs: number }
+/** Two sides alternating: sizes a and b (KiB), or a size and its twin (b === a, twin true). */
+interface Pair { a: number; b: number; twin: boolean; iters: number; usPerLaunch: number; meanAloneUs: number; excessUs: number }
 
-async function chainUs(gpu: Gpu, o: Tensor, sizes: readonly number[], iters: number, workgroups: number, chain: number, samples: number): Promise<number> {
+async function chainUs(gpu: Gpu, o: Tensor, sides: readonly Probe[], iters: number, workgroups: number, chain: number, samples: number): Promise<number> {
   const launches: Dispatch[] = [];
   for (let i = 0; i < chain; i++) {
-    const words = sizes[i % sizes.length]!;
-    launches.push(gpu.dispatch(gpu.program(probeProgram, { words }), { bind: { o }, uniforms: { iters }, workgroups: [workgroups] }));
+    launches.push(gpu.dispatch(gpu.program(probeProgram, sides[i % sides.length]!), { bind: { o }, uniforms: { iters }, workgroups: [workgroups] }));
   }
   const t = await timeDispatchesFor(gpu, launches, { samples });
-  const last = sizes[(chain - 1) % sizes.length]!;
+  const last = sides[(chain - 1) % sides.length]!;
   const got = await gpu.read(o) as Uint32Array;
   for (let i = 0; i < workgroups * WG; i++) {
     const want = expected(last, i % WG, iters);
-    if (got[i] !== want) throw new Error(`chain of ${sizes.map((w) => w * 4).join(' / ')} bytes: invocation ${i % WG} of workgroup ${Math.floor(i / WG)} ended at ${got[i]}, expected ${want}`);
+    if (got[i] !== want) throw new Error(`chain of ${sides.map((p) => `${p.words * 4}${p.twin ? "'" : ''}`).join(' / ')} bytes: invocation ${i % WG} of workgroup ${Math.floor(i / WG)} ended at ${got[i]}, expected ${want}`);
   }
   return (t.medianMs * 1000) / chain;
 }
@@ -85,18 +94,22 @@ async function main(): Promise<number> {
   try {
     for (const iters of itersList) {
       const alone = new Map<number, number>();
+      const pair = (a: typeof sizes[number], b: typeof sizes[number], twin: boolean, us: number): void => {
+        const mean = (alone.get(a.words)! + alone.get(b.words)!) / 2;
+        pairs.push({ a: a.kb, b: b.kb, twin, iters, usPerLaunch: us, meanAloneUs: mean, excessUs: us - mean });
+        const what = twin ? `${a.kb} / ${a.kb}' KiB (twin)` : `${a.kb} / ${b.kb} KiB alternating`;
+        console.log(`iters ${String(iters).padStart(5)}  ${what.padEnd(24)} ${us.toFixed(2).padStart(8)} µs a launch (alone: ${mean.toFixed(2)}; excess ${(us - mean).toFixed(2)})`);
+      };
       for (const z of sizes) {
-        const us = await chainUs(gpu, o, [z.words], iters, workgroups, chain, samples);
+        const us = await chainUs(gpu, o, [{ words: z.words, twin: 0 }], iters, workgroups, chain, samples);
         alone.set(z.words, us);
         uniforms.push({ kb: z.kb, iters, usPerLaunch: us });
-        console.log(`iters ${String(iters).padStart(5)}  ${`${z.kb} KiB alone`.padEnd(22)} ${us.toFixed(2).padStart(8)} µs a launch`);
+        console.log(`iters ${String(iters).padStart(5)}  ${`${z.kb} KiB alone`.padEnd(24)} ${us.toFixed(2).padStart(8)} µs a launch`);
       }
+      for (const z of sizes) pair(z, z, true, await chainUs(gpu, o, [{ words: z.words, twin: 0 }, { words: z.words, twin: 1 }], iters, workgroups, chain, samples));
       for (let i = 0; i < sizes.length; i++) for (let j = i + 1; j < sizes.length; j++) {
         const a = sizes[i]!, b = sizes[j]!;
-        const us = await chainUs(gpu, o, [a.words, b.words], iters, workgroups, chain, samples);
-        const mean = (alone.get(a.words)! + alone.get(b.words)!) / 2;
-        pairs.push({ a: a.kb, b: b.kb, iters, usPerLaunch: us, meanAloneUs: mean, excessUs: us - mean });
-        console.log(`iters ${String(iters).padStart(5)}  ${`${a.kb} / ${b.kb} KiB alternating`.padEnd(22)} ${us.toFixed(2).padStart(8)} µs a launch (alone: ${mean.toFixed(2)}; excess ${(us - mean).toFixed(2)})`);
+        pair(a, b, false, await chainUs(gpu, o, [{ words: a.words, twin: 0 }, { words: b.words, twin: 0 }], iters, workgroups, chain, samples));
       }
       save();
     }

@@ -10,6 +10,9 @@
 struct Params { iters: u32, _a: u32, _b: u32, _c: u32 }
 
 override WORDS: u32 = 1024u;
+// Added to every output: two pipelines that differ only in TWIN are the same launch on two pipeline objects (the
+// seam probe's control for the cost of switching pipelines without changing workgroup memory).
+override TWIN: u32 = 0u;
 
 @group(0) @binding(0) var<storage, read_write> o: array<u32>;
 @group(0) @binding(1) var<uniform> p: Params;
@@ -23,12 +26,12 @@ fn probe(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: v
   workgroupBarrier();
   var j = li % WORDS;
   for (var it = 0u; it < p.iters; it++) { j = buf[j]; }
-  o[wid.x * 128u + li] = j;
+  o[wid.x * 128u + li] = j + TWIN;
 }
 
 @compute @workgroup_size(128)
 fn probe_none(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   var j = li;
   for (var it = 0u; it < p.iters; it++) { j = (j * 1664525u + 1013904223u) >> 3u; }   // each step waits for the last
-  o[wid.x * 128u + li] = j;
+  o[wid.x * 128u + li] = j + TWIN;
 }

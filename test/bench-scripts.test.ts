@@ -119,9 +119,11 @@ describe('benchmark scripts on the tiny preset', () => {
     const out = join(tmp, 'seams.json');
     const r = bench('seam-probe.js', ['--kb', '0,1,4', '--iters', '3,17', '--workgroups', '4', '--chain', '4', '--samples', '2', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
-    const d = JSON.parse(readFileSync(out, 'utf8')) as { uniforms: { kb: number; iters: number; usPerLaunch: number }[]; pairs: { a: number; b: number; iters: number; usPerLaunch: number; meanAloneUs: number; excessUs: number }[] };
+    const d = JSON.parse(readFileSync(out, 'utf8')) as { uniforms: { kb: number; iters: number; usPerLaunch: number }[]; pairs: { a: number; b: number; twin: boolean; iters: number; usPerLaunch: number; meanAloneUs: number; excessUs: number }[] };
     expect(d.uniforms.map((u) => `${u.iters}:${u.kb}`)).toEqual(['3:0', '3:1', '3:4', '17:0', '17:1', '17:4']);
-    expect(d.pairs.map((p) => `${p.iters}:${p.a}/${p.b}`)).toEqual(['3:0/1', '3:0/4', '3:1/4', '17:0/1', '17:0/4', '17:1/4']);
+    // Each size against its twin (a second pipeline, the same launch), then each pair of sizes.
+    const names = (i: number) => [`${i}:0/0'`, `${i}:1/1'`, `${i}:4/4'`, `${i}:0/1`, `${i}:0/4`, `${i}:1/4`];
+    expect(d.pairs.map((p) => `${p.iters}:${p.a}/${p.b}${p.twin ? "'" : ''}`)).toEqual([...names(3), ...names(17)]);
     for (const p of d.pairs) {
       expect(p.usPerLaunch).toBeGreaterThan(0);
       expect(p.excessUs).toBeCloseTo(p.usPerLaunch - p.meanAloneUs, 9);

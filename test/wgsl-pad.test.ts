@@ -98,7 +98,7 @@ describe('FAPOOL_WG_PAD on a device', () => {
     const b = await paddedGpu();
     const def = defineProgram<{ words: number }>({
       name: 'pad_probe', file: 'smem_occupancy_probe.wgsl', entry: 'probe',
-      specialize: (c) => ({ entry: c.words ? 'probe' : 'probe_none', aliases: { Words: `array<u32, ${Math.max(1, c.words)}>` }, constants: { WORDS: Math.max(1, c.words) } }),
+      specialize: (c) => ({ entry: c.words ? 'probe' : 'probe_none', aliases: { Words: `array<u32, ${Math.max(1, c.words)}>` }, constants: { WORDS: Math.max(1, c.words), TWIN: 0 } }),
     });
     const none = b.program(def, { words: 0 });
     expect(none.key).toMatch(/"workgroupPad":1024/);

@@ -4,8 +4,10 @@
 # alone and each pair alternating, at three launch lengths and two grids (528 workgroups: 4 a SM where they fit; 132:
 # one a SM). Sizes: none declared (the GEMV, merge, norms, reduce), 1 KiB, 16 KiB (the decode attention), 22 KiB (an
 # 8-row / 64-row tile's), 44 KiB (the gated 64-row tile's).
+# Each size also against its twin (the same launch on a second pipeline): the cost of a pipeline switch alone.
 # Prediction: if the driver sets the shared-memory carveout per pipeline and a change costs, the 0 / x pairs show an
-# excess of 1–10 µs a launch that the 1 / x pairs (and 16 / 22) do not; else every excess within ±0.5 µs.
+# excess of 1–10 µs a launch over the twins' that the 1 / x pairs (and 16 / 22) do not; else every excess within
+# ±0.5 µs of the twins'.
 #   OUT=$OUT bash kernels-bench/rounds/round.sh s60a    (carry .device, dist)
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Session 60 (any card, ≈ 7 min; carry .device, dist, kernels-bench/pipeline-stats/build): is the seam the 8-row tiles
+# Session 60 (any card, ≈ 6 min; carry .device, dist, kernels-bench/pipeline-stats/build): is the seam the 8-row tiles
 # pay (and every launch's ≈ 4–7 µs between launches, against a graph's ≈ 1) a change of the shared-memory carveout?
 # 1. seam-probe (s60a's, shortened): chains of launches that differ only in their workgroup memory, alone and
 #    alternating (0 KiB = none declared: the GEMV, merge, norms, split-K reduce; 16: the decode attention; 22: a tile).
 # 2. The pipeline statistics of a tiny 8-row step with FAPOOL_WG_PAD=4: the GEMV / merge / norm pipelines must now
 #    report shared memory (else the driver dropped the pad and step 3 tests nothing).
 # 3. The seed-4l steps with every kernel that uses no workgroup memory declaring 4 bytes of it (FAPOOL_WG_PAD=4):
-#    b8 × 4K CUR / PAD a then b in reverse, the gated tile (the arm whose seams grew: +50 µs on an H100, s53b) with and
+#    b8 × 4K CUR / PAD, the gated tile (the arm whose seams grew: +50 µs on an H100, s53b) with and
 #    without it, b64 × 4K CUR / PAD.
 # Prediction: if the probe's 0 / x pairs cost 1–10 µs a launch more than 4 B / x pairs, PAD takes 20–60 µs off the b8
-# step (≈ 12 launches a step change between none and some), more off GATED (its seams), 30–100 off b64 × 4K; the same
+# step (≈ 24 changes between none and some a b8 step, ≈ 11 at b64), more off GATED (its seams), 30–100 off b64 × 4K; the same
 # tokens in every arm. If the probe shows no excess, PAD within ±5 µs of CUR and the seams are the barrier's own drain.
 #   OUT=$OUT bash kernels-bench/rounds/round.sh s60b
 set -uo pipefail
@@ -26,7 +26,7 @@ if ls "$L"/*.so >/dev/null 2>&1; then
   echo "stats rc=$?"; node kernels-bench/pipeline-stats/summarize.mjs "$R/stats" --json "$R/stats.json" 2>&1 | sort -u | cut -c1-200
 else echo "no pipeline-stats layer carried: step 2 skipped"; fi
 P=FAPOOL_WG_PAD=4 G=FAPOOL_DECODE_TILES=split:gated=8
-decstep b8-cur-a 8 4096 X=1; decstep b8-pad-a 8 4096 $P; decstep b8-pad-b 8 4096 $P; decstep b8-cur-b 8 4096 X=1
+decstep b8-cur-a 8 4096 X=1; decstep b8-pad-a 8 4096 $P
 same b8-cur-a b8-pad-a
 decstep b8-gated 8 4096 $G; decstep b8-gatedpad 8 4096 $G $P
 for n in b8-cur-a b8-pad-a b8-gated b8-gatedpad; do echo "  $n"; seams $n | head -2; done
