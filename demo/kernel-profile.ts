@@ -1,7 +1,7 @@
 // Per-kernel GPU time of one decode step: replay the engine's prepared launches with each dispatch in
 // its own compute pass bracketed by timestamp queries, then sum by program label. Copies run untimed.
 // kernelChart draws the result (here, not in main.ts, so that Node tests reach it).
-import type { Dispatch, Gpu, Step } from '../src/gpu/index.js';
+import { hasWork, type Gpu, type Step } from '../src/gpu/index.js';
 
 export interface KernelTime {
   label: string;   // program variant, e.g. gemv_f32_...
@@ -18,7 +18,7 @@ function median(xs: number[]): number {
 /** Time each dispatch of `steps` (repeats × replay); null when the device has no timestamp queries. */
 export async function profileSteps(gpu: Gpu, steps: readonly Step[], repeats = 3): Promise<KernelTime[] | null> {
   if (!gpu.caps.timestampQuery) return null;
-  const dispatches = steps.filter((s): s is Dispatch => !('copy' in s) && s.workgroups.every((n) => n > 0));
+  const dispatches = steps.filter(hasWork);
   const n = dispatches.length;
   if (n === 0) return [];
   const dev = gpu.device;
@@ -31,7 +31,7 @@ export async function profileSteps(gpu: Gpu, steps: readonly Step[], repeats = 3
       const enc = dev.createCommandEncoder({ label: 'kernel-profile' });
       let i = 0;
       for (const s of steps) {
-        if ('copy' in s || !s.workgroups.every((w) => w > 0)) { gpu.encode(enc, [s]); continue; }
+        if (!hasWork(s)) { gpu.encode(enc, [s]); continue; }
         gpu.encode(enc, [s], { querySet: qs, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 });
         i++;
       }

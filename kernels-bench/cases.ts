@@ -95,16 +95,19 @@ export const SAMPLE_MODES: Record<string, Omit<SamplingParams, 'seed'>> = {
 
 /**
  * The sampler over [rows, vocab] logits uniform in (−8, 8) (a spread like a model's: a few hundred tokens carry the mass
- * at T = 1); f16 is what an f16 model's LM head hands it (19-bit keys: half the search passes). `oneWg`: the first pass
- * in the row's own workgroup (no scan_part launch), to time against the default.
+ * at T = 1); f16 is what an f16 model's LM head hands it (19-bit keys: half the search passes). `first`: where the first
+ * pass runs — the device's pick (`pick`), the row's own workgroup (`1wg`: no scan_part launch), or scan_part whatever
+ * the mode (`scan`: a greedy step too, which the pick keeps in its row below SAMPLER_GREEDY_PARTS_VOCAB).
  */
-export function sampleCase(rows: number, vocab: number, mode: keyof typeof SAMPLE_MODES, dtype: DType = 'f32', oneWg = false): BenchCase {
+export function sampleCase(rows: number, vocab: number, mode: keyof typeof SAMPLE_MODES, dtype: DType = 'f32', first: 'pick' | '1wg' | 'scan' = 'pick'): BenchCase {
   return {
-    name: `sample_${mode}${dtype === 'f32' ? '' : `_${dtype}`}${oneWg ? '_1wg' : ''}`, shape: `${rows}x${vocab}`, dtype, flops: 0, bytes: EL[dtype] * rows * vocab,
+    name: `sample_${mode}${dtype === 'f32' ? '' : `_${dtype}`}${first === 'pick' ? '' : `_${first}`}`, shape: `${rows}x${vocab}`, dtype, flops: 0, bytes: EL[dtype] * rows * vocab,
     build(gpu) {
       const [logits] = tensors(gpu, [[[rows, vocab], dtype, 'logits']], 8);
       const ids = gpu.tensor([rows], 'u32', 'ids');
-      const s = sampler(gpu, { logits: logits!, out: ids, params: { ...SAMPLE_MODES[mode]!, seed: 1 }, tuning: oneWg ? { ...samplerTuning(gpu, vocab), parts: 0 } : undefined });
+      const pick = samplerTuning(gpu, vocab);
+      const tuning = first === '1wg' ? { ...pick, parts: 0 } : first === 'scan' ? { ...pick, greedyOwnRow: false } : undefined;
+      const s = sampler(gpu, { logits: logits!, out: ids, params: { ...SAMPLE_MODES[mode]!, seed: 1 }, tuning });
       return { list: [s.dispatch], release: () => { s.dispatch.release(); gpu.release(logits, ids); } };
     },
   };
@@ -129,7 +132,8 @@ export function fullCases(f16: boolean): BenchCase[] {
   // The decode step's last launch, once per token: seed-4l's vocabulary and Llama 3's, batch 1 and 8.
   for (const vocab of [32000, 128256]) for (const rows of [1, 8]) for (const mode of Object.keys(SAMPLE_MODES)) {
     for (const dt of dts) cases.push(sampleCase(rows, vocab, mode, dt));
-    if (mode === 'greedy' || mode === 't1') cases.push(sampleCase(rows, vocab, mode, adt, true));
+    if (mode === 'greedy' || mode === 't1') cases.push(sampleCase(rows, vocab, mode, adt, '1wg'));
+    if (mode === 'greedy') cases.push(sampleCase(rows, vocab, mode, adt, 'scan'));
   }
   return cases;
 }

@@ -1,6 +1,6 @@
 // Shared by the kernel profiles (decode-profile, prefill-profile): a launch's row name, and which steps are
 // launches (not copies, not empty grids).
-import type { Dispatch, Step } from '../src/gpu/index.js';
+import { hasWork, type Dispatch, type Step } from '../src/gpu/index.js';
 
 /** A launch's row name: its part of the step, its label, and the switches it compiles in (NORM, ACCUMULATE, …). */
 export function kernelName(part: string, d: Dispatch): string {
@@ -11,10 +11,10 @@ export function kernelName(part: string, d: Dispatch): string {
   // (the sampler's scan_part, then sample), named by every label.
   const splitK = d.launches.length > 1 && d.launches[1]!.label.startsWith('splitk_reduce');
   if (splitK) on.push(`splitK${d.workgroups[2]}`);
-  const label = splitK ? d.label : d.launches.map((l) => l.label).join(' → ');
+  const label = splitK ? d.label : d.launches.filter((l) => l.workgroups.every((n) => n > 0)).map((l) => l.label).join(' → ');   // an emptied launch (a greedy step's scan) ran nothing
   return `${part}: ${label}${on.length ? ` +${on.join('+')}` : ''}`;
 }
 
 export function isLaunch(s: Step): s is Dispatch {
-  return !('copy' in s) && s.workgroups.every((n) => n > 0);
+  return hasWork(s);
 }

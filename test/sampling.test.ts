@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fromF16Array, LimitError, ShapeError, toF16Array, type Tensor } from '../src/gpu/index.js';
-import { keyedUniform, NONFINITE_ID, sampler, samplerStorageBytes, samplerTuning, samplingUniform, type SamplingParams } from '../src/kernels/sampling.js';
+import { fromF16Array, hasWork, LimitError, ShapeError, toF16Array, type Tensor } from '../src/gpu/index.js';
+import { keyedUniform, NONFINITE_ID, SAMPLER_GREEDY_PARTS_VOCAB, sampler, samplerStorageBytes, samplerTuning, samplingUniform, type SamplingParams } from '../src/kernels/sampling.js';
 import { download, poisoned, rng, upload, useGpu, type Rng } from './helpers.js';
 import { acceptedTokens, sampleRowRef } from './ref/misc.js';
 
@@ -198,6 +198,52 @@ describe('sampler', () => {
       for (const s of ss) s.dispatch.release();
       g.release(lt, ...arms.map((a) => a.out));
     }
+  });
+
+  it('a greedy step below SAMPLER_GREEDY_PARTS_VOCAB keeps its first pass in the row (the scan launch emptied) and gives the ids a scanning sampler gives; the other modes scan', async () => {
+    const g = await gpu();
+    const r = rng();
+    for (const [V, dtype] of [[9001, 'f16'], [20000, 'f32']] as const) {
+      const B = 3;
+      const f16 = (v: number) => (dtype === 'f16' ? fromF16Array(toF16Array(Float32Array.of(v)))[0]! : Math.fround(v));
+      const logits = Float64Array.from(makeLogits(r, B * V, true), f16);
+      for (const i of [V - 2, Math.floor(V / 3), 5 + r.int(0, 40)]) logits[V + i] = 40;   // row 1: a tie across parts
+      logits[2 * V + r.int(0, V)] = NaN;                                                  // row 2: non-finite
+      const lt = upload(g, logits, [B, V], dtype);
+      const pick = samplerTuning(g, V);
+      expect(pick.parts, 'the pick scans this vocabulary in parts').toBeGreaterThan(0);
+      expect(pick.greedyOwnRow).toBe(true);
+      const seed = r.int(0, 2 ** 31);
+      const outA = poisoned(g, [B], 'u32'), outB = poisoned(g, [B], 'u32');
+      const a = sampler(g, { logits: lt, out: outA, params: { ...PARAMS[0]!, seed } });   // the device's pick
+      const b = sampler(g, { logits: lt, out: outB, params: { ...PARAMS[0]!, seed }, tuning: { ...pick, greedyOwnRow: false } });
+      expect(a.dispatch.launches[0]!.workgroups[0], 'greedy from the start: the scan emptied').toBe(0);
+      expect(hasWork(a.dispatch)).toBe(true);
+      for (const params of [...PARAMS, PARAMS[0]!]) {
+        for (const s of [a, b]) { s.setParams({ ...params, seed }); s.setStep(3); }
+        const greedy = samplesGreedilyRef(params), what = `V=${V} ${dtype} ${JSON.stringify(params)} seed=${r.seed}`;
+        expect(a.dispatch.launches.map((l) => l.workgroups[0]), what).toEqual([greedy ? 0 : pick.parts, B]);
+        expect(b.dispatch.launches.map((l) => l.workgroups[0]), what).toEqual([pick.parts, B]);
+        const before = g.counts.launches;
+        await g.run([a.dispatch]);
+        expect(g.counts.launches - before, `${what}: launches encoded`).toBe(greedy ? 1 : 2);
+        await g.run([b.dispatch]);
+        const [ia, ib] = await Promise.all([download(g, outA), download(g, outB)]);
+        expect(Array.from(ia!), what).toEqual(Array.from(ib!));
+        expect(ia![2], what).toBe(NONFINITE_ID);
+        if (greedy) expect(ia![1], `${what}: the lowest tied index`).toBe(Math.min(...[...Array(V).keys()].filter((i) => logits[V + i] === 40)));
+      }
+      a.dispatch.release(); b.dispatch.release();
+      g.release(lt, outA, outB);
+    }
+    // From SAMPLER_GREEDY_PARTS_VOCAB a greedy step scans in parts as the other modes do.
+    const wide = samplerTuning(g, SAMPLER_GREEDY_PARTS_VOCAB);
+    expect(wide.greedyOwnRow).toBe(false);
+    const lw = upload(g, Float64Array.from(makeLogits(r, SAMPLER_GREEDY_PARTS_VOCAB, false)), [1, SAMPLER_GREEDY_PARTS_VOCAB], 'f32'), ow = poisoned(g, [1], 'u32');
+    const w = sampler(g, { logits: lw, out: ow, params: { ...PARAMS[0]!, seed: 1 } });
+    expect(w.dispatch.launches.map((l) => l.workgroups[0])).toEqual([wide.parts, 1]);
+    w.dispatch.release();
+    g.release(lw, ow);
   });
 
   it('a tuning that is not a power of two, or over the device\'s workgroup storage, is refused', async () => {

@@ -28,6 +28,14 @@ export interface CopyStep {
 /** One step of a recorded program: a kernel launch or a copy. */
 export type Step = Dispatch | CopyStep;
 
+/**
+ * A launch step that runs something: one of its launches has a non-empty grid. Encoders skip empty grids launch by
+ * launch, so a chain whose first launch is emptied (the sampler's scan on a greedy step) still runs the rest.
+ */
+export function hasWork(s: Step): s is Dispatch {
+  return !('copy' in s) && s.launches.some((d) => d.workgroups.every((n) => n > 0));
+}
+
 export function copyStep(src: Tensor, srcElem: number, dst: Tensor, dstElem: number, elems: number): CopyStep {
   const el = byteSize([1], src.dtype);
   if (src.dtype !== dst.dtype) throw new ShapeError(`copy: ${shapeStr(src)} -> ${shapeStr(dst)} changes dtype`);

@@ -16,7 +16,8 @@ export interface SamplingParams {
 export interface Sampler {
   /**
    * Writes one id per row of the logits. Re-run every step after setStep(). From SAMPLER_PARTS_VOCAB tokens two launches
-   * chained (scan_part, sample); release() frees the buffers the sampler made.
+   * chained (scan_part, sample), the first emptied (grid 0) while greedy parameters below SAMPLER_GREEDY_PARTS_VOCAB
+   * (SamplerTuning.greedyOwnRow); release() frees the buffers the sampler made.
    */
   dispatch: Dispatch;
   /** Per step: a new random draw (a uniform write, no allocation). */
@@ -128,7 +129,15 @@ export function samplerStorageBytes(wg: number, logNb: number): number {
  * Threads a row (a power of two in [32, the device's limit]), search fan-out (log2 in [1, 6]) that fit the device, and
  * the workgroups a row of the first pass (`scan_part`; 0: the row's own workgroup reads it; at most wg).
  */
-export interface SamplerTuning { wg: number; logNb: number; parts?: number }
+export interface SamplerTuning {
+  wg: number; logNb: number; parts?: number;
+  /**
+   * While the parameters sample greedily, the row's own workgroup makes the first pass (no scan_part launch: its grid
+   * is emptied, `parts` 0) though `parts` > 0 serves the other modes. The device's pick sets it below
+   * SAMPLER_GREEDY_PARTS_VOCAB; a given tuning runs as given unless it says so.
+   */
+  greedyOwnRow?: boolean;
+}
 
 /**
  * Vocabularies from which the first pass (argmax, smallest logit, non-finite check: all a greedy step needs) runs over
@@ -138,6 +147,15 @@ export interface SamplerTuning { wg: number; logNb: number; parts?: number }
  * 8192 tokens the extra launch would cost more than the pass.
  */
 export const SAMPLER_PARTS_VOCAB = 8192;
+
+/**
+ * Vocabularies below which a greedy step keeps its first pass in the row's own workgroup even from SAMPLER_PARTS_VOCAB
+ * (the scan launch stays for the other modes, which need the parts): at 32000 tokens the one workgroup was faster
+ * alone in all twelve readings (`_1wg`, f16, 1 and 8 rows: H100 sessions 42, 43, 46 and H200 sessions 43, 49; 10.9–13.1
+ * against 12.6–13.8 µs) and saves a launch, the seam a step pays for it; at 128256 the parts win by ≈ 5 µs (21.2–22.7
+ * against 26.4–27.6), about what a launch costs. 65536 is also where a row takes 512 threads (SAMPLER_WIDE_VOCAB).
+ */
+export const SAMPLER_GREEDY_PARTS_VOCAB = 65536;
 
 /** Workgroups a row of the first pass: one load trip (8 logits a thread) each, at most wg (a thread of `sample` a part). */
 export function scanParts(vocab: number, wg: number): number {
@@ -149,7 +167,7 @@ export function samplerTuning(gpu: Gpu, vocab: number): Required<SamplerTuning> 
   const logNb = 4;
   let wg = rowWorkgroupSize(gpu, vocab >= SAMPLER_WIDE_VOCAB ? 512 : 256);
   while (wg > 32 && samplerStorageBytes(wg, logNb) > gpu.caps.maxWorkgroupStorage) wg /= 2;
-  return { wg, logNb, parts: scanParts(vocab, wg) };
+  return { wg, logNb, parts: scanParts(vocab, wg), greedyOwnRow: vocab < SAMPLER_GREEDY_PARTS_VOCAB };
 }
 
 /** A tuning given to sampler() (tests and benchmarks: another width than the device's pick), checked. */
@@ -164,7 +182,7 @@ function checkTuning(gpu: Gpu, t: SamplerTuning, vocab: number): Required<Sample
   if (bytes > gpu.caps.maxWorkgroupStorage) throw new LimitError(`sampler: ${wg} threads with ${1 << logNb} buckets need ${bytes} bytes of workgroup storage, over this device's ${gpu.caps.maxWorkgroupStorage}`);
   const parts = t.parts ?? scanParts(vocab, wg);
   if (!Number.isInteger(parts) || parts < 0 || parts > wg) throw new RangeError(`sampler: parts must be an integer in [0, ${wg}] (the threads a row), got ${parts}`);
-  return { wg, logNb, parts };
+  return { wg, logNb, parts, greedyOwnRow: t.greedyOwnRow ?? false };
 }
 
 /**
@@ -208,19 +226,26 @@ export function sampler(gpu: Gpu, a: { logits: Tensor; out: Tensor; drawAt?: Ten
     free();
     throw e;
   }
-  const run = sample;
+  const run = sample, first = scan;
   // One step: scan_part then sample (chained: encoders record them back to back), or sample alone.
-  const dispatch = scan ? scan.chain(run, free) : run.owns(free);
+  const dispatch = first ? first.chain(run, free) : run.owns(free);
+  const setParams = (p: SamplingParams): void => {
+    const u = paramUniforms(p, vocab);
+    // A greedy step of a tuning that says so: the row's own workgroup reads it, the scan launch's grid is empty.
+    const own = tune.greedyOwnRow && samplesGreedily(p, vocab);
+    run.set({ ...u, parts: own ? 0 : tune.parts });
+    if (first) {
+      first.set(u);   // scan_part sums the parts' masses for temperature alone
+      first.setGrid(own ? 0 : tune.parts, rows);
+    }
+  };
+  setParams(a.params);
   return {
     dispatch,
     setStep(step: number) {
       if (!Number.isInteger(step) || step < 0) throw new RangeError(`sampler: step must be an integer >= 0, got ${step}`);
       run.set({ step: step % 2 ** 32 });
     },
-    setParams(p: SamplingParams) {
-      const u = paramUniforms(p, vocab);
-      run.set(u);
-      scan?.set(u);   // scan_part sums the parts' masses for temperature alone
-    },
+    setParams,
   };
 }
