@@ -11,9 +11,9 @@ import { normEpilogueApplies } from '../src/kernels/gemm.js';
 import { greedyRun, rng, seedShaped, useGpu, useRandomWeights, withEnv } from './helpers.js';
 
 const gpu = useGpu();
-// O (512 × 512) and down (512 × 1024) at 8 rows: split-K tiles (×2, ×4); three layers, so both links (the O
-// projection to its layer's FFN norm, the down projection to the next layer's attention norm) run, and the last
-// layer's down has no next norm to write.
+// O (512 × 512) and down (512 × 1024) at 8 rows: split-K tiles (×2, ×4); three layers, so all three links run (the O
+// projection to its layer's FFN norm, the down projection to the next layer's attention norm, and the last layer's
+// down to the head's norm, which the head then skips: DeviceModel.headRows(n, normed)).
 const cfg: ModelConfig = seedShaped({
   name: 'norm-epilogue', nLayers: 3, hidden: 512, nHeads: 4, nKvHeads: 2, headDim: 128, ffn: 1024, vocab: 256, maxSeq: 64,
 });
@@ -42,14 +42,22 @@ describe('the next norm in the split-K reduce (FAPOOL_NORM_EPILOGUE)', () => {
       expect(off.fused, 'off: nothing fuses').toEqual([false, false]);
       expect([oFused, downFused], 'this configuration splits both products').toEqual([true, true]);
       const count = (ls: string[], re: RegExp) => ls.filter((l) => re.test(l)).length;
-      // Off: an attention and an FFN norm a layer, and the head's. On: the head's alone — the first layer's attention
-      // norm is the embedding's, the others the split-K reduces'.
-      const fusedNorms = (oFused ? L : 0) + (downFused ? L - 1 : 0);
-      expect([count(off.launches, /^rmsnorm/), count(on.launches, /^rmsnorm/)]).toEqual([2 * L + 1, 2 * L - fusedNorms]);
+      // Off: an attention and an FFN norm a layer, and the head's. On: none — the first layer's attention norm is the
+      // embedding's, the others and the head's the split-K reduces'.
+      const fusedNorms = (oFused ? L : 0) + (downFused ? L : 0);
+      expect([count(off.launches, /^rmsnorm/), count(on.launches, /^rmsnorm/)]).toEqual([2 * L + 1, 2 * L + 1 - 1 - fusedNorms]);
       expect([count(off.launches, /^splitk_reduce_norm/), count(on.launches, /^splitk_reduce_norm/)]).toEqual([0, fusedNorms]);
       expect([count(off.launches, /^embedding_vec4_norm/), count(on.launches, /^embedding_vec4_norm/)]).toEqual([0, 1]);
       expect(on.tokens, `seed ${r.seed}`).toEqual(off.tokens);
       expect(on.logits).toEqual(off.logits);
+      // What a generation encodes a decode step is that list (the head without its norm launch, not only the profile's).
+      const encoded = (tokens: number) => withEnv('FAPOOL_GEMV_HALF_O', 'off', () => withEnv('FAPOOL_DECODE_TILES', tiles, async () => {
+        const before = g.counts.launches;
+        await greedyRun(g, cfg, w, 'f16', prompts, tokens);
+        return g.counts.launches - before;
+      }));
+      const a = await encoded(4), b = await encoded(5);
+      expect(b - a, 'one more decode step').toBe(on.launches.length);
     }, 300_000);
   }
 });

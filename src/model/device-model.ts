@@ -12,8 +12,8 @@ import { ropeQkv } from '../kernels/rope.js';
 import { sampler as makeSampler, type Sampler, type SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from './config.js';
 import {
-  buildLayers, embedSteps, headSteps, keepLastRow, layerPost, releaseLayers,
-  type BlockOutput, type LayerCache, type LayerHooks, type LayerProgram,
+  buildLayers, embedSteps, headNorm, headSteps, keepLastRow, layerPost, releaseLayers,
+  type BlockOutput, type LayerCache, type LayerHooks, type LayerProgram, type NextNorm,
 } from './forward.js';
 import { activationWidth, type BatchShape } from './generation.js';
 import {
@@ -137,7 +137,8 @@ export class DeviceModel {
   private step = 0;
   /** Decode steps over the first n slots' rows, and heads over the first n rows, by n (the whole batch: n = slots). */
   private readonly decodeProgs = new Map<number, DecodeProgram>();
-  private readonly headProgs = new Map<number, { sampler: Sampler; head: Step[] }>();
+  /** By rows: the head's launches, and the same without its norm launch (`afterNorm`: the last layer wrote xn). */
+  private readonly headProgs = new Map<number, { sampler: Sampler; head: Step[]; afterNorm: Step[] }>();
   private shape: BatchShape & { maxTokens: number } = { B: 0, promptLengths: [], capacities: [], chunk: 0, maxTokens: 0 };
   private noCache: [Tensor, Tensor] | null = null;
   /** FAPOOL_DECODE_APPEND=after for the allocated batch (checkAppendAfter). */
@@ -221,8 +222,17 @@ export class DeviceModel {
     return groups.map((g) => ({ kCache: g.k[l]!, vCache: g.v[l]!, slotBase: g.first }));
   }
 
-  private layers(v: StepViews, tokens: number, groups: readonly KvGroup[], firstNormed = false): LayerProgram[] {
-    return buildLayers(this.gpu, this.cfg, this.weights.layers, v, (l) => this.caches(l, groups), this.blockOutput(tokens), firstNormed);
+  private layers(v: StepViews, tokens: number, groups: readonly KvGroup[], firstNormed = false, after?: NextNorm): LayerProgram[] {
+    return buildLayers(this.gpu, this.cfg, this.weights.layers, v, (l) => this.caches(l, groups), this.blockOutput(tokens), firstNormed, after);
+  }
+
+  /**
+   * The head's norm for a decode step's last down projection to write where it can (then its LayerProgram.xnNext):
+   * the head runs over the same rows next (headRows(n, true) skips its norm). Null without the head here.
+   */
+  private headAfter(): NextNorm | undefined {
+    const { finalNorm, lmHead } = this.weights;
+    return finalNorm && lmHead ? headNorm({ finalNorm, lmHead }) : undefined;
   }
 
   /** The embedding of `ids` into v.x (none on a device without it), and whether it wrote the first layer's xn too. */
@@ -364,8 +374,8 @@ export class DeviceModel {
    * after the attention: by its plans' merges (mergeAppends), else by a copy launch at the O projection's start.
    */
   private decodeLayers(v: StepViews, n: number, groups: readonly KvGroup[], firstNormed = false): LayerProgram[] {
-    if (!this.appendAfter) return this.layers(v, n, groups, firstNormed);
-    const { gpu, cfg } = this, layers = this.layers(v, n, [], firstNormed);
+    if (!this.appendAfter) return this.layers(v, n, groups, firstNormed, this.headAfter());
+    const { gpu, cfg } = this, layers = this.layers(v, n, [], firstNormed, this.headAfter());
     if (this.mergeAppends) return layers; // the attention plans' merges append (decodeRows)
     layers.forEach((lp, l) => {
       lp.oProj = [...groups.map((g) => ropeQkv(gpu, {
@@ -475,8 +485,11 @@ export class DeviceModel {
   /** Final norm, LM head, sampling over the first B rows of x. */
   head(): { steps: Step[]; sampler: Sampler } { return this.headRows(this.slots); }
 
-  /** The head over the first n rows (their logits and ids; the other rows' are left as they are). */
-  headRows(n: number): { steps: Step[]; sampler: Sampler } {
+  /**
+   * The head over the first n rows (their logits and ids; the other rows' are left as they are). `normed`: the decode
+   * step's last layer wrote xn = norm(x) for those rows (its LayerProgram.xnNext), so no norm launch.
+   */
+  headRows(n: number, normed = false): { steps: Step[]; sampler: Sampler } {
     let h = this.headProgs.get(n);
     if (!h) {
       const w = this.weights;
@@ -485,14 +498,17 @@ export class DeviceModel {
       const s = this.state;
       // An f16 head's logits are sampled (and read back, readLogits) as they are: no cast launch a step.
       const logits = sliceRows(s.logits, 0, n);
-      const steps: Step[] = headSteps(gpu, cfg, { finalNorm: w.finalNorm, lmHead: w.lmHead }, sliceRows(s.x, 0, n), sliceRows(s.xn, 0, n), logits);
+      const hw = { finalNorm: w.finalNorm, lmHead: w.lmHead }, x = sliceRows(s.x, 0, n), xn = sliceRows(s.xn, 0, n);
+      const steps: Step[] = headSteps(gpu, cfg, hw, x, xn, logits);
+      const afterNorm: Step[] = headSteps(gpu, cfg, hw, x, xn, logits, true);
       const sampler = makeSampler(gpu, { logits, out: sliceRows(s.nextIds, 0, n), drawAt: sliceRows(s.drawAt, 0, n), params: this.sampling! });
       sampler.setStep(this.step); // a row class first used mid-generation draws for the current step
       steps.push(sampler.dispatch);
-      h = { sampler, head: steps };
+      afterNorm.push(sampler.dispatch);
+      h = { sampler, head: steps, afterNorm };
       this.headProgs.set(n, h);
     }
-    return { steps: h.head, sampler: h.sampler };
+    return { steps: normed ? h.afterNorm : h.head, sampler: h.sampler };
   }
 
   /** The last head's logits [slots, vocab] in f32 (an f16 head's converted on the host, exactly). */
@@ -570,7 +586,7 @@ export class DeviceModel {
       for (const p of prog.plans.flat()) p.release();
     }
     this.decodeProgs.clear();
-    for (const h of this.headProgs.values()) for (const st of h.head) if ('release' in st) st.release();
+    for (const h of this.headProgs.values()) for (const st of [...h.head, ...h.afterNorm]) if ('release' in st) st.release();   // release() is idempotent
     this.headProgs.clear();
     if (this.halves?.progs) {
       for (const p of this.halves.progs) releaseLayers(p.layers); // their attention plans are the full program's

@@ -26,7 +26,7 @@ export interface LayerProgram {
 // split-K decode tiles of 5..64-row steps, whose reduce pass holds whole rows; the embedding, embedSteps).
 
 /** The norm that reads the residual stream next, for the launch that writes the stream: its weight and consumer. */
-interface NextNorm { weight: Tensor; N: number; gated: boolean }
+export interface NextNorm { weight: Tensor; N: number; gated: boolean }
 
 /** Whether `next`'s norm of M rows of K would be a launch of its own (its product takes no prologue: normThen). */
 function normIsOwnLaunch(gpu: Gpu, M: number, K: number, dtype: DType, next: NextNorm): boolean {
@@ -59,16 +59,17 @@ export interface LayerCache { kCache: Tensor; vCache: Tensor; slotBase: number }
 /**
  * A device's layers in order; `caches(l)`: layer l's cache groups the rows may write to (at least one; the last
  * writes q). Each layer's down projection writes the next layer's normed input where it can (LayerProgram.xnNext);
- * `firstNormed`: the launch before the first layer (the embedding, embedSteps) wrote its xn.
+ * `firstNormed`: the launch before the first layer (the embedding, embedSteps) wrote its xn. `after`: the norm that
+ * follows the last layer over the same rows (the head's, headNorm), which its down projection may write likewise.
  */
 export function buildLayers(gpu: Gpu, c: ModelConfig, ws: readonly LayerWeights[], v: StepViews,
-  caches: (l: number) => readonly LayerCache[], out: BlockOutput, firstNormed = false): LayerProgram[] {
+  caches: (l: number) => readonly LayerCache[], out: BlockOutput, firstNormed = false, after?: NextNorm): LayerProgram[] {
   const progs: LayerProgram[] = [];
   for (const [l, w] of ws.entries()) {
     const next = ws[l + 1], prev = progs[l - 1];
     progs.push({
       pre: layerPre(gpu, c, w, v, caches(l), prev ? prev.xnNext : firstNormed),
-      ...layerPost(gpu, c, w, v, out, next && { weight: next.attnNorm, N: next.wqkv.shape[0]!, gated: false }),
+      ...layerPost(gpu, c, w, v, out, next ? { weight: next.attnNorm, N: next.wqkv.shape[0]!, gated: false } : after),
     });
   }
   return progs;
@@ -130,9 +131,14 @@ export function embedSteps(gpu: Gpu, c: ModelConfig, table: Tensor, ids: Tensor,
   return { steps: [embedding(gpu, { ids, table, out: x, scale: c.embedScale, thenNorm })], normed: fuse };
 }
 
-/** logits = norm(x)·Wheadᵀ over the rows of x. */
-export function headSteps(gpu: Gpu, c: ModelConfig, w: Pick<Weights, 'finalNorm' | 'lmHead'>, x: Tensor, xn: Tensor, logits: Tensor): Step[] {
-  return normThen(gpu, c, x, w.finalNorm, xn, w.lmHead.shape[0]!, (xx, norm) => linear(gpu, { x: xx, w: w.lmHead, out: logits, norm, normed: true }));
+/** The head's norm as the last layer's down projection may write it (buildLayers' `after`). */
+export function headNorm(w: Pick<Weights, 'finalNorm' | 'lmHead'>): NextNorm {
+  return { weight: w.finalNorm, N: w.lmHead.shape[0]!, gated: false };
+}
+
+/** logits = norm(x)·Wheadᵀ over the rows of x; `normed`: the launch before (the last layer's down) wrote xn = norm(x). */
+export function headSteps(gpu: Gpu, c: ModelConfig, w: Pick<Weights, 'finalNorm' | 'lmHead'>, x: Tensor, xn: Tensor, logits: Tensor, normed = false): Step[] {
+  return normThen(gpu, c, x, w.finalNorm, xn, w.lmHead.shape[0]!, (xx, norm) => linear(gpu, { x: xx, w: w.lmHead, out: logits, norm, normed: true }), false, normed);
 }
 
 /** Copy row `row` of x into row `slot` of lastHidden (a 4-byte aligned buffer copy). */

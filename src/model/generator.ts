@@ -190,7 +190,9 @@ export class Generator implements ForwardExecutor {
       const failed = runs.find((x): x is PromiseRejectedResult => x.status === 'rejected');
       if (failed) throw failed.reason; // both have stopped: a retry may reuse the buffers
     }
-    rec.record(...m.headRows(rows).steps, m.readbackStep(buf, rows));
+    // The last layer's down projection wrote the head's xn where it could (in every program that ran).
+    const normed = (hooks.length === 1 ? [prog] : m.decodeHalves()).every((p) => p.layers.at(-1)?.xnNext === true);
+    rec.record(...m.headRows(rows, normed).steps, m.readbackStep(buf, rows));
     rec.submit();
   }
 
@@ -211,7 +213,7 @@ export class Generator implements ForwardExecutor {
   decodeParts(): DecodePart[] {
     const m = this.model, prog = m.decode();
     const attn = decodeLaunches(prog.plans);
-    return [...layerParts(prog.embed, prog.layers, attn), { part: 'head', layer: null, steps: m.head().steps }];
+    return [...layerParts(prog.embed, prog.layers, attn), { part: 'head', layer: null, steps: m.headRows(m.slots, prog.layers.at(-1)?.xnNext === true).steps }];
   }
 
   /** Every launch of one all-local decode step, in order (kernel profiles). */
