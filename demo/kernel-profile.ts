@@ -1,7 +1,7 @@
 // Per-kernel GPU time of one decode step: replay the engine's prepared launches with each dispatch in
 // its own compute pass bracketed by timestamp queries, then sum by program label. Copies run untimed.
 // kernelChart draws the result (here, not in main.ts, so that Node tests reach it).
-import { hasWork, type Gpu, type Step } from '../src/gpu/index.js';
+import { hasWork, type Dispatch, type Gpu, type Step } from '../src/gpu/index.js';
 
 export interface KernelTime {
   label: string;   // program variant, e.g. gemv_f32_...
@@ -18,7 +18,7 @@ function median(xs: number[]): number {
 /** Time each dispatch of `steps` (repeats × replay); null when the device has no timestamp queries. */
 export async function profileSteps(gpu: Gpu, steps: readonly Step[], repeats = 3): Promise<KernelTime[] | null> {
   if (!gpu.caps.timestampQuery) return null;
-  const dispatches = steps.filter(hasWork);
+  const dispatches = steps.filter((s): s is Dispatch => hasWork(s));
   const n = dispatches.length;
   if (n === 0) return [];
   const dev = gpu.device;
@@ -49,10 +49,12 @@ export async function profileSteps(gpu: Gpu, steps: readonly Step[], repeats = 3
   gpu.throwIfError();
   const byLabel = new Map<string, KernelTime>();
   dispatches.forEach((d, k) => {
-    const e = byLabel.get(d.label) ?? { label: d.label, ms: 0, launches: 0 };
+    // Named by its first launch that runs (a greedy step's sampler chain: `sample`, its scan emptied).
+    const label = d.launches.find((l) => l.workgroups.every((n) => n > 0))!.label;
+    const e = byLabel.get(label) ?? { label, ms: 0, launches: 0 };
     e.ms += median(samples[k]!);
     e.launches++;
-    byLabel.set(d.label, e);
+    byLabel.set(label, e);
   });
   return [...byLabel.values()].sort((a, b) => b.ms - a.ms);
 }

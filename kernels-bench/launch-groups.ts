@@ -16,5 +16,5 @@ export function kernelName(part: string, d: Dispatch): string {
 }
 
 export function isLaunch(s: Step): s is Dispatch {
-  return hasWork(s);
+  return hasWork(s);   // (false for an emptied launch too, not only a copy)
 }

@@ -1,7 +1,7 @@
 // Does a launch cost more when its neighbour declares a different amount of workgroup memory? (session 60)
 // The 8-row decode tiles (22–44 KB of workgroup memory) time as fast as the GEMV alone and lose 10–50 µs a step where
-// they meet their neighbours inside one pass (sessions 51, 53); the GEMV, the merge, the norms and the split-K reduce
-// declare none. If NVIDIA's driver sets the SM's shared-memory carveout per pipeline, every change of it between two
+// they meet their neighbours inside one pass (sessions 51, 53); the GEMV and the merge declare none (the norms and
+// the norm-writing split-K reduce declare a row-sum array). If NVIDIA's driver sets the SM's shared-memory carveout per pipeline, every change of it between two
 // launches may cost a reconfiguration on top of the barrier's drain. This times chains of launches of the occupancy
 // probe (shaders/smem_occupancy_probe.wgsl: the same grid, only the workgroup memory differs; 0 KiB = `probe_none`,
 // none declared) in one pass: each size alone, then each pair alternating. A pair's excess a launch = its chain's
@@ -11,6 +11,7 @@
 //   node dist/kernels-bench/seam-probe.js [--kb 0,1,16,44] [--iters 64,512] [--workgroups 528] [--chain 32] [--out seams.json]
 import { writeFileSync } from 'node:fs';
 import { LimitError, defineProgram, describeCaps, openGpu, timeDispatchesFor, type Dispatch, type Gpu, type Tensor } from '../src/gpu/index.js';
+import { workgroupPadBytes } from '../src/gpu/wgsl-pad.js';
 import { benchArgs, int, outputPath, runBench, UsageError } from './bench-args.js';
 
 const { values: v } = benchArgs({
@@ -62,14 +63,18 @@ async function chainUs(gpu: Gpu, o: Tensor, sides: readonly Probe[], iters: numb
   for (let i = 0; i < chain; i++) {
     launches.push(gpu.dispatch(gpu.program(probeProgram, sides[i % sides.length]!), { bind: { o }, uniforms: { iters }, workgroups: [workgroups] }));
   }
-  const t = await timeDispatchesFor(gpu, launches, { samples });
-  const last = sides[(chain - 1) % sides.length]!;
-  const got = await gpu.read(o) as Uint32Array;
-  for (let i = 0; i < workgroups * WG; i++) {
-    const want = expected(last, i % WG, iters);
-    if (got[i] !== want) throw new Error(`chain of ${sides.map((p) => `${p.words * 4}${p.twin ? "'" : ''}`).join(' / ')} bytes: invocation ${i % WG} of workgroup ${Math.floor(i / WG)} ended at ${got[i]}, expected ${want}`);
+  try {
+    const t = await timeDispatchesFor(gpu, launches, { samples });
+    const last = sides[(chain - 1) % sides.length]!;
+    const got = await gpu.read(o) as Uint32Array;
+    for (let i = 0; i < workgroups * WG; i++) {
+      const want = expected(last, i % WG, iters);
+      if (got[i] !== want) throw new Error(`chain of ${sides.map((p) => `${p.words * 4}${p.twin ? "'" : ''}`).join(' / ')} bytes: invocation ${i % WG} of workgroup ${Math.floor(i / WG)} ended at ${got[i]}, expected ${want}`);
+    }
+    return (t.medianMs * 1000) / chain;
+  } finally {
+    for (const d of launches) d.release();
   }
-  return (t.medianMs * 1000) / chain;
 }
 
 async function main(): Promise<number> {
@@ -83,6 +88,8 @@ async function main(): Promise<number> {
   const itersList = list('iters', v.iters, (x) => Number.isInteger(x) && x >= 1);
   if (sizes.some((z) => z.kb > 0 && z.words === 0)) throw new UsageError('--kb: a size under 4 bytes (use 0 for none)');
   if (chain % 2) throw new UsageError('--chain: an even count (the pairs alternate)');
+  // With it, the 0 KiB probe would declare workgroup memory too: the comparison this script exists for would be gone.
+  if (workgroupPadBytes() !== 0) throw new UsageError('FAPOOL_WG_PAD is set: unset it (the 0 KiB probe must declare no workgroup memory)');
   if (v.out !== undefined) outputPath('out', v.out);
   const gpu = await openGpu({ label: 'seam-probe' });
   console.log(`device: ${describeCaps(gpu.caps)}; workgroup memory limit ${gpu.caps.maxWorkgroupStorage} bytes`);

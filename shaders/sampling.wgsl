@@ -2,7 +2,8 @@
 //
 // 1. One pass: argmax (ties -> lowest index), largest and smallest logit. Greedy rows stop here. From
 //    SAMPLER_PARTS_VOCAB tokens (kernels/sampling.ts) a launch before, `scan_part`, makes this pass over p.parts
-//    workgroups a row and `sample` reduces their states: a row is then no longer read by one SM alone here.
+//    workgroups a row and `sample` reduces their states: a row is then no longer read by one SM alone here. A
+//    greedy step below SAMPLER_GREEDY_PARTS_VOCAB keeps it here (the host empties scan_part's grid, p.parts = 0).
 // 2. Weights w_i = exp((l_i - max) / temperature) (softmax numerators; never normalised explicitly).
 // 3. Thresholds are searched on order-preserving u32 keys of the logits (key(a) < key(b) <=> a < b), so
 //    every kept set is {i : key_i >= t} for one t, found exactly (not approximately) by a 16-way search:

@@ -10,9 +10,9 @@ import { privateDist } from './private-dist.js';
 const { BUILD, build } = privateDist('bench-scripts', { bench: true });
 let tmp = '';
 
-function bench(script: string, args: string[]): { code: number | null; stderr: string; stdout: string } {
+function bench(script: string, args: string[], env: Record<string, string> = {}): { code: number | null; stderr: string; stdout: string } {
   const r = spawnSync(process.execPath, [join(BUILD, 'dist', 'kernels-bench', script), ...args], {
-    encoding: 'utf8', timeout: 240_000, env: { ...process.env, FAPOOL_CACHE: join(tmp, 'cache') }, maxBuffer: 64 * 2 ** 20,
+    encoding: 'utf8', timeout: 240_000, env: { ...process.env, FAPOOL_CACHE: join(tmp, 'cache'), ...env }, maxBuffer: 64 * 2 ** 20,
   });
   return { code: r.status, stderr: r.stderr, stdout: r.stdout };
 }
@@ -131,6 +131,9 @@ describe('benchmark scripts on the tiny preset', () => {
     const odd = bench('seam-probe.js', ['--kb', '0,1', '--iters', '3', '--workgroups', '1', '--chain', '3']);
     expect(odd.code).toBe(2);
     expect(odd.stderr).toMatch(/--chain: an even count/);
+    const padded = bench('seam-probe.js', ['--kb', '0,1', '--iters', '3', '--workgroups', '1', '--chain', '2'], { FAPOOL_WG_PAD: '4' });
+    expect(padded.code).toBe(2);
+    expect(padded.stderr).toMatch(/FAPOOL_WG_PAD is set/);
     const big = bench('seam-probe.js', ['--kb', '0,100000', '--iters', '3', '--workgroups', '1', '--chain', '2']);
     expect(big.code).not.toBe(0);
     expect(big.stderr).toMatch(/over this device's \d+ bytes of workgroup memory/);

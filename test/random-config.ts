@@ -24,7 +24,8 @@ export function randomConfig(r: Rng, i: number): ModelConfig {
 
 /**
  * A larger one: hidden 128–256, a vocabulary of 1,000–4,000 or, one time in three, 8,192–10,000 (the sampler's first
- * pass over several workgroups a row, `scan_part`), head dims 32–128 —
+ * pass over several workgroups a row, `scan_part`, where a step samples other than greedily: below 65536 tokens a
+ * greedy step keeps it in the row's workgroup; test/sampling.test.ts runs scan_part directly), head dims 32–128 —
  * with prompts of a few hundred tokens, several prefill tiles and decode splits a row.
  */
 export function largerConfig(r: Rng, i: number): ModelConfig {

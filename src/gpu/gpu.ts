@@ -32,7 +32,7 @@ export type Step = Dispatch | CopyStep;
  * A launch step that runs something: one of its launches has a non-empty grid. Encoders skip empty grids launch by
  * launch, so a chain whose first launch is emptied (the sampler's scan on a greedy step) still runs the rest.
  */
-export function hasWork(s: Step): s is Dispatch {
+export function hasWork(s: Step): boolean {
   return !('copy' in s) && s.launches.some((d) => d.workgroups.every((n) => n > 0));
 }
 

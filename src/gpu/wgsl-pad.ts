@@ -1,5 +1,6 @@
 // FAPOOL_WG_PAD: a measurement switch (session 60). Every kernel whose entry point reaches no workgroup memory (the
-// decode GEMV, the merge, the norms, the split-K reduce) declares `bytes` of it and stores one word there, so that
+// decode GEMV, the merge, the RoPE, the sampler's scan; not the norms or the norm-writing reduce, whose row sums use
+// some) declares `bytes` of it and stores one word there, so that
 // all of a decode step's pipelines ask the driver for shared memory. Why: the 8-row decode tiles (22–44 KB) tie the
 // GEMV alone and lose 10–50 µs a step beside their neighbours in one pass (sessions 51, 53); if NVIDIA's driver sets
 // the SM's shared-memory carveout per pipeline, each change between a kernel with none and one with some may cost a

@@ -141,7 +141,7 @@ export interface SamplerTuning {
 
 /**
  * Vocabularies from which the first pass (argmax, smallest logit, non-finite check: all a greedy step needs) runs over
- * several workgroups a row, one launch before the sampler, instead of the row's one workgroup (one SM). H100, session 37
+ * several workgroups a row (a greedy step only from SAMPLER_GREEDY_PARTS_VOCAB, with the device's pick), one launch before the sampler, instead of the row's one workgroup (one SM). H100, session 37
  * (`_1wg` cases): temperature 1 at 32000 tokens 26 → 21 µs, at 128256 71 → 35 (the parts' masses also locate the draw);
  * greedy at 128256 27 → 21, at 32000 12.1 → 12.8 (a timed launch costs ≈ 6 µs however small: two start at ≈ 12). Below
  * 8192 tokens the extra launch would cost more than the pass.
