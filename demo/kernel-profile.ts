@@ -50,7 +50,7 @@ export async function profileSteps(gpu: Gpu, steps: readonly Step[], repeats = 3
   const byLabel = new Map<string, KernelTime>();
   dispatches.forEach((d, k) => {
     // Named by its first launch that runs (a greedy step's sampler chain: `sample`, its scan emptied).
-    const label = d.launches.find((l) => l.workgroups.every((n) => n > 0))!.label;
+    const label = d.launches.find((l) => l.runs)!.label;
     const e = byLabel.get(label) ?? { label, ms: 0, launches: 0 };
     e.ms += median(samples[k]!);
     e.launches++;

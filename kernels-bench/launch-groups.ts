@@ -11,7 +11,7 @@ export function kernelName(part: string, d: Dispatch): string {
   // (the sampler's scan_part, then sample), named by every label.
   const splitK = d.launches.length > 1 && d.launches[1]!.label.startsWith('splitk_reduce');
   if (splitK) on.push(`splitK${d.workgroups[2]}`);
-  const label = splitK ? d.label : d.launches.filter((l) => l.workgroups.every((n) => n > 0)).map((l) => l.label).join(' → ');   // an emptied launch (a greedy step's scan) ran nothing
+  const label = splitK ? d.label : d.launches.filter((l) => l.runs).map((l) => l.label).join(' → ');   // an emptied launch (a greedy step's scan) ran nothing
   return `${part}: ${label}${on.length ? ` +${on.join('+')}` : ''}`;
 }
 

@@ -84,7 +84,7 @@ export function seedShaped(shape: Pick<ModelConfig, 'name' | 'nLayers' | 'hidden
 }
 
 /** The labels of the launches in a list of steps (a generator's decodeLaunches(), say). */
-export const launchLabels = (steps: readonly Step[]): string[] => steps.flatMap((s) => (s instanceof Dispatch ? s.launches.filter((l) => l.workgroups.every((n) => n > 0)).map((l) => l.label) : []));   // emptied launches run nothing
+export const launchLabels = (steps: readonly Step[]): string[] => steps.flatMap((s) => (s instanceof Dispatch ? s.launches.filter((l) => l.runs).map((l) => l.label) : []));   // emptied launches run nothing
 
 /** Greedy sampling (temperature 0). */
 export const GREEDY = { temperature: 0, topK: 0, topP: 1, seed: 0 };

@@ -20,6 +20,9 @@ export class Dispatch {
 
   get label(): string { return this.program.label; }
 
+  /** This launch's grid is not empty (encoders skip an empty one: a greedy step's emptied sampler scan). */
+  get runs(): boolean { return this.workgroups.every((n) => n > 0); }
+
   /**
    * This launch, then the ones chained to it: one step that takes several passes (a split-K product and its
    * reduce). Encoders record them in this order, back to back.

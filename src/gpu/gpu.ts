@@ -33,7 +33,7 @@ export type Step = Dispatch | CopyStep;
  * launch, so a chain whose first launch is emptied (the sampler's scan on a greedy step) still runs the rest.
  */
 export function hasWork(s: Step): boolean {
-  return !('copy' in s) && s.launches.some((d) => d.workgroups.every((n) => n > 0));
+  return !('copy' in s) && s.launches.some((d) => d.runs);
 }
 
 export function copyStep(src: Tensor, srcElem: number, dst: Tensor, dstElem: number, elems: number): CopyStep {
@@ -422,8 +422,8 @@ export class Gpu {
         continue;
       }
       for (const d of s.launches) {
+        if (!d.runs) continue;
         const [x, y, z] = d.workgroups;
-        if (x === 0 || y === 0 || z === 0) continue;
         this.counts.launches++;
         pass ??= encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
         pass.setPipeline(d.program.pipeline);

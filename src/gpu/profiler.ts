@@ -142,7 +142,7 @@ export async function timeLaunchesInList(gpu: Gpu, list: readonly Step[], o: { r
   if (!gpu.caps.timestampQuery) return null;
   const perStep = list.map((s) => {
     if ('copy' in s) throw new Error('timeLaunchesInList: the list has a copy; launches only');
-    return s.launches.filter((d) => d.workgroups.every((n) => n > 0));
+    return s.launches.filter((d) => d.runs);
   });
   const launches = perStep.flat(), L = launches.length;
   if (L === 0) return { addedMs: list.map(() => 0), totalMs: 0, repeats: 0 };
